@@ -1,0 +1,115 @@
+"""Error types for face-bench.
+
+Every user-facing failure is a ``FaceBenchError`` subclass carrying its own exit
+code, so the CLI can map all of them in one place to a one-line message.
+"""
+
+from __future__ import annotations
+
+
+class FaceBenchError(Exception):
+    """Base class: a problem with the user's input, not a bug in face-bench."""
+
+    exit_code: int = 3
+
+
+class ConfigError(FaceBenchError):
+    """The TOML configuration file is missing, unreadable or invalid."""
+
+    exit_code = 4
+
+
+class DatasetError(FaceBenchError):
+    """The dataset folder is missing or unusable."""
+
+    exit_code = 10
+
+
+class ManifestError(DatasetError):
+    """manifest.csv is malformed (missing column, duplicate path, bad encoding)."""
+
+    exit_code = 11
+
+
+class PathEscapeError(DatasetError):
+    """A path in the data points outside the dataset root."""
+
+    exit_code = 12
+
+
+class EmptySubsetError(DatasetError):
+    """A subset selects no images, or too few to form any pair."""
+
+    exit_code = 13
+
+
+class UnknownSubsetError(DatasetError):
+    """The requested subset is neither built in nor defined in the config."""
+
+    exit_code = 14
+
+
+class PairsFileError(DatasetError):
+    """A pairs file (CSV or LFW pairs.txt) is malformed or names unknown images."""
+
+    exit_code = 15
+
+
+class ModelError(FaceBenchError):
+    """A model cannot be used."""
+
+    exit_code = 20
+
+
+class UnknownModelError(ModelError):
+    """The requested model is not in the registry."""
+
+    exit_code = 21
+
+
+class WeightsMissingError(ModelError):
+    """The model's weights file was not found in any of the places looked."""
+
+    exit_code = 22
+
+
+class ModelShapeError(ModelError):
+    """The ONNX model's inputs or outputs do not match its spec."""
+
+    exit_code = 23
+
+
+class ModelFileError(ModelError):
+    """The weights file exists but cannot be loaded (not ONNX, corrupt)."""
+
+    exit_code = 24
+
+
+class NoUsableModelError(ModelError):
+    """Every requested model was skipped; nothing can be evaluated."""
+
+    exit_code = 25
+
+
+class ImageError(FaceBenchError):
+    """One image cannot be used; normally recorded as a failure to enrol."""
+
+    exit_code = 40
+
+
+class ResultsError(FaceBenchError):
+    """A results file is missing, invalid, or of an unsupported schema version."""
+
+    exit_code = 50
+
+
+class MetricError(FaceBenchError):
+    """A metric is undefined for the given scores (e.g. only one class)."""
+
+    exit_code = 60
+
+
+class InterruptedRun(FaceBenchError):
+    """The user pressed Ctrl-C; finished embeddings are already in the cache."""
+
+    exit_code = 130
