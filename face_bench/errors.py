@@ -109,7 +109,7 @@ class MetricError(FaceBenchError):
     exit_code = 60
 
 
-class InterruptedRun(FaceBenchError):
+class InterruptedRunError(FaceBenchError):
     """The user pressed Ctrl-C; finished embeddings are already in the cache."""
 
     exit_code = 130

@@ -1,0 +1,183 @@
+"""From one model's pair scores to the figures results.json records, in the model's units.
+
+The metrics layer works on scores where higher means "same person"; this module
+converts every threshold back to the model's own units (Euclidean distance for
+dlib, cosine similarity for ONNX models) so that reported thresholds can be
+used as they are.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from face_bench import metrics as m
+
+if TYPE_CHECKING:
+    from face_bench.evaluation import ModelScores
+
+
+def _units(spec, value: float | None) -> float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return float(spec.from_score(value))
+
+
+def _rates_dict(rates: m.Rates, spec) -> dict[str, Any]:
+    return {
+        "threshold": _units(spec, rates.threshold),
+        "f1": rates.f1,
+        "precision": rates.precision,
+        "recall": rates.recall,
+        "accuracy": rates.accuracy,
+        "fmr": rates.fmr,
+        "fnmr": rates.fnmr,
+    }
+
+
+def model_metrics(
+    ms: ModelScores,
+    far_targets: tuple[float, ...],
+    bootstrap: int,
+    seed: int,
+    sweep: bool = False,
+    fta: float | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
+    spec = ms.spec
+    summary = m.compute_all(ms.scores, ms.labels, far_targets)
+    at_default = m.rates_at_threshold(ms.scores, ms.labels, spec.to_score(spec.threshold))
+    sign = -1.0 if spec.distance_like else 1.0
+    metrics: dict[str, Any] = {
+        "roc_auc": summary.roc_auc,
+        "eer": summary.eer,
+        "eer_threshold": _units(spec, summary.eer_threshold),
+        "tar_at_far": [
+            {
+                **t.to_dict(),
+                "threshold": _units(spec, t.threshold) if t.threshold is not None else None,
+            }
+            for t in summary.tar_at_far
+        ],
+        "best_f1": {
+            "threshold": _units(spec, summary.best_f1.threshold),
+            "f1": summary.best_f1.f1,
+            "precision": summary.best_f1.precision,
+            "recall": summary.best_f1.recall,
+        },
+        "at_default": _rates_dict(at_default, spec),
+        "d_prime": summary.d_prime,
+        "genuine_mean": sign * summary.genuine_mean,
+        "genuine_std": summary.genuine_std,
+        "impostor_mean": sign * summary.impostor_mean,
+        "impostor_std": summary.impostor_std,
+        "n_genuine": summary.n_genuine,
+        "n_impostor": summary.n_impostor,
+        "failure_rate": fta or 0.0,
+        "auc_definition": "exact: trapezoidal area under the full ROC (ties count half)",
+    }
+    if fta is not None:
+        far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
+        metrics["at_default"].update({"far": float(far), "frr": float(frr), "fta": fta})
+    if bootstrap:
+        from face_bench.uncertainty import bootstrap_metrics
+
+        metrics["ci"] = bootstrap_metrics(
+            ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed
+        )
+    sweep_block = None
+    if sweep:
+        eer_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.eer_threshold)
+        best_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.best_f1.threshold)
+        sweep_block = {
+            "units": spec.units,
+            "accept_rule": "distance <= threshold"
+            if spec.distance_like
+            else "similarity >= threshold",
+            "markers": [
+                {"name": "default", **_rates_dict(at_default, spec)},
+                {"name": "best F1", **_rates_dict(best_rates, spec)},
+                {"name": "EER", **_rates_dict(eer_rates, spec)},
+            ],
+        }
+    return metrics, sweep_block
+
+
+def curve_points(ms: ModelScores) -> tuple[np.ndarray, np.ndarray]:
+    """Full ROC (fpr, tpr) for plotting; the plot layer thins it."""
+    roc = m.roc_curve(ms.scores, ms.labels)
+    return roc.fpr, roc.tpr
+
+
+def sweep_frame(ms: ModelScores) -> pd.DataFrame:
+    """Every rate at every distinct threshold, thresholds in the model's units."""
+    sweep = m.threshold_sweep(ms.scores, ms.labels)
+    frame = pd.DataFrame(
+        {
+            "threshold": sweep.thresholds * (-1.0 if ms.spec.distance_like else 1.0),
+            "precision": sweep.precision,
+            "recall": sweep.recall,
+            "f1": sweep.f1,
+            "accuracy": sweep.accuracy,
+            "fmr": sweep.fmr,
+            "fnmr": sweep.fnmr,
+            "tp": sweep.tp,
+            "fp": sweep.fp,
+            "tn": sweep.tn,
+            "fn": sweep.fn,
+        }
+    )
+    return frame
+
+
+def compare_models(
+    model_scores: dict[str, ModelScores], bootstrap: int, seed: int
+) -> list[dict[str, Any]]:
+    """DeLong's paired test (and a bootstrap CI when asked) for each pair of models."""
+    names = list(model_scores)
+    out: list[dict[str, Any]] = []
+    if len(names) < 2:
+        return out
+    from face_bench.uncertainty import bootstrap_auc_difference, delong_test
+
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            a, b = model_scores[first], model_scores[second]
+            test = delong_test(a.scores, b.scores, a.labels)
+            entry: dict[str, Any] = {
+                "model_a": first,
+                "model_b": second,
+                "auc_a": test.auc_a,
+                "auc_b": test.auc_b,
+                "auc_difference": test.diff,
+                "delong_z": test.z,
+                "delong_p": test.p_value,
+            }
+            if bootstrap:
+                entry["ci"] = bootstrap_auc_difference(
+                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
+                )
+            out.append(entry)
+    return out
+
+
+def subset_differentials(subsets, specs, far_target: float = 1e-3, use_default: bool = False):
+    """FMR/FNMR per subset at one global threshold per model, ratios to the best, and FDR."""
+    from face_bench.fairness import differentials_for_model
+
+    models: dict[str, Any] = {}
+    for name, spec in specs.items():
+        per_subset = {s.name: (s.scores[name].scores, s.scores[name].labels) for s in subsets}
+        fixed = spec.to_score(spec.threshold) if use_default else None
+        result = differentials_for_model(per_subset, threshold=fixed, far_target=far_target)
+        result["threshold"] = _units(spec, result["threshold"])
+        result["units"] = spec.units
+        result["threshold_rule"] = (
+            "the model's default threshold"
+            if use_default
+            else f"FMR {far_target:g} on the pooled impostors"
+        )
+        models[name] = result
+    return {"models": models}

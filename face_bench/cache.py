@@ -1,0 +1,140 @@
+"""Content-addressed embedding cache.
+
+An entry is keyed by the image bytes' SHA-256 inside a folder keyed by the
+model's identity (name, weights hash, preprocessing), so changing any of those
+never serves a stale vector. Entries are small JSON files written atomically
+(temp file + rename) and carry a checksum, so a killed run leaves either a whole
+entry or none, a damaged entry is recomputed, and concurrent runs sharing the
+folder cannot corrupt each other. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+ENTRY_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``$FACE_BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/face-bench``, else ``~/.cache``."""
+    if os.environ.get("FACE_BENCH_CACHE_DIR"):
+        return Path(os.environ["FACE_BENCH_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "face-bench"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` so readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """An embedding, or the recorded reason an image could not be embedded."""
+
+    vector: np.ndarray | None
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.vector is not None
+
+
+class EmbeddingStore(Protocol):
+    """What the embedding step needs from a cache."""
+
+    def get(self, image_sha256: str) -> CacheEntry | None: ...
+
+    def put(self, image_sha256: str, entry: CacheEntry) -> None: ...
+
+
+def model_key(identity: dict[str, Any]) -> str:
+    """Stable short key for a model identity (name, weights hash, preprocessing)."""
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+class EmbeddingCache:
+    """One model identity's entries under ``<root>/embeddings/<key>/``."""
+
+    def __init__(self, root: Path, identity: dict[str, Any]) -> None:
+        self.identity = identity
+        self.key = model_key(identity)
+        self.folder = Path(root) / "embeddings" / self.key
+        self.corrupt_seen = 0
+        self._described = False
+
+    def _path(self, image_sha256: str) -> Path:
+        return self.folder / image_sha256[:2] / f"{image_sha256}.json"
+
+    def get(self, image_sha256: str) -> CacheEntry | None:
+        """The stored entry, or None when absent or damaged (then it is recomputed)."""
+        path = self._path(image_sha256)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("v") != ENTRY_VERSION:
+                return None
+            if data["status"] == "failed":
+                if data.get("check") != _checksum(data["reason"].encode()):
+                    raise ValueError("bad checksum")
+                return CacheEntry(None, data["reason"], data.get("detail", ""))
+            raw = base64.b64decode(data["vector"], validate=True)
+            if data.get("check") != _checksum(raw):
+                raise ValueError("bad checksum")
+            vector = np.frombuffer(raw, dtype="<f4").copy()
+            if vector.size != data["dim"]:
+                raise ValueError("bad size")
+            return CacheEntry(vector)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            self.corrupt_seen += 1
+            return None
+
+    def put(self, image_sha256: str, entry: CacheEntry) -> None:
+        if not self._described:
+            atomic_write_text(
+                self.folder / "model.json", json.dumps(self.identity, indent=2, sort_keys=True)
+            )
+            self._described = True
+        if entry.vector is None:
+            reason = entry.reason or "failed"
+            data: dict[str, Any] = {
+                "v": ENTRY_VERSION,
+                "status": "failed",
+                "reason": reason,
+                "detail": entry.detail,
+                "check": _checksum(reason.encode()),
+            }
+        else:
+            raw = np.ascontiguousarray(entry.vector, dtype="<f4").tobytes()
+            data = {
+                "v": ENTRY_VERSION,
+                "status": "ok",
+                "dim": int(entry.vector.size),
+                "vector": base64.b64encode(raw).decode("ascii"),
+                "check": _checksum(raw),
+            }
+        atomic_write_text(self._path(image_sha256), json.dumps(data))
+
+
+def _checksum(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]

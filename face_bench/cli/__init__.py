@@ -1,0 +1,1 @@
+"""The ``face-bench`` command line: thin Typer commands over the library."""

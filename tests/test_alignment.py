@@ -1,0 +1,239 @@
+"""Tests for face_bench.alignment on real faces read in place and on composed images."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import corpus
+import numpy as np
+import pytest
+
+from face_bench import alignment
+from face_bench.alignment import (
+    CROP_MAX_SIDE,
+    SHAPE_PREDICTOR_5,
+    AlignMode,
+    FaceBox,
+    MultiFacePolicy,
+    choose_face,
+    dlib_model_path,
+    get_aligner,
+    looks_like_crop,
+    whole_image_rect,
+)
+from face_bench.errors import WeightsMissingError
+from face_bench.images import load_rgb
+
+REPO = Path(__file__).resolve().parents[1]
+needs_data = pytest.mark.skipif(
+    not corpus.JP_FACE_A.exists() or not corpus.DEEPFACE.exists(),
+    reason="../shared/datasets is not present",
+)
+# A small full photo (594x408) of one person, unaligned.
+DEEPFACE_PHOTO = corpus.DEEPFACE / "images/deepface_id01/img10.jpg"
+
+
+@pytest.fixture(scope="module")
+def aligner():
+    return get_aligner()
+
+
+# --- no dlib needed ----------------------------------------------------------------
+
+
+def test_import_does_not_load_dlib():
+    code = "import sys, face_bench.alignment; sys.exit('dlib' in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_dlib_model_path_finds_the_5_point_predictor():
+    path = dlib_model_path(SHAPE_PREDICTOR_5)
+    assert path.is_file() and path.parent.name == "models"
+
+
+def test_dlib_model_path_names_folder_and_pip_command():
+    with pytest.raises(WeightsMissingError) as info:
+        dlib_model_path("no_such_weights.dat")
+    message = str(info.value)
+    spec = importlib.util.find_spec("face_recognition_models")
+    folder = Path(spec.submodule_search_locations[0]) / "models"
+    assert str(folder) in message
+    assert "pip install face_recognition_models" in message
+
+
+def test_dlib_model_path_when_package_absent(monkeypatch):
+    monkeypatch.setattr(alignment.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(WeightsMissingError, match="pip install face_recognition_models"):
+        dlib_model_path(SHAPE_PREDICTOR_5)
+
+
+def box(side: int, score: float = 1.0, left: int = 0) -> FaceBox:
+    return FaceBox(left, 0, left + side - 1, side - 1, score)
+
+
+def test_choose_face_policies():
+    big, small = box(100, 0.5), box(60, 3.0, left=200)
+    assert choose_face([], "largest").reason == "no_face"
+    largest = choose_face([small, big], MultiFacePolicy.LARGEST)
+    assert largest.ok and largest.box == big and largest.n_faces == 2
+    assert largest.source == "detector"
+    failed = choose_face([small, big], "fail")
+    assert (failed.status, failed.reason, failed.box, failed.n_faces) == (
+        "failed",
+        "multiple_faces",
+        None,
+        2,
+    )
+    assert choose_face([small, big], "skip").reason == "multiple_faces_skipped"
+    assert choose_face([small], "fail").ok  # one face is never a multi-face failure
+
+
+def test_choose_face_breaks_size_ties_by_score():
+    low, high = box(80, 0.4), box(80, 2.0, left=100)
+    assert choose_face([low, high], "largest").box == high
+
+
+def test_unknown_policy_is_rejected():
+    with pytest.raises(ValueError):
+        choose_face([], "biggest")
+
+
+@pytest.mark.parametrize(
+    ("shape", "crop"),
+    [
+        ((200, 200), True),
+        ((600, 600), True),
+        ((CROP_MAX_SIDE, CROP_MAX_SIDE), True),
+        ((CROP_MAX_SIDE + 1, CROP_MAX_SIDE + 1), False),
+        ((480, 640), False),  # 4:3 is a photo, not a crop
+        ((220, 200), True),
+    ],
+)
+def test_looks_like_crop(shape, crop):
+    assert looks_like_crop(np.zeros((*shape, 3), np.uint8)) is crop
+
+
+def test_whole_image_rect_is_inclusive():
+    rect = whole_image_rect(np.zeros((120, 100, 3), np.uint8))
+    assert (rect.left, rect.top, rect.right, rect.bottom) == (0, 0, 99, 119)
+    assert (rect.width, rect.height, rect.score) == (100, 120, None)
+
+
+# --- dlib on real faces ---------------------------------------------------------------
+
+
+def test_get_aligner_is_shared():
+    assert get_aligner() is get_aligner()
+
+
+def test_rejects_non_rgb_arrays(aligner):
+    with pytest.raises(ValueError, match="uint8"):
+        aligner.detect(np.zeros((50, 50), np.uint8))
+
+
+@needs_data
+def test_detects_one_face_in_a_real_photo(aligner):
+    rgb = load_rgb(DEEPFACE_PHOTO)
+    faces = aligner.detect(rgb)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score is not None and face.score > 0.5
+    assert 0 <= face.left < face.right < rgb.shape[1]
+    assert 0 <= face.top < face.bottom < rgb.shape[0]
+    aligned = aligner.align(rgb, align="detect")
+    assert aligned.result.ok and aligned.result.source == "detector"
+    assert aligned.landmarks.num_parts == 5
+    assert aligned.chip.shape == (150, 150, 3) and aligned.chip.dtype == np.uint8
+
+
+@needs_data
+def test_large_photo_box_maps_back_to_full_resolution(aligner, tmp_path):
+    # 3000x2000 is searched at 1024 wide; the box must come back in full-size pixels.
+    at, side = (1400, 900), 400
+    path = corpus.face_on_canvas(tmp_path, canvas=(3000, 2000), at=at, side=side)
+    faces = aligner.detect(load_rgb(path))
+    assert len(faces) == 1
+    face = faces[0]
+    cx, cy = (face.left + face.right) / 2, (face.top + face.bottom) / 2
+    assert at[0] < cx < at[0] + side and at[1] < cy < at[1] + side
+    assert side * 0.5 < face.width < side * 1.1
+
+
+@needs_data
+def test_blank_image_has_no_face(aligner, tmp_path):
+    rgb = load_rgb(corpus.blank_image(tmp_path, (640, 480)))
+    assert aligner.detect(rgb) == []
+    for mode in ("detect", "auto"):  # 640x480 does not look like a crop
+        result = aligner.find_face(rgb, align=mode)
+        assert (result.status, result.reason, result.n_faces) == ("failed", "no_face", 0)
+    assert aligner.align(rgb, align="detect").chip is None
+
+
+@needs_data
+def test_auto_falls_back_to_whole_image_for_crops(aligner, tmp_path):
+    rgb = load_rgb(corpus.blank_image(tmp_path, (200, 200)))
+    result = aligner.find_face(rgb, align=AlignMode.AUTO)
+    assert result.ok and result.source == "whole_image" and result.n_faces == 0
+    assert result.box == whole_image_rect(rgb)
+    assert aligner.find_face(rgb, align="detect").reason == "no_face"
+
+
+@needs_data
+def test_auto_prefers_the_detector_on_a_real_crop(aligner):
+    rgb = load_rgb(corpus.JP_FACE_A)
+    result = aligner.find_face(rgb, align="auto")
+    assert result.ok and result.source == "detector" and result.n_faces == 1
+
+
+@needs_data
+def test_none_mode_aligns_a_crop_without_detection(aligner):
+    rgb = load_rgb(corpus.JP_FACE_B)
+    aligned = aligner.align(rgb, align="none", size=224)
+    assert aligned.result.source == "whole_image" and aligned.result.n_faces == 1
+    points = [(p.x, p.y) for p in aligned.landmarks.parts()]
+    assert len(points) == 5
+    assert all(0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0] for x, y in points)
+    assert aligned.chip.shape == (224, 224, 3) and aligned.chip.dtype == np.uint8
+
+
+@needs_data
+def test_two_faces_follow_the_policy(aligner, tmp_path):
+    rgb = load_rgb(corpus.faces_side_by_side(tmp_path, sides=(200, 140)))
+    faces = aligner.detect(rgb)
+    assert len(faces) == 2
+    largest = aligner.find_face(rgb, multi_face="largest")
+    assert largest.ok and largest.n_faces == 2
+    assert largest.box.right < 60 + 200 + 30  # the left, larger face
+    assert largest.box.area == max(f.area for f in faces)
+    failed = aligner.find_face(rgb, multi_face="fail")
+    assert (failed.reason, failed.n_faces, failed.box) == ("multiple_faces", 2, None)
+    skipped = aligner.find_face(rgb, align="detect", multi_face="skip")
+    assert skipped.reason == "multiple_faces_skipped"
+
+
+@needs_data
+def test_chip_sizes(aligner):
+    rgb = load_rgb(corpus.JP_FACE_A)
+    face = aligner.find_face(rgb).box
+    shape = aligner.landmarks(rgb, face)
+    for size, padding in [(150, 0.25), (224, 0.0), (112, 0.5)]:
+        chip = aligner.chip(rgb, shape, size, padding)
+        assert chip.shape == (size, size, 3) and chip.dtype == np.uint8
+        assert chip.flags.c_contiguous
+
+
+@pytest.mark.slow
+@needs_data
+def test_every_deepface_control_photo_has_a_face(aligner):
+    with (corpus.DEEPFACE / "manifest.csv").open(encoding="utf-8") as fh:
+        paths = [row["path"] for row in csv.DictReader(fh)]
+    missed = [
+        p
+        for p in paths
+        if not aligner.find_face(load_rgb(corpus.DEEPFACE / p, max_side=2048), align="detect").ok
+    ]
+    assert missed == []
