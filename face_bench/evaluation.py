@@ -28,8 +28,9 @@ from face_bench.datasets import (
     select_subset,
     subset_spec,
 )
-from face_bench.embed import Embeddings, FaceSettings, embed_images, hash_images
+from face_bench.embed import Embeddings, ModelJob, embed_all, hash_images
 from face_bench.errors import ModelError, NoUsableModelError
+from face_bench.faces import FaceSettings
 from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
 from face_bench.results import (
     DatasetInfo,
@@ -167,16 +168,46 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
 
     digest = sha256_file(weights, cache_dir)
+    settings = FaceSettings(faces.align, faces.multi_face, spec.upsample)
     identity = {
         "name": spec.name,
         "weights_sha256": digest,
         "preprocessing": spec.preprocessing(),
-        "align": faces.align,
-        "multi_face": faces.multi_face,
+        "faces": settings.identity(),
     }
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
     identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
     return identity
+
+
+def embed_models(
+    chosen: list[tuple[ModelSpec, Path]],
+    paths: list[Path],
+    hashes: list[str | None],
+    faces: FaceSettings,
+    cache_dir: Path,
+    workers: int | None = None,
+    progress=None,
+) -> tuple[dict[str, Embeddings], dict[str, dict]]:
+    """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
+
+    The one entry point for embedding: evaluations, LFW runs and ``compare`` share it,
+    so they share cache entries too.
+    """
+    jobs: list[ModelJob] = []
+    identities: dict[str, dict] = {}
+    for spec, weights in chosen:
+        identity = _model_identity(spec, weights, faces, cache_dir)
+        identities[spec.name] = identity
+        jobs.append(ModelJob(spec, weights, EmbeddingCache(cache_dir, identity)))
+    landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
+
+    def face_cache(settings: FaceSettings) -> EmbeddingCache:
+        identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
+        return EmbeddingCache(cache_dir, identity)
+
+    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress)
+    return embeddings, identities
 
 
 def evaluate(
@@ -228,34 +259,28 @@ def evaluate(
     hashes = hash_images(abs_paths)
     position = {p: i for i, p in enumerate(union["path"])}
 
-    embeddings: dict[str, Embeddings] = {}
-    infos: list[ModelInfo] = []
-    computed: dict[str, int] = {}
-    cached: dict[str, int] = {}
-    for spec, weights in chosen:
-        identity = _model_identity(spec, weights, faces, cache_dir)
-        cache = EmbeddingCache(cache_dir, identity)
-        tick = progress(f"embedding with {spec.name}", len(abs_paths)) if progress else None
-        result = embed_images(spec, weights, abs_paths, hashes, cache, faces, request.workers, tick)
-        embeddings[spec.name] = result
-        computed[spec.name], cached[spec.name] = result.computed, result.cached
-        infos.append(
-            ModelInfo(
-                name=spec.name,
-                backend=spec.backend,
-                similarity=spec.similarity,
-                units=spec.units,
-                default_threshold=spec.threshold,
-                weights_sha256=identity["weights_sha256"],
-                weights_path=str(weights),
-                embedding_size=int(result.vectors.shape[1]),
-                preprocessing={
-                    **identity["preprocessing"],
-                    "align": faces.align,
-                    "multi_face": faces.multi_face,
-                },
-            )
+    embeddings, identities = embed_models(
+        chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress
+    )
+    computed = {name: e.computed for name, e in embeddings.items()}
+    cached = {name: e.cached for name, e in embeddings.items()}
+    infos = [
+        ModelInfo(
+            name=spec.name,
+            backend=spec.backend,
+            similarity=spec.similarity,
+            units=spec.units,
+            default_threshold=spec.threshold,
+            weights_sha256=identities[spec.name]["weights_sha256"],
+            weights_path=str(weights),
+            embedding_size=int(embeddings[spec.name].vectors.shape[1]),
+            preprocessing={
+                **identities[spec.name]["preprocessing"],
+                **identities[spec.name]["faces"],
+            },
         )
+        for spec, weights in chosen
+    ]
 
     from face_bench.analysis import compare_models, model_metrics, subset_differentials
 

@@ -207,6 +207,121 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
 def metric_ci(metrics: dict[str, Any], name: str) -> tuple[float, float] | None:
     """The 95% bootstrap interval of a flat metric, when the run computed one."""
     ci = (metrics.get("ci") or {}).get(name)
-    if not ci:
+    if not ci or ci.get("lower") is None or ci.get("upper") is None:
         return None
     return float(ci["lower"]), float(ci["upper"])
+
+
+# ---------------------------------------------------------------- JSON Schema
+
+SCHEMA_FILE = Path(__file__).with_name("schema") / "results.schema.json"
+
+_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+
+
+def _object(properties: dict[str, Any], required: list[str], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+        "required": required,
+        "additionalProperties": True,
+    }
+
+
+# ``ModelRun.metrics`` is a free dict in Python (new figures must not need a schema bump to be
+# *added*), so its documented keys are described here; extra keys stay allowed.
+_METRICS_SCHEMA = _object(
+    {
+        "roc_auc": _NUMBER_OR_NULL,
+        "eer": _NUMBER_OR_NULL,
+        "eer_threshold": _NUMBER_OR_NULL,
+        "d_prime": _NUMBER_OR_NULL,
+        "genuine_mean": _NUMBER_OR_NULL,
+        "impostor_mean": _NUMBER_OR_NULL,
+        "n_genuine": {"type": "integer", "minimum": 0},
+        "n_impostor": {"type": "integer", "minimum": 0},
+        "failure_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "tar_at_far": {
+            "type": "array",
+            "items": _object(
+                {
+                    "far_target": {"type": "number", "exclusiveMinimum": 0},
+                    "tar": _NUMBER_OR_NULL,
+                    "threshold": _NUMBER_OR_NULL,
+                    "achieved_far": _NUMBER_OR_NULL,
+                    "supported": {"type": "boolean"},
+                },
+                ["far_target", "tar", "supported"],
+                "TAR at one FAR target; tar is null when the impostor count cannot support it.",
+            ),
+        },
+        "best_f1": _object(
+            {k: _NUMBER_OR_NULL for k in ("threshold", "f1", "precision", "recall")},
+            ["threshold", "f1"],
+            "The F1-optimal threshold (model units) and its rates.",
+        ),
+        "at_default": _object(
+            {
+                k: _NUMBER_OR_NULL
+                for k in ("threshold", "f1", "precision", "recall", "fmr", "fnmr", "accuracy")
+            },
+            ["threshold"],
+            "Rates at the model's default threshold (model units).",
+        ),
+        "ci": {
+            "type": "object",
+            "description": "95% bootstrap intervals keyed by flat metric name "
+            "(roc_auc, eer, tar_at_far_1e-3, ...).",
+            "additionalProperties": _object(
+                {
+                    "estimate": _NUMBER_OR_NULL,
+                    "lower": _NUMBER_OR_NULL,
+                    "upper": _NUMBER_OR_NULL,
+                    "n_boot": {"type": "integer", "minimum": 0},
+                    "seed": {"type": "integer"},
+                    "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                    "n_invalid": {"type": "integer", "minimum": 0},
+                },
+                ["lower", "upper"],
+                "One percentile interval; lower/upper are null when it could not be formed.",
+            ),
+        },
+    },
+    ["roc_auc", "eer", "eer_threshold", "d_prime", "tar_at_far", "best_f1"],
+    "One model's figures on one subset. Thresholds are in the model's own units.",
+)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``results.json``, generated from ``RunResults``.
+
+    The shipped copy in ``face_bench/schema/`` is checked against this by the tests, so the
+    published contract cannot drift from the model that reads the files.
+    """
+    schema = RunResults.model_json_schema(mode="validation")
+    schema["properties"]["schema_version"] = {
+        "const": SCHEMA_VERSION,
+        "description": "Format version; readers refuse any other value.",
+        "title": "Schema Version",
+    }
+    schema["$defs"]["ModelRun"]["properties"]["metrics"] = _METRICS_SCHEMA
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "face-bench results.json",
+        "description": f"face-bench results, schema_version {SCHEMA_VERSION}. "
+        "See docs/results-schema.md.",
+        **{k: v for k, v in schema.items() if k not in ("title", "description")},
+    }
+
+
+def write_json_schema(path: Path = SCHEMA_FILE) -> Path:
+    """Regenerate the shipped schema file (``python -m face_bench.results``)."""
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_json_schema())

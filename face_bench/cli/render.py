@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=True, highlight=False)
-stdout = Console(highlight=False, soft_wrap=True)
+# Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 @contextlib.contextmanager

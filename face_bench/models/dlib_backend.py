@@ -1,6 +1,7 @@
-"""dlib's ResNet descriptor, and the aligned chips every model is fed.
+"""Model inputs from located faces, and dlib's ResNet descriptor.
 
-Both run inside worker processes: each process loads dlib's models once.
+Chips are cut from the face stage's landmarks, so detection is never repeated
+per model. dlib work runs in worker processes that load the network once.
 """
 
 from __future__ import annotations
@@ -11,71 +12,53 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from face_bench.alignment import get_aligner
 from face_bench.cache import CacheEntry
 from face_bench.errors import ImageError
-from face_bench.images import load_rgb
+from face_bench.faces import Face, decode
 
 if TYPE_CHECKING:
-    from face_bench.embed import FaceSettings
     from face_bench.models.registry import ModelSpec
 
-# Photos are decoded at most this large: detection and 150-224 px chips need no more,
-# and a 100-megapixel photo must not take gigabytes.
-LOAD_MAX_SIDE = 2048
+
+def model_input(rgb: np.ndarray, face: Face, spec: ModelSpec) -> np.ndarray:
+    """The square uint8 RGB image a model is fed.
+
+    A detected face is aligned with dlib's ``get_face_chip`` at the spec's chip size and
+    padding. A whole-image crop goes to an ONNX model as a bilinear resize (its authors'
+    recipe for aligned crops) and to dlib through its landmarks, as dlib expects.
+    """
+    if face.source == "whole_image" and spec.backend == "onnx":
+        height, width = spec.input_size
+        resized = Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR)
+        return np.ascontiguousarray(np.asarray(resized))
+    import dlib
+
+    size = spec.chip_size or spec.input_size[0]
+    return np.ascontiguousarray(dlib.get_face_chip(rgb, face.landmarks(), size, spec.chip_padding))
 
 
-class ChipMaker:
-    """Decode, find the face and cut the model's input image (uint8 RGB, square)."""
-
-    def __init__(self, size: int, padding: float, spec: ModelSpec, faces: FaceSettings) -> None:
-        self.size = size
-        self.padding = padding
-        self.spec = spec
-        self.faces = faces
-        self.aligner = get_aligner()
-
-    def chip_for_path(self, path: Path) -> tuple[np.ndarray | None, str, str]:
-        """(chip, "", "") or (None, reason, detail) for a failure to enrol."""
-        try:
-            rgb = load_rgb(path, max_side=LOAD_MAX_SIDE)
-        except ImageError as exc:
-            return None, getattr(exc, "reason", "decode_error"), str(exc)
-        result = self.aligner.find_face(
-            rgb,
-            align=self.faces.align,
-            multi_face=self.faces.multi_face,
-            upsample=self.spec.upsample,
-        )
-        if not result.ok or result.box is None:
-            detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
-            return None, result.reason or "no_face", detail
-        if result.source == "whole_image" and self.spec.backend == "onnx":
-            # An aligned crop goes to an ONNX model as a plain bilinear resize.
-            height, width = self.spec.input_size
-            resized = Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR)
-            return np.ascontiguousarray(np.asarray(resized)), "", ""
-        shape = self.aligner.landmarks(rgb, result.box)
-        return self.aligner.chip(rgb, shape, self.size, self.padding), "", ""
+def input_for_path(path: Path, face: Face, spec: ModelSpec) -> tuple[np.ndarray | None, str, str]:
+    """(image, "", "") or (None, reason, detail) when the file cannot be decoded."""
+    try:
+        rgb = decode(path)
+    except ImageError as exc:
+        return None, getattr(exc, "reason", "decode_error"), str(exc)
+    return model_input(rgb, face, spec), "", ""
 
 
-class DlibEmbedder:
-    """HOG detection (or whole crop) -> 5 landmarks -> 150x150 chip -> 128-d descriptor."""
+class DlibDescriptor:
+    """dlib's 128-d face descriptor on aligned 150x150 chips."""
 
-    def __init__(self, spec: ModelSpec, weights: Path, faces: FaceSettings) -> None:
+    def __init__(self, spec: ModelSpec, weights: Path) -> None:
         import dlib
 
         self.spec = spec
-        self.chips = ChipMaker(spec.chip_size or 150, spec.chip_padding, spec, faces)
         self.net = dlib.face_recognition_model_v1(str(weights))
 
-    def embed_path(self, path: Path) -> CacheEntry:
-        chip, reason, detail = self.chips.chip_for_path(path)
+    def embed(self, path: Path, face: Face) -> CacheEntry:
+        chip, reason, detail = input_for_path(path, face, self.spec)
         if chip is None:
             return CacheEntry(None, reason, detail)
-        return CacheEntry(self.describe(chip))
-
-    def describe(self, chip: np.ndarray) -> np.ndarray:
-        """Descriptor of an aligned chip (``num_jitters`` random jitters averaged, as dlib does)."""
-        vector = self.net.compute_face_descriptor(chip, self.spec.num_jitters or 0)
-        return np.asarray(vector, dtype=np.float32)
+        # num_jitters > 0 averages descriptors of randomly jittered copies, as dlib's LFW run did.
+        vector = self.net.compute_face_descriptor(chip, self.spec.num_jitters)
+        return CacheEntry(np.asarray(vector, dtype=np.float32))
