@@ -86,7 +86,7 @@ def model_metrics(
 
         metrics["ci"] = bootstrap_metrics(
             ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed
-        )
+        ).to_dict()
     sweep_block = None
     if sweep:
         eer_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.eer_threshold)
@@ -152,13 +152,13 @@ def compare_models(
                 "auc_a": test.auc_a,
                 "auc_b": test.auc_b,
                 "auc_difference": test.diff,
-                "delong_z": test.z,
+                "delong_z": m.json_float(test.z),
                 "delong_p": test.p_value,
             }
             if bootstrap:
                 entry["ci"] = bootstrap_auc_difference(
                     a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
-                )
+                ).to_dict()
             out.append(entry)
     return out
 
@@ -171,13 +171,12 @@ def subset_differentials(subsets, specs, far_target: float = 1e-3, use_default: 
     for name, spec in specs.items():
         per_subset = {s.name: (s.scores[name].scores, s.scores[name].labels) for s in subsets}
         fixed = spec.to_score(spec.threshold) if use_default else None
-        result = differentials_for_model(per_subset, threshold=fixed, far_target=far_target)
+        result = differentials_for_model(
+            per_subset, threshold=fixed, far_target=far_target
+        ).to_dict()
         result["threshold"] = _units(spec, result["threshold"])
         result["units"] = spec.units
-        result["threshold_rule"] = (
-            "the model's default threshold"
-            if use_default
-            else f"FMR {far_target:g} on the pooled impostors"
-        )
+        if use_default:
+            result["threshold_rule"] = "the model's default threshold"
         models[name] = result
     return {"models": models}

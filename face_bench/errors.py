@@ -103,6 +103,15 @@ class ResultsError(FaceBenchError):
     exit_code = 50
 
 
+class GateInputError(FaceBenchError):
+    """The gate cannot compare: a results file or setting is unusable, or the runs differ.
+
+    Exit 2 keeps the gate's CI contract simple: 0 pass, 1 regression, 2 cannot tell.
+    """
+
+    exit_code = 2
+
+
 class MetricError(FaceBenchError):
     """A metric is undefined for the given scores (e.g. only one class)."""
 

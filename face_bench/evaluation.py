@@ -66,6 +66,7 @@ class EvaluationRequest:
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
     bootstrap: int = 0
     sweep: bool = False
+    differential_threshold: str = "far:1e-3"
     config_path: Path | None = None
     weights: dict[str, Path] = field(default_factory=dict)
     cache_dir: Path | None = None
@@ -129,6 +130,24 @@ class Evaluation:
                 frame[name] = model_scores.scores
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+
+def parse_far_rule(rule: str) -> float:
+    """``far:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then)."""
+    if rule == "default":
+        return 1e-3
+    name, _, value = rule.partition(":")
+    try:
+        target = float(value)
+    except ValueError:
+        target = -1.0
+    if name != "far" or not 0 < target < 1:
+        from face_bench.errors import ConfigError
+
+        raise ConfigError(
+            f"--threshold expects 'default' or 'far:TARGET' (e.g. far:1e-3), got {rule!r}"
+        )
+    return target
 
 
 def open_registry(request: EvaluationRequest) -> tuple[Config, Registry]:
@@ -220,15 +239,16 @@ def evaluate(
     say = on_message or (lambda _m: None)
     config, registry = open_registry(request)
     cache_dir = request.cache_dir or default_cache_dir()
+    dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
+    specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     chosen, skipped = choose_models(registry, request.models)
     for message in skipped:
         say(message)
-    dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     faces = FaceSettings(request.align, request.multi_face)
 
     sampled: list[tuple[str, dict[str, list[str]], int, pd.DataFrame, Pairs, str]] = []
-    for name in dict.fromkeys(request.subsets):
-        spec = subset_spec(name, config.subsets)
+    for spec in specs_by_subset:
+        name = spec.name
         pool = select_subset(dataset, spec)
         if request.pairs_file is not None:
             from face_bench.pairing import pairs_from_file
@@ -367,7 +387,15 @@ def evaluate(
         )
         subset_data.append(SubsetData(name, images, pairs, kept, model_scores))
 
-    differentials = subset_differentials(subset_data, specs) if len(subset_data) > 1 else None
+    differentials = None
+    if len(subset_data) > 1:
+        rule = request.differential_threshold
+        differentials = subset_differentials(
+            subset_data,
+            specs,
+            far_target=parse_far_rule(rule),
+            use_default=rule == "default",
+        )
     results = RunResults(
         face_bench_version=__version__,
         dataset=DatasetInfo(

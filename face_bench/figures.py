@@ -80,3 +80,106 @@ def sweeps(evaluation, out: Path) -> list[Path]:
             )
         )
     return written
+
+
+# ----------------------------------------------------------- report figures
+
+
+def _metrics_by_model(evaluation, subset_name: str) -> dict:
+    run = evaluation.results.subset(subset_name)
+    return {m.name: m.metrics for m in run.models}
+
+
+def roc_per_subset(evaluation, out: Path, colors=None) -> dict[str, Path]:
+    """roc-<subset>.png: the models of one subset overlaid, one figure per subset."""
+    from face_bench import plots
+    from face_bench.analysis import curve_points
+
+    written = {}
+    for subset in evaluation.subsets:
+        metrics = _metrics_by_model(evaluation, subset.name)
+        curves = []
+        for name, scores in subset.scores.items():
+            fpr, tpr = curve_points(scores)
+            curves.append(plots.RocCurve(name, fpr, tpr, metrics[name]["roc_auc"]))
+        written[subset.name] = plots.plot_roc(
+            curves,
+            out / f"roc-{_safe(subset.name)}.png",
+            f"ROC — {subset.name}",
+            model_colors=colors,
+        )
+    return written
+
+
+def score_histograms(evaluation, out: Path, colors=None) -> dict[str, Path]:
+    """scores-<subset>.png: genuine vs impostor scores per model in its own units.
+
+    The default and F1-optimal thresholds are drawn so the overlap they cut is visible.
+    """
+    import numpy as np
+
+    from face_bench import plots
+
+    written = {}
+    for subset in evaluation.subsets:
+        metrics = _metrics_by_model(evaluation, subset.name)
+        panels = []
+        for name, ms in subset.scores.items():
+            spec = ms.spec
+            units = np.asarray(ms.scores, dtype=float) * (-1.0 if spec.distance_like else 1.0)
+            labels = np.asarray(ms.labels, dtype=bool)
+            m = metrics[name]
+            markers = [
+                plots.Marker("default", spec.threshold, (m.get("at_default") or {}).get("f1"))
+            ]
+            best = m.get("best_f1") or {}
+            if best.get("threshold") is not None:
+                markers.append(plots.Marker("best F1", best["threshold"], best.get("f1")))
+            panels.append(
+                plots.ScorePanel(
+                    model=name,
+                    units=spec.units,
+                    genuine=units[labels],
+                    impostor=units[~labels],
+                    markers=markers,
+                    lower_is_same=spec.distance_like,
+                )
+            )
+        written[subset.name] = plots.plot_score_histograms(
+            panels,
+            out / f"scores-{_safe(subset.name)}.png",
+            f"Genuine vs impostor scores — {subset.name}",
+            model_colors=colors,
+        )
+    return written
+
+
+def subset_bars(evaluation, out: Path, colors=None) -> Path | None:
+    """subset-rates.png: each subset's FMR and FNMR at one global threshold per model."""
+    from face_bench import plots
+
+    differentials = evaluation.results.subset_differentials
+    if not differentials:
+        return None
+    rates, thresholds = [], {}
+    for model, data in (differentials.get("models") or {}).items():
+        data = data.to_dict() if hasattr(data, "to_dict") else data
+        if data.get("threshold") is not None:
+            thresholds[model] = data["threshold"]
+        for row in data.get("subsets", []):
+            if row.get("fmr") is None or row.get("fnmr") is None:
+                continue
+            rates.append(plots.SubsetRate(row["subset"], model, row["fmr"], row["fnmr"]))
+    if not rates:
+        return None
+    return plots.plot_subset_bars(
+        rates, out / "subset-rates.png", thresholds=thresholds, model_colors=colors
+    )
+
+
+def umap_figure(projections, out: Path) -> Path:
+    """umap.png: one panel per model, points coloured by identity."""
+    from face_bench import plots
+
+    panels = [plots.EmbeddingPanel(p.model, p.coords, list(p.identities)) for p in projections]
+    return plots.plot_umap(panels, out / "umap.png")

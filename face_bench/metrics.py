@@ -34,7 +34,7 @@ _CHUNK = 1 << 22  # elements per pass over huge arrays: bounds temporaries to te
 _SEARCH_MIN_N = 1 << 20  # below this a full sort is cheap enough
 
 
-def _json_float(x: float | None) -> float | None:
+def json_float(x: float | None) -> float | None:
     """JSON has no inf/NaN: those become None."""
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -61,7 +61,10 @@ def check_scores(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def _prepare(scores: Any, labels: Any, what: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+def check_two_classes(
+    scores: Any, labels: Any, what: str
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """check_scores, plus a clear error when ``what`` needs both classes and one is absent."""
     s, y = check_scores(scores, labels)
     n_pos = int(np.count_nonzero(y))
     n_neg = s.size - n_pos
@@ -130,7 +133,7 @@ class ThresholdSweep:
 
 @dataclass(frozen=True)
 class ConfusionCounts:
-    """Counts at every distinct score, descending (scikit-learn's ``_binary_clf_curve``).
+    """Counts at every distinct score, descending: scikit-learn's ``_binary_clf_curve``.
 
     Tied scores are collapsed into one threshold, so each row is an operating point someone
     could actually choose.
@@ -188,13 +191,20 @@ class ConfusionCounts:
 
 
 def _counts_sorted(s: np.ndarray, y: np.ndarray) -> ConfusionCounts:
-    order = np.argsort(s, kind="stable")[::-1]
-    s_sorted, y_sorted = s[order], y[order]
-    del order
-    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
-    tp = np.cumsum(y_sorted, dtype=np.int64)[ends]
+    """scikit-learn's stable-sort-and-collapse counts, without an argsort.
+
+    Within a tie only the group's total matters, so sorting the values (fast SIMD sort, no
+    index array) and counting genuine scores >= each distinct value gives identical counts.
+    """
+    desc = np.sort(s)[::-1]
+    ends = np.r_[np.flatnonzero(desc[1:] != desc[:-1]), desc.size - 1]
+    thresholds = desc[ends]
+    del desc
+    genuine = np.sort(s[y])
+    below = np.searchsorted(genuine, thresholds[::-1], side="left")[::-1]
+    tp = (genuine.size - below).astype(np.int64)
     fp = ends + 1 - tp
-    return ConfusionCounts(s_sorted[ends], tp, fp, int(tp[-1]), int(fp[-1]))
+    return ConfusionCounts(thresholds, tp, fp, genuine.size, int(fp[-1]))
 
 
 def confusion_counts(scores: Any, labels: Any) -> ConfusionCounts:
@@ -282,7 +292,7 @@ def roc_auc(scores: Any, labels: Any, method: Method = "auto") -> float:
     ``method="auto"`` sorts only the smaller class when it is much smaller than the other
     (AUC(s, y) = AUC(-s, not y), so either class can be the sorted one).
     """
-    s, y, n_pos, n_neg = _prepare(scores, labels, "ROC AUC")
+    s, y, n_pos, n_neg = check_two_classes(scores, labels, "ROC AUC")
     if _use_search(method, s.size, min(n_pos, n_neg), max(n_pos, n_neg)):
         if n_neg < n_pos:
             s, y, n_pos, n_neg = -s, ~y, n_neg, n_pos
@@ -350,7 +360,7 @@ def _select_between(s: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple
 
 
 def equal_error_rate(scores: Any, labels: Any, method: Method = "auto") -> EerPoint:
-    s, y, n_pos, n_neg = _prepare(scores, labels, "the EER")
+    s, y, n_pos, n_neg = check_two_classes(scores, labels, "the EER")
     if _use_search(method, s.size, n_pos, n_neg):
         return _eer_search(s, y, _genuine_corners(s, y, n_pos))
     c = _counts_sorted(s, y)
@@ -380,7 +390,7 @@ class TarAtFar:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["threshold"] = _json_float(self.threshold)
+        d["threshold"] = json_float(self.threshold)
         return d
 
 
@@ -441,7 +451,7 @@ def tar_at_far(
     far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
     method: Method = "auto",
 ) -> list[TarAtFar]:
-    s, y, n_pos, n_neg = _prepare(scores, labels, "TAR@FAR")
+    s, y, n_pos, n_neg = check_two_classes(scores, labels, "TAR@FAR")
     if _use_search(method, s.size, n_pos, n_neg):
         return _tar_search(s, y, n_pos, n_neg, far_targets)
     return _tar_sorted(_counts_sorted(s, y), far_targets)
@@ -474,7 +484,7 @@ def _ratio(a: int, b: int) -> float:
 
 def rates_at_threshold(scores: Any, labels: Any, threshold: float) -> Rates:
     s, y = check_scores(scores, labels)
-    accepted = s >= threshold
+    accepted = s >= np.float64(threshold)  # compare in float64, not in the scores' float32
     tp = int(np.count_nonzero(accepted & y))
     fp = int(np.count_nonzero(accepted)) - tp
     n_pos = int(np.count_nonzero(y))
@@ -513,7 +523,7 @@ def _f1_point(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, n_pos: int) -> F1
 
 
 def best_f1(scores: Any, labels: Any, method: Method = "auto") -> F1Point:
-    s, y, n_pos, n_neg = _prepare(scores, labels, "F1")
+    s, y, n_pos, n_neg = check_two_classes(scores, labels, "F1")
     if _use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
         return _f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
@@ -555,7 +565,11 @@ def _moments(s: np.ndarray, mask: np.ndarray) -> tuple[int, float, float]:
 
 
 def score_stats(scores: Any, labels: Any) -> ScoreStats:
-    s, y, _, _ = _prepare(scores, labels, "d'")
+    s, y, _, _ = check_two_classes(scores, labels, "d'")
+    return _score_stats(s, y)
+
+
+def _score_stats(s: np.ndarray, y: np.ndarray) -> ScoreStats:
     ng, mg, m2g = _moments(s, y)
     ni, mi, m2i = _moments(s, ~y)
     sg, si = math.sqrt(m2g / ng), math.sqrt(m2i / ni)
@@ -586,8 +600,9 @@ def fta_adjust(fmr: Any, fnmr: Any, fta: Any) -> tuple[Any, Any]:
 
 def _plot_axis(v: Any, scale: str) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
-    if scale == "log":
-        v = np.log10(np.clip(v, 1e-12, None))
+    if scale == "log":  # zeros sit at the smallest positive value, not decades below it
+        positive = v[v > 0]
+        v = np.log10(np.clip(v, positive.min() if positive.size else 1e-12, None))
     elif scale == "probit":
         v = probit(v)
     elif scale != "linear":
@@ -641,9 +656,9 @@ class VerificationSummary:
     method: str  # "sort" or "search": how the exact figures were obtained
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: _json_float(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        d = {k: json_float(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
         d["tar_at_far"] = [t.to_dict() for t in self.tar_at_far]
-        d["best_f1"] = {k: _json_float(v) for k, v in asdict(self.best_f1).items()}
+        d["best_f1"] = {k: json_float(v) for k, v in asdict(self.best_f1).items()}
         return d
 
 
@@ -653,7 +668,7 @@ def compute_all(
     far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
     method: Method = "auto",
 ) -> VerificationSummary:
-    s, y, n_pos, n_neg = _prepare(scores, labels, "verification metrics")
+    s, y, n_pos, n_neg = check_two_classes(scores, labels, "verification metrics")
     if _use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
         auc = _auc_from_counts(*c.vertices(), n_pos, n_neg)
@@ -669,7 +684,7 @@ def compute_all(
         tars = _tar_sorted(c, far_targets)
         f1 = _f1_point(c.thresholds, c.tp, c.fp, n_pos)
         used = "sort"
-    st = score_stats(s, y)
+    st = _score_stats(s, y)
     return VerificationSummary(
         roc_auc=auc,
         eer=eer.eer,
@@ -767,6 +782,8 @@ def score_pairs(
     """float32 scores of explicit pairs (a protocol file), same orientation as above."""
     e = _prepare_embeddings(emb, similarity)
     i_idx, j_idx = np.asarray(i_idx), np.asarray(j_idx)
+    if i_idx.shape != j_idx.shape or i_idx.ndim != 1:
+        raise MetricError(f"pair index arrays differ in shape: {i_idx.shape}, {j_idx.shape}")
     out = np.empty(i_idx.size, np.float32)
     step = max(1, block_elems // max(e.shape[1], 1))
     for start in range(0, i_idx.size, step):

@@ -28,11 +28,16 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("face-bench-cache")
 
 
+@pytest.fixture(scope="session")
+def _xdg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xdg")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _xdg_home: Path) -> None:
     """Never touch the user's real cache or a face-bench.toml in the working directory."""
     monkeypatch.setenv("FACE_BENCH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_xdg_home))
     monkeypatch.delenv("FACE_BENCH_JAPANESE_FACE_V1", raising=False)
 
 

@@ -81,7 +81,11 @@ def _load_commands() -> None:
     # Importing registers each command; the modules import nothing heavy at top level.
     from face_bench.cli import (  # noqa: F401
         evaluate_cmds,
+        export_cmd,
+        gate_cmd,
+        lfw_cmd,
         models_cmd,
+        report_cmds,
     )
 
 

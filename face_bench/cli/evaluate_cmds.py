@@ -27,6 +27,7 @@ from face_bench.cli.options import (
     PairsOpt,
     SampleOpt,
     SeedOpt,
+    ThresholdRuleOpt,
     WeightsOpt,
     WorkersOpt,
 )
@@ -58,6 +59,7 @@ def evaluation_options(
     on_fail: OnFailOpt = OnFail.exclude,
     identity_from: IdentityFromOpt = IdentityFrom.auto,
     bootstrap: BootstrapOpt = 1000,
+    threshold: ThresholdRuleOpt = "far:1e-3",
     out: OutOpt = None,
     output_format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
@@ -84,6 +86,7 @@ def _request(kwargs: dict, sweep: bool):
         on_fail=kwargs["on_fail"].value,
         identity_from=kwargs["identity_from"].value,
         bootstrap=kwargs["bootstrap"],
+        differential_threshold=kwargs["threshold"],
         sweep=sweep,
         config_path=kwargs["config"],
         weights=parse_weights(kwargs["weights"]),

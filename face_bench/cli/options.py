@@ -132,3 +132,11 @@ BootstrapOpt = Annotated[
         "--bootstrap", help="Bootstrap replicates over identities for 95% CIs (0 = off).", min=0
     ),
 ]
+ThresholdRuleOpt = Annotated[
+    str,
+    typer.Option(
+        "--threshold",
+        help="Global threshold per model for subset differentials: far:TARGET (the threshold "
+        "giving that FMR on the pooled impostors of all subsets) or default (the model's own).",
+    ),
+]

@@ -12,14 +12,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 # Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
 stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 @contextlib.contextmanager
 def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Yield ``make(label, total) -> tick(n)``; one Rich progress bar per embedding step."""
+    """Yield ``make(label, total) -> tick(n)``; a Rich progress bar per step.
+
+    The display starts with the first step, so a fully cached run prints no bar at all.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -29,21 +32,26 @@ def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         TimeRemainingColumn,
     )
 
-    with Progress(
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=False,
-    ) as progress:
+    )
 
-        def make(label: str, total: int) -> Callable[[int], None]:
-            task = progress.add_task(label, total=total)
-            return lambda n: progress.advance(task, n)
+    def make(label: str, total: int) -> Callable[[int], None]:
+        if not progress.live.is_started:
+            progress.start()
+        task = progress.add_task(label, total=total)
+        return lambda n: progress.advance(task, n)
 
+    try:
         yield make
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -56,7 +64,7 @@ def fmt(value: Any, digits: int = 4) -> str:
 
 
 def _ci(metric: dict[str, Any] | None, digits: int = 4) -> str:
-    if not metric:
+    if not metric or metric.get("lower") is None:
         return ""
     return f" [{metric['lower']:.{digits}f}, {metric['upper']:.{digits}f}]"
 

@@ -1,0 +1,152 @@
+"""``lfw``: the standard LFW verification protocol, reported as the literature reports it."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from face_bench.cli.app import command
+from face_bench.cli.options import (
+    Align,
+    AlignOpt,
+    CacheDirOpt,
+    ConfigOpt,
+    FormatOpt,
+    ModelOpt,
+    MultiFace,
+    MultiFaceOpt,
+    OutputFormat,
+    WeightsOpt,
+    WorkersOpt,
+)
+
+
+class LfwOnFail(StrEnum):
+    error = "error"
+    exclude = "exclude"
+
+
+LfwDataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="LFW folder: <name>/<name>_0001.jpg, or the same under images/ (detected).",
+    ),
+]
+LfwPairsOpt = Annotated[
+    Path,
+    typer.Option("--pairs", help="LFW pairs file (pairs.txt format: header, then folds)."),
+]
+LfwOnFailOpt = Annotated[
+    LfwOnFail,
+    typer.Option(
+        "--on-fail",
+        help="A pair with an image a model cannot enrol: count it as an error (the LFW "
+        "convention, default) or exclude it from that model's accuracy.",
+    ),
+]
+LfwOutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Folder for lfw.json and scores.csv (default: none written)."),
+]
+
+
+def lfw_cmd(
+    data: LfwDataOpt,
+    pairs: LfwPairsOpt,
+    model: ModelOpt = None,
+    on_fail: LfwOnFailOpt = LfwOnFail.error,
+    align: AlignOpt = Align.detect,
+    multi_face: MultiFaceOpt = MultiFace.largest,
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    cache_dir: CacheDirOpt = None,
+    workers: WorkersOpt = None,
+    out: LfwOutOpt = None,
+    output_format: FormatOpt = OutputFormat.table,
+) -> None:
+    from face_bench.cli.evaluate_cmds import parse_weights
+    from face_bench.cli.render import console, progress_factory
+    from face_bench.lfw import run_lfw, write_lfw
+
+    with progress_factory() as progress:
+        result = run_lfw(
+            data,
+            pairs,
+            models=tuple(model or ()),
+            on_fail=on_fail.value,
+            align=align.value,
+            multi_face=multi_face.value,
+            config_path=config,
+            weights=parse_weights(weights),
+            cache_dir=cache_dir,
+            workers=workers,
+            progress=progress,
+            on_message=lambda m: console.print(f"[yellow]{m}"),
+        )
+    written = write_lfw(result, out) if out is not None else []
+    render_lfw(result, output_format.value, written)
+
+
+def render_lfw(result, output_format: str, written: list[Path]) -> None:
+    """The per-model table (or lfw.json on stdout), then failures and notes."""
+    from rich.table import Table
+
+    from face_bench.cli.render import fmt, stdout
+
+    if output_format == "json":
+        stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False))
+        return
+    table = Table(
+        title=(
+            f"LFW: {result.n_pairs} pairs ({result.n_genuine} same, {result.n_impostor} "
+            f"different) in {result.n_folds} fold(s), {result.n_images} images; "
+            f"failures {'count as errors' if result.on_fail == 'error' else 'excluded'}"
+        ),
+        title_justify="left",
+    )
+    columns = ("model", "accuracy", "fold thresholds", "acc @ default", "ROC-AUC", "EER @ thr")
+    for column in (*columns, "FTE images / pairs"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for m in result.models:
+        spread = f" ± {m.accuracy_std:.4f}" if m.accuracy_std is not None else " (1 fold)"
+        thresholds = ", ".join(fmt(t, 3) for t in m.fold_thresholds)
+        if len(m.fold_thresholds) > 3:
+            low, high = min(m.fold_thresholds), max(m.fold_thresholds)
+            thresholds = f"{fmt(low, 3)} to {fmt(high, 3)}"
+        table.add_row(
+            m.name,
+            f"{m.accuracy:.4f}{spread}",
+            f"{thresholds} ({m.units})",
+            f"{m.accuracy_at_default:.4f} @ {fmt(m.default_threshold, 3)}",
+            fmt(m.roc_auc),
+            f"{fmt(m.eer)} @ {fmt(m.eer_threshold, 3)}",
+            f"{m.n_failed_images} / {m.n_failed_pairs}",
+        )
+    stdout.print(table)
+    for m in result.models:
+        if m.failures:
+            reasons: dict[str, int] = {}
+            for f in m.failures:
+                reasons[f.reason] = reasons.get(f.reason, 0) + 1
+            stdout.print(
+                f"  {m.name}: {m.n_failed_images} image(s) failed to enrol ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+                + f"), touching {m.n_failed_pairs} pair(s); AUC/EER over {m.metrics_over}"
+            )
+    for note in result.notes:
+        stdout.print(f"  note: {note}")
+    if written:
+        stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
+command(
+    "lfw",
+    "Run the LFW verification protocol from a pairs.txt: k-fold accuracy (mean ± std, "
+    "thresholds chosen on the other folds, in each model's units), ROC-AUC and EER over "
+    "all pairs, and failures to enrol counted as errors (or excluded).",
+)(lfw_cmd)

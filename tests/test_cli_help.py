@@ -1,0 +1,63 @@
+"""Every command has help text and is documented in the README; errors are one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from face_bench.cli.app import app
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+runner = CliRunner()
+
+
+def command_names() -> list[str]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+def test_there_are_commands() -> None:
+    assert {"roc", "threshold-sweep", "models"} <= set(command_names())
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_has_help_and_is_in_readme(name: str) -> None:
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout and len(result.stdout) > 200
+    assert f"face-bench {name}" in README.read_text(encoding="utf-8")
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from face_bench.cli.app import app; "
+        "heavy = [m for m in ('dlib', 'onnxruntime', 'umap', 'matplotlib', 'sklearn') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_subset_is_one_line_with_suggestion(tmp_path: Path) -> None:
+    from conftest import JP_FACES
+
+    result = runner.invoke(app, ["roc", "--dataset", "young_woman", "--data", str(JP_FACES)])
+    assert result.exit_code == 14
+    assert result.stderr.count("\n") == 1
+    assert "did you mean 'young_women'" in result.stderr.lower()
+
+
+def test_unknown_model_and_missing_data(tmp_path: Path) -> None:
+    from conftest import JP_FACES
+
+    result = runner.invoke(app, ["roc", "--data", str(JP_FACES), "--model", "dlb"])
+    assert result.exit_code == 21 and "did you mean 'dlib'" in result.stderr.lower()
+    result = runner.invoke(app, ["roc", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 10 and "dataset folder not found" in result.stderr
+    assert "Traceback" not in result.output

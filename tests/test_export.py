@@ -1,0 +1,192 @@
+"""Tests for ``face-bench export-scores``: a real ``roc`` run's scores in other tools' formats.
+
+The run uses the tiny random ONNX stand-in, so the scores mean nothing; what is checked
+is that every exported score is the run's score, and that pyeer reads the files and
+computes its EER from them as its own definition says.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import JP_FACES, TINY_ONNX
+from typer.testing import CliRunner
+
+from face_bench.cli.app import app
+from face_bench.cli.export_cmd import export_scores
+from face_bench.score_export import read_bob, read_pyeer, read_scores_csv
+
+pytestmark = pytest.mark.skipif(
+    not (JP_FACES.is_dir() and TINY_ONNX.is_file()), reason="shared data not present"
+)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``roc`` run: two subsets, dlib-free so it takes a few seconds."""
+    root = tmp_path_factory.mktemp("export")
+    config = root / "face-bench.toml"
+    config.write_text(
+        f'[models.standin]\nbackend = "onnx"\npath = "{TINY_ONNX.as_posix()}"\n'
+        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
+        encoding="utf-8",
+    )
+    out = root / "run"
+    args = [
+        "roc", "--data", str(JP_FACES), "--dataset", "all", "--dataset", "ordinary",
+        "--model", "standin", "--sample", "24", "--seed", "1", "--align", "none",
+        "--bootstrap", "0", "--config", str(config), "--cache-dir", str(root / "cache"),
+        "--workers", "1", "--out", str(out),
+    ]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def pyeer_eer(gen: np.ndarray, imp: np.ndarray) -> float:
+    """pyeer's EER rule computed independently, by counting at every pooled distinct score.
+
+    Accept when score >= t. Find the first threshold where FMR <= FNMR; compare it with
+    the threshold just before (unless the rates are equal there or it is the first);
+    the one with the smaller FMR + FNMR (the earlier on a tie) gives (FMR + FNMR) / 2.
+    """
+    t = np.unique(np.concatenate([gen, imp]))
+    fmr = (imp[None, :] >= t[:, None]).mean(axis=1)
+    fnmr = (gen[None, :] < t[:, None]).mean(axis=1)
+    second = int(np.argmax(fmr <= fnmr))
+    first = second if second == 0 or fmr[second] == fnmr[second] else second - 1
+    pick = first if fmr[first] + fnmr[first] <= fmr[second] + fnmr[second] else second
+    return float((fmr[pick] + fnmr[pick]) / 2)
+
+
+def run_scores(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "scores.csv", dtype={"subset": str}, keep_default_na=False)
+
+
+def test_pyeer_files_hold_the_run_scores_and_pyeer_agrees(run_dir, tmp_path):
+    from pyeer import eer_info
+    from pyeer.eer_info import get_eer_stats
+
+    out, written = export_scores(run_dir, "pyeer", tmp_path / "pyeer")
+    frame = run_scores(run_dir)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert {(w.subset, w.model) for w in written} == {("all", "standin"), ("ordinary", "standin")}
+    load = getattr(eer_info, "__get_score")  # pyeer's own line parser
+    for item in written:
+        gen_path, imp_path = item.paths
+        assert gen_path == out / item.subset / "standin_genuine.txt"
+        assert imp_path == out / item.subset / "standin_impostor.txt"
+        with gen_path.open() as fh:
+            gen = np.array([load(line) for line in fh])
+        with imp_path.open() as fh:
+            imp = np.array([load(line) for line in fh])
+        part = frame[frame["subset"] == item.subset]
+        labels = part["label"].to_numpy() == 1
+        assert np.array_equal(gen, part["standin"].to_numpy()[labels])  # bit for bit
+        assert np.array_equal(imp, part["standin"].to_numpy()[~labels])
+        assert np.array_equal(read_pyeer(gen_path), gen)
+        subset = next(s for s in results["subsets"] if s["name"] == item.subset)
+        assert item.n_genuine == subset["pairs"]["n_genuine"] == len(gen)
+        assert item.n_impostor == subset["pairs"]["n_impostor"] == len(imp)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pyeer warns when the AUC is below 0.5
+            stats = get_eer_stats(gen.tolist(), imp.tolist())
+        assert stats.eer == pytest.approx(pyeer_eer(gen, imp), abs=1e-6)
+
+
+def test_bob_files_parse_and_keep_labels_and_scores(run_dir, tmp_path):
+    _out, written = export_scores(run_dir, "bob", tmp_path / "bob")
+    frame = run_scores(run_dir)
+    for item in written:
+        (path,) = item.paths
+        assert path.name == "standin_bob.txt"
+        back = read_bob(path)
+        part = frame[frame["subset"] == item.subset]
+        assert len(back) == len(part)
+        assert [b.genuine for b in back] == (part["label"] == 1).tolist()
+        assert [b.score for b in back] == part["standin"].tolist()
+        assert [b.probe_key for b in back] == [p.replace(" ", "_") for p in part["image_b"]]
+
+
+def test_csv_export_round_trips(run_dir, tmp_path):
+    _out, written = export_scores(run_dir, "csv", tmp_path / "csv")
+    frame = run_scores(run_dir)
+    for item in written:
+        rows = read_scores_csv(item.paths[0])
+        part = frame[frame["subset"] == item.subset]
+        assert [r.path_a for r in rows] == part["image_a"].tolist()
+        assert [r.score for r in rows] == part["standin"].tolist()
+        assert all(r.fold is None for r in rows)
+
+
+def test_cli_writes_next_to_the_run_by_default(run_dir):
+    result = runner.invoke(app, ["export-scores", str(run_dir), "--format", "pyeer"])
+    assert result.exit_code == 0, result.stderr
+    assert (run_dir / "export-pyeer" / "all" / "standin_genuine.txt").is_file()
+    assert "all / standin:" in result.stdout and "higher = same person" in result.stdout
+    assert "geteerinf" in result.stderr
+
+
+def test_cli_help_names_every_format():
+    result = runner.invoke(app, ["export-scores", "--help"])
+    assert result.exit_code == 0
+    for word in ("pyeer", "bob", "csv", "--out", "RUN_DIR".lower()):
+        assert word in result.stdout.lower()
+
+
+def write_run(tmp_path: Path, scores_csv: str, meta: str = "results.json") -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / meta).write_text(json.dumps({"models": [{"name": "m 1"}]}), encoding="utf-8")
+    (tmp_path / "scores.csv").write_text(scores_csv, encoding="utf-8")
+    return tmp_path
+
+
+def test_lfw_run_folder_exports_with_folds_and_drops_unscored_pairs(tmp_path):
+    run = write_run(
+        tmp_path / "lfw",
+        "fold,image_a,image_b,identity_a,identity_b,label,m 1\n"
+        "1,A/A_0001.jpg,A/A_0002.jpg,A,A,1,-0.25\n"
+        "1,A/A_0001.jpg,B/B_0001.jpg,A,B,0,-0.75\n"
+        "2,C/C_0001.jpg,C/C_0002.jpg,C,C,1,\n"
+        "2,C/C_0001.jpg,D/D_0001.jpg,C,D,0,-0.5\n",
+        meta="lfw.json",
+    )
+    out, written = export_scores(run, "csv")
+    assert out == run / "export-csv"
+    (item,) = written
+    assert item.subset == "lfw" and item.n_dropped == 1
+    assert item.paths[0] == out / "lfw" / "m_1.csv"
+    rows = read_scores_csv(item.paths[0])
+    assert [r.fold for r in rows] == [1, 1, 2] and [r.score for r in rows] == [-0.25, -0.75, -0.5]
+
+
+def test_bob_refuses_labels_its_format_cannot_hold(tmp_path):
+    run = write_run(
+        tmp_path,
+        "subset,image_a,image_b,identity_a,identity_b,label,m 1\n"
+        "all,a/1.png,a/2.png,a,a,0,0.9\n"
+        "all,a/1.png,b/1.png,a,b,1,0.1\n",
+    )
+    result = runner.invoke(app, ["export-scores", str(run), "--format", "bob"])
+    assert result.exit_code == 50
+    assert "disagrees with its identities" in result.stderr and "pyeer or csv" in result.stderr
+
+
+def test_missing_or_broken_run_folders_fail_clearly(tmp_path):
+    result = runner.invoke(app, ["export-scores", str(tmp_path), "--format", "csv"])
+    assert result.exit_code == 50 and "no results.json or lfw.json" in result.stderr
+    run = write_run(tmp_path / "r", "subset,image_a,image_b,identity_a,identity_b,label\n")
+    result = runner.invoke(app, ["export-scores", str(run), "--format", "csv"])
+    assert result.exit_code == 50 and "missing column(s) m 1" in result.stderr
+    one_class = write_run(
+        tmp_path / "one",
+        "subset,image_a,image_b,identity_a,identity_b,label,m 1\nall,a/1,b/1,a,b,0,0.5\n",
+    )
+    result = runner.invoke(app, ["export-scores", str(one_class), "--format", "pyeer"])
+    assert result.exit_code == 50 and "no genuine pairs" in result.stderr
