@@ -177,9 +177,8 @@ def test_cli_errors_are_one_line_with_their_exit_code(tmp_path):
     bad.write_text("1\t2\nAbel_Pacheco\t1\t4\n", encoding="utf-8")
     result = runner.invoke(app, ["lfw", "--data", str(LFW), "--pairs", str(bad)])
     assert result.exit_code == 15
-    assert (
-        result.stderr.strip().startswith("face-bench: error:") and "ends after 1" in result.stderr
-    )
+    assert result.stderr.startswith("face-bench: error:") and "ends after 1" in result.stderr
+    assert result.stderr.count("\n") == 1
     missing = runner.invoke(
         app, ["lfw", "--data", str(tmp_path), "--pairs", str(pairs_file(tmp_path, 1))]
     )

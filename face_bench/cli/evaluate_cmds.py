@@ -8,6 +8,7 @@ from face_bench.cli.app import command
 from face_bench.cli.options import (
     Align,
     AlignOpt,
+    BaselineOpt,
     BootstrapOpt,
     CacheDirOpt,
     ConfigOpt,
@@ -66,6 +67,7 @@ def evaluation_options(
     weights: WeightsOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    baseline: BaselineOpt = None,
 ) -> None:
     """Signature template shared by every evaluation command (never called)."""
 
@@ -96,6 +98,25 @@ def _request(kwargs: dict, sweep: bool):
     )
 
 
+def _gate_against(baseline: Path, current: Path, config: Path | None) -> None:
+    """``--baseline``: gate the fresh results right away, exactly as ``face-bench gate`` would."""
+    import typer
+
+    from face_bench import gate_output
+    from face_bench.errors import GateInputError
+    from face_bench.gate import run_gate
+
+    report = run_gate(baseline, current, None, config, False)
+    summary = gate_output.render_markdown(report)
+    typer.echo(summary)
+    gate_output.append_step_summary(summary)
+    if report.problem:
+        raise GateInputError(report.problem)
+    typer.echo(f"face-bench gate: {gate_output.headline(report)}", err=True)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
 def _evaluation_command(kind: str):
     """A command function with the shared signature that runs ``kind``'s outputs."""
 
@@ -112,6 +133,8 @@ def _evaluation_command(kind: str):
         out = kwargs["out"] or default_out_dir(request)
         written = write_evaluation(evaluation, out, kind)
         render_evaluation(evaluation, kind, kwargs["output_format"].value, written)
+        if kwargs["baseline"] is not None:
+            _gate_against(kwargs["baseline"], written[0], kwargs["config"])
 
     run.__signature__ = inspect.signature(evaluation_options)  # type: ignore[attr-defined]
     return run

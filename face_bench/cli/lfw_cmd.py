@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -73,7 +74,15 @@ def lfw_cmd(
     from face_bench.cli.render import console, progress_factory
     from face_bench.lfw import run_lfw, write_lfw
 
-    with progress_factory() as progress:
+    with contextlib.ExitStack() as stack:
+        bars = []
+
+        def progress(label: str, total: int):
+            # Bars start with the first embedding step, so an early error prints alone.
+            if not bars:
+                bars.append(stack.enter_context(progress_factory()))
+            return bars[0](label, total)
+
         result = run_lfw(
             data,
             pairs,

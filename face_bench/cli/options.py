@@ -140,3 +140,11 @@ ThresholdRuleOpt = Annotated[
         "giving that FMR on the pooled impostors of all subsets) or default (the model's own).",
     ),
 ]
+BaselineOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--baseline",
+        help="Gate the new results.json against this baseline right after the run "
+        "(exit 1 on regression, 2 when the runs are not comparable); see `face-bench gate`.",
+    ),
+]

@@ -173,7 +173,7 @@ def _render_differentials(diff: dict[str, Any]) -> None:
         table = Table(
             title=(
                 f"{model}: subset differentials at {data['threshold_rule']} "
-                f"(threshold {data['threshold']:.4f} {data['units']}); FDR {data['fdr']:.4f}"
+                f"(threshold {fmt(data['threshold'])} {data['units']}); FDR {fmt(data['fdr'])}"
             ),
             title_justify="left",
         )

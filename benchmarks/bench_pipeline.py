@@ -1,0 +1,160 @@
+"""Pipeline speed: the young_women run (dlib + the ONNX stand-in) against the raw floor.
+
+The raw floor is the two models' inference alone on the same images: dlib's descriptor
+on pre-computed chips with one process per core, and the ONNX session on pre-computed
+tensors. The cold run starts from an empty cache; the warm rerun embeds nothing.
+
+    python benchmarks/bench_pipeline.py [--data ../shared/datasets/jp_faces_dev] [--out FILE]
+
+Prints a JSON summary and writes it to benchmarks/results/pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
+
+
+def _config(folder: Path) -> Path:
+    path = folder / "face-bench.toml"
+    path.write_text(
+        f'[models.standin]\nbackend = "onnx"\npath = "{STANDIN.as_posix()}"\n'
+        "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
+        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "face_bench", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+_NET = None
+
+
+def _init_dlib() -> None:
+    global _NET
+    import dlib
+
+    from face_bench.models.registry import DLIB_DESCRIPTOR_FILE, dlib_weight_path
+
+    _NET = dlib.face_recognition_model_v1(str(dlib_weight_path(DLIB_DESCRIPTOR_FILE)))
+
+
+def _describe(chips: np.ndarray) -> int:
+    for chip in chips:
+        _NET.compute_face_descriptor(chip, 0)
+    return len(chips)
+
+
+def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
+    """Inference alone on the run's images, inputs prepared beforehand and not timed."""
+    from face_bench.faces import Face, FaceSettings, decode, locate
+    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.onnx_backend import OnnxModel, to_tensor
+    from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
+
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    images = results["subsets"][0]["images"]
+    dlib_spec = BUILTIN_MODELS["dlib"]
+    onnx_spec = ModelSpec(
+        name="standin",
+        backend="onnx",
+        path=str(STANDIN),
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        embedding_size=512,
+        similarity="cosine",
+        threshold=0.4,
+        chip_size=224,
+    )
+    chips, onnx_inputs = [], []
+    for relative in images:
+        rgb = decode(data / relative)
+        entry = locate(rgb, FaceSettings())
+        face = Face.from_vector(entry.vector)
+        chips.append(model_input(rgb, face, dlib_spec))
+        onnx_inputs.append(model_input(rgb, face, onnx_spec))
+    chips_arr = np.stack(chips)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_dlib) as pool:
+        list(pool.map(_describe, np.array_split(chips_arr, workers * 4)))
+    dlib_s = time.perf_counter() - start
+    model = OnnxModel(onnx_spec, STANDIN, threads=workers)
+    tensors = [
+        to_tensor(onnx_inputs[i : i + onnx_spec.batch_size], onnx_spec)
+        for i in range(0, len(onnx_inputs), onnx_spec.batch_size)
+    ]
+    model.infer(tensors[0])  # first call allocates; not part of steady-state inference
+    start = time.perf_counter()
+    for tensor in tensors:
+        model.infer(tensor)
+    onnx_s = time.perf_counter() - start
+    return {
+        "images": len(images),
+        "dlib_descriptor_s": round(dlib_s, 3),
+        "onnx_inference_s": round(onnx_s, 3),
+        "floor_s": round(dlib_s + onnx_s, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "jp_faces_dev")
+    parser.add_argument("--subset", default="young_women")
+    parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "pipeline.json"
+    )
+    args = parser.parse_args()
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = _config(folder)
+        common = [
+            "roc", "--dataset", args.subset, "--data", str(args.data), "--model", "dlib",
+            "--model", "standin", "--sample", str(args.sample), "--config", str(config),
+            "--cache-dir", str(folder / "cache"), "--bootstrap", "0",
+        ]  # fmt: skip
+        cold = _run([*common, "--out", str(folder / "cold")])
+        warm = _run([*common, "--out", str(folder / "warm")])
+        warm_boot = _run([*common[:-1], "1000", "--out", str(folder / "warm-boot")])
+        floor = raw_floor(folder / "cold", args.data, workers)
+    summary = {
+        "subset": args.subset,
+        "cores": workers,
+        **floor,
+        "cold_run_s": round(cold, 3),
+        "cold_over_floor": round(cold / floor["floor_s"], 3),
+        "warm_run_s": round(warm, 3),
+        "warm_run_with_1000_bootstrap_s": round(warm_boot, 3),
+        "note": "cold and warm are whole `face-bench roc` processes (start-up, plots, writing)",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
