@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2  # 2: face count stored; checksums cover a failure's detail
 
 
 def default_cache_dir() -> Path:
@@ -52,6 +52,7 @@ class CacheEntry:
     vector: np.ndarray | None
     reason: str | None = None
     detail: str = ""
+    n_faces: int | None = None  # faces the detector saw, kept with a model's embedding
 
     @property
     def ok(self) -> bool:
@@ -90,22 +91,30 @@ class EmbeddingCache:
         path = self._path(image_sha256)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an entry")
             if data.get("v") != ENTRY_VERSION:
                 return None
             if data["status"] == "failed":
-                if data.get("check") != _checksum(data["reason"].encode()):
+                detail = data.get("detail", "")
+                if not isinstance(detail, str) or data.get("check") != _checksum(
+                    _failure_bytes(data["reason"], detail)
+                ):
                     raise ValueError("bad checksum")
-                return CacheEntry(None, data["reason"], data.get("detail", ""))
+                return CacheEntry(None, data["reason"], detail)
             raw = base64.b64decode(data["vector"], validate=True)
-            if data.get("check") != _checksum(raw):
+            n_faces = data.get("faces")
+            if n_faces is not None and type(n_faces) is not int:
+                raise ValueError("bad face count")
+            if data.get("check") != _checksum(raw + _faces_bytes(n_faces)):
                 raise ValueError("bad checksum")
             vector = np.frombuffer(raw, dtype="<f4").copy()
             if vector.size != data["dim"]:
                 raise ValueError("bad size")
-            return CacheEntry(vector)
+            return CacheEntry(vector, n_faces=n_faces)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.corrupt_seen += 1
             return None
 
@@ -122,19 +131,30 @@ class EmbeddingCache:
                 "status": "failed",
                 "reason": reason,
                 "detail": entry.detail,
-                "check": _checksum(reason.encode()),
+                "check": _checksum(_failure_bytes(reason, entry.detail)),
             }
         else:
             raw = np.ascontiguousarray(entry.vector, dtype="<f4").tobytes()
+            n_faces = None if entry.n_faces is None else int(entry.n_faces)
             data = {
                 "v": ENTRY_VERSION,
                 "status": "ok",
                 "dim": int(entry.vector.size),
                 "vector": base64.b64encode(raw).decode("ascii"),
-                "check": _checksum(raw),
+                "faces": n_faces,
+                "check": _checksum(raw + _faces_bytes(n_faces)),
             }
         atomic_write_text(self._path(image_sha256), json.dumps(data))
 
 
 def _checksum(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _faces_bytes(n_faces: int | None) -> bytes:
+    return b"" if n_faces is None else f"|faces={n_faces}".encode()
+
+
+def _failure_bytes(reason: str, detail: str) -> bytes:
+    """What a failed entry's checksum covers: the reason and the detail shown to users."""
+    return json.dumps([reason, detail], ensure_ascii=True).encode()

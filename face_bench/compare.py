@@ -100,14 +100,15 @@ def compare_images(
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Comparison:
     """Embed ``images`` with each model (cached) and score every unordered pair."""
-    from face_bench.cache import EmbeddingCache, default_cache_dir
-    from face_bench.embed import FaceSettings, embed_images, hash_images
+    from face_bench.cache import default_cache_dir
+    from face_bench.embed import hash_images
     from face_bench.evaluation import (
         EvaluationRequest,
-        _model_identity,
         choose_models,
+        embed_models,
         open_registry,
     )
+    from face_bench.faces import FaceSettings
     from face_bench.scoring import score_pairs
 
     shown = [str(p) for p in images]
@@ -124,9 +125,11 @@ def compare_images(
     )
     _config, registry = open_registry(request)
     chosen, skipped = choose_models(registry, request.models)
-    cache_root = cache_dir or default_cache_dir()
     faces = FaceSettings(align, multi_face)
     hashes = hash_images(paths)
+    embeddings, _identities = embed_models(
+        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress
+    )
     pairs = list(combinations(range(len(paths)), 2))
     a = np.array([i for i, _ in pairs], dtype=np.int64)
     b = np.array([j for _, j in pairs], dtype=np.int64)
@@ -134,10 +137,8 @@ def compare_images(
     verdicts: list[PairVerdict] = []
     failures: dict[str, dict[str, tuple[str, str]]] = {}
     infos = []
-    for spec, weight_path in chosen:
-        cache = EmbeddingCache(cache_root, _model_identity(spec, weight_path, faces, cache_root))
-        tick = progress(f"embedding with {spec.name}", len(paths)) if progress else None
-        result = embed_images(spec, weight_path, paths, hashes, cache, faces, workers, tick)
+    for spec, _weights in chosen:
+        result = embeddings[spec.name]
         for index, reason in result.failures.items():
             failures.setdefault(shown[index], {})[spec.name] = reason
         scores = score_pairs(result.vectors, a, b, spec.similarity) if pairs else np.array([])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Literal
 
 import numpy as np
@@ -51,10 +51,13 @@ def safe_relative(root: Path, relative: str) -> str:
     Absolute paths, ``..`` components and symlinks that resolve outside the root
     are all refused, since a manifest is data and must not widen what is read.
     """
-    if not relative or (relative.strip() != relative and not relative.strip()):
+    if not relative.strip():
         raise ManifestError("empty image path")
+    if "\x00" in relative:
+        raise ManifestError(f"NUL character in image path {relative!r}")
     candidate = Path(relative)
-    if candidate.is_absolute() or relative.startswith(("/", "\\")):
+    windows = PureWindowsPath(relative)
+    if candidate.is_absolute() or windows.is_absolute() or relative[0] in "/\\":
         raise PathEscapeError(f"absolute path not allowed in a dataset: {relative!r}")
     if ".." in candidate.parts or "\\.." in relative or "..\\" in relative:
         raise PathEscapeError(f"path leaves the dataset root: {relative!r}")
@@ -99,7 +102,13 @@ def _load_manifest(root: Path, manifest: Path) -> Dataset:
         blank = table.index[table[column].str.strip() == ""]
         if len(blank):
             raise ManifestError(f"{manifest}: empty {column!r} on line {int(blank[0]) + 2}")
-    table["path"] = [safe_relative(root, p) for p in table["path"]]
+    paths = []
+    for line, value in enumerate(table["path"], start=2):
+        try:
+            paths.append(safe_relative(root, value))
+        except DatasetError as exc:
+            raise type(exc)(f"{manifest}, line {line}: {exc}") from None
+    table["path"] = paths
     duplicated = table["path"].duplicated()
     if duplicated.any():
         first = table.loc[duplicated, "path"].iloc[0]

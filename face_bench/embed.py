@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,8 @@ class Embeddings:
     computed: int = 0
     cached: int = 0
     rows: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # Images where the detector saw several faces (used the largest, or failed by policy).
+    multi_face: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> np.ndarray:
@@ -115,6 +117,8 @@ def embed_all(
         for index, entry in zip(
             ready, compute(job, [(paths[i], known[i]) for i in ready], workers), strict=True
         ):
+            if entry.ok:
+                entry = replace(entry, n_faces=Face.from_vector(known[index].vector).n_faces)
             entries[index] = entry
             _keep(job, hashes[index], entry, index, results[job.spec.name])
             tick(1)
@@ -145,6 +149,8 @@ def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings
 
 
 def _record(result: Embeddings, index: int, entry: CacheEntry) -> None:
+    if (entry.n_faces or 0) > 1 or (entry.reason or "").startswith("multiple_faces"):
+        result.multi_face.add(index)
     if entry.vector is not None and np.all(np.isfinite(entry.vector)):
         result.rows[index] = entry.vector
     elif entry.vector is not None:

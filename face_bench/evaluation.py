@@ -229,6 +229,20 @@ def embed_models(
     return embeddings, identities
 
 
+def _enrolment_notes(
+    model: str, failures: list[Failure], multi_face: int, policy: str
+) -> list[str]:
+    """Printed and recorded lines saying which images a model lost and why, by reason."""
+    notes = []
+    if failures:
+        reasons = pd.Series([f.reason for f in failures]).value_counts().sort_index()
+        listed = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        notes.append(f"{model}: {len(failures)} image(s) not enrolled ({listed})")
+    if multi_face:
+        notes.append(f"{model}: {multi_face} image(s) with several faces (--multi-face {policy})")
+    return notes
+
+
 def evaluate(
     request: EvaluationRequest,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
@@ -322,6 +336,7 @@ def evaluate(
         codes = pd.factorize(images["identity"])[0]
         model_scores: dict[str, ModelScores] = {}
         model_runs: list[ModelRun] = []
+        enrol_notes: list[str] = []
         for spec_name, result in embeddings.items():
             spec = specs[spec_name]
             vectors = result.vectors[rows]
@@ -346,6 +361,10 @@ def evaluate(
                 request.seed,
                 sweep=request.sweep,
                 fta=fta if request.on_fail == "reject" else None,
+            )
+            metrics["multi_face_images"] = sum(int(r) in result.multi_face for r in rows)
+            enrol_notes += _enrolment_notes(
+                spec_name, failures, metrics["multi_face_images"], request.multi_face
             )
             model_runs.append(
                 ModelRun(
@@ -382,7 +401,7 @@ def evaluate(
                 ),
                 models=model_runs,
                 comparisons=compare_models(model_scores, request.bootstrap, request.seed),
-                notes=[note] if note else [],
+                notes=([note] if note else []) + enrol_notes,
             )
         )
         subset_data.append(SubsetData(name, images, pairs, kept, model_scores))

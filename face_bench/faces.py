@@ -36,7 +36,7 @@ from face_bench.images import load_rgb
 
 LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no more
 CROP_DETECT_SIDE = 320
-FACE_STAGE_VERSION = 1
+FACE_STAGE_VERSION = 2  # bump when a face record's content changes
 _SOURCES = ("detector", "whole_image")
 
 
@@ -144,7 +144,10 @@ def locate_path(path: Path, settings: FaceSettings) -> CacheEntry:
     try:
         rgb = decode(path)
     except ImageError as exc:
-        return CacheEntry(None, getattr(exc, "reason", "decode_error"), str(exc))
+        # The detail, not the message: a cached failure must not carry this run's path.
+        return CacheEntry(
+            None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
+        )
     return locate(rgb, settings)
 
 

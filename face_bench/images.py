@@ -60,8 +60,9 @@ class ImageLoadError(ImageError):
         self.name = name
         self.reason = reason
         shown = name.replace("\r", "\\r").replace("\n", "\\n")
-        one_line = " ".join(str(detail).split())
-        super().__init__(f"cannot load image {shown}: {reason} ({one_line})")
+        # ``detail`` names no path, so a cached failure reads the same wherever the file lives.
+        self.detail = " ".join(str(detail).split())
+        super().__init__(f"cannot load image {shown}: {reason} ({self.detail})")
 
 
 def file_sha256(path: str | Path) -> str:

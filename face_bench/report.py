@@ -159,7 +159,7 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     def add(key: str, label: str, cells: list[tuple[float | None, str, str]]) -> None:
-        direction = METRIC_DIRECTIONS[key]
+        direction = METRIC_DIRECTIONS.get(key, +1)  # only TAR at an unusual FAR is missing
         best = _mark_best([c[0] for c in cells], direction)
         rows.append(
             {
@@ -218,8 +218,7 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
                 t for t in (f"at {_thr(point.get('threshold'))}", _ci(m.metrics, key, True)) if t
             )
             cells.append((flat[m.name].get(key), _pct(point["tar"]), detail))
-        if key in METRIC_DIRECTIONS:
-            add(key, f"TAR @ FAR {target:g}", cells)
+        add(key, f"TAR @ FAR {target:g}", cells)
     add(
         "f1_at_default",
         "F1 at the default threshold",
@@ -586,11 +585,7 @@ def write_report(
                 "color": colors[m.name],
                 "backend": m.backend,
                 "units": m.units,
-                "rule": (
-                    "accept when distance ≤ "
-                    if m.similarity == "euclidean"
-                    else "accept when similarity ≥ "
-                )
+                "rule": ("distance ≤ " if m.similarity == "euclidean" else "similarity ≥ ")
                 + f"{m.default_threshold:g}",
                 "dim": m.embedding_size,
                 "sha_short": m.weights_sha256[:12],
@@ -609,6 +604,7 @@ def write_report(
         "projections": projection_rows,
         "top_k": top_k,
         "files": sorted({p.relative_to(out).as_posix() for p in written if p.parent == out}),
+        "thumbnails": sum(1 for p in thumbs.values() if p is not None),
         "notes": notes + list(evaluation.skipped),
     }
     html = out / REPORT_NAME

@@ -294,3 +294,150 @@ def blank_image(tmp: Path, size: tuple[int, int] = (640, 480), name: str = "blan
     path = tmp / name
     Image.new("RGB", size, (128, 128, 128)).save(path, "PNG")
     return path
+
+
+# --- the same real face in every odd form a user might have (each should enrol) ----
+
+
+def _rgb_face(face: Path) -> Image.Image:
+    with Image.open(face) as im:
+        return im.convert("RGB")
+
+
+def face_png_named_jpg(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    """A lossless copy of ``face`` that says .jpg but is a PNG."""
+    path = tmp / "face_really_png.jpg"
+    _rgb_face(face).save(path, "PNG")
+    return path
+
+
+def face_webp_named_jpg(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    """A lossless WEBP of ``face`` named .jpg: decodes to exactly the crop's pixels."""
+    path = tmp / "face_really_webp.jpg"
+    _rgb_face(face).save(path, "WEBP", lossless=True)
+    return path
+
+
+def face_cmyk_jpeg(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    path = tmp / "face_cmyk.jpg"
+    _rgb_face(face).convert("CMYK").save(path, "JPEG", quality=95)
+    return path
+
+
+def face_grey_png(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    """8-bit greyscale: the reference that the 16-bit and TIFF greys must decode to."""
+    path = tmp / "face_grey8.png"
+    _rgb_face(face).convert("L").save(path, "PNG")
+    return path
+
+
+def face_grey16_png(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    """16-bit greyscale holding grey * 257, which scales back to exactly the 8-bit grey."""
+    grey = np.asarray(_rgb_face(face).convert("L"), dtype=np.uint16) * 257
+    path = tmp / "face_grey16.png"
+    Image.fromarray(grey).save(path, "PNG")
+    return path
+
+
+def face_grey_tiff(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    path = tmp / "face_grey.tiff"
+    _rgb_face(face).convert("L").save(path, "TIFF")
+    return path
+
+
+def face_palette_tiff(tmp: Path, face: Path = JP_FACE_A) -> Path:
+    path = tmp / "face_palette.tiff"
+    _rgb_face(face).quantize(colors=256).save(path, "TIFF")
+    return path
+
+
+def face_alpha_png(tmp: Path, face: Path = JP_FACE_A, border: int = 12) -> Path:
+    """RGBA: the face opaque, a fully transparent frame ``border`` pixels wide around it."""
+    rgba = np.asarray(_rgb_face(face).convert("RGBA")).copy()
+    rgba[:border, :, 3] = 0
+    rgba[-border:, :, 3] = 0
+    rgba[:, :border, 3] = 0
+    rgba[:, -border:, 3] = 0
+    path = tmp / "face_alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path, "PNG")
+    return path
+
+
+def face_exif_rotated_jpeg(tmp: Path, face: Path = JP_FACE_A, exif: bool = True) -> Path:
+    """``face`` stored turned 90° counter-clockwise, with EXIF orientation 6 to view it upright.
+
+    With ``exif=False`` the same pixels carry no orientation: a sideways face.
+    """
+    stored = _rgb_face(face).transpose(Image.Transpose.ROTATE_90)
+    path = tmp / ("face_exif_rotated.jpg" if exif else "face_sideways.jpg")
+    if exif:
+        tags = Image.Exif()
+        tags[0x0112] = 6
+        stored.save(path, "JPEG", quality=95, exif=tags.tobytes())
+    else:
+        stored.save(path, "JPEG", quality=95)
+    return path
+
+
+def huge_face_jpeg(tmp: Path, face: Path = JP_FACE_A, face_side: int = 2400) -> Path:
+    """A ``HUGE_SIZE`` photo with ``face`` enlarged to ``face_side`` pixels in the middle."""
+    im = Image.new("RGB", HUGE_SIZE, (128, 128, 128))
+    big = _face(face, face_side)
+    im.paste(big, ((HUGE_SIZE[0] - face_side) // 2, (HUGE_SIZE[1] - face_side) // 2))
+    path = tmp / "huge_face.jpg"
+    im.save(path, "JPEG", quality=85)
+    return path
+
+
+# --- whole datasets in tmp, with manifests written by the csv module -----------------
+
+MANIFEST_COLUMNS = ("path", "identity", "sex", "age_group", "japanese")
+
+
+def real_crops(identity: str, n: int) -> list[Path]:
+    """The first ``n`` crops of ``identity`` in ../shared/datasets/jp_faces_dev (read in place)."""
+    files = sorted((JP_FACES / "images" / identity).iterdir())
+    if len(files) < n:
+        raise ValueError(f"{identity} has only {len(files)} images")
+    return files[:n]
+
+
+def write_manifest(root: Path, rows: list[dict[str, str]], columns=MANIFEST_COLUMNS) -> Path:
+    """``manifest.csv`` with ``columns``; a row's missing values are written empty."""
+    import csv
+
+    path = root / "manifest.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([row.get(c, "") for c in columns])
+    return path
+
+
+def add_image(root: Path, rows: list[dict[str, str]], source: Path, identity: str, **meta) -> Path:
+    """Copy ``source`` to ``root/images/<identity>/<name>`` and append its manifest row.
+
+    ``name`` (default: the source's name) and metadata columns come from ``meta``.
+    """
+    import shutil
+
+    name = meta.pop("name", source.name)
+    target = root / "images" / identity / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    rows.append({"path": target.relative_to(root).as_posix(), "identity": identity, **meta})
+    return target
+
+
+def small_face_set(root: Path, per_identity: int = 3) -> list[dict[str, str]]:
+    """Three women (labelled young and Japanese), ``per_identity`` real crops each, in ``root``.
+
+    Returns the manifest rows (written too), so callers can add more and rewrite it.
+    """
+    rows: list[dict[str, str]] = []
+    for identity in ("尾野真千子", "麻生久美子", "夏帆"):
+        for source in real_crops(identity, per_identity):
+            add_image(root, rows, source, identity, sex="F", age_group="young", japanese="yes")
+    write_manifest(root, rows)
+    return rows

@@ -57,11 +57,11 @@ def _signature(drop: tuple[str, ...] = (), **extra) -> inspect.Signature:
     return base.replace(parameters=params)
 
 
-def _evaluate(kwargs: dict):
+def _evaluate(kwargs: dict, sweep: bool):
     from face_bench.cli.render import console, progress_factory
     from face_bench.evaluation import evaluate
 
-    request = _request(kwargs, sweep=True)
+    request = _request(kwargs, sweep=sweep)
     with progress_factory() as progress:
         evaluation = evaluate(
             request, progress=progress, on_message=lambda m: console.print(f"[yellow]{m}")
@@ -79,8 +79,10 @@ def umap_command(**kwargs) -> None:
     from face_bench.outputs import default_out_dir
     from face_bench.report import write_umap
 
-    kwargs.setdefault("bootstrap", 0)  # no intervals are shown, so none are computed
-    request, evaluation = _evaluate(kwargs)
+    # Metrics are not shown here: no intervals, and a subset differential rule that cannot
+    # fail for want of impostor pairs.
+    kwargs.update(bootstrap=0, threshold="default", baseline=None)
+    request, evaluation = _evaluate(kwargs, sweep=False)
     out = Path(kwargs["out"] or default_out_dir(request))
     written, projections, notes = write_umap(
         evaluation, out, say=lambda m: console.print(f"[cyan]{m}")
@@ -118,7 +120,7 @@ def umap_command(**kwargs) -> None:
     stdout.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-umap_command.__signature__ = _signature(drop=("bootstrap",))  # type: ignore[attr-defined]
+umap_command.__signature__ = _signature(drop=("bootstrap", "threshold", "baseline"))  # type: ignore[attr-defined]
 
 command(
     "umap",
@@ -137,7 +139,7 @@ def report_command(**kwargs) -> None:
     from face_bench.outputs import default_out_dir
     from face_bench.report import write_report
 
-    request, evaluation = _evaluate(kwargs)
+    request, evaluation = _evaluate(kwargs, sweep=True)
     out = Path(kwargs["out"] or default_out_dir(request))
     result = write_report(
         evaluation,
@@ -152,6 +154,10 @@ def report_command(**kwargs) -> None:
     if kwargs["output_format"] is OutputFormat.table:
         stdout.print(f"wrote {len(result.written)} files to {out}")
         stdout.print(f"report: {result.html}")
+    if kwargs["baseline"] is not None:
+        from face_bench.cli.evaluate_cmds import _gate_against
+
+        _gate_against(kwargs["baseline"], out / "results.json", kwargs["config"])
 
 
 report_command.__signature__ = _signature(  # type: ignore[attr-defined]
@@ -218,7 +224,9 @@ def compare_command(
         table = Table(title="face-bench compare", title_justify="left")
         for column in ("image A", "image B", "model", "score", "similarity", "verdict"):
             table.add_column(
-                column, justify="right" if column in ("score", "similarity") else "left"
+                column,
+                justify="right" if column in ("score", "similarity") else "left",
+                overflow="fold",
             )
         for p in result.pairs:
             # Paths and reasons are user data: Rich must not read them as markup.

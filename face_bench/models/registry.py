@@ -150,10 +150,12 @@ def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
     known: dict[str, str] = {}
     if memo and memo.is_file():
         try:
-            known = json.loads(memo.read_text())
+            known = json.loads(memo.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             known = {}
-    if key in known:
+        if not isinstance(known, dict):
+            known = {}
+    if isinstance(known.get(key), str):
         return known[key]
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -212,32 +214,52 @@ class Registry:
         return self.specs[name]
 
     def locate(self, name: str) -> tuple[Path | None, tuple[str, ...]]:
-        """Weights path in precedence order: --weights, env, config, spec path, cache dir."""
+        """Weights path in precedence order: --weights, env, config [weights], spec path, cache dir.
+
+        ``looked`` names every place with what was found there. A path the user typed
+        (--weights or the environment variable) that does not exist stops the search:
+        quietly running other weights instead would change what is measured.
+        """
         spec = self.get(name)
         if spec.backend == "dlib":
             path = dlib_weight_path(DLIB_DESCRIPTOR_FILE)
             return path, (str(path),)
-        candidates: list[tuple[str, Path]] = []
-        if name in self.overrides:
-            candidates.append((f"--weights {name}=PATH", self.overrides[name]))
         env = env_var_for(name)
-        if os.environ.get(env):
-            candidates.append((f"${env}", Path(os.environ[env]).expanduser()))
-        if name in self.config.weights:
-            candidates.append((f"[weights] in {self.config.path}", self.config.weights[name]))
-        elif self.config.path is None:
-            candidates.append(("config file", Path("face-bench.toml (none found)")))
-        if spec.path:
-            candidates.append(("the model's path", Path(spec.path)))
+        explicit: list[tuple[str, Path | None, str]] = [
+            (f"--weights {name}=PATH", self.overrides.get(name), "not given"),
+            (
+                f"${env}",
+                Path(os.environ[env]).expanduser() if os.environ.get(env) else None,
+                "not set",
+            ),
+        ]
+        # No square brackets in these labels: Rich would read "[weights]" as markup.
+        if self.config.path is None:
+            config_place = ("config file", None, "none given and no ./face-bench.toml")
+        else:
+            config_place = (
+                f"weights.{name} in {self.config.path}",
+                self.config.weights.get(name),
+                "not set",
+            )
         filename = spec.weights_filename or f"{name}.onnx"
-        candidates.append(("the cache dir", self.cache_dir / "models" / filename))
-        looked = tuple(f"{where}: {path}" for where, path in candidates)
-        if name not in self.overrides and not os.environ.get(env):
-            looked = (f"--weights {name}=PATH: not given", f"${env}: not set", *looked)
-        for _where, path in candidates:
-            if path.is_file() and path.name != "face-bench.toml (none found)":
-                return path, looked
-        return None, looked
+        defaults: list[tuple[str, Path | None, str]] = [config_place]
+        if spec.path:
+            defaults.append((f"models.{name}.path", Path(spec.path), ""))
+        defaults.append(("the cache dir", self.cache_dir / "models" / filename, ""))
+        looked: list[str] = []
+        for where, path, absent in explicit + defaults:
+            if path is None:
+                looked.append(f"{where}: {absent}")
+                continue
+            if path.is_file():
+                looked.append(f"{where}: {path}")
+                return path, tuple(looked)
+            looked.append(f"{where}: {path} (not found)")
+            if (where, path, absent) in explicit:
+                looked.append("later places not tried, since a path was given explicitly")
+                break
+        return None, tuple(looked)
 
     def missing_message(self, name: str, looked: tuple[str, ...]) -> str:
         spec = self.get(name)

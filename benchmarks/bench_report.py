@@ -1,0 +1,140 @@
+"""Report speed: `face-bench report` on two subsets x two models once embeddings are cached.
+
+dlib and the full-size ONNX stand-in (EfficientNetV2-B0, random weights: speed only) on
+`ordinary` and `young_women`, 300 images sampled per subset, default 1000 bootstrap
+replicates. A first run fills the cache and is timed as "cold"; the warm rerun is the
+figure that matters (metrics, bootstrap, every PNG, UMAP, thumbnails, HTML) and is timed
+as a whole process. An in-process pass then splits the warm time into phases.
+
+    python benchmarks/bench_report.py [--data ../shared/datasets/jp_faces_dev] [--sample 300]
+        [--cache-dir DIR] [--out benchmarks/results/report.json]
+
+Prints a JSON summary and writes it to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "report.json"
+SUBSETS = ("ordinary", "young_women")
+
+
+def _config(folder: Path) -> Path:
+    path = folder / "face-bench.toml"
+    path.write_text(
+        f'[models.standin]\nbackend = "onnx"\npath = "{STANDIN.as_posix()}"\n'
+        "input_size = [224, 224]\n"
+        "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
+        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _args(data: Path, sample: int, config: Path, cache: Path, out: Path) -> list[str]:
+    args = ["report", "--data", str(data), "--sample", str(sample)]
+    for subset in SUBSETS:
+        args += ["--dataset", subset]
+    args += ["--model", "dlib", "--model", "standin", "--config", str(config)]
+    return [*args, "--cache-dir", str(cache), "--out", str(out)]
+
+
+def _run(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "face_bench", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return round(time.perf_counter() - start, 2)
+
+
+def _phases(data: Path, sample: int, config: Path, cache: Path, out: Path) -> dict:
+    """The warm run again in this process, timed by phase (UMAP already compiled by then)."""
+    from face_bench.evaluation import EvaluationRequest, evaluate
+    from face_bench.report import project_models, write_report
+
+    request = EvaluationRequest(
+        data=data,
+        subsets=SUBSETS,
+        models=("dlib", "standin"),
+        sample=sample,
+        bootstrap=1000,
+        sweep=True,
+        config_path=config,
+        cache_dir=cache,
+    )
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    evaluation = evaluate(request)
+    timings["evaluate_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    project_models(evaluation)
+    timings["umap_first_in_process_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    project_models(evaluation)
+    timings["umap_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    result = write_report(evaluation, out)
+    timings["write_report_s"] = time.perf_counter() - start
+    timings = {k: round(v, 2) for k, v in timings.items()}
+    timings["union_images"] = len(evaluation.images)
+    timings["pairs"] = {
+        s.name: int(s.kept.sum()) for s in evaluation.subsets
+    }  # scored pairs per subset
+    timings["report_html_mb"] = round(result.html.stat().st_size / 1e6, 2)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "jp_faces_dev")
+    parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    opts = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        work = Path(tmp)
+        cache = opts.cache_dir or work / "cache"
+        config = _config(work)
+        cold = _run(_args(opts.data, opts.sample, config, cache, work / "cold"))
+        warm = _run(_args(opts.data, opts.sample, config, cache, work / "warm"))
+        phases = _phases(opts.data, opts.sample, config, cache, work / "phases")
+    summary = {
+        "subsets": list(SUBSETS),
+        "models": ["dlib", "standin (efficientnetv2_b0_512_random.onnx)"],
+        "sample": opts.sample,
+        "bootstrap": 1000,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "cold_run_s": cold,
+        "warm_run_s": warm,
+        **phases,
+        "note": (
+            "cold/warm are whole `face-bench report` processes; cold includes embedding unless "
+            "--cache-dir already held them. warm includes UMAP (numba JIT is cached on disk "
+            "after the very first use) and every figure."
+        ),
+    }
+    text = json.dumps(summary, indent=2)
+    print(text)
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
