@@ -171,10 +171,21 @@ def subset_differentials(subsets, specs, far_target: float = 1e-3, use_default: 
     for name, spec in specs.items():
         per_subset = {s.name: (s.scores[name].scores, s.scores[name].labels) for s in subsets}
         fixed = spec.to_score(spec.threshold) if use_default else None
-        result = differentials_for_model(
-            per_subset, threshold=fixed, far_target=far_target
-        ).to_dict()
-        result["threshold"] = _units(spec, result["threshold"])
+        try:
+            result = differentials_for_model(
+                per_subset, threshold=fixed, far_target=far_target
+            ).to_dict()
+        except m.MetricError as exc:
+            # Too few impostors for the FAR target: say so instead of failing the whole run.
+            result = {
+                "threshold": None,
+                "fdr": None,
+                "subsets": [],
+                "note": str(exc),
+                "threshold_rule": f"FMR <= {far_target:g} on the pooled impostors",
+            }
+        if result["threshold"] is not None:
+            result["threshold"] = _units(spec, result["threshold"])
         result["units"] = spec.units
         if use_default:
             result["threshold_rule"] = "the model's default threshold"

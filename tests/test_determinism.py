@@ -31,7 +31,7 @@ def args(tmp: Path, cache: Path, out: Path, workers: int) -> list[str]:
             encoding="utf-8",
         )
     return ["roc", "--data", str(JP_FACES), "-d", "young_women", "-d", "ordinary",
-            "--sample", "9", "--seed", "11", "--bootstrap", "40", "--model", "dlib",
+            "--sample", "7", "--seed", "4", "--bootstrap", "40", "--model", "dlib",
             "--model", "standin", "--config", str(config), "--cache-dir", str(cache),
             "--out", str(out), "--workers", str(workers), "--threshold", "far:0.05"]  # fmt: skip
 
@@ -48,30 +48,28 @@ def volatile(out: Path) -> dict:
 
 
 def test_runs_are_byte_identical_across_workers_processes_and_caches(tmp_path):
-    # Two processes with different hash seeds, 1 and 2 workers, each with a fresh cache.
-    runs = []
-    for workers, hash_seed in ((1, "1"), (2, "2")):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        command = args(tmp_path, tmp_path / f"cache{workers}", tmp_path / f"w{workers}", workers)
-        runs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "face_bench", *command],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    errors = [run.communicate(timeout=300)[1] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], errors
-    # A third run in this process, everything served from the 2-worker run's cache.
-    warm = CliRunner().invoke(app, args(tmp_path, tmp_path / "cache2", tmp_path / "warm", 2))
+    # 2 workers in another process with its own hash seed, 1 worker here; fresh caches.
+    command = args(tmp_path, tmp_path / "cache2", tmp_path / "w2", 2)
+    other = subprocess.Popen(
+        [sys.executable, "-m", "face_bench", *command],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONHASHSEED": "2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runner = CliRunner()
+    here = runner.invoke(app, args(tmp_path, tmp_path / "cache1", tmp_path / "w1", 1))
+    _, err = other.communicate(timeout=300)
+    assert here.exit_code == 0, here.stderr
+    assert other.returncode == 0, err
+    # A third run with everything served from the 2-worker run's cache.
+    warm = runner.invoke(app, args(tmp_path, tmp_path / "cache2", tmp_path / "warm", 2))
     assert warm.exit_code == 0, warm.stderr
 
     one, two, cached = (tmp_path / name for name in ("w1", "w2", "warm"))
     n = volatile(one)["embeddings_computed"]["dlib"]
-    assert n > 9 and volatile(two)["embeddings_computed"] == {"dlib": n, "standin": n}
+    assert n >= 8 and volatile(two)["embeddings_computed"] == {"dlib": n, "standin": n}
     assert volatile(cached)["embeddings_computed"] == {"dlib": 0, "standin": 0}
     assert stable(one) == stable(two) == stable(cached)
     results = json.loads((one / "results.json").read_text(encoding="utf-8"))
