@@ -126,8 +126,8 @@ def main() -> None:
         **phases,
         "note": (
             "cold/warm are whole `face-bench report` processes; cold includes embedding unless "
-            "--cache-dir already held them. warm includes UMAP (numba JIT is cached on disk "
-            "after the very first use) and every figure."
+            "--cache-dir already held them. warm includes every figure and UMAP, whose numba "
+            "compilation is paid once per process (umap_first_in_process_s vs umap_s)."
         ),
     }
     text = json.dumps(summary, indent=2)
