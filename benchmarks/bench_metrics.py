@@ -51,10 +51,11 @@ def synthetic(n_images: int, dim: int = 512, noise: float = NOISE, seed: int = 0
 
 def case_all_pairs(n_images: int, sweep: bool) -> dict[str, Any]:
     from face_bench import metrics as m
+    from face_bench import scoring
 
     out: dict[str, Any] = {"n_images": n_images, "n_identities": n_images // 5}
     emb, ids = synthetic(n_images)
-    scores, labels = _timed(out, "pair_scoring", lambda: m.pair_scores_blocked(emb, ids))
+    scores, labels = _timed(out, "pair_scoring", lambda: scoring.pair_scores_blocked(emb, ids))
     out.update(n_pairs=int(scores.size), n_genuine=int(labels.sum()))
     out["peak_rss_after_scoring_mb"] = round(_peak_mb())
     summary = _timed(out, "compute_all", lambda: m.compute_all(scores, labels))
@@ -102,14 +103,14 @@ def case_worst_case_auc(n_pairs: int, n_genuine: int) -> dict[str, Any]:
 
 
 def case_bootstrap(n_images: int, n_boot: int) -> dict[str, Any]:
-    from face_bench import metrics as m
+    from face_bench import scoring
     from face_bench import uncertainty as u
 
     emb, ids = synthetic(n_images, dim=64, noise=0.2)
     emb2 = emb + np.float32(0.02) * np.random.default_rng(5).standard_normal(emb.shape, np.float32)
-    scores, labels = m.pair_scores_blocked(emb, ids)
-    scores2, _ = m.pair_scores_blocked(emb2, ids)
-    i, j = m.all_pair_indices(ids.size)
+    scores, labels = scoring.pair_scores_blocked(emb, ids)
+    scores2, _ = scoring.pair_scores_blocked(emb2, ids)
+    i, j = scoring.all_pair_indices(ids.size)
     a, b = ids[i], ids[j]
     out: dict[str, Any] = {"n_images": n_images, "n_pairs": int(scores.size), "n_boot": n_boot}
     ci = _timed(

@@ -16,7 +16,7 @@ import pandas as pd
 from face_bench import metrics as m
 
 if TYPE_CHECKING:
-    from face_bench.evaluation import ModelScores
+    from face_bench.subset_scores import ModelScores
 
 
 def _units(spec, value: float | None) -> float | None:
@@ -81,7 +81,7 @@ def model_metrics(
     if fta is not None:
         far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
         metrics["at_default"].update({"far": float(far), "frr": float(frr), "fta": fta})
-    if bootstrap:
+    if bootstrap and ms.per_pair:
         from face_bench.uncertainty import bootstrap_metrics
 
         metrics["ci"] = bootstrap_metrics(
@@ -106,14 +106,24 @@ def model_metrics(
 
 
 def curve_points(ms: ModelScores) -> tuple[np.ndarray, np.ndarray]:
-    """Full ROC (fpr, tpr) for plotting; the plot layer thins it."""
-    roc = m.roc_curve(ms.scores, ms.labels)
+    """ROC (fpr, tpr) for plotting (exact corners on huge inputs); the plot layer thins it."""
+    if not ms.per_pair:
+        sweep = ms.genuine_sweep  # shared with the sweep figure: one pass over the pairs
+        return np.r_[0.0, sweep.fmr, 1.0], np.r_[0.0, sweep.recall, 1.0]
+    roc = m.roc_points(ms.scores, ms.labels)
     return roc.fpr, roc.tpr
 
 
 def sweep_frame(ms: ModelScores) -> pd.DataFrame:
-    """Every rate at every distinct threshold, thresholds in the model's units."""
-    sweep = m.threshold_sweep(ms.scores, ms.labels)
+    """Every rate at every distinct threshold, thresholds in the model's units.
+
+    Per-pair runs sweep every distinct score; blocked runs (tens of millions of pairs) sweep
+    the distinct genuine scores, which hold the F1 optimum, in a fraction of the memory.
+    """
+    if ms.per_pair:
+        sweep = m.threshold_sweep(ms.scores, ms.labels)
+    else:
+        sweep = ms.genuine_sweep
     frame = pd.DataFrame(
         {
             "threshold": sweep.thresholds * (-1.0 if ms.spec.distance_like else 1.0),
@@ -138,8 +148,9 @@ def compare_models(
     """DeLong's paired test (and a bootstrap CI when asked) for each pair of models."""
     names = list(model_scores)
     out: list[dict[str, Any]] = []
-    if len(names) < 2:
-        return out
+    if len(names) < 2 or not next(iter(model_scores.values())).per_pair:
+        return out  # blocked runs have no pair identities to resample, and DeLong's ranks
+        # of tens of millions of pairs would cost more than the rest of the run
     from face_bench.uncertainty import bootstrap_auc_difference, delong_test
 
     for i, first in enumerate(names):

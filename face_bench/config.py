@@ -93,5 +93,6 @@ def _subset_filters(name: str, filters: dict[str, Any], path: Path) -> dict[str,
             raise ConfigError(
                 f"{path}: subsets.{name}.{column} must be a value or a non-empty list of values"
             )
-        out[column] = [str(v) for v in allowed]
+        # TOML true/false read as the manifest spells them, not Python's True/False.
+        out[column] = [str(v).lower() if isinstance(v, bool) else str(v) for v in allowed]
     return out

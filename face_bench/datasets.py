@@ -7,7 +7,9 @@ manifest cannot make face-bench read files elsewhere.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Literal
@@ -85,25 +87,59 @@ def load_dataset(root: Path, identity_from: IdentitySource = "auto") -> Dataset:
     return _load_listing(root, identity_from)
 
 
+def _read_manifest_rows(manifest: Path, raw: bytes) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, rows and each row's line number; a row with the wrong field count is an error.
+
+    The csv module is used rather than pandas, which would quietly turn surplus leading
+    fields into an index and shift every column.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{manifest}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if header is None:
+                header = [c.strip() for c in row]
+                continue
+            if len(row) != len(header):
+                raise ManifestError(
+                    f"{manifest}, line {reader.line_num}: {len(row)} field(s), "
+                    f"the header has {len(header)}"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ManifestError(f"{manifest}, line {reader.line_num}: cannot parse: {exc}") from None
+    if header is None:
+        raise ManifestError(f"{manifest}: empty file, expected a header with path,identity")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ManifestError(f"{manifest}: repeated column(s) {repeated}")
+    return header, rows, lines
+
+
 def _load_manifest(root: Path, manifest: Path) -> Dataset:
     raw = manifest.read_bytes()
-    try:
-        table = pd.read_csv(
-            manifest, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=False
-        )
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ManifestError(f"{manifest}: cannot parse: {reason}") from None
-    table.columns = [c.strip() for c in table.columns]
-    missing = [c for c in ("path", "identity") if c not in table.columns]
+    header, rows, lines = _read_manifest_rows(manifest, raw)
+    missing = [c for c in ("path", "identity") if c not in header]
     if missing:
-        raise ManifestError(f"{manifest}: missing column(s) {missing}; found {list(table.columns)}")
+        raise ManifestError(f"{manifest}: missing column(s) {missing}; found {header}")
+    table = pd.DataFrame(rows, columns=header, dtype=str)
     for column in ("path", "identity"):
-        blank = table.index[table[column].str.strip() == ""]
-        if len(blank):
-            raise ManifestError(f"{manifest}: empty {column!r} on line {int(blank[0]) + 2}")
+        blank = [line for line, v in zip(lines, table[column], strict=True) if not v.strip()]
+        if blank:
+            raise ManifestError(f"{manifest}: empty {column!r} on line {blank[0]}")
     paths = []
-    for line, value in enumerate(table["path"], start=2):
+    for line, value in zip(lines, table["path"], strict=True):
         try:
             paths.append(safe_relative(root, value))
         except DatasetError as exc:

@@ -29,7 +29,7 @@ from face_bench.datasets import (
     subset_spec,
 )
 from face_bench.embed import Embeddings, ModelJob, embed_all, hash_images
-from face_bench.errors import ModelError, NoUsableModelError
+from face_bench.errors import NoUsableModelError
 from face_bench.faces import FaceSettings
 from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
 from face_bench.results import (
@@ -43,7 +43,12 @@ from face_bench.results import (
     SubsetRun,
     Volatile,
 )
-from face_bench.scoring import reject_failed, score_pairs
+from face_bench.subset_scores import (
+    BLOCKED_ABOVE,
+    SubsetData,
+    score_subset,
+    use_blocks,
+)
 
 DEFAULT_FAR_TARGETS = (1e-2, 1e-3, 1e-4)
 
@@ -75,28 +80,6 @@ class EvaluationRequest:
 
 
 @dataclass
-class ModelScores:
-    """One model's scores on one subset's pairs, with the pair mask actually used."""
-
-    spec: ModelSpec
-    scores: np.ndarray
-    labels: np.ndarray
-    ids_a: np.ndarray
-    ids_b: np.ndarray
-
-
-@dataclass
-class SubsetData:
-    """A subset's sample, its pairs and each model's scores."""
-
-    name: str
-    images: pd.DataFrame
-    pairs: Pairs
-    kept: np.ndarray
-    scores: dict[str, ModelScores]
-
-
-@dataclass
 class Evaluation:
     """The outcome of ``evaluate``: results plus the arrays behind them."""
 
@@ -109,9 +92,14 @@ class Evaluation:
     dataset: Dataset
 
     def scores_frame(self) -> pd.DataFrame:
-        """One row per scored pair: subset, images, identities, label, a score column per model."""
+        """One row per scored pair: subset, images, identities, label, a score column per model.
+
+        Subsets scored in blocks (beyond ``BLOCKED_ABOVE`` pairs) have no rows here.
+        """
         frames = []
         for subset in self.subsets:
+            if subset.pairs is None or subset.kept is None:
+                continue  # scored in blocks: too many pairs for one row each
             kept = subset.kept
             a = subset.pairs.a[kept]
             b = subset.pairs.b[kept]
@@ -129,6 +117,8 @@ class Evaluation:
             for name, model_scores in subset.scores.items():
                 frame[name] = model_scores.scores
             frames.append(frame)
+        if not frames:
+            return pd.DataFrame()
         return pd.concat(frames, ignore_index=True)
 
 
@@ -270,7 +260,11 @@ def evaluate(
             images, pairs, note = pairs_from_file(dataset, pool, request.pairs_file)
         else:
             images = sample_images(pool, request.sample, request.seed)
-            pairs = make_pairs(images["identity"].to_numpy(), request.pairs, request.seed)
+            pairs = (
+                None
+                if use_blocks(len(images), request.pairs, from_file=False)
+                else make_pairs(images["identity"].to_numpy(), request.pairs, request.seed)
+            )
             note = ""
             if request.sample is not None and len(pool) < request.sample:
                 note = (
@@ -323,27 +317,17 @@ def evaluate(
     subset_runs: list[SubsetRun] = []
     for name, definition, pool_size, images, pairs, note in sampled:
         rows = np.array([position[p] for p in images["path"]], dtype=np.int64)
-        failed_any = np.zeros(len(images), dtype=bool)
-        for result in embeddings.values():
-            failed_any |= ~result.ok[rows]
-        if request.on_fail == "exclude":
-            kept = ~(failed_any[pairs.a] | failed_any[pairs.b])
-        else:
-            kept = np.ones(len(pairs), dtype=bool)
-        if not kept.any():
-            raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
-        a, b, labels = pairs.a[kept], pairs.b[kept], pairs.label[kept]
-        codes = pd.factorize(images["identity"])[0]
-        model_scores: dict[str, ModelScores] = {}
+        data = score_subset(name, images, pairs, rows, embeddings, specs, request.on_fail)
+        failed_any, labels, model_scores = data.failed_any, data.labels, data.scores
         model_runs: list[ModelRun] = []
         enrol_notes: list[str] = []
+        if pairs is None:
+            enrol_notes.append(
+                f"{len(labels):,} pairs scored in blocks: scores.csv rows, the failure gallery, "
+                "bootstrap intervals and DeLong's test are skipped above "
+                f"{BLOCKED_ABOVE:,} pairs"
+            )
         for spec_name, result in embeddings.items():
-            spec = specs[spec_name]
-            vectors = result.vectors[rows]
-            scores = score_pairs(vectors, a, b, spec.similarity)
-            if request.on_fail == "reject":
-                scores, _floor = reject_failed(scores)
-            model_scores[spec_name] = ModelScores(spec, scores, labels, codes[a], codes[b])
             failures = [
                 Failure(
                     image=images["path"].iloc[i],
@@ -404,7 +388,7 @@ def evaluate(
                 notes=([note] if note else []) + enrol_notes,
             )
         )
-        subset_data.append(SubsetData(name, images, pairs, kept, model_scores))
+        subset_data.append(data)
 
     differentials = None
     if len(subset_data) > 1:
@@ -432,6 +416,7 @@ def evaluate(
             bootstrap=request.bootstrap,
         ),
         models=infos,
+        skipped_models=skipped,
         subsets=subset_runs,
         subset_differentials=differentials,
         volatile=Volatile(

@@ -89,6 +89,8 @@ def select(subset, k: int = DEFAULT_TOP_K) -> list[ModelGallery]:
     Impostors are ranked most similar first, genuine pairs least similar first; ties keep
     pair order so the gallery is the same on every run.
     """
+    if subset.pairs is None or subset.kept is None:
+        return []  # scored in blocks: no pair indices to show
     kept = subset.kept
     a, b = subset.pairs.a[kept], subset.pairs.b[kept]
     paths = subset.images["path"].to_numpy()

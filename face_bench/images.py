@@ -9,10 +9,13 @@ which the pipeline records as "failure to enrol: <reason>" instead of crashing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import io
 import math
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -65,10 +68,30 @@ class ImageLoadError(ImageError):
         super().__init__(f"cannot load image {shown}: {reason} ({self.detail})")
 
 
+def open_regular(path: str | Path) -> io.BufferedReader:
+    """Open a regular file for reading; a FIFO, device or folder is an ``OSError``.
+
+    A named pipe listed in a manifest would otherwise block the run forever, and a
+    device such as /dev/zero would never end. The check is on the opened descriptor,
+    so the file cannot be swapped between check and read.
+    """
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblock)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_sha256(path: str | Path) -> str:
     """Hash a file's bytes in chunks, so cache keys never need the whole file in memory."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -78,7 +101,8 @@ def read_image_bytes(path: str | Path) -> bytes:
     """Read a photo's bytes once (for hashing and decoding), as ``ImageLoadError`` on failure."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        with open_regular(path) as fh:
+            data = fh.read()
     except FileNotFoundError:
         raise ImageLoadError(name, "missing", "no such file") from None
     except OSError as exc:

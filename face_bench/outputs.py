@@ -20,9 +20,11 @@ def default_out_dir(request) -> Path:
     return Path("reports") / name
 
 
-def write_scores_csv(evaluation, path: Path) -> Path:
+def write_scores_csv(evaluation, path: Path) -> Path | None:
     """One row per pair with every model's score (17 significant digits: exact round trip)."""
     frame = evaluation.scores_frame()
+    if frame.empty:
+        return None
     atomic_write_text(path, frame.to_csv(index=False, float_format="%.17g", lineterminator="\n"))
     return path
 
@@ -51,7 +53,9 @@ def write_evaluation(evaluation, out: Path, kind: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.json"]
     evaluation.results.to_disk(written[0])
-    written.append(write_scores_csv(evaluation, out / "scores.csv"))
+    scores_csv = write_scores_csv(evaluation, out / "scores.csv")
+    if scores_csv is not None:
+        written.append(scores_csv)
     written += figures.roc_and_det(evaluation, out)
     if kind == "threshold-sweep":
         written.append(write_sweep_csv(evaluation, out / "sweep.csv"))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from face_bench.errors import ResultsError
+from face_bench.metric_names import far_key
 
 SCHEMA_VERSION = 1
 
@@ -134,6 +135,9 @@ class RunResults(_Strict):
     dataset: DatasetInfo
     settings: RunSettings
     models: list[ModelInfo]
+    skipped_models: list[str] = Field(
+        default_factory=list, description="why a requested model did not run (weights missing)"
+    )
     subsets: list[SubsetRun]
     subset_differentials: dict[str, Any] | None = None
     volatile: Volatile
@@ -177,11 +181,6 @@ class RunResults(_Strict):
             if subset.name == name:
                 return subset
         raise ResultsError(f"no subset {name!r} in results")
-
-
-def far_key(target: float) -> str:
-    """Flat metric name for TAR at a FAR target, e.g. ``tar_at_far_1e-3``."""
-    return "tar_at_far_" + f"{target:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
 def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm, rankdata
 
 from face_bench import metrics
 from face_bench.errors import MetricError
+from face_bench.metric_names import far_key
 
 _CELLS_PER_CHUNK = 1 << 21  # replicate x pair cells per chunk: bounds memory to ~100 MB
 
@@ -61,11 +61,6 @@ class BootstrapResult:
         for target, ci in self.tar_at_far:
             out[far_key(target)] = ci.to_dict()
         return out
-
-
-def far_key(target: float) -> str:
-    """Flat name of TAR at a FAR target: 1e-3 -> ``tar_at_far_1e-3``."""
-    return "tar_at_far_" + f"{target:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
 def _identity_codes(id_a: Any, id_b: Any, n: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -270,6 +265,8 @@ def delong_components(scores: Any, labels: Any) -> tuple[float, np.ndarray, np.n
     """
     s, y, n_pos, n_neg = metrics.check_two_classes(scores, labels, "DeLong's test")
     pos, neg = s[y].astype(np.float64), s[~y].astype(np.float64)
+    from scipy.stats import rankdata  # imported here: scipy.stats is slow to import
+
     tz = rankdata(np.concatenate([pos, neg]))
     v10 = (tz[:n_pos] - rankdata(pos)) / n_neg
     v01 = 1.0 - (tz[n_pos:] - rankdata(neg)) / n_pos
@@ -289,5 +286,7 @@ def delong_test(scores_a: Any, scores_b: Any, labels: Any) -> DelongResult:
     diff = auc_a - auc_b
     se = math.sqrt(variance)
     z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
-    p = float(2 * norm.sf(abs(z)))
+    from scipy.special import ndtr
+
+    p = float(2 * ndtr(-abs(z)))
     return DelongResult(auc_a, auc_b, diff, var_a, var_b, cov_ab, variance, se, z, p)

@@ -1,9 +1,9 @@
-"""Generated bad and odd input photos for the image and alignment tests.
+"""Generated bad and odd inputs: photos, whole datasets and model files, for the tests.
 
-Each function writes one small file into the given folder and returns its path, so a
-test states exactly which case it covers. Nothing here is a copied photo: synthetic
-images are drawn, and face images are composed in tmp from crops read in place from
-../shared/datasets.
+Each function writes one small file (or folder) into the given folder and returns its
+path, so a test states exactly which case it covers. No photo is stored in the repository:
+synthetic images are drawn, and real crops are read in place from ../shared/datasets and
+copied or composed into tmp at test time.
 """
 
 from __future__ import annotations
@@ -441,3 +441,28 @@ def small_face_set(root: Path, per_identity: int = 3) -> list[dict[str, str]]:
             add_image(root, rows, source, identity, sex="F", age_group="young", japanese="yes")
     write_manifest(root, rows)
     return rows
+
+
+# --- model files ----------------------------------------------------------------------
+
+
+def wrong_shape_onnx(tmp: Path) -> Path:
+    """A valid ONNX graph taking [1, 3, 112, 112] (Flatten, then ReduceMean to [1, 1])."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+            helper.make_node("ReduceMean", ["flat"], ["embedding"], axes=[1], keepdims=1),
+        ],
+        "wrong_shape",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 112, 112])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = tmp / "wrong_shape.onnx"
+    onnx.save(model, str(path))
+    return path

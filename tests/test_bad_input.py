@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -514,25 +515,7 @@ def test_unknown_model_suggests_the_closest(small_set, tmp_path):
 
 @pytest.fixture(scope="module")
 def wrong_shape_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A valid ONNX graph taking [1, 3, 112, 112]: Flatten then ReduceMean to [1, 1]."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph(
-        [
-            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-            helper.make_node("ReduceMean", ["flat"], ["embedding"], axes=[1], keepdims=1),
-        ],
-        "wrong_shape",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 112, 112])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [1, 1])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = tmp_path_factory.mktemp("onnx") / "wrong_shape.onnx"
-    onnx.save(model, str(path))
-    return path
+    return corpus.wrong_shape_onnx(tmp_path_factory.mktemp("onnx"))
 
 
 def test_onnx_with_the_wrong_input_shape(small_set, tmp_path, wrong_shape_onnx):
@@ -607,6 +590,31 @@ def test_manifest_with_a_nul_byte_in_a_path(small_set, tmp_path):
     assert code == 11 and "NUL character in image path" in line
 
 
+def test_named_pipe_listed_in_the_manifest_is_a_failure_not_a_hang(small_set, cache, tmp_path):
+    import signal
+
+    text = manifest_text(small_set) + f"images/{A}/pipe.png,{A},F,young,yes\n"
+    root = variant(small_set, tmp_path, text)
+    os.mkfifo(root / "images" / A / "pipe.png")
+
+    def hung(*_):
+        raise TimeoutError("reading a named pipe blocked the run")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        run = run_roc(root, tmp_path / "out", cache, "--sample", "0")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    image = f"images/{A}/pipe.png"
+    assert run.failure(image) == {
+        "image": image,
+        "reason": "missing",
+        "detail": "file not found or unreadable",
+    }
+
+
 def test_every_image_failing_is_an_error_not_an_empty_report(tmp_path, cache):
     root = tmp_path / "data"
     rows: list[dict[str, str]] = []
@@ -638,3 +646,35 @@ def test_nothing_is_written_outside_out_and_the_cache(small_set, cache, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "out"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["run"]
     assert all(p.parent.name == "run" for p in (tmp_path / "out" / "run").rglob("*"))
+
+
+# ------------------------------------------------------------------ no code from data
+
+
+def test_the_package_never_runs_code_from_data():
+    """No pickle (or kin), no eval/exec/__import__, no np.load(allow_pickle=True)."""
+    import ast
+
+    import face_bench
+
+    unsafe_modules = {"pickle", "cPickle", "dill", "shelve", "marshal", "joblib", "yaml"}
+    found = []
+    for file in sorted(Path(face_bench.__file__).parent.rglob("*.py")):
+        tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+        for node in ast.walk(tree):
+            where = f"{file.name}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                found += [
+                    f"{where} imports {n}" for n in names if n.split(".")[0] in unsafe_modules
+                ]
+            elif isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Name) and func.id in {"eval", "exec", "__import__"}:
+                    found.append(f"{where} calls {func.id}")
+                if isinstance(func, ast.Attribute) and "pickle" in func.attr:
+                    found.append(f"{where} calls {func.attr}")
+                for keyword in node.keywords:
+                    if keyword.arg == "allow_pickle" and getattr(keyword.value, "value", 0):
+                        found.append(f"{where} allow_pickle=True")
+    assert found == []

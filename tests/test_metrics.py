@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.spatial.distance import cdist
 from sklearn.metrics import precision_recall_curve as sk_pr_curve
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
@@ -362,43 +361,6 @@ def test_compute_all_summary_is_plain_json():
     assert set(d["best_f1"]) == {"threshold", "f1", "precision", "recall"}
 
 
-# ---------------------------------------------------------------- pair scoring
-
-
-@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
-def test_blocked_pair_scores_equal_the_full_matrix(similarity):
-    rng = np.random.default_rng(6)
-    emb = rng.normal(size=(37, 8))
-    ids = rng.integers(0, 6, size=37)
-    scores, labels = m.pair_scores_blocked(emb, ids, similarity, block_elems=100)
-    i, j = np.triu_indices(37, 1)
-    if similarity == "cosine":
-        unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-        full = unit @ unit.T
-    else:
-        full = -cdist(emb, emb)
-    assert scores.dtype == np.float32 and labels.dtype == bool
-    np.testing.assert_allclose(scores, full[i, j], atol=1e-6)
-    np.testing.assert_array_equal(labels, ids[i] == ids[j])
-    ii, jj = m.all_pair_indices(37, block_elems=100)
-    assert ii.dtype == np.int32
-    np.testing.assert_array_equal(ii, i)
-    np.testing.assert_array_equal(jj, j)
-    explicit = m.score_pairs(emb, j[::3], i[::3], similarity, block_elems=40)
-    np.testing.assert_allclose(explicit, full[i, j][::3], atol=1e-6)
-
-
-def test_pair_scoring_rejects_bad_inputs():
-    with pytest.raises(MetricError, match="all zeros"):
-        m.pair_scores_blocked(np.zeros((3, 4)), [0, 1, 2])
-    with pytest.raises(MetricError, match="one identity per embedding"):
-        m.pair_scores_blocked(np.ones((3, 4)), [0, 1])
-    with pytest.raises(MetricError, match="differ in shape"):
-        m.score_pairs(np.ones((3, 4)), [0, 1], [2])
-    scores, labels = m.pair_scores_blocked(np.ones((1, 4)), [0])
-    assert scores.size == labels.size == 0
-
-
 # ---------------------------------------------------------------- properties
 
 int_scores = st.lists(st.integers(-30, 30), min_size=2, max_size=60)
@@ -430,3 +392,29 @@ def test_search_path_equals_sort_path(raw, data):
     s, y = _labelled(raw, data)
     fast, slow = m.compute_all(s, y, (0.1, 0.5), "search"), m.compute_all(s, y, (0.1, 0.5), "sort")
     assert fast.to_dict() | {"method": ""} == slow.to_dict() | {"method": ""}
+
+
+def test_roc_points_search_path_draws_the_same_curve() -> None:
+    rng = np.random.default_rng(7)
+    labels = rng.random(60_000) < 0.03
+    scores = np.round(rng.normal(size=labels.size) + 1.5 * labels, 2)  # many ties
+    full = m.roc_curve(scores, labels)
+    corners = m.roc_points(scores, labels, method="search")
+    assert np.trapezoid(corners.tpr, corners.fpr) == pytest.approx(
+        np.trapezoid(full.tpr, full.fpr), abs=1e-12
+    )
+    # Every corner lies on the full curve.
+    pairs = set(zip(full.fpr.round(12), full.tpr.round(12), strict=True))
+    assert all(p in pairs for p in zip(corners.fpr.round(12), corners.tpr.round(12), strict=True))
+
+
+def test_sweep_at_genuine_scores_is_the_full_sweep_at_those_thresholds() -> None:
+    rng = np.random.default_rng(8)
+    labels = rng.random(20_000) < 0.05
+    scores = np.round(rng.normal(size=labels.size) + 2 * labels, 3)
+    full = m.threshold_sweep(scores, labels)
+    part = m.sweep_at_genuine_scores(scores, labels)
+    index = {t: i for i, t in enumerate(full.thresholds)}
+    rows = np.array([index[t] for t in part.thresholds])
+    assert np.array_equal(part.tp, full.tp[rows]) and np.array_equal(part.fp, full.fp[rows])
+    assert part.f1.max() == pytest.approx(full.f1.max(), abs=1e-15)

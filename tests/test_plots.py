@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from face_bench import plots
+from face_bench.plots import curves as plot_curves
+from face_bench.plots import style, thresholds
 
 PIL_Image = pytest.importorskip("PIL.Image")
 
@@ -94,9 +96,9 @@ def test_plot_det_with_zero_and_one_rates(tmp_path, roc_curves):
 
 
 def test_det_ticks_are_percentages_without_crowding():
-    ticks = plots._det_ticks(1e-4, 0.5, horizontal=True)
+    ticks = plot_curves._det_ticks(1e-4, 0.5, horizontal=True)
     assert {1e-4, 1e-3, 0.01, 0.1, 0.5} <= set(ticks)
-    assert [plots._pct(t) for t in (1e-4, 0.001, 0.05, 0.5)] == ["0.01%", "0.1%", "5%", "50%"]
+    assert [style._pct(t) for t in (1e-4, 0.001, 0.05, 0.5)] == ["0.01%", "0.1%", "5%", "50%"]
 
 
 def _sweep_panel(model, gen, imp, lower_is_same):
@@ -177,8 +179,8 @@ def test_plot_umap_japanese_legend_with_cjk_font_state_untouched(tmp_path):
 
 
 def test_japanese_without_cjk_font_degrades_quietly(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(plots, "cjk_font_available", lambda: None)
-    plots._warn_no_cjk_once.cache_clear()
+    monkeypatch.setattr(style, "cjk_font_available", lambda: None)
+    style._warn_no_cjk_once.cache_clear()
     coords, identities = _blobs(3, JAPANESE[:3])
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
         warnings.simplefilter("always")
@@ -187,12 +189,12 @@ def test_japanese_without_cjk_font_degrades_quietly(tmp_path, monkeypatch, caplo
     _png_size(tmp_path / "u.png")
     assert not [w for w in caught if "missing from" in str(w.message)]
     assert sum("No CJK font" in r.getMessage() for r in caplog.records) == 1
-    plots._warn_no_cjk_once.cache_clear()
+    style._warn_no_cjk_once.cache_clear()
 
 
 def test_cjk_font_available_names_a_known_font_or_none():
     name = plots.cjk_font_available()
-    assert name is None or name in plots._CJK_FONTS
+    assert name is None or name in style._CJK_FONTS
 
 
 def test_plot_umap_many_identities(tmp_path):
@@ -229,13 +231,13 @@ def test_million_point_curves_are_thinned_and_fast(tmp_path):
 def test_thinning_keeps_ends_and_shape():
     x = np.linspace(0, 1, 200_000)
     y = np.where(x < 0.5, 0.0, 1.0)  # a step: the corner must survive
-    keep = plots._thin_indices([x, y])
+    keep = style._thin_indices([x, y])
     assert len(keep) <= plots.MAX_PLOT_POINTS
     assert keep[0] == 0 and keep[-1] == x.size - 1
     assert np.all(np.diff(keep) > 0)
     jump = int(np.argmax(np.diff(y)))
     assert {jump, jump + 1} <= set(keep.tolist())
-    assert np.array_equal(plots._thin_indices([x[:50], y[:50]]), np.arange(50))
+    assert np.array_equal(style._thin_indices([x[:50], y[:50]]), np.arange(50))
 
 
 def test_model_colors_stable_and_overridable():
@@ -247,5 +249,5 @@ def test_model_colors_stable_and_overridable():
 
 
 def test_marker_labels_show_enough_decimals():
-    assert plots._threshold_decimals([plots.Marker("default", 0.6)]) == 2
-    assert plots._threshold_decimals([plots.Marker("default", 0.363)]) == 3
+    assert thresholds._threshold_decimals([plots.Marker("default", 0.6)]) == 2
+    assert thresholds._threshold_decimals([plots.Marker("default", 0.363)]) == 3

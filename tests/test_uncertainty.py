@@ -11,6 +11,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from face_bench import metrics as m
+from face_bench import scoring
 from face_bench import uncertainty as u
 from face_bench.errors import MetricError
 
@@ -20,8 +21,8 @@ def identity_run(n_people: int, per_person: int = 4, seed: int = 0, noise: float
     rng = np.random.default_rng(seed)
     ids = np.repeat(np.arange(n_people), per_person)
     emb = rng.normal(size=(n_people, 16))[ids] + noise * rng.normal(size=(ids.size, 16))
-    scores, labels = m.pair_scores_blocked(emb, ids)
-    i, j = m.all_pair_indices(ids.size)
+    scores, labels = scoring.pair_scores_blocked(emb, ids)
+    i, j = scoring.all_pair_indices(ids.size)
     return scores, labels, ids[i], ids[j]
 
 

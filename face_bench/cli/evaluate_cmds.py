@@ -121,15 +121,13 @@ def _evaluation_command(kind: str):
     """A command function with the shared signature that runs ``kind``'s outputs."""
 
     def run(**kwargs) -> None:
-        from face_bench.cli.render import console, progress_factory, render_evaluation
+        from face_bench.cli.render import progress_factory, render_evaluation, warn
         from face_bench.evaluation import evaluate
         from face_bench.outputs import default_out_dir, write_evaluation
 
         request = _request(kwargs, sweep=kind == "threshold-sweep")
         with progress_factory() as progress:
-            evaluation = evaluate(
-                request, progress=progress, on_message=lambda m: console.print(f"[yellow]{m}")
-            )
+            evaluation = evaluate(request, progress=progress, on_message=warn)
         out = kwargs["out"] or default_out_dir(request)
         written = write_evaluation(evaluation, out, kind)
         render_evaluation(evaluation, kind, kwargs["output_format"].value, written)

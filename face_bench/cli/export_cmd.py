@@ -200,7 +200,7 @@ ExportOutOpt = Annotated[
 
 
 def export_scores_cmd(run_dir: RunDirArg, fmt: ExportFormatOpt, out: ExportOutOpt = None) -> None:
-    from face_bench.cli.render import console, stdout
+    from face_bench.cli.render import info, stdout
 
     folder, written = export_scores(run_dir, fmt.value, out)
     for item in written:
@@ -211,7 +211,7 @@ def export_scores_cmd(run_dir: RunDirArg, fmt: ExportFormatOpt, out: ExportOutOp
         )
     stdout.print(f"wrote {len(written)} export(s) to {folder} (scores: {ORIENTATION})")
     if fmt is ExportFormat.pyeer:
-        console.print("pyeer: geteerinf -p DIR -g <model>_genuine.txt -i <model>_impostor.txt")
+        info("pyeer: geteerinf -p DIR -g <model>_genuine.txt -i <model>_impostor.txt")
 
 
 command(

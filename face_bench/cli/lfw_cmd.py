@@ -71,7 +71,7 @@ def lfw_cmd(
     output_format: FormatOpt = OutputFormat.table,
 ) -> None:
     from face_bench.cli.evaluate_cmds import parse_weights
-    from face_bench.cli.render import console, progress_factory
+    from face_bench.cli.render import progress_factory, warn
     from face_bench.lfw import run_lfw, write_lfw
 
     with contextlib.ExitStack() as stack:
@@ -95,7 +95,7 @@ def lfw_cmd(
             cache_dir=cache_dir,
             workers=workers,
             progress=progress,
-            on_message=lambda m: console.print(f"[yellow]{m}"),
+            on_message=warn,
         )
     written = write_lfw(result, out) if out is not None else []
     render_lfw(result, output_format.value, written)

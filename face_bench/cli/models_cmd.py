@@ -13,6 +13,7 @@ def models(
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from face_bench.cli.evaluate_cmds import parse_weights
     from face_bench.cli.render import stdout
@@ -54,7 +55,7 @@ def models(
         table.add_row(
             spec.name,
             spec.backend,
-            f"[{colour}]{s.state}[/]",
+            Text(s.state, style=colour),
             spec.similarity,
             f"{spec.threshold:g}",
             f"{spec.input_size[0]}x{spec.input_size[1]} {spec.color_order}",
@@ -64,7 +65,7 @@ def models(
     stdout.print(table)
     for s in statuses:
         if not s.ready:
-            stdout.print(f"[red]{s.spec.name}[/]: {s.message}")
+            stdout.print(Text.assemble((s.spec.name, "red"), f": {s.message}"))
 
 
 command(

@@ -12,9 +12,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: names, paths and messages come from user data and may contain "[...]".
+console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 # Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+stdout = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
 
 
 @contextlib.contextmanager
@@ -52,6 +53,16 @@ def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     finally:
         if progress.live.is_started:
             progress.stop()
+
+
+def warn(message: str) -> None:
+    """A note on stderr (skipped model, small subset) in yellow, printed literally."""
+    console.print(message, style="yellow")
+
+
+def info(message: str) -> None:
+    """A progress message on stderr, printed literally."""
+    console.print(message, style="cyan")
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -128,8 +139,6 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
         _render_sweep(results)
     if results.subset_differentials:
         _render_differentials(results.subset_differentials)
-    for message in evaluation.skipped:
-        console.print(f"[yellow]{message}")
     if written:
         stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 

@@ -58,14 +58,12 @@ def _signature(drop: tuple[str, ...] = (), **extra) -> inspect.Signature:
 
 
 def _evaluate(kwargs: dict, sweep: bool):
-    from face_bench.cli.render import console, progress_factory
+    from face_bench.cli.render import progress_factory, warn
     from face_bench.evaluation import evaluate
 
     request = _request(kwargs, sweep=sweep)
     with progress_factory() as progress:
-        evaluation = evaluate(
-            request, progress=progress, on_message=lambda m: console.print(f"[yellow]{m}")
-        )
+        evaluation = evaluate(request, progress=progress, on_message=warn)
     return request, evaluation
 
 
@@ -75,7 +73,7 @@ def _evaluate(kwargs: dict, sweep: bool):
 def umap_command(**kwargs) -> None:
     from rich.table import Table
 
-    from face_bench.cli.render import console, stdout
+    from face_bench.cli.render import info, stdout, warn
     from face_bench.outputs import default_out_dir
     from face_bench.report import write_umap
 
@@ -84,9 +82,7 @@ def umap_command(**kwargs) -> None:
     kwargs.update(bootstrap=0, threshold="default", baseline=None)
     request, evaluation = _evaluate(kwargs, sweep=False)
     out = Path(kwargs["out"] or default_out_dir(request))
-    written, projections, notes = write_umap(
-        evaluation, out, say=lambda m: console.print(f"[cyan]{m}")
-    )
+    written, projections, notes = write_umap(evaluation, out, say=info)
     if kwargs["output_format"] is OutputFormat.json:
         import json
 
@@ -116,7 +112,7 @@ def umap_command(**kwargs) -> None:
         table.add_row(p.model, str(p.n_points), str(len(set(p.identities))), str(p.excluded))
     stdout.print(table)
     for note in [*notes, *evaluation.skipped]:
-        console.print(f"[yellow]{note}")
+        warn(note)
     stdout.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
@@ -135,7 +131,7 @@ command(
 
 
 def report_command(**kwargs) -> None:
-    from face_bench.cli.render import console, render_evaluation, stdout
+    from face_bench.cli.render import info, render_evaluation, stdout, warn
     from face_bench.outputs import default_out_dir
     from face_bench.report import write_report
 
@@ -146,10 +142,10 @@ def report_command(**kwargs) -> None:
         out,
         self_contained=kwargs["self_contained"],
         top_k=kwargs["top_k"],
-        say=lambda m: console.print(f"[cyan]{m}"),
+        say=info,
     )
     for note in result.notes:
-        console.print(f"[yellow]{note}")
+        warn(note)
     render_evaluation(evaluation, "threshold-sweep", kwargs["output_format"].value, [])
     if kwargs["output_format"] is OutputFormat.table:
         stdout.print(f"wrote {len(result.written)} files to {out}")
@@ -195,10 +191,10 @@ def compare_command(
 ) -> None:
     import json
 
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    from face_bench.cli.render import console, progress_factory, stdout
+    from face_bench.cli.render import progress_factory, stdout, warn
     from face_bench.compare import PERCENT_NOTE, compare_images
     from face_bench.errors import ImageError
 
@@ -217,7 +213,7 @@ def compare_command(
             progress=progress,
         )
     for message in result.skipped:
-        console.print(f"[yellow]{message}")
+        warn(message)
     if output_format is OutputFormat.json:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -229,18 +225,19 @@ def compare_command(
                 overflow="fold",
             )
         for p in result.pairs:
-            # Paths and reasons are user data: Rich must not read them as markup.
+            # Paths and reasons are user data: the consoles print them literally (no markup).
             if p.same_person is None:
-                verdict, score, percent = f"[red]cannot compare[/]: {escape(p.problem)}", "—", "—"
+                verdict = Text.assemble(("cannot compare", "red"), f": {p.problem}")
+                score, percent = "—", "—"
             else:
                 distance = p.units.startswith("Euclidean")
                 colour = "green" if p.same_person else "default"
-                verdict = f"[{colour}]{p.verdict}[/] ({'≤' if distance else '≥'} {p.threshold:g})"
+                verdict = Text.assemble(
+                    (p.verdict, colour), f" ({'≤' if distance else '≥'} {p.threshold:g})"
+                )
                 score = f"{p.score:.4f} {'distance' if distance else 'cosine'}"
                 percent = f"{p.percent:.1f}%"
-            table.add_row(
-                escape(p.image_a), escape(p.image_b), escape(p.model), score, percent, verdict
-            )
+            table.add_row(p.image_a, p.image_b, p.model, score, percent, verdict)
         stdout.print(table)
         stdout.print(PERCENT_NOTE)
     if not result.complete:

@@ -1,0 +1,100 @@
+"""All pairs of 13,000 images (84 million pairs) through face-bench's own run path.
+
+There is no 13,000-image face set in ../shared, so this feeds synthetic 512-d
+embeddings (about 2,600 identities) to the same functions a ``--sample 0`` run
+uses after embedding: blocked scoring, the exact metrics, the ROC points for the
+figure and the threshold sweep. Each model runs in a fresh process so peak memory
+is its own.
+
+    python benchmarks/bench_scale.py [--images 13000] [--identities 2600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def one(images: int, identities: int, similarity: str) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from face_bench.analysis import curve_points, model_metrics, sweep_frame
+    from face_bench.embed import Embeddings
+    from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
+    from face_bench.subset_scores import score_subset, use_blocks
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, identities, size=images)
+    centres = rng.normal(size=(identities, 512)).astype(np.float32)
+    vectors = centres[ids] + 2.5 * rng.normal(size=(images, 512)).astype(np.float32)
+    spec = (
+        BUILTIN_MODELS["dlib"]
+        if similarity == "euclidean"
+        else ModelSpec(name="m", backend="onnx", similarity="cosine", threshold=0.4)
+    )
+    table = pd.DataFrame({"path": [f"{i}.png" for i in range(images)], "identity": ids})
+    assert use_blocks(images, None, from_file=False)
+    timings = {}
+    start = time.perf_counter()
+    data = score_subset(
+        "s", table, None, np.arange(images), {"m": Embeddings("m", vectors)}, {"m": spec}, "exclude"
+    )
+    timings["score_s"] = time.perf_counter() - start
+    ms = data.scores["m"]
+    start = time.perf_counter()
+    metrics, _ = model_metrics(ms, (1e-2, 1e-3, 1e-4), 0, 0, sweep=True)
+    timings["metrics_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    fpr, _tpr = curve_points(ms)
+    timings["roc_points_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sweep = sweep_frame(ms)
+    timings["sweep_s"] = time.perf_counter() - start
+    total = sum(timings.values())
+    return {
+        "similarity": similarity,
+        "images": images,
+        "identities": identities,
+        "pairs": int(ms.scores.size),
+        "genuine": int(ms.labels.sum()),
+        **{k: round(v, 2) for k, v in timings.items()},
+        "total_s": round(total, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "roc_auc": metrics["roc_auc"],
+        "eer": metrics["eer"],
+        "roc_points": int(fpr.size),
+        "sweep_rows": len(sweep),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=13_000)
+    parser.add_argument("--identities", type=int, default=2_600)
+    parser.add_argument("--one", choices=["cosine", "euclidean"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.images, args.identities, args.one)))
+        return
+    rows = []
+    for similarity in ("cosine", "euclidean"):
+        command = [sys.executable, __file__, "--one", similarity, "--images", str(args.images),
+                   "--identities", str(args.identities)]  # fmt: skip
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

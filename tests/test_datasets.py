@@ -1,0 +1,309 @@
+"""Tests for face_bench.datasets: loading, subsets, seeded samples and pairs.
+
+Manifests and folders are written to tmp_path (image files may be empty here: loading
+never decodes them); the real jp_faces_dev manifest is read in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import JP_FACES, needs_shared
+
+from face_bench.datasets import (
+    BUILTIN_SUBSETS,
+    _unrank_pairs,
+    load_dataset,
+    make_pairs,
+    safe_relative,
+    sample_images,
+    select_subset,
+    subset_spec,
+)
+from face_bench.errors import (
+    DatasetError,
+    EmptySubsetError,
+    ManifestError,
+    PathEscapeError,
+    UnknownSubsetError,
+)
+
+MANIFEST = """path,identity,sex,age_group,japanese
+images/b/2.png,b,M,adult,yes
+images/a/1.png,a,F,young,yes
+images/a/2.png,a,F,young,yes
+images/c/1.png,c,F,young,no
+images/b/1.png,b,M,adult,yes
+"""
+
+
+def manifest_set(tmp_path: Path, text: str = MANIFEST) -> Path:
+    (tmp_path / "manifest.csv").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def touch(root: Path, *relative: str) -> None:
+    for rel in relative:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+# ------------------------------------------------------------------------ loading
+
+
+def test_manifest_is_loaded_sorted_with_every_column(tmp_path):
+    dataset = load_dataset(manifest_set(tmp_path))
+    table = dataset.table
+    assert list(table["path"]) == sorted(table["path"])
+    assert list(table.columns) == ["path", "identity", "sex", "age_group", "japanese"]
+    assert table.loc[table["path"] == "images/c/1.png", "japanese"].item() == "no"
+    assert dataset.identity_source == "manifest" and len(dataset) == 5
+    assert dataset.digest == hashlib.sha256(MANIFEST.encode()).hexdigest()
+
+
+def test_manifest_values_stay_text(tmp_path):
+    text = "path,identity,age_group\nimages/0.png,007,NA\nimages/1.png,1e3,\n"
+    table = load_dataset(manifest_set(tmp_path, text)).table
+    assert list(table["identity"]) == ["007", "1e3"]
+    assert list(table["age_group"]) == ["NA", ""]
+
+
+def test_folder_identities(tmp_path):
+    touch(tmp_path, "a/1.jpg", "a/2.PNG", "b/x/3.webp", "b/notes.txt", "top.jpg")
+    dataset = load_dataset(tmp_path)
+    assert dataset.identity_source == "folder"
+    assert list(zip(dataset.table["path"], dataset.table["identity"], strict=True)) == [
+        ("a/1.jpg", "a"),
+        ("a/2.PNG", "a"),
+        ("b/x/3.webp", "x"),
+    ]
+
+
+def test_filename_identities(tmp_path):
+    touch(tmp_path, "Jane_Doe_0001.jpg", "Jane_0002.jpg", "sub/Kim_1.png")
+    dataset = load_dataset(tmp_path, "filename")
+    assert dataset.identity_source == "filename"
+    assert dict(zip(dataset.table["path"], dataset.table["identity"], strict=True)) == {
+        "Jane_0002.jpg": "Jane",
+        "Jane_Doe_0001.jpg": "Jane",
+        "sub/Kim_1.png": "Kim",
+    }
+
+
+def test_folder_mode_ignores_a_manifest_only_when_asked(tmp_path):
+    manifest_set(tmp_path)
+    touch(tmp_path, "z/1.jpg")
+    assert load_dataset(tmp_path).identity_source == "manifest"
+    assert list(load_dataset(tmp_path, "folder").table["path"]) == ["z/1.jpg"]
+
+
+def test_missing_folder_empty_folder_and_missing_manifest(tmp_path):
+    with pytest.raises(DatasetError, match="dataset folder not found"):
+        load_dataset(tmp_path / "nope")
+    with pytest.raises(DatasetError, match="no images found"):
+        load_dataset(tmp_path)
+    with pytest.raises(DatasetError, match=r"no manifest\.csv"):
+        load_dataset(tmp_path, "manifest")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty file, expected a header"),
+        ("\n\n", "empty file, expected a header"),
+        ("path,identity\nimages/a.png,a,extra,fields\n", "line 2: 4 field.s., the header has 2"),
+        ("path,identity\nimages/a.png,a\n\nimages/b.png\n", "line 4: 1 field.s., the header"),
+        ("path,identity,path\nimages/a.png,a,b\n", r"repeated column\(s\) \['path'\]"),
+        ("path,who\nimages/a.png,a\n", r"missing column\(s\) \['identity'\]"),
+        ("path,identity\nimages/a.png,\n", "empty 'identity' on line 2"),
+        ("path,identity\n  ,a\n", "empty 'path' on line 2"),
+        ("path,identity\nimages/a.png,a\n./images/a.png,b\n", "1 duplicate path"),
+    ],
+)
+def test_malformed_manifests(tmp_path, text, message):
+    with pytest.raises(ManifestError, match=message) as info:
+        load_dataset(manifest_set(tmp_path, text))
+    assert info.value.exit_code == 11 and str(tmp_path / "manifest.csv") in str(info.value)
+
+
+def test_bom_and_windows_line_ends_load_like_plain_utf8(tmp_path):
+    plain = load_dataset(manifest_set(tmp_path / "plain" if _mk(tmp_path / "plain") else tmp_path))
+    for name, data in (
+        ("bom", b"\xef\xbb\xbf" + MANIFEST.encode()),
+        ("crlf", MANIFEST.replace("\n", "\r\n").encode()),
+    ):
+        _mk(tmp_path / name)
+        (tmp_path / name / "manifest.csv").write_bytes(data)
+        pd.testing.assert_frame_equal(load_dataset(tmp_path / name).table, plain.table)
+
+
+def _mk(path: Path) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("relative", "error"),
+    [
+        ("../x.jpg", PathEscapeError),
+        ("a/../../x.jpg", PathEscapeError),
+        ("..\\x.jpg", PathEscapeError),
+        ("/etc/passwd", PathEscapeError),
+        ("\\\\server\\share\\x.jpg", PathEscapeError),
+        ("C:\\x.jpg", PathEscapeError),
+        ("D:/x.jpg", PathEscapeError),
+        ("a\x00.jpg", ManifestError),
+        ("   ", ManifestError),
+    ],
+)
+def test_safe_relative_refuses(tmp_path, relative, error):
+    with pytest.raises(error):
+        safe_relative(tmp_path, relative)
+
+
+@pytest.mark.parametrize(
+    ("relative", "normal"),
+    [("./a//b.jpg", "a/b.jpg"), ("a/./b.jpg", "a/b.jpg"), ("x:y.jpg", "x:y.jpg"), ("..a", "..a")],
+)
+def test_safe_relative_normalises(tmp_path, relative, normal):
+    assert safe_relative(tmp_path, relative) == normal
+
+
+def test_symlink_inside_the_root_is_fine_outside_is_refused(tmp_path):
+    root = tmp_path / "root"
+    touch(root, "a/real.jpg")
+    (root / "a" / "inside.jpg").symlink_to(root / "a" / "real.jpg")
+    (root / "a" / "outside.jpg").symlink_to(tmp_path)
+    assert safe_relative(root, "a/inside.jpg") == "a/inside.jpg"
+    with pytest.raises(PathEscapeError, match="symlink"):
+        safe_relative(root, "a/outside.jpg")
+
+
+# ------------------------------------------------------------------------ subsets
+
+
+def test_builtin_subsets(tmp_path):
+    dataset = load_dataset(manifest_set(tmp_path))
+    assert set(BUILTIN_SUBSETS) == {"all", "ordinary", "young_women"}
+    assert len(select_subset(dataset, subset_spec("all"))) == 5
+    ordinary = select_subset(dataset, subset_spec("ordinary"))
+    assert list(ordinary["path"]) == ["images/a/1.png", "images/a/2.png", "images/b/1.png",
+                                      "images/b/2.png"]  # fmt: skip
+    young = select_subset(dataset, subset_spec("young_women"))
+    assert list(young["identity"]) == ["a", "a"]
+
+
+def test_optional_column_is_skipped_when_absent(tmp_path):
+    text = "path,identity,sex,age_group\nimages/a.png,a,F,young\nimages/b.png,b,M,young\n"
+    dataset = load_dataset(manifest_set(tmp_path, text))
+    spec = subset_spec("young_women")
+    assert list(select_subset(dataset, spec)["identity"]) == ["a"]
+    assert spec.definition(list(dataset.table.columns)) == {"sex": ["F"], "age_group": ["young"]}
+    assert len(select_subset(dataset, subset_spec("ordinary"))) == 2
+
+
+def test_required_column_absent_is_an_empty_subset(tmp_path):
+    dataset = load_dataset(manifest_set(tmp_path, "path,identity\nimages/a.png,a\n"))
+    with pytest.raises(EmptySubsetError, match="filters on column 'sex'") as info:
+        select_subset(dataset, subset_spec("young_women"))
+    assert info.value.exit_code == 13
+
+
+def test_config_subsets_win_and_are_plain_value_matches(tmp_path):
+    dataset = load_dataset(manifest_set(tmp_path))
+    user = {
+        "young_women": {"identity": ["c"]},
+        "men": {"sex": ["M"]},
+        "code": {"identity": ["__import__('os').getcwd()", "a' or '1'='1"]},
+    }
+    assert list(select_subset(dataset, subset_spec("young_women", user))["identity"]) == ["c"]
+    assert set(select_subset(dataset, subset_spec("men", user))["identity"]) == {"b"}
+    with pytest.raises(EmptySubsetError, match="selects no images"):
+        select_subset(dataset, subset_spec("code", user))
+
+
+def test_unknown_subset_suggests_a_close_name():
+    with pytest.raises(UnknownSubsetError, match="Did you mean 'young_women'") as info:
+        subset_spec("young-women", {"elders": {"age_group": ["older"]}})
+    assert "known: all, elders, ordinary, young_women" in str(info.value)
+    assert info.value.exit_code == 14
+
+
+@needs_shared
+def test_real_set_subsets():
+    dataset = load_dataset(JP_FACES)
+    assert len(dataset) == 1016 and dataset.table["identity"].nunique() == 42
+    young = select_subset(dataset, subset_spec("young_women"))
+    assert len(young) == 225 and young["identity"].nunique() == 8
+
+
+# ------------------------------------------------------------------------ samples
+
+
+def pool(n: int = 50) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"path": [f"img/{i:03d}.png" for i in range(n)], "identity": [str(i % 7) for i in range(n)]}
+    )
+
+
+def test_sampling_is_seeded_sorted_and_reproducible():
+    first = sample_images(pool(), 12, seed=3)
+    assert len(first) == 12 and list(first["path"]) == sorted(first["path"])
+    pd.testing.assert_frame_equal(first, sample_images(pool(), 12, seed=3))
+    assert list(sample_images(pool(), 12, seed=4)["path"]) != list(first["path"])
+    # The input order does not matter, only its content and the seed.
+    shuffled = pool().sample(frac=1.0, random_state=1).reset_index(drop=True)
+    assert sample_images(shuffled.sort_values("path").reset_index(drop=True), 12, 3).equals(first)
+
+
+@pytest.mark.parametrize("size", [None, 50, 80])
+def test_sampling_at_or_over_the_pool_size_takes_everything(size):
+    assert list(sample_images(pool(), size, seed=0)["path"]) == list(pool()["path"])
+
+
+# ------------------------------------------------------------------------ pairs
+
+
+def test_all_pairs():
+    pairs = make_pairs(np.array(["a", "a", "b", "a"]))
+    assert len(pairs) == 6
+    assert list(zip(pairs.a, pairs.b, strict=True)) == [
+        (0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)
+    ]  # fmt: skip
+    assert list(pairs.label) == [True, False, True, False, True, False]
+    assert (pairs.n_genuine, pairs.n_impostor) == (3, 3)
+
+
+def test_random_pairs_are_distinct_reproducible_and_labelled():
+    identities = np.array([str(i % 9) for i in range(120)])
+    pairs = make_pairs(identities, n_pairs=500, seed=5)
+    keys = set(zip(pairs.a.tolist(), pairs.b.tolist(), strict=True))
+    assert len(pairs) == len(keys) == 500
+    assert all(a < b for a, b in keys)
+    assert np.array_equal(pairs.label, identities[pairs.a] == identities[pairs.b])
+    again = make_pairs(identities, n_pairs=500, seed=5)
+    assert np.array_equal(again.a, pairs.a) and np.array_equal(again.b, pairs.b)
+    other = make_pairs(identities, n_pairs=500, seed=6)
+    assert set(zip(other.a.tolist(), other.b.tolist(), strict=True)) != keys
+
+
+def test_asking_for_more_pairs_than_exist_gives_all():
+    assert len(make_pairs(np.array(list("aabb")), n_pairs=100)) == 6
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_fewer_than_two_images_make_no_pair(n):
+    with pytest.raises(EmptySubsetError, match="make no pair"):
+        make_pairs(np.array(["a"] * n))
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 64, 1001])
+def test_unranking_matches_the_row_major_upper_triangle(n):
+    a, b = np.triu_indices(n, k=1)
+    got_a, got_b = _unrank_pairs(np.arange(n * (n - 1) // 2), n)
+    assert np.array_equal(got_a, a) and np.array_equal(got_b, b)

@@ -1,0 +1,251 @@
+"""Tests for face_bench.models.registry and ``face-bench models``: specs, weights lookup, status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import corpus
+import pytest
+from conftest import TINY_ONNX
+from typer.testing import CliRunner
+
+from face_bench.cli.app import app
+from face_bench.config import Config, load_config
+from face_bench.errors import ConfigError, UnknownModelError
+from face_bench.models.registry import (
+    BUILTIN_MODELS,
+    ModelSpec,
+    build_registry,
+    env_var_for,
+)
+
+runner = CliRunner()
+JF1 = "japanese-face-v1"
+ENV = "FACE_BENCH_JAPANESE_FACE_V1"
+
+
+def test_builtin_models():
+    assert list(BUILTIN_MODELS) == ["dlib", JF1]
+    dlib, jf1 = BUILTIN_MODELS["dlib"], BUILTIN_MODELS[JF1]
+    assert (dlib.backend, dlib.similarity, dlib.threshold, dlib.embedding_size) == (
+        "dlib", "euclidean", 0.6, 128
+    )  # fmt: skip
+    assert dlib.distance_like and dlib.to_score(0.5) == -0.5 and dlib.from_score(-0.5) == 0.5
+    assert (jf1.backend, jf1.similarity, jf1.input_size, jf1.embedding_size) == (
+        "onnx", "cosine", (224, 224), 512
+    )  # fmt: skip
+    assert jf1.weights_filename == "JAPANESE_FACE_v1.onnx"
+    assert "pipeline_version" in jf1.preprocessing() and "threshold" not in jf1.preprocessing()
+
+
+def test_dlib_is_ready_from_its_package(tmp_path):
+    status = build_registry(Config(), {}, tmp_path).status("dlib")
+    assert status.ready and status.weights.name == "dlib_face_recognition_resnet_model_v1.dat"
+
+
+def test_env_var_names():
+    assert env_var_for(JF1) == ENV
+    assert env_var_for("my model.v2") == "FACE_BENCH_MY_MODEL_V2"
+
+
+def test_toml_models_are_typed_specs(tmp_path, standin_config):
+    registry = build_registry(load_config(standin_config), {}, tmp_path)
+    assert registry.names() == ["dlib", JF1, "standin"]
+    spec = registry.get("standin")
+    assert isinstance(spec, ModelSpec) and spec.path == str(TINY_ONNX)
+    assert spec.mean == (0.485, 0.456, 0.406) and spec.embedding_size == 512
+    status = registry.status("standin")
+    assert status.ready and status.weights == TINY_ONNX
+
+
+def test_toml_model_can_replace_a_builtin(tmp_path):
+    config = tmp_path / "face-bench.toml"
+    config.write_text('[models.dlib]\nbackend = "dlib"\nthreshold = 0.5\n', encoding="utf-8")
+    assert build_registry(load_config(config), {}, tmp_path).get("dlib").threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ('backend = "onnx"\nthreshold = 0.4\ncolour = "RGB"\n', "colour: Extra inputs"),
+        ('backend = "onnx"\n', "threshold: Field required"),
+        ('backend = "onnx"\nthreshold = 0.4\nstd = [1, 0, 1]\n', "std: Value error"),
+        ('backend = "onnx"\nthreshold = 0.4\nbatch_size = 0\n', "batch_size: Input should be"),
+        ('backend = "onnx"\nthreshold = "high"\n', "threshold: Input should be a valid number"),
+    ],
+)
+def test_invalid_toml_models_name_file_model_and_field(tmp_path, table, where):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(f"[models.mine]\n{table}", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        build_registry(load_config(config), {}, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{config}: [models.mine] ") and where in message
+
+
+def test_unknown_model_suggests_a_close_name(tmp_path):
+    registry = build_registry(Config(), {}, tmp_path)
+    with pytest.raises(UnknownModelError, match="Did you mean 'japanese-face-v1'") as info:
+        registry.get("japanese-face")
+    assert info.value.exit_code == 21
+    with pytest.raises(UnknownModelError, match="--weights names unknown model 'nope'"):
+        build_registry(Config(), {"nope": Path("x.onnx")}, tmp_path)
+
+
+# ---------------------------------------------------------------- weights precedence
+
+
+@pytest.fixture
+def four_copies(tmp_path: Path) -> dict[str, Path]:
+    """The same weights in each place the registry looks, so the winner can be told apart."""
+    places = {}
+    for place in ("flag", "env", "config", "cache"):
+        folder = tmp_path / place / ("models" if place == "cache" else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        places[place] = folder / "JAPANESE_FACE_v1.onnx"
+        shutil.copyfile(TINY_ONNX, places[place])
+    return places
+
+
+def registry_for(tmp_path, places, monkeypatch, *, flag=True, env=True, config=True):
+    monkeypatch.delenv(ENV, raising=False)
+    if env:
+        monkeypatch.setenv(ENV, str(places["env"]))
+    cfg = Config(
+        path=tmp_path / "face-bench.toml", weights={JF1: places["config"]} if config else {}
+    )
+    overrides = {JF1: places["flag"]} if flag else {}
+    return build_registry(cfg, overrides, tmp_path / "cache")
+
+
+def test_weights_precedence_flag_env_config_cache(tmp_path, four_copies, monkeypatch):
+    p = four_copies
+    order = [
+        ({}, "flag"),
+        ({"flag": False}, "env"),
+        ({"flag": False, "env": False}, "config"),
+        ({"flag": False, "env": False, "config": False}, "cache"),
+    ]
+    for switches, winner in order:
+        registry = registry_for(tmp_path, p, monkeypatch, **switches)
+        path, looked = registry.locate(JF1)
+        assert path == p[winner], (switches, looked)
+        assert registry.status(JF1).ready
+
+
+def test_config_weights_come_before_the_models_own_path(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    own, configured = tmp_path / "own.onnx", tmp_path / "configured.onnx"
+    for path in (own, configured):
+        shutil.copyfile(TINY_ONNX, path)
+    config = tmp_path / "face-bench.toml"
+    config.write_text(
+        f'[models.mine]\nbackend = "onnx"\npath = "{own}"\nthreshold = 0.4\n'
+        f'[weights]\nmine = "{configured}"\n',
+        encoding="utf-8",
+    )
+    registry = build_registry(load_config(config), {}, tmp_path)
+    assert registry.locate("mine")[0] == configured
+    configured.unlink()
+    path, looked = registry.locate("mine")
+    assert path == own
+    assert looked[-2:] == (f"weights.mine in {config}: {configured} (not found)",
+                           f"models.mine.path: {own}")  # fmt: skip
+
+
+def test_a_given_path_that_is_missing_is_not_replaced(tmp_path, four_copies, monkeypatch):
+    p = four_copies
+    p["flag"].unlink()
+    registry = registry_for(tmp_path, p, monkeypatch)
+    path, looked = registry.locate(JF1)
+    assert path is None
+    assert looked == (
+        f"--weights {JF1}=PATH: {p['flag']} (not found)",
+        "later places not tried, since a path was given explicitly",
+    )
+    status = registry.status(JF1)
+    assert status.state == "weights missing" and str(p["flag"]) in status.message
+    p["env"].unlink()
+    assert registry_for(tmp_path, p, monkeypatch, flag=False).locate(JF1)[0] is None
+
+
+def test_missing_weights_message_names_every_place(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    registry = build_registry(Config(), {}, tmp_path / "cache")
+    status = registry.status(JF1)
+    assert status.state == "weights missing" and status.weights is None
+    cached = tmp_path / "cache" / "models" / "JAPANESE_FACE_v1.onnx"
+    assert status.looked == (
+        f"--weights {JF1}=PATH: not given",
+        f"${ENV}: not set",
+        "config file: none given and no ./face-bench.toml",
+        f"the cache dir: {cached} (not found)",
+    )
+    assert status.message == (
+        f"model '{JF1}' skipped: weights not found (looked in: {'; '.join(status.looked)}). "
+        "Expected an ONNX file with input 1x3x224x224 float32 and a 512-d output. Obtain it "
+        "from the author's FACE01_trained_models repository (JAPANESE FACE v1; its licence "
+        "forbids redistribution, so download it yourself)."
+    )
+    assert "[" not in status.message  # Rich would take square brackets for markup
+
+
+def test_bad_files_are_told_apart_from_missing_ones(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    wrong = corpus.wrong_shape_onnx(tmp_path)
+    text = tmp_path / "text.onnx"
+    text.write_text("not a model")
+    shape = build_registry(Config(), {JF1: wrong}, tmp_path).status(JF1)
+    assert shape.state == "bad shape" and "expects [N, 3, 224, 224]" in shape.message
+    bad = build_registry(Config(), {JF1: text}, tmp_path).status(JF1)
+    assert bad.state == "bad file" and "not a loadable ONNX model" in bad.message
+    unchecked = build_registry(Config(), {JF1: text}, tmp_path).status(JF1, check_shape=False)
+    assert unchecked.ready
+
+
+# ---------------------------------------------------------------- face-bench models
+
+
+def test_models_command_table(tmp_path, standin_config, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    result = runner.invoke(
+        app, ["models", "--config", str(standin_config), "--cache-dir", str(tmp_path / "c")]
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
+            if line.count("│") > 3}  # fmt: skip
+    assert "ready" in rows["dlib"] and "euclidean" in rows["dlib"] and "0.6" in rows["dlib"]
+    assert "ready" in rows["standin"] and "512" in rows["standin"]
+    assert "weights missing" in rows[JF1] and "not found" in rows[JF1]
+    message = " ".join(result.stdout.split())
+    assert f"{JF1}: model '{JF1}' skipped: weights not found (looked in:" in message
+    assert f"weights.{JF1} in {standin_config}: not set" in message
+
+
+def test_models_command_json(tmp_path, standin_config, monkeypatch):
+    wrong = corpus.wrong_shape_onnx(tmp_path)
+    monkeypatch.delenv(ENV, raising=False)
+    result = runner.invoke(
+        app,
+        ["models", "--config", str(standin_config), "--format", "json", "--weights",
+         f"standin={wrong}", "--cache-dir", str(tmp_path / "c")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert [rows[n]["status"] for n in ("dlib", JF1, "standin")] == [
+        "ready", "weights missing", "bad shape"
+    ]  # fmt: skip
+    assert rows["standin"]["weights"] == str(wrong)
+    assert rows["standin"]["looked"][0] == f"--weights standin=PATH: {wrong}"
+    assert rows[JF1]["spec"]["embedding_size"] == 512
+    assert rows[JF1]["looked"][-1].startswith("the cache dir: ")
+
+
+def test_models_command_rejects_malformed_weights_option():
+    result = runner.invoke(app, ["models", "--weights", "no-equals-sign"])
+    assert result.exit_code == 4
+    assert result.stderr.strip() == (
+        "face-bench: error: --weights expects NAME=PATH, got 'no-equals-sign'"
+    )
