@@ -120,10 +120,7 @@ def sweep_frame(ms: ModelScores) -> pd.DataFrame:
     Per-pair runs sweep every distinct score; blocked runs (tens of millions of pairs) sweep
     the distinct genuine scores, which hold the F1 optimum, in a fraction of the memory.
     """
-    if ms.per_pair:
-        sweep = m.threshold_sweep(ms.scores, ms.labels)
-    else:
-        sweep = ms.genuine_sweep
+    sweep = m.threshold_sweep(ms.scores, ms.labels) if ms.per_pair else ms.genuine_sweep
     frame = pd.DataFrame(
         {
             "threshold": sweep.thresholds * (-1.0 if ms.spec.distance_like else 1.0),
