@@ -257,6 +257,13 @@ class DelongResult:
         return {k: metrics.json_float(v) for k, v in asdict(self).items()}
 
 
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties sharing their average rank (what DeLong's statistic needs)."""
+    _values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts + 1) / 2.0)[inverse]
+
+
 def delong_components(scores: Any, labels: Any) -> tuple[float, np.ndarray, np.ndarray]:
     """(AUC, V10, V01) by midranks (Sun & Xu 2014), O(n log n).
 
@@ -265,11 +272,9 @@ def delong_components(scores: Any, labels: Any) -> tuple[float, np.ndarray, np.n
     """
     s, y, n_pos, n_neg = metrics.check_two_classes(scores, labels, "DeLong's test")
     pos, neg = s[y].astype(np.float64), s[~y].astype(np.float64)
-    from scipy.stats import rankdata  # imported here: scipy.stats is slow to import
-
-    tz = rankdata(np.concatenate([pos, neg]))
-    v10 = (tz[:n_pos] - rankdata(pos)) / n_neg
-    v01 = 1.0 - (tz[n_pos:] - rankdata(neg)) / n_pos
+    tz = _midranks(np.concatenate([pos, neg]))
+    v10 = (tz[:n_pos] - _midranks(pos)) / n_neg
+    v01 = 1.0 - (tz[n_pos:] - _midranks(neg)) / n_pos
     return metrics.roc_auc(s, y), v10, v01
 
 

@@ -84,9 +84,38 @@ def check_io(session, spec: ModelSpec, path: Path) -> OnnxIO:
     return OnnxIO(inputs[0].name, outputs[0].name, size)
 
 
-def inspect_onnx(path: Path, spec: ModelSpec) -> OnnxIO:
-    """Load once and validate; used by ``face-bench models`` and before every run."""
-    return check_io(make_session(path, threads=1), spec, path)
+def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> OnnxIO:
+    """Load once and validate; used by ``face-bench models`` and before every run.
+
+    A file that passed is remembered in ``memo_dir`` by path, size, mtime and the spec's
+    shapes, so a cached rerun does not build an inference session just to re-check it.
+    """
+    import json
+
+    stat = path.stat()
+    shapes = f"{spec.input_size}|{spec.embedding_size}"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{shapes}"
+    memo = memo_dir / "onnx-checked.json" if memo_dir else None
+    known: dict = {}
+    if memo and memo.is_file():
+        try:
+            known = json.loads(memo.read_text(encoding="utf-8"))
+            if key in known:
+                return OnnxIO(**known[key])
+        except (OSError, ValueError, TypeError):
+            known = {}
+    io = check_io(make_session(path, threads=1), spec, path)
+    if memo:
+        from face_bench.cache import atomic_write_text
+
+        known[key] = {
+            "input_name": io.input_name,
+            "output_name": io.output_name,
+            "embedding_size": io.embedding_size,
+        }
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
+    return io
 
 
 def to_tensor(rgb_images: list[np.ndarray], spec: ModelSpec) -> np.ndarray:

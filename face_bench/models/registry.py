@@ -287,7 +287,7 @@ class Registry:
             from face_bench.models.onnx_backend import inspect_onnx
 
             try:
-                inspect_onnx(path, spec)
+                inspect_onnx(path, spec, self.cache_dir)
             except ModelShapeError as exc:
                 return ModelStatus(spec, "bad shape", path, looked, str(exc))
             except ModelFileError as exc:
