@@ -1,4 +1,4 @@
-"""Embed each image once per model: cache first, then one shared face stage, then models.
+"""Embed each image once per model: cache first, then one worker pass for what is missing.
 
 Work is ordered by image index and every result is written to the cache as soon
 as it exists, so an interrupted run loses at most the work in flight and a rerun
@@ -9,17 +9,18 @@ because each image is processed independently and reassembled by index.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from face_bench.cache import CacheEntry, EmbeddingCache
-from face_bench.faces import Face, FaceSettings, locate_many
+from face_bench.faces import Face, FaceSettings
 from face_bench.images import file_sha256
 from face_bench.models.registry import ModelSpec
+from face_bench.workers import WorkerModel
+from face_bench.workers import run as run_workers
 
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -82,54 +83,122 @@ def embed_all(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Embeddings]:
-    """Vectors of every model for ``paths``; each missing one computed once and cached."""
+    """Vectors of every model for ``paths``; each missing one computed once and cached.
+
+    Images still missing for any model go through one worker pass (decode, face, every
+    model's input or embedding); ONNX batches are inferred here as their inputs arrive.
+    """
     progress = progress or _no_progress
     workers = workers or default_workers()
     results: dict[str, Embeddings] = {}
-    pending: dict[str, list[int]] = {}
+    pending: dict[str, set[int]] = {}
     for job in jobs:
         result, todo = _from_cache(job, hashes)
         results[job.spec.name] = result
-        pending[job.spec.name] = todo
-    # One face stage per distinct upsample setting among models with work left.
-    located: dict[int, dict[int, CacheEntry]] = {}
+        pending[job.spec.name] = set(todo)
+        result.computed = len(todo)
+    groups: dict[int, list[ModelJob]] = {}
     for job in jobs:
-        todo = pending[job.spec.name]
-        upsample = job.spec.upsample
-        if not todo:
-            continue
+        if pending[job.spec.name]:
+            groups.setdefault(job.spec.upsample, []).append(job)
+    for upsample, group in groups.items():
         settings = FaceSettings(faces.align, faces.multi_face, upsample)
-        known = located.setdefault(upsample, {})
-        missing = [i for i in todo if i not in known]
-        if missing:
-            known.update(
-                _locate(missing, paths, hashes, settings, face_cache(settings), workers, progress)
-            )
-    for job in jobs:
-        todo = pending[job.spec.name]
-        if not todo:
-            continue
-        known = located[job.spec.upsample]
-        tick = progress(f"embedding with {job.spec.name}", len(todo))
-        compute = _compute_dlib if job.spec.backend == "dlib" else _compute_onnx
-        ready = [i for i in todo if known[i].ok]
-        entries: dict[int, CacheEntry] = {i: known[i] for i in todo if not known[i].ok}
-        for index, entry in zip(
-            ready, compute(job, [(paths[i], known[i]) for i in ready], workers), strict=True
-        ):
-            if entry.ok:
-                entry = replace(entry, n_faces=Face.from_vector(known[index].vector).n_faces)
-            entries[index] = entry
-            _keep(job, hashes[index], entry, index, results[job.spec.name])
-            tick(1)
-        for index in todo:
-            if index not in ready:
-                _keep(job, hashes[index], entries[index], index, results[job.spec.name])
-                tick(1)
-        results[job.spec.name].computed = len(todo)
+        _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
+                     progress, results)  # fmt: skip
     for result in results.values():
         _finalise(result)
     return results
+
+
+def _embed_group(
+    group: list[ModelJob],
+    pending: dict[str, set[int]],
+    paths: Sequence[Path],
+    hashes: Sequence[str | None],
+    settings: FaceSettings,
+    faces: EmbeddingCache,
+    workers: int,
+    progress: Progress,
+    results: dict[str, Embeddings],
+) -> None:
+    by_name = {job.spec.name: job for job in group}
+    needed = sorted(set().union(*(pending[name] for name in by_name)))
+    tick = progress(f"embedding with {', '.join(by_name)}", len(needed))
+
+    def keep(name: str, index: int, entry: CacheEntry) -> None:
+        _keep(by_name[name], hashes[index], entry, index, results[name])
+
+    tasks: list[tuple[str, np.ndarray | None, tuple[str, ...]]] = []
+    order: list[int] = []
+    for index in needed:
+        names = tuple(name for name in by_name if index in pending[name])
+        digest = hashes[index]
+        assert digest is not None
+        known = faces.get(digest)
+        if known is not None and known.vector is None:
+            for name in names:  # no face, or not decodable: the same failure for every model
+                keep(name, index, known)
+            tick(1)
+            continue
+        tasks.append((str(paths[index]), None if known is None else known.vector, names))
+        order.append(index)
+    batcher = _OnnxBatcher([job for job in group if job.spec.backend == "onnx"], workers, keep)
+    models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
+    outcomes = run_workers(tasks, settings, models, workers)
+    for index, task, (face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
+        n_faces = None
+        if face_entry is not None:
+            faces.put(hashes[index], face_entry)  # type: ignore[arg-type]
+            if face_entry.vector is None:
+                for name in task[2]:
+                    keep(name, index, face_entry)
+            else:
+                n_faces = Face.from_vector(face_entry.vector).n_faces
+        elif task[1] is not None:
+            n_faces = Face.from_vector(task[1]).n_faces
+        for name, output in outputs.items():
+            if isinstance(output, CacheEntry):
+                keep(name, index, output)
+            else:
+                batcher.add(name, index, output, n_faces)
+        tick(1)
+    batcher.flush_all()
+
+
+class _OnnxBatcher:
+    """Collects prepared ONNX inputs per model and infers them in fixed-size batches."""
+
+    def __init__(self, jobs: list[ModelJob], threads: int, keep) -> None:
+        self.jobs = {job.spec.name: job for job in jobs}
+        self.threads = threads
+        self.keep = keep
+        self.models: dict[str, object] = {}
+        self.batches: dict[str, list[tuple[int, np.ndarray, int | None]]] = {
+            n: [] for n in self.jobs
+        }
+
+    def add(self, name: str, index: int, image: np.ndarray, n_faces: int | None) -> None:
+        self.batches[name].append((index, image, n_faces))
+        if len(self.batches[name]) >= self.jobs[name].spec.batch_size:
+            self.flush(name)
+
+    def flush(self, name: str) -> None:
+        from face_bench.models.onnx_backend import OnnxModel, to_tensor
+
+        batch, self.batches[name] = self.batches[name], []
+        if not batch:
+            return
+        job = self.jobs[name]
+        if name not in self.models:
+            self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
+        model = self.models[name]
+        vectors = model.infer(to_tensor([image for _i, image, _n in batch], job.spec))  # type: ignore[attr-defined]
+        for (index, _image, n_faces), vector in zip(batch, vectors, strict=True):
+            self.keep(name, index, CacheEntry(vector, n_faces=n_faces))
+
+    def flush_all(self) -> None:
+        for name in self.jobs:
+            self.flush(name)
 
 
 def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings, list[int]]:
@@ -173,99 +242,3 @@ def _finalise(result: Embeddings) -> None:
         vectors[index] = vector
     result.vectors = vectors
     result.rows = {}
-
-
-def _locate(
-    indices: list[int],
-    paths: Sequence[Path],
-    hashes: Sequence[str | None],
-    settings: FaceSettings,
-    cache: EmbeddingCache,
-    workers: int,
-    progress: Progress,
-) -> dict[int, CacheEntry]:
-    """Face records for ``indices``: cached ones first, the rest computed and stored."""
-    out: dict[int, CacheEntry] = {}
-    missing: list[int] = []
-    for index in indices:
-        digest = hashes[index]
-        assert digest is not None
-        entry = cache.get(digest)
-        if entry is None:
-            missing.append(index)
-        else:
-            out[index] = entry
-    if missing:
-        tick = progress("finding faces", len(missing))
-        for index, entry in zip(
-            missing, locate_many([paths[i] for i in missing], settings, workers), strict=True
-        ):
-            digest = hashes[index]
-            assert digest is not None
-            cache.put(digest, entry)
-            out[index] = entry
-            tick(1)
-    return out
-
-
-# --- dlib: chip + descriptor in one process per core --------------------------------------
-
-_DESCRIPTOR = None
-
-
-def _init_dlib(spec_json: str, weights: str) -> None:
-    global _DESCRIPTOR
-    from face_bench.models.dlib_backend import DlibDescriptor
-
-    _DESCRIPTOR = DlibDescriptor(ModelSpec.model_validate_json(spec_json), Path(weights))
-
-
-def _dlib_task(item: tuple[str, np.ndarray]) -> CacheEntry:
-    assert _DESCRIPTOR is not None
-    return _DESCRIPTOR.embed(Path(item[0]), Face.from_vector(item[1]))
-
-
-def _compute_dlib(
-    job: ModelJob, items: list[tuple[Path, CacheEntry]], workers: int
-) -> Iterator[CacheEntry]:
-    tasks = [(str(path), entry.vector) for path, entry in items]
-    args = (job.spec.model_dump_json(), str(job.weights))
-    if workers <= 1 or len(tasks) < 8:
-        _init_dlib(*args)
-        yield from map(_dlib_task, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_dlib, initargs=args) as pool:
-        yield from pool.map(_dlib_task, tasks, chunksize=4)
-
-
-# --- ONNX: inputs prepared in a background thread while the session runs ------------------
-
-
-def _compute_onnx(
-    job: ModelJob, items: list[tuple[Path, CacheEntry]], workers: int
-) -> Iterator[CacheEntry]:
-    from face_bench.models.dlib_backend import input_for_path
-    from face_bench.models.onnx_backend import OnnxModel, to_tensor
-
-    spec = job.spec
-    model = OnnxModel(spec, job.weights, threads=workers)
-    batches = [items[i : i + spec.batch_size] for i in range(0, len(items), spec.batch_size)]
-
-    def prepare(batch):
-        return [input_for_path(path, Face.from_vector(entry.vector), spec) for path, entry in batch]
-
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        futures = [prefetch.submit(prepare, batches[0])] if batches else []
-        for k in range(len(batches)):
-            if k + 1 < len(batches):
-                futures.append(prefetch.submit(prepare, batches[k + 1]))
-            prepared = futures[k].result()
-            futures[k] = None  # type: ignore[call-overload]
-            images = [image for image, _r, _d in prepared if image is not None]
-            vectors = iter(model.infer(to_tensor(images, spec)) if images else [])
-            for image, reason, detail in prepared:
-                yield (
-                    CacheEntry(next(vectors))
-                    if image is not None
-                    else CacheEntry(None, reason, detail)
-                )

@@ -15,8 +15,6 @@ is the face.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,27 +137,20 @@ def _detect_small(aligner, rgb: np.ndarray) -> list[FaceBox]:
     ]
 
 
+def decode_failure(exc: ImageError) -> CacheEntry:
+    """A file that cannot be decoded, as a cacheable failure to enrol.
+
+    The detail, not the message: a cached failure must not carry this run's path.
+    """
+    return CacheEntry(
+        None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
+    )
+
+
 def locate_path(path: Path, settings: FaceSettings) -> CacheEntry:
     """Decode and locate; a file that cannot be decoded is a recorded failure."""
     try:
         rgb = decode(path)
     except ImageError as exc:
-        # The detail, not the message: a cached failure must not carry this run's path.
-        return CacheEntry(
-            None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
-        )
+        return decode_failure(exc)
     return locate(rgb, settings)
-
-
-def _locate_task(args: tuple[str, FaceSettings]) -> CacheEntry:
-    return locate_path(Path(args[0]), args[1])
-
-
-def locate_many(paths: list[Path], settings: FaceSettings, workers: int) -> Iterator[CacheEntry]:
-    """Face records in input order, computed by ``workers`` processes."""
-    tasks = [(str(p), settings) for p in paths]
-    if workers <= 1 or len(paths) < 8:
-        yield from map(_locate_task, tasks)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_locate_task, tasks, chunksize=4)

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from face_bench.cache import CacheEntry
-from face_bench.errors import ImageError
-from face_bench.faces import Face, decode
+from face_bench.faces import Face
 
 if TYPE_CHECKING:
     from face_bench.models.registry import ModelSpec
@@ -37,15 +35,6 @@ def model_input(rgb: np.ndarray, face: Face, spec: ModelSpec) -> np.ndarray:
     return np.ascontiguousarray(dlib.get_face_chip(rgb, face.landmarks(), size, spec.chip_padding))
 
 
-def input_for_path(path: Path, face: Face, spec: ModelSpec) -> tuple[np.ndarray | None, str, str]:
-    """(image, "", "") or (None, reason, detail) when the file cannot be decoded."""
-    try:
-        rgb = decode(path)
-    except ImageError as exc:
-        return None, getattr(exc, "reason", "decode_error"), str(exc)
-    return model_input(rgb, face, spec), "", ""
-
-
 class DlibDescriptor:
     """dlib's 128-d face descriptor on aligned 150x150 chips."""
 
@@ -55,10 +44,11 @@ class DlibDescriptor:
         self.spec = spec
         self.net = dlib.face_recognition_model_v1(str(weights))
 
-    def embed(self, path: Path, face: Face) -> CacheEntry:
-        chip, reason, detail = input_for_path(path, face, self.spec)
-        if chip is None:
-            return CacheEntry(None, reason, detail)
-        # num_jitters > 0 averages descriptors of randomly jittered copies, as dlib's LFW run did.
+    def describe(self, chip: np.ndarray) -> np.ndarray:
+        """The descriptor of an aligned chip.
+
+        ``num_jitters`` > 0 averages descriptors of randomly jittered copies, as dlib's
+        published LFW figure did.
+        """
         vector = self.net.compute_face_descriptor(chip, self.spec.num_jitters)
-        return CacheEntry(np.asarray(vector, dtype=np.float32))
+        return np.asarray(vector, dtype=np.float32)
