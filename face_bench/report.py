@@ -44,8 +44,13 @@ class ReportOutput:
 # ------------------------------------------------------------------- UMAP
 
 
-def project_models(evaluation, say: Say | None = None) -> tuple[list, list[str]]:
-    """A UMAP layout per model over every sampled image, and a note per model left out."""
+def project_models(evaluation, say: Say | None = None, pool=None) -> tuple[list, list[str]]:
+    """A UMAP layout per model over every sampled image, and a note per model left out.
+
+    With ``pool`` (an executor) the layouts are only submitted, and the returned list holds
+    futures; ``collect_projections`` waits for them. ``write_report`` uses this to let
+    UMAP's numba compilation run on the second core while the figures are drawn.
+    """
     from face_bench.projection import TooFewPointsError, project_umap
 
     (say or (lambda _m: None))(UMAP_MESSAGE)
@@ -53,8 +58,26 @@ def project_models(evaluation, say: Say | None = None) -> tuple[list, list[str]]
     seed = evaluation.results.settings.seed
     projections, notes = [], []
     for name, embeddings in evaluation.embeddings.items():
+        if pool is not None:
+            projections.append(
+                pool.submit(project_umap, embeddings.vectors, identities, model=name, seed=seed)
+            )
+            continue
         try:
             projections.append(project_umap(embeddings.vectors, identities, model=name, seed=seed))
+        except TooFewPointsError as exc:
+            notes.append(str(exc))
+    return projections, notes
+
+
+def collect_projections(futures: list) -> tuple[list, list[str]]:
+    """Results of submitted layouts, with a note for each model that had too few points."""
+    from face_bench.projection import TooFewPointsError
+
+    projections, notes = [], []
+    for future in futures:
+        try:
+            projections.append(future.result())
         except TooFewPointsError as exc:
             notes.append(str(exc))
     return projections, notes
@@ -459,12 +482,32 @@ def write_report(
 
     ``evaluation`` must have been run with ``sweep=True`` so the sweep markers exist.
     """
-    from face_bench import figures, gallery, plots
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from face_bench.cache import atomic_write_text
-    from face_bench.outputs import write_evaluation
 
     out = Path(out)
     say = say or (lambda _m: None)
+    # A fresh interpreter, not a fork: the parent may hold onnxruntime's threads.
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        pending, notes = project_models(evaluation, say, pool)
+        context, written, projections, notes = _write_parts(
+            evaluation, out, pending, notes, self_contained, top_k
+        )
+    html = out / REPORT_NAME
+    atomic_write_text(html, render_html(context))
+    return ReportOutput(html, [*written, html], projections, notes)
+
+
+def _write_parts(evaluation, out: Path, pending: list, notes: list[str], self_contained: bool,
+                 top_k: int):  # fmt: skip
+    """Every file of the report but the page, and the page's context."""
+    from face_bench import figures, gallery, plots
+    from face_bench.outputs import write_evaluation
+
     written = write_evaluation(evaluation, out, "threshold-sweep")
     # A JSON round trip turns every nested result object into plain dicts for the page.
     results = RunResults.model_validate(json.loads(evaluation.results.to_json()))
@@ -480,8 +523,7 @@ def write_report(
     bars = figures.subset_bars(evaluation, out, colors) if len(subset_names) > 1 else None
     written += [*rocs.values(), *histograms.values()] + ([bars] if bars else [])
 
-    notes: list[str] = []
-    projections, umap_notes = project_models(evaluation, say)
+    projections, umap_notes = collect_projections(pending)
     notes += umap_notes
     umap_png = None
     if projections:
@@ -607,6 +649,4 @@ def write_report(
         "thumbnails": sum(1 for p in thumbs.values() if p is not None),
         "notes": notes + list(evaluation.skipped),
     }
-    html = out / REPORT_NAME
-    atomic_write_text(html, render_html(context))
-    return ReportOutput(html, [*written, html], projections, notes)
+    return context, written, projections, notes

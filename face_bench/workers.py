@@ -9,6 +9,7 @@ parent, which owns one tuned session). Results come back in input order.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -91,7 +92,15 @@ def run(
         _init(settings, models)
         yield from map(process, tasks)
         return
+    # Workers start from a clean server process rather than a fork of this one, which may
+    # already run onnxruntime's thread pool (forking a threaded process is unsafe).
+    context = multiprocessing.get_context("forkserver")
+    # The server imports this module (numpy, dlib, Pillow) once; workers fork from it ready.
+    context.set_forkserver_preload(["face_bench.workers", "face_bench.models.dlib_backend"])
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init, initargs=(settings, tuple(models))
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init,
+        initargs=(settings, tuple(models)),
     ) as pool:
         yield from pool.map(process, tasks, chunksize=2)
