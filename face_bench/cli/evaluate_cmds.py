@@ -103,18 +103,13 @@ def _gate_against(baseline: Path, current: Path, config: Path | None) -> None:
     import typer
 
     from face_bench import gate_output
-    from face_bench.errors import GateInputError
+    from face_bench.cli.gate_cmd import conclude
     from face_bench.gate import run_gate
 
     report = run_gate(baseline, current, None, config, False)
     summary = gate_output.render_markdown(report)
     typer.echo(summary)
-    gate_output.append_step_summary(summary)
-    if report.problem:
-        raise GateInputError(report.problem)
-    typer.echo(f"face-bench gate: {gate_output.headline(report)}", err=True)
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
+    conclude(report, summary)
 
 
 def _evaluation_command(kind: str):

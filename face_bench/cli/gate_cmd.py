@@ -83,7 +83,6 @@ def gate_command(
     ] = GateFormat.markdown,
 ) -> None:
     from face_bench import gate_output
-    from face_bench.errors import GateInputError
     from face_bench.gate import parse_tolerances, run_gate
 
     report = run_gate(
@@ -103,6 +102,14 @@ def gate_command(
         gate_output.write_output(markdown, summary)
     if junit is not None:
         gate_output.write_output(junit, gate_output.render_junit(report))
+    conclude(report, summary)
+
+
+def conclude(report, summary: str) -> None:
+    """Shared ending of ``gate`` and ``roc --baseline``: step summary, headline, exit code."""
+    from face_bench import gate_output
+    from face_bench.errors import GateInputError
+
     gate_output.append_step_summary(summary)
     if report.problem:
         raise GateInputError(report.problem)
