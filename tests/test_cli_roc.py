@@ -184,3 +184,23 @@ def test_random_pairs_are_seeded(tmp_path: Path) -> None:
     assert len(a) == 100
     assert a.equals(pd.read_csv(tmp_path / "b" / "scores.csv"))
     assert np.all(a["image_a"] < a["image_b"])
+
+
+def test_cached_run_imports_neither_dlib_nor_onnxruntime(young_women_run: dict) -> None:
+    """With every embedding cached, the run needs no model runtime (only matplotlib, to draw)."""
+    import subprocess
+    import sys
+
+    root = young_women_run["root"]
+    args = [*young_women_run["common"], "--out", str(root / "imports"),
+            "--cache-dir", str(young_women_run["cache"])]  # fmt: skip
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from face_bench.cli.app import app\n"
+        f"result = CliRunner().invoke(app, ['roc', *{args!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('dlib', 'onnxruntime', 'umap') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
