@@ -17,7 +17,6 @@ import numpy as np
 
 from face_bench.errors import MetricError
 
-GRAM_MAX_ROWS = 4096  # a 4096 x 4096 float64 Gram matrix is 128 MB
 CHUNK_PAIRS = 1 << 18
 
 
@@ -65,13 +64,6 @@ def score_pairs(
         prepared = normalise(vectors)
     else:
         prepared = np.asarray(vectors, dtype=np.float64)
-    if len(prepared) <= GRAM_MAX_ROWS and len(a) >= len(prepared):
-        # Few images, many pairs: one matrix product, then a lookup per pair.
-        gram = prepared @ prepared.T
-        if similarity == "cosine":
-            return gram[a, b]
-        squared = np.diagonal(gram)
-        return -np.sqrt(np.maximum(squared[a] + squared[b] - 2.0 * gram[a, b], 0.0))
     out = np.empty(len(a), dtype=np.float64)
     for start in range(0, len(a), chunk_pairs):
         stop = start + chunk_pairs
