@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from face_bench.errors import WeightsMissingError
+from face_bench.modes import AlignMode, MultiFacePolicy
 
 if TYPE_CHECKING:
     import dlib
@@ -40,22 +40,6 @@ SHAPE_PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
 DETECT_MAX_SIDE = 1024
 CROP_MAX_SIDE = 800
 CROP_MAX_ASPECT = 1.25
-
-
-class AlignMode(StrEnum):
-    """How to find the face; see the module docstring for the exact rules."""
-
-    AUTO = "auto"
-    DETECT = "detect"
-    NONE = "none"
-
-
-class MultiFacePolicy(StrEnum):
-    """What to do when the detector finds more than one face."""
-
-    LARGEST = "largest"
-    FAIL = "fail"
-    SKIP = "skip"
 
 
 @dataclass(frozen=True)

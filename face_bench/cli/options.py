@@ -8,17 +8,8 @@ from typing import Annotated
 
 import typer
 
-
-class Align(StrEnum):
-    auto = "auto"
-    detect = "detect"
-    none = "none"
-
-
-class MultiFace(StrEnum):
-    largest = "largest"
-    fail = "fail"
-    skip = "skip"
+from face_bench.modes import AlignMode as Align
+from face_bench.modes import MultiFacePolicy as MultiFace
 
 
 class OnFail(StrEnum):

@@ -181,8 +181,8 @@ ImagesArg = Annotated[
 def compare_command(
     images: ImagesArg,
     model: ModelOpt = None,
-    align: AlignOpt = Align.auto,
-    multi_face: MultiFaceOpt = MultiFace.largest,
+    align: AlignOpt = Align.AUTO,
+    multi_face: MultiFaceOpt = MultiFace.LARGEST,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
     cache_dir: CacheDirOpt = None,
