@@ -14,41 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
-
-
-def _config(folder: Path) -> Path:
-    path = folder / "face-bench.toml"
-    path.write_text(
-        f'[models.standin]\nbackend = "onnx"\npath = "{STANDIN.as_posix()}"\n'
-        "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
-        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def _run(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "face_bench", *args],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
-
+from common import REPO, SHARED, STANDIN, standin_config, time_face_bench
 
 _NET = None
 
@@ -167,7 +139,7 @@ def _standin_spec():
 
 def help_time() -> float:
     """Best of five ``face-bench --help`` processes."""
-    return min(_run(["--help"]) for _ in range(5))
+    return min(time_face_bench(["--help"]) for _ in range(5))
 
 
 def main() -> None:
@@ -185,18 +157,18 @@ def main() -> None:
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = _config(folder)
+        config = standin_config(folder)
         common = [
             "roc", "--dataset", args.subset, "--data", str(args.data), "--model", "dlib",
             "--model", "standin", "--sample", str(args.sample), "--config", str(config),
             "--cache-dir", str(folder / "cache"), "--bootstrap", "0",
         ]  # fmt: skip
-        cold = _run([*common, "--out", str(folder / "cold")])
-        warm = _run([*common, "--out", str(folder / "warm")])
-        warm_boot = _run([*common[:-1], "1000", "--out", str(folder / "warm-boot")])
+        cold = time_face_bench([*common, "--out", str(folder / "cold")])
+        warm = time_face_bench([*common, "--out", str(folder / "warm")])
+        warm_boot = time_face_bench([*common[:-1], "1000", "--out", str(folder / "warm-boot")])
         floor = raw_floor(folder / "cold", args.data, workers)
         job = [*common[:-4], "--cache-dir", str(folder / "cache-10k"), "--bootstrap", "0"]
-        cold_10k = _run([*job, "--pairs", "10000", "--out", str(folder / "cold-10k")])
+        cold_10k = time_face_bench([*job, "--pairs", "10000", "--out", str(folder / "cold-10k")])
         seed = (
             seed_method(folder / "cold", args.data, args.seed_pairs, 0) if args.seed_pairs else {}
         )

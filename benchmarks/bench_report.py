@@ -18,29 +18,14 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
+from common import SHARED, standin_config, time_face_bench
+
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "report.json"
 SUBSETS = ("ordinary", "young_women")
-
-
-def _config(folder: Path) -> Path:
-    path = folder / "face-bench.toml"
-    path.write_text(
-        f'[models.standin]\nbackend = "onnx"\npath = "{STANDIN.as_posix()}"\n'
-        "input_size = [224, 224]\n"
-        "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
-        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 def _args(data: Path, sample: int, config: Path, cache: Path, out: Path) -> list[str]:
@@ -51,15 +36,8 @@ def _args(data: Path, sample: int, config: Path, cache: Path, out: Path) -> list
     return [*args, "--cache-dir", str(cache), "--out", str(out)]
 
 
-def _run(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "face_bench", *args],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return round(time.perf_counter() - start, 2)
+def _timed(args: list[str]) -> float:
+    return round(time_face_bench(args), 2)
 
 
 def _phases(data: Path, sample: int, config: Path, cache: Path, out: Path) -> dict:
@@ -110,9 +88,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         work = Path(tmp)
         cache = opts.cache_dir or work / "cache"
-        config = _config(work)
-        cold = _run(_args(opts.data, opts.sample, config, cache, work / "cold"))
-        warm = _run(_args(opts.data, opts.sample, config, cache, work / "warm"))
+        config = standin_config(work)
+        cold = _timed(_args(opts.data, opts.sample, config, cache, work / "cold"))
+        warm = _timed(_args(opts.data, opts.sample, config, cache, work / "warm"))
         phases = _phases(opts.data, opts.sample, config, cache, work / "phases")
     summary = {
         "subsets": list(SUBSETS),
