@@ -100,36 +100,23 @@ def compare_images(
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Comparison:
     """Embed ``images`` with each model (cached) and score every unordered pair."""
-    from face_bench.cache import default_cache_dir
-    from face_bench.embed import hash_images
-    from face_bench.evaluation import (
-        EvaluationRequest,
-        choose_models,
-        embed_models,
-        open_registry,
-    )
+    from face_bench.evaluation import embed_files
     from face_bench.faces import FaceSettings
     from face_bench.scoring import score_pairs
 
     shown = [str(p) for p in images]
     paths = [Path(p).expanduser() for p in images]
-    request = EvaluationRequest(
-        data=Path(),
-        models=tuple(models),
-        align=align,
-        multi_face=multi_face,
+    embedded = embed_files(
+        paths,
+        tuple(models),
+        FaceSettings(align, multi_face),
         config_path=config_path,
-        weights=dict(weights or {}),
+        weights=weights,
         cache_dir=cache_dir,
         workers=workers,
+        progress=progress,
     )
-    _config, registry = open_registry(request)
-    chosen, skipped = choose_models(registry, request.models)
-    faces = FaceSettings(align, multi_face)
-    hashes = hash_images(paths)
-    embeddings, _identities = embed_models(
-        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress
-    )
+    chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
     pairs = list(combinations(range(len(paths)), 2))
     a = np.array([i for i, _ in pairs], dtype=np.int64)
     b = np.array([j for _, j in pairs], dtype=np.int64)

@@ -140,9 +140,12 @@ def parse_far_rule(rule: str) -> float:
     return target
 
 
-def open_registry(request: EvaluationRequest) -> tuple[Config, Registry]:
-    config = load_config(request.config_path)
-    return config, build_registry(config, request.weights, request.cache_dir)
+def open_registry(
+    config_path: Path | None, weights: dict[str, Path], cache_dir: Path | None
+) -> tuple[Config, Registry]:
+    """The config file and the model registry it extends."""
+    config = load_config(config_path)
+    return config, build_registry(config, weights, cache_dir)
 
 
 def choose_models(
@@ -233,6 +236,41 @@ def _enrolment_notes(
     return notes
 
 
+@dataclass
+class FileEmbeddings:
+    """Embeddings of a list of image files: what ``compare`` and ``lfw`` start from."""
+
+    chosen: list[tuple[ModelSpec, Path]]
+    skipped: list[str]
+    hashes: list[str | None]
+    embeddings: dict[str, Embeddings]
+
+
+def embed_files(
+    paths: list[Path],
+    models: tuple[str, ...],
+    faces: FaceSettings,
+    *,
+    config_path: Path | None = None,
+    weights: dict[str, Path] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress=None,
+    on_message: Callable[[str], None] | None = None,
+) -> FileEmbeddings:
+    """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
+    say = on_message or (lambda _m: None)
+    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir)
+    chosen, skipped = choose_models(registry, models)
+    for message in skipped:
+        say(message)
+    hashes = hash_images(paths)
+    embeddings, _identities = embed_models(
+        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress
+    )
+    return FileEmbeddings(chosen, skipped, hashes, embeddings)
+
+
 def evaluate(
     request: EvaluationRequest,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
@@ -241,7 +279,7 @@ def evaluate(
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
     say = on_message or (lambda _m: None)
-    config, registry = open_registry(request)
+    config, registry = open_registry(request.config_path, request.weights, request.cache_dir)
     cache_dir = request.cache_dir or default_cache_dir()
     dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]

@@ -142,9 +142,7 @@ def run_lfw(
     on_message: Callable[[str], None] | None = None,
 ) -> LfwResult:
     """Embed every distinct image of ``pairs_file`` once per model and score the protocol."""
-    from face_bench.cache import default_cache_dir
-    from face_bench.embed import hash_images
-    from face_bench.evaluation import EvaluationRequest, choose_models, embed_models, open_registry
+    from face_bench.evaluation import embed_files
     from face_bench.faces import FaceSettings
 
     if on_fail not in ("error", "exclude"):
@@ -154,32 +152,25 @@ def run_lfw(
     pairs = parse_lfw_pairs(pairs_file)
     images_root = find_images_root(Path(data), pairs)
 
-    request = EvaluationRequest(
-        data=Path(data),
-        models=tuple(models),
-        config_path=config_path,
-        weights=dict(weights or {}),
-        cache_dir=cache_dir,
-    )
-    _config, registry = open_registry(request)
-    chosen, skipped = choose_models(registry, request.models)
-    for message in skipped:
-        say(message)
-    cache_dir = cache_dir or default_cache_dir()
-    faces = FaceSettings(align, multi_face)
-
     names = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
     position = {name: i for i, name in enumerate(names)}
-    abs_paths = [images_root / name for name in names]
-    hashes = hash_images(abs_paths)
-    n_missing = sum(h is None for h in hashes)
+    embedded = embed_files(
+        [images_root / name for name in names],
+        tuple(models),
+        FaceSettings(align, multi_face),
+        config_path=config_path,
+        weights=weights,
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress,
+        on_message=say,
+    )
+    chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
+    n_missing = sum(h is None for h in embedded.hashes)
     if n_missing:
         say(
             f"{n_missing} image(s) named in {Path(pairs_file).name} are missing under {images_root}"
         )
-    embeddings, _identities = embed_models(
-        chosen, abs_paths, hashes, faces, cache_dir, workers, progress
-    )
 
     a = np.array([position[p.path_a] for p in pairs], dtype=np.int64)
     b = np.array([position[p.path_b] for p in pairs], dtype=np.int64)
