@@ -45,6 +45,23 @@ class DetCurve(NamedTuple):
 # ---------------------------------------------------------------------- ROC
 
 
+def _curve_inputs(curves, kind, caller: str, title: str, model_colors):
+    """Records (tuples accepted), colours and validated (x, y) arrays for ROC and DET plots."""
+    curves = [c if isinstance(c, kind) else kind(*c) for c in curves]
+    if not curves:
+        raise ValueError(f"{caller} needs at least one curve")
+    colors = _model_colors([c.label for c in curves], model_colors)
+    _note_cjk([title, *(c.label for c in curves)])
+    x_name, y_name = kind._fields[1:3]
+    arrays = []
+    for c in curves:
+        x = _as_array(getattr(c, x_name), f"{c.label} {x_name}")
+        y = _as_array(getattr(c, y_name), f"{c.label} {y_name}")
+        _same_length(c.label, x, y)
+        arrays.append((x, y))
+    return curves, colors, arrays
+
+
 def plot_roc(
     curves: Sequence[RocCurve | tuple[str, ArrayLike, ArrayLike, float | None]],
     path: str | Path,
@@ -58,16 +75,7 @@ def plot_roc(
     ``fpr`` and ``tpr`` are fractions in [0, 1]; the AUC in the legend is taken as
     given.
     """
-    curves = [c if isinstance(c, RocCurve) else RocCurve(*c) for c in curves]
-    if not curves:
-        raise ValueError("plot_roc needs at least one curve")
-    colors = _model_colors([c.label for c in curves], model_colors)
-    _note_cjk([title, *(c.label for c in curves)])
-    arrays = []
-    for c in curves:
-        fpr, tpr = _as_array(c.fpr, f"{c.label} fpr"), _as_array(c.tpr, f"{c.label} tpr")
-        _same_length(c.label, fpr, tpr)
-        arrays.append((fpr, tpr))
+    curves, colors, arrays = _curve_inputs(curves, RocCurve, "plot_roc", title, model_colors)
 
     x_lo = 0.0
     if log_x:
@@ -162,16 +170,7 @@ def plot_det(
     """
     from scipy.special import ndtri  # the normal quantile; scipy.stats is slow to import
 
-    curves = [c if isinstance(c, DetCurve) else DetCurve(*c) for c in curves]
-    if not curves:
-        raise ValueError("plot_det needs at least one curve")
-    colors = _model_colors([c.label for c in curves], model_colors)
-    _note_cjk([title, *(c.label for c in curves)])
-    arrays = []
-    for c in curves:
-        fmr, fnmr = _as_array(c.fmr, f"{c.label} fmr"), _as_array(c.fnmr, f"{c.label} fnmr")
-        _same_length(c.label, fmr, fnmr)
-        arrays.append((fmr, fnmr))
+    curves, colors, arrays = _curve_inputs(curves, DetCurve, "plot_det", title, model_colors)
 
     x_lo = _det_low([f for f, _ in arrays])
     y_lo = _det_low([f for _, f in arrays])
