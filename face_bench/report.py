@@ -242,30 +242,23 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
             )
             cells.append((flat[m.name].get(key), _pct(point["tar"]), detail))
         add(key, f"TAR @ FAR {target:g}", cells)
-    add(
-        "f1_at_default",
-        "F1 at the default threshold",
-        [
-            (
-                flat[m.name]["f1_at_default"],
-                _num((m.metrics.get("at_default") or {}).get("f1"), 3),
-                f"at {_thr((m.metrics.get('at_default') or {}).get('threshold'))}",
-            )
-            for m in run.models
-        ],
-    )
-    add(
-        "best_f1",
-        "F1 at the best threshold",
-        [
-            (
-                flat[m.name]["best_f1"],
-                _num((m.metrics.get("best_f1") or {}).get("f1"), 3),
-                f"at {_thr((m.metrics.get('best_f1') or {}).get('threshold'))}",
-            )
-            for m in run.models
-        ],
-    )
+    for key, label, block in (
+        ("f1_at_default", "F1 at the default threshold", "at_default"),
+        ("best_f1", "F1 at the best threshold", "best_f1"),
+    ):
+        points = {m.name: m.metrics.get(block) or {} for m in run.models}
+        add(
+            key,
+            label,
+            [
+                (
+                    flat[m.name][key],
+                    _num(points[m.name].get("f1"), 3),
+                    f"at {_thr(points[m.name].get('threshold'))}",
+                )
+                for m in run.models
+            ],
+        )
     for key, label, field_name in (
         ("fmr_at_default", "FMR at the default threshold", "fmr"),
         ("fnmr_at_default", "FNMR at the default threshold", "fnmr"),

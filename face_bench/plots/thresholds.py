@@ -144,6 +144,14 @@ def _legend_below(ax: Axes, ncol: int = 2) -> None:
 # -------------------------------------------------------------------- sweep
 
 
+def _label_panel(ax, panel, colors: Mapping[str, str], ylabel: str) -> None:
+    """Axis labels in the model's units, the model as a coloured title, legend below."""
+    ax.set_xlabel(_axis_units(panel.units, panel.lower_is_same))
+    ax.set_ylabel(ylabel)
+    ax.set_title(panel.model, color=colors[panel.model], fontweight="bold")
+    _legend_below(ax)
+
+
 def plot_sweep(
     panels: Sequence[SweepPanel],
     path: str | Path,
@@ -181,10 +189,7 @@ def plot_sweep(
             _draw_markers(ax, _markers(panel.markers))
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(threshold[0], threshold[-1])
-            ax.set_xlabel(_axis_units(panel.units, panel.lower_is_same))
-            ax.set_ylabel("Metric value")
-            ax.set_title(panel.model, color=colors[panel.model], fontweight="bold")
-            _legend_below(ax)
+            _label_panel(ax, panel, colors, "Metric value")
         fig.suptitle(title)
     return Path(path)
 
@@ -233,10 +238,7 @@ def plot_score_histograms(
                 ax.stairs(density, edges, fill=True, alpha=0.4, color=color, label=label)
                 ax.stairs(density, edges, color=color, linewidth=1.2)
             _draw_markers(ax, markers)
-            ax.set_xlabel(_axis_units(panel.units, panel.lower_is_same))
-            ax.set_ylabel("Density")
-            ax.set_title(panel.model, color=colors[panel.model], fontweight="bold")
-            _legend_below(ax)
+            _label_panel(ax, panel, colors, "Density")
         fig.suptitle(title)
     return Path(path)
 
