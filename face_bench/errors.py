@@ -55,6 +55,12 @@ class PairsFileError(DatasetError):
     exit_code = 15
 
 
+class FetchError(DatasetError):
+    """A dataset download failed: offline, an HTTP error, or a checksum mismatch."""
+
+    exit_code = 16
+
+
 class ModelError(FaceBenchError):
     """A model cannot be used."""
 

@@ -14,11 +14,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from conftest import JP_FACES
 from PIL import Image
-
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-JP_FACES = DATASETS / "jp_faces_dev"
-DEEPFACE = DATASETS / "deepface_control"
 
 # Two well-detected 200x200 crops of different people (HOG scores about 2.5 and 1.4).
 JP_FACE_A = JP_FACES / "images/尾野真千子/尾野真千子_1.png"
@@ -464,5 +461,33 @@ def wrong_shape_onnx(tmp: Path) -> Path:
     model.ir_version = 8
     onnx.checker.check_model(model)
     path = tmp / "wrong_shape.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def embedding_onnx(tmp: Path, dim: int = 512, name: str = "embedder.onnx") -> Path:
+    """A valid, tiny embedding model with the stand-ins' I/O: [N, 3, 224, 224] -> [N, dim].
+
+    Per-channel means times a fixed matrix: meaningless embeddings, but the registry, the
+    shape check and the weights hash treat it like any real model, without ../shared.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(dim).standard_normal((3, dim)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["input"], ["pooled"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "weights"], ["embedding"]),
+        ],
+        "embedder",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dim])],
+        initializer=[numpy_helper.from_array(weights, "weights")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = tmp / name
     onnx.save(model, str(path))
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 import corpus
 import numpy as np
 import pytest
+from conftest import DEEPFACE, needs_shared
 
 from face_bench import alignment
 from face_bench.alignment import (
@@ -29,12 +30,9 @@ from face_bench.errors import WeightsMissingError
 from face_bench.images import load_rgb
 
 REPO = Path(__file__).resolve().parents[1]
-needs_data = pytest.mark.skipif(
-    not corpus.JP_FACE_A.exists() or not corpus.DEEPFACE.exists(),
-    reason="../shared/datasets is not present",
-)
+needs_data = needs_shared
 # A small full photo (594x408) of one person, unaligned.
-DEEPFACE_PHOTO = corpus.DEEPFACE / "images/deepface_id01/img10.jpg"
+DEEPFACE_PHOTO = DEEPFACE / "images/deepface_id01/img10.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +227,11 @@ def test_chip_sizes(aligner):
 @pytest.mark.slow
 @needs_data
 def test_every_deepface_control_photo_has_a_face(aligner):
-    with (corpus.DEEPFACE / "manifest.csv").open(encoding="utf-8") as fh:
+    with (DEEPFACE / "manifest.csv").open(encoding="utf-8") as fh:
         paths = [row["path"] for row in csv.DictReader(fh)]
     missed = [
         p
         for p in paths
-        if not aligner.find_face(load_rgb(corpus.DEEPFACE / p, max_side=2048), align="detect").ok
+        if not aligner.find_face(load_rgb(DEEPFACE / p, max_side=2048), align="detect").ok
     ]
     assert missed == []

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_ONNX
 
 from face_bench.cache import (
     CacheEntry,
@@ -153,14 +151,14 @@ def test_key_changes_with_anything_that_changes_an_embedding(change):
 
 def test_model_identity_follows_weights_bytes_preprocessing_and_face_settings(tmp_path):
     weights = tmp_path / "w.onnx"
-    shutil.copyfile(TINY_ONNX, weights)
+    weights.write_bytes(b"weights bytes stand in for a model file" * 64)
     spec = ModelSpec(name="s", backend="onnx", path=str(weights), threshold=0.4)
     faces = FaceSettings()
     base = model_key(_model_identity(spec, weights, faces, tmp_path))
     assert model_key(_model_identity(spec, weights, faces, tmp_path)) == base
 
     other_weights = tmp_path / "w2.onnx"
-    other_weights.write_bytes(TINY_ONNX.read_bytes() + b"\0")
+    other_weights.write_bytes(weights.read_bytes() + b"\0")
     assert model_key(_model_identity(spec, other_weights, faces, tmp_path)) != base
     for changed in (
         spec.model_copy(update={"mean": (0.5, 0.5, 0.5)}),

@@ -44,19 +44,28 @@ def test_help_does_not_import_heavy_libraries() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_unknown_subset_is_one_line_with_suggestion(tmp_path: Path) -> None:
-    from conftest import JP_FACES
+def _tiny_folder_dataset(root: Path) -> Path:
+    """Two people, two synthetic images each: enough for option checks, no shared data."""
+    from corpus import pattern
 
-    result = runner.invoke(app, ["roc", "--dataset", "young_woman", "--data", str(JP_FACES)])
+    for person in ("ann", "bob"):
+        (root / person).mkdir(parents=True)
+        for n in (1, 2):
+            pattern(64 + n, 48).save(root / person / f"{n}.png")
+    return root
+
+
+def test_unknown_subset_is_one_line_with_suggestion(tmp_path: Path) -> None:
+    data = _tiny_folder_dataset(tmp_path / "faces")
+    result = runner.invoke(app, ["roc", "--dataset", "young_woman", "--data", str(data)])
     assert result.exit_code == 14
     assert result.stderr.count("\n") == 1
     assert "did you mean 'young_women'" in result.stderr.lower()
 
 
 def test_unknown_model_and_missing_data(tmp_path: Path) -> None:
-    from conftest import JP_FACES
-
-    result = runner.invoke(app, ["roc", "--data", str(JP_FACES), "--model", "dlb"])
+    data = _tiny_folder_dataset(tmp_path / "faces")
+    result = runner.invoke(app, ["roc", "--data", str(data), "--model", "dlb"])
     assert result.exit_code == 21 and "did you mean 'dlib'" in result.stderr.lower()
     result = runner.invoke(app, ["roc", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 10 and "dataset folder not found" in result.stderr

@@ -14,16 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import JP_FACES, TINY_ONNX
+from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.cli.export_cmd import export_scores
 from face_bench.score_export import read_bob, read_pyeer, read_scores_csv
 
-pytestmark = pytest.mark.skipif(
-    not (JP_FACES.is_dir() and TINY_ONNX.is_file()), reason="shared data not present"
-)
+pytestmark = needs_shared
 runner = CliRunner()
 
 

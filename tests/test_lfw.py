@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import LFW
+from conftest import LFW, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.lfw import find_images_root, run_lfw, write_lfw
 from face_bench.protocols import kfold_accuracy, parse_lfw_pairs
 
-pytestmark = pytest.mark.skipif(not LFW.is_dir(), reason="lfw_fold1 not present")
+pytestmark = needs_shared
 runner = CliRunner()
 
 # Lines of the real fold-1 pairs.txt whose images dlib's HOG detector finds.

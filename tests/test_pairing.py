@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEEPFACE
+from conftest import DEEPFACE, needs_shared
 
 from face_bench.datasets import Dataset, load_dataset, select_subset, subset_spec
 from face_bench.errors import EmptySubsetError, PairsFileError
 from face_bench.pairing import pairs_from_file
 
 MASTER = DEEPFACE / "protocol" / "master.csv"
-needs_deepface = pytest.mark.skipif(not MASTER.is_file(), reason="deepface_control not present")
+needs_deepface = needs_shared
 
 
 def master_rows() -> list[tuple[str, str, bool]]:

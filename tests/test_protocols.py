@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DEEPFACE, LFW, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,10 +42,7 @@ from face_bench.score_export import (
     write_scores_csv,
 )
 
-DATASETS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
-LFW = DATASETS / "lfw_fold1"
-DEEPFACE = DATASETS / "deepface_control"
-needs_data = pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not present")
+needs_data = needs_shared
 
 
 def write(tmp_path: Path, text: str, name: str = "pairs.txt", encoding: str = "utf-8") -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import corpus
 import pytest
-from conftest import TINY_ONNX
+from conftest import TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
@@ -50,6 +50,7 @@ def test_env_var_names():
     assert env_var_for("my model.v2") == "FACE_BENCH_MY_MODEL_V2"
 
 
+@needs_shared
 def test_toml_models_are_typed_specs(tmp_path, standin_config):
     registry = build_registry(load_config(standin_config), {}, tmp_path)
     assert registry.names() == ["dlib", JF1, "standin"]
@@ -101,11 +102,12 @@ def test_unknown_model_suggests_a_close_name(tmp_path):
 def four_copies(tmp_path: Path) -> dict[str, Path]:
     """The same weights in each place the registry looks, so the winner can be told apart."""
     places = {}
+    model = corpus.embedding_onnx(tmp_path)
     for place in ("flag", "env", "config", "cache"):
         folder = tmp_path / place / ("models" if place == "cache" else "")
         folder.mkdir(parents=True, exist_ok=True)
         places[place] = folder / "JAPANESE_FACE_v1.onnx"
-        shutil.copyfile(TINY_ONNX, places[place])
+        shutil.copyfile(model, places[place])
     return places
 
 
@@ -139,7 +141,7 @@ def test_config_weights_come_before_the_models_own_path(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     own, configured = tmp_path / "own.onnx", tmp_path / "configured.onnx"
     for path in (own, configured):
-        shutil.copyfile(TINY_ONNX, path)
+        shutil.copyfile(corpus.embedding_onnx(tmp_path), path)
     config = tmp_path / "face-bench.toml"
     config.write_text(
         f'[models.mine]\nbackend = "onnx"\npath = "{own}"\nthreshold = 0.4\n'
@@ -208,6 +210,7 @@ def test_bad_files_are_told_apart_from_missing_ones(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- face-bench models
 
 
+@needs_shared
 def test_models_command_table(tmp_path, standin_config, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     result = runner.invoke(

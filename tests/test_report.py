@@ -29,7 +29,11 @@ XSS_NAME = "<script>alert(1)</script>"
 XSS_FILE = "<img src=x onerror=alert(2)>.png"
 JAPANESE_NAME = "新垣 結衣"
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium not found")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium not found: run `make browser-deps` (apt-get install chromium "
+    "fonts-noto-cjk) to enable the browser tests",
+)
 
 
 def _config(folder: Path) -> Path:

@@ -1,0 +1,61 @@
+# Two commands on a fresh machine with Python >= 3.11:
+#   make run    set up .venv (when missing or stale) and run the headline comparison
+#   make test   set up .venv, then lint, run the test suite and the regression gate (what CI runs)
+# Every install goes through constraints.txt, which locks the versions that move the numbers.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.face-bench-installed
+SHARED ?= ../shared
+DATA ?= $(SHARED)/datasets/jp_faces_dev
+export MPLBACKEND ?= Agg
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: run test lint pytest gate browser-deps clean
+
+# Re-install only when the dependency declarations change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "face-bench needs Python >= 3.11; set PYTHON=python3.11 (or newer)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/face-bench roc --dataset ordinary --dataset young_women
+
+test: $(STAMP) lint pytest gate
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if [ -x $(BIN)/lint-imports ] && grep -q importlinter pyproject.toml; then $(BIN)/lint-imports; fi
+
+# In CI (CI=true) Chromium and a CJK font are installed first so the browser tests run;
+# elsewhere those tests skip and say how to enable them (make browser-deps).
+pytest: $(STAMP)
+	@if [ "$(CI)" = "true" ]; then $(MAKE) --no-print-directory browser-deps; fi
+	$(BIN)/python -m pytest -q
+
+# Regression gate on a small real run against the committed baseline (numbers only).
+gate: $(STAMP)
+	@if [ -d "$(DATA)" ]; then \
+		$(BIN)/face-bench roc --dataset young_women --data "$(DATA)" --model dlib \
+			--sample 40 --seed 0 --bootstrap 200 \
+			--cache-dir "$${TMPDIR:-/tmp}/face-bench-ci-cache" \
+			--out "$${TMPDIR:-/tmp}/face-bench-ci-run" \
+			--baseline tests/baselines/young_women-dlib-40.json; \
+	else \
+		echo "gate skipped: $(DATA) not present (the shared test data sits beside the checkout)"; \
+	fi
+
+# Headless Chromium for the report test, and a CJK font so Japanese names render in figures.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+			|| echo "warning: could not install chromium/fonts-noto-cjk; browser tests will be skipped"; \
+	fi
+
+clean:
+	rm -rf $(VENV)

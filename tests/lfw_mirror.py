@@ -1,0 +1,130 @@
+"""A tiny LFW served from 127.0.0.1, so ``face-bench fetch lfw`` is tested without internet.
+
+The archive and pairs files are built per test with LFW's real layout and file names;
+scikit-learn's checksum table is pointed at them, exactly as a mirror of the real
+files would match the real table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+from PIL import Image
+
+PEOPLE = {"Alice_Able": 2, "Bob_Baker": 2, "Carol_Cole": 1}
+PAIRS_TXT = (
+    "1\t2\nAlice_Able\t1\t2\nBob_Baker\t1\t2\n"
+    "Alice_Able\t1\tBob_Baker\t1\nBob_Baker\t2\tCarol_Cole\t1\n"
+)
+PAIRS_DEV = "1\nAlice_Able\t1\t2\nAlice_Able\t2\tCarol_Cole\t1\n"
+
+
+def _jpeg(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (250, 250, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def build_files(top: str = "lfw_funneled") -> dict[str, bytes]:
+    """File name -> bytes for scikit-learn's LFW file names."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        seed = 0
+        for person, count in PEOPLE.items():
+            for n in range(1, count + 1):
+                data = _jpeg(seed)
+                seed += 1
+                info = tarfile.TarInfo(f"{top}/{person}/{person}_{n:04d}.jpg")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    archive = "lfw-funneled.tgz" if top == "lfw_funneled" else "lfw.tgz"
+    return {
+        "pairsDevTrain.txt": PAIRS_DEV.encode(),
+        "pairsDevTest.txt": PAIRS_DEV.encode(),
+        "pairs.txt": PAIRS_TXT.encode(),
+        archive: buffer.getvalue(),
+    }
+
+
+def point_sklearn_at(monkeypatch, files: dict[str, bytes]) -> None:
+    """Replace scikit-learn's LFW checksum table with the tiny files' checksums."""
+    from sklearn.datasets import _lfw
+    from sklearn.datasets._base import RemoteFileMetadata
+
+    def meta(name: str) -> RemoteFileMetadata:
+        checksum = hashlib.sha256(files[name]).hexdigest()
+        return RemoteFileMetadata(
+            filename=name, url=f"https://unused.invalid/{name}", checksum=checksum
+        )
+
+    targets = tuple(meta(n) for n in ("pairsDevTrain.txt", "pairsDevTest.txt", "pairs.txt"))
+    monkeypatch.setattr(_lfw, "TARGETS", targets)
+    if "lfw-funneled.tgz" in files:
+        monkeypatch.setattr(_lfw, "FUNNELED_ARCHIVE", meta("lfw-funneled.tgz"))
+    if "lfw.tgz" in files:
+        monkeypatch.setattr(_lfw, "ARCHIVE", meta("lfw.tgz"))
+
+
+@dataclass
+class Mirror:
+    """The running server: its base URL, what it serves and every request it saw."""
+
+    url: str
+    files: dict[str, bytes]
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    bytes_sent: dict[str, int] = field(default_factory=dict)
+    honour_range: bool = True
+
+
+@contextmanager
+def serve(files: dict[str, bytes]) -> Iterator[Mirror]:
+    """Serve ``files`` on 127.0.0.1 (a free port) with HTTP Range support."""
+    mirror = Mirror(url="", files=files)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = self.path.lstrip("/")
+            ranged = self.headers.get("Range")
+            mirror.requests.append((name, ranged))
+            data = mirror.files.get(name)
+            if data is None:
+                self.send_error(404)
+                return
+            start = 0
+            if ranged and mirror.honour_range:
+                start = int(ranged.removeprefix("bytes=").rstrip("-"))
+                if start >= len(data):
+                    self.send_error(416)
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            mirror.bytes_sent[name] = mirror.bytes_sent.get(name, 0) + len(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    mirror.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield mirror
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
