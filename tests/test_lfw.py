@@ -69,6 +69,7 @@ def test_a_root_without_the_images_is_an_error(tmp_path):
         find_images_root(tmp_path, pairs)
 
 
+@pytest.mark.slow
 def test_kfold_wiring_thresholds_in_model_units(tmp_path, session_cache):
     path = pairs_file(tmp_path, 2)
     result = run_lfw(LFW, path, models=("dlib",), cache_dir=session_cache, workers=2)

@@ -581,6 +581,7 @@ rel_path = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(rel_path, rel_path, label_spelling()), min_size=1, max_size=8),

@@ -225,6 +225,7 @@ def test_umap_command_writes_png_and_csv(tmp_path: Path, session_cache: Path) ->
     assert (table["identity"] == manifest.loc[table["image"]].to_numpy()).all()
 
 
+@pytest.mark.slow  # UMAP's first call compiles with numba (tens of seconds)
 def test_projection_leaves_out_failed_rows_and_counts_them() -> None:
     from face_bench.projection import TooFewPointsError, project_umap
 

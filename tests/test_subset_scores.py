@@ -53,6 +53,7 @@ def test_use_blocks_only_for_large_all_pairs() -> None:
     assert not subset_scores.use_blocks(300, None, from_file=False)
 
 
+@pytest.mark.slow
 @needs_shared
 def test_blocked_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A run above the per-pair limit writes results and figures but no per-pair files."""
