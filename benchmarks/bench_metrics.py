@@ -50,8 +50,8 @@ def synthetic(n_images: int, dim: int = 512, noise: float = NOISE, seed: int = 0
 
 
 def case_all_pairs(n_images: int, sweep: bool) -> dict[str, Any]:
-    from face_bench import metrics as m
-    from face_bench import scoring
+    from face_bench.metrics import scoring
+    from face_bench.metrics import summary as m
 
     out: dict[str, Any] = {"n_images": n_images, "n_identities": n_images // 5}
     emb, ids = synthetic(n_images)
@@ -88,7 +88,7 @@ def case_all_pairs(n_images: int, sweep: bool) -> dict[str, Any]:
 
 def case_worst_case_auc(n_pairs: int, n_genuine: int) -> dict[str, Any]:
     """Fully overlapping scores: no impostor can be skipped before the searchsorted pass."""
-    from face_bench import metrics as m
+    from face_bench.metrics import summary as m
 
     rng = np.random.default_rng(1)
     labels = np.zeros(n_pairs, bool)
@@ -103,8 +103,8 @@ def case_worst_case_auc(n_pairs: int, n_genuine: int) -> dict[str, Any]:
 
 
 def case_bootstrap(n_images: int, n_boot: int) -> dict[str, Any]:
-    from face_bench import scoring
-    from face_bench import uncertainty as u
+    from face_bench.metrics import scoring
+    from face_bench.metrics import uncertainty as u
 
     emb, ids = synthetic(n_images, dim=64, noise=0.2)
     emb2 = emb + np.float32(0.02) * np.random.default_rng(5).standard_normal(emb.shape, np.float32)

@@ -42,8 +42,8 @@ def _timed(args: list[str]) -> float:
 
 def _phases(data: Path, sample: int, config: Path, cache: Path, out: Path) -> dict:
     """The warm run again in this process, timed by phase (UMAP already compiled by then)."""
-    from face_bench.evaluation import EvaluationRequest, evaluate
-    from face_bench.report import project_models, write_report
+    from face_bench.report.page import project_models, write_report
+    from face_bench.run.evaluation import EvaluationRequest, evaluate
 
     request = EvaluationRequest(
         data=data,

@@ -26,10 +26,10 @@ def one(images: int, identities: int, similarity: str) -> dict:
     import numpy as np
     import pandas as pd
 
-    from face_bench.analysis import curve_points, model_metrics, sweep_frame
-    from face_bench.embed import Embeddings
+    from face_bench.embedding.pipeline import Embeddings
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
-    from face_bench.subset_scores import score_subset, use_blocks
+    from face_bench.run.analysis import curve_points, model_metrics, sweep_frame
+    from face_bench.run.subset_scores import score_subset, use_blocks
 
     rng = np.random.default_rng(0)
     ids = rng.integers(0, identities, size=images)

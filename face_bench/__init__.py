@@ -4,7 +4,7 @@ The public API is re-exported here; heavy libraries (dlib, onnxruntime, umap,
 matplotlib) are imported only by the functions that need them.
 """
 
-from face_bench.errors import FaceBenchError
+from face_bench.core.errors import FaceBenchError
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""Tests for face_bench.alignment on real faces read in place and on composed images."""
+"""Tests for face_bench.faces.alignment on real faces read in place and on composed images."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from conftest import DEEPFACE, needs_shared
 
-from face_bench import alignment
-from face_bench.alignment import (
+from face_bench.core.errors import WeightsMissingError
+from face_bench.data.images import load_rgb
+from face_bench.faces import alignment
+from face_bench.faces.alignment import (
     CROP_MAX_SIDE,
     SHAPE_PREDICTOR_5,
     AlignMode,
@@ -26,8 +28,6 @@ from face_bench.alignment import (
     looks_like_crop,
     whole_image_rect,
 )
-from face_bench.errors import WeightsMissingError
-from face_bench.images import load_rgb
 
 REPO = Path(__file__).resolve().parents[1]
 needs_data = needs_shared
@@ -44,7 +44,7 @@ def aligner():
 
 
 def test_import_does_not_load_dlib():
-    code = "import sys, face_bench.alignment; sys.exit('dlib' in sys.modules)"
+    code = "import sys, face_bench.faces.alignment; sys.exit('dlib' in sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from face_bench.cli.app import app
-from face_bench.images import load_rgb
+from face_bench.data.images import load_rgb
 
 pytestmark = needs_shared
 runner = CliRunner()
@@ -248,7 +248,7 @@ def test_very_large_photo_is_downscaled_before_detection_in_bounded_memory(tmp_p
     huge = corpus.huge_face_jpeg(tmp_path)
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from face_bench.faces import Face, FaceSettings, locate_path, LOAD_MAX_SIDE\n"
+        "from face_bench.faces.locate import Face, FaceSettings, locate_path, LOAD_MAX_SIDE\n"
         "entry = locate_path(Path(sys.argv[1]), FaceSettings())\n"
         "face = Face.from_vector(entry.vector)\n"
         "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"

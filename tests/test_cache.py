@@ -1,4 +1,4 @@
-"""Tests for face_bench.cache: round trips, atomic writes, damage detection and cache keys."""
+"""Tests for face_bench.embedding.cache: round trips, atomic writes, damage detection, keys."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from face_bench.cache import (
-    CacheEntry,
-    EmbeddingCache,
-    atomic_write_text,
-    default_cache_dir,
-    model_key,
-)
-from face_bench.evaluation import _model_identity
-from face_bench.faces import FaceSettings
+from face_bench.core.io import atomic_write_text, default_cache_dir
+from face_bench.core.records import CacheEntry
+from face_bench.embedding.cache import EmbeddingCache, model_key
+from face_bench.faces.locate import FaceSettings
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec, sha256_file
+from face_bench.run.evaluation import _model_identity
 
 IDENTITY = {"name": "m", "weights_sha256": "ab" * 32, "preprocessing": {"size": 224}}
 SHA = "0f" * 32

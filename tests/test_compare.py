@@ -11,8 +11,8 @@ from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.compare import similarity_percent
-from face_bench.errors import ImageError
+from face_bench.core.errors import ImageError
+from face_bench.run.compare import similarity_percent
 
 runner = CliRunner()
 SAME_A = JP_FACES / "images/安倍晋三/安倍晋三_1.png"

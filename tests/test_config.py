@@ -1,4 +1,4 @@
-"""Tests for face_bench.config: what a TOML file may hold, and one clear error when it is wrong."""
+"""Tests for face_bench.core.config: what a TOML file may hold, one clear error when wrong."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.config import Config, load_config
-from face_bench.errors import ConfigError
+from face_bench.core.config import Config, load_config
+from face_bench.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "face-bench.toml") -> Path:

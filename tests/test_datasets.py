@@ -1,4 +1,4 @@
-"""Tests for face_bench.datasets: loading, subsets, seeded samples and pairs.
+"""Tests for face_bench.data.datasets: loading, subsets, seeded samples and pairs.
 
 Manifests and folders are written to tmp_path (image files may be empty here: loading
 never decodes them); the real jp_faces_dev manifest is read in place.
@@ -14,7 +14,14 @@ import pandas as pd
 import pytest
 from conftest import JP_FACES, needs_shared
 
-from face_bench.datasets import (
+from face_bench.core.errors import (
+    DatasetError,
+    EmptySubsetError,
+    ManifestError,
+    PathEscapeError,
+    UnknownSubsetError,
+)
+from face_bench.data.datasets import (
     BUILTIN_SUBSETS,
     _unrank_pairs,
     load_dataset,
@@ -23,13 +30,6 @@ from face_bench.datasets import (
     sample_images,
     select_subset,
     subset_spec,
-)
-from face_bench.errors import (
-    DatasetError,
-    EmptySubsetError,
-    ManifestError,
-    PathEscapeError,
-    UnknownSubsetError,
 )
 
 MANIFEST = """path,identity,sex,age_group,japanese

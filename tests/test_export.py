@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.cli.export_cmd import export_scores
-from face_bench.score_export import read_bob, read_pyeer, read_scores_csv
+from face_bench.results.scorefile import read_bob, read_pyeer, read_scores_csv
 
 pytestmark = needs_shared
 runner = CliRunner()

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from face_bench import fairness as f
-from face_bench import metrics as m
-from face_bench.errors import MetricError
+from face_bench.core.errors import MetricError
+from face_bench.metrics import fairness as f
+from face_bench.metrics import summary as m
 
 # At threshold 0.5: "a" has FMR 1/4 and FNMR 1/2; "b" has FMR 2/4 and FNMR 0.
 SUBSETS = {

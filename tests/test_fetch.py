@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from lfw_mirror import PEOPLE, build_files, point_sklearn_at, serve
 
+from face_bench.core.errors import FetchError
 from face_bench.data.fetch import fetch_lfw
-from face_bench.errors import FetchError
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for the results schema, face_bench.gate, face_bench.gate_output and ``face-bench gate``.
+"""Tests for the results schema, face_bench.gate (verdict, output) and ``face-bench gate``.
 
 Results files are built from typed ``RunResults`` objects with realistic figures, so these
 tests need no embeddings; the CLI is driven through CliRunner on the real app and every
@@ -22,16 +22,16 @@ from junitparser import Failure, JUnitXml, Skipped
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.errors import GateInputError
-from face_bench.gate import (
+from face_bench.core.errors import GateInputError
+from face_bench.gate.output import escape_markdown, render_junit, render_markdown
+from face_bench.gate.verdict import (
     DEFAULT_TOLERANCES,
     gate,
     merge_tolerances,
     parse_tolerances,
     tolerance_for,
 )
-from face_bench.gate_output import escape_markdown, render_junit, render_markdown
-from face_bench.results import (
+from face_bench.results.contract import (
     SCHEMA_VERSION,
     DatasetInfo,
     ModelInfo,
@@ -43,7 +43,7 @@ from face_bench.results import (
     Volatile,
     json_schema,
 )
-from face_bench.results import (
+from face_bench.results.contract import (
     Failure as EnrolFailure,
 )
 
@@ -271,9 +271,10 @@ def row_for(markdown: str, subset: str, model: str, metric: str) -> str:
 
 
 def test_shipped_schema_equals_generated_schema():
-    shipped = resources.files("face_bench") / "schema" / "results.schema.json"
+    shipped = resources.files("face_bench.results") / "schema" / "results.schema.json"
     assert json.loads(shipped.read_text(encoding="utf-8")) == json_schema(), (
-        "face_bench/schema/results.schema.json is stale: run `python -m face_bench.results`"
+        "face_bench/results/schema/results.schema.json is stale: "
+        "run `python -m face_bench.results.contract`"
     )
 
 
@@ -773,7 +774,7 @@ def test_improvement_outside_ci_is_not_a_warning():
 
 
 def test_run_gate_is_importable_for_roc_baseline(base, tmp_path):
-    from face_bench.gate import run_gate
+    from face_bench.gate.verdict import run_gate
 
     report = run_gate(base, base, {"eer": 0.01}, None, False)
     assert report.exit_code == 0 and report.tolerances == {"eer": 0.01}
@@ -883,7 +884,7 @@ def test_real_results_validate_and_gate(tmp_path, standin_config, session_cache)
         return tmp_path / out / "results.json"
 
     first = roc("a", 0)
-    shipped = resources.files("face_bench") / "schema" / "results.schema.json"
+    shipped = resources.files("face_bench.results") / "schema" / "results.schema.json"
     schema = json.loads(shipped.read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(first.read_text(encoding="utf-8")), schema)
 

@@ -1,4 +1,4 @@
-"""Tests for face_bench.images: one test per generated corpus case, with its exact outcome."""
+"""Tests for face_bench.data.images: one test per generated corpus case, with its exact outcome."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from face_bench.errors import ImageError
-from face_bench.images import (
+from face_bench.core.errors import ImageError
+from face_bench.data.images import (
     ALPHA_BACKGROUND,
     MAX_PIXELS,
     REASONS,
@@ -268,7 +268,7 @@ def huge_jpeg(tmp_path_factory) -> Path:
 _PEAK_RSS_SCRIPT = """
 import json, re, sys
 from pathlib import Path
-from face_bench.images import load_rgb
+from face_bench.data.images import load_rgb
 def hwm():
     return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
 base = hwm()

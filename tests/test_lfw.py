@@ -1,4 +1,4 @@
-"""Tests for the LFW protocol (face_bench.lfw, ``face-bench lfw``) and dlib's jitter setting.
+"""Tests for the LFW protocol (face_bench.run.lfw, ``face-bench lfw``) and dlib's jitter setting.
 
 Pairs files are written to tmp_path; the images are the real lfw_fold1 photos, read in
 place. dlib embeds them once per session (``session_cache``).
@@ -15,8 +15,8 @@ from conftest import LFW, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.lfw import find_images_root, run_lfw, write_lfw
-from face_bench.protocols import kfold_accuracy, parse_lfw_pairs
+from face_bench.data.protocols import kfold_accuracy, parse_lfw_pairs
+from face_bench.run.lfw import find_images_root, run_lfw, write_lfw
 
 pytestmark = needs_shared
 runner = CliRunner()
@@ -62,7 +62,7 @@ def test_images_root_is_found_in_both_layouts(tmp_path):
 
 
 def test_a_root_without_the_images_is_an_error(tmp_path):
-    from face_bench.errors import DatasetError
+    from face_bench.core.errors import DatasetError
 
     pairs = parse_lfw_pairs(pairs_file(tmp_path, 1))
     with pytest.raises(DatasetError, match="none of the"):
@@ -91,7 +91,7 @@ def test_kfold_wiring_thresholds_in_model_units(tmp_path, session_cache):
     assert model.cross_validated and model.note is None and result.notes == ()
     # Fold 1's threshold comes from fold 2's pairs only.
     fold2 = folds == 2
-    from face_bench.protocols import best_accuracy_threshold
+    from face_bench.data.protocols import best_accuracy_threshold
 
     assert model.fold_thresholds[0] == -best_accuracy_threshold(scores[fold2], labels[fold2])[0]
 
@@ -108,7 +108,7 @@ def test_one_fold_reports_the_threshold_chosen_on_it_and_says_so(tmp_path, sessi
     (model,) = result.models
     scores = result.scores["dlib"]
     labels = np.array([p.label for p in result.pairs])
-    from face_bench.protocols import best_accuracy_threshold
+    from face_bench.data.protocols import best_accuracy_threshold
 
     threshold, accuracy = best_accuracy_threshold(scores, labels)
     assert model.fold_thresholds == (-threshold,) and model.accuracy == accuracy
@@ -229,12 +229,12 @@ input_size = [150, 150]
 
 
 def test_jittered_dlib_variant_embeds_differently_under_its_own_key(tmp_path):
-    from face_bench.cache import EmbeddingCache
-    from face_bench.config import load_config
-    from face_bench.embed import hash_images
-    from face_bench.evaluation import choose_models, embed_models
-    from face_bench.faces import FaceSettings
+    from face_bench.core.config import load_config
+    from face_bench.embedding.cache import EmbeddingCache
+    from face_bench.embedding.pipeline import hash_images
+    from face_bench.faces.locate import FaceSettings
     from face_bench.models.registry import build_registry
+    from face_bench.run.evaluation import choose_models, embed_models
 
     config_path = tmp_path / "face-bench.toml"
     config_path.write_text(JITTER_CONFIG, encoding="utf-8")

@@ -13,8 +13,8 @@ from sklearn.metrics import precision_recall_curve as sk_pr_curve
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from face_bench import metrics as m
-from face_bench.errors import MetricError
+from face_bench.core.errors import MetricError
+from face_bench.metrics import summary as m
 
 # ---------------------------------------------------------------- references
 

@@ -1,4 +1,4 @@
-"""Tests for face_bench.pairing: pair lists matched to a dataset and a subset."""
+"""Tests for face_bench.data.pairing: pair lists matched to a dataset and a subset."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import DEEPFACE, needs_shared
 
-from face_bench.datasets import Dataset, load_dataset, select_subset, subset_spec
-from face_bench.errors import EmptySubsetError, PairsFileError
-from face_bench.pairing import pairs_from_file
+from face_bench.core.errors import EmptySubsetError, PairsFileError
+from face_bench.data.datasets import Dataset, load_dataset, select_subset, subset_spec
+from face_bench.data.pairing import pairs_from_file
 
 MASTER = DEEPFACE / "protocol" / "master.csv"
 needs_deepface = needs_shared

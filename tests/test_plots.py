@@ -1,4 +1,4 @@
-"""Tests for face_bench.plots: every figure is a readable PNG, cheaply and without side effects."""
+"""Tests for face_bench.report.plots: every figure is a readable PNG, cheaply, no side effects."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from face_bench import plots
-from face_bench.plots import curves as plot_curves
-from face_bench.plots import style, thresholds
+from face_bench.report import plots
+from face_bench.report.plots import curves as plot_curves
+from face_bench.report.plots import style, thresholds
 
 PIL_Image = pytest.importorskip("PIL.Image")
 
@@ -71,7 +71,7 @@ def roc_curves(scores) -> list[plots.RocCurve]:
 
 
 def test_import_does_not_import_matplotlib():
-    code = "import sys, face_bench.plots; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, face_bench.report.plots; sys.exit('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True)
     assert result.returncode == 0, result.stderr.decode()
 

@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from face_bench.datasets import load_dataset
-from face_bench.metrics import (
+from face_bench.data.datasets import load_dataset
+from face_bench.metrics.summary import (
     confusion_counts,
     equal_error_rate,
     rates_at_threshold,

@@ -1,4 +1,4 @@
-"""Tests for face_bench.protocols and face_bench.score_export.
+"""Tests for face_bench.data.protocols and face_bench.results.scorefile.
 
 The real protocol files under ../shared/datasets are read in place; everything else is
 written to tmp_path. Metric code is checked against brute-force references.
@@ -20,8 +20,8 @@ from conftest import DEEPFACE, LFW, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from face_bench.errors import MetricError, PairsFileError, PathEscapeError, ResultsError
-from face_bench.protocols import (
+from face_bench.core.errors import MetricError, PairsFileError, PathEscapeError, ResultsError
+from face_bench.data.protocols import (
     ListedPair,
     best_accuracy_threshold,
     kfold_accuracy,
@@ -31,7 +31,7 @@ from face_bench.protocols import (
     parse_pairs_csv,
     resolve_pair_paths,
 )
-from face_bench.score_export import (
+from face_bench.results.scorefile import (
     ScoreRow,
     bob_token,
     read_bob,

@@ -12,8 +12,8 @@ from conftest import TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.config import Config, load_config
-from face_bench.errors import ConfigError, UnknownModelError
+from face_bench.core.config import Config, load_config
+from face_bench.core.errors import ConfigError, UnknownModelError
 from face_bench.models.registry import (
     BUILTIN_MODELS,
     ModelSpec,

@@ -227,7 +227,7 @@ def test_umap_command_writes_png_and_csv(tmp_path: Path, session_cache: Path) ->
 
 @pytest.mark.slow  # UMAP's first call compiles with numba (tens of seconds)
 def test_projection_leaves_out_failed_rows_and_counts_them() -> None:
-    from face_bench.projection import TooFewPointsError, project_umap
+    from face_bench.report.projection import TooFewPointsError, project_umap
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(12, 8)).astype(np.float32)

@@ -19,8 +19,8 @@ import pytest
 from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
-from face_bench.cache import EmbeddingCache, model_key
 from face_bench.cli.app import app
+from face_bench.embedding.cache import EmbeddingCache, model_key
 
 pytestmark = [needs_shared, pytest.mark.slow]
 INTERRUPTED = "face-bench: error: interrupted; embeddings finished so far are kept in the cache"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from face_bench import scoring
-from face_bench.errors import MetricError
+from face_bench.core.errors import MetricError
+from face_bench.metrics import scoring
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])

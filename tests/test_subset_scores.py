@@ -11,10 +11,10 @@ import pytest
 from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
-from face_bench import subset_scores
-from face_bench.datasets import make_pairs
-from face_bench.embed import Embeddings
+from face_bench.data.datasets import make_pairs
+from face_bench.embedding.pipeline import Embeddings
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
+from face_bench.run import subset_scores
 
 COSINE = ModelSpec(name="c", backend="onnx", similarity="cosine", threshold=0.4)
 
@@ -60,7 +60,7 @@ def test_blocked_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     from face_bench.cli.app import app
 
     monkeypatch.setattr(subset_scores, "BLOCKED_ABOVE", 100)
-    monkeypatch.setattr("face_bench.evaluation.BLOCKED_ABOVE", 100)
+    monkeypatch.setattr("face_bench.run.evaluation.BLOCKED_ABOVE", 100)
     result = CliRunner().invoke(
         app,
         ["threshold-sweep", "--dataset", "young_women", "--data", str(JP_FACES), "--model",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from face_bench.errors import FaceBenchError, InterruptedRunError
+from face_bench.core.errors import FaceBenchError, InterruptedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -36,7 +36,7 @@ from face_bench.cli.options import (
 
 def parse_weights(values: list[str] | None) -> dict[str, Path]:
     """``NAME=PATH`` pairs from ``--weights``."""
-    from face_bench.errors import ConfigError
+    from face_bench.core.errors import ConfigError
 
     out: dict[str, Path] = {}
     for value in values or []:
@@ -73,7 +73,7 @@ def evaluation_options(
 
 
 def _request(kwargs: dict, sweep: bool):
-    from face_bench.evaluation import EvaluationRequest
+    from face_bench.run.evaluation import EvaluationRequest
 
     return EvaluationRequest(
         data=kwargs["data"],
@@ -102,9 +102,9 @@ def _gate_against(baseline: Path, current: Path, config: Path | None) -> None:
     """``--baseline``: gate the fresh results right away, exactly as ``face-bench gate`` would."""
     import typer
 
-    from face_bench import gate_output
     from face_bench.cli.gate_cmd import conclude
-    from face_bench.gate import run_gate
+    from face_bench.gate import output as gate_output
+    from face_bench.gate.verdict import run_gate
 
     report = run_gate(baseline, current, None, config, False)
     summary = gate_output.render_markdown(report)
@@ -117,8 +117,8 @@ def _evaluation_command(kind: str):
 
     def run(**kwargs) -> None:
         from face_bench.cli.render import progress_factory, render_evaluation, warn
-        from face_bench.evaluation import evaluate
-        from face_bench.outputs import default_out_dir, write_evaluation
+        from face_bench.report.outputs import default_out_dir, write_evaluation
+        from face_bench.run.evaluation import evaluate
 
         request = _request(kwargs, sweep=kind == "threshold-sweep")
         with progress_factory() as progress:

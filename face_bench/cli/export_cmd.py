@@ -47,7 +47,7 @@ def _stem(text: str) -> str:
 
 def _model_names(run_dir: Path) -> list[str]:
     """Model names from results.json (``roc`` and friends) or lfw.json (``lfw``)."""
-    from face_bench.errors import ResultsError
+    from face_bench.core.errors import ResultsError
 
     for name in ("results.json", "lfw.json"):
         path = run_dir / name
@@ -69,7 +69,7 @@ def read_run_scores(run_dir: Path):
     import numpy as np
     import pandas as pd
 
-    from face_bench.errors import ResultsError
+    from face_bench.core.errors import ResultsError
 
     run_dir = Path(run_dir)
     names = _model_names(run_dir)
@@ -109,8 +109,8 @@ def export_scores(
     """
     import numpy as np
 
-    from face_bench.errors import ResultsError
-    from face_bench.score_export import ScoreRow, write_bob, write_pyeer, write_scores_csv
+    from face_bench.core.errors import ResultsError
+    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_scores_csv
 
     if fmt not in {f.value for f in ExportFormat}:
         raise ValueError(f"unknown export format {fmt!r}")
@@ -172,7 +172,7 @@ def export_scores(
 
 
 def _check_unique(stems: list[str], what: str, originals: list[str]) -> None:
-    from face_bench.errors import ResultsError
+    from face_bench.core.errors import ResultsError
 
     seen: dict[str, str] = {}
     for stem, original in zip(stems, originals, strict=True):

@@ -82,8 +82,8 @@ def gate_command(
         typer.Option("--format", help="What to print on stdout: the Markdown summary or JSON."),
     ] = GateFormat.markdown,
 ) -> None:
-    from face_bench import gate_output
-    from face_bench.gate import parse_tolerances, run_gate
+    from face_bench.gate import output as gate_output
+    from face_bench.gate.verdict import parse_tolerances, run_gate
 
     report = run_gate(
         baseline,
@@ -107,8 +107,8 @@ def gate_command(
 
 def conclude(report, summary: str) -> None:
     """Shared ending of ``gate`` and ``roc --baseline``: step summary, headline, exit code."""
-    from face_bench import gate_output
-    from face_bench.errors import GateInputError
+    from face_bench.core.errors import GateInputError
+    from face_bench.gate import output as gate_output
 
     gate_output.append_step_summary(summary)
     if report.problem:

@@ -72,7 +72,7 @@ def lfw_cmd(
 ) -> None:
     from face_bench.cli.evaluate_cmds import parse_weights
     from face_bench.cli.render import progress_factory, warn
-    from face_bench.lfw import run_lfw, write_lfw
+    from face_bench.run.lfw import run_lfw, write_lfw
 
     with contextlib.ExitStack() as stack:
         bars = []

@@ -17,7 +17,7 @@ def models(
 
     from face_bench.cli.evaluate_cmds import parse_weights
     from face_bench.cli.render import stdout
-    from face_bench.config import load_config
+    from face_bench.core.config import load_config
     from face_bench.models.registry import build_registry
 
     registry = build_registry(load_config(config), parse_weights(weights), cache_dir)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from face_bench.modes import AlignMode as Align
-from face_bench.modes import MultiFacePolicy as MultiFace
+from face_bench.core.modes import AlignMode as Align
+from face_bench.core.modes import MultiFacePolicy as MultiFace
 
 
 class OnFail(StrEnum):

@@ -59,7 +59,7 @@ def _signature(drop: tuple[str, ...] = (), **extra) -> inspect.Signature:
 
 def _evaluate(kwargs: dict, sweep: bool):
     from face_bench.cli.render import progress_factory, warn
-    from face_bench.evaluation import evaluate
+    from face_bench.run.evaluation import evaluate
 
     request = _request(kwargs, sweep=sweep)
     with progress_factory() as progress:
@@ -74,8 +74,8 @@ def umap_command(**kwargs) -> None:
     from rich.table import Table
 
     from face_bench.cli.render import info, stdout, warn
-    from face_bench.outputs import default_out_dir
-    from face_bench.report import write_umap
+    from face_bench.report.outputs import default_out_dir
+    from face_bench.report.page import write_umap
 
     # Metrics are not shown here: no intervals, and a subset differential rule that cannot
     # fail for want of impostor pairs.
@@ -132,8 +132,8 @@ command(
 
 def report_command(**kwargs) -> None:
     from face_bench.cli.render import info, render_evaluation, stdout, warn
-    from face_bench.outputs import default_out_dir
-    from face_bench.report import write_report
+    from face_bench.report.outputs import default_out_dir
+    from face_bench.report.page import write_report
 
     request, evaluation = _evaluate(kwargs, sweep=True)
     out = Path(kwargs["out"] or default_out_dir(request))
@@ -195,8 +195,8 @@ def compare_command(
     from rich.text import Text
 
     from face_bench.cli.render import progress_factory, stdout, warn
-    from face_bench.compare import PERCENT_NOTE, compare_images
-    from face_bench.errors import ImageError
+    from face_bench.core.errors import ImageError
+    from face_bench.run.compare import PERCENT_NOTE, compare_images
 
     if len(images) < 2:
         raise fail("compare needs at least two images", 2)

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from face_bench.cache import atomic_write_text
-from face_bench.errors import FetchError
+from face_bench.core.errors import FetchError
+from face_bench.core.io import atomic_write_text
 
 Progress = Callable[[str, int], Callable[[int], None]]
 Message = Callable[[str], None]

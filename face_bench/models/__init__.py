@@ -1,4 +1,8 @@
-"""Model registry and backends (dlib, ONNX); backends import their runtimes lazily."""
+"""Model specs (typed registry entries) and the backends that turn a face into a vector.
+
+May import: ``face_bench.core``, ``face_bench.data``, ``face_bench.faces``. Backends import
+dlib or onnxruntime lazily, inside the functions that run a model.
+"""
 
 from face_bench.models.registry import (
     BUILTIN_MODELS,

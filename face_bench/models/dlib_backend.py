@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from face_bench.faces import Face
+from face_bench.faces.locate import Face
 
 if TYPE_CHECKING:
     from face_bench.models.registry import ModelSpec

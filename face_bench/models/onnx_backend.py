@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from face_bench.errors import ModelFileError, ModelShapeError
+from face_bench.core.errors import ModelFileError, ModelShapeError
 
 if TYPE_CHECKING:
     from face_bench.models.registry import ModelSpec
@@ -106,7 +106,7 @@ def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> O
             known = {}
     io = check_io(make_session(path, threads=1), spec, path)
     if memo:
-        from face_bench.cache import atomic_write_text
+        from face_bench.core.io import atomic_write_text
 
         known[key] = {
             "input_name": io.input_name,

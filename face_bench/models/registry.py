@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from face_bench.config import Config
-from face_bench.errors import ConfigError, UnknownModelError, WeightsMissingError
+from face_bench.core.config import Config
+from face_bench.core.errors import ConfigError, UnknownModelError, WeightsMissingError
 
 DLIB_WEIGHTS_PACKAGE = "face_recognition_models"
 DLIB_DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -137,7 +137,7 @@ def env_var_for(name: str) -> str:
 
 def dlib_weight_path(filename: str) -> Path:
     """One of dlib's .dat files from the installed package (found without importing it)."""
-    from face_bench.alignment import dlib_model_path
+    from face_bench.faces.alignment import dlib_model_path
 
     return dlib_model_path(filename)
 
@@ -163,7 +163,7 @@ def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
             digest.update(block)
     value = digest.hexdigest()
     if memo:
-        from face_bench.cache import atomic_write_text
+        from face_bench.core.io import atomic_write_text
 
         known[key] = value
         memo.parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +283,7 @@ class Registry:
                 spec, "weights missing", None, looked, self.missing_message(name, looked)
             )
         if spec.backend == "onnx" and check_shape:
-            from face_bench.errors import ModelFileError, ModelShapeError
+            from face_bench.core.errors import ModelFileError, ModelShapeError
             from face_bench.models.onnx_backend import inspect_onnx
 
             try:
@@ -299,7 +299,7 @@ def build_registry(
     config: Config, overrides: dict[str, Path] | None = None, cache_dir: Path | None = None
 ) -> Registry:
     """Built-in specs, then the config file's ``[models.NAME]`` tables (which may replace them)."""
-    from face_bench.cache import default_cache_dir
+    from face_bench.core.io import default_cache_dir
 
     specs = dict(BUILTIN_MODELS)
     for name, table in config.models.items():

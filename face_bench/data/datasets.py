@@ -1,0 +1,316 @@
+"""Labelled face sets: loading, named subsets, seeded samples and pairs.
+
+A dataset is a table of images (``path`` relative to the root, ``identity`` and
+any metadata columns). Every path is checked to stay inside the root, so a
+manifest cannot make face-bench read files elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path, PureWindowsPath
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from face_bench.core.errors import (
+    DatasetError,
+    EmptySubsetError,
+    ManifestError,
+    PathEscapeError,
+    UnknownSubsetError,
+)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
+MANIFEST_NAME = "manifest.csv"
+IdentitySource = Literal["auto", "manifest", "folder", "filename"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded face set: one row per image, paths relative to ``root``."""
+
+    root: Path
+    table: pd.DataFrame
+    digest: str
+    identity_source: str
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _digest_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def safe_relative(root: Path, relative: str) -> str:
+    """Return ``relative`` normalised, refusing paths that leave ``root``.
+
+    Absolute paths, ``..`` components and symlinks that resolve outside the root
+    are all refused, since a manifest is data and must not widen what is read.
+    """
+    if not relative.strip():
+        raise ManifestError("empty image path")
+    if "\x00" in relative:
+        raise ManifestError(f"NUL character in image path {relative!r}")
+    candidate = Path(relative)
+    windows = PureWindowsPath(relative)
+    if candidate.is_absolute() or windows.is_absolute() or relative[0] in "/\\":
+        raise PathEscapeError(f"absolute path not allowed in a dataset: {relative!r}")
+    if ".." in candidate.parts or "\\.." in relative or "..\\" in relative:
+        raise PathEscapeError(f"path leaves the dataset root: {relative!r}")
+    root_resolved = root.resolve()
+    resolved = (root / candidate).resolve()
+    if not resolved.is_relative_to(root_resolved):
+        raise PathEscapeError(f"path resolves outside the dataset root (symlink?): {relative!r}")
+    return candidate.as_posix()
+
+
+def load_dataset(root: Path, identity_from: IdentitySource = "auto") -> Dataset:
+    """Load a face set from ``root``.
+
+    ``auto`` uses ``manifest.csv`` when present and sub-folder names otherwise;
+    ``filename`` takes the identity from the file-name prefix before the first ``_``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    manifest = root / MANIFEST_NAME
+    if identity_from in ("auto", "manifest") and manifest.is_file():
+        return _load_manifest(root, manifest)
+    if identity_from == "manifest":
+        raise DatasetError(f"no {MANIFEST_NAME} in {root}")
+    return _load_listing(root, identity_from)
+
+
+def _read_manifest_rows(manifest: Path, raw: bytes) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, rows and each row's line number; a row with the wrong field count is an error.
+
+    The csv module is used rather than pandas, which would quietly turn surplus leading
+    fields into an index and shift every column.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"{manifest}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            if header is None:
+                header = [c.strip() for c in row]
+                continue
+            if len(row) != len(header):
+                raise ManifestError(
+                    f"{manifest}, line {reader.line_num}: {len(row)} field(s), "
+                    f"the header has {len(header)}"
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ManifestError(f"{manifest}, line {reader.line_num}: cannot parse: {exc}") from None
+    if header is None:
+        raise ManifestError(f"{manifest}: empty file, expected a header with path,identity")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ManifestError(f"{manifest}: repeated column(s) {repeated}")
+    return header, rows, lines
+
+
+def _load_manifest(root: Path, manifest: Path) -> Dataset:
+    raw = manifest.read_bytes()
+    header, rows, lines = _read_manifest_rows(manifest, raw)
+    missing = [c for c in ("path", "identity") if c not in header]
+    if missing:
+        raise ManifestError(f"{manifest}: missing column(s) {missing}; found {header}")
+    table = pd.DataFrame(rows, columns=header, dtype=str)
+    for column in ("path", "identity"):
+        blank = [line for line, v in zip(lines, table[column], strict=True) if not v.strip()]
+        if blank:
+            raise ManifestError(f"{manifest}: empty {column!r} on line {blank[0]}")
+    paths = []
+    for line, value in zip(lines, table["path"], strict=True):
+        try:
+            paths.append(safe_relative(root, value))
+        except DatasetError as exc:
+            raise type(exc)(f"{manifest}, line {line}: {exc}") from None
+    table["path"] = paths
+    duplicated = table["path"].duplicated()
+    if duplicated.any():
+        first = table.loc[duplicated, "path"].iloc[0]
+        raise ManifestError(
+            f"{manifest}: {int(duplicated.sum())} duplicate path(s), first {first!r}"
+        )
+    table = table.sort_values("path", kind="mergesort").reset_index(drop=True)
+    return Dataset(root=root, table=table, digest=_digest_bytes(raw), identity_source="manifest")
+
+
+def _load_listing(root: Path, identity_from: IdentitySource) -> Dataset:
+    rows = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        relative = path.relative_to(root).as_posix()
+        safe_relative(root, relative)
+        if identity_from == "filename":
+            identity = path.stem.split("_", 1)[0]
+        else:
+            if len(path.relative_to(root).parts) < 2:
+                continue
+            identity = path.parent.name
+        rows.append((relative, identity))
+    if not rows:
+        raise DatasetError(
+            f"no images found in {root} (expected {MANIFEST_NAME} or <identity>/<image> folders)"
+        )
+    table = pd.DataFrame(rows, columns=["path", "identity"])
+    listing = "\n".join(f"{p}\t{i}" for p, i in rows).encode()
+    source = "filename" if identity_from == "filename" else "folder"
+    return Dataset(root=root, table=table, digest=_digest_bytes(listing), identity_source=source)
+
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    """A named population: column -> allowed values; ``optional`` columns may be absent."""
+
+    name: str
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    optional: frozenset[str] = frozenset()
+    description: str = ""
+
+    def definition(self, columns: list[str]) -> dict[str, list[str]]:
+        """The filters actually applied to a table with ``columns``."""
+        return {
+            c: list(v) for c, v in self.filters.items() if c in columns or c not in self.optional
+        }
+
+
+BUILTIN_SUBSETS: dict[str, SubsetSpec] = {
+    "all": SubsetSpec("all", description="every image"),
+    "ordinary": SubsetSpec(
+        "ordinary",
+        {"japanese": ("yes",)},
+        optional=frozenset({"japanese"}),
+        description="Japanese people where the column exists, everyone otherwise",
+    ),
+    "young_women": SubsetSpec(
+        "young_women",
+        {"sex": ("F",), "age_group": ("young",), "japanese": ("yes",)},
+        optional=frozenset({"japanese"}),
+        description="women in their teens and twenties (Japanese where the column exists)",
+    ),
+}
+
+
+def subset_spec(
+    name: str, user_subsets: dict[str, dict[str, list[str]]] | None = None
+) -> SubsetSpec:
+    """Find a subset by name: the config file's definitions win over built-ins."""
+    user_subsets = user_subsets or {}
+    if name in user_subsets:
+        filters = {k: tuple(v) for k, v in user_subsets[name].items()}
+        return SubsetSpec(name, filters, description="defined in the config file")
+    if name in BUILTIN_SUBSETS:
+        return BUILTIN_SUBSETS[name]
+    known = sorted(set(BUILTIN_SUBSETS) | set(user_subsets))
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownSubsetError(f"unknown subset {name!r}; known: {', '.join(known)}.{hint}")
+
+
+def select_subset(dataset: Dataset, spec: SubsetSpec) -> pd.DataFrame:
+    """Rows of ``dataset`` matching ``spec``; an empty result is an error."""
+    table = dataset.table
+    mask = np.ones(len(table), dtype=bool)
+    for column, allowed in spec.filters.items():
+        if column not in table.columns:
+            if column in spec.optional:
+                continue
+            raise EmptySubsetError(
+                f"subset {spec.name!r} filters on column {column!r}, "
+                f"which {dataset.root / MANIFEST_NAME} does not have"
+            )
+        mask &= table[column].isin(allowed).to_numpy()
+    selected = table.loc[mask].reset_index(drop=True)
+    if selected.empty:
+        raise EmptySubsetError(
+            f"subset {spec.name!r} selects no images in {dataset.root} "
+            f"(filters: {spec.definition(list(table.columns))})"
+        )
+    return selected
+
+
+def sample_images(table: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
+    """A seeded sample of ``size`` images (all of them when the pool is smaller)."""
+    if size is not None and size < len(table):
+        rng = np.random.default_rng(seed)
+        chosen = np.sort(rng.choice(len(table), size=size, replace=False))
+        table = table.iloc[chosen]
+    return table.sort_values("path", kind="mergesort").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Index pairs into an image list with their same-person labels."""
+
+    a: np.ndarray
+    b: np.ndarray
+    label: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @property
+    def n_genuine(self) -> int:
+        return int(self.label.sum())
+
+    @property
+    def n_impostor(self) -> int:
+        return int(len(self.label) - self.label.sum())
+
+
+def _unrank_pairs(ranks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map ranks of the i<j pairs (row-major) back to (i, j) without enumerating them."""
+    ranks = ranks.astype(np.int64)
+    # Row i starts at offset i*n - i*(i+1)/2; invert the quadratic, then fix rounding.
+    i = np.floor((2 * n - 1 - np.sqrt((2 * n - 1) ** 2 - 8.0 * ranks)) / 2).astype(np.int64)
+    start = i * n - i * (i + 1) // 2
+    too_far = start > ranks
+    i[too_far] -= 1
+    start = i * n - i * (i + 1) // 2
+    next_start = (i + 1) * n - (i + 1) * (i + 2) // 2
+    behind = ranks >= next_start
+    i[behind] += 1
+    start = i * n - i * (i + 1) // 2
+    j = ranks - start + i + 1
+    return i, j
+
+
+def make_pairs(identities: np.ndarray, n_pairs: int | None = None, seed: int = 0) -> Pairs:
+    """All i<j pairs of the images, or ``n_pairs`` distinct ones drawn with ``seed``."""
+    identities = np.asarray(identities)
+    n = len(identities)
+    total = n * (n - 1) // 2
+    if total == 0:
+        raise EmptySubsetError(f"{n} image(s) make no pair")
+    if n_pairs is None or n_pairs >= total:
+        a, b = np.triu_indices(n, k=1)
+    else:
+        rng = np.random.default_rng(seed)
+        ranks = np.sort(rng.choice(total, size=n_pairs, replace=False))
+        a, b = _unrank_pairs(ranks, n)
+    a = a.astype(np.int64)
+    b = b.astype(np.int64)
+    return Pairs(a=a, b=b, label=identities[a] == identities[b])

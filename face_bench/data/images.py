@@ -1,0 +1,232 @@
+"""Decode any photo a user might have into one canonical array: upright 8-bit RGB.
+
+Models and detectors all want the same input, so every odd case (EXIF-rotated phone
+photos, CMYK, 16-bit, alpha, palettes, files with the wrong extension) is settled here
+once. A photo that cannot be used raises ``ImageLoadError`` with a short ``reason``,
+which the pipeline records as "failure to enrol: <reason>" instead of crashing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import hashlib
+import io
+import math
+import os
+import stat
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from face_bench.core.errors import ImageError
+
+# Largest image accepted, in pixels (200 MP, e.g. 16,000 x 12,500). Decoding one as RGB
+# takes up to 800 MB; anything bigger is far more likely a decompression bomb than a
+# face photo. Pillow's own guard is raised to the same value for this process (its
+# default of ~89 MP would reject ordinary 100 MP camera files).
+MAX_PIXELS = 200_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# Transparent pixels are composited over white: cut-out portraits and ID photos sit on
+# white, so this is what the subject looked like to whoever made the file.
+ALPHA_BACKGROUND = (255, 255, 255)
+
+# Raster formats only: the allowlist keeps Pillow from handing files to Ghostscript
+# (EPS/PDF) or guessing at formats with weak signatures.
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF")
+
+_CHUNK = 1 << 20
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+
+# Reasons an image cannot be used; each is one word so it fits a failure column.
+REASONS = (
+    "missing",
+    "unreadable",
+    "empty",
+    "not_an_image",
+    "unsupported_format",
+    "unsupported_mode",
+    "too_large",
+    "truncated",
+    "decode_error",
+)
+
+
+class ImageLoadError(ImageError):
+    """A photo cannot be decoded; ``reason`` is one of ``REASONS``."""
+
+    def __init__(self, name: str, reason: str, detail: str) -> None:
+        self.name = name
+        self.reason = reason
+        shown = name.replace("\r", "\\r").replace("\n", "\\n")
+        # ``detail`` names no path, so a cached failure reads the same wherever the file lives.
+        self.detail = " ".join(str(detail).split())
+        super().__init__(f"cannot load image {shown}: {reason} ({self.detail})")
+
+
+def open_regular(path: str | Path) -> io.BufferedReader:
+    """Open a regular file for reading; a FIFO, device or folder is an ``OSError``.
+
+    A named pipe listed in a manifest would otherwise block the run forever, and a
+    device such as /dev/zero would never end. The check is on the opened descriptor,
+    so the file cannot be swapped between check and read.
+    """
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblock)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hash a file's bytes in chunks, so cache keys never need the whole file in memory."""
+    digest = hashlib.sha256()
+    with open_regular(path) as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_image_bytes(path: str | Path) -> bytes:
+    """Read a photo's bytes once (for hashing and decoding), as ``ImageLoadError`` on failure."""
+    name = str(path)
+    try:
+        with open_regular(path) as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise ImageLoadError(name, "missing", "no such file") from None
+    except OSError as exc:
+        raise ImageLoadError(name, "unreadable", exc.strerror or exc) from None
+    if not data:
+        raise ImageLoadError(name, "empty", "file has zero bytes")
+    return data
+
+
+def load_rgb(path_or_bytes: str | Path | bytes, *, max_side: int | None = None) -> np.ndarray:
+    """Load a photo from a path or its bytes as a writable C-contiguous uint8 (H, W, 3) array."""
+    if isinstance(path_or_bytes, bytes | bytearray | memoryview):
+        return load_rgb_bytes(bytes(path_or_bytes), "<bytes>", max_side=max_side)
+    data = read_image_bytes(path_or_bytes)
+    return load_rgb_bytes(data, str(path_or_bytes), max_side=max_side)
+
+
+def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np.ndarray:
+    """Decode already-read bytes by content; ``max_side`` bounds the longer output side.
+
+    With ``max_side`` a JPEG is decoded at 1/2, 1/4 or 1/8 scale before the final resize,
+    so a 12,000 x 9,000 photo never exists at full size in memory.
+    """
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    if not data:
+        raise ImageLoadError(name, "empty", "file has zero bytes")
+    im = _open(data, name)
+    try:
+        if max_side is not None and max(im.size) > max_side:
+            scale = max_side / max(im.size)
+            im.draft(None, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            reason = "truncated" if "truncated" in str(exc).lower() else "decode_error"
+            raise ImageLoadError(name, reason, exc) from None
+        _apply_exif_orientation(im)
+        rgb = to_rgb_image(im, name)
+        if max_side is not None and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # A writable copy: Pillow's array view is read-only, which surprises callers.
+        return np.array(rgb, dtype=np.uint8, order="C")
+    finally:
+        im.close()
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    """Identify the format from the bytes and read the header, enforcing ``MAX_PIXELS``."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_PIXELS and twice that; make it an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=_open_formats())
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(name, "too_large", f"more than {MAX_PIXELS:,} pixels") from None
+    except UnidentifiedImageError:
+        if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+            raise ImageLoadError(
+                name, "unsupported_format", "HEIC/HEIF; convert it to JPEG or PNG"
+            ) from None
+        raise ImageLoadError(name, "not_an_image", "content is not a known image format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = "truncated" if "truncated" in str(exc).lower() else "decode_error"
+        raise ImageLoadError(name, reason, exc) from None
+    if im.width * im.height > MAX_PIXELS:
+        im.close()
+        raise ImageLoadError(name, "too_large", f"more than {MAX_PIXELS:,} pixels")
+    return im
+
+
+@functools.cache
+def _open_formats() -> tuple[str, ...]:
+    """The allowed formats this Pillow build can open (AVIF depends on the build)."""
+    Image.init()
+    return tuple(f for f in ALLOWED_FORMATS if f in Image.OPEN)
+
+
+def _apply_exif_orientation(im: Image.Image) -> None:
+    """Turn phone photos upright; a damaged EXIF block is ignored, not fatal."""
+    with contextlib.suppress(OSError, SyntaxError, ValueError, TypeError, KeyError):
+        ImageOps.exif_transpose(im, in_place=True)
+
+
+def to_rgb_image(im: Image.Image, name: str = "<image>") -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB without clipping the tonal range.
+
+    16-bit and 32-bit integer data are scaled from 0..65535 (values beyond that range
+    are stretched from min..max); float data is taken as 0..1 when it fits, else 0..255
+    when it fits, else stretched from min..max. Alpha is composited over
+    ``ALPHA_BACKGROUND``.
+    """
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return Image.fromarray(_scale_to_uint8(np.asarray(im), mode)).convert("RGB")
+    if im.has_transparency_data:
+        # Premultiplied "La" only converts via "LA"; every other alpha mode goes direct.
+        im = (im.convert("LA") if mode == "La" else im).convert("RGBA")
+        background = Image.new("RGB", im.size, ALPHA_BACKGROUND)
+        background.paste(im, mask=im.getchannel("A"))
+        return background
+    if mode == "RGB":
+        return im
+    try:
+        return im.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageLoadError(name, "unsupported_mode", f"mode {mode}: {exc}") from None
+
+
+def _scale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Map one high-depth channel to 0..255 with rounding, as described in ``to_rgb_image``."""
+    data = values.astype(np.float32)  # float32 is exact for 16-bit integers
+    data[~np.isfinite(data)] = 0.0
+    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    if mode == "F" and lo >= 0.0 and hi <= 1.0:
+        data *= 255.0
+    elif mode == "F" and lo >= 0.0 and hi <= 255.0:
+        pass
+    elif mode != "F" and lo >= 0.0 and hi <= 65535.0:
+        data /= 257.0  # 65535 / 255: maps 0..65535 exactly onto 0..255
+    elif hi > lo:
+        data -= lo
+        data *= 255.0 / (hi - lo)
+    else:
+        data[...] = 0.0
+    np.rint(data, out=data)
+    return np.clip(data, 0, 255, out=data).astype(np.uint8)

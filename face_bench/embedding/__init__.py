@@ -1,0 +1,5 @@
+"""Embedding a set of images once per model: the content-addressed cache, worker processes
+and the pipeline that feeds the backends.
+
+May import: ``core``, ``data``, ``faces``, ``models``. Never ``metrics`` or anything above.
+"""

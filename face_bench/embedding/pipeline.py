@@ -1,0 +1,245 @@
+"""Embed each image once per model: cache first, then one worker pass for what is missing.
+
+Work is ordered by image index and every result is written to the cache as soon
+as it exists, so an interrupted run loses at most the work in flight and a rerun
+computes only what is missing. Parallel and serial runs give identical vectors
+because each image is processed independently and reassembled by index.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from face_bench.core.records import CacheEntry
+from face_bench.data.images import file_sha256
+from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.workers import WorkerModel
+from face_bench.embedding.workers import run as run_workers
+from face_bench.faces.locate import Face, FaceSettings
+from face_bench.models.registry import ModelSpec
+
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class Embeddings:
+    """One model's vectors for a list of images; failed rows are NaN and listed."""
+
+    model: str
+    vectors: np.ndarray
+    failures: dict[int, tuple[str, str]] = field(default_factory=dict)
+    computed: int = 0
+    cached: int = 0
+    rows: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # Images where the detector saw several faces (used the largest, or failed by policy).
+    multi_face: set[int] = field(default_factory=set)
+
+    @property
+    def ok(self) -> np.ndarray:
+        mask = np.ones(len(self.vectors), dtype=bool)
+        mask[list(self.failures)] = False
+        return mask
+
+
+@dataclass
+class ModelJob:
+    """A model to embed with, its weights and its cache."""
+
+    spec: ModelSpec
+    weights: Path
+    cache: EmbeddingCache
+
+
+def hash_images(paths: Sequence[Path]) -> list[str | None]:
+    """Content hash per image (None when the file cannot be read: it fails later with a reason)."""
+    out: list[str | None] = []
+    for path in paths:
+        try:
+            out.append(file_sha256(path))
+        except OSError:
+            out.append(None)
+    return out
+
+
+def default_workers() -> int:
+    """One worker process per core: dlib-bin has no BLAS and uses a single core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def _no_progress(_label: str, _total: int) -> Callable[[int], None]:
+    return lambda _n: None
+
+
+def embed_all(
+    jobs: Sequence[ModelJob],
+    paths: Sequence[Path],
+    hashes: Sequence[str | None],
+    faces: FaceSettings,
+    face_cache: Callable[[FaceSettings], EmbeddingCache],
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Embeddings]:
+    """Vectors of every model for ``paths``; each missing one computed once and cached.
+
+    Images still missing for any model go through one worker pass (decode, face, every
+    model's input or embedding); ONNX batches are inferred here as their inputs arrive.
+    """
+    progress = progress or _no_progress
+    workers = workers or default_workers()
+    results: dict[str, Embeddings] = {}
+    pending: dict[str, set[int]] = {}
+    for job in jobs:
+        result, todo = _from_cache(job, hashes)
+        results[job.spec.name] = result
+        pending[job.spec.name] = set(todo)
+        result.computed = len(todo)
+    groups: dict[int, list[ModelJob]] = {}
+    for job in jobs:
+        if pending[job.spec.name]:
+            groups.setdefault(job.spec.upsample, []).append(job)
+    for upsample, group in groups.items():
+        settings = FaceSettings(faces.align, faces.multi_face, upsample)
+        _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
+                     progress, results)  # fmt: skip
+    for result in results.values():
+        _finalise(result)
+    return results
+
+
+def _embed_group(
+    group: list[ModelJob],
+    pending: dict[str, set[int]],
+    paths: Sequence[Path],
+    hashes: Sequence[str | None],
+    settings: FaceSettings,
+    faces: EmbeddingCache,
+    workers: int,
+    progress: Progress,
+    results: dict[str, Embeddings],
+) -> None:
+    by_name = {job.spec.name: job for job in group}
+    needed = sorted(set().union(*(pending[name] for name in by_name)))
+    tick = progress(f"embedding with {', '.join(by_name)}", len(needed))
+
+    def keep(name: str, index: int, entry: CacheEntry) -> None:
+        _keep(by_name[name], hashes[index], entry, index, results[name])
+
+    tasks: list[tuple[str, np.ndarray | None, tuple[str, ...]]] = []
+    order: list[int] = []
+    for index in needed:
+        names = tuple(name for name in by_name if index in pending[name])
+        digest = hashes[index]
+        assert digest is not None
+        known = faces.get(digest)
+        if known is not None and known.vector is None:
+            for name in names:  # no face, or not decodable: the same failure for every model
+                keep(name, index, known)
+            tick(1)
+            continue
+        tasks.append((str(paths[index]), None if known is None else known.vector, names))
+        order.append(index)
+    batcher = _OnnxBatcher([job for job in group if job.spec.backend == "onnx"], workers, keep)
+    models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
+    outcomes = run_workers(tasks, settings, models, workers)
+    for index, task, (face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
+        n_faces = None
+        if face_entry is not None:
+            faces.put(hashes[index], face_entry)  # type: ignore[arg-type]
+            if face_entry.vector is None:
+                for name in task[2]:
+                    keep(name, index, face_entry)
+            else:
+                n_faces = Face.from_vector(face_entry.vector).n_faces
+        elif task[1] is not None:
+            n_faces = Face.from_vector(task[1]).n_faces
+        for name, output in outputs.items():
+            if isinstance(output, CacheEntry):
+                keep(name, index, output)
+            else:
+                batcher.add(name, index, output, n_faces)
+        tick(1)
+    batcher.flush_all()
+
+
+class _OnnxBatcher:
+    """Collects prepared ONNX inputs per model and infers them in fixed-size batches."""
+
+    def __init__(self, jobs: list[ModelJob], threads: int, keep) -> None:
+        self.jobs = {job.spec.name: job for job in jobs}
+        self.threads = threads
+        self.keep = keep
+        self.models: dict[str, object] = {}
+        self.batches: dict[str, list[tuple[int, np.ndarray, int | None]]] = {
+            n: [] for n in self.jobs
+        }
+
+    def add(self, name: str, index: int, image: np.ndarray, n_faces: int | None) -> None:
+        self.batches[name].append((index, image, n_faces))
+        if len(self.batches[name]) >= self.jobs[name].spec.batch_size:
+            self.flush(name)
+
+    def flush(self, name: str) -> None:
+        from face_bench.models.onnx_backend import OnnxModel, to_tensor
+
+        batch, self.batches[name] = self.batches[name], []
+        if not batch:
+            return
+        job = self.jobs[name]
+        if name not in self.models:
+            self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
+        model = self.models[name]
+        vectors = model.infer(to_tensor([image for _i, image, _n in batch], job.spec))  # type: ignore[attr-defined]
+        for (index, _image, n_faces), vector in zip(batch, vectors, strict=True):
+            self.keep(name, index, CacheEntry(vector, n_faces=n_faces))
+
+    def flush_all(self) -> None:
+        for name in self.jobs:
+            self.flush(name)
+
+
+def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings, list[int]]:
+    result = Embeddings(job.spec.name, np.empty((len(hashes), 0), dtype=np.float32))
+    todo: list[int] = []
+    for index, digest in enumerate(hashes):
+        if digest is None:
+            result.failures[index] = ("missing", "file not found or unreadable")
+            continue
+        entry = job.cache.get(digest)
+        if entry is None:
+            todo.append(index)
+        else:
+            _record(result, index, entry)
+    result.cached = len(hashes) - len(todo)
+    return result, todo
+
+
+def _record(result: Embeddings, index: int, entry: CacheEntry) -> None:
+    if (entry.n_faces or 0) > 1 or (entry.reason or "").startswith("multiple_faces"):
+        result.multi_face.add(index)
+    if entry.vector is not None and np.all(np.isfinite(entry.vector)):
+        result.rows[index] = entry.vector
+    elif entry.vector is not None:
+        result.failures[index] = ("non_finite_embedding", "the model returned NaN or inf")
+    else:
+        result.failures[index] = (entry.reason or "failed", entry.detail)
+
+
+def _keep(job: ModelJob, digest: str | None, entry: CacheEntry, index: int, result: Embeddings):
+    assert digest is not None
+    job.cache.put(digest, entry)
+    _record(result, index, entry)
+
+
+def _finalise(result: Embeddings) -> None:
+    """Assemble the (n, d) matrix by index; rows of failed images stay NaN."""
+    dim = len(next(iter(result.rows.values()))) if result.rows else 0
+    vectors = np.full((len(result.vectors), dim), np.nan, dtype=np.float32)
+    for index, vector in result.rows.items():
+        vectors[index] = vector
+    result.vectors = vectors
+    result.rows = {}

@@ -1,0 +1,156 @@
+"""The face stage: decode, detect and place 5 landmarks once per image, shared by all models.
+
+Every model aligns from the same dlib landmarks, so they are found once per
+image (in worker processes) and cached by content hash and face settings. A
+face record is stored as a small vector in the embedding cache format:
+``[n_faces, source, left, top, right, bottom, x1, y1, ..., x5, y5]`` in the
+coordinates of the decoded image, or as a failure with its reason.
+
+``--align auto`` treats a photo that looks like a crop (see
+``alignment.looks_like_crop``) as one: the detector runs at upsample 0 on a copy
+at most ``CROP_DETECT_SIDE`` pixels wide, which finds the large face of a crop
+several times faster than a full search, and when it finds none the whole crop
+is the face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from face_bench.core.errors import ImageError
+from face_bench.core.records import CacheEntry
+from face_bench.data.images import load_rgb
+from face_bench.faces.alignment import (
+    AlignMode,
+    FaceBox,
+    choose_face,
+    get_aligner,
+    looks_like_crop,
+    whole_image_rect,
+)
+
+LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no more
+CROP_DETECT_SIDE = 320
+FACE_STAGE_VERSION = 2  # bump when a face record's content changes
+_SOURCES = ("detector", "whole_image")
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How faces are found; part of every cache key."""
+
+    align: str = "auto"
+    multi_face: str = "largest"
+    upsample: int = 1
+
+    def identity(self) -> dict:
+        return {
+            "align": self.align,
+            "multi_face": self.multi_face,
+            "upsample": self.upsample,
+            "load_max_side": LOAD_MAX_SIDE,
+            "crop_detect_side": CROP_DETECT_SIDE,
+            "face_stage_version": FACE_STAGE_VERSION,
+        }
+
+
+@dataclass(frozen=True)
+class Face:
+    """Where the face is in the decoded image, and how it was found."""
+
+    n_faces: int
+    source: str
+    box: FaceBox
+    points: tuple[tuple[int, int], ...]
+
+    def to_vector(self) -> np.ndarray:
+        b = self.box
+        flat = [self.n_faces, _SOURCES.index(self.source), b.left, b.top, b.right, b.bottom]
+        flat += [c for point in self.points for c in point]
+        return np.asarray(flat, dtype=np.float32)
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> Face:
+        v = [round(float(x)) for x in vector]
+        points = tuple((v[i], v[i + 1]) for i in range(6, len(v), 2))
+        return cls(v[0], _SOURCES[v[1]], FaceBox(v[2], v[3], v[4], v[5]), points)
+
+    def landmarks(self):
+        """dlib's full_object_detection for get_face_chip."""
+        import dlib
+
+        return dlib.full_object_detection(
+            self.box.to_dlib(), [dlib.point(x, y) for x, y in self.points]
+        )
+
+
+def decode(path: Path) -> np.ndarray:
+    """The image as the face stage and every model see it."""
+    return load_rgb(path, max_side=LOAD_MAX_SIDE)
+
+
+def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
+    """Find the face of one decoded image under ``settings``."""
+    aligner = get_aligner()
+    mode = AlignMode(settings.align)
+    if mode is AlignMode.NONE:
+        n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
+    else:
+        crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
+        boxes = _detect_small(aligner, rgb) if crop else aligner.detect(rgb, settings.upsample)
+        result = choose_face(boxes, settings.multi_face)
+        if result.n_faces == 0 and crop:
+            n_faces, source, box = 0, "whole_image", whole_image_rect(rgb)
+        elif not result.ok or result.box is None:
+            detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
+            return CacheEntry(None, result.reason or "no_face", detail)
+        else:
+            n_faces, source, box = result.n_faces, "detector", result.box
+    shape = aligner.landmarks(rgb, box)
+    points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
+    return CacheEntry(Face(n_faces, source, box, points).to_vector())
+
+
+def _detect_small(aligner, rgb: np.ndarray) -> list[FaceBox]:
+    """Upsample-0 detection on a copy at most CROP_DETECT_SIDE wide, boxes mapped back."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, CROP_DETECT_SIDE / max(h, w))
+    small = rgb
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    return [
+        FaceBox(
+            round(b.left * sx),
+            round(b.top * sy),
+            min(w - 1, round((b.right + 1) * sx) - 1),
+            min(h - 1, round((b.bottom + 1) * sy) - 1),
+            b.score,
+        )
+        for b in aligner.detect(small, 0)
+    ]
+
+
+def decode_failure(exc: ImageError) -> CacheEntry:
+    """A file that cannot be decoded, as a cacheable failure to enrol.
+
+    The detail, not the message: a cached failure must not carry this run's path.
+    """
+    return CacheEntry(
+        None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
+    )
+
+
+def locate_path(path: Path, settings: FaceSettings) -> CacheEntry:
+    """Decode and locate; a file that cannot be decoded is a recorded failure."""
+    try:
+        rgb = decode(path)
+    except ImageError as exc:
+        return decode_failure(exc)
+    return locate(rgb, settings)

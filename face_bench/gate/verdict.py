@@ -1,0 +1,602 @@
+"""The regression gate: compare a current results file with a baseline, metric by metric.
+
+Library only: ``face-bench gate`` (face_bench/cli/gate_cmd.py) and ``roc --baseline`` call
+``run_gate`` and render the ``GateReport`` with face_bench.gate.output. The contract is
+documented in docs/ci-workflow.md: exit 0 within tolerance, 1 regression, 2 cannot tell.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from face_bench.core.errors import ConfigError, GateInputError, ResultsError
+from face_bench.results.contract import METRIC_DIRECTIONS, RunResults, flatten_metrics, metric_ci
+
+Verdict = Literal["pass", "regressed", "improved", "not comparable"]
+Direction = Literal["higher", "lower"]
+
+TAR_FAMILY = "tar_at_far"
+_TAR_KEY = re.compile(r"^tar_at_far_\d+e[-+]\d+$")
+
+# Absolute tolerances: how far a metric may move in its bad direction before it counts as a
+# regression. Identical inputs give identical figures, so these absorb numeric drift
+# (library versions, float order), not sampling noise. ``tar_at_far`` covers every FAR target.
+DEFAULT_TOLERANCES: dict[str, float] = {
+    "roc_auc": 0.005,
+    "eer": 0.005,
+    "d_prime": 0.05,
+    "best_f1": 0.005,
+    "f1_at_default": 0.005,
+    "fmr_at_default": 0.001,
+    "fnmr_at_default": 0.01,
+    "failure_rate": 0.005,
+    TAR_FAMILY: 0.01,
+}
+
+GATE_CONFIG_KEYS = {"tolerances", "fail_outside_ci"}
+
+# A move of exactly the tolerance passes; this only absorbs binary rounding of the delta.
+_EPS = 1e-12
+
+
+# ---------------------------------------------------------------- metric names and tolerances
+
+
+def metric_direction(name: str) -> int | None:
+    """+1 when higher is better, -1 when lower is better, None for a metric the gate skips."""
+    if name in METRIC_DIRECTIONS:
+        return METRIC_DIRECTIONS[name]
+    if _TAR_KEY.match(name):
+        return +1
+    return None
+
+
+def _is_tolerance_name(name: str) -> bool:
+    return name == TAR_FAMILY or metric_direction(name) is not None
+
+
+def tolerance_for(name: str, overrides: Mapping[str, float] | None = None) -> float:
+    """The tolerance of one metric: an exact override, the TAR@FAR family override, the default."""
+    for table in (overrides or {}, DEFAULT_TOLERANCES):
+        if name in table:
+            return float(table[name])
+        if name.startswith(TAR_FAMILY + "_") and TAR_FAMILY in table:
+            return float(table[TAR_FAMILY])
+    return 0.0
+
+
+def validate_tolerances(values: Mapping[str, Any], source: str) -> dict[str, float]:
+    """Check names and values so a typo cannot silently leave a default in place."""
+    known = sorted({*METRIC_DIRECTIONS, *DEFAULT_TOLERANCES})
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        if not _is_tolerance_name(name):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise GateInputError(f"{source}: unknown metric {name!r}{hint}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise GateInputError(
+                f"{source}: tolerance for {name!r} must be a number, got {value!r}"
+            )
+        if not math.isfinite(value) or value < 0:
+            raise GateInputError(
+                f"{source}: tolerance for {name!r} must be a finite number >= 0, got {value!r}"
+            )
+        out[name] = float(value)
+    return out
+
+
+def parse_tolerances(items: Iterable[str]) -> dict[str, float]:
+    """``METRIC=VALUE`` strings from ``--tolerance`` into a checked mapping."""
+    raw: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name or number is None:
+            raise GateInputError(
+                f"--tolerance expects METRIC=VALUE (e.g. roc_auc=0.01), got {item!r}"
+            )
+        raw[name] = number
+    return validate_tolerances(raw, "--tolerance")
+
+
+def merge_tolerances(
+    cli: Mapping[str, float] | None, file: Mapping[str, float] | None
+) -> dict[str, float]:
+    """CLI over file (defaults apply underneath); a CLI family value beats file TAR@FAR keys."""
+    merged = dict(file or {})
+    for name, value in (cli or {}).items():
+        if name == TAR_FAMILY:
+            merged = {k: v for k, v in merged.items() if not k.startswith(TAR_FAMILY + "_")}
+        merged[name] = value
+    return merged
+
+
+def gate_settings(
+    gate_table: Mapping[str, Any], source: str
+) -> tuple[dict[str, float], bool | None]:
+    """``[gate]`` from the config file: its tolerances and ``fail_outside_ci`` (None = not set)."""
+    unknown = set(gate_table) - GATE_CONFIG_KEYS
+    if unknown:
+        raise GateInputError(
+            f"{source}: unknown key(s) {sorted(unknown)} in [gate]; "
+            f"expected {sorted(GATE_CONFIG_KEYS)}"
+        )
+    tolerances = gate_table.get("tolerances", {})
+    if not isinstance(tolerances, dict):
+        raise GateInputError(f"{source}: [gate.tolerances] must be a table of METRIC = VALUE")
+    fail_outside_ci = gate_table.get("fail_outside_ci")
+    if fail_outside_ci is not None and not isinstance(fail_outside_ci, bool):
+        raise GateInputError(f"{source}: [gate] fail_outside_ci must be true or false")
+    return validate_tolerances(tolerances, f"{source} [gate.tolerances]"), fail_outside_ci
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Which run a side of the comparison is, for the report header."""
+
+    label: str
+    face_bench_version: str
+    generated_at: str
+    dataset_digest: str
+    seed: int
+
+    @classmethod
+    def of(cls, results: RunResults, label: str) -> RunInfo:
+        return cls(
+            label=label,
+            face_bench_version=results.face_bench_version,
+            generated_at=results.volatile.generated_at,
+            dataset_digest=results.dataset.digest,
+            seed=results.settings.seed,
+        )
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One subset × model × metric comparison.
+
+    ``outside_ci`` is set when the baseline lies outside the current run's 95% bootstrap
+    interval on either side; ``ci_warning`` only when it lies on the better side, i.e. the
+    current run is credibly worse even if the move is within tolerance.
+    """
+
+    subset: str
+    model: str
+    metric: str
+    baseline: float | None
+    current: float | None
+    delta: float | None
+    tolerance: float
+    direction: Direction
+    verdict: Verdict
+    outside_ci: bool = False
+    ci_warning: bool = False
+    current_ci: tuple[float, float] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A reason the two runs do not measure the same thing."""
+
+    scope: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Everything the gate decided; renderers and callers read ``exit_code`` and ``rows``."""
+
+    baseline: RunInfo
+    current: RunInfo
+    rows: tuple[GateRow, ...]
+    mismatches: tuple[Mismatch, ...] = ()
+    notes: tuple[str, ...] = ()
+    tolerances: dict[str, float] = field(default_factory=dict)
+    allow_mismatch: bool = False
+    fail_outside_ci: bool = False
+
+    def _with(self, verdict: Verdict) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.verdict == verdict)
+
+    @property
+    def regressions(self) -> tuple[GateRow, ...]:
+        return self._with("regressed")
+
+    @property
+    def improvements(self) -> tuple[GateRow, ...]:
+        return self._with("improved")
+
+    @property
+    def passes(self) -> tuple[GateRow, ...]:
+        return self._with("pass")
+
+    @property
+    def not_comparable(self) -> tuple[GateRow, ...]:
+        return self._with("not comparable")
+
+    @property
+    def ci_warnings(self) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.ci_warning)
+
+    @property
+    def compared(self) -> tuple[GateRow, ...]:
+        return tuple(r for r in self.rows if r.verdict != "not comparable")
+
+    @property
+    def problem(self) -> str | None:
+        """Why the gate cannot give a verdict (exit 2), or None."""
+        if self.mismatches and not self.allow_mismatch:
+            reasons = "; ".join(str(m) for m in self.mismatches)
+            return (
+                f"runs are not comparable: {reasons} (pass --allow-mismatch to compare them anyway)"
+            )
+        if not self.compared:
+            return "no metric could be compared between the two runs"
+        return None
+
+    @property
+    def status(self) -> Literal["passed", "regressed", "not comparable"]:
+        if self.problem:
+            return "not comparable"
+        return "regressed" if self.regressions else "passed"
+
+    @property
+    def exit_code(self) -> int:
+        """0 all within tolerance, 1 at least one regression, 2 the runs cannot be gated."""
+        return {"passed": 0, "regressed": 1, "not comparable": 2}[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--format json``; stable keys, rows in table order."""
+        return {
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "problem": self.problem,
+            "counts": {
+                "compared": len(self.compared),
+                "pass": len(self.passes),
+                "improved": len(self.improvements),
+                "regressed": len(self.regressions),
+                "not_comparable": len(self.not_comparable),
+                "ci_warnings": len(self.ci_warnings),
+            },
+            "baseline": asdict(self.baseline),
+            "current": asdict(self.current),
+            "allow_mismatch": self.allow_mismatch,
+            "fail_outside_ci": self.fail_outside_ci,
+            "tolerance_overrides": dict(self.tolerances),
+            "mismatches": [asdict(m) for m in self.mismatches],
+            "notes": list(self.notes),
+            "rows": [
+                {**asdict(r), "current_ci": list(r.current_ci) if r.current_ci else None}
+                for r in self.rows
+            ],
+        }
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def gate(
+    baseline: RunResults,
+    current: RunResults,
+    tolerances: dict[str, float] | None,
+    allow_mismatch: bool = False,
+    *,
+    fail_outside_ci: bool = False,
+) -> GateReport:
+    """Compare ``current`` with ``baseline``.
+
+    ``tolerances`` overrides DEFAULT_TOLERANCES per metric (or ``tar_at_far`` for every
+    TAR@FAR target). Runs that do not measure the same thing get mismatches and no rows,
+    unless ``allow_mismatch``; a baseline outside the current 95% CI on its better side is
+    a warning, or a regression with ``fail_outside_ci``.
+    """
+    overrides = validate_tolerances(tolerances or {}, "tolerances")
+    mismatches, notes = _compare_setup(baseline, current)
+    rows: list[GateRow] = []
+    if allow_mismatch or not mismatches:
+        rows = _compare_metrics(baseline, current, overrides, fail_outside_ci)
+    return GateReport(
+        baseline=RunInfo.of(baseline, "baseline"),
+        current=RunInfo.of(current, "current"),
+        rows=tuple(rows),
+        mismatches=tuple(mismatches),
+        notes=tuple(notes),
+        tolerances=overrides,
+        allow_mismatch=allow_mismatch,
+        fail_outside_ci=fail_outside_ci,
+    )
+
+
+def _differs(scope: str, what: str, base: Any, cur: Any) -> list[Mismatch]:
+    if base == cur:
+        return []
+    return [Mismatch(scope, f"{what} differs (baseline {base!r}, current {cur!r})")]
+
+
+def _short(digest: str) -> str:
+    return digest[:12] + "…" if len(digest) > 12 else digest
+
+
+def _compare_setup(baseline: RunResults, current: RunResults) -> tuple[list[Mismatch], list[str]]:
+    """Everything that must be equal for the figures to be comparable, and what is just new."""
+    mismatches: list[Mismatch] = []
+    notes: list[str] = []
+    _check_run(baseline, current, mismatches, notes)
+    missing_models = _check_models(baseline, current, mismatches, notes)
+    _check_subsets(baseline, current, missing_models, mismatches, notes)
+    return mismatches, notes
+
+
+def _check_run(b: RunResults, c: RunResults, mismatches: list[Mismatch], notes: list[str]) -> None:
+    if b.dataset.digest != c.dataset.digest:
+        mismatches.append(
+            Mismatch(
+                "run",
+                f"dataset digest differs (baseline {_short(b.dataset.digest)}, "
+                f"current {_short(c.dataset.digest)}): the manifest or image listing changed",
+            )
+        )
+    mismatches += _differs(
+        "run", "identity source", b.dataset.identity_source, c.dataset.identity_source
+    )
+    for what in ("seed", "sample", "pairs", "align", "multi_face", "on_fail"):
+        mismatches += _differs("run", what, getattr(b.settings, what), getattr(c.settings, what))
+    if b.face_bench_version != c.face_bench_version:
+        notes.append(
+            f"baseline made by face-bench {b.face_bench_version}, current by {c.face_bench_version}"
+        )
+
+
+def _check_models(
+    b: RunResults, c: RunResults, mismatches: list[Mismatch], notes: list[str]
+) -> set[str]:
+    """Model identities; returns the baseline models absent from the current run."""
+    cur_models = {m.name: m for m in c.models}
+    missing: set[str] = set()
+    for model in b.models:
+        scope = f"model {model.name!r}"
+        other = cur_models.get(model.name)
+        if other is None:
+            missing.add(model.name)
+            mismatches.append(Mismatch(scope, "missing from the current run"))
+            continue
+        if model.weights_sha256 != other.weights_sha256:
+            mismatches.append(
+                Mismatch(
+                    scope,
+                    f"weights differ (sha256 {_short(model.weights_sha256)} in baseline, "
+                    f"{_short(other.weights_sha256)} in current)",
+                )
+            )
+        mismatches += _differs(scope, "similarity", model.similarity, other.similarity)
+    base_names = {m.name for m in b.models}
+    notes += [
+        f"model {name!r} is new in the current run (not gated)"
+        for name in cur_models
+        if name not in base_names
+    ]
+    return missing
+
+
+def _check_subsets(
+    b: RunResults,
+    c: RunResults,
+    missing_models: set[str],
+    mismatches: list[Mismatch],
+    notes: list[str],
+) -> None:
+    cur_subsets = {s.name: s for s in c.subsets}
+    base_model_names = {m.name for m in b.models}
+    for subset in b.subsets:
+        scope = f"subset {subset.name!r}"
+        other = cur_subsets.get(subset.name)
+        if other is None:
+            mismatches.append(Mismatch(scope, "missing from the current run"))
+            continue
+        mismatches += _differs(scope, "definition", subset.definition, other.definition)
+        mismatches += _differs(scope, "sample size", subset.sample_size, other.sample_size)
+        only_b = set(subset.images) - set(other.images)
+        only_c = set(other.images) - set(subset.images)
+        if only_b or only_c:
+            mismatches.append(
+                Mismatch(
+                    scope,
+                    f"sampled images differ ({len(only_b)} only in baseline, "
+                    f"{len(only_c)} only in current)",
+                )
+            )
+        mismatches += _differs(scope, "pairs mode", subset.pairs.mode, other.pairs.mode)
+        counts_b = (subset.pairs.n_genuine, subset.pairs.n_impostor)
+        counts_c = (other.pairs.n_genuine, other.pairs.n_impostor)
+        if counts_b != counts_c:
+            notes.append(
+                f"subset {subset.name!r}: scored pairs differ (genuine/impostor "
+                f"{counts_b[0]}/{counts_b[1]} in baseline, {counts_c[0]}/{counts_c[1]} in "
+                "current), usually because failures to enrol changed"
+            )
+        cur_runs = {m.name for m in other.models}
+        base_runs = {m.name for m in subset.models}
+        mismatches += [
+            Mismatch(f"{scope}, model {name!r}", "missing from the current run")
+            for name in sorted(base_runs - cur_runs)
+            if name not in missing_models
+        ]
+        notes += [
+            f"subset {subset.name!r}: model {name!r} is new here (not gated)"
+            for name in sorted(cur_runs - base_runs)
+            if name in base_model_names
+        ]
+    base_subset_names = {s.name for s in b.subsets}
+    notes += [
+        f"subset {name!r} is new in the current run (not gated)"
+        for name in cur_subsets
+        if name not in base_subset_names
+    ]
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _metric_names(base: dict[str, Any], cur: dict[str, Any]) -> list[str]:
+    names = [n for n in METRIC_DIRECTIONS if n in base or n in cur]
+    extra = {n for n in (*base, *cur) if n not in METRIC_DIRECTIONS and metric_direction(n)}
+    names += sorted(extra, key=lambda n: -float(n[len(TAR_FAMILY) + 1 :]))
+    return names
+
+
+def _compare_metrics(
+    baseline: RunResults,
+    current: RunResults,
+    overrides: Mapping[str, float],
+    fail_outside_ci: bool,
+) -> list[GateRow]:
+    rows: list[GateRow] = []
+    cur_subsets = {s.name: s for s in current.subsets}
+    for subset in baseline.subsets:
+        other = cur_subsets.get(subset.name)
+        if other is None:
+            continue
+        cur_runs = {m.name: m for m in other.models}
+        for run in subset.models:
+            cur_run = cur_runs.get(run.name)
+            if cur_run is None:
+                continue
+            base_flat = flatten_metrics(run.metrics)
+            cur_flat = flatten_metrics(cur_run.metrics)
+            for name in _metric_names(base_flat, cur_flat):
+                rows.append(
+                    _compare_one(
+                        subset.name,
+                        run.name,
+                        name,
+                        base_flat,
+                        cur_flat,
+                        metric_ci(cur_run.metrics, name),
+                        tolerance_for(name, overrides),
+                        fail_outside_ci,
+                    )
+                )
+    return rows
+
+
+def _compare_one(
+    subset: str,
+    model: str,
+    name: str,
+    base_flat: dict[str, Any],
+    cur_flat: dict[str, Any],
+    ci: tuple[float, float] | None,
+    tolerance: float,
+    fail_outside_ci: bool,
+) -> GateRow:
+    sign = metric_direction(name) or +1
+    b, c = _finite(base_flat.get(name)), _finite(cur_flat.get(name))
+    row = GateRow(
+        subset=subset,
+        model=model,
+        metric=name,
+        baseline=b,
+        current=c,
+        delta=None,
+        tolerance=tolerance,
+        direction="higher" if sign > 0 else "lower",
+        verdict="not comparable",
+        current_ci=ci,
+    )
+    if b is None or c is None:
+        why = [
+            f"not in {side}" if name not in flat else f"no value in {side}"
+            for side, flat, value in (("baseline", base_flat, b), ("current", cur_flat, c))
+            if value is None
+        ]
+        return replace(row, note="; ".join(why))
+    delta = c - b
+    worse_by = -sign * delta
+    if worse_by > tolerance + _EPS:
+        verdict: Verdict = "regressed"
+        note = f"worse by {abs(delta):.4g}, tolerance {tolerance:g}"
+    elif -worse_by > tolerance + _EPS:
+        verdict, note = "improved", f"better by {abs(delta):.4g}"
+    else:
+        verdict, note = "pass", ""
+    outside = warning = False
+    if ci is not None:
+        lower, upper = ci
+        outside = b < lower or b > upper
+        warning = (b > upper) if sign > 0 else (b < lower)
+        if warning and verdict == "pass":
+            note = "baseline outside the current 95% CI"
+            if fail_outside_ci:
+                verdict = "regressed"
+                note += " (--fail-outside-ci)"
+    return replace(
+        row, delta=delta, verdict=verdict, outside_ci=outside, ci_warning=warning, note=note
+    )
+
+
+# ---------------------------------------------------------------- from files
+
+
+def _load(path: Path, role: str) -> RunResults:
+    try:
+        return RunResults.from_disk(Path(path))
+    except ResultsError as exc:
+        raise GateInputError(f"{role}: {exc}") from None
+
+
+def run_gate(
+    baseline_path: Path,
+    current_path: Path,
+    tolerances: dict[str, float] | None = None,
+    config_path: Path | None = None,
+    allow_mismatch: bool = False,
+    *,
+    fail_outside_ci: bool | None = None,
+) -> GateReport:
+    """Read both results files and the config's ``[gate]`` table, then ``gate`` them.
+
+    ``tolerances`` and ``fail_outside_ci`` are the command-line values (None = not given);
+    they win over the config file, which wins over the defaults. Unusable inputs raise
+    GateInputError; mismatched runs come back as a report whose ``exit_code`` is 2.
+    """
+    from face_bench.core.config import load_config
+
+    try:
+        config = load_config(Path(config_path) if config_path is not None else None)
+    except ConfigError as exc:
+        raise GateInputError(str(exc)) from None
+    source = str(config.path) if config.path else "config"
+    file_tolerances, file_fail = gate_settings(config.gate, source)
+    cli = validate_tolerances(tolerances or {}, "--tolerance")
+    merged = merge_tolerances(cli, file_tolerances)
+    fail = fail_outside_ci if fail_outside_ci is not None else bool(file_fail)
+    baseline = _load(baseline_path, "baseline")
+    current = _load(current_path, "current")
+    report = gate(baseline, current, merged, allow_mismatch, fail_outside_ci=fail)
+    return replace(
+        report,
+        baseline=replace(report.baseline, label=str(baseline_path)),
+        current=replace(report.current, label=str(current_path)),
+    )

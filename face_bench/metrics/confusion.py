@@ -1,0 +1,254 @@
+"""Score checks and the one primitive: confusion counts at every distinct score.
+
+ROC, DET, precision-recall and the threshold sweep are views of :class:`ConfusionCounts`;
+face_bench.metrics.summary builds the exact headline figures on top of it. Conventions are those
+of face_bench.metrics.summary: higher score = same person, accepted when ``score >= threshold``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from face_bench.core.errors import MetricError
+
+Method = Literal["auto", "sort", "search"]
+_CHUNK = 1 << 22  # elements per pass over huge arrays: bounds temporaries to tens of MB
+_SEARCH_MIN_N = 1 << 20  # below this a full sort is cheap enough
+
+
+def check_scores(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate once at the boundary so every metric can trust its inputs."""
+    s, y = np.asarray(scores), np.asarray(labels)
+    if s.ndim != 1 or y.shape != s.shape:
+        raise MetricError(
+            f"scores and labels must be 1-D and equal length, got {s.shape}, {y.shape}"
+        )
+    if s.size == 0:
+        raise MetricError("no scores: the pair set is empty")
+    if s.dtype.kind not in "fiub":
+        raise MetricError(f"scores must be numeric, got dtype {s.dtype}")
+    if s.dtype.kind != "f" or s.dtype.itemsize < 4:
+        s = s.astype(np.float64 if s.dtype.kind != "f" else np.float32)
+    if not np.isfinite(s).all():
+        raise MetricError("scores contain NaN or infinity")
+    if y.dtype != bool:
+        if not ((y == 0) | (y == 1)).all():
+            raise MetricError("labels must be boolean or 0/1")
+        y = y.astype(bool)
+    return s, y
+
+
+def check_two_classes(
+    scores: Any, labels: Any, what: str
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """check_scores, plus a clear error when ``what`` needs both classes and one is absent."""
+    s, y = check_scores(scores, labels)
+    n_pos = int(np.count_nonzero(y))
+    n_neg = s.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        kind = "genuine (same-person)" if n_pos == 0 else "impostor (different-person)"
+        raise MetricError(f"{what} is undefined: there are no {kind} pairs")
+    return s, y, n_pos, n_neg
+
+
+def _use_search(method: Method, n: int, n_pos: int, n_neg: int) -> bool:
+    if method not in ("auto", "sort", "search"):
+        raise ValueError(f"method must be 'auto', 'sort' or 'search', got {method!r}")
+    if method == "auto":
+        return n >= _SEARCH_MIN_N and 8 * n_pos <= n_neg
+    return method == "search"
+
+
+# ---------------------------------------------------------------- primitive and curves
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray  # first entry +inf: the (0, 0) point, as in scikit-learn
+
+
+@dataclass(frozen=True)
+class DetCurve:
+    fmr: np.ndarray
+    fnmr: np.ndarray
+    thresholds: np.ndarray  # the same points as the ROC
+
+
+@dataclass(frozen=True)
+class PrecisionRecallCurve:
+    precision: np.ndarray
+    recall: np.ndarray
+    thresholds: np.ndarray  # distinct scores, descending; no artificial end point
+
+
+@dataclass(frozen=True)
+class ThresholdSweep:
+    """Every rate at every distinct score (descending), for tables and threshold choice.
+
+    Precision is always defined here: at any distinct score at least one pair is accepted.
+    """
+
+    thresholds: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    tn: np.ndarray
+    fn: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    accuracy: np.ndarray
+    fmr: np.ndarray
+    fnmr: np.ndarray
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(asdict(self))
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """Counts at every distinct score, descending: scikit-learn's ``_binary_clf_curve``.
+
+    Tied scores are collapsed into one threshold, so each row is an operating point someone
+    could actually choose.
+    """
+
+    thresholds: np.ndarray
+    tp: np.ndarray  # genuine pairs with score >= threshold (int64)
+    fp: np.ndarray  # impostor pairs with score >= threshold (int64)
+    n_pos: int
+    n_neg: int
+
+    @property
+    def tn(self) -> np.ndarray:
+        return self.n_neg - self.fp
+
+    @property
+    def fn(self) -> np.ndarray:
+        return self.n_pos - self.tp
+
+    def _both(self, what: str) -> None:
+        if self.n_pos == 0 or self.n_neg == 0:
+            raise MetricError(f"{what} is undefined: only one class of pairs is present")
+
+    def roc(self) -> RocCurve:
+        self._both("the ROC curve")
+        tp, fp = np.r_[0, self.tp], np.r_[0, self.fp]
+        return RocCurve(fp / self.n_neg, tp / self.n_pos, np.r_[np.inf, self.thresholds])
+
+    def det(self) -> DetCurve:
+        roc = self.roc()
+        return DetCurve(roc.fpr, 1.0 - roc.tpr, roc.thresholds)
+
+    def precision_recall(self) -> PrecisionRecallCurve:
+        self._both("the precision-recall curve")
+        return PrecisionRecallCurve(
+            self.tp / (self.tp + self.fp), self.tp / self.n_pos, self.thresholds
+        )
+
+    def sweep(self) -> ThresholdSweep:
+        self._both("the threshold sweep")
+        tp, fp, p, n = self.tp, self.fp, self.n_pos, self.n_neg
+        return ThresholdSweep(
+            thresholds=self.thresholds,
+            tp=tp,
+            fp=fp,
+            tn=self.tn,
+            fn=self.fn,
+            precision=tp / (tp + fp),
+            recall=tp / p,
+            f1=2 * tp / (tp + fp + p),
+            accuracy=(tp + n - fp) / (p + n),
+            fmr=fp / n,
+            fnmr=(p - tp) / p,
+        )
+
+
+def _counts_sorted(s: np.ndarray, y: np.ndarray) -> ConfusionCounts:
+    """scikit-learn's stable-sort-and-collapse counts, without an argsort.
+
+    Within a tie only the group's total matters, so sorting the values (fast SIMD sort, no
+    index array) and counting genuine scores >= each distinct value gives identical counts.
+    """
+    desc = np.sort(s)[::-1]
+    ends = np.r_[np.flatnonzero(desc[1:] != desc[:-1]), desc.size - 1]
+    thresholds = desc[ends]
+    del desc
+    genuine = np.sort(s[y])
+    below = np.searchsorted(genuine, thresholds[::-1], side="left")[::-1]
+    tp = (genuine.size - below).astype(np.int64)
+    fp = ends + 1 - tp
+    return ConfusionCounts(thresholds, tp, fp, genuine.size, int(fp[-1]))
+
+
+def confusion_counts(scores: Any, labels: Any) -> ConfusionCounts:
+    s, y = check_scores(scores, labels)
+    return _counts_sorted(s, y)
+
+
+def roc_curve(scores: Any, labels: Any) -> RocCurve:
+    return confusion_counts(scores, labels).roc()
+
+
+def det_curve(scores: Any, labels: Any) -> DetCurve:
+    return confusion_counts(scores, labels).det()
+
+
+def precision_recall_curve(scores: Any, labels: Any) -> PrecisionRecallCurve:
+    return confusion_counts(scores, labels).precision_recall()
+
+
+def threshold_sweep(scores: Any, labels: Any) -> ThresholdSweep:
+    return confusion_counts(scores, labels).sweep()
+
+
+def probit(p: Any, eps: float = 1e-9) -> np.ndarray:
+    """Normal deviate for DET axes; clipping keeps rates of 0 and 1 plottable."""
+    from scipy.special import ndtri  # scipy.stats costs ~1 s to import; ndtri is the same ppf
+
+    return ndtri(np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps))
+
+
+# ---------------------------------------------------------------- plotting support
+
+
+def _plot_axis(v: Any, scale: str) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if scale == "log":  # zeros sit at the smallest positive value, not decades below it
+        positive = v[v > 0]
+        v = np.log10(np.clip(v, positive.min() if positive.size else 1e-12, None))
+    elif scale == "probit":
+        v = probit(v)
+    elif scale != "linear":
+        raise ValueError(f"scale must be 'linear', 'log' or 'probit', got {scale!r}")
+    span = v.max() - v.min()
+    return (v - v.min()) / span if span > 0 else np.zeros_like(v)
+
+
+def thin_curve(
+    x: Any, y: Any, max_points: int = 2000, x_scale: str = "linear", y_scale: str = "linear"
+) -> np.ndarray:
+    """Indices of at most ``max_points`` points that keep a curve's shape, for plots only.
+
+    A point is kept when it enters a new grid cell (cell side 2/max_points of each axis in
+    the plotted scale); a monotone curve crosses at most max_points cells. Both endpoints
+    are kept. Reported figures always come from the full curve.
+    """
+    n = len(x)
+    if n <= max_points:
+        return np.arange(n)
+    cells = max(1, (max_points - 2) // 2)
+    cx = np.floor(_plot_axis(x, x_scale) * cells)
+    cy = np.floor(_plot_axis(y, y_scale) * cells)
+    moved = np.r_[True, (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])]
+    moved[-1] = True
+    keep = np.flatnonzero(moved)
+    if keep.size > max_points:  # a non-monotone curve (precision) can revisit cells
+        keep = keep[np.unique(np.round(np.linspace(0, keep.size - 1, max_points)).astype(int))]
+    return keep

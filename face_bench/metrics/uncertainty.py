@@ -1,0 +1,297 @@
+"""How sure are the figures? Identity bootstrap CIs and DeLong's test.
+
+Pairs that share a person are not independent (one blurry photo spoils every pair it is
+in), so resampling pairs understates the uncertainty. The bootstrap here resamples people.
+
+Weighting: one replicate draws the K identities with replacement; a person drawn c times
+counts as c copies. Every pair (a, b) gets weight c[a] * c[b]. For impostor pairs that is
+each copy of a against each copy of b. For a genuine pair it is c^2: duplicating a person
+and pairing all images except each image with its own copy gives exactly c^2 copies of
+every genuine pair. One rule for both classes, and a person drawn 0 times drops out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from face_bench.core.errors import MetricError
+from face_bench.metrics import summary as metrics
+from face_bench.metrics.catalog import far_key
+
+_CELLS_PER_CHUNK = 1 << 21  # replicate x pair cells per chunk: bounds memory to ~100 MB
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """Percentile bootstrap interval around the full-data estimate.
+
+    ``n_invalid`` counts replicates where the metric was undefined (a draw left no genuine
+    or no impostor weight, or too few impostors for the FAR target); they are left out.
+    Bounds are None when the bootstrap is disabled or no replicate was valid.
+    """
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    n_boot: int
+    seed: int
+    confidence: float
+    n_invalid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: metrics.json_float(v) if isinstance(v, float) else v for k, v in asdict(self).items()
+        }
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    roc_auc: ConfidenceInterval
+    eer: ConfidenceInterval
+    tar_at_far: tuple[tuple[float, ConfidenceInterval], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Keyed by flat metric name (roc_auc, eer, tar_at_far_1e-3), as results.json is."""
+        out = {"roc_auc": self.roc_auc.to_dict(), "eer": self.eer.to_dict()}
+        for target, ci in self.tar_at_far:
+            out[far_key(target)] = ci.to_dict()
+        return out
+
+
+def _identity_codes(id_a: Any, id_b: Any, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    id_a, id_b = np.asarray(id_a), np.asarray(id_b)
+    if id_a.shape != (n,) or id_b.shape != (n,):
+        raise MetricError(f"need two identity codes per pair: {id_a.shape}, {id_b.shape} vs {n}")
+    uniq, inv = np.unique(np.concatenate([id_a, id_b]), return_inverse=True)
+    return inv[:n], inv[n:], uniq.size
+
+
+def _draw_counts(n_ids: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_ids) copies of each person per replicate, drawn up front so that chunking
+    never changes the numbers."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_ids, size=(n_boot, n_ids))
+    draws += n_ids * np.arange(n_boot)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_boot * n_ids).reshape(n_boot, n_ids)
+
+
+class _WeightedRoc:
+    """Sorts the pairs once; each replicate is then a weighted cumulative sum."""
+
+    def __init__(self, scores: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray):
+        order = np.argsort(scores, kind="stable")[::-1]
+        s = scores[order]
+        self.ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+        self.genuine = labels[order]
+        self.a, self.b = a[order], b[order]
+
+    def counts(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted (tp, fp) per replicate row, with the (0, 0) start column prepended."""
+        w = copies[:, self.a].astype(np.float64)
+        w *= copies[:, self.b]
+        wg = w * self.genuine
+        np.cumsum(w, axis=1, out=w)
+        np.cumsum(wg, axis=1, out=wg)
+        zero = np.zeros((w.shape[0], 1))
+        tp = np.hstack([zero, wg[:, self.ends]])
+        return tp, np.hstack([zero, w[:, self.ends]]) - tp
+
+
+def _weighted_auc(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    area2 = np.sum(np.diff(fp, axis=1) * (tp[:, 1:] + tp[:, :-1]), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return area2 / (2 * tp[:, -1] * fp[:, -1])
+
+
+def _weighted_eer(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """The interpolated crossing of metrics.EerPoint, row by row."""
+    p, n = tp[:, -1:], fp[:, -1:]
+    gap = (p - tp) * n - fp * p  # integer-valued weights: exact in float64
+    j = np.argmax(gap <= 0, axis=1)
+    j = np.maximum(j, 1)  # rows with no weight in a class have gap 0 everywhere
+    rows = np.arange(tp.shape[0])
+    d0, d1 = gap[rows, j - 1], gap[rows, j]
+    f0, f1 = fp[rows, j - 1], fp[rows, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (f0 + d0 / (d0 - d1) * (f1 - f0)) / n[:, 0]
+    out[(p[:, 0] == 0) | (n[:, 0] == 0)] = np.nan
+    return out
+
+
+def _weighted_tar(tp: np.ndarray, fp: np.ndarray, target: float) -> np.ndarray:
+    """metrics.TarAtFar's rule: the lowest threshold whose weighted FMR <= target."""
+    p, n = tp[:, -1], fp[:, -1]
+    allowed = np.floor(target * n + 1e-9)
+    idx = np.count_nonzero(fp <= allowed[:, None], axis=1) - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = tp[np.arange(tp.shape[0]), idx] / p
+    out[(allowed < 1) | (p == 0)] = np.nan
+    return out
+
+
+def _interval(
+    estimate: float | None, reps: np.ndarray | None, n_boot: int, seed: int, confidence: float
+) -> ConfidenceInterval:
+    if estimate is None or reps is None or n_boot == 0:
+        return ConfidenceInterval(estimate, None, None, n_boot, seed, confidence)
+    valid = reps[np.isfinite(reps)]
+    n_invalid = int(reps.size - valid.size)
+    if valid.size == 0:
+        return ConfidenceInterval(estimate, None, None, n_boot, seed, confidence, n_invalid)
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(valid, [tail, 100 - tail])
+    return ConfidenceInterval(estimate, float(lo), float(hi), n_boot, seed, confidence, n_invalid)
+
+
+def _check_boot(n_boot: int, confidence: float) -> None:
+    if n_boot < 0:
+        raise MetricError(f"n_boot must be >= 0, got {n_boot}")
+    if not 0 < confidence < 1:
+        raise MetricError(f"confidence must lie in (0, 1), got {confidence}")
+
+
+def bootstrap_metrics(
+    scores: Any,
+    labels: Any,
+    id_a: Any,
+    id_b: Any,
+    far_targets: Sequence[float] = metrics.DEFAULT_FAR_TARGETS,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapResult:
+    """Identity-bootstrap CIs of AUC, EER and TAR@FAR; ``n_boot=0`` gives estimates only."""
+    _check_boot(n_boot, confidence)
+    s, y = metrics.check_scores(scores, labels)
+    auc = metrics.roc_auc(s, y)
+    eer = metrics.equal_error_rate(s, y).eer
+    tars = metrics.tar_at_far(s, y, far_targets)
+    reps: dict[str, np.ndarray] | None = None
+    if n_boot:
+        a, b, n_ids = _identity_codes(id_a, id_b, s.size)
+        copies = _draw_counts(n_ids, n_boot, seed)
+        roc = _WeightedRoc(s, y, a, b)
+        reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
+        reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
+        step = max(1, _CELLS_PER_CHUNK // s.size)
+        for r0 in range(0, n_boot, step):
+            tp, fp = roc.counts(copies[r0 : r0 + step])
+            reps["auc"][r0 : r0 + step] = _weighted_auc(tp, fp)
+            reps["eer"][r0 : r0 + step] = _weighted_eer(tp, fp)
+            for i, t in enumerate(tars):
+                reps[f"tar{i}"][r0 : r0 + step] = _weighted_tar(tp, fp, t.far_target)
+    get = (lambda key: reps[key]) if reps else (lambda key: None)
+    return BootstrapResult(
+        roc_auc=_interval(auc, get("auc"), n_boot, seed, confidence),
+        eer=_interval(eer, get("eer"), n_boot, seed, confidence),
+        tar_at_far=tuple(
+            (
+                t.far_target,
+                _interval(t.tar, get(f"tar{i}") if t.supported else None, n_boot, seed, confidence),
+            )
+            for i, t in enumerate(tars)
+        ),
+    )
+
+
+def bootstrap_auc_difference(
+    scores_a: Any,
+    scores_b: Any,
+    labels: Any,
+    id_a: Any,
+    id_b: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> ConfidenceInterval:
+    """CI of AUC(model a) - AUC(model b) on the same pairs, both models seeing the same
+    people in every replicate so that their shared difficulty cancels."""
+    _check_boot(n_boot, confidence)
+    sa, y = metrics.check_scores(scores_a, labels)
+    sb, _ = metrics.check_scores(scores_b, labels)  # same labels: the same pairs
+    diff = metrics.roc_auc(sa, y) - metrics.roc_auc(sb, y)
+    if n_boot == 0:
+        return _interval(diff, None, 0, seed, confidence)
+    a, b, n_ids = _identity_codes(id_a, id_b, sa.size)
+    copies = _draw_counts(n_ids, n_boot, seed)
+    roc_a, roc_b = _WeightedRoc(sa, y, a, b), _WeightedRoc(sb, y, a, b)
+    reps = np.empty(n_boot)
+    step = max(1, _CELLS_PER_CHUNK // sa.size)
+    for r0 in range(0, n_boot, step):
+        chunk = copies[r0 : r0 + step]
+        reps[r0 : r0 + step] = _weighted_auc(*roc_a.counts(chunk)) - _weighted_auc(
+            *roc_b.counts(chunk)
+        )
+    return _interval(diff, reps, n_boot, seed, confidence)
+
+
+# ---------------------------------------------------------------- DeLong
+
+
+@dataclass(frozen=True)
+class DelongResult:
+    """DeLong's test of AUC(a) = AUC(b) on the same pairs; two-sided normal p-value.
+
+    Zero variance (identical rankings) gives z = 0 and p = 1 when the AUCs are equal.
+    Note that DeLong treats pairs as independent, which all-pairs protocols are not;
+    the identity bootstrap of the difference is the more honest companion figure.
+    """
+
+    auc_a: float
+    auc_b: float
+    diff: float
+    var_a: float
+    var_b: float
+    covariance: float
+    variance: float
+    std_error: float
+    z: float
+    p_value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: metrics.json_float(v) for k, v in asdict(self).items()}
+
+
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties sharing their average rank (what DeLong's statistic needs)."""
+    _values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts + 1) / 2.0)[inverse]
+
+
+def delong_components(scores: Any, labels: Any) -> tuple[float, np.ndarray, np.ndarray]:
+    """(AUC, V10, V01) by midranks (Sun & Xu 2014), O(n log n).
+
+    V10[i]: the share of impostors a genuine pair beats (ties half); V01[j]: the share of
+    genuine pairs that beat impostor j. Both average to the AUC.
+    """
+    s, y, n_pos, n_neg = metrics.check_two_classes(scores, labels, "DeLong's test")
+    pos, neg = s[y].astype(np.float64), s[~y].astype(np.float64)
+    tz = _midranks(np.concatenate([pos, neg]))
+    v10 = (tz[:n_pos] - _midranks(pos)) / n_neg
+    v01 = 1.0 - (tz[n_pos:] - _midranks(neg)) / n_pos
+    return metrics.roc_auc(s, y), v10, v01
+
+
+def delong_test(scores_a: Any, scores_b: Any, labels: Any) -> DelongResult:
+    auc_a, v10a, v01a = delong_components(scores_a, labels)
+    auc_b, v10b, v01b = delong_components(scores_b, labels)
+    m, n = v10a.size, v01a.size
+    if m < 2 or n < 2:
+        raise MetricError("DeLong's test needs at least two genuine and two impostor pairs")
+    s10, s01 = np.cov(v10a, v10b), np.cov(v01a, v01b)
+    cov = s10 / m + s01 / n
+    var_a, var_b, cov_ab = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
+    variance = max(var_a + var_b - 2 * cov_ab, 0.0)
+    diff = auc_a - auc_b
+    se = math.sqrt(variance)
+    z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+    from scipy.special import ndtr
+
+    p = float(2 * ndtr(-abs(z)))
+    return DelongResult(auc_a, auc_b, diff, var_a, var_b, cov_ab, variance, se, z, p)

@@ -1,0 +1,217 @@
+"""ROC and DET figures: one curve per model, AUC or EER in the legend as given."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from face_bench.report.plots.style import (
+    _as_array,
+    _figure,
+    _model_colors,
+    _note_cjk,
+    _pct,
+    _pct_formatter,
+    _same_length,
+    _thin_indices,
+)
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+
+class RocCurve(NamedTuple):
+    """One model's ROC curve; ``auc`` comes from the metrics layer, not from here."""
+
+    label: str
+    fpr: ArrayLike
+    tpr: ArrayLike
+    auc: float | None = None
+
+
+class DetCurve(NamedTuple):
+    """One model's DET curve; ``eer`` (a fraction) is marked on the FMR = FNMR line."""
+
+    label: str
+    fmr: ArrayLike
+    fnmr: ArrayLike
+    eer: float | None = None
+
+
+# ---------------------------------------------------------------------- ROC
+
+
+def _curve_inputs(curves, kind, caller: str, title: str, model_colors):
+    """Records (tuples accepted), colours and validated (x, y) arrays for ROC and DET plots."""
+    curves = [c if isinstance(c, kind) else kind(*c) for c in curves]
+    if not curves:
+        raise ValueError(f"{caller} needs at least one curve")
+    colors = _model_colors([c.label for c in curves], model_colors)
+    _note_cjk([title, *(c.label for c in curves)])
+    x_name, y_name = kind._fields[1:3]
+    arrays = []
+    for c in curves:
+        x = _as_array(getattr(c, x_name), f"{c.label} {x_name}")
+        y = _as_array(getattr(c, y_name), f"{c.label} {y_name}")
+        _same_length(c.label, x, y)
+        arrays.append((x, y))
+    return curves, colors, arrays
+
+
+def plot_roc(
+    curves: Sequence[RocCurve | tuple[str, ArrayLike, ArrayLike, float | None]],
+    path: str | Path,
+    title: str = "ROC",
+    *,
+    log_x: bool = False,
+    model_colors: Mapping[str, str] | None = None,
+) -> Path:
+    """ROC, one curve per model; ``log_x`` spreads out the low-FMR end that matters.
+
+    ``fpr`` and ``tpr`` are fractions in [0, 1]; the AUC in the legend is taken as
+    given.
+    """
+    curves, colors, arrays = _curve_inputs(curves, RocCurve, "plot_roc", title, model_colors)
+
+    x_lo = 0.0
+    if log_x:
+        positives = [f[f > 0] for f, _ in arrays]
+        smallest = min((p.min() for p in positives if p.size), default=1e-4)
+        x_lo = 10.0 ** math.floor(math.log10(max(smallest, 1e-7)))
+
+    with _figure(path, 6.6, 5.8) as fig:
+        ax = fig.add_subplot()
+        for c, (fpr, tpr) in zip(curves, arrays, strict=True):
+            x = np.clip(fpr, x_lo, 1.0) if log_x else fpr
+            keep = _thin_indices([np.log10(x) if log_x else x, tpr])
+            label = c.label if c.auc is None else f"{c.label} (AUC {c.auc:.4f})"
+            ax.plot(x[keep], tpr[keep], color=colors[c.label], label=label)
+        if log_x:
+            chance = np.geomspace(x_lo, 1.0, 200)
+            ax.plot(chance, chance, color="grey", linestyle="--", linewidth=1, label="chance")
+            ax.set_xscale("log")
+            ax.set_xlim(x_lo, 1.0)
+            ax.xaxis.set_major_formatter(_pct_formatter())
+            ax.grid(True, which="minor", alpha=0.12)
+        else:
+            ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+            ax.set_xlim(-0.01, 1.01)
+            ax.xaxis.set_major_formatter(_pct_formatter())
+        ax.set_ylim(-0.01, 1.01)
+        ax.yaxis.set_major_formatter(_pct_formatter())
+        ax.set_xlabel(
+            "False match rate (impostor pairs accepted)" + (", log scale" if log_x else "")
+        )
+        ax.set_ylabel("True match rate (genuine pairs accepted)")
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    return Path(path)
+
+
+# ---------------------------------------------------------------------- DET
+
+# Tick candidates in priority order: decades and 50% first, then 5% and 20%, then the rest.
+_DET_TICK_TIERS = (
+    (1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 0.5),
+    (0.05, 0.2),
+    (0.02, 0.4, 0.8, 0.9, 0.95),
+    (2e-3, 5e-3, 0.3, 0.6),
+)
+_DET_CLIP = 1e-9
+
+
+def _det_ticks(lo: float, hi: float, *, horizontal: bool) -> list[float]:
+    """Percent ticks between ``lo`` and ``hi``, the roundest first, no label touching another.
+
+    Side by side (x axis) labels need room for their width, so the spacing depends on
+    label length; stacked (y axis) they only need a line height.
+    """
+    from scipy.special import ndtri  # the normal quantile; scipy.stats is slow to import
+
+    span = float(ndtri(hi) - ndtri(lo))
+    per_char = span / 60  # about 60 tick-label characters fit along a 5.5-inch axis
+
+    def fits(t: float, k: float) -> bool:
+        gap = abs(ndtri(t) - ndtri(k))
+        if not horizontal:
+            return gap >= span / 14
+        return gap >= per_char * ((len(_pct(t)) + len(_pct(k))) / 2 + 1.5)
+
+    ticks: list[float] = []
+    for tier in _DET_TICK_TIERS:
+        for t in tier:
+            if lo <= t <= hi and all(fits(t, k) for k in ticks):
+                ticks.append(t)
+    return sorted(ticks)
+
+
+def _det_low(arrays: Sequence[np.ndarray]) -> float:
+    """Lower axis limit: the decade holding the smallest non-zero rate (1e-6 to 1e-2)."""
+    positives = [a[a > 0] for a in arrays]
+    smallest = min((p.min() for p in positives if p.size), default=1e-3)
+    return 10.0 ** math.floor(math.log10(min(max(smallest, 1e-6), 1e-2)))
+
+
+def plot_det(
+    curves: Sequence[DetCurve | tuple[str, ArrayLike, ArrayLike, float | None]],
+    path: str | Path,
+    title: str = "DET",
+    *,
+    model_colors: Mapping[str, str] | None = None,
+) -> Path:
+    """DET curves on normal-deviate axes, where good systems become straight lines.
+
+    ``fmr`` and ``fnmr`` are fractions; rates of 0 or 1 are clipped just off the
+    axes. Each model's EER (a fraction, as computed elsewhere) is marked.
+    """
+    from scipy.special import ndtri  # the normal quantile; scipy.stats is slow to import
+
+    curves, colors, arrays = _curve_inputs(curves, DetCurve, "plot_det", title, model_colors)
+
+    x_lo = _det_low([f for f, _ in arrays])
+    y_lo = _det_low([f for _, f in arrays])
+    eers = [c.eer for c in curves if c.eer is not None]
+    hi = 0.5 if all(e <= 0.4 for e in eers) else 0.95
+
+    # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
+    legend_rows = math.ceil((len(curves) + 1) / 2)
+    with _figure(path, 6.6, 5.9 + 0.3 * legend_rows) as fig:
+        ax = fig.add_subplot()
+        diag = ndtri([min(x_lo, y_lo), hi])
+        ax.plot(diag, diag, color="grey", linestyle=":", linewidth=1, label="FMR = FNMR")
+        for c, (fmr, fnmr) in zip(curves, arrays, strict=True):
+            x = ndtri(np.clip(fmr, _DET_CLIP, 1 - _DET_CLIP))
+            y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
+            keep = _thin_indices([x, y])
+            color = colors[c.label]
+            label = c.label if c.eer is None else f"{c.label} (EER {c.eer * 100:.2f}%)"
+            ax.plot(x[keep], y[keep], color=color, label=label)
+            if c.eer is not None and 0 < c.eer < 1:
+                point = ndtri(c.eer)
+                ax.plot(
+                    point,
+                    point,
+                    marker="o",
+                    markersize=8,
+                    color=color,
+                    markeredgecolor="white",
+                    markeredgewidth=1.2,
+                    linestyle="none",
+                    zorder=5,
+                )
+        for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
+            ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
+            axis.set_ticks(ndtri(ticks), [_pct(t) for t in ticks])
+        ax.set_xlim(ndtri(x_lo), ndtri(hi))
+        ax.set_ylim(ndtri(y_lo), ndtri(hi))
+        ax.set_xlabel("False match rate (FMR, normal deviate scale)")
+        ax.set_ylabel("False non-match rate (FNMR, normal deviate scale)")
+        ax.set_title(title)
+        fig.legend(
+            loc="outside lower center", ncol=2, title="● = EER" if eers else None, frameon=False
+        )
+    return Path(path)

@@ -1,0 +1,275 @@
+"""Shared look of every face-bench figure: rc style, CJK fonts, colours, saving, thinning.
+
+matplotlib is imported inside functions only, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
+
+_log = logging.getLogger("face_bench.report.plots")
+
+DPI = 120
+MAX_PLOT_POINTS = 2000
+"""Most points drawn per curve; more only slows rendering and bloats the PNG."""
+
+_MAX_COLS = 3
+
+# Preferred first: Japanese glyph shapes for identity names such as 新垣結衣.
+_CJK_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "Source Han Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "IPAPGothic",
+    "TakaoGothic",
+    "TakaoPGothic",
+    "VL Gothic",
+    "VL PGothic",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "Meiryo",
+    "MS Gothic",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Droid Sans Fallback",
+    "Noto Serif CJK JP",
+)
+# File-name fragments of the same fonts, for a font cache built before they were installed.
+_CJK_FILE_HINTS = (
+    "notosanscjk",
+    "notosansjp",
+    "sourcehansans",
+    "ipaexg",
+    "ipag",
+    "ipapg",
+    "takao",
+    "vlgothic",
+    "vl-gothic",
+    "droidsansfallback",
+)
+
+# tab10: well known, distinct, and stable when assigned by model order.
+_MODEL_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+# ------------------------------------------------------------- matplotlib setup
+
+
+@functools.cache
+def cjk_font_available() -> str | None:
+    """Name of the CJK font used for Japanese text, or None when none is installed.
+
+    Without one, Japanese identity names render as empty boxes; callers can say so
+    in a report instead of shipping unreadable figures silently. Imports matplotlib.
+    """
+    from matplotlib import font_manager
+
+    name = _pick_cjk(font_manager.fontManager)
+    if name is None:
+        # matplotlib's font cache may predate the font package; look on disk once.
+        for file in font_manager.findSystemFonts():
+            squashed = Path(file).name.lower().replace("_", "")
+            if any(hint in squashed for hint in _CJK_FILE_HINTS):
+                with contextlib.suppress(Exception):
+                    font_manager.fontManager.addfont(file)
+        name = _pick_cjk(font_manager.fontManager)
+    return name
+
+
+def _pick_cjk(manager: Any) -> str | None:
+    installed = {entry.name for entry in manager.ttflist}
+    return next((name for name in _CJK_FONTS if name in installed), None)
+
+
+def _rc() -> dict[str, Any]:
+    """Style for every face-bench figure, with a CJK font as fallback after DejaVu."""
+    cjk = cjk_font_available()
+    fallback = [cjk] if cjk else []
+    return {
+        "font.family": ["DejaVu Sans", *fallback],
+        "font.sans-serif": ["DejaVu Sans", *fallback, "Arial", "Helvetica"],
+        "font.size": 11,
+        "axes.titlesize": 12.5,
+        "axes.labelsize": 11,
+        "xtick.labelsize": 10,
+        "ytick.labelsize": 10,
+        "legend.fontsize": 9.5,
+        "legend.title_fontsize": 10,
+        "legend.framealpha": 0.9,
+        "figure.titlesize": 14,
+        "figure.facecolor": "white",
+        "axes.facecolor": "white",
+        "axes.grid": True,
+        "grid.alpha": 0.35,
+        "grid.linewidth": 0.6,
+        "lines.linewidth": 1.8,
+        "savefig.dpi": DPI,
+        "savefig.facecolor": "white",
+    }
+
+
+@contextlib.contextmanager
+def _figure(path: str | Path, width: float, height: float) -> Iterator[Figure]:
+    """Yield a fresh Agg figure and write it to ``path`` when the block ends."""
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with rc_context(_rc()), warnings.catch_warnings():
+        # Without a CJK font every Japanese glyph would warn; cjk_font_available() tells.
+        warnings.filterwarnings("ignore", message=r"Glyph .* missing from", category=UserWarning)
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        yield fig
+        _save(fig, Path(path))
+
+
+def _save(fig: Figure, path: Path) -> None:
+    """Write through a temporary file so an interrupted run leaves no half PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _note_cjk(texts: Sequence[str]) -> None:
+    if cjk_font_available() is None and any(_has_cjk(t) for t in texts):
+        _warn_no_cjk_once()
+
+
+@functools.cache
+def _warn_no_cjk_once() -> None:
+    _log.warning(
+        "No CJK font found: Japanese names in figures will show as boxes "
+        "(on Debian/Ubuntu: apt-get install fonts-noto-cjk)."
+    )
+
+
+def _has_cjk(text: str) -> bool:
+    return any(
+        "\u3040" <= ch <= "\u30ff"
+        or "\u3400" <= ch <= "\u9fff"
+        or "\uf900" <= ch <= "\ufaff"
+        or "\uff00" <= ch <= "\uffef"
+        for ch in text
+    )
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def model_colors(models: Sequence[str], given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Colour per model: ``given`` first, then the palette in model order.
+
+    Passing the same model order (or the same mapping) to every plot function
+    keeps a model's colour the same across all figures of a report.
+    """
+    colors = {m: given[m] for m in models if given and m in given}
+    free = [c for c in _MODEL_PALETTE if c not in colors.values()] or list(_MODEL_PALETTE)
+    for i, model in enumerate(m for m in dict.fromkeys(models) if m not in colors):
+        colors[model] = free[i % len(free)]
+    return colors
+
+
+def _model_colors(labels: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
+    """Alias for the plot functions, whose ``model_colors`` argument hides the public name."""
+    return model_colors(labels, given)
+
+
+def _thin_indices(columns: Sequence[np.ndarray], max_points: int = MAX_PLOT_POINTS) -> np.ndarray:
+    """Indices of at most ``max_points`` points keeping both ends and the curve's shape.
+
+    Points are spaced evenly along the curve's length in the plotted (already
+    transformed, range-normalised) coordinates, with a little even spacing by index
+    so flat stretches are not left empty.
+    """
+    n = len(columns[0])
+    if n <= max_points:
+        return np.arange(n)
+    step = np.zeros(n - 1)
+    for col in columns:
+        col = np.asarray(col, dtype=float)
+        finite = col[np.isfinite(col)]
+        if finite.size == 0:
+            continue
+        span = float(finite.max() - finite.min()) or 1.0
+        d = np.diff(col) / span
+        step += np.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0) ** 2
+    step = np.sqrt(step)
+    total = float(step.sum())
+    step += (total if total > 0 else 1.0) * 0.25 / (n - 1)
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    # Both ends of the segment each target lands in, so a jump keeps its corners.
+    targets = np.linspace(0.0, cum[-1], max_points // 2 - 1)
+    after = np.clip(np.searchsorted(cum, targets), 1, n - 1)
+    return np.unique(np.concatenate([[0], after - 1, after, [n - 1]]))
+
+
+def _as_array(values: ArrayLike, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size == 0:
+        raise ValueError(f"{what} is empty")
+    return arr
+
+
+def _same_length(what: str, *arrays: np.ndarray) -> None:
+    if len({a.size for a in arrays}) != 1:
+        sizes = ", ".join(str(a.size) for a in arrays)
+        raise ValueError(f"{what}: arrays differ in length ({sizes})")
+
+
+def _pct(p: float) -> str:
+    """0.0001 -> '0.01%', 0.5 -> '50%'."""
+    return f"{p * 100:.4g}%"
+
+
+def _pct_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: _pct(v))
+
+
+def _grid(fig: Figure, n: int) -> list[Axes]:
+    """``n`` axes in rows of at most three; unused cells are hidden."""
+    ncols = min(n, _MAX_COLS)
+    nrows = math.ceil(n / ncols)
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return axes[:n]
+
+
+def _panel_size(n: int, width: float, height: float) -> tuple[float, float]:
+    ncols = min(n, _MAX_COLS)
+    return width * ncols, height * math.ceil(n / ncols)

@@ -1,0 +1,361 @@
+"""Figures read against a threshold: metric sweep, score histograms, per-subset error bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from face_bench.report.plots.style import (
+    _as_array,
+    _figure,
+    _grid,
+    _model_colors,
+    _note_cjk,
+    _panel_size,
+    _pct,
+    _pct_formatter,
+    _same_length,
+    _thin_indices,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
+
+# Okabe-Ito colours: readable for colour-blind viewers, distinct from each other.
+_METRIC_COLORS = {
+    "precision": "#0072B2",
+    "recall": "#D55E00",
+    "F1": "#009E73",
+    "accuracy": "#CC79A7",
+}
+_GENUINE_COLOR = "#0072B2"
+_IMPOSTOR_COLOR = "#D55E00"
+_MARKER_STYLES = (("default", "--"), ("f1", ":"), ("eer", "-."))
+_EXTRA_MARKER_STYLES = ((0, (5, 2, 1, 2, 1, 2)), (0, (1, 4)), (0, (8, 3)))
+
+
+class Marker(NamedTuple):
+    """A threshold worth pointing at (default, F1-optimal, EER), in the model's units."""
+
+    name: str
+    threshold: float
+    f1: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepPanel:
+    """Metrics of one model over its own threshold range.
+
+    ``lower_is_same`` only adds a hint to the axis label, since a distance and a
+    similarity read in opposite directions.
+    """
+
+    model: str
+    units: str
+    threshold: ArrayLike
+    precision: ArrayLike
+    recall: ArrayLike
+    f1: ArrayLike
+    accuracy: ArrayLike
+    markers: Sequence[Marker | tuple[Any, ...]] = ()
+    lower_is_same: bool | None = None
+
+
+@dataclass(frozen=True)
+class ScorePanel:
+    """Genuine and impostor scores of one model, in the model's own units."""
+
+    model: str
+    units: str
+    genuine: ArrayLike
+    impostor: ArrayLike
+    markers: Sequence[Marker | tuple[Any, ...]] = ()
+    lower_is_same: bool | None = None
+
+
+class SubsetRate(NamedTuple):
+    """Error rates (fractions) of one model on one subset at its global threshold."""
+
+    subset: str
+    model: str
+    fmr: float
+    fnmr: float
+
+
+# -------------------------------------------------------------------- markers
+
+
+def _markers(raw: Sequence[Marker | tuple[Any, ...]]) -> list[Marker]:
+    return [m if isinstance(m, Marker) else Marker(*m) for m in raw]
+
+
+def _marker_style(name: str, extra: int) -> Any:
+    key = name.lower()
+    for fragment, style in _MARKER_STYLES:
+        if fragment in key:
+            return style
+    return _EXTRA_MARKER_STYLES[extra % len(_EXTRA_MARKER_STYLES)]
+
+
+def _threshold_decimals(markers: Sequence[Marker]) -> int:
+    """Two decimals for round values like 0.60, more when needed to show the value or
+    to keep distinct markers from looking equal."""
+    values = [float(m.threshold) for m in markers]
+    for decimals in (2, 3):
+        exact = all(abs(v - round(v, decimals)) < 1e-9 for v in values)
+        distinct = len({f"{v:.{decimals}f}" for v in values}) == len(set(values))
+        if exact and distinct:
+            return decimals
+    return 3 if len({f"{v:.3f}" for v in values}) == len(set(values)) else 4
+
+
+def _draw_markers(ax: Axes, markers: Sequence[Marker]) -> None:
+    decimals = _threshold_decimals(markers)
+    f1s = [float(m.f1) for m in markers if m.f1 is not None and np.isfinite(m.f1)]
+    # A third decimal only when two different F1 values would otherwise read the same.
+    f1_decimals = 2 if len({f"{f:.2f}" for f in f1s}) == len(set(f1s)) else 3
+    extra = 0
+    for m in markers:
+        style = _marker_style(m.name, extra)
+        if style in _EXTRA_MARKER_STYLES:
+            extra += 1
+        label = f"{m.name} {m.threshold:.{decimals}f}"
+        if m.f1 is not None and np.isfinite(m.f1):
+            label += f" (F1 {m.f1:.{f1_decimals}f})"
+        ax.axvline(m.threshold, color="#222222", linestyle=style, linewidth=1.5, label=label)
+
+
+def _axis_units(units: str, lower_is_same: bool | None) -> str:
+    if lower_is_same is None:
+        return units
+    return f"{units} ({'lower' if lower_is_same else 'higher'} = same person)"
+
+
+def _legend_below(ax: Axes, ncol: int = 2) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+
+
+# -------------------------------------------------------------------- sweep
+
+
+def _label_panel(ax, panel, colors: Mapping[str, str], ylabel: str) -> None:
+    """Axis labels in the model's units, the model as a coloured title, legend below."""
+    ax.set_xlabel(_axis_units(panel.units, panel.lower_is_same))
+    ax.set_ylabel(ylabel)
+    ax.set_title(panel.model, color=colors[panel.model], fontweight="bold")
+    _legend_below(ax)
+
+
+def plot_sweep(
+    panels: Sequence[SweepPanel],
+    path: str | Path,
+    title: str = "Threshold sweep",
+    *,
+    model_colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Precision, recall, F1 and accuracy against each model's own threshold.
+
+    One panel per model because thresholds are not comparable across models (a
+    Euclidean distance vs a cosine similarity). Metric arrays are fractions aligned
+    with ``threshold``; NaN (e.g. precision with nothing accepted) leaves a gap.
+    """
+    if not panels:
+        raise ValueError("plot_sweep needs at least one panel")
+    colors = _model_colors([p.model for p in panels], model_colors)
+    _note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
+    with _figure(path, *_panel_size(len(panels), 5.8, 5.6)) as fig:
+        for ax, panel in zip(_grid(fig, len(panels)), panels, strict=True):
+            threshold = _as_array(panel.threshold, f"{panel.model} threshold")
+            series = {
+                "precision": _as_array(panel.precision, f"{panel.model} precision"),
+                "recall": _as_array(panel.recall, f"{panel.model} recall"),
+                "F1": _as_array(panel.f1, f"{panel.model} f1"),
+                "accuracy": _as_array(panel.accuracy, f"{panel.model} accuracy"),
+            }
+            _same_length(panel.model, threshold, *series.values())
+            order = np.argsort(threshold, kind="stable")
+            threshold = threshold[order]
+            keep = _thin_indices([threshold, *(v[order] for v in series.values())])
+            for name, values in series.items():
+                ax.plot(
+                    threshold[keep], values[order][keep], color=_METRIC_COLORS[name], label=name
+                )
+            _draw_markers(ax, _markers(panel.markers))
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlim(threshold[0], threshold[-1])
+            _label_panel(ax, panel, colors, "Metric value")
+        fig.suptitle(title)
+    return Path(path)
+
+
+# ---------------------------------------------------------------- histograms
+
+
+def plot_score_histograms(
+    panels: Sequence[ScorePanel],
+    path: str | Path,
+    title: str = "Genuine vs impostor scores",
+    *,
+    bins: int = 80,
+    model_colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Genuine and impostor score densities per model, with its thresholds marked.
+
+    The overlap of the two shapes is where errors happen; bins are shared within a
+    panel so the two densities are comparable.
+    """
+    if not panels:
+        raise ValueError("plot_score_histograms needs at least one panel")
+    colors = _model_colors([p.model for p in panels], model_colors)
+    _note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
+    with _figure(path, *_panel_size(len(panels), 5.8, 4.9)) as fig:
+        for ax, panel in zip(_grid(fig, len(panels)), panels, strict=True):
+            genuine = np.asarray(panel.genuine, dtype=float).ravel()
+            impostor = np.asarray(panel.impostor, dtype=float).ravel()
+            genuine, impostor = genuine[np.isfinite(genuine)], impostor[np.isfinite(impostor)]
+            if genuine.size + impostor.size == 0:
+                raise ValueError(f"{panel.model}: no finite scores")
+            markers = _markers(panel.markers)
+            both = np.concatenate([genuine, impostor])
+            lo, hi = float(both.min()), float(both.max())
+            if hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            edges = np.linspace(lo, hi, bins + 1)
+            for name, values, color in (
+                ("genuine", genuine, _GENUINE_COLOR),
+                ("impostor", impostor, _IMPOSTOR_COLOR),
+            ):
+                if values.size == 0:
+                    continue
+                density, _ = np.histogram(values, bins=edges, density=True)
+                label = f"{name} pairs (n={values.size:,})"
+                ax.stairs(density, edges, fill=True, alpha=0.4, color=color, label=label)
+                ax.stairs(density, edges, color=color, linewidth=1.2)
+            _draw_markers(ax, markers)
+            _label_panel(ax, panel, colors, "Density")
+        fig.suptitle(title)
+    return Path(path)
+
+
+# --------------------------------------------------------------- subset bars
+
+
+def plot_subset_bars(
+    rates: Sequence[SubsetRate | tuple[str, str, float, float]],
+    path: str | Path,
+    title: str = "Error rates per subset at the global threshold",
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    model_colors: Mapping[str, str] | None = None,
+) -> Path:
+    """FMR and FNMR per subset, grouped by model, on a log scale.
+
+    Shows whether one global threshold treats subsets (e.g. ``ordinary`` vs
+    ``young_women``) alike. Zero rates cannot sit on a log axis, so they are drawn
+    as hatched stubs labelled 0. ``thresholds`` (model -> value) goes into the legend.
+    """
+    from matplotlib.ticker import NullFormatter
+
+    rates = [r if isinstance(r, SubsetRate) else SubsetRate(*r) for r in rates]
+    if not rates:
+        raise ValueError("plot_subset_bars needs at least one rate")
+    subsets = list(dict.fromkeys(r.subset for r in rates))
+    models = list(dict.fromkeys(r.model for r in rates))
+    colors = _model_colors(models, model_colors)
+    _note_cjk([title, *subsets, *models])
+    table = {(r.subset, r.model): r for r in rates}
+    values = [v for r in rates for v in (r.fmr, r.fnmr) if v is not None and np.isfinite(v)]
+    positives = [v for v in values if v > 0]
+    floor = 10.0 ** math.floor(math.log10(min(positives) / 3)) if positives else 1e-4
+    top = max(positives, default=floor * 10)
+    # Rates end at 100%; two decades at least, so the axis never needs minor-tick labels.
+    upper = min(top * 8, 1.0)
+    floor = min(floor, 10.0 ** math.floor(math.log10(upper / 100)))
+    annotate = len(subsets) * len(models) <= 24
+
+    x = np.arange(len(subsets))
+    width = 0.8 / len(models)
+    with _figure(path, max(9.0, 2.4 + 1.3 * len(subsets) * 2), 5.0) as fig:
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, metric, label in (
+            (axes[0], "fmr", "False match rate (FMR)"),
+            (axes[1], "fnmr", "False non-match rate (FNMR)"),
+        ):
+            for j, model in enumerate(models):
+                offset = x - 0.4 + width * (j + 0.5)
+                heights = np.array(
+                    [
+                        getattr(table[(s, model)], metric) if (s, model) in table else np.nan
+                        for s in subsets
+                    ],
+                    dtype=float,
+                )
+                zero = heights == 0
+                legend = model
+                if thresholds and model in thresholds:
+                    legend = f"{model} @ {thresholds[model]:.3g}"
+                ax.bar(
+                    offset,
+                    np.where(zero, floor * 1.5, heights),
+                    width * 0.92,
+                    color=colors[model],
+                    label=legend if ax is axes[0] else None,
+                )
+                if zero.any():
+                    ax.bar(
+                        offset[zero],
+                        floor * 1.5,
+                        width * 0.92,
+                        color="white",
+                        edgecolor=colors[model],
+                        hatch="//",
+                    )
+                if annotate:
+                    for xi, h in zip(offset, heights, strict=True):
+                        if np.isfinite(h):
+                            _bar_label(ax, xi, h, floor, upper, rotated=len(models) > 2)
+            ax.set_yscale("log")
+            ax.set_ylim(floor, upper)
+            ax.yaxis.set_major_formatter(_pct_formatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_xticks(x, subsets)
+            ax.set_title(label)
+            ax.set_xlabel("Subset")
+            ax.grid(True, axis="y", which="major")
+            ax.grid(False, axis="x")
+        axes[0].set_ylabel("Rate (log scale)")
+        fig.legend(
+            loc="outside lower center",
+            ncol=len(models),
+            title="Model at its global threshold" if thresholds else "Model",
+        )
+        fig.suptitle(title)
+    return Path(path)
+
+
+def _bar_label(
+    ax: Axes, x: float, rate: float, floor: float, upper: float, *, rotated: bool
+) -> None:
+    """Label a bar above its top, or inside it when a bar near 100% leaves no room above."""
+    text = _pct(rate) if rate > 0 else "0"
+    y = max(rate, floor * 1.5)
+    # Room above the bar and the label's height, both as fractions of the log axis.
+    room = math.log10(upper / (y * 1.15)) / math.log10(upper / floor)
+    needed = 0.02 * len(text) + 0.01 if rotated else 0.05
+    inside = room < needed
+    ax.text(
+        x,
+        y / 1.15 if inside else y * 1.15,
+        text,
+        ha="center",
+        va="top" if inside else "bottom",
+        fontsize=8.5,
+        rotation=90 if rotated else 0,
+        color="white" if inside else "black",
+    )

@@ -1,0 +1,326 @@
+"""Typed, versioned results: what ``results.json`` holds and how it is read back.
+
+The file is a contract for CI (see docs/results-schema.md and the JSON Schema in
+``face_bench/schema``). Everything in it is deterministic for the same inputs and
+seed except the ``volatile`` block (timestamp, command line, durations).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from face_bench.core.errors import ResultsError
+from face_bench.metrics.catalog import far_key
+
+SCHEMA_VERSION = 1
+
+# Direction of every metric a gate may compare: +1 higher is better, -1 lower is better.
+METRIC_DIRECTIONS: dict[str, int] = {
+    "roc_auc": +1,
+    "eer": -1,
+    "d_prime": +1,
+    "best_f1": +1,
+    "f1_at_default": +1,
+    "fnmr_at_default": -1,
+    "fmr_at_default": -1,
+    "failure_rate": -1,
+    "tar_at_far_1e-2": +1,
+    "tar_at_far_1e-3": +1,
+    "tar_at_far_1e-4": +1,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Failure(_Strict):
+    """An image a model could not embed (failure to enrol), with the reason."""
+
+    image: str
+    reason: str
+    detail: str = ""
+
+
+class ModelInfo(_Strict):
+    """Identity of a model as run: enough to tell whether two runs are comparable."""
+
+    name: str
+    backend: str
+    similarity: Literal["euclidean", "cosine"]
+    units: str
+    default_threshold: float
+    weights_sha256: str
+    weights_path: str
+    embedding_size: int
+    preprocessing: dict[str, Any]
+
+
+class ModelRun(_Strict):
+    """One model on one subset."""
+
+    name: str
+    n_images_attempted: int
+    n_failures: int
+    failures: list[Failure]
+    metrics: dict[str, Any]
+    threshold_sweep: dict[str, Any] | None = None
+
+
+class PairInfo(_Strict):
+    """How pairs were formed and how many of each kind were scored."""
+
+    mode: Literal["all", "random", "file"]
+    requested: int | None = None
+    n_genuine: int
+    n_impostor: int
+    excluded_images: int = 0
+    identities_without_genuine_pair: int = 0
+
+
+class SubsetRun(_Strict):
+    """One subset: what was sampled, which pairs, and every model's figures."""
+
+    name: str
+    definition: dict[str, list[str]]
+    pool_size: int
+    sample_requested: int | None
+    sample_size: int
+    n_identities: int
+    images: list[str]
+    pairs: PairInfo
+    models: list[ModelRun]
+    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class DatasetInfo(_Strict):
+    path: str
+    digest: str
+    identity_source: str
+
+
+class RunSettings(_Strict):
+    seed: int
+    sample: int | None
+    pairs: int | None
+    pairs_file: str | None = None
+    align: str
+    multi_face: str
+    on_fail: str
+    far_targets: list[float]
+    bootstrap: int = 0
+
+
+class Volatile(_Strict):
+    """The only fields that differ between identical runs."""
+
+    generated_at: str
+    command: list[str]
+    duration_s: float
+    embeddings_computed: dict[str, int] = Field(default_factory=dict)
+    embeddings_cached: dict[str, int] = Field(default_factory=dict)
+
+
+class RunResults(_Strict):
+    """The whole ``results.json``."""
+
+    schema_version: int = SCHEMA_VERSION
+    face_bench_version: str
+    score_orientation: str = "higher = same person; Euclidean models' scores are negated distances"
+    dataset: DatasetInfo
+    settings: RunSettings
+    models: list[ModelInfo]
+    skipped_models: list[str] = Field(
+        default_factory=list, description="why a requested model did not run (weights missing)"
+    )
+    subsets: list[SubsetRun]
+    subset_differentials: dict[str, Any] | None = None
+    volatile: Volatile
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+    def to_disk(self, path: Path) -> None:
+        from face_bench.core.io import atomic_write_text
+
+        atomic_write_text(path, self.to_json())
+
+    @classmethod
+    def from_disk(cls, path: Path) -> RunResults:
+        """Read a results file, refusing other schema versions with a clear message."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ResultsError(f"results file not found: {path}") from None
+        except (OSError, ValueError) as exc:
+            raise ResultsError(f"{path}: not a JSON file ({exc})") from None
+        if not isinstance(data, dict) or "schema_version" not in data:
+            raise ResultsError(f"{path}: not a face-bench results file (no schema_version)")
+        version = data["schema_version"]
+        if version != SCHEMA_VERSION:
+            newer = isinstance(version, int) and version > SCHEMA_VERSION
+            hint = "upgrade face-bench" if newer else "re-run the benchmark with this face-bench"
+            raise ResultsError(
+                f"{path}: schema_version {version} is not supported "
+                f"(this face-bench reads version {SCHEMA_VERSION}); {hint}"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ResultsError(f"{path}: invalid results file at {where}: {first['msg']}") from None
+
+    def subset(self, name: str) -> SubsetRun:
+        for subset in self.subsets:
+            if subset.name == name:
+                return subset
+        raise ResultsError(f"no subset {name!r} in results")
+
+
+def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The gate-able scalars of one model's ``metrics`` block, named as in METRIC_DIRECTIONS.
+
+    None means "not computable here" (e.g. TAR at a FAR the impostor count cannot support).
+    """
+    flat: dict[str, float | None] = {
+        "roc_auc": metrics.get("roc_auc"),
+        "eer": metrics.get("eer"),
+        "d_prime": metrics.get("d_prime"),
+        "best_f1": (metrics.get("best_f1") or {}).get("f1"),
+        "f1_at_default": (metrics.get("at_default") or {}).get("f1"),
+        "fmr_at_default": (metrics.get("at_default") or {}).get("fmr"),
+        "fnmr_at_default": (metrics.get("at_default") or {}).get("fnmr"),
+        "failure_rate": metrics.get("failure_rate"),
+    }
+    for point in metrics.get("tar_at_far", []):
+        flat[far_key(point["far_target"])] = point["tar"] if point.get("supported") else None
+    return flat
+
+
+def metric_ci(metrics: dict[str, Any], name: str) -> tuple[float, float] | None:
+    """The 95% bootstrap interval of a flat metric, when the run computed one."""
+    ci = (metrics.get("ci") or {}).get(name)
+    if not ci or ci.get("lower") is None or ci.get("upper") is None:
+        return None
+    return float(ci["lower"]), float(ci["upper"])
+
+
+# ---------------------------------------------------------------- JSON Schema
+
+SCHEMA_FILE = Path(__file__).with_name("schema") / "results.schema.json"
+
+_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
+
+
+def _object(properties: dict[str, Any], required: list[str], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+        "required": required,
+        "additionalProperties": True,
+    }
+
+
+# ``ModelRun.metrics`` is a free dict in Python (new figures must not need a schema bump to be
+# *added*), so its documented keys are described here; extra keys stay allowed.
+_METRICS_SCHEMA = _object(
+    {
+        "roc_auc": _NUMBER_OR_NULL,
+        "eer": _NUMBER_OR_NULL,
+        "eer_threshold": _NUMBER_OR_NULL,
+        "d_prime": _NUMBER_OR_NULL,
+        "genuine_mean": _NUMBER_OR_NULL,
+        "impostor_mean": _NUMBER_OR_NULL,
+        "n_genuine": {"type": "integer", "minimum": 0},
+        "n_impostor": {"type": "integer", "minimum": 0},
+        "failure_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "tar_at_far": {
+            "type": "array",
+            "items": _object(
+                {
+                    "far_target": {"type": "number", "exclusiveMinimum": 0},
+                    "tar": _NUMBER_OR_NULL,
+                    "threshold": _NUMBER_OR_NULL,
+                    "achieved_far": _NUMBER_OR_NULL,
+                    "supported": {"type": "boolean"},
+                },
+                ["far_target", "tar", "supported"],
+                "TAR at one FAR target; tar is null when the impostor count cannot support it.",
+            ),
+        },
+        "best_f1": _object(
+            {k: _NUMBER_OR_NULL for k in ("threshold", "f1", "precision", "recall")},
+            ["threshold", "f1"],
+            "The F1-optimal threshold (model units) and its rates.",
+        ),
+        "at_default": _object(
+            {
+                k: _NUMBER_OR_NULL
+                for k in ("threshold", "f1", "precision", "recall", "fmr", "fnmr", "accuracy")
+            },
+            ["threshold"],
+            "Rates at the model's default threshold (model units).",
+        ),
+        "ci": {
+            "type": "object",
+            "description": "95% bootstrap intervals keyed by flat metric name "
+            "(roc_auc, eer, tar_at_far_1e-3, ...).",
+            "additionalProperties": _object(
+                {
+                    "estimate": _NUMBER_OR_NULL,
+                    "lower": _NUMBER_OR_NULL,
+                    "upper": _NUMBER_OR_NULL,
+                    "n_boot": {"type": "integer", "minimum": 0},
+                    "seed": {"type": "integer"},
+                    "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                    "n_invalid": {"type": "integer", "minimum": 0},
+                },
+                ["lower", "upper"],
+                "One percentile interval; lower/upper are null when it could not be formed.",
+            ),
+        },
+    },
+    ["roc_auc", "eer", "eer_threshold", "d_prime", "tar_at_far", "best_f1"],
+    "One model's figures on one subset. Thresholds are in the model's own units.",
+)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``results.json``, generated from ``RunResults``.
+
+    The shipped copy in ``face_bench/schema/`` is checked against this by the tests, so the
+    published contract cannot drift from the model that reads the files.
+    """
+    schema = RunResults.model_json_schema(mode="validation")
+    schema["properties"]["schema_version"] = {
+        "const": SCHEMA_VERSION,
+        "description": "Format version; readers refuse any other value.",
+        "title": "Schema Version",
+    }
+    schema["$defs"]["ModelRun"]["properties"]["metrics"] = _METRICS_SCHEMA
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "face-bench results.json",
+        "description": f"face-bench results, schema_version {SCHEMA_VERSION}. "
+        "See docs/results-schema.md.",
+        **{k: v for k, v in schema.items() if k not in ("title", "description")},
+    }
+
+
+def write_json_schema(path: Path = SCHEMA_FILE) -> Path:
+    """Regenerate the shipped schema file (``python -m face_bench.results.contract``)."""
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_json_schema())

@@ -1,0 +1,224 @@
+"""Score files for other tools: pyeer's text files, bob.measure's four-column format, CSV.
+
+Scores are always oriented higher = more likely the same person, which is what pyeer
+(``ds_scores=False``, its default) and bob.measure both assume, so they are written as
+they are. Each writer has a reader so an export can be checked by a round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from face_bench.core.errors import ResultsError
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One scored pair: everything needed to redo metrics without re-embedding."""
+
+    path_a: str
+    path_b: str
+    identity_a: str
+    identity_b: str
+    label: bool
+    score: float
+    fold: int | None = None
+
+
+@dataclass(frozen=True)
+class BobScore:
+    """One line of a bob.measure four-column file; bob calls it genuine when ids match."""
+
+    reference_id: str
+    probe_id: str
+    probe_key: str
+    score: float
+
+    @property
+    def genuine(self) -> bool:
+        return self.reference_id == self.probe_id
+
+
+def write_pyeer(
+    directory: str | Path,
+    model: str,
+    genuine_scores: Sequence[float] | np.ndarray,
+    impostor_scores: Sequence[float] | np.ndarray,
+) -> tuple[Path, Path]:
+    """Write ``<model>_genuine.txt`` and ``<model>_impostor.txt``, one score per line.
+
+    pyeer's command line reads the last space-separated token of each line as a float;
+    every score is written with ``repr`` so it reads back bit for bit. Run it as
+    ``geteerinf -p DIR -g <model>_genuine.txt -i <model>_impostor.txt`` (no ``-ds``).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model"
+    paths = (directory / f"{stem}_genuine.txt", directory / f"{stem}_impostor.txt")
+    for path, scores, kind in zip(
+        paths, (genuine_scores, impostor_scores), ("genuine", "impostor"), strict=True
+    ):
+        values = [float(s) for s in np.asarray(scores, dtype=np.float64).ravel()]
+        if not values:
+            raise ValueError(f"no {kind} scores: pyeer needs both kinds")
+        _require_finite(values, "pyeer")
+        _write_atomic(path, "".join(f"{v!r}\n" for v in values))
+    return paths
+
+
+def read_pyeer(path: str | Path) -> np.ndarray:
+    """Read a pyeer score file the way pyeer's command line does (last token per line)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        return np.array(
+            [float(line.strip().split(" ")[-1]) for line in lines if line.strip()],
+            dtype=np.float64,
+        )
+    except ValueError as exc:
+        raise ResultsError(f"{path}: not a pyeer score file ({exc})") from None
+
+
+def bob_token(text: str) -> str:
+    """Make a name safe for bob's score loaders.
+
+    Older bob.measure splits each line on any whitespace and skips lines starting with
+    ``#``; newer versions read it with ``csv.reader(delimiter=" ")``, where a leading
+    ``"`` opens a quoted field, while guessing the column count with a plain split.
+    Quoting therefore cannot work for both, so each whitespace run becomes ``_`` and a
+    leading ``#`` or ``"`` gets a ``_`` in front.
+    """
+    token = re.sub(r"\s+", "_", text) or "_"
+    return "_" + token if token[0] in '#"' else token
+
+
+def write_bob(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
+    """Write bob.measure's four-column ``reference_id probe_id probe_key score`` file.
+
+    reference_id is image_a's identity, probe_id image_b's, probe_key image_b's path.
+    bob decides genuine versus impostor by comparing the first two columns, so a row
+    whose label disagrees with its identities, or two identities that the safe-name
+    rule (:func:`bob_token`) would merge, is refused rather than silently relabelled.
+    """
+    tokens: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    lines = []
+    for row in rows:
+        if row.label != (row.identity_a == row.identity_b):
+            raise ValueError(
+                f"pair {row.path_a!r}, {row.path_b!r}: label {row.label} disagrees with its "
+                "identities, and bob derives the label from them"
+            )
+        _require_finite([row.score], "bob")
+        ids = []
+        for identity in (row.identity_a, row.identity_b):
+            token = tokens.setdefault(identity, bob_token(identity))
+            other = owners.setdefault(token, identity)
+            if other != identity:
+                raise ValueError(
+                    f"identities {other!r} and {identity!r} both become {token!r} in bob's format"
+                )
+            ids.append(token)
+        lines.append(f"{ids[0]} {ids[1]} {bob_token(row.path_b)} {float(row.score)!r}\n")
+    path = Path(path)
+    _write_atomic(path, "".join(lines))
+    return path
+
+
+def read_bob(path: str | Path) -> list[BobScore]:
+    """Read a four-column file as bob does: whitespace-split, ``#`` lines are comments."""
+    out = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) != 4:
+            raise ResultsError(f"{path} line {lineno}: expected 4 columns, found {len(fields)}")
+        try:
+            score = float(fields[3])
+        except ValueError:
+            raise ResultsError(
+                f"{path} line {lineno}: score {fields[3]!r} is not a number"
+            ) from None
+        out.append(BobScore(fields[0], fields[1], fields[2], score))
+    return out
+
+
+_CSV_COLUMNS = ("fold", "path_a", "path_b", "identity_a", "identity_b", "label", "score")
+
+
+def write_scores_csv(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
+    """Write face-bench's own score CSV (label 1/0, fold empty when there are none).
+
+    Failed pairs may carry a NaN score; it is written as ``nan`` and read back as such.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(_CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                "" if row.fold is None else row.fold,
+                row.path_a,
+                row.path_b,
+                row.identity_a,
+                row.identity_b,
+                int(row.label),
+                repr(float(row.score)),
+            ]
+        )
+    path = Path(path)
+    _write_atomic(path, buffer.getvalue())
+    return path
+
+
+def read_scores_csv(path: str | Path) -> list[ScoreRow]:
+    """Read a file written by :func:`write_scores_csv`."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if tuple(reader.fieldnames or ()) != _CSV_COLUMNS:
+        raise ResultsError(f"{path} line 1: expected columns {','.join(_CSV_COLUMNS)}")
+    rows = []
+    for rec in reader:
+        try:
+            rows.append(
+                ScoreRow(
+                    path_a=rec["path_a"],
+                    path_b=rec["path_b"],
+                    identity_a=rec["identity_a"],
+                    identity_b=rec["identity_b"],
+                    label={"1": True, "0": False}[rec["label"]],
+                    score=float(rec["score"]),
+                    fold=int(rec["fold"]) if rec["fold"] else None,
+                )
+            )
+        except (KeyError, ValueError, TypeError):
+            raise ResultsError(f"{path} line {reader.line_num}: malformed score row") from None
+    return rows
+
+
+def _require_finite(values: Sequence[float], fmt: str) -> None:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{fmt} scores must be finite: leave failed pairs out of this export")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a score file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,175 @@
+"""Compare a handful of photos directly: every pair, every model, a verdict each.
+
+The quick "are these the same person?" check behind ``face-bench compare``. Embeddings
+go through the same cache as evaluations (same model identity), so photos already
+seen by a benchmark are not embedded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PERCENT_MAPPING = {
+    "cosine": "(s + 1) / 2 × 100 for cosine similarity s",
+    "euclidean": "(1 − d / 2) × 100 for Euclidean distance d, clipped to 0–100",
+}
+PERCENT_NOTE = (
+    "Similarity % is a display convenience, not a probability: cosine similarity s maps to "
+    "(s + 1) / 2, Euclidean distance d to 1 − d / 2 (exact range for unit-length embeddings), "
+    "both clipped to 0–100%. It is monotone within a model but not comparable across models; "
+    "the verdict uses each model's threshold in its own units."
+)
+
+
+def similarity_percent(value: float, similarity: str) -> float:
+    """A 0–100 display value for a score in model units; higher always means more alike."""
+    if similarity == "cosine":
+        fraction = (value + 1.0) / 2.0
+    elif similarity == "euclidean":
+        fraction = 1.0 - value / 2.0
+    else:
+        raise ValueError(f"unknown similarity {similarity!r}")
+    return float(np.clip(fraction, 0.0, 1.0) * 100.0)
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """One model's answer for one pair; ``problem`` says why there is none."""
+
+    image_a: str
+    image_b: str
+    model: str
+    units: str
+    threshold: float
+    score: float | None
+    percent: float | None
+    same_person: bool | None
+    problem: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.same_person is None:
+            return "cannot compare"
+        return "same person" if self.same_person else "different person"
+
+
+@dataclass
+class Comparison:
+    """Every pair of the given images under every model that could run."""
+
+    images: list[str]
+    models: list[dict[str, Any]]
+    pairs: list[PairVerdict]
+    failures: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return all(p.same_person is not None for p in self.pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "models": self.models,
+            "pairs": [{**asdict(p), "verdict": p.verdict} for p in self.pairs],
+            "failures": {
+                image: {m: {"reason": r, "detail": d} for m, (r, d) in by_model.items()}
+                for image, by_model in self.failures.items()
+            },
+            "skipped_models": self.skipped,
+            "similarity_percent": PERCENT_NOTE,
+        }
+
+
+def compare_images(
+    images: Sequence[Path | str],
+    models: Sequence[str] = (),
+    *,
+    align: str = "auto",
+    multi_face: str = "largest",
+    config_path: Path | None = None,
+    weights: dict[str, Path] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> Comparison:
+    """Embed ``images`` with each model (cached) and score every unordered pair."""
+    from face_bench.faces.locate import FaceSettings
+    from face_bench.metrics.scoring import score_pairs
+    from face_bench.run.evaluation import embed_files
+
+    shown = [str(p) for p in images]
+    paths = [Path(p).expanduser() for p in images]
+    embedded = embed_files(
+        paths,
+        tuple(models),
+        FaceSettings(align, multi_face),
+        config_path=config_path,
+        weights=weights,
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress,
+    )
+    chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
+    pairs = list(combinations(range(len(paths)), 2))
+    a = np.array([i for i, _ in pairs], dtype=np.int64)
+    b = np.array([j for _, j in pairs], dtype=np.int64)
+
+    verdicts: list[PairVerdict] = []
+    failures: dict[str, dict[str, tuple[str, str]]] = {}
+    infos = []
+    for spec, _weights in chosen:
+        result = embeddings[spec.name]
+        for index, reason in result.failures.items():
+            failures.setdefault(shown[index], {})[spec.name] = reason
+        scores = score_pairs(result.vectors, a, b, spec.similarity) if pairs else np.array([])
+        infos.append(
+            {
+                "name": spec.name,
+                "units": spec.units,
+                "similarity": spec.similarity,
+                "threshold": spec.threshold,
+                "percent_mapping": PERCENT_MAPPING[spec.similarity],
+            }
+        )
+        for k, (i, j) in enumerate(pairs):
+            problems = [
+                f"{shown[x]}: {result.failures[x][0]}"
+                + (f" ({result.failures[x][1]})" if result.failures[x][1] else "")
+                for x in (i, j)
+                if x in result.failures
+            ]
+            common = {
+                "image_a": shown[i],
+                "image_b": shown[j],
+                "model": spec.name,
+                "units": spec.units,
+                "threshold": spec.threshold,
+            }
+            if problems or not np.isfinite(scores[k]):
+                verdicts.append(
+                    PairVerdict(
+                        **common,
+                        score=None,
+                        percent=None,
+                        same_person=None,
+                        problem="; ".join(problems) or "no finite score",
+                    )
+                )
+                continue
+            value = float(spec.from_score(scores[k]))
+            verdicts.append(
+                PairVerdict(
+                    **common,
+                    score=value,
+                    percent=similarity_percent(value, spec.similarity),
+                    same_person=bool(scores[k] >= spec.to_score(spec.threshold)),
+                )
+            )
+    return Comparison(shown, infos, verdicts, failures, skipped)

@@ -1,0 +1,469 @@
+"""One evaluation run: dataset -> subsets -> samples -> embeddings -> pair scores -> metrics.
+
+``evaluate`` is the library function behind ``roc``, ``threshold-sweep``,
+``umap`` and ``report``; it returns everything the writers and plots need, so
+no command re-embeds or re-scores.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from face_bench import __version__
+from face_bench.core.config import Config, load_config
+from face_bench.core.errors import NoUsableModelError
+from face_bench.core.io import default_cache_dir
+from face_bench.data.datasets import (
+    Dataset,
+    Pairs,
+    load_dataset,
+    make_pairs,
+    sample_images,
+    select_subset,
+    subset_spec,
+)
+from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.pipeline import Embeddings, ModelJob, embed_all, hash_images
+from face_bench.faces.locate import FaceSettings
+from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
+from face_bench.results.contract import (
+    DatasetInfo,
+    Failure,
+    ModelInfo,
+    ModelRun,
+    PairInfo,
+    RunResults,
+    RunSettings,
+    SubsetRun,
+    Volatile,
+)
+from face_bench.run.subset_scores import (
+    BLOCKED_ABOVE,
+    SubsetData,
+    score_subset,
+    use_blocks,
+)
+
+DEFAULT_FAR_TARGETS = (1e-2, 1e-3, 1e-4)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """Everything that defines a run; the CLI fills it from options."""
+
+    data: Path
+    subsets: tuple[str, ...] = ("all",)
+    models: tuple[str, ...] = ()
+    sample: int | None = 300
+    seed: int = 0
+    pairs: int | None = None
+    pairs_file: Path | None = None
+    align: str = "auto"
+    multi_face: str = "largest"
+    on_fail: str = "exclude"
+    identity_from: str = "auto"
+    far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
+    bootstrap: int = 0
+    sweep: bool = False
+    differential_threshold: str = "far:1e-3"
+    config_path: Path | None = None
+    weights: dict[str, Path] = field(default_factory=dict)
+    cache_dir: Path | None = None
+    workers: int | None = None
+    command: tuple[str, ...] = ()
+
+
+@dataclass
+class Evaluation:
+    """The outcome of ``evaluate``: results plus the arrays behind them."""
+
+    results: RunResults
+    subsets: list[SubsetData]
+    specs: dict[str, ModelSpec]
+    embeddings: dict[str, Embeddings]
+    images: pd.DataFrame
+    skipped: list[str]
+    dataset: Dataset
+
+    def scores_frame(self) -> pd.DataFrame:
+        """One row per scored pair: subset, images, identities, label, a score column per model.
+
+        Subsets scored in blocks (beyond ``BLOCKED_ABOVE`` pairs) have no rows here.
+        """
+        frames = []
+        for subset in self.subsets:
+            if subset.pairs is None or subset.kept is None:
+                continue  # scored in blocks: too many pairs for one row each
+            kept = subset.kept
+            a = subset.pairs.a[kept]
+            b = subset.pairs.b[kept]
+            table = subset.images
+            frame = pd.DataFrame(
+                {
+                    "subset": subset.name,
+                    "image_a": table["path"].to_numpy()[a],
+                    "image_b": table["path"].to_numpy()[b],
+                    "identity_a": table["identity"].to_numpy()[a],
+                    "identity_b": table["identity"].to_numpy()[b],
+                    "label": subset.pairs.label[kept].astype(np.int8),
+                }
+            )
+            for name, model_scores in subset.scores.items():
+                frame[name] = model_scores.scores
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+
+def parse_far_rule(rule: str) -> float:
+    """``far:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then)."""
+    if rule == "default":
+        return 1e-3
+    name, _, value = rule.partition(":")
+    try:
+        target = float(value)
+    except ValueError:
+        target = -1.0
+    if name != "far" or not 0 < target < 1:
+        from face_bench.core.errors import ConfigError
+
+        raise ConfigError(
+            f"--threshold expects 'default' or 'far:TARGET' (e.g. far:1e-3), got {rule!r}"
+        )
+    return target
+
+
+def open_registry(
+    config_path: Path | None, weights: dict[str, Path], cache_dir: Path | None
+) -> tuple[Config, Registry]:
+    """The config file and the model registry it extends."""
+    config = load_config(config_path)
+    return config, build_registry(config, weights, cache_dir)
+
+
+def choose_models(
+    registry: Registry, requested: tuple[str, ...]
+) -> tuple[list[tuple[ModelSpec, Path]], list[str]]:
+    """Ready models to run, and one message per model skipped for missing weights.
+
+    A model with weights present but of the wrong shape or not ONNX is an error:
+    running without it would silently change what is compared.
+    """
+    names = list(requested) or registry.names()
+    ready: list[tuple[ModelSpec, Path]] = []
+    skipped: list[str] = []
+    for name in dict.fromkeys(names):
+        status = registry.status(name)
+        if status.state == "weights missing":
+            skipped.append(status.message)
+            continue
+        if not status.ready:
+            from face_bench.core.errors import ModelFileError, ModelShapeError
+
+            error = ModelShapeError if status.state == "bad shape" else ModelFileError
+            raise error(status.message)
+        assert status.weights is not None
+        ready.append((status.spec, status.weights))
+    if not ready:
+        raise NoUsableModelError("no model can run: " + " | ".join(skipped))
+    return ready, skipped
+
+
+def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
+    from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
+
+    digest = sha256_file(weights, cache_dir)
+    settings = FaceSettings(faces.align, faces.multi_face, spec.upsample)
+    identity = {
+        "name": spec.name,
+        "weights_sha256": digest,
+        "preprocessing": spec.preprocessing(),
+        "faces": settings.identity(),
+    }
+    # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
+    identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
+    return identity
+
+
+def embed_models(
+    chosen: list[tuple[ModelSpec, Path]],
+    paths: list[Path],
+    hashes: list[str | None],
+    faces: FaceSettings,
+    cache_dir: Path,
+    workers: int | None = None,
+    progress=None,
+) -> tuple[dict[str, Embeddings], dict[str, dict]]:
+    """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
+
+    The one entry point for embedding: evaluations, LFW runs and ``compare`` share it,
+    so they share cache entries too.
+    """
+    jobs: list[ModelJob] = []
+    identities: dict[str, dict] = {}
+    for spec, weights in chosen:
+        identity = _model_identity(spec, weights, faces, cache_dir)
+        identities[spec.name] = identity
+        jobs.append(ModelJob(spec, weights, EmbeddingCache(cache_dir, identity)))
+    landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
+
+    def face_cache(settings: FaceSettings) -> EmbeddingCache:
+        identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
+        return EmbeddingCache(cache_dir, identity)
+
+    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress)
+    return embeddings, identities
+
+
+def _enrolment_notes(
+    model: str, failures: list[Failure], multi_face: int, policy: str
+) -> list[str]:
+    """Printed and recorded lines saying which images a model lost and why, by reason."""
+    notes = []
+    if failures:
+        reasons = pd.Series([f.reason for f in failures]).value_counts().sort_index()
+        listed = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        notes.append(f"{model}: {len(failures)} image(s) not enrolled ({listed})")
+    if multi_face:
+        notes.append(f"{model}: {multi_face} image(s) with several faces (--multi-face {policy})")
+    return notes
+
+
+@dataclass
+class FileEmbeddings:
+    """Embeddings of a list of image files: what ``compare`` and ``lfw`` start from."""
+
+    chosen: list[tuple[ModelSpec, Path]]
+    skipped: list[str]
+    hashes: list[str | None]
+    embeddings: dict[str, Embeddings]
+
+
+def embed_files(
+    paths: list[Path],
+    models: tuple[str, ...],
+    faces: FaceSettings,
+    *,
+    config_path: Path | None = None,
+    weights: dict[str, Path] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress=None,
+    on_message: Callable[[str], None] | None = None,
+) -> FileEmbeddings:
+    """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
+    say = on_message or (lambda _m: None)
+    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir)
+    chosen, skipped = choose_models(registry, models)
+    for message in skipped:
+        say(message)
+    hashes = hash_images(paths)
+    embeddings, _identities = embed_models(
+        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress
+    )
+    return FileEmbeddings(chosen, skipped, hashes, embeddings)
+
+
+def evaluate(
+    request: EvaluationRequest,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
+    started = time.perf_counter()
+    say = on_message or (lambda _m: None)
+    config, registry = open_registry(request.config_path, request.weights, request.cache_dir)
+    cache_dir = request.cache_dir or default_cache_dir()
+    dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
+    specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
+    chosen, skipped = choose_models(registry, request.models)
+    for message in skipped:
+        say(message)
+    faces = FaceSettings(request.align, request.multi_face)
+
+    sampled: list[tuple[str, dict[str, list[str]], int, pd.DataFrame, Pairs, str]] = []
+    for spec in specs_by_subset:
+        name = spec.name
+        pool = select_subset(dataset, spec)
+        if request.pairs_file is not None:
+            from face_bench.data.pairing import pairs_from_file
+
+            images, pairs, note = pairs_from_file(dataset, pool, request.pairs_file)
+        else:
+            images = sample_images(pool, request.sample, request.seed)
+            pairs = (
+                None
+                if use_blocks(len(images), request.pairs, from_file=False)
+                else make_pairs(images["identity"].to_numpy(), request.pairs, request.seed)
+            )
+            note = ""
+            if request.sample is not None and len(pool) < request.sample:
+                note = (
+                    f"subset {name!r} has {len(pool)} images, fewer than "
+                    f"--sample {request.sample}: using all of them"
+                )
+        if note:
+            say(note)
+        sampled.append(
+            (name, spec.definition(list(dataset.table.columns)), len(pool), images, pairs, note)
+        )
+
+    union = (
+        pd.concat([s[3] for s in sampled])
+        .drop_duplicates("path")
+        .sort_values("path", kind="mergesort")
+        .reset_index(drop=True)
+    )
+    abs_paths = [dataset.root / p for p in union["path"]]
+    hashes = hash_images(abs_paths)
+    position = {p: i for i, p in enumerate(union["path"])}
+
+    embeddings, identities = embed_models(
+        chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress
+    )
+    computed = {name: e.computed for name, e in embeddings.items()}
+    cached = {name: e.cached for name, e in embeddings.items()}
+    infos = [
+        ModelInfo(
+            name=spec.name,
+            backend=spec.backend,
+            similarity=spec.similarity,
+            units=spec.units,
+            default_threshold=spec.threshold,
+            weights_sha256=identities[spec.name]["weights_sha256"],
+            weights_path=str(weights),
+            embedding_size=int(embeddings[spec.name].vectors.shape[1]),
+            preprocessing={
+                **identities[spec.name]["preprocessing"],
+                **identities[spec.name]["faces"],
+            },
+        )
+        for spec, weights in chosen
+    ]
+
+    from face_bench.run.analysis import compare_models, model_metrics, subset_differentials
+
+    specs = {spec.name: spec for spec, _ in chosen}
+    subset_data: list[SubsetData] = []
+    subset_runs: list[SubsetRun] = []
+    for name, definition, pool_size, images, pairs, note in sampled:
+        rows = np.array([position[p] for p in images["path"]], dtype=np.int64)
+        data = score_subset(name, images, pairs, rows, embeddings, specs, request.on_fail)
+        failed_any, labels, model_scores = data.failed_any, data.labels, data.scores
+        model_runs: list[ModelRun] = []
+        enrol_notes: list[str] = []
+        if pairs is None:
+            enrol_notes.append(
+                f"{len(labels):,} pairs scored in blocks: scores.csv rows, the failure gallery, "
+                "bootstrap intervals and DeLong's test are skipped above "
+                f"{BLOCKED_ABOVE:,} pairs"
+            )
+        for spec_name, result in embeddings.items():
+            failures = [
+                Failure(
+                    image=images["path"].iloc[i],
+                    reason=result.failures[rows[i]][0],
+                    detail=result.failures[rows[i]][1],
+                )
+                for i in range(len(images))
+                if rows[i] in result.failures
+            ]
+            fta = len(failures) / len(images)
+            metrics, sweep = model_metrics(
+                model_scores[spec_name],
+                request.far_targets,
+                request.bootstrap,
+                request.seed,
+                sweep=request.sweep,
+                fta=fta if request.on_fail == "reject" else None,
+            )
+            metrics["multi_face_images"] = sum(int(r) in result.multi_face for r in rows)
+            enrol_notes += _enrolment_notes(
+                spec_name, failures, metrics["multi_face_images"], request.multi_face
+            )
+            model_runs.append(
+                ModelRun(
+                    name=spec_name,
+                    n_images_attempted=len(images),
+                    n_failures=len(failures),
+                    failures=failures,
+                    metrics=metrics,
+                    threshold_sweep=sweep,
+                )
+            )
+        identities_kept = (
+            images["identity"].to_numpy()[~failed_any]
+            if request.on_fail == "exclude"
+            else images["identity"].to_numpy()
+        )
+        counts = pd.Series(identities_kept).value_counts()
+        subset_runs.append(
+            SubsetRun(
+                name=name,
+                definition=definition,
+                pool_size=pool_size,
+                sample_requested=request.sample if request.pairs_file is None else None,
+                sample_size=len(images),
+                n_identities=int(images["identity"].nunique()),
+                images=list(images["path"]),
+                pairs=PairInfo(
+                    mode="file" if request.pairs_file else ("random" if request.pairs else "all"),
+                    requested=request.pairs,
+                    n_genuine=int(labels.sum()),
+                    n_impostor=int(len(labels) - labels.sum()),
+                    excluded_images=int(failed_any.sum()) if request.on_fail == "exclude" else 0,
+                    identities_without_genuine_pair=int((counts < 2).sum()),
+                ),
+                models=model_runs,
+                comparisons=compare_models(model_scores, request.bootstrap, request.seed),
+                notes=([note] if note else []) + enrol_notes,
+            )
+        )
+        subset_data.append(data)
+
+    differentials = None
+    if len(subset_data) > 1:
+        rule = request.differential_threshold
+        differentials = subset_differentials(
+            subset_data,
+            specs,
+            far_target=parse_far_rule(rule),
+            use_default=rule == "default",
+        )
+    results = RunResults(
+        face_bench_version=__version__,
+        dataset=DatasetInfo(
+            path=str(request.data), digest=dataset.digest, identity_source=dataset.identity_source
+        ),
+        settings=RunSettings(
+            seed=request.seed,
+            sample=request.sample if request.pairs_file is None else None,
+            pairs=request.pairs,
+            pairs_file=str(request.pairs_file) if request.pairs_file else None,
+            align=request.align,
+            multi_face=request.multi_face,
+            on_fail=request.on_fail,
+            far_targets=list(request.far_targets),
+            bootstrap=request.bootstrap,
+        ),
+        models=infos,
+        skipped_models=skipped,
+        subsets=subset_runs,
+        subset_differentials=differentials,
+        volatile=Volatile(
+            generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            command=list(request.command),
+            duration_s=round(time.perf_counter() - started, 3),
+            embeddings_computed=computed,
+            embeddings_cached=cached,
+        ),
+    )
+    return Evaluation(results, subset_data, specs, embeddings, union, skipped, dataset)

@@ -1,0 +1,318 @@
+"""The LFW verification protocol: pairs.txt in, k-fold accuracy per model out.
+
+Reported the way the LFW literature reports it, so a figure here can be set next to a
+published one: mean +- std of per-fold accuracy with each fold's threshold chosen on
+the other folds, failed enrolments counted as errors unless excluded. ROC-AUC and EER
+over all pairs come alongside, because accuracy at one threshold hides the trade-off.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from face_bench.core.errors import DatasetError, MetricError
+from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
+
+LfwOnFail = Literal["error", "exclude"]
+SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
+THRESHOLD_RULE = "same person when score > threshold (distance < threshold for Euclidean models)"
+
+
+@dataclass(frozen=True)
+class LfwFailure:
+    """An image a model could not enrol, and how many pairs it spoiled."""
+
+    image: str
+    reason: str
+    detail: str
+    n_pairs: int
+
+
+@dataclass(frozen=True)
+class LfwModelResult:
+    """One model on the protocol; thresholds are in the model's own units."""
+
+    name: str
+    similarity: str
+    units: str
+    default_threshold: float
+    accuracy: float
+    accuracy_std: float | None
+    fold_accuracies: tuple[float, ...]
+    fold_thresholds: tuple[float | None, ...]
+    cross_validated: bool
+    accuracy_at_default: float
+    roc_auc: float
+    eer: float
+    eer_threshold: float
+    metrics_over: str
+    n_pairs: int
+    n_pairs_scored: int
+    n_failed_images: int
+    n_failed_pairs: int
+    failures: tuple[LfwFailure, ...]
+    embeddings_computed: int
+    embeddings_cached: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LfwResult:
+    """What ``lfw.json`` holds; ``scores`` (per model, aligned with ``pairs``) stays in memory."""
+
+    pairs_file: str
+    data: str
+    images_root: str
+    n_folds: int
+    n_pairs: int
+    n_genuine: int
+    n_impostor: int
+    n_images: int
+    on_fail: LfwOnFail
+    align: str
+    multi_face: str
+    std_ddof: int
+    models: tuple[LfwModelResult, ...]
+    skipped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    pairs: tuple[LfwPair, ...] = field(default=(), repr=False)
+    scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        from face_bench import __version__
+        from face_bench.metrics.summary import json_float
+
+        data = asdict(self)
+        data.pop("pairs")
+        data.pop("scores")
+        for model in data["models"]:
+            for key, value in model.items():
+                if isinstance(value, float):
+                    model[key] = json_float(value)
+            model["fold_thresholds"] = [json_float(t) for t in model["fold_thresholds"]]
+        return {
+            "face_bench_version": __version__,
+            "protocol": "lfw",
+            "score_orientation": SCORE_ORIENTATION,
+            "threshold_rule": THRESHOLD_RULE,
+            **data,
+        }
+
+
+def find_images_root(root: Path, pairs: list[LfwPair]) -> Path:
+    """``root`` itself (LFW's own layout) or ``root/images``, whichever holds the pairs' images.
+
+    The folder holding more of them wins, ``root`` on a tie; images still missing
+    then fail to enrol with reason ``missing`` instead of stopping the run.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"LFW folder not found: {root}")
+    names = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
+    candidates = [root, root / "images"]
+    found = [sum((c / n).is_file() for n in names) if c.is_dir() else 0 for c in candidates]
+    if max(found) == 0:
+        raise DatasetError(
+            f"none of the {len(names)} images named in the pairs file is under {root} or "
+            f"{root / 'images'} (expected <name>/<name>_0001.jpg)"
+        )
+    return candidates[int(np.argmax(found))]
+
+
+def run_lfw(
+    data: Path,
+    pairs_file: Path,
+    models: tuple[str, ...] = (),
+    on_fail: LfwOnFail = "error",
+    align: str = "detect",
+    multi_face: str = "largest",
+    config_path: Path | None = None,
+    weights: dict[str, Path] | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> LfwResult:
+    """Embed every distinct image of ``pairs_file`` once per model and score the protocol."""
+    from face_bench.faces.locate import FaceSettings
+    from face_bench.run.evaluation import embed_files
+
+    if on_fail not in ("error", "exclude"):
+        raise ValueError(f"on_fail must be 'error' or 'exclude', not {on_fail!r}")
+    started = time.perf_counter()
+    say = on_message or (lambda _m: None)
+    pairs = parse_lfw_pairs(pairs_file)
+    images_root = find_images_root(Path(data), pairs)
+
+    names = sorted({p for pair in pairs for p in (pair.path_a, pair.path_b)})
+    position = {name: i for i, name in enumerate(names)}
+    embedded = embed_files(
+        [images_root / name for name in names],
+        tuple(models),
+        FaceSettings(align, multi_face),
+        config_path=config_path,
+        weights=weights,
+        cache_dir=cache_dir,
+        workers=workers,
+        progress=progress,
+        on_message=say,
+    )
+    chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
+    n_missing = sum(h is None for h in embedded.hashes)
+    if n_missing:
+        say(
+            f"{n_missing} image(s) named in {Path(pairs_file).name} are missing under {images_root}"
+        )
+
+    a = np.array([position[p.path_a] for p in pairs], dtype=np.int64)
+    b = np.array([position[p.path_b] for p in pairs], dtype=np.int64)
+    labels = np.array([p.label for p in pairs], dtype=bool)
+    folds = np.array([p.fold for p in pairs], dtype=np.int64)
+
+    results: list[LfwModelResult] = []
+    scores_by_model: dict[str, np.ndarray] = {}
+    for spec, _weights in chosen:
+        emb = embeddings[spec.name]
+        scores, result = _score_model(spec, emb, names, a, b, labels, folds, on_fail)
+        scores_by_model[spec.name] = scores
+        results.append(result)
+
+    n_folds = int(np.unique(folds).size)
+    notes = []
+    if n_folds == 1:
+        notes.append(
+            "one fold: cross-validation needs several folds, so each threshold was chosen on "
+            "the pairs it scores and the accuracy is optimistic"
+        )
+    return LfwResult(
+        pairs_file=str(pairs_file),
+        data=str(data),
+        images_root=str(images_root),
+        n_folds=n_folds,
+        n_pairs=len(pairs),
+        n_genuine=int(labels.sum()),
+        n_impostor=int((~labels).sum()),
+        n_images=len(names),
+        on_fail=on_fail,
+        align=align,
+        multi_face=multi_face,
+        std_ddof=0,
+        models=tuple(results),
+        skipped=tuple(skipped),
+        notes=tuple(notes),
+        duration_s=round(time.perf_counter() - started, 3),
+        pairs=tuple(pairs),
+        scores=scores_by_model,
+    )
+
+
+def _score_model(spec, emb, names, a, b, labels, folds, on_fail: LfwOnFail):
+    """Scores (NaN where an image failed) and the model's protocol figures."""
+    from face_bench.metrics.scoring import reject_failed, score_pairs
+    from face_bench.metrics.summary import compute_all
+
+    scores = score_pairs(emb.vectors, a, b, spec.similarity)
+    ok = emb.ok
+    pair_failed = ~(ok[a] & ok[b])
+    kfold = kfold_accuracy(
+        scores,
+        labels,
+        folds,
+        pair_failed,
+        on_fail="count_as_error" if on_fail == "error" else "exclude",
+    )
+    # At the default threshold: accept when score >= to_score(threshold), as metrics does.
+    scored = ~pair_failed
+    accepted = scores[scored] >= spec.to_score(spec.threshold)
+    correct = int(np.sum(accepted == labels[scored]))
+    total = len(labels) if on_fail == "error" else int(scored.sum())
+    if on_fail == "error":
+        # Failed pairs join the curve as non-matches at every threshold (bob's FTA rule).
+        curve_scores, _floor = reject_failed(scores)
+        curve_labels = labels
+        over = "all pairs; failed pairs scored as non-matches at every threshold"
+    else:
+        curve_scores, curve_labels = scores[scored], labels[scored]
+        over = "enrolled pairs only"
+    try:
+        summary = compute_all(curve_scores, curve_labels, far_targets=())
+    except MetricError as exc:
+        raise MetricError(f"model {spec.name!r}: {exc}") from None
+
+    affected: dict[int, int] = {}
+    for i in np.concatenate([a[pair_failed], b[pair_failed]]):
+        if not ok[i]:
+            affected[int(i)] = affected.get(int(i), 0) + 1
+    failures = tuple(
+        LfwFailure(
+            image=names[i],
+            reason=emb.failures[i][0],
+            detail=emb.failures[i][1],
+            n_pairs=affected.get(i, 0),
+        )
+        for i in sorted(emb.failures)
+    )
+    result = LfwModelResult(
+        name=spec.name,
+        similarity=spec.similarity,
+        units=spec.units,
+        default_threshold=spec.threshold,
+        accuracy=kfold.mean,
+        accuracy_std=kfold.std,
+        fold_accuracies=kfold.accuracies,
+        fold_thresholds=tuple(spec.from_score(t) for t in kfold.thresholds),
+        cross_validated=kfold.cross_validated,
+        accuracy_at_default=correct / total,
+        roc_auc=summary.roc_auc,
+        eer=summary.eer,
+        eer_threshold=spec.from_score(summary.eer_threshold),
+        metrics_over=over,
+        n_pairs=len(labels),
+        n_pairs_scored=int(scored.sum()),
+        n_failed_images=len(failures),
+        n_failed_pairs=int(pair_failed.sum()),
+        failures=failures,
+        embeddings_computed=emb.computed,
+        embeddings_cached=emb.cached,
+        note=kfold.note,
+    )
+    return scores, result
+
+
+def write_lfw(result: LfwResult, out: Path) -> list[Path]:
+    """``lfw.json`` and ``scores.csv`` (one score column per model, NaN for failed pairs)."""
+    import pandas as pd
+
+    from face_bench.core.io import atomic_write_text
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "lfw.json"
+    atomic_write_text(
+        json_path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    )
+    frame = pd.DataFrame(
+        {
+            "fold": [p.fold for p in result.pairs],
+            "image_a": [p.path_a for p in result.pairs],
+            "image_b": [p.path_b for p in result.pairs],
+            "identity_a": [p.identity_a for p in result.pairs],
+            "identity_b": [p.identity_b for p in result.pairs],
+            "label": [int(p.label) for p in result.pairs],
+        }
+    )
+    for name, scores in result.scores.items():
+        frame[name] = scores
+    csv_path = out / "scores.csv"
+    atomic_write_text(
+        csv_path, frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    )
+    return [json_path, csv_path]
