@@ -1,7 +1,57 @@
-"""``face-bench models``: every registered model, its status and where its weights are."""
+"""``face-bench models``: every registered model, its status and where its weights are.
+
+``--inspect PATH`` instead lists an ONNX file's inputs and outputs and drafts the
+``[models.NAME]`` table that runs it.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from face_bench.cli.app import command
 from face_bench.cli.options import CacheDirOpt, ConfigOpt, FormatOpt, OutputFormat, WeightsOpt
+
+InspectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inspect",
+        help="Print this ONNX file's inputs and outputs with their shapes and a suggested "
+        "[models.NAME] block for face-bench.toml, instead of the model list.",
+    ),
+]
+
+
+def inspect_file(path: Path, output_format: OutputFormat) -> None:
+    """Inputs, outputs and a draft TOML block for one ONNX file."""
+    import json
+
+    from rich.table import Table
+
+    from face_bench.cli.render import stdout
+    from face_bench.errors import ModelFileError
+    from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
+
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file")
+    description = describe_onnx(path)
+    block = suggest_toml(description)
+    if output_format is OutputFormat.json:
+        tensors = {
+            kind: [{"name": t.name, "type": t.type, "shape": list(t.shape)} for t in items]
+            for kind, items in (("inputs", description.inputs), ("outputs", description.outputs))
+        }
+        stdout.print_json(json.dumps({"path": str(path), **tensors, "toml": block}))
+        return
+    table = Table(title=str(path), title_justify="left")
+    for column in ("kind", "name", "type", "shape"):
+        table.add_column(column, overflow="fold")
+    for kind, items in (("input", description.inputs), ("output", description.outputs)):
+        for t in items:
+            table.add_row(kind, t.name, t.type, t.shape_text())
+    stdout.print(table)
+    stdout.print("Suggested block for face-bench.toml (check the commented values):")
+    stdout.print(block, markup=False, highlight=False)
 
 
 def models(
@@ -9,6 +59,7 @@ def models(
     weights: WeightsOpt = None,
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = OutputFormat.table,
+    inspect: InspectOpt = None,
 ) -> None:
     import json
 
@@ -20,6 +71,9 @@ def models(
     from face_bench.core.config import load_config
     from face_bench.models.registry import build_registry
 
+    if inspect is not None:
+        inspect_file(inspect, output_format)
+        return
     registry = build_registry(load_config(config), parse_weights(weights), cache_dir)
     statuses = [registry.status(name) for name in registry.names()]
     if output_format is OutputFormat.json:
@@ -72,5 +126,6 @@ command(
     "models",
     "List every registered model (built-in and from the config file) with its status "
     "(ready / weights missing / bad shape / bad file) and where its weights were found or "
-    "looked for.",
+    "looked for. With --inspect PATH: an ONNX file's inputs, outputs and a suggested "
+    "config block.",
 )(models)

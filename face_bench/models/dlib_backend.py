@@ -21,17 +21,22 @@ if TYPE_CHECKING:
 def model_input(rgb: np.ndarray, face: Face, spec: ModelSpec) -> np.ndarray:
     """The square uint8 RGB image a model is fed.
 
-    A detected face is aligned with dlib's ``get_face_chip`` at the spec's chip size and
-    padding. A whole-image crop goes to an ONNX model as a bilinear resize (its authors'
-    recipe for aligned crops) and to dlib through its landmarks, as dlib expects.
+    A detected face is aligned with the spec's template at its chip size: dlib's
+    ``get_face_chip`` (with the chip padding) or the ArcFace 5-point template. A
+    whole-image crop goes to an ONNX model as a bilinear resize (its authors' recipe for
+    aligned crops) and to dlib through its landmarks, as dlib expects.
     """
     if face.source == "whole_image" and spec.backend == "onnx":
         height, width = spec.input_size
         resized = Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR)
         return np.ascontiguousarray(np.asarray(resized))
+    size = spec.chip_size or spec.input_size[0]
+    if spec.alignment == "arcface":
+        from face_bench.chips import arcface_chip, landmarks68
+
+        return arcface_chip(rgb, landmarks68(rgb, face.box), size)
     import dlib
 
-    size = spec.chip_size or spec.input_size[0]
     return np.ascontiguousarray(dlib.get_face_chip(rgb, face.landmarks(), size, spec.chip_padding))
 
 
@@ -51,4 +56,4 @@ class DlibDescriptor:
         published LFW figure did.
         """
         vector = self.net.compute_face_descriptor(chip, self.spec.num_jitters)
-        return np.asarray(vector, dtype=np.float32)
+        return self.spec.finish(np.asarray(vector, dtype=np.float32))

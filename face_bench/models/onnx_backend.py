@@ -39,49 +39,99 @@ def make_session(path: Path, threads: int | None = None):
 
 @dataclass(frozen=True)
 class OnnxIO:
-    """The graph's single input and output names and the embedding width."""
+    """The graph's input and output to use, the embedding width and any fixed batch size."""
 
     input_name: str
     output_name: str
     embedding_size: int
+    batch: int | None = None  # the graph's fixed batch dimension; None when dynamic
 
 
 def _dim_matches(actual: object, expected: int) -> bool:
     return not isinstance(actual, int) or actual == expected
 
 
-def check_io(session, spec: ModelSpec, path: Path) -> OnnxIO:
-    """Refuse a graph whose input is not [N, 3, H, W] float or whose output is not [N, D]."""
-    inputs = session.get_inputs()
-    outputs = session.get_outputs()
-    if len(inputs) != 1:
-        raise ModelShapeError(f"{path}: expected one input, found {len(inputs)}")
-    shape = list(inputs[0].shape)
+def _dims(shape: list) -> str:
+    return "[" + ", ".join(str(d) if isinstance(d, int) else "N" for d in shape) + "]"
+
+
+def _listing(items) -> str:
+    return ", ".join(f"{item.name!r} {_dims(list(item.shape))}" for item in items)
+
+
+def _pick(kind: str, items: list, wanted: str | None, spec: ModelSpec, path: Path):
+    """The named input/output, or the only one; otherwise an error listing them all."""
+    if wanted is not None:
+        for item in items:
+            if item.name == wanted:
+                return item
+        raise ModelShapeError(
+            f"{path}: model {spec.name!r} names {kind} {wanted!r}, which the graph does not "
+            f"have; its {kind}s: {_listing(items)}"
+        )
+    if len(items) == 1:
+        return items[0]
+    raise ModelShapeError(
+        f"{path}: the graph has {len(items)} {kind}s ({_listing(items)}); say which one to use "
+        f'with {kind} = "NAME" in [models.{spec.name}]'
+    )
+
+
+def _check_input(item, spec: ModelSpec, path: Path) -> int | None:
+    """Refuse an input that is not a float image batch in the spec's layout; its fixed batch."""
+    shape = list(item.shape)
     height, width = spec.input_size
+    channels, rows, cols = (1, 2, 3) if spec.layout == "NCHW" else (3, 1, 2)
     if (
         len(shape) != 4
-        or not _dim_matches(shape[1], 3)
-        or not _dim_matches(shape[2], height)
-        or not _dim_matches(shape[3], width)
+        or not _dim_matches(shape[channels], 3)
+        or not _dim_matches(shape[rows], height)
+        or not _dim_matches(shape[cols], width)
     ):
+        expected = [3, height, width] if spec.layout == "NCHW" else [height, width, 3]
         raise ModelShapeError(
-            f"{path}: input {inputs[0].name!r} has shape {shape}; "
-            f"model {spec.name!r} expects [N, 3, {height}, {width}]"
+            f"{path}: input {item.name!r} has shape {_dims(shape)}; model {spec.name!r} "
+            f"(layout {spec.layout}) expects {_dims(['N', *expected])}"
         )
-    if inputs[0].type != "tensor(float)":
-        raise ModelShapeError(f"{path}: input type {inputs[0].type}; expected tensor(float)")
-    out_shape = list(outputs[0].shape)
-    if len(out_shape) != 2:
+    if item.type != "tensor(float)":
+        raise ModelShapeError(f"{path}: input type {item.type}; expected tensor(float)")
+    batch = shape[0]
+    return batch if isinstance(batch, int) and batch > 0 else None
+
+
+def _embedding_width(item, spec: ModelSpec, path: Path) -> int | None:
+    """D of an [N, D] output (or [N, D, 1, 1] / [N, 1, 1, D]); None when D is symbolic."""
+    shape = list(item.shape)
+    rest = shape[1:]
+    wide = [d for d in rest if d != 1]
+    if not rest or len(wide) > 1:
         raise ModelShapeError(
-            f"{path}: output {outputs[0].name!r} has shape {out_shape}; expected [N, D]"
+            f"{path}: output {item.name!r} has shape {_dims(shape)}; expected [N, D]"
         )
-    dim = out_shape[1]
+    dim = wide[0] if wide else 1
     if spec.embedding_size and isinstance(dim, int) and dim != spec.embedding_size:
         raise ModelShapeError(
-            f"{path}: output has {dim} values; model {spec.name!r} expects {spec.embedding_size}"
+            f"{path}: output {item.name!r} has {dim} values; "
+            f"model {spec.name!r} expects {spec.embedding_size}"
         )
-    size = dim if isinstance(dim, int) else (spec.embedding_size or 0)
-    return OnnxIO(inputs[0].name, outputs[0].name, size)
+    return dim if isinstance(dim, int) else None
+
+
+def check_io(session, spec: ModelSpec, path: Path) -> OnnxIO:
+    """Choose the input and output and refuse shapes face-bench cannot feed or read."""
+    inputs = session.get_inputs()
+    item = _pick("input", inputs, spec.input, spec, path)
+    others = [i for i in inputs if i.name != item.name]
+    if others:
+        raise ModelShapeError(
+            f"{path}: besides {item.name!r} the graph needs input(s) {_listing(others)}, "
+            "which face-bench cannot feed; export the model with one image input"
+        )
+    batch = _check_input(item, spec, path)
+    output = _pick("output", session.get_outputs(), spec.output, spec, path)
+    dim = _embedding_width(output, spec, path)
+    size = dim or spec.embedding_size or 0
+    return OnnxIO(item.name, output.name, size, batch)
 
 
 def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> OnnxIO:
@@ -90,10 +140,11 @@ def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> O
     A file that passed is remembered in ``memo_dir`` by path, size, mtime and the spec's
     shapes, so a cached rerun does not build an inference session just to re-check it.
     """
+    import dataclasses
     import json
 
     stat = path.stat()
-    shapes = f"{spec.input_size}|{spec.embedding_size}"
+    shapes = f"{spec.input_size}|{spec.embedding_size}|{spec.layout}|{spec.input}|{spec.output}"
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{shapes}"
     memo = memo_dir / "onnx-checked.json" if memo_dir else None
     known: dict = {}
@@ -108,25 +159,26 @@ def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> O
     if memo:
         from face_bench.core.io import atomic_write_text
 
-        known[key] = {
-            "input_name": io.input_name,
-            "output_name": io.output_name,
-            "embedding_size": io.embedding_size,
-        }
+        known[key] = dataclasses.asdict(io)
         memo.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
     return io
 
 
 def to_tensor(rgb_images: list[np.ndarray], spec: ModelSpec) -> np.ndarray:
-    """Stack HxWx3 uint8 RGB images (already at input size) into a normalised NCHW batch."""
+    """Stack HxWx3 uint8 RGB images (already at input size) into a normalised batch.
+
+    The batch is NCHW or NHWC as the spec's ``layout`` says.
+    """
     batch = np.stack(rgb_images).astype(np.float32)
     if spec.color_order == "BGR":
         batch = batch[..., ::-1]
     mean = np.asarray(spec.mean, dtype=np.float32)
     std = np.asarray(spec.std, dtype=np.float32)
     batch = (batch * np.float32(spec.scale) - mean) / std
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    if spec.layout == "NCHW":
+        batch = batch.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(batch)
 
 
 class OnnxModel:
@@ -138,7 +190,25 @@ class OnnxModel:
         self.io = check_io(self.session, spec, path)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """Embeddings for an NCHW batch; shape or NaN problems are raised, not hidden."""
+        """Embeddings for a batch; shape or NaN problems are raised, not hidden.
+
+        A graph exported with a fixed batch size is fed exactly that many images at a
+        time (the last chunk padded by repeating its final image, whose extra outputs
+        are dropped), so a batch-1 export runs one image at a time.
+        """
+        fixed = self.io.batch
+        if fixed is None or len(tensor) == fixed:
+            return self._run(tensor)
+        parts = []
+        for start in range(0, len(tensor), fixed):
+            chunk = tensor[start : start + fixed]
+            count = len(chunk)
+            if count < fixed:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - count, axis=0)])
+            parts.append(self._run(chunk)[:count])
+        return np.concatenate(parts)
+
+    def _run(self, tensor: np.ndarray) -> np.ndarray:
         out = self.session.run([self.io.output_name], {self.io.input_name: tensor})[0]
         out = np.asarray(out, dtype=np.float32).reshape(len(tensor), -1)
         if self.io.embedding_size and out.shape[1] != self.io.embedding_size:
@@ -146,4 +216,4 @@ class OnnxModel:
                 f"model {self.spec.name!r} returned {out.shape[1]} values; "
                 f"expected {self.io.embedding_size}"
             )
-        return out
+        return self.spec.finish(out)

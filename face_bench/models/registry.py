@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from face_bench.core.config import Config
@@ -50,6 +51,19 @@ class ModelSpec(BaseModel):
     num_jitters: int = Field(0, ge=0, le=1000)
     upsample: int = Field(1, ge=0, le=4)
     batch_size: int = Field(16, ge=1, le=1024)
+    layout: Literal["NCHW", "NHWC"] = Field(
+        "NCHW", description="input tensor layout; TensorFlow exports are usually NHWC"
+    )
+    input: str | None = Field(None, description="graph input to feed; default: the only one")
+    output: str | None = Field(
+        None, description="graph output holding the embedding; default: the only one"
+    )
+    normalize: bool = Field(False, description="L2-normalise each embedding before scoring")
+    alignment: Literal["dlib_chip", "arcface"] = Field(
+        "dlib_chip",
+        description="chip template: dlib's get_face_chip(chip_size, chip_padding), or the "
+        "ArcFace 5-point template scaled to chip_size",
+    )
     description: str = ""
 
     @field_validator("std")
@@ -90,10 +104,22 @@ class ModelSpec(BaseModel):
             "chip_padding",
             "num_jitters",
             "upsample",
+            "output",
+            "normalize",
+            "alignment",
         )
         data = self.model_dump(include=set(keys))
         data["pipeline_version"] = PIPELINE_VERSION
         return json.loads(json.dumps(data))
+
+    def finish(self, vectors: np.ndarray) -> np.ndarray:
+        """Embeddings as scored: L2-normalised rows when ``normalize`` is set."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not self.normalize:
+            return vectors
+        norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (vectors / norms).astype(np.float32)
 
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {
@@ -265,10 +291,12 @@ class Registry:
         spec = self.get(name)
         places = "; ".join(looked)
         source = f" Obtain it from {spec.source}." if spec.source else ""
+        height, width = spec.input_size
+        shape = f"1x3x{height}x{width}" if spec.layout == "NCHW" else f"1x{height}x{width}x3"
         return (
             f"model {name!r} skipped: weights not found (looked in: {places}). "
-            f"Expected an ONNX file with input 1x3x{spec.input_size[0]}x{spec.input_size[1]} "
-            f"float32 and a {spec.embedding_size or 'N'}-d output.{source}"
+            f"Expected an ONNX file with input {shape} float32 "
+            f"and a {spec.embedding_size or 'N'}-d output.{source}"
         )
 
     def status(self, name: str, check_shape: bool = True) -> ModelStatus:
