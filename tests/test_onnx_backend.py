@@ -28,7 +28,6 @@ from onnx import TensorProto, helper  # noqa: E402
 runner = CliRunner()
 HSE = SHARED / "models" / "hse_faceres_1024.onnx"
 HSE_RAW = SHARED / "models" / "hse_faceres_raw_nhwc.onnx"
-needs_tiny = pytest.mark.skipif(not TINY_ONNX.is_file(), reason="../shared/models not present")
 
 
 def spec(**fields) -> ModelSpec:
@@ -72,7 +71,7 @@ def faces(count: int, seed: int = 0) -> list[np.ndarray]:
     return [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8) for _ in range(count)]
 
 
-@needs_tiny
+@needs_shared
 def test_nhwc_export_with_named_output_gives_the_nchw_embeddings(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     images = faces(3)
@@ -86,7 +85,7 @@ def test_nhwc_export_with_named_output_gives_the_nchw_embeddings(tmp_path):
     np.testing.assert_allclose(model.infer(batch), expected, rtol=1e-5, atol=1e-6)
 
 
-@needs_tiny
+@needs_shared
 def test_several_outputs_without_a_name_is_an_error_listing_them(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     session = make_session(path, threads=1)
@@ -102,7 +101,7 @@ def test_several_outputs_without_a_name_is_an_error_listing_them(tmp_path):
         check_io(session, spec(layout="NHWC", input="input", output="embedding"), path)
 
 
-@needs_tiny
+@needs_shared
 def test_wrong_layout_is_refused_with_the_expected_shape(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     with pytest.raises(ModelShapeError) as error:
@@ -113,7 +112,7 @@ def test_wrong_layout_is_refused_with_the_expected_shape(tmp_path):
         check_io(make_session(TINY_ONNX, threads=1), spec(layout="NHWC"), TINY_ONNX)
 
 
-@needs_tiny
+@needs_shared
 def test_side_output_of_width_one_reads_as_a_one_value_embedding(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     session = make_session(path, threads=1)
@@ -121,7 +120,7 @@ def test_side_output_of_width_one_reads_as_a_one_value_embedding(tmp_path):
         check_io(session, spec(layout="NHWC", output="score"), path)
 
 
-@needs_tiny
+@needs_shared
 def test_dynamic_spatial_size_runs_at_the_spec_input_size(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "dyn.onnx", spatial="side")
     small = spec(layout="NHWC", output="embedding", input_size=(160, 160))
@@ -132,7 +131,7 @@ def test_dynamic_spatial_size_runs_at_the_spec_input_size(tmp_path):
     assert out.shape == (2, 512) and np.all(np.isfinite(out))
 
 
-@needs_tiny
+@needs_shared
 @pytest.mark.parametrize("count", [1, 3, 5])
 def test_batch_one_export_runs_one_image_at_a_time(tmp_path, count):
     path = fixed_batch(TINY_ONNX, tmp_path / "b1.onnx", 1)
@@ -145,7 +144,7 @@ def test_batch_one_export_runs_one_image_at_a_time(tmp_path, count):
     )
 
 
-@needs_tiny
+@needs_shared
 def test_fixed_batch_above_one_pads_the_last_chunk(tmp_path):
     path = fixed_batch(TINY_ONNX, tmp_path / "b4.onnx", 4)
     model = OnnxModel(spec(), path, threads=1)
@@ -156,7 +155,7 @@ def test_fixed_batch_above_one_pads_the_last_chunk(tmp_path):
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
-@needs_tiny
+@needs_shared
 def test_normalize_makes_unit_vectors_and_joins_the_cache_key():
     images = faces(2, seed=4)
     plain = OnnxModel(spec(), TINY_ONNX, threads=1).infer(to_tensor(images, spec()))
@@ -170,7 +169,7 @@ def test_normalize_makes_unit_vectors_and_joins_the_cache_key():
         assert spec(**changed).preprocessing() != keys
 
 
-@needs_tiny
+@needs_shared
 def test_inspect_suggests_a_block_that_runs_the_file(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     description = describe_onnx(path)
@@ -188,7 +187,7 @@ def test_inspect_suggests_a_block_that_runs_the_file(tmp_path):
     assert model.infer(to_tensor(faces(1), model.spec)).shape == (1, 512)
 
 
-@needs_tiny
+@needs_shared
 def test_inspect_marks_a_fixed_batch_and_a_112_input_as_arcface(tmp_path):
     model = onnx.load(str(TINY_ONNX))
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
@@ -201,7 +200,7 @@ def test_inspect_marks_a_fixed_batch_and_a_112_input_as_arcface(tmp_path):
     assert "input_size = [112, 112]" in block
 
 
-@needs_tiny
+@needs_shared
 def test_models_inspect_cli_prints_io_and_block(tmp_path):
     path = nhwc_three_outputs(TINY_ONNX, tmp_path / "nhwc.onnx")
     result = runner.invoke(app, ["models", "--inspect", str(path)])
