@@ -523,7 +523,7 @@ def test_onnx_with_the_wrong_input_shape(small_set, tmp_path, wrong_shape_onnx):
     assert (code, line) == (
         23,
         f"face-bench: error: {wrong_shape_onnx}: input 'input' has shape [1, 3, 112, 112]; "
-        "model 'standin' expects [N, 3, 224, 224]",
+        "model 'standin' (layout NCHW) expects [N, 3, 224, 224]",
     )
 
 
