@@ -1,4 +1,4 @@
-"""Tests for face_bench.chips: the ArcFace template, its similarity transform and the warp."""
+"""Tests for face_bench.faces.chips: the ArcFace template, its similarity transform and the warp."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from conftest import needs_shared
 from corpus import JP_FACE_A
 from PIL import Image
 
-from face_bench.chips import (
+from face_bench.faces.chips import (
     ARCFACE_112,
     arcface_chip,
     arcface_points,
@@ -84,7 +84,7 @@ def test_warp_moves_a_pixel_where_the_matrix_says():
 @pytest.mark.parametrize("size", [112, 224])
 def test_real_face_lands_on_the_template(size):
     rgb = np.asarray(Image.open(JP_FACE_A).convert("RGB"))
-    from face_bench.alignment import whole_image_rect
+    from face_bench.faces.alignment import whole_image_rect
 
     points = landmarks68(rgb, whole_image_rect(rgb))
     chip = arcface_chip(rgb, points, size)

@@ -17,7 +17,7 @@ from conftest import JP_FACES, SHARED, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.errors import ModelShapeError
+from face_bench.core.errors import ModelShapeError
 from face_bench.models.onnx_backend import OnnxModel, check_io, make_session, to_tensor
 from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
 from face_bench.models.registry import ModelSpec

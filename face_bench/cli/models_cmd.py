@@ -29,7 +29,7 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
     from rich.table import Table
 
     from face_bench.cli.render import stdout
-    from face_bench.errors import ModelFileError
+    from face_bench.core.errors import ModelFileError
     from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
 
     if not path.is_file():

@@ -191,7 +191,7 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
     identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
     if spec.alignment == "arcface":
-        from face_bench.chips import SHAPE_PREDICTOR_68
+        from face_bench.faces.chips import SHAPE_PREDICTOR_68
 
         identity["landmarks68_sha256"] = sha256_file(
             dlib_weight_path(SHAPE_PREDICTOR_68), cache_dir

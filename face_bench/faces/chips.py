@@ -119,7 +119,7 @@ def arcface_chip(rgb: np.ndarray, points68: np.ndarray, size: int = 112) -> np.n
 def _predictor68():
     import dlib
 
-    from face_bench.alignment import dlib_model_path
+    from face_bench.faces.alignment import dlib_model_path
 
     return dlib.shape_predictor(str(dlib_model_path(SHAPE_PREDICTOR_68)))
 
