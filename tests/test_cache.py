@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from face_bench.core.errors import OutputError
 from face_bench.core.io import atomic_write_text, default_cache_dir
 from face_bench.core.records import CacheEntry
 from face_bench.embedding.cache import EmbeddingCache, model_key
@@ -70,7 +71,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]

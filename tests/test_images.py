@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -310,3 +311,55 @@ def test_file_sha256_matches_hashlib(tmp_path):
     path.write_bytes(data)
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
     assert file_sha256(path) == hashlib.sha256(read_image_bytes(path)).hexdigest()
+
+
+# --- decoding memory is bounded per image ------------------------------------------------
+
+
+def _gif_with_canvas(tmp_path, side: int) -> Path:
+    """A tiny GIF whose logical screen claims ``side`` x ``side`` pixels (a few dozen bytes)."""
+    path = tmp_path / "canvas.gif"
+    buffer = io.BytesIO()
+    Image.new("P", (1, 1)).save(buffer, format="GIF")
+    data = bytearray(buffer.getvalue())
+    data[6:10] = side.to_bytes(2, "little") * 2
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("side", [6000, 14000])
+def test_huge_canvas_is_refused_before_decoding(tmp_path, side):
+    import tracemalloc
+
+    from face_bench.data.images import MAX_DECODED_PIXELS
+
+    assert side * side > MAX_DECODED_PIXELS
+    tracemalloc.start()
+    try:
+        err = load_error(_gif_with_canvas(tmp_path, side), max_side=2048)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.reason == "too_large"
+    assert peak < 20 << 20
+
+
+def test_big_jpeg_is_decoded_reduced_within_the_budget(tmp_path):
+    from face_bench.data.images import MAX_DECODED_PIXELS
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (8000, 4000), (120, 80, 60)).save(path, quality=50)
+    assert MAX_DECODED_PIXELS < 8000 * 4000
+    rgb = load_rgb(path)
+    assert rgb.shape[0] * rgb.shape[1] <= MAX_DECODED_PIXELS
+    assert rgb.shape[1] == 2 * rgb.shape[0]
+
+
+def test_oversized_file_is_too_large(tmp_path, monkeypatch):
+    from face_bench.data import images
+
+    monkeypatch.setattr(images, "MAX_IMAGE_BYTES", 1000)
+    path = tmp_path / "x.png"
+    Image.new("RGB", (64, 64)).save(path)
+    path.write_bytes(path.read_bytes() + b"\0" * 2000)
+    assert load_error(path).reason == "too_large"

@@ -48,13 +48,14 @@ def _stem(text: str) -> str:
 def _model_names(run_dir: Path) -> list[str]:
     """Model names from results.json (``roc`` and friends) or lfw.json (``lfw``)."""
     from face_bench.core.errors import ResultsError
+    from face_bench.core.io import MAX_JSON_BYTES, read_bounded
 
     for name in ("results.json", "lfw.json"):
         path = run_dir / name
         if not path.is_file():
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
             names = [str(m["name"]) for m in data["models"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ResultsError(f"{path}: cannot read models[].name ({exc})") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from face_bench.core.errors import ConfigError
+from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded
 
 DEFAULT_CONFIG_NAME = "face-bench.toml"
 KNOWN_SECTIONS = {"models", "subsets", "weights", "gate"}
@@ -45,10 +46,11 @@ def load_config(path: Path | None = None) -> Config:
         if not candidate.is_file():
             return Config()
         path = candidate
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file not found: {path}")
+    raw = read_bounded(path, MAX_CONFIG_BYTES, "config file", ConfigError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     unknown = set(data) - KNOWN_SECTIONS

@@ -97,6 +97,27 @@ class NoUsableModelError(ModelError):
     exit_code = 25
 
 
+class OutputError(FaceBenchError):
+    """An output path cannot be written: a folder, a special file, read-only, or a full disk.
+
+    Checked before any embedding work starts, so a long run never ends in an unwritable folder.
+    """
+
+    exit_code = 30
+
+
+class CacheDirError(OutputError):
+    """The cache folder is unusable (a file, unwritable, or an unexpanded ``~``)."""
+
+    exit_code = 31
+
+
+class InputFileError(FaceBenchError):
+    """A file the user named is not a regular file, is too large, or cannot be read."""
+
+    exit_code = 32
+
+
 class ImageError(FaceBenchError):
     """One image cannot be used; normally recorded as a failure to enrol."""
 
@@ -128,3 +149,9 @@ class InterruptedRunError(FaceBenchError):
     """The user pressed Ctrl-C; finished embeddings are already in the cache."""
 
     exit_code = 130
+
+
+class TerminatedRunError(InterruptedRunError):
+    """SIGTERM (a supervisor, ``kill``, ``timeout``): handled like Ctrl-C, exit 128 + 15."""
+
+    exit_code = 143

@@ -1,39 +1,241 @@
-"""Safe file output and the cache location, shared by every layer that writes.
+"""Safe file input and output and the cache location, shared by every layer that touches files.
 
-Writes are atomic (temporary sibling + rename) so a reader sees the old file or the whole new
-one, never a part.
+Writes are atomic (a uniquely named temporary sibling + rename) so a reader sees the old
+file or the whole new one, never a part, and two runs writing the same path never share a
+temporary file. A rename only ever replaces a regular file: a folder, a device or a pipe
+at the target is refused, or written through where the caller says a stream is meant
+(``/dev/stdout``, a CI summary pipe). Files a user names are read only when they are
+regular files, and never beyond a size bound, so ``/dev/zero`` or a FIFO is a one-line
+error instead of gigabytes of memory or a hang.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from face_bench.core.errors import CacheDirError, FaceBenchError, InputFileError, OutputError
+
+# Size bounds for files a user names. Results and baselines are a few hundred kB; pair
+# files of millions of pairs are tens of MB; nothing face-bench reads is near these.
+MAX_JSON_BYTES = 64 << 20
+MAX_TABLE_BYTES = 1 << 30
+MAX_CONFIG_BYTES = 1 << 20
+
 
 def default_cache_dir() -> Path:
-    """``$FACE_BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/face-bench``, else ``~/.cache``."""
+    """``$FACE_BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/face-bench``, else ``~/.cache``.
+
+    A ``~`` that does not expand to a home folder is refused: it would otherwise create a
+    folder literally named ``~`` wherever face-bench happens to run.
+    """
     if os.environ.get("FACE_BENCH_CACHE_DIR"):
-        return Path(os.environ["FACE_BENCH_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "face-bench"
+        return _expanded(os.environ["FACE_BENCH_CACHE_DIR"], "FACE_BENCH_CACHE_DIR")
+    if os.environ.get("XDG_CACHE_HOME"):
+        return _expanded(os.environ["XDG_CACHE_HOME"], "XDG_CACHE_HOME") / "face-bench"
+    return Path.home() / ".cache" / "face-bench"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` so readers see the old file or the whole new one, never a part."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def _expanded(value: str, variable: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    if any(part.startswith("~") for part in path.parts):
+        raise CacheDirError(
+            f"{variable}={value!r}: '~' does not name a home folder here; give a full path"
+        )
+    return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` so readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+def ensure_folder(path: Path, what: str = "output folder", error: type = OutputError) -> Path:
+    """Create ``path`` if needed and prove it writable, or raise ``error`` with one line.
+
+    Called before any embedding work so a long run never ends in a folder it cannot use.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise error(f"{what} {path} exists and is not a folder") from None
+    except OSError as exc:
+        raise error(f"cannot create {what} {path}: {exc.strerror or exc}") from None
+    if not path.is_dir():
+        raise error(f"{what} {path} exists and is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".face-bench-probe-")
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            Path(probe).unlink(missing_ok=True)
+    except OSError as exc:
+        raise error(f"{what} {path} is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+def ensure_cache_folder(path: Path) -> Path:
+    """The cache folder, created and checked (its own exit code: ``CacheDirError``)."""
+    return ensure_folder(path, "cache folder", CacheDirError)
+
+
+def atomic_write_text(path: Path, text: str, *, stream_ok: bool = False) -> None:
+    """Write ``text`` (UTF-8) whole; see ``atomic_write_bytes``."""
+    atomic_write_bytes(path, text.encode("utf-8"), stream_ok=stream_ok)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, stream_ok: bool = False) -> None:
+    """Write ``data`` so readers see the old file or the whole new one, never a part.
+
+    The temporary file has a unique name, so concurrent writers of one path never clash.
+    An existing target that is not a regular file is never renamed over: with
+    ``stream_ok`` a character device or FIFO (``/dev/stdout``, a pipe) is written
+    through, anything else (a folder, a socket, a block device) is an ``OutputError``.
+    A symlink to a regular file is followed, so the link survives and its target changes.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stream_ok and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            _write_through(path, data)
+            return
+        raise OutputError(f"cannot write {path}: {_describe(mode)}, not a regular file")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         # mkstemp creates 0600 files; results and reports are meant to be shared.
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        Path(tmp).replace(path)
+        Path(tmp).replace(target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_through(path: Path, data: bytes) -> None:
+    """Write to a device or pipe in place; a pipe with no reader is an error, not a hang."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        reason = "a pipe nobody reads" if exc.errno == errno.ENXIO else exc.strerror or exc
+        raise OutputError(f"cannot write {path}: {reason}") from None
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb", closefd=False) as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append to a regular file, a character device or a FIFO (a CI step summary).
+
+    A folder, a socket or a block device is refused; a missing file is created.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"cannot append to {path}: {exc.strerror or exc}") from None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        raise OutputError(f"cannot append to {path}: {_describe(mode)}, not a file")
+    if mode is not None and not stat.S_ISREG(mode):
+        _write_through(path, text.encode("utf-8"))
+        return
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise OutputError(f"cannot append to {path}: {exc.strerror or exc}") from None
+
+
+def _describe(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((text for test, text in kinds if test(mode)), "a special file")
+
+
+def open_regular(path: str | Path) -> io.BufferedReader:
+    """Open a regular file for reading; a FIFO, device or folder is an ``OSError``.
+
+    A named pipe would otherwise block the run forever, and a device such as /dev/zero
+    would never end. The check is on the opened descriptor, so the file cannot be
+    swapped between check and read.
+    """
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblock)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"{_describe(mode)}, not a regular file", str(path))
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(
+    path: str | Path,
+    limit: int = MAX_TABLE_BYTES,
+    what: str = "file",
+    error: type[FaceBenchError] = InputFileError,
+) -> bytes:
+    """The bytes of a user-named regular file of at most ``limit`` bytes, else ``error``.
+
+    The bound is checked before reading and again while reading (a file may grow).
+    """
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise error(f"{what} {path} is {size:,} bytes; the limit is {limit:,}")
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{what} not found (cannot read {path})") from None
+    except IsADirectoryError:
+        raise error(f"{what} {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise error(f"{what} {path} is over the limit of {limit:,} bytes")
+    return data
+
+
+def read_bounded_text(
+    path: str | Path,
+    limit: int = MAX_TABLE_BYTES,
+    what: str = "file",
+    error: type[FaceBenchError] = InputFileError,
+    encoding: str = "utf-8-sig",
+) -> str:
+    """``read_bounded`` decoded as text; undecodable bytes are ``error`` too."""
+    data = read_bounded(path, limit, what, error)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None

@@ -24,6 +24,7 @@ from face_bench.core.errors import (
     PathEscapeError,
     UnknownSubsetError,
 )
+from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
 MANIFEST_NAME = "manifest.csv"
@@ -128,7 +129,7 @@ def _read_manifest_rows(manifest: Path, raw: bytes) -> tuple[list[str], list[lis
 
 
 def _load_manifest(root: Path, manifest: Path) -> Dataset:
-    raw = manifest.read_bytes()
+    raw = read_bounded(manifest, MAX_TABLE_BYTES, "manifest", ManifestError)
     header, rows, lines = _read_manifest_rows(manifest, raw)
     missing = [c for c in ("path", "identity") if c not in header]
     if missing:

@@ -9,13 +9,11 @@ which the pipeline records as "failure to enrol: <reason>" instead of crashing.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import hashlib
 import io
 import math
 import os
-import stat
 import warnings
 from pathlib import Path
 
@@ -23,13 +21,22 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from face_bench.core.errors import ImageError
+from face_bench.core.io import open_regular
 
-# Largest image accepted, in pixels (200 MP, e.g. 16,000 x 12,500). Decoding one as RGB
-# takes up to 800 MB; anything bigger is far more likely a decompression bomb than a
-# face photo. Pillow's own guard is raised to the same value for this process (its
-# default of ~89 MP would reject ordinary 100 MP camera files).
+# Largest image header accepted, in pixels (200 MP, e.g. 16,000 x 12,500): anything bigger
+# is far more likely a decompression bomb than a face photo. Pillow's own guard is raised
+# to the same value for this process (its default of ~89 MP would reject 100 MP JPEGs).
 MAX_PIXELS = 200_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Decoding budget: at most this many pixels are ever decoded for one image. A JPEG above
+# it is decoded at 1/2, 1/4 or 1/8 scale by the decoder itself (``draft``), so a 100 MP
+# camera file costs what a 12 MP one does; other formats (PNG, GIF, TIFF, WebP) cannot be
+# decoded reduced and are refused as ``too_large`` above it. Peak memory per image is
+# about 12 bytes per decoded pixel (decoder buffer, alpha compositing, the RGB array):
+# under 300 MB at this budget, per worker process.
+MAX_DECODED_PIXELS = 24_000_000
+# Largest image file read, in bytes: no face photo is near it, a stray video or disk image is.
+MAX_IMAGE_BYTES = 256 << 20
 
 # Transparent pixels are composited over white: cut-out portraits and ID photos sit on
 # white, so this is what the subject looked like to whoever made the file.
@@ -68,26 +75,6 @@ class ImageLoadError(ImageError):
         super().__init__(f"cannot load image {shown}: {reason} ({self.detail})")
 
 
-def open_regular(path: str | Path) -> io.BufferedReader:
-    """Open a regular file for reading; a FIFO, device or folder is an ``OSError``.
-
-    A named pipe listed in a manifest would otherwise block the run forever, and a
-    device such as /dev/zero would never end. The check is on the opened descriptor,
-    so the file cannot be swapped between check and read.
-    """
-    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX: opening a FIFO must not wait
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblock)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if nonblock:
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def file_sha256(path: str | Path) -> str:
     """Hash a file's bytes in chunks, so cache keys never need the whole file in memory."""
     digest = hashlib.sha256()
@@ -102,13 +89,20 @@ def read_image_bytes(path: str | Path) -> bytes:
     name = str(path)
     try:
         with open_regular(path) as fh:
-            data = fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_IMAGE_BYTES:
+                raise ImageLoadError(
+                    name, "too_large", f"file larger than {MAX_IMAGE_BYTES:,} bytes"
+                )
+            data = fh.read(size + 1)
     except FileNotFoundError:
         raise ImageLoadError(name, "missing", "no such file") from None
     except OSError as exc:
         raise ImageLoadError(name, "unreadable", exc.strerror or exc) from None
     if not data:
         raise ImageLoadError(name, "empty", "file has zero bytes")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageLoadError(name, "too_large", f"file larger than {MAX_IMAGE_BYTES:,} bytes")
     return data
 
 
@@ -132,9 +126,7 @@ def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np
         raise ImageLoadError(name, "empty", "file has zero bytes")
     im = _open(data, name)
     try:
-        if max_side is not None and max(im.size) > max_side:
-            scale = max_side / max(im.size)
-            im.draft(None, (math.ceil(im.width * scale), math.ceil(im.height * scale)))
+        _reduce_while_decoding(im, name, max_side)
         try:
             im.load()
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
@@ -148,6 +140,33 @@ def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np
         return np.array(rgb, dtype=np.uint8, order="C")
     finally:
         im.close()
+
+
+def _reduce_while_decoding(im: Image.Image, name: str, max_side: int | None) -> None:
+    """Ask the decoder for a smaller image where it can; refuse what exceeds the budget.
+
+    JPEG decoders reduce by 1/2, 1/4 or 1/8 and keep the result at least the requested
+    size, so the request is the size after the smallest such factor that fits the budget.
+    """
+    width, height = im.size
+    target = (width, height)
+    if max_side is not None and max(im.size) > max_side:
+        scale = max_side / max(im.size)
+        target = (math.ceil(width * scale), math.ceil(height * scale))
+    factor = 1
+    while (
+        factor < 8 and math.ceil(width / factor) * math.ceil(height / factor) > MAX_DECODED_PIXELS
+    ):
+        factor *= 2
+    target = (min(target[0], math.ceil(width / factor)), min(target[1], math.ceil(height / factor)))
+    if target != (width, height):
+        im.draft(None, target)
+    if im.width * im.height > MAX_DECODED_PIXELS:
+        raise ImageLoadError(
+            name,
+            "too_large",
+            f"{im.width}x{im.height} is over the decoding budget of {MAX_DECODED_PIXELS:,} pixels",
+        )
 
 
 def _open(data: bytes, name: str) -> Image.Image:

@@ -278,12 +278,10 @@ def resolve_pair_paths(
 
 
 def _read_text(path: str | Path) -> str:
-    try:
-        return Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PairsFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise PairsFileError(f"{path}: cannot read ({exc.strerror})") from None
+    """A regular file of bounded size: a FIFO or /dev/zero is an error, not a hang."""
+    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
+
+    return read_bounded_text(path, MAX_TABLE_BYTES, "pairs file", PairsFileError)
 
 
 def _csv_rows(path: str | Path) -> list[tuple[int, list[str]]]:

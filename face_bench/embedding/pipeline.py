@@ -8,13 +8,13 @@ because each image is processed independently and reassembled by index.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from face_bench.core.cpus import usable_cpus
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import file_sha256
 from face_bench.embedding.cache import EmbeddingCache
@@ -67,8 +67,12 @@ def hash_images(paths: Sequence[Path]) -> list[str | None]:
 
 
 def default_workers() -> int:
-    """One worker process per core: dlib-bin has no BLAS and uses a single core."""
-    return max(1, os.cpu_count() or 1)
+    """One worker process per usable core: dlib-bin has no BLAS and uses a single core.
+
+    Usable means this process's CPU affinity and cgroup quota, not the host's core count:
+    each worker holds a decoded image, so surplus workers only multiply memory.
+    """
+    return usable_cpus()
 
 
 def _no_progress(_label: str, _total: int) -> Callable[[int], None]:

@@ -12,7 +12,6 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from face_bench.core.errors import FaceBenchError
 from face_bench.gate.verdict import GateReport, GateRow
 
 VERDICT_ICONS = {"pass": "✅", "improved": "✅", "regressed": "❌", "not comparable": "⚠️"}
@@ -260,13 +259,13 @@ def render_json(report: GateReport) -> str:
 
 
 def write_output(path: Path, text: str) -> None:
-    """Write a report file whole (atomically), or fail with a one-line error."""
+    """Write a report file whole (atomically), or fail with a one-line error.
+
+    ``/dev/stdout`` or a pipe is written through; a folder or other special file is refused.
+    """
     from face_bench.core.io import atomic_write_text
 
-    try:
-        atomic_write_text(Path(path), text)
-    except OSError as exc:
-        raise FaceBenchError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write_text(Path(path), text, stream_ok=True)
 
 
 def append_step_summary(markdown: str, environ: dict[str, str] | None = None) -> Path | None:
@@ -274,12 +273,8 @@ def append_step_summary(markdown: str, environ: dict[str, str] | None = None) ->
     target = (environ if environ is not None else os.environ).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
+    from face_bench.core.io import append_text
+
     path = Path(target)
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip("\n") + "\n\n")
-    except OSError as exc:
-        raise FaceBenchError(
-            f"cannot append to GITHUB_STEP_SUMMARY {path}: {exc.strerror or exc}"
-        ) from None
+    append_text(path, markdown.rstrip("\n") + "\n\n")
     return path

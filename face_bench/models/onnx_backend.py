@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelFileError, ModelShapeError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def make_session(path: Path, threads: int | None = None):
     ort = _ort()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or usable_cpus()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:

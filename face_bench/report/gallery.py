@@ -9,6 +9,7 @@ model's score for the very same pair.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,7 @@ def write_thumbnails(
     from PIL import Image
 
     from face_bench.core.errors import ImageError
+    from face_bench.core.io import atomic_write_bytes
     from face_bench.data.images import load_rgb
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -173,8 +175,8 @@ def write_thumbnails(
             continue
         with Image.fromarray(pixels) as picture:
             picture.thumbnail((size, size), Image.Resampling.LANCZOS)
-            tmp = target.with_name(f".{target.stem}.tmp.jpg")
-            picture.save(tmp, format="JPEG", quality=THUMB_QUALITY, optimize=True)
-            tmp.replace(target)
+            buffer = io.BytesIO()
+            picture.save(buffer, format="JPEG", quality=THUMB_QUALITY, optimize=True)
+        atomic_write_bytes(target, buffer.getvalue())
         out[relative] = target
     return out

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from face_bench.core.errors import ResultsError
+from face_bench.core.io import MAX_JSON_BYTES, read_bounded
 from face_bench.metrics.catalog import far_key
 
 SCHEMA_VERSION = 1
@@ -154,10 +155,8 @@ class RunResults(_Strict):
     def from_disk(cls, path: Path) -> RunResults:
         """Read a results file, refusing other schema versions with a clear message."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ResultsError(f"results file not found: {path}") from None
-        except (OSError, ValueError) as exc:
+            data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
+        except (ValueError, RecursionError) as exc:
             raise ResultsError(f"{path}: not a JSON file ({exc})") from None
         if not isinstance(data, dict) or "schema_version" not in data:
             raise ResultsError(f"{path}: not a face-bench results file (no schema_version)")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +76,7 @@ def write_pyeer(
 
 def read_pyeer(path: str | Path) -> np.ndarray:
     """Read a pyeer score file the way pyeer's command line does (last token per line)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    lines = _read(path).splitlines()
     try:
         return np.array(
             [float(line.strip().split(" ")[-1]) for line in lines if line.strip()],
@@ -137,7 +135,7 @@ def write_bob(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
 def read_bob(path: str | Path) -> list[BobScore]:
     """Read a four-column file as bob does: whitespace-split, ``#`` lines are comments."""
     out = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(_read(path).splitlines(), 1):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
@@ -183,7 +181,7 @@ def write_scores_csv(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
 
 def read_scores_csv(path: str | Path) -> list[ScoreRow]:
     """Read a file written by :func:`write_scores_csv`."""
-    text = Path(path).read_text(encoding="utf-8-sig")
+    text = _read(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if tuple(reader.fieldnames or ()) != _CSV_COLUMNS:
         raise ResultsError(f"{path} line 1: expected columns {','.join(_CSV_COLUMNS)}")
@@ -206,6 +204,13 @@ def read_scores_csv(path: str | Path) -> list[ScoreRow]:
     return rows
 
 
+def _read(path: str | Path) -> str:
+    """A score file: a regular file of bounded size (a FIFO or device is an error)."""
+    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
+
+    return read_bounded_text(path, MAX_TABLE_BYTES, "score file", ResultsError)
+
+
 def _require_finite(values: Sequence[float], fmt: str) -> None:
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{fmt} scores must be finite: leave failed pairs out of this export")
@@ -213,12 +218,6 @@ def _require_finite(values: Sequence[float], fmt: str) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a score file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from face_bench.core.io import atomic_write_text
+
+    atomic_write_text(path, text, stream_ok=True)

@@ -153,14 +153,14 @@ def _figure(path: str | Path, width: float, height: float) -> Iterator[Figure]:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    """Write through a temporary file so an interrupted run leaves no half PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Render in memory and write atomically: no half PNG, no temporary name shared by runs."""
+    import io
+
+    from face_bench.core.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _note_cjk(texts: Sequence[str]) -> None:
