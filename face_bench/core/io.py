@@ -41,7 +41,7 @@ def default_cache_dir() -> Path:
 
 
 def _expanded(value: str, variable: str) -> Path:
-    path = Path(os.path.expanduser(value))
+    path = Path(os.path.expanduser(value))  # noqa: PTH111 (Path raises for ~unknown)
     if any(part.startswith("~") for part in path.parts):
         raise CacheDirError(
             f"{variable}={value!r}: '~' does not name a home folder here; give a full path"
