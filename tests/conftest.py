@@ -27,7 +27,20 @@ SHARED_REASON = (
 needs_shared = pytest.mark.shared
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--with-ray",
+        action="store_true",
+        help="run the tests marked ray (they start a local Ray cluster; make test does)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--with-ray"):
+        skip_ray = pytest.mark.skip(reason="starts a Ray cluster: run with --with-ray")
+        for item in items:
+            if item.get_closest_marker("ray"):
+                item.add_marker(skip_ray)
     if SHARED_PRESENT:
         return
     if os.environ.get("FACE_BENCH_REQUIRE_SHARED"):

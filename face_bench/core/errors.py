@@ -118,6 +118,12 @@ class InputFileError(FaceBenchError):
     exit_code = 32
 
 
+class EngineError(FaceBenchError):
+    """The execution engine (a Ray cluster) is missing, unreachable or failed."""
+
+    exit_code = 35
+
+
 class ImageError(FaceBenchError):
     """One image cannot be used; normally recorded as a failure to enrol."""
 

@@ -21,3 +21,10 @@ class MultiFacePolicy(StrEnum):
     LARGEST = "largest"
     FAIL = "fail"
     SKIP = "skip"
+
+
+class Engine(StrEnum):
+    """Where embedding and all-pairs scoring run: this machine, or a Ray cluster."""
+
+    LOCAL = "local"
+    RAY = "ray"

@@ -18,6 +18,7 @@ from face_bench.core.cpus import usable_cpus
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import file_sha256
 from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import WorkerModel
 from face_bench.embedding.workers import run as run_workers
 from face_bench.faces.locate import Face, FaceSettings
@@ -87,11 +88,14 @@ def embed_all(
     face_cache: Callable[[FaceSettings], EmbeddingCache],
     workers: int | None = None,
     progress: Progress | None = None,
+    ray: RayOptions | None = None,
 ) -> dict[str, Embeddings]:
     """Vectors of every model for ``paths``; each missing one computed once and cached.
 
     Images still missing for any model go through one worker pass (decode, face, every
     model's input or embedding); ONNX batches are inferred here as their inputs arrive.
+    With ``ray`` the pass runs on a Ray cluster's actors instead (ONNX included) and the
+    vectors come back here, to the same cache.
     """
     progress = progress or _no_progress
     workers = workers or default_workers()
@@ -109,7 +113,7 @@ def embed_all(
     for upsample, group in groups.items():
         settings = FaceSettings(faces.align, faces.multi_face, upsample)
         _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
-                     progress, results)  # fmt: skip
+                     progress, results, ray)  # fmt: skip
     for result in results.values():
         _finalise(result)
     return results
@@ -125,6 +129,7 @@ def _embed_group(
     workers: int,
     progress: Progress,
     results: dict[str, Embeddings],
+    ray: RayOptions | None = None,
 ) -> None:
     by_name = {job.spec.name: job for job in group}
     needed = sorted(set().union(*(pending[name] for name in by_name)))
@@ -149,7 +154,12 @@ def _embed_group(
         order.append(index)
     batcher = _OnnxBatcher([job for job in group if job.spec.backend == "onnx"], workers, keep)
     models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
-    outcomes = run_workers(tasks, settings, models, workers)
+    if ray is not None:
+        from face_bench.embedding import ray_engine
+
+        outcomes = ray_engine.run(tasks, settings, models, ray)
+    else:
+        outcomes = run_workers(tasks, settings, models, workers)
     for index, task, (face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
         n_faces = None
         if face_entry is not None:

@@ -40,7 +40,7 @@ class WorkerModel:
 _STATE: tuple[FaceSettings, dict[str, ModelSpec], dict] | None = None
 
 
-def _init(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
+def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     global _STATE
     from face_bench.models.dlib_backend import DlibDescriptor
 
@@ -89,7 +89,7 @@ def run(
 ) -> Iterator[Outcome]:
     """Outcomes in task order, from ``workers`` processes (in-process for one worker)."""
     if workers <= 1 or len(tasks) < 8:
-        _init(settings, models)
+        init_state(settings, models)
         yield from map(process, tasks)
         return
     # Workers start from a clean server process rather than a fork of this one, which may
@@ -102,7 +102,7 @@ def run(
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_init,
+        initializer=init_state,
         initargs=(settings, tuple(models)),
     ) as pool:
         yield from pool.map(process, tasks, chunksize=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,21 +76,60 @@ class ScoreStats:
     n_impostor: int
 
 
-def _moments(s: np.ndarray, mask: np.ndarray) -> tuple[int, float, float]:
-    """Chunked (count, mean, M2) merged with Chan's formula: no float64 copy of 84M scores."""
-    n, mean, m2 = 0, 0.0, 0.0
-    for start in range(0, s.size, _CHUNK):
-        x = s[start : start + _CHUNK][mask[start : start + _CHUNK]].astype(np.float64)
-        if x.size == 0:
-            continue
-        cm = float(x.mean())
-        cm2 = float(np.dot(x - cm, x - cm))
-        tot = n + x.size
-        delta = cm - mean
-        mean += delta * x.size / tot
-        m2 += cm2 + delta * delta * n * x.size / tot
-        n = tot
-    return n, mean, m2
+Moments = tuple[int, float, float]  # (count, mean, M2)
+NO_MOMENTS: Moments = (0, 0.0, 0.0)
+
+
+def merge_moments(acc: Moments, x: np.ndarray) -> Moments:
+    """Add a chunk of scores to (count, mean, M2) with Chan's formula.
+
+    Every path that reports d' (whole arrays, all-pairs blocks on any engine) adds its
+    chunks through this one function in pair order, so equal chunks give equal bits.
+    """
+    return merge_chunk(acc, chunk_moments(x, blas=True))
+
+
+def chunk_moments(x: np.ndarray, blas: bool = False) -> Moments:
+    """(count, mean, M2) of one chunk, in float64; what a remote block task sends back.
+
+    ``blas=False`` sums the squares with numpy's own pairwise sum, whose order never depends
+    on how many threads BLAS may use: all-pairs blocks are reduced on machines with
+    different core counts and must still agree to the last bit.
+    """
+    if x.size == 0:
+        return NO_MOMENTS
+    x = x.astype(np.float64)
+    cm = float(x.mean())
+    d = x - cm
+    return x.size, cm, float(np.dot(d, d) if blas else np.sum(d * d))
+
+
+def merge_chunk(acc: Moments, chunk: Moments) -> Moments:
+    """Chan's update of the running moments by one chunk's (count, mean, M2)."""
+    size, cm, cm2 = chunk
+    if size == 0:
+        return acc
+    n, mean, m2 = acc
+    tot = n + size
+    delta = cm - mean
+    mean += delta * size / tot
+    m2 += cm2 + delta * delta * n * size / tot
+    return tot, mean, m2
+
+
+def _moments(
+    s: np.ndarray, mask: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
+) -> Moments:
+    """Chunked moments: no float64 copy of 84M scores. ``bounds`` overrides the chunking."""
+    if bounds is None:
+        acc = NO_MOMENTS
+        for start in range(0, s.size, _CHUNK):
+            acc = merge_moments(acc, s[start : start + _CHUNK][mask[start : start + _CHUNK]])
+        return acc
+    acc = NO_MOMENTS
+    for start, end in bounds:  # all-pairs blocks: thread-independent sums, as every engine
+        acc = merge_chunk(acc, chunk_moments(s[start:end][mask[start:end]]))
+    return acc
 
 
 def score_stats(scores: Any, labels: Any) -> ScoreStats:
@@ -97,9 +137,18 @@ def score_stats(scores: Any, labels: Any) -> ScoreStats:
     return _score_stats(s, y)
 
 
-def _score_stats(s: np.ndarray, y: np.ndarray) -> ScoreStats:
-    ng, mg, m2g = _moments(s, y)
-    ni, mi, m2i = _moments(s, ~y)
+def _score_stats(
+    s: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
+) -> ScoreStats:
+    return stats_from_moments(_moments(s, y, bounds), _moments(s, ~y, bounds))
+
+
+def stats_from_moments(
+    genuine: tuple[int, float, float], impostor: tuple[int, float, float]
+) -> ScoreStats:
+    """Means, standard deviations and d' from (count, mean, M2) of each class."""
+    ng, mg, m2g = genuine
+    ni, mi, m2i = impostor
     sg, si = math.sqrt(m2g / ng), math.sqrt(m2i / ni)
     spread = math.sqrt((sg * sg + si * si) / 2)
     dp = abs(mg - mi) / spread if spread > 0 else (math.inf if mg != mi else 0.0)

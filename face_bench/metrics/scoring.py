@@ -113,7 +113,7 @@ def _row_blocks(n: int, block_elems: int) -> Iterator[tuple[int, int, np.ndarray
     rows = max(1, block_elems // max(n, 1))
     for r0 in range(0, n - 1, rows):
         r1 = min(n - 1, r0 + rows)
-        yield r0, r1, np.arange(n - r0)[None, :] > np.arange(r1 - r0)[:, None]
+        yield r0, r1, block_mask(n, r0, r1)
 
 
 def pair_scores_blocked(
@@ -133,22 +133,68 @@ def pair_scores_blocked(
     total = n * (n - 1) // 2
     scores = np.empty(total, np.float32)
     labels = np.empty(total, bool)
-    sq = np.einsum("ij,ij->i", e, e) if similarity == "euclidean" else None
+    sq = squared_norms(e, similarity)
     pos = 0
     for r0, r1, mask in _row_blocks(n, block_elems):
-        block = e[r0:r1] @ e[r0:].T
-        if sq is not None:
-            block *= -2
-            block += sq[r0:r1, None]
-            block += sq[None, r0:]
-            np.maximum(block, 0, out=block)
-            np.sqrt(block, out=block)
-            np.negative(block, out=block)
-        vals = block[mask]
+        vals, same = score_block(e, sq, ids, r0, r1, mask)
         scores[pos : pos + vals.size] = vals
-        labels[pos : pos + vals.size] = (ids[r0:r1, None] == ids[None, r0:])[mask]
+        labels[pos : pos + vals.size] = same
         pos += vals.size
     return scores, labels
+
+
+def squared_norms(e: np.ndarray, similarity: str) -> np.ndarray | None:
+    """Row norms squared for Euclidean scoring (None for cosine)."""
+    return np.einsum("ij,ij->i", e, e) if similarity == "euclidean" else None
+
+
+def score_block(
+    e: np.ndarray,
+    sq: np.ndarray | None,
+    ids: np.ndarray,
+    r0: int,
+    r1: int,
+    mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels of the pairs (i, j), r0 <= i < r1, i < j: one block of the triangle.
+
+    Every engine scores a block through this one function with the same row ranges, so the
+    scores, and every statistic built on them, are identical to the last bit.
+    """
+    block = e[r0:r1] @ e[r0:].T
+    if sq is not None:
+        block *= -2
+        block += sq[r0:r1, None]
+        block += sq[None, r0:]
+        np.maximum(block, 0, out=block)
+        np.sqrt(block, out=block)
+        np.negative(block, out=block)
+    return block[mask], (ids[r0:r1, None] == ids[None, r0:])[mask]
+
+
+def row_blocks(n: int, block_elems: int = 1 << 24) -> list[tuple[int, int]]:
+    """The row ranges [r0, r1) that :func:`pair_scores_blocked` cuts the triangle into."""
+    return [(r0, r1) for r0, r1, _mask in _row_blocks(n, block_elems)]
+
+
+def block_bounds(n: int, block_elems: int = 1 << 24) -> list[tuple[int, int]]:
+    """[start, end) of each block's pairs in the flat order of :func:`pair_scores_blocked`."""
+    bounds, pos = [], 0
+    for r0, r1 in row_blocks(n, block_elems):
+        size = (r1 - r0) * (2 * n - r0 - r1 - 1) // 2  # sum of n - i - 1 for r0 <= i < r1
+        bounds.append((pos, pos + size))
+        pos += size
+    return bounds
+
+
+def block_mask(n: int, r0: int, r1: int) -> np.ndarray:
+    """The i<j mask of the (r1-r0, n-r0) block that starts at row r0."""
+    return np.arange(n - r0)[None, :] > np.arange(r1 - r0)[:, None]
+
+
+def prepare_embeddings(emb: Any, similarity: str) -> np.ndarray:
+    """The matrix every all-pairs engine scores: float32 rows, unit length for cosine."""
+    return _prepare_embeddings(emb, similarity)
 
 
 def all_pair_indices(n: int, block_elems: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:

@@ -143,11 +143,24 @@ def _genuine_corners(s: np.ndarray, y: np.ndarray, n_pos: int) -> _Corners:
         r = np.searchsorted(u, imp, side="right")  # u[r-1] <= score < u[r]
         hist += np.bincount(r, minlength=u.size + 1)
         eq += np.bincount(r[u[r - 1] == imp] - 1, minlength=u.size)
+    return corners_from_histogram(u, counts, hist, eq, n_pos, s.size - n_pos)
+
+
+def corners_from_histogram(
+    u: np.ndarray, counts: np.ndarray, hist: np.ndarray, eq: np.ndarray, n_pos: int, n_neg: int
+) -> _Corners:
+    """The exact ROC corners from impostor counts per genuine-score interval.
+
+    ``u`` are the distinct genuine scores (ascending) with their ``counts``; ``hist[r]``
+    counts impostors with u[r-1] <= score < u[r] and ``eq[r]`` those equal to u[r]. Sums
+    of these over any partition of the pairs give the same corners, which is what lets
+    every engine count its own blocks.
+    """
     fp_ge = np.cumsum(hist[::-1])[::-1][1:]
     tp = np.cumsum(counts[::-1])
     fp_ge = fp_ge[::-1]
     eq = eq[::-1]
-    return _Corners(u[::-1], counts[::-1], tp, fp_ge, fp_ge - eq, n_pos, s.size - n_pos)
+    return _Corners(u[::-1], counts[::-1], tp, fp_ge, fp_ge - eq, n_pos, n_neg)
 
 
 def roc_points(scores: Any, labels: Any, method: Method = "auto") -> RocCurve:
@@ -418,7 +431,9 @@ def compute_all(
     labels: Any,
     far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
     method: Method = "auto",
+    chunk_bounds: Sequence[tuple[int, int]] | None = None,
 ) -> VerificationSummary:
+    """Every headline figure; ``chunk_bounds`` (the all-pairs blocks) fixes how d' is summed."""
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "verification metrics")
     if _use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
@@ -435,7 +450,7 @@ def compute_all(
         tars = _tar_sorted(c, far_targets)
         f1 = _f1_point(c.thresholds, c.tp, c.fp, n_pos)
         used = "sort"
-    st = _score_stats(s, y)
+    st = _score_stats(s, y, chunk_bounds)
     return VerificationSummary(
         roc_auc=auc,
         eer=eer.eer,

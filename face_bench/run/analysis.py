@@ -47,7 +47,7 @@ def model_metrics(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
     spec = ms.spec
-    summary = m.compute_all(ms.scores, ms.labels, far_targets)
+    summary = ms.summarise(far_targets)
     at_default = m.rates_at_threshold(ms.scores, ms.labels, spec.to_score(spec.threshold))
     sign = -1.0 if spec.distance_like else 1.0
     metrics: dict[str, Any] = {

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from face_bench.embedding.ray_engine import RayOptions
+
 PERCENT_MAPPING = {
     "cosine": "(s + 1) / 2 × 100 for cosine similarity s",
     "euclidean": "(1 − d / 2) × 100 for Euclidean distance d, clipped to 0–100",
@@ -97,6 +99,7 @@ def compare_images(
     weights: dict[str, Path] | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    ray: RayOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> Comparison:
     """Embed ``images`` with each model (cached) and score every unordered pair."""
@@ -114,6 +117,7 @@ def compare_images(
         weights=weights,
         cache_dir=cache_dir,
         workers=workers,
+        ray=ray,
         progress=progress,
     )
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings

@@ -31,6 +31,7 @@ from face_bench.data.datasets import (
 )
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.pipeline import Embeddings, ModelJob, embed_all, hash_images
+from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
 from face_bench.results.contract import (
@@ -77,6 +78,7 @@ class EvaluationRequest:
     weights: dict[str, Path] = field(default_factory=dict)
     cache_dir: Path | None = None
     workers: int | None = None
+    ray: RayOptions | None = None  # None: the local engine
     command: tuple[str, ...] = ()
 
 
@@ -207,6 +209,7 @@ def embed_models(
     cache_dir: Path,
     workers: int | None = None,
     progress=None,
+    ray: RayOptions | None = None,
 ) -> tuple[dict[str, Embeddings], dict[str, dict]]:
     """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
 
@@ -225,7 +228,7 @@ def embed_models(
         identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
         return EmbeddingCache(cache_dir, identity)
 
-    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress)
+    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress, ray)
     return embeddings, identities
 
 
@@ -264,6 +267,7 @@ def embed_files(
     workers: int | None = None,
     progress=None,
     on_message: Callable[[str], None] | None = None,
+    ray: RayOptions | None = None,
 ) -> FileEmbeddings:
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
     say = on_message or (lambda _m: None)
@@ -273,7 +277,7 @@ def embed_files(
         say(message)
     hashes = hash_images(paths)
     embeddings, _identities = embed_models(
-        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress
+        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
     )
     return FileEmbeddings(chosen, skipped, hashes, embeddings)
 
@@ -333,7 +337,7 @@ def evaluate(
     position = {p: i for i, p in enumerate(union["path"])}
 
     embeddings, identities = embed_models(
-        chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress
+        chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress, request.ray
     )
     computed = {name: e.computed for name, e in embeddings.items()}
     cached = {name: e.cached for name, e in embeddings.items()}
@@ -358,11 +362,16 @@ def evaluate(
     from face_bench.run.analysis import compare_models, model_metrics, subset_differentials
 
     specs = {spec.name: spec for spec, _ in chosen}
+    mapper = None
+    if request.ray is not None:
+        from face_bench.embedding.ray_engine import RayMapper
+
+        mapper = RayMapper(request.ray)
     subset_data: list[SubsetData] = []
     subset_runs: list[SubsetRun] = []
     for name, definition, pool_size, images, pairs, note in sampled:
         rows = np.array([position[p] for p in images["path"]], dtype=np.int64)
-        data = score_subset(name, images, pairs, rows, embeddings, specs, request.on_fail)
+        data = score_subset(name, images, pairs, rows, embeddings, specs, request.on_fail, mapper)
         failed_any, labels, model_scores = data.failed_any, data.labels, data.scores
         model_runs: list[ModelRun] = []
         enrol_notes: list[str] = []

@@ -19,6 +19,7 @@ import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
+from face_bench.embedding.ray_engine import RayOptions
 
 LfwOnFail = Literal["error", "exclude"]
 SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
@@ -138,6 +139,7 @@ def run_lfw(
     weights: dict[str, Path] | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    ray: RayOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     on_message: Callable[[str], None] | None = None,
 ) -> LfwResult:
@@ -162,6 +164,7 @@ def run_lfw(
         weights=weights,
         cache_dir=cache_dir,
         workers=workers,
+        ray=ray,
         progress=progress,
         on_message=say,
     )

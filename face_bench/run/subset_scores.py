@@ -11,6 +11,7 @@ note saying so.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,14 @@ import pandas as pd
 from face_bench.core.errors import ModelError
 from face_bench.data.datasets import Pairs
 from face_bench.embedding.pipeline import Embeddings
-from face_bench.metrics.scoring import pair_scores_blocked, reject_failed, score_pairs
+from face_bench.metrics.allpairs import Mapper, all_pair_scores, summarise_all_pairs
+from face_bench.metrics.scoring import (
+    block_bounds,
+    pair_scores_blocked,
+    reject_failed,
+    score_pairs,
+)
+from face_bench.metrics.summary import VerificationSummary
 from face_bench.models.registry import ModelSpec
 
 BLOCKED_ABOVE = 5_000_000
@@ -34,6 +42,18 @@ class ModelScores:
     labels: np.ndarray
     ids_a: np.ndarray | None
     ids_b: np.ndarray | None
+    # Blocked runs: the blocks' spans in ``scores`` (d' is summed block by block), and the
+    # engine that computes the exact figures from per-block counts (None: from the arrays).
+    chunk_bounds: list[tuple[int, int]] | None = None
+    remote: Callable[[tuple[float, ...]], VerificationSummary] | None = None
+
+    def summarise(self, far_targets: tuple[float, ...]) -> VerificationSummary:
+        """The exact headline figures; every engine gives the same bits."""
+        if self.remote is not None:
+            return self.remote(far_targets)
+        from face_bench.metrics.summary import compute_all
+
+        return compute_all(self.scores, self.labels, far_targets, chunk_bounds=self.chunk_bounds)
 
     @property
     def per_pair(self) -> bool:
@@ -80,6 +100,7 @@ def score_subset(
     embeddings: dict[str, Embeddings],
     specs: dict[str, ModelSpec],
     on_fail: str,
+    mapper: Mapper | None = None,
 ) -> SubsetData:
     """Every model's scores on the subset, excluding or rejecting failures to enrol."""
     failed_any = np.zeros(len(images), dtype=bool)
@@ -93,10 +114,7 @@ def score_subset(
             raise ModelError(f"subset {name!r}: fewer than two images left after failures")
         for model, result in embeddings.items():
             vectors = result.vectors[rows][keep]
-            values, labels = pair_scores_blocked(vectors, codes[keep], specs[model].similarity)
-            if on_fail == "reject":
-                values, _floor = reject_failed(values)
-            scores[model] = ModelScores(specs[model], values, labels, None, None)
+            scores[model] = _score_all_pairs(vectors, codes[keep], specs[model], on_fail, mapper)
         return SubsetData(name, images, None, None, scores, failed_any)
     if on_fail == "exclude":
         kept = ~(failed_any[pairs.a] | failed_any[pairs.b])
@@ -111,3 +129,28 @@ def score_subset(
             values, _floor = reject_failed(values)
         scores[model] = ModelScores(specs[model], values, labels, codes[a], codes[b])
     return SubsetData(name, images, pairs, kept, scores, failed_any)
+
+
+def _score_all_pairs(
+    vectors: np.ndarray, codes: np.ndarray, spec: ModelSpec, on_fail: str, mapper: Mapper | None
+) -> ModelScores:
+    """Every pair of a large sample, scored in blocks here or by another engine's mapper.
+
+    With a mapper (the Ray engine) the blocks are scored on the cluster and the exact
+    figures come from per-block counts there; the driver keeps the score arrays only for the
+    figures. Rejected failures (NaN rows) are scored here: they need the whole array.
+    """
+    bounds = block_bounds(len(vectors))
+    if mapper is None or on_fail == "reject":
+        values, labels = pair_scores_blocked(vectors, codes, spec.similarity)
+        if on_fail == "reject":
+            values, _floor = reject_failed(values)
+        return ModelScores(spec, values, labels, None, None, chunk_bounds=bounds)
+    values, labels = all_pair_scores(vectors, codes, spec.similarity, mapper)
+
+    def remote(far_targets: tuple[float, ...]) -> VerificationSummary:
+        return summarise_all_pairs(
+            vectors, codes, spec.similarity, far_targets, mapper=mapper
+        ).summary
+
+    return ModelScores(spec, values, labels, None, None, chunk_bounds=bounds, remote=remote)

@@ -1,0 +1,228 @@
+"""Embedding on a Ray cluster: a pool of actors, each holding its models across batches.
+
+Why plain actors rather than Ray Data: the driver already knows the exact list of images
+still missing from the cache, wants the results back in input order to write the same
+content-addressed cache as the local engine, and must keep failures to enrol per image.
+``ray.util.ActorPool`` gives that with natural back-pressure (one batch in flight per
+actor) and no extra dependency. Each actor loads dlib's detector and every model once,
+runs the face stage and the models on a batch of image paths, and returns one outcome per
+image; the driver writes the cache, so a warm rerun needs no cluster at all.
+
+Images are read where the actors run: on a multi-node cluster every node must see the
+dataset at the same path (a shared filesystem). A node that dies takes its actors with
+it; Ray restarts them and retries their batch, and the run completes with the same
+vectors because each image is processed independently.
+
+Ray is an optional dependency (``pip install 'face-bench[ray]'``), imported only here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from face_bench.core.errors import EngineError
+from face_bench.core.records import CacheEntry
+from face_bench.embedding import workers
+from face_bench.faces.locate import Face, FaceSettings
+
+BATCH_IMAGES = 16  # images per actor call: large enough to batch ONNX, small enough to spread
+MAX_RETRIES = 3  # restarts of a dead actor, and retries of the batch it held
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where the cluster is and how much of it to use."""
+
+    address: str | None = None  # None: $RAY_ADDRESS, else a local cluster for this run
+    actors: int | None = None  # None: one per CPU the cluster offers
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise EngineError(
+            "--engine ray needs Ray: pip install 'face-bench[ray]' (or pip install ray)"
+        ) from None
+    return ray
+
+
+class Cluster:
+    """This process's connection to Ray, made once and shared by embedding and scoring.
+
+    A local cluster started for the run is shut down when the process exits (normally, on
+    Ctrl-C or on SIGTERM turned into an exit), so no Ray process outlives face-bench.
+    """
+
+    _current: Cluster | None = None
+
+    def __init__(self, ray: Any, started_here: bool) -> None:
+        self.ray = ray
+        self.started_here = started_here
+
+    @classmethod
+    def connect(cls, options: RayOptions) -> Cluster:
+        ray = _ray()
+        if cls._current is not None and ray.is_initialized():
+            return cls._current
+        if ray.is_initialized():  # the caller's own ray.init(): use it, leave it running
+            cls._current = cls(ray, started_here=False)
+            return cls._current
+        address = options.address or os.environ.get("RAY_ADDRESS") or None
+        logging.getLogger("ray").setLevel(logging.WARNING)
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING"}
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
+            where = address or "a local cluster"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EngineError(f"could not start or reach Ray at {where}: {first}") from None
+        cls._current = cls(ray, started_here=not address)
+        atexit.register(cls._current.shutdown)
+        return cls._current
+
+    def cpus(self) -> int:
+        return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
+    def shutdown(self) -> None:
+        """Stop a cluster this process started (a no-op for one it joined)."""
+        if self.started_here and self.ray.is_initialized():
+            self.ray.shutdown()
+        if Cluster._current is self:
+            Cluster._current = None
+
+
+class EmbedActor:
+    """One model load per actor: dlib detector and networks, ONNX sessions on one thread."""
+
+    def __init__(self, settings: FaceSettings, models: Sequence[workers.WorkerModel]) -> None:
+        from face_bench.models.onnx_backend import OnnxModel
+        from face_bench.models.registry import ModelSpec
+
+        workers.init_state(settings, models)
+        self.onnx = {}
+        for m in models:
+            spec = ModelSpec.model_validate_json(m.spec_json)
+            if spec.backend == "onnx":
+                self.onnx[m.name] = (spec, OnnxModel(spec, Path(m.weights), threads=1))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def process(self, tasks: list[workers.Task]) -> list[workers.Outcome]:
+        """Every image of the batch through the face stage and every model that needs it."""
+        outcomes = [workers.process(task) for task in tasks]
+        self._infer_onnx(tasks, outcomes)
+        return outcomes
+
+    def _infer_onnx(self, tasks: list[workers.Task], outcomes: list[workers.Outcome]) -> None:
+        from face_bench.models.onnx_backend import to_tensor
+
+        for name, (spec, model) in self.onnx.items():
+            rows = [(k, out[name]) for k, (_f, out) in enumerate(outcomes) if _is_input(out, name)]
+            for start in range(0, len(rows), spec.batch_size):
+                chunk = rows[start : start + spec.batch_size]
+                vectors = model.infer(to_tensor([image for _k, image in chunk], spec))
+                for (k, _image), vector in zip(chunk, vectors, strict=True):
+                    n_faces = _n_faces(tasks[k], outcomes[k])
+                    outcomes[k][1][name] = CacheEntry(vector, n_faces=n_faces)
+
+
+def _is_input(out: dict, name: str) -> bool:
+    return name in out and isinstance(out[name], np.ndarray)
+
+
+def _n_faces(task: workers.Task, outcome: workers.Outcome) -> int | None:
+    face_entry = outcome[0]
+    vector = face_entry.vector if face_entry is not None else task[1]
+    return None if vector is None else Face.from_vector(vector).n_faces
+
+
+def run(
+    tasks: list[workers.Task],
+    settings: FaceSettings,
+    models: Sequence[workers.WorkerModel],
+    options: RayOptions,
+) -> Iterator[workers.Outcome]:
+    """Outcomes in task order, every model output already a vector (ONNX inferred remotely)."""
+    if not tasks:
+        return
+    cluster = Cluster.connect(options)
+    try:
+        ray = cluster.ray
+        from ray.util import ActorPool
+
+        n_actors = min(options.actors or cluster.cpus(), -(-len(tasks) // BATCH_IMAGES))
+        remote = ray.remote(num_cpus=1, max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)
+        actor_cls = remote(EmbedActor)
+        pool = ActorPool([actor_cls.remote(settings, tuple(models)) for _ in range(n_actors)])
+        batches = [tasks[i : i + BATCH_IMAGES] for i in range(0, len(tasks), BATCH_IMAGES)]
+        for outcomes in pool.map(lambda actor, batch: actor.process.remote(batch), batches):
+            yield from outcomes
+    except EngineError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("ray"):
+            raise EngineError(f"the Ray run failed: {str(exc).splitlines()[0][:300]}") from None
+        raise
+
+
+def _run_block(fn, triangle, r0: int, r1: int, arg):
+    return fn(triangle, r0, r1, arg)
+
+
+class RayMapper:
+    """Runs all-pairs block passes as Ray tasks: the embeddings go to the object store once,
+    at most ``2 x CPUs`` blocks are in flight (back-pressure), results come back in order.
+
+    A task whose worker dies is retried by Ray (``max_retries``), so a lost node costs time,
+    never a wrong count.
+    """
+
+    def __init__(self, options: RayOptions) -> None:
+        self.options = options
+        self._cluster: Cluster | None = None
+        self._task: Any = None
+        self._shared: tuple[int, object] | None = None
+
+    @property
+    def cluster(self) -> Cluster:
+        """Connected on first use, so a run whose blocks need no cluster never starts one."""
+        if self._cluster is None:
+            self._cluster = Cluster.connect(self.options)
+            remote = self._cluster.ray.remote(num_cpus=1, max_retries=MAX_RETRIES)
+            self._task = remote(_run_block)
+        return self._cluster
+
+    def __call__(self, fn, triangle, blocks, arg) -> list:
+        ray = self.cluster.ray
+        if self._shared is None or self._shared[0] != id(triangle):
+            self._shared = (id(triangle), ray.put(triangle))
+        shared, arg_ref = self._shared[1], ray.put(arg)
+        limit = 2 * self.cluster.cpus()
+        results: dict[int, object] = {}
+        pending: dict[object, int] = {}
+        for index, (r0, r1) in enumerate(blocks):
+            if len(pending) >= limit:
+                self._collect(pending, results, wait_for=1)
+            pending[self._task.remote(fn, shared, r0, r1, arg_ref)] = index
+        self._collect(pending, results, wait_for=len(pending))
+        return [results[i] for i in range(len(blocks))]
+
+    def _collect(self, pending: dict, results: dict, wait_for: int) -> None:
+        if not pending:
+            return
+        done, _rest = self.cluster.ray.wait(list(pending), num_returns=wait_for)
+        for ref, value in zip(done, self.cluster.ray.get(done), strict=True):
+            results[pending.pop(ref)] = value

@@ -1,0 +1,318 @@
+"""Exact metrics of every pair of a large embedding set, from per-block counting statistics.
+
+The score triangle is cut into the row blocks of :func:`scoring.row_blocks`; each block is
+scored by :func:`scoring.score_block` and reduced to small statistics; the driver merges
+them in block order. Three passes over the blocks, each a pure function of
+(embeddings, identities, block, argument):
+
+1. genuine scores (kept: they are few) and per-block score moments;
+2. against the distinct genuine scores, impostor counts per interval and exact ties (the
+   search path's ROC corners), impostors at or above chosen thresholds, and a histogram
+   of the impostors' top 16 key bits (for TAR@FAR's order statistic);
+3. the scores between the two genuine scores around the EER crossing, and the low 16 key
+   bits of the impostors inside each TAR@FAR bucket (an exact radix selection).
+
+A *mapper* runs a pass over the blocks and returns the results in block order: the local
+engine maps in-process, the Ray engine maps on a cluster. Both feed this module the same
+blocks and merge in the same order, so AUC, EER, TAR@FAR, the sweep and d' agree to the
+last bit, and no engine ever holds more than one block of impostor scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from face_bench.core.errors import MetricError
+from face_bench.metrics.confusion import ConfusionCounts, _counts_sorted
+from face_bench.metrics.rates import (
+    NO_MOMENTS,
+    ScoreStats,
+    chunk_moments,
+    merge_chunk,
+    stats_from_moments,
+)
+from face_bench.metrics.scoring import block_mask, prepare_embeddings, row_blocks, score_block
+from face_bench.metrics.summary import (
+    DEFAULT_FAR_TARGETS,
+    EerPoint,
+    TarAtFar,
+    VerificationSummary,
+    _allowed_false_accepts,
+    _auc_from_counts,
+    _Corners,
+    _eer_on_vertices,
+    _f1_point,
+    _unsupported,
+    corners_from_histogram,
+)
+
+_BUCKETS = 1 << 16
+
+
+@dataclass(frozen=True)
+class Triangle:
+    """What every block task needs: the prepared embeddings and identity codes."""
+
+    e: np.ndarray
+    sq: np.ndarray | None
+    ids: np.ndarray
+
+    def block(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
+        mask = block_mask(self.e.shape[0], r0, r1)
+        vals, same = score_block(self.e, self.sq, self.ids, r0, r1, mask)
+        return vals + np.float32(0), same  # -0.0 becomes 0.0: one key per value
+
+
+class Mapper(Protocol):
+    """Runs ``fn(triangle, r0, r1, arg)`` on every block; results in block order."""
+
+    def __call__(
+        self,
+        fn: Callable[..., Any],
+        triangle: Triangle,
+        blocks: Sequence[tuple[int, int]],
+        arg: Any,
+    ) -> list[Any]: ...
+
+
+def local_mapper(
+    fn: Callable[..., Any], triangle: Triangle, blocks: Sequence[tuple[int, int]], arg: Any
+) -> list[Any]:
+    """The in-process engine: one block after the other."""
+    return [fn(triangle, r0, r1, arg) for r0, r1 in blocks]
+
+
+def _keys(values: np.ndarray) -> np.ndarray:
+    """float32 -> uint32 keys whose unsigned order is the values' order."""
+    bits = values.astype(np.float32, copy=False).view(np.uint32)
+    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000))
+
+
+def _value(key: int) -> float:
+    bits = key & 0x7FFFFFFF if key >> 31 == 1 else ~key & 0xFFFFFFFF
+    return float(np.array([bits], np.uint32).view(np.float32)[0])
+
+
+# ---------------------------------------------------------------- the three passes
+
+
+def _pass_genuine(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple:
+    vals, same = t.block(r0, r1)
+    lowest = float(vals.min()) if vals.size else math.inf
+    return vals[same], chunk_moments(vals[same]), chunk_moments(vals[~same]), lowest
+
+
+def _pass_counts(t: Triangle, r0: int, r1: int, arg: tuple[np.ndarray, np.ndarray]) -> tuple:
+    u, extra = arg
+    vals, same = t.block(r0, r1)
+    imp = vals[~same]
+    high = np.bincount(_keys(imp) >> 16, minlength=_BUCKETS).astype(np.int64)
+    ge_extra = np.array([np.count_nonzero(imp >= x) for x in extra], np.int64)
+    imp = imp[imp >= u[0]]  # impostors below every genuine score never matter
+    r = np.searchsorted(u, imp, side="right")  # u[r-1] <= score < u[r]
+    hist = np.bincount(r, minlength=u.size + 1).astype(np.int64)
+    eq = np.bincount(r[u[r - 1] == imp] - 1, minlength=u.size).astype(np.int64)
+    return hist, eq, ge_extra, high
+
+
+def _pass_select(t: Triangle, r0: int, r1: int, arg: tuple) -> tuple:
+    lo, hi, buckets, nexts = arg
+    vals, same = t.block(r0, r1)
+    keep = (vals >= lo) & (vals <= hi)
+    keys = _keys(vals[~same])
+    top = keys >> 16
+    low = [np.bincount(keys[top == b] & 0xFFFF, minlength=_BUCKETS).astype(np.int64)
+           for b in buckets]  # fmt: skip
+    mins = [int(keys[top == b].min()) if np.any(top == b) else None for b in nexts]
+    return vals[keep], same[keep], low, mins
+
+
+def _pass_scores(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple:
+    mask = block_mask(t.e.shape[0], r0, r1)
+    return score_block(t.e, t.sq, t.ids, r0, r1, mask)
+
+
+def all_pair_scores(
+    embeddings: Any,
+    ids: Any,
+    similarity: str = "cosine",
+    mapper: Mapper = local_mapper,
+    block_elems: int = 1 << 24,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels of every pair, scored block by block by ``mapper``; the same arrays,
+    bit for bit, as :func:`scoring.pair_scores_blocked`."""
+    tri = _triangle(embeddings, ids, similarity)
+    parts = mapper(_pass_scores, tri, row_blocks(tri.e.shape[0], block_elems), None)
+    if not parts:
+        return np.empty(0, np.float32), np.empty(0, bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _triangle(embeddings: Any, ids: Any, similarity: str) -> Triangle:
+    e = prepare_embeddings(embeddings, similarity)
+    ids = np.asarray(ids)
+    if ids.shape != (e.shape[0],):
+        raise MetricError(f"need one identity per embedding: {ids.shape} vs {e.shape[0]} rows")
+    sq = np.einsum("ij,ij->i", e, e) if similarity == "euclidean" else None
+    return Triangle(e, sq, ids)
+
+
+# ---------------------------------------------------------------- the summary
+
+
+@dataclass(frozen=True)
+class AllPairsSummary:
+    """Every exact figure of an all-pairs run, plus what figures and sweeps are drawn from."""
+
+    summary: VerificationSummary
+    corners: _Corners
+    genuine: np.ndarray  # sorted genuine scores
+    impostors_at_or_above: dict[float, int]  # for the rates at chosen thresholds
+
+    def sweep(self):
+        c = self.corners
+        return ConfusionCounts(c.thresholds, c.tp, c.fp_ge, c.n_pos, c.n_neg).sweep()
+
+
+def summarise_all_pairs(
+    embeddings: Any,
+    ids: Any,
+    similarity: str = "cosine",
+    far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
+    thresholds: Sequence[float] = (),
+    mapper: Mapper = local_mapper,
+    block_elems: int = 1 << 24,
+) -> AllPairsSummary:
+    """Exact metrics of every pair i<j of ``embeddings`` (same identity = genuine)."""
+    tri = _triangle(embeddings, ids, similarity)
+    blocks = row_blocks(tri.e.shape[0], block_elems)
+
+    first = mapper(_pass_genuine, tri, blocks, None)
+    genuine = np.sort(np.concatenate([f[0] for f in first]))
+    gm, im = NO_MOMENTS, NO_MOMENTS
+    for f in first:
+        gm, im = merge_chunk(gm, f[1]), merge_chunk(im, f[2])
+    n_pos, n_neg = gm[0], im[0]
+    if n_pos == 0 or n_neg == 0:
+        raise MetricError("verification metrics need both genuine and impostor pairs")
+    lowest = min(f[3] for f in first)
+
+    u, counts = np.unique(genuine, return_counts=True)
+    extra = np.asarray(sorted(set(thresholds)), np.float64)
+    second = mapper(_pass_counts, tri, blocks, (u, extra))
+    hist = np.sum([s[0] for s in second], axis=0)
+    eq = np.sum([s[1] for s in second], axis=0)
+    ge_extra = np.sum([s[2] for s in second], axis=0) if extra.size else np.zeros(0, np.int64)
+    high = np.sum([s[3] for s in second], axis=0)
+    c = corners_from_histogram(u, counts, hist, eq, n_pos, n_neg)
+
+    k_eer, lo, hi = _eer_bracket(c)
+    plans = [_tar_plan(t, n_neg, high) for t in far_targets]
+    buckets = sorted({p[1] for p in plans if p is not None})
+    nexts = sorted({p[3] for p in plans if p is not None and p[3] is not None})
+    third = mapper(_pass_select, tri, blocks, (lo, hi, buckets, nexts))
+
+    local_s = np.concatenate([x[0] for x in third])
+    local_y = np.concatenate([x[1] for x in third])
+    eer = _eer_from_bracket(c, k_eer, _counts_sorted(local_s, local_y))
+    low = {b: np.sum([x[2][i] for x in third], axis=0) for i, b in enumerate(buckets)}
+    mins = {b: _min_key([x[3][i] for x in third]) for i, b in enumerate(nexts)}
+    tars = [
+        _tar_from_plan(t, p, low, mins, genuine, n_pos, n_neg, lowest)
+        for t, p in zip(far_targets, plans, strict=True)
+    ]
+    st: ScoreStats = stats_from_moments(gm, im)
+    summary = VerificationSummary(
+        roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
+        eer=eer.eer,
+        eer_threshold=eer.threshold,
+        tar_at_far=tuple(tars),
+        best_f1=_f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+        d_prime=st.d_prime,
+        genuine_mean=st.genuine_mean,
+        genuine_std=st.genuine_std,
+        impostor_mean=st.impostor_mean,
+        impostor_std=st.impostor_std,
+        n_genuine=n_pos,
+        n_impostor=n_neg,
+        method="search",
+    )
+    at = {float(x): int(v) for x, v in zip(extra, ge_extra, strict=True)}
+    return AllPairsSummary(summary, c, genuine, at)
+
+
+def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
+    """The two genuine scores around the FMR = FNMR crossing (as the search path finds them)."""
+    tp_v, fp_v = c.vertices()
+    gap = (c.n_pos - tp_v) * c.n_neg - fp_v * c.n_pos
+    k = (int(np.argmax(gap <= 0)) - 1) // 2
+    lo = float(c.thresholds[k])
+    hi = float(c.thresholds[k - 1]) if k > 0 else math.inf
+    return k, lo, hi
+
+
+def _eer_from_bracket(c: _Corners, k: int, local: ConfusionCounts) -> EerPoint:
+    if k > 0:
+        tp_off = int(c.tp[k - 1] - c.counts[k - 1])
+        fp_off = int(c.fp_gt[k - 1])
+        return _eer_on_vertices(
+            local.thresholds, local.tp + tp_off, local.fp + fp_off, c.n_pos, c.n_neg
+        )
+    thr = np.r_[np.inf, local.thresholds]
+    return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
+
+
+def _tar_plan(target: float, n_neg: int, high: np.ndarray) -> tuple | None:
+    """(allowed false accepts k, bucket holding the (k+1)-th largest impostor, impostors in
+    higher buckets, next non-empty higher bucket); None when no selection is needed."""
+    k = _allowed_false_accepts(target, n_neg)
+    if k < 1 or k >= n_neg:
+        return None
+    above = np.cumsum(high[::-1])[::-1]  # impostors with top bits >= b
+    b = int(np.flatnonzero(above > k)[-1])
+    higher = int(above[b + 1]) if b + 1 < _BUCKETS else 0
+    later = np.flatnonzero(high[b + 1 :])
+    nxt = int(b + 1 + later[0]) if later.size else None
+    return k, b, higher, nxt
+
+
+def _min_key(values: list[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _tar_from_plan(
+    target: float,
+    plan: tuple | None,
+    low: dict[int, np.ndarray],
+    mins: dict[int, int | None],
+    genuine: np.ndarray,
+    n_pos: int,
+    n_neg: int,
+    lowest: float,
+) -> TarAtFar:
+    k = _allowed_false_accepts(target, n_neg)
+    if k < 1:
+        return _unsupported(target)
+    if plan is None:  # k >= n_neg: every threshold is allowed
+        return TarAtFar(target, 1.0, lowest, 1.0, True)
+    _k, b, higher, nxt = plan
+    inside = low[b]
+    above_in = np.cumsum(inside[::-1])[::-1]  # impostors in the bucket with low bits >= l
+    lo_bits = int(np.flatnonzero(higher + above_in > k)[-1])
+    v = np.float32(_value((b << 16) | lo_bits))
+    n_above = higher + (int(above_in[lo_bits + 1]) if lo_bits + 1 < _BUCKETS else 0)
+    later = np.flatnonzero(inside[lo_bits + 1 :])
+    if later.size:
+        above_min = _value((b << 16) | (lo_bits + 1 + int(later[0])))
+    else:
+        key = mins.get(nxt) if nxt is not None else None
+        above_min = _value(key) if key is not None else math.inf
+    g = int(np.searchsorted(genuine, v, side="right"))
+    thr = min(above_min, float(genuine[g]) if g < n_pos else math.inf)
+    return TarAtFar(target, (n_pos - g) / n_pos, thr, n_above / n_neg, True)

@@ -1,0 +1,120 @@
+"""The Ray engine: same vectors, same files, same exact metrics as the local engine.
+
+These tests start a local Ray cluster on 127.0.0.1 with 2 CPUs (about 10-20 s), so they
+carry the ``ray`` mark: ``make test`` runs them, a plain ``pytest -q`` skips them unless
+given ``--with-ray``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import JP_FACES, needs_shared
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+
+from face_bench.embedding.ray_engine import RayMapper, RayOptions  # noqa: E402
+from face_bench.metrics.allpairs import all_pair_scores, summarise_all_pairs  # noqa: E402
+from face_bench.metrics.scoring import block_bounds, pair_scores_blocked  # noqa: E402
+from face_bench.metrics.summary import compute_all  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local 2-CPU cluster on the loopback address for the whole module."""
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="WARNING",
+        _node_ip_address="127.0.0.1",
+    )
+    yield RayOptions()
+    ray.shutdown()
+
+
+def test_blocked_scoring_on_ray_equals_the_local_path(cluster):
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 150, 900)
+    e = (rng.normal(size=(150, 32))[ids] + rng.normal(scale=1.2, size=(900, 32))).astype(np.float32)
+    mapper = RayMapper(cluster)
+    for similarity in ("cosine", "euclidean"):
+        s, y = pair_scores_blocked(e, ids, similarity, block_elems=1 << 16)
+        local = compute_all(s, y, chunk_bounds=block_bounds(900, 1 << 16), method="search")
+        remote = summarise_all_pairs(e, ids, similarity, mapper=mapper, block_elems=1 << 16)
+        assert remote.summary == local  # AUC, EER, TAR@FAR, best F1, d': the same bits
+        rs, ry = all_pair_scores(e, ids, similarity, mapper, block_elems=1 << 16)
+        assert np.array_equal(rs, s) and np.array_equal(ry, y)
+
+
+def _run(engine: RayOptions | None, cache: Path, out: Path) -> dict:
+    from face_bench.report.outputs import write_evaluation
+    from face_bench.run.evaluation import EvaluationRequest, evaluate
+
+    request = EvaluationRequest(
+        data=JP_FACES,
+        subsets=("young_women",),
+        models=("dlib",),
+        sample=40,
+        seed=0,
+        bootstrap=50,
+        cache_dir=cache,
+        ray=engine,
+    )
+    evaluation = evaluate(request)
+    write_evaluation(evaluation, out, "roc")
+    results = json.loads((out / "results.json").read_text())
+    results.pop("volatile")
+    return {"results": results, "scores": (out / "scores.csv").read_bytes()}
+
+
+@needs_shared
+def test_headline_run_on_ray_writes_the_same_files(cluster, tmp_path):
+    local = _run(None, tmp_path / "local-cache", tmp_path / "local")
+    remote = _run(cluster, tmp_path / "ray-cache", tmp_path / "ray")
+    assert remote["results"] == local["results"]
+    assert remote["scores"] == local["scores"]
+    # A warm rerun reads the cache the Ray run wrote: no cluster work at all.
+    again = _run(None, tmp_path / "ray-cache", tmp_path / "again")
+    assert again["results"] == local["results"]
+
+
+def _actor_pids() -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-f", "ray::EmbedActor"], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in found.stdout.split()]
+
+
+@needs_shared
+def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes(cluster, tmp_path):
+    killed: list[int] = []
+
+    def kill_first_actor() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            pids = _actor_pids()
+            if pids:
+                time.sleep(1.0)  # let it start on a batch
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.1)
+
+    reference = _run(None, tmp_path / "local-cache", tmp_path / "local")
+    killer = threading.Thread(target=kill_first_actor, daemon=True)
+    killer.start()
+    remote = _run(cluster, tmp_path / "ray-cache", tmp_path / "ray")
+    killer.join(timeout=1)
+    assert killed, "no Ray actor process was seen to kill"
+    assert remote["results"] == reference["results"]
+    assert remote["scores"] == reference["scores"]
