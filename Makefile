@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "face-bench needs Python >= 3.11; set PYTHON=python3.11 (or newer)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray]"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -36,7 +36,7 @@ lint: $(STAMP)
 # elsewhere those tests skip and say how to enable them (make browser-deps).
 pytest: $(STAMP)
 	@if [ "$(CI)" = "true" ]; then $(MAKE) --no-print-directory browser-deps; fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --with-ray
 
 # Regression gate on a small real run against the committed baseline (numbers only).
 gate: $(STAMP)
