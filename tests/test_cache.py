@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from face_bench.core.errors import OutputError
-from face_bench.core.io import atomic_write_text, default_cache_dir
+from face_bench.core.io import atomic_write_text, default_cache_dir, sha256_file
 from face_bench.core.records import CacheEntry
 from face_bench.embedding.cache import EmbeddingCache, model_key
 from face_bench.faces.locate import FaceSettings
-from face_bench.models.registry import BUILTIN_MODELS, ModelSpec, sha256_file
+from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run.evaluation import _model_identity
 
 IDENTITY = {"name": "m", "weights_sha256": "ab" * 32, "preprocessing": {"size": 224}}

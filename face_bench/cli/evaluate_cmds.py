@@ -14,6 +14,7 @@ from face_bench.cli.options import (
     ConfigOpt,
     DataOpt,
     DatasetOpt,
+    DlibRuntimeOpt,
     FormatOpt,
     IdentityFrom,
     IdentityFromOpt,
@@ -32,6 +33,11 @@ from face_bench.cli.options import (
     WeightsOpt,
     WorkersOpt,
 )
+
+
+def runtime_value(runtime) -> str | None:
+    """``--dlib-runtime`` as the library takes it (None: each model's own setting)."""
+    return None if runtime is None else runtime.value
 
 
 def parse_weights(values: list[str] | None) -> dict[str, Path]:
@@ -65,6 +71,7 @@ def evaluation_options(
     output_format: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
     baseline: BaselineOpt = None,
@@ -92,6 +99,7 @@ def _request(kwargs: dict, sweep: bool):
         sweep=sweep,
         config_path=kwargs["config"],
         weights=parse_weights(kwargs["weights"]),
+        dlib_runtime=runtime_value(kwargs["dlib_runtime"]),
         cache_dir=kwargs["cache_dir"],
         workers=kwargs["workers"],
         command=("face-bench", *sys.argv[1:]),

@@ -16,6 +16,7 @@ from face_bench.cli.options import (
     AlignOpt,
     CacheDirOpt,
     ConfigOpt,
+    DlibRuntimeOpt,
     FormatOpt,
     ModelOpt,
     MultiFace,
@@ -65,12 +66,13 @@ def lfw_cmd(
     multi_face: MultiFaceOpt = MultiFace.LARGEST,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
     out: LfwOutOpt = None,
     output_format: FormatOpt = OutputFormat.table,
 ) -> None:
-    from face_bench.cli.evaluate_cmds import parse_weights
+    from face_bench.cli.evaluate_cmds import parse_weights, runtime_value
     from face_bench.cli.render import progress_factory, warn
     from face_bench.run.lfw import run_lfw, write_lfw
 
@@ -92,6 +94,7 @@ def lfw_cmd(
             multi_face=multi_face.value,
             config_path=config,
             weights=parse_weights(weights),
+            dlib_runtime=runtime_value(dlib_runtime),
             cache_dir=cache_dir,
             workers=workers,
             progress=progress,

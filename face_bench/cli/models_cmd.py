@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 
 from face_bench.cli.app import command
-from face_bench.cli.options import CacheDirOpt, ConfigOpt, FormatOpt, OutputFormat, WeightsOpt
+from face_bench.cli.options import (
+    CacheDirOpt,
+    ConfigOpt,
+    DlibRuntimeOpt,
+    FormatOpt,
+    OutputFormat,
+    WeightsOpt,
+)
 
 InspectOpt = Annotated[
     Path | None,
@@ -57,6 +64,7 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
 def models(
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = OutputFormat.table,
     inspect: InspectOpt = None,
@@ -66,7 +74,7 @@ def models(
     from rich.table import Table
     from rich.text import Text
 
-    from face_bench.cli.evaluate_cmds import parse_weights
+    from face_bench.cli.evaluate_cmds import parse_weights, runtime_value
     from face_bench.cli.render import stdout
     from face_bench.core.config import load_config
     from face_bench.models.registry import build_registry
@@ -74,7 +82,9 @@ def models(
     if inspect is not None:
         inspect_file(inspect, output_format)
         return
-    registry = build_registry(load_config(config), parse_weights(weights), cache_dir)
+    registry = build_registry(
+        load_config(config), parse_weights(weights), cache_dir, runtime_value(dlib_runtime)
+    )
     statuses = [registry.status(name) for name in registry.names()]
     if output_format is OutputFormat.json:
         rows = [

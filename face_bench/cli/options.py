@@ -106,6 +106,21 @@ WeightsOpt = Annotated[
     list[str] | None,
     typer.Option("--weights", help="Weights for a model, as NAME=PATH (repeatable)."),
 ]
+
+
+class DlibRuntime(StrEnum):
+    onnx = "onnx"
+    dlib = "dlib"
+
+
+DlibRuntimeOpt = Annotated[
+    DlibRuntime | None,
+    typer.Option(
+        "--dlib-runtime",
+        help="Run dlib's face descriptor on onnxruntime (the model's default: the same "
+        "descriptors, much faster) or on dlib's own code.",
+    ),
+]
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(

@@ -12,12 +12,13 @@ from typing import Annotated
 import typer
 
 from face_bench.cli.app import command, fail
-from face_bench.cli.evaluate_cmds import _request, evaluation_options, parse_weights
+from face_bench.cli.evaluate_cmds import _request, evaluation_options, parse_weights, runtime_value
 from face_bench.cli.options import (
     Align,
     AlignOpt,
     CacheDirOpt,
     ConfigOpt,
+    DlibRuntimeOpt,
     FormatOpt,
     ModelOpt,
     MultiFace,
@@ -185,6 +186,7 @@ def compare_command(
     multi_face: MultiFaceOpt = MultiFace.LARGEST,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
     output_format: FormatOpt = OutputFormat.table,
@@ -208,6 +210,7 @@ def compare_command(
             multi_face=multi_face.value,
             config_path=config,
             weights=parse_weights(weights),
+            dlib_runtime=runtime_value(dlib_runtime),
             cache_dir=cache_dir,
             workers=workers,
             progress=progress,

@@ -43,6 +43,7 @@ class EmbeddingCache:
 
     def __init__(self, root: Path, identity: dict[str, Any]) -> None:
         self.identity = identity
+        self.root = Path(root)  # the cache dir; converted models live beside the embeddings
         self.key = model_key(identity)
         self.folder = Path(root) / "embeddings" / self.key
         self.corrupt_seen = 0

@@ -152,7 +152,7 @@ def _embed_group(
             continue
         tasks.append((str(paths[index]), None if known is None else known.vector, names))
         order.append(index)
-    batcher = _OnnxBatcher([job for job in group if job.spec.backend == "onnx"], workers, keep)
+    batcher = _OnnxBatcher([job for job in group if not job.spec.on_dlib_runtime], workers, keep)
     models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
     if ray is not None:
         from face_bench.embedding import ray_engine
@@ -205,9 +205,15 @@ class _OnnxBatcher:
             return
         job = self.jobs[name]
         if name not in self.models:
-            self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
-        model = self.models[name]
-        vectors = model.infer(to_tensor([image for _i, image, _n in batch], job.spec))  # type: ignore[attr-defined]
+            if job.spec.backend == "dlib":  # dlib's network, converted once into the cache
+                from face_bench.models.dlib_onnx import open_dlib_onnx
+
+                self.models[name] = open_dlib_onnx(job.spec, job.weights, job.cache.root,
+                                                   self.threads)  # fmt: skip
+            else:
+                self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
+        model: OnnxModel = self.models[name]  # type: ignore[assignment]
+        vectors = model.infer(to_tensor([image for _i, image, _n in batch], model.spec))
         for (index, _image, n_faces), vector in zip(batch, vectors, strict=True):
             self.keep(name, index, CacheEntry(vector, n_faces=n_faces))
 

@@ -48,7 +48,7 @@ def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     descriptors = {
         m.name: DlibDescriptor(specs[m.name], Path(m.weights))
         for m in models
-        if specs[m.name].backend == "dlib"
+        if specs[m.name].on_dlib_runtime
     }
     _STATE = (settings, specs, descriptors)
 

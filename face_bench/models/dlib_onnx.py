@@ -16,11 +16,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from face_bench.core.io import atomic_write_bytes
+from face_bench.core.io import atomic_write_bytes, sha256_file
 from face_bench.models.dlib_dat import DatFormatError, DatNetwork, Layer, parse_dat
+
+if TYPE_CHECKING:
+    from face_bench.models.registry import ModelSpec
 
 CONVERTER_VERSION = 1  # bump when the graph built from the same .dat changes
 OPSET = 17
@@ -337,10 +341,32 @@ def convert_file(dat: Path, target: Path) -> Path:
 def ensure_converted(dat: Path, cache_dir: Path, dat_sha256: str | None = None) -> Path:
     """The converted graph of ``dat``, converting it on first use."""
     if dat_sha256 is None:
-        from face_bench.models.registry import sha256_file
-
         dat_sha256 = sha256_file(dat, cache_dir)
     target = converted_path(cache_dir, dat_sha256)
     if target.is_file():
         return target
     return convert_file(dat, target)
+
+
+def graph_spec(spec: ModelSpec) -> ModelSpec:
+    """The converted graph's feeding: raw RGB pixels, NCHW (dlib's normalisation is inside)."""
+    return spec.model_copy(
+        update={
+            "backend": "onnx",
+            "runtime": "onnx",
+            "color_order": "RGB",
+            "scale": 1.0,
+            "mean": (0.0, 0.0, 0.0),
+            "std": (1.0, 1.0, 1.0),
+            "layout": "NCHW",
+            "input": INPUT_NAME,
+            "output": OUTPUT_NAME,
+        }
+    )
+
+
+def open_dlib_onnx(spec: ModelSpec, dat: Path, cache_dir: Path, threads: int | None = None):
+    """An onnxruntime model computing ``spec``'s dlib descriptor, converting on first use."""
+    from face_bench.models.onnx_backend import OnnxModel
+
+    return OnnxModel(graph_spec(spec), ensure_converted(dat, cache_dir), threads=threads)

@@ -7,7 +7,6 @@ order, so a missing file produces a message naming every place looked.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -15,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from face_bench.core.config import Config
 from face_bench.core.errors import ConfigError, UnknownModelError, WeightsMissingError
@@ -64,7 +70,27 @@ class ModelSpec(BaseModel):
         description="chip template: dlib's get_face_chip(chip_size, chip_padding), or the "
         "ArcFace 5-point template scaled to chip_size",
     )
+    runtime: Literal["onnx", "dlib"] = Field(
+        "onnx",
+        description="dlib models: onnxruntime on the graph converted from dlib's .dat, or "
+        "dlib's own code (num_jitters > 1 always uses dlib's own code)",
+    )
     description: str = ""
+
+    @model_validator(mode="after")
+    def _runtime_fits_backend(self) -> ModelSpec:
+        if self.backend == "onnx" and self.runtime != "onnx":
+            raise ValueError("runtime = 'dlib' only applies to backend = 'dlib'")
+        return self
+
+    @property
+    def on_dlib_runtime(self) -> bool:
+        """Whether dlib's own code computes the embedding (else onnxruntime does).
+
+        dlib's jitter draws from a random generator kept inside its network object, so
+        jittered descriptors are only reproducible on dlib's own runtime.
+        """
+        return self.backend == "dlib" and (self.runtime == "dlib" or self.num_jitters > 1)
 
     @field_validator("std")
     @classmethod
@@ -110,6 +136,10 @@ class ModelSpec(BaseModel):
         )
         data = self.model_dump(include=set(keys))
         data["pipeline_version"] = PIPELINE_VERSION
+        if self.backend == "dlib":  # the two runtimes' vectors differ by float rounding
+            from face_bench.models.dlib_onnx import CONVERTER_VERSION
+
+            data["runtime"] = "dlib" if self.on_dlib_runtime else f"onnx-c{CONVERTER_VERSION}"
         return json.loads(json.dumps(data))
 
     def finish(self, vectors: np.ndarray) -> np.ndarray:
@@ -133,6 +163,7 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         threshold=0.6,
         chip_size=150,
         chip_padding=0.25,
+        runtime="onnx",
         description="dlib ResNet face descriptor (HOG detector, 5-point alignment), 128-d",
     ),
     "japanese-face-v1": ModelSpec(
@@ -166,35 +197,6 @@ def dlib_weight_path(filename: str) -> Path:
     from face_bench.faces.alignment import dlib_model_path
 
     return dlib_model_path(filename)
-
-
-def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
-    """SHA-256 of a file, memoised by (path, size, mtime) so warm runs skip rehashing."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    memo = cache_dir / "hashes.json" if cache_dir else None
-    known: dict[str, str] = {}
-    if memo and memo.is_file():
-        try:
-            known = json.loads(memo.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            known = {}
-        if not isinstance(known, dict):
-            known = {}
-    if isinstance(known.get(key), str):
-        return known[key]
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    value = digest.hexdigest()
-    if memo:
-        from face_bench.core.io import atomic_write_text
-
-        known[key] = value
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
-    return value
 
 
 @dataclass(frozen=True)
@@ -323,14 +325,36 @@ class Registry:
         return ModelStatus(spec, "ready", path, looked)
 
 
+def runtime_notes(specs: list[ModelSpec]) -> list[str]:
+    """One line per dlib model whose jitter keeps it on dlib's own runtime."""
+    return [
+        f"{spec.name}: num_jitters = {spec.num_jitters} runs on dlib's own runtime "
+        "(dlib's random jitter is not reproduced on onnxruntime)"
+        for spec in specs
+        if spec.backend == "dlib" and spec.runtime == "onnx" and spec.on_dlib_runtime
+    ]
+
+
 def build_registry(
-    config: Config, overrides: dict[str, Path] | None = None, cache_dir: Path | None = None
+    config: Config,
+    overrides: dict[str, Path] | None = None,
+    cache_dir: Path | None = None,
+    dlib_runtime: str | None = None,
 ) -> Registry:
-    """Built-in specs, then the config file's ``[models.NAME]`` tables (which may replace them)."""
+    """Built-in specs, then the config file's ``[models.NAME]`` tables (which may replace them).
+
+    ``dlib_runtime`` ("onnx" or "dlib", from ``--dlib-runtime``) overrides the runtime of
+    every dlib model.
+    """
     from face_bench.core.io import default_cache_dir
 
+    if dlib_runtime not in (None, "onnx", "dlib"):
+        raise ConfigError(f"dlib runtime must be 'onnx' or 'dlib', got {dlib_runtime!r}")
     specs = dict(BUILTIN_MODELS)
     for name, table in config.models.items():
+        if name in BUILTIN_MODELS and "backend" not in table:
+            # A table without a backend adjusts a built-in (e.g. [models.dlib] runtime = "dlib").
+            table = {**BUILTIN_MODELS[name].model_dump(exclude={"name"}), **table}
         try:
             specs[name] = ModelSpec(name=name, **table)
         except ValidationError as exc:
@@ -339,6 +363,13 @@ def build_registry(
             raise ConfigError(f"{config.path}: [models.{name}] {where}: {first['msg']}") from None
         except TypeError as exc:
             raise ConfigError(f"{config.path}: [models.{name}]: {exc}") from None
+    if dlib_runtime is not None:
+        specs = {
+            name: spec.model_copy(update={"runtime": dlib_runtime})
+            if spec.backend == "dlib"
+            else spec
+            for name, spec in specs.items()
+        }
     overrides = dict(overrides or {})
     unknown = set(overrides) - set(specs)
     if unknown:

@@ -19,7 +19,7 @@ import pandas as pd
 from face_bench import __version__
 from face_bench.core.config import Config, load_config
 from face_bench.core.errors import NoUsableModelError
-from face_bench.core.io import default_cache_dir
+from face_bench.core.io import default_cache_dir, sha256_file
 from face_bench.data.datasets import (
     Dataset,
     Pairs,
@@ -33,7 +33,7 @@ from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.pipeline import Embeddings, ModelJob, embed_all, hash_images
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
-from face_bench.models.registry import ModelSpec, Registry, build_registry, sha256_file
+from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
 from face_bench.results.contract import (
     DatasetInfo,
     Failure,
@@ -76,6 +76,7 @@ class EvaluationRequest:
     differential_threshold: str = "far:1e-3"
     config_path: Path | None = None
     weights: dict[str, Path] = field(default_factory=dict)
+    dlib_runtime: str | None = None  # overrides every dlib model's runtime ("onnx", "dlib")
     cache_dir: Path | None = None
     workers: int | None = None
     ray: RayOptions | None = None  # None: the local engine
@@ -144,11 +145,14 @@ def parse_far_rule(rule: str) -> float:
 
 
 def open_registry(
-    config_path: Path | None, weights: dict[str, Path], cache_dir: Path | None
+    config_path: Path | None,
+    weights: dict[str, Path],
+    cache_dir: Path | None,
+    dlib_runtime: str | None = None,
 ) -> tuple[Config, Registry]:
     """The config file and the model registry it extends."""
     config = load_config(config_path)
-    return config, build_registry(config, weights, cache_dir)
+    return config, build_registry(config, weights, cache_dir, dlib_runtime)
 
 
 def choose_models(
@@ -263,6 +267,7 @@ def embed_files(
     *,
     config_path: Path | None = None,
     weights: dict[str, Path] | None = None,
+    dlib_runtime: str | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress=None,
@@ -271,9 +276,9 @@ def embed_files(
 ) -> FileEmbeddings:
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
     say = on_message or (lambda _m: None)
-    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir)
+    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
     chosen, skipped = choose_models(registry, models)
-    for message in skipped:
+    for message in skipped + runtime_notes([spec for spec, _w in chosen]):
         say(message)
     hashes = hash_images(paths)
     embeddings, _identities = embed_models(
@@ -290,12 +295,14 @@ def evaluate(
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
     say = on_message or (lambda _m: None)
-    config, registry = open_registry(request.config_path, request.weights, request.cache_dir)
+    config, registry = open_registry(
+        request.config_path, request.weights, request.cache_dir, request.dlib_runtime
+    )
     cache_dir = request.cache_dir or default_cache_dir()
     dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     chosen, skipped = choose_models(registry, request.models)
-    for message in skipped:
+    for message in skipped + runtime_notes([spec for spec, _w in chosen]):
         say(message)
     faces = FaceSettings(request.align, request.multi_face)
 

@@ -1,0 +1,274 @@
+"""dlib's descriptor on onnxruntime against dlib's own code: equality, speed, and the new floor.
+
+Phases (all by default; pick with --phase, repeatable):
+
+- ``equality``: every face chip of jp_faces_dev and lfw_fold1, descriptor by dlib's own
+  ``compute_face_descriptor`` and by face-bench's converted graph; max |delta| and the
+  99.9th percentile per set. Also the face stage's per-image split (decode, HOG detection +
+  5 landmarks, chip cutting), measured on the same images in one process.
+- ``speed``: images/s of both runtimes on the same chips at 1 and 2 processes/threads.
+- ``headline``: ``face-bench roc --dataset young_women --model dlib`` with each runtime
+  (cold, separate caches): AUC, EER and best-F1 threshold must agree to 1e-6.
+- ``pipeline``: the cold young_women run with dlib + the EfficientNetV2-B0 stand-in at
+  --bootstrap 0, its ratio to the new floor (fastest runtime of each network on prepared
+  inputs) + the face stage, and the warm rerun with 1,000 bootstrap replicates.
+- ``lfw``: cold ``face-bench lfw`` on lfw_fold1 (807 images) with dlib; the embedding stage
+  (cold minus warm process) per image, projected to the full LFW's 13,233 images.
+
+    python benchmarks/bench_dlib_onnx.py [--phase equality ...] [--out FILE]
+
+The machine may be shared: ratios are measured within one run, and the load average is
+recorded before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from common import REPO, SHARED, standin_config, time_face_bench
+
+DATASETS = SHARED / "datasets"
+JP, LFW = DATASETS / "jp_faces_dev", DATASETS / "lfw_fold1"
+PHASES = ("equality", "speed", "headline", "pipeline", "lfw")
+_NET = None
+
+
+def _init_dlib() -> None:
+    global _NET
+    import dlib
+
+    from face_bench.models.registry import DLIB_DESCRIPTOR_FILE, dlib_weight_path
+
+    _NET = dlib.face_recognition_model_v1(str(dlib_weight_path(DLIB_DESCRIPTOR_FILE)))
+
+
+def _describe(chips: np.ndarray) -> np.ndarray:
+    return np.asarray([_NET.compute_face_descriptor(chip, 0) for chip in chips])
+
+
+def dlib_own(chips: np.ndarray, processes: int) -> tuple[np.ndarray, float]:
+    """Descriptors by dlib's own code, one process each (the pool starts before timing)."""
+    with ProcessPoolExecutor(max_workers=processes, initializer=_init_dlib) as pool:
+        list(pool.map(_describe, [chips[:1]] * processes))  # load the network everywhere
+        start = time.perf_counter()
+        parts = list(pool.map(_describe, np.array_split(chips, processes * 4)))
+        elapsed = time.perf_counter() - start
+    return np.concatenate(parts), elapsed
+
+
+def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray, float]:
+    """Descriptors by face-bench's ONNX path, batched as the pipeline batches them."""
+    from face_bench.models.dlib_onnx import open_dlib_onnx
+    from face_bench.models.onnx_backend import to_tensor
+    from face_bench.models.registry import BUILTIN_MODELS, DLIB_DESCRIPTOR_FILE, dlib_weight_path
+
+    spec = BUILTIN_MODELS["dlib"]
+    model = open_dlib_onnx(spec, dlib_weight_path(DLIB_DESCRIPTOR_FILE), cache, threads)
+    size = spec.batch_size
+    model.infer(to_tensor(list(chips[:size]), model.spec))  # first call allocates
+    start = time.perf_counter()
+    out = [model.infer(to_tensor(list(chips[i : i + size]), model.spec))
+           for i in range(0, len(chips), size)]  # fmt: skip
+    return np.concatenate(out), time.perf_counter() - start
+
+
+def face_chips(folder: Path, limit: int | None = None) -> tuple[np.ndarray, dict]:
+    """Every image's dlib chip as face-bench cuts it, with the face stage's time split."""
+    from face_bench.faces.locate import Face, FaceSettings, decode, locate
+    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.registry import BUILTIN_MODELS
+
+    with (folder / "manifest.csv").open(encoding="utf-8") as handle:
+        paths = sorted(row["path"] for row in csv.DictReader(handle))[:limit]
+    spent = {"decode_s": 0.0, "detect_landmarks_s": 0.0, "chip_s": 0.0}
+    chips = []
+    for rel in paths:
+        t0 = time.perf_counter()
+        rgb = decode(folder / rel)
+        t1 = time.perf_counter()
+        entry = locate(rgb, FaceSettings())
+        t2 = time.perf_counter()
+        if entry.vector is not None:
+            chips.append(model_input(rgb, Face.from_vector(entry.vector), BUILTIN_MODELS["dlib"]))
+        spent["decode_s"] += t1 - t0
+        spent["detect_landmarks_s"] += t2 - t1
+        spent["chip_s"] += time.perf_counter() - t2
+    split = {k.replace("_s", "_ms_per_image"): round(v / len(paths) * 1e3, 2)
+             for k, v in spent.items()}  # fmt: skip
+    return np.stack(chips), {"images": len(paths), "faces": len(chips), **split}
+
+
+def equality(cache: Path) -> dict:
+    out = {}
+    for name, folder in (("jp_faces_dev", JP), ("lfw_fold1", LFW)):
+        chips, split = face_chips(folder)
+        own, own_s = dlib_own(chips, 2)
+        onnx, onnx_s = dlib_onnx(chips, 2, cache)
+        delta = np.abs(own - onnx)
+        out[name] = {
+            **split,
+            "max_abs_delta": float(delta.max()),
+            "p99_9_abs_delta": float(np.percentile(delta, 99.9)),
+            "dlib_own_2_processes_images_per_s": round(len(chips) / own_s, 1),
+            "dlib_onnx_2_threads_images_per_s": round(len(chips) / onnx_s, 1),
+        }
+    return out
+
+
+def speed(cache: Path, count: int) -> dict:
+    chips, _split = face_chips(JP, limit=count)
+    out: dict = {"chips": len(chips)}
+    for n in (1, 2):
+        _own, own_s = dlib_own(chips, n)
+        _onnx, onnx_s = dlib_onnx(chips, n, cache)
+        out[f"{n}"] = {
+            "dlib_own_images_per_s": round(len(chips) / own_s, 1),
+            "dlib_onnx_images_per_s": round(len(chips) / onnx_s, 1),
+            "speedup": round(own_s / onnx_s, 1),
+        }
+    return out
+
+
+def _roc(folder: Path, tag: str, extra: list[str]) -> tuple[float, dict]:
+    out = folder / tag
+    args = ["roc", "--dataset", "young_women", "--data", str(JP), "--out", str(out), *extra]
+    seconds = time_face_bench(args)
+    return seconds, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def _headline_figures(results: dict) -> dict:
+    (model,) = [m for m in results["subsets"][0]["models"] if m["name"] == "dlib"]
+    metrics = model["metrics"]
+    figures = {k: metrics[k] for k in ("roc_auc", "eer", "eer_threshold")}
+    figures["best_f1_threshold"] = metrics["best_f1"]["threshold"]
+    figures["best_f1"] = metrics["best_f1"]["f1"]
+    return figures
+
+
+def headline(folder: Path) -> dict:
+    figures = {}
+    for runtime in ("onnx", "dlib"):
+        cache = ["--cache-dir", str(folder / f"cache-{runtime}"), "--dlib-runtime", runtime]
+        _s, results = _roc(folder, f"headline-{runtime}", ["--model", "dlib", *cache])
+        figures[runtime] = _headline_figures(results)
+    diff = max(abs(figures["onnx"][k] - figures["dlib"][k]) for k in figures["onnx"])
+    return {**figures, "max_abs_difference": diff, "equal_to_1e-6": diff <= 1e-6}
+
+
+def _standin_inference(chips224: list[np.ndarray], threads: int) -> float:
+    from face_bench.models.onnx_backend import OnnxModel, to_tensor
+    from face_bench.models.registry import ModelSpec
+
+    spec = ModelSpec(name="standin", backend="onnx", mean=(0.485, 0.456, 0.406),
+                     std=(0.229, 0.224, 0.225), embedding_size=512, threshold=0.4)  # fmt: skip
+    model = OnnxModel(spec, SHARED / "models" / "efficientnetv2_b0_512_random.onnx", threads)
+    model.infer(to_tensor(chips224[:16], spec))
+    start = time.perf_counter()
+    for i in range(0, len(chips224), 16):
+        model.infer(to_tensor(chips224[i : i + 16], spec))
+    return time.perf_counter() - start
+
+
+def _face_stage(paths: list[Path]) -> float:
+    """Decode + HOG + landmarks of the run's images, one process per core, as a run does it."""
+    from face_bench.faces.locate import FaceSettings, locate_path
+
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(locate_path, paths[:2], [FaceSettings()] * 2))  # start the workers
+        start = time.perf_counter()
+        list(pool.map(locate_path, paths, [FaceSettings()] * len(paths), chunksize=4))
+        return time.perf_counter() - start
+
+
+def pipeline(folder: Path) -> dict:
+    from face_bench.faces.locate import Face, FaceSettings, decode, locate
+    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
+
+    config = standin_config(folder)
+    common = ["--model", "dlib", "--model", "standin", "--config", str(config),
+              "--cache-dir", str(folder / "cache-pipeline")]  # fmt: skip
+    cold, results = _roc(folder, "cold", [*common, "--bootstrap", "0"])
+    warm_boot, _r = _roc(folder, "warm-1000", common)
+    warm, _r = _roc(folder, "warm-0", [*common, "--bootstrap", "0"])
+    images = [JP / rel for rel in results["subsets"][0]["images"]]
+    standin = ModelSpec(name="s", backend="onnx", threshold=0.4, chip_size=224)
+    chips150, chips224 = [], []
+    for path in images:
+        rgb = decode(path)
+        face = Face.from_vector(locate(rgb, FaceSettings()).vector)
+        chips150.append(model_input(rgb, face, BUILTIN_MODELS["dlib"]))
+        chips224.append(model_input(rgb, face, standin))
+    _d, dlib_s = dlib_onnx(np.stack(chips150), 2, folder / "cache-pipeline")
+    standin_s = _standin_inference(chips224, 2)
+    faces_s = _face_stage(images)
+    floor = dlib_s + standin_s
+    return {
+        "images": len(images),
+        "dlib_onnx_inference_s": round(dlib_s, 3),
+        "standin_inference_s": round(standin_s, 3),
+        "floor_s": round(floor, 3),
+        "face_stage_2_processes_s": round(faces_s, 3),
+        "cold_run_s": round(cold, 3),
+        "cold_over_floor_plus_faces": round(cold / (floor + faces_s), 3),
+        "warm_run_bootstrap_0_s": round(warm, 3),
+        "warm_run_bootstrap_1000_s": round(warm_boot, 3),
+        "help_s": round(min(time_face_bench(["--help"]) for _ in range(3)), 3),
+    }
+
+
+def lfw(folder: Path) -> dict:
+    args = ["lfw", "--data", str(LFW), "--pairs", str(LFW / "protocol" / "pairs.txt"),
+            "--model", "dlib", "--cache-dir", str(folder / "cache-lfw")]  # fmt: skip
+    cold = time_face_bench(args)
+    warm = time_face_bench(args)
+    per_image = (cold - warm) / 807
+    return {
+        "images": 807,
+        "cold_s": round(cold, 3),
+        "warm_s": round(warm, 3),
+        "embedding_stage_ms_per_image": round(per_image * 1e3, 2),
+        "projected_full_lfw_13233_embedding_s": round(per_image * 13_233, 1),
+        "note": "projection: (cold - warm) / 807 images x 13,233; not a measured full-LFW run",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", action="append", choices=PHASES)
+    parser.add_argument("--speed-chips", type=int, default=300)
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "benchmarks" / "results" / "dlib_onnx.json"
+    )
+    args = parser.parse_args()
+    phases = args.phase or list(PHASES)
+    summary: dict = {"cores": os.cpu_count(), "load_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for phase in phases:
+            start = time.perf_counter()
+            if phase == "equality":
+                summary[phase] = equality(folder / "cache-eq")
+            elif phase == "speed":
+                summary[phase] = speed(folder / "cache-eq", args.speed_chips)
+            else:
+                summary[phase] = {"headline": headline, "pipeline": pipeline, "lfw": lfw}[phase](
+                    folder
+                )
+            summary[phase]["phase_s"] = round(time.perf_counter() - start, 1)
+            summary[phase]["load_after"] = os.getloadavg()
+            print(json.dumps({phase: summary[phase]}, indent=2), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
