@@ -157,6 +157,7 @@ def _embed_group(
     if ray is not None:
         from face_bench.embedding import ray_engine
 
+        models = [_with_graph(model, by_name[model.name]) for model in models]
         outcomes = ray_engine.run(tasks, settings, models, ray)
     else:
         outcomes = run_workers(tasks, settings, models, workers)
@@ -178,6 +179,16 @@ def _embed_group(
                 batcher.add(name, index, output, n_faces)
         tick(1)
     batcher.flush_all()
+
+
+def _with_graph(model: WorkerModel, job: ModelJob) -> WorkerModel:
+    """Ray actors infer dlib's network remotely: convert it here, once, into the run's cache."""
+    if job.spec.backend != "dlib" or job.spec.on_dlib_runtime:
+        return model
+    from face_bench.models.dlib_onnx import ensure_converted
+
+    graph = ensure_converted(job.weights, job.cache.root)
+    return WorkerModel(model.name, model.spec_json, model.weights, str(graph))
 
 
 class _OnnxBatcher:

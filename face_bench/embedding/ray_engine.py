@@ -114,7 +114,12 @@ class EmbedActor:
         self.onnx = {}
         for m in models:
             spec = ModelSpec.model_validate_json(m.spec_json)
-            if spec.backend == "onnx":
+            if m.graph is not None:  # dlib's network, converted by the driver
+                from face_bench.models.dlib_onnx import graph_spec
+
+                model = OnnxModel(graph_spec(spec), Path(m.graph), threads=1)
+                self.onnx[m.name] = (model.spec, model)
+            elif spec.backend == "onnx":
                 self.onnx[m.name] = (spec, OnnxModel(spec, Path(m.weights), threads=1))
 
     def pid(self) -> int:

@@ -35,6 +35,7 @@ class WorkerModel:
     name: str
     spec_json: str
     weights: str
+    graph: str | None = None  # dlib on onnxruntime: the graph converted from ``weights``
 
 
 _STATE: tuple[FaceSettings, dict[str, ModelSpec], dict] | None = None
