@@ -307,3 +307,20 @@ def test_unranking_matches_the_row_major_upper_triangle(n):
     a, b = np.triu_indices(n, k=1)
     got_a, got_b = _unrank_pairs(np.arange(n * (n - 1) // 2), n)
     assert np.array_equal(got_a, a) and np.array_equal(got_b, b)
+
+
+def test_a_folder_dataset_skips_face_benchs_own_runs_and_hidden_folders(tmp_path):
+    from corpus import pattern
+
+    root = tmp_path / "checkout"
+    for person in ("ann", "bob"):
+        (root / person).mkdir(parents=True)
+        pattern().save(root / person / "1.png")
+    run = root / "reports" / "faces-all-20260101-000000"
+    run.mkdir(parents=True)
+    pattern().save(run / "roc.png")
+    (run / "results.json").write_text("{}", encoding="utf-8")
+    (root / ".venv" / "lib").mkdir(parents=True)
+    pattern().save(root / ".venv" / "lib" / "icon.png")
+    dataset = load_dataset(root, "folder")
+    assert list(dataset.table["path"]) == ["ann/1.png", "bob/1.png"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Literal
@@ -27,6 +28,8 @@ from face_bench.core.errors import (
 from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
+# A folder holding one of these is a face-bench run (reports/...), never part of a face set.
+RUN_OUTPUT_FILES = frozenset({"results.json", "lfw.json", "report.html", "umap.csv"})
 MANIFEST_NAME = "manifest.csv"
 IdentitySource = Literal["auto", "manifest", "folder", "filename"]
 
@@ -156,11 +159,26 @@ def _load_manifest(root: Path, manifest: Path) -> Dataset:
     return Dataset(root=root, table=table, digest=_digest_bytes(raw), identity_source="manifest")
 
 
+def _listed_images(root: Path) -> list[Path]:
+    """Image files under ``root``, sorted; hidden folders and face-bench's own runs skipped.
+
+    So ``--data .`` in a checkout cannot enrol ``reports/<run>/roc.png`` as a face, nor
+    walk ``.venv`` or ``.git``. Symlinked folders are not followed (as ``rglob``).
+    """
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        here = Path(folder)
+        if here != root and RUN_OUTPUT_FILES.intersection(files):
+            dirs[:] = []
+            continue
+        found += [here / f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(p for p in found if p.is_file())
+
+
 def _load_listing(root: Path, identity_from: IdentitySource) -> Dataset:
     rows = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in _listed_images(root):
         relative = path.relative_to(root).as_posix()
         safe_relative(root, relative)
         if identity_from == "filename":
