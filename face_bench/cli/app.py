@@ -26,9 +26,11 @@ app = typer.Typer(
         "and gate results in CI."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    # -h as well as --help, on every command (sub-contexts inherit the names).
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -66,27 +68,43 @@ def command(name: str, help_text: str) -> Callable[[F], F]:
     return decorate
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from face_bench import __version__
 
         typer.echo(f"face-bench {__version__}")
         raise typer.Exit(0)
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        help="Print the version and exit.",
+        is_eager=True,  # before Click asks for a command
+        callback=_print_version,
+    ),
+) -> None:
+    pass
+
+
 def _load_commands() -> None:
-    # Importing registers each command; the modules import nothing heavy at top level.
-    from face_bench.cli import (  # noqa: F401
-        evaluate_cmds,
-        export_cmd,
-        gate_cmd,
-        lfw_cmd,
-        models_cmd,
-        report_cmds,
-    )
+    # Importing registers each command, in the order --help lists them; the modules import
+    # nothing heavy at top level.
+    import importlib
+
+    for module in (
+        "evaluate_cmds",
+        "report_cmds",
+        "lfw_cmd",
+        "models_cmd",
+        "gate_cmd",
+        "export_cmd",
+        "data_cmds",
+    ):
+        importlib.import_module(f"face_bench.cli.{module}")
 
 
 _load_commands()

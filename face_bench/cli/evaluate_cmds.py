@@ -55,7 +55,7 @@ def parse_weights(values: list[str] | None) -> dict[str, Path]:
 
 def evaluation_options(
     dataset: DatasetOpt = ["all"],  # noqa: B006 - Typer reads the default
-    data: DataOpt = Path(),
+    data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
     seed: SeedOpt = 0,
@@ -79,11 +79,22 @@ def evaluation_options(
     """Signature template shared by every evaluation command (never called)."""
 
 
+def resolve_data_option(data: Path | None, config: Path | None, cache_dir: Path | None) -> Path:
+    """The dataset folder from --data, $FACE_BENCH_DATA or the config; printed in the header."""
+    from face_bench.cli.render import info
+    from face_bench.core.config import load_config
+    from face_bench.data.named import resolve_data
+
+    source = resolve_data(data, load_config(config), cache_dir)
+    info(f"data: {source.folder} ({source.origin})")
+    return source.folder
+
+
 def _request(kwargs: dict, sweep: bool):
     from face_bench.run.evaluation import EvaluationRequest
 
     return EvaluationRequest(
-        data=kwargs["data"],
+        data=resolve_data_option(kwargs["data"], kwargs["config"], kwargs["cache_dir"]),
         subsets=tuple(kwargs["dataset"]),
         models=tuple(kwargs["model"] or ()),
         sample=kwargs["sample"] or None,
@@ -124,13 +135,13 @@ def _evaluation_command(kind: str):
     """A command function with the shared signature that runs ``kind``'s outputs."""
 
     def run(**kwargs) -> None:
-        from face_bench.cli.render import progress_factory, render_evaluation, warn
+        from face_bench.cli.render import info, progress_factory, render_evaluation, warn
         from face_bench.report.outputs import default_out_dir, write_evaluation
         from face_bench.run.evaluation import evaluate
 
         request = _request(kwargs, sweep=kind == "threshold-sweep")
         with progress_factory() as progress:
-            evaluation = evaluate(request, progress=progress, on_message=warn)
+            evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
         out = kwargs["out"] or default_out_dir(request)
         written = write_evaluation(evaluation, out, kind)
         render_evaluation(evaluation, kind, kwargs["output_format"].value, written)

@@ -33,15 +33,22 @@ class LfwOnFail(StrEnum):
 
 
 LfwDataOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--data",
-        help="LFW folder: <name>/<name>_0001.jpg, or the same under images/ (detected).",
+        help="LFW folder: <name>/<name>_0001.jpg, or the same under images/ (detected); or "
+        "a fetched dataset's name. Default: the LFW that `face-bench fetch lfw` downloaded.",
+        show_default=False,
     ),
 ]
 LfwPairsOpt = Annotated[
-    Path,
-    typer.Option("--pairs", help="LFW pairs file (pairs.txt format: header, then folds)."),
+    Path | None,
+    typer.Option(
+        "--pairs",
+        help="LFW pairs file (pairs.txt format: header, then folds). Default: pairs.txt in "
+        "the data folder.",
+        show_default=False,
+    ),
 ]
 LfwOnFailOpt = Annotated[
     LfwOnFail,
@@ -53,13 +60,43 @@ LfwOnFailOpt = Annotated[
 ]
 LfwOutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Folder for lfw.json and scores.csv (default: none written)."),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Folder for lfw.json and scores.csv (default reports/lfw-<pairs file>-<time>/).",
+    ),
 ]
 
 
+def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) -> tuple[Path, Path]:
+    """--data (a folder or a name), else the fetched LFW; --pairs, else its pairs.txt."""
+    from face_bench.cli.render import info
+    from face_bench.core.config import Config
+    from face_bench.core.errors import DatasetError
+    from face_bench.core.io import default_cache_dir
+    from face_bench.data.named import NAMED_DATASETS, resolve_data
+
+    if data is not None:
+        folder = resolve_data(data, Config(), cache_dir).folder
+    else:
+        lfw = NAMED_DATASETS["lfw"]
+        folder = lfw.folder(cache_dir or default_cache_dir())
+        if not lfw.present(cache_dir or default_cache_dir()):
+            raise DatasetError(
+                "no LFW data: pass --data DIR --pairs FILE, or run `face-bench fetch lfw` once "
+                "to download it (then `face-bench lfw` needs no --data)"
+            )
+    if pairs is None:
+        pairs = folder / "pairs.txt"
+        if not pairs.is_file():
+            raise DatasetError(f"no pairs.txt in {folder}: pass --pairs FILE")
+    info(f"data: {folder}; pairs: {pairs}")
+    return folder, pairs
+
+
 def lfw_cmd(
-    data: LfwDataOpt,
-    pairs: LfwPairsOpt,
+    data: LfwDataOpt = None,
+    pairs: LfwPairsOpt = None,
     model: ModelOpt = None,
     on_fail: LfwOnFailOpt = LfwOnFail.error,
     align: AlignOpt = Align.DETECT,
@@ -73,9 +110,11 @@ def lfw_cmd(
     output_format: FormatOpt = OutputFormat.table,
 ) -> None:
     from face_bench.cli.evaluate_cmds import parse_weights, runtime_value
-    from face_bench.cli.render import progress_factory, warn
+    from face_bench.cli.render import info, progress_factory, warn
+    from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.run.lfw import run_lfw, write_lfw
 
+    data, pairs = lfw_inputs(data, pairs, cache_dir)
     with contextlib.ExitStack() as stack:
         bars = []
 
@@ -99,8 +138,9 @@ def lfw_cmd(
             workers=workers,
             progress=progress,
             on_message=warn,
+            on_info=info,
         )
-    written = write_lfw(result, out) if out is not None else []
+    written = write_lfw(result, out or default_lfw_out_dir(pairs))
     render_lfw(result, output_format.value, written)
 
 

@@ -39,11 +39,12 @@ DatasetOpt = Annotated[
     ),
 ]
 DataOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--data",
-        help="Dataset folder: manifest.csv, or <identity>/<image> sub-folders.",
-        envvar="FACE_BENCH_DATA",
+        help="Dataset folder (manifest.csv, or <identity>/<image> sub-folders) or the name of "
+        "a fetched dataset (lfw). Default: $FACE_BENCH_DATA, then data = ... in the config file.",
+        show_default=False,
     ),
 ]
 ModelOpt = Annotated[

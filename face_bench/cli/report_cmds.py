@@ -59,12 +59,12 @@ def _signature(drop: tuple[str, ...] = (), **extra) -> inspect.Signature:
 
 
 def _evaluate(kwargs: dict, sweep: bool):
-    from face_bench.cli.render import progress_factory, warn
+    from face_bench.cli.render import info, progress_factory, warn
     from face_bench.run.evaluation import evaluate
 
     request = _request(kwargs, sweep=sweep)
     with progress_factory() as progress:
-        evaluation = evaluate(request, progress=progress, on_message=warn)
+        evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
     return request, evaluation
 
 
@@ -112,7 +112,7 @@ def umap_command(**kwargs) -> None:
     for p in projections:
         table.add_row(p.model, str(p.n_points), str(len(set(p.identities))), str(p.excluded))
     stdout.print(table)
-    for note in [*notes, *evaluation.skipped]:
+    for note in notes:  # the models left out were noted once, before the run
         warn(note)
     stdout.print(f"wrote {', '.join(p.name for p in written)} to {out}")
 

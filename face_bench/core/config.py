@@ -16,6 +16,7 @@ from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded
 
 DEFAULT_CONFIG_NAME = "face-bench.toml"
 KNOWN_SECTIONS = {"models", "subsets", "weights", "gate"}
+KNOWN_KEYS = {"data"}  # top-level values, before any [section]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Config:
     subsets: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     weights: dict[str, Path] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
+    data: str | None = None  # as written: a folder (relative to the file) or a dataset name
 
     @property
     def base_dir(self) -> Path:
@@ -53,11 +55,15 @@ def load_config(path: Path | None = None) -> Config:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(data) - KNOWN_SECTIONS
+    unknown = set(data) - KNOWN_SECTIONS - KNOWN_KEYS
     if unknown:
         raise ConfigError(
-            f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(KNOWN_SECTIONS)}"
+            f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(KNOWN_SECTIONS)} "
+            f"and the key {', '.join(sorted(KNOWN_KEYS))}"
         )
+    dataset = data.get("data")
+    if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
+        raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
     base = path.resolve().parent
     models = _table_of_tables(data.get("models", {}), "models", path)
     for name, spec in models.items():
@@ -77,7 +83,9 @@ def load_config(path: Path | None = None) -> Config:
     gate = data.get("gate", {})
     if not isinstance(gate, dict):
         raise ConfigError(f"{path}: [gate] must be a table")
-    return Config(path=path, models=models, subsets=subsets, weights=weights, gate=gate)
+    return Config(
+        path=path, models=models, subsets=subsets, weights=weights, gate=gate, data=dataset
+    )
 
 
 def _table_of_tables(value: Any, section: str, path: Path) -> dict[str, dict[str, Any]]:

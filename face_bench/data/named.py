@@ -6,8 +6,20 @@ user never has to know the cache layout. Only ``face-bench fetch`` downloads.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from face_bench.core.config import DEFAULT_CONFIG_NAME, Config
+from face_bench.core.errors import DatasetError
+from face_bench.core.io import default_cache_dir
+
+DATA_ENV = "FACE_BENCH_DATA"
+NO_DATA = (
+    f'no dataset given: pass --data DIR, set ${DATA_ENV}, or put data = "DIR" in '
+    f"./{DEFAULT_CONFIG_NAME} (or the file given with --config); to download a public one, "
+    "run `face-bench fetch lfw`"
+)
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,59 @@ NAMED_DATASETS: dict[str, NamedDataset] = {
 def named_dataset(name: str) -> NamedDataset | None:
     """The catalogue entry for ``name``, or None when it is not a known name."""
     return NAMED_DATASETS.get(name)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The dataset folder a run reads, and which setting chose it (for the run header)."""
+
+    folder: Path
+    origin: str
+
+
+def resolve_data(
+    given: Path | str | None, config: Config, cache_dir: Path | None = None
+) -> DataSource:
+    """``--data``, else ``$FACE_BENCH_DATA``, else ``data = ...`` in the config file.
+
+    A value that is not an existing path but names a fetchable dataset (``lfw``) means
+    that dataset in the cache. Never the working directory by default: a run there
+    would take a checkout's own files for faces.
+    """
+    env = os.environ.get(DATA_ENV)
+    if given is not None and str(given):
+        value, origin, base = str(given), "--data", None
+    elif env:
+        value, origin, base = env, f"${DATA_ENV}", None
+    elif config.data:
+        value, origin, base = config.data, f"data in {config.path}", config.base_dir
+    else:
+        raise DatasetError(NO_DATA)
+    path = Path(value).expanduser()
+    if base is not None and not path.is_absolute():
+        path = base / path
+    named = named_dataset(value)
+    if named is not None and not path.exists():
+        cache = cache_dir or default_cache_dir()
+        if not named.present(cache):
+            raise DatasetError(
+                f"dataset {value!r} ({origin}) is not downloaded yet: run "
+                f"`face-bench fetch {value}` (see `face-bench datasets`)"
+            )
+        return DataSource(named.folder(cache), f"{origin}: {value}")
+    return DataSource(path, origin)
+
+
+def default_data(config: Config, cache_dir: Path | None = None) -> dict[str, object] | None:
+    """What a run here reads without --data (for ``face-bench datasets``), or None."""
+    if not (os.environ.get(DATA_ENV) or config.data):
+        return None
+    try:
+        source = resolve_data(None, config, cache_dir)
+    except DatasetError as exc:
+        return {"folder": None, "origin": str(exc), "present": False}
+    return {
+        "folder": str(source.folder),
+        "origin": source.origin,
+        "present": source.folder.is_dir(),
+    }

@@ -296,7 +296,7 @@ class Registry:
         height, width = spec.input_size
         shape = f"1x3x{height}x{width}" if spec.layout == "NCHW" else f"1x{height}x{width}x3"
         return (
-            f"model {name!r} skipped: weights not found (looked in: {places}). "
+            f"weights not found (looked in: {places}). "
             f"Expected an ONNX file with input {shape} float32 "
             f"and a {spec.embedding_size or 'N'}-d output.{source}"
         )

@@ -20,6 +20,13 @@ def default_out_dir(request) -> Path:
     return Path("reports") / name
 
 
+def default_lfw_out_dir(pairs_file: Path) -> Path:
+    """``reports/lfw-<pairs file>-<timestamp>/`` under the working directory."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = re.sub(r"[^\w.+-]+", "_", f"lfw-{Path(pairs_file).stem}-{stamp}")
+    return Path("reports") / name
+
+
 def write_scores_csv(evaluation, path: Path) -> Path | None:
     """One row per pair with every model's score (17 significant digits: exact round trip)."""
     frame = evaluation.scores_frame()

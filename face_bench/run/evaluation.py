@@ -18,7 +18,6 @@ import pandas as pd
 
 from face_bench import __version__
 from face_bench.core.config import Config, load_config
-from face_bench.core.errors import NoUsableModelError
 from face_bench.core.io import default_cache_dir, sha256_file
 from face_bench.data.datasets import (
     Dataset,
@@ -33,6 +32,7 @@ from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.pipeline import Embeddings, ModelJob, embed_all, hash_images
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
+from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
 from face_bench.results.contract import (
     DatasetInfo,
@@ -155,34 +155,6 @@ def open_registry(
     return config, build_registry(config, weights, cache_dir, dlib_runtime)
 
 
-def choose_models(
-    registry: Registry, requested: tuple[str, ...]
-) -> tuple[list[tuple[ModelSpec, Path]], list[str]]:
-    """Ready models to run, and one message per model skipped for missing weights.
-
-    A model with weights present but of the wrong shape or not ONNX is an error:
-    running without it would silently change what is compared.
-    """
-    names = list(requested) or registry.names()
-    ready: list[tuple[ModelSpec, Path]] = []
-    skipped: list[str] = []
-    for name in dict.fromkeys(names):
-        status = registry.status(name)
-        if status.state == "weights missing":
-            skipped.append(status.message)
-            continue
-        if not status.ready:
-            from face_bench.core.errors import ModelFileError, ModelShapeError
-
-            error = ModelShapeError if status.state == "bad shape" else ModelFileError
-            raise error(status.message)
-        assert status.weights is not None
-        ready.append((status.spec, status.weights))
-    if not ready:
-        raise NoUsableModelError("no model can run: " + " | ".join(skipped))
-    return ready, skipped
-
-
 def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
     from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
 
@@ -273,24 +245,44 @@ def embed_files(
     progress=None,
     on_message: Callable[[str], None] | None = None,
     ray: RayOptions | None = None,
+    on_info: Callable[[str], None] | None = None,
 ) -> FileEmbeddings:
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
-    say = on_message or (lambda _m: None)
     _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
-    chosen, skipped = choose_models(registry, models)
-    for message in skipped + runtime_notes([spec for spec, _w in chosen]):
-        say(message)
+    choice = choose_models(registry, models)
+    skipped = announce_models(choice, cache_dir, on_message, on_info)
+    for message in runtime_notes([spec for spec, _w in choice.ready]):
+        if on_message:
+            on_message(message)
     hashes = hash_images(paths)
     embeddings, _identities = embed_models(
-        chosen, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
+        choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
     )
-    return FileEmbeddings(chosen, skipped, hashes, embeddings)
+    return FileEmbeddings(choice.ready, skipped, hashes, embeddings)
+
+
+def announce_models(
+    choice: ModelChoice,
+    cache_dir: Path | None,
+    on_message: Callable[[str], None] | None,
+    on_info: Callable[[str], None] | None,
+) -> list[str]:
+    """The run header (each model's weights and SHA-256 prefix), then one line for the models
+    left out; returns that line as the run's note (empty when every model runs)."""
+    if on_info:
+        for line in choice.header(cache_dir or default_cache_dir()):
+            on_info(line)
+    note = choice.note()
+    if note and on_message:
+        on_message(note)
+    return [note] if note else []
 
 
 def evaluate(
     request: EvaluationRequest,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     on_message: Callable[[str], None] | None = None,
+    on_info: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
@@ -299,10 +291,13 @@ def evaluate(
         request.config_path, request.weights, request.cache_dir, request.dlib_runtime
     )
     cache_dir = request.cache_dir or default_cache_dir()
+    # Models first: a model asked for that cannot run stops the run before any data is read.
+    choice = choose_models(registry, request.models)
     dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
-    chosen, skipped = choose_models(registry, request.models)
-    for message in skipped + runtime_notes([spec for spec, _w in chosen]):
+    chosen = choice.ready
+    skipped = announce_models(choice, cache_dir, say, on_info)
+    for message in runtime_notes([spec for spec, _w in chosen]):
         say(message)
     faces = FaceSettings(request.align, request.multi_face)
 
@@ -477,7 +472,7 @@ def evaluate(
             bootstrap=request.bootstrap,
         ),
         models=infos,
-        skipped_models=skipped,
+        skipped_models=choice.messages,
         subsets=subset_runs,
         subset_differentials=differentials,
         volatile=Volatile(

@@ -143,6 +143,7 @@ def run_lfw(
     ray: RayOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     on_message: Callable[[str], None] | None = None,
+    on_info: Callable[[str], None] | None = None,
 ) -> LfwResult:
     """Embed every distinct image of ``pairs_file`` once per model and score the protocol."""
     from face_bench.faces.locate import FaceSettings
@@ -169,6 +170,7 @@ def run_lfw(
         ray=ray,
         progress=progress,
         on_message=say,
+        on_info=on_info,
     )
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
     n_missing = sum(h is None for h in embedded.hashes)

@@ -1,0 +1,161 @@
+"""``fetch`` and ``datasets``: get a public face set on request, and see which ones are here."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import typer
+
+from face_bench.cli.app import command
+from face_bench.cli.options import CacheDirOpt, ConfigOpt, FormatOpt, OutputFormat
+
+NameArg = Annotated[str, typer.Argument(help="Dataset to download: lfw or lfw-original.")]
+MirrorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mirror",
+        help="Base URL holding the same file names (lfw-funneled.tgz, pairs.txt, ...); the "
+        "checksums must still match scikit-learn's.",
+        envvar="FACE_BENCH_LFW_MIRROR",
+        show_default=False,
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the server.", min=1)
+]
+
+
+@contextlib.contextmanager
+def download_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Rich byte-count progress bars on stderr, one per file, started on the first file."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from face_bench.cli.render import console
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+    def make(label: str, total: int) -> Callable[[int], None]:
+        if not progress.live.is_started:
+            progress.start()
+        task = progress.add_task(label, total=total or None)
+        return lambda n: progress.advance(task, n)
+
+    try:
+        yield make
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def fetch(
+    name: NameArg,
+    mirror: MirrorOpt = None,
+    cache_dir: CacheDirOpt = None,
+    timeout: TimeoutOpt = 30.0,
+) -> None:
+    from face_bench.cli.render import info, stdout
+    from face_bench.core.errors import DatasetError
+    from face_bench.core.io import default_cache_dir
+    from face_bench.data.fetch import fetch_lfw
+    from face_bench.data.named import NAMED_DATASETS
+
+    named = NAMED_DATASETS.get(name)
+    if named is None:
+        raise DatasetError(f"unknown dataset {name!r}; fetchable: {', '.join(NAMED_DATASETS)}")
+    home = named.home(cache_dir or default_cache_dir())
+    info(f"{named.name}: {named.title}; {named.size}")
+    info(f"licence: {named.licence}")
+    with download_bars() as bars:
+        result = fetch_lfw(
+            home,
+            funneled=named.funneled,
+            mirror=mirror,
+            progress=bars,
+            on_message=info,
+            timeout=timeout,
+        )
+    if result.reused and not result.downloaded:
+        info("already downloaded and verified; nothing fetched")
+    stdout.print(
+        f"{result.name}: {result.n_images:,} images of {result.n_identities:,} people in "
+        f"{result.folder} (manifest.csv, pairs.txt). Use it with --data {result.name}"
+        + (" or plain `face-bench lfw`." if result.name == "lfw" else ".")
+    )
+
+
+command(
+    "fetch",
+    "Download a public face set into face-bench's cache and make it a dataset "
+    "(manifest.csv, pairs.txt): LFW through scikit-learn's own fetcher (its files and "
+    "SHA-256 checksums), with progress, resuming a broken download. Nothing else downloads.",
+)(fetch)
+
+
+def datasets(
+    config: ConfigOpt = None,
+    cache_dir: CacheDirOpt = None,
+    output_format: FormatOpt = OutputFormat.table,
+) -> None:
+    from rich.table import Table
+
+    from face_bench.cli.render import stdout
+    from face_bench.core.config import load_config
+    from face_bench.core.io import default_cache_dir
+    from face_bench.data.named import NAMED_DATASETS, default_data
+
+    cache = cache_dir or default_cache_dir()
+    rows = [
+        {
+            "name": d.name,
+            "present": d.present(cache),
+            "location": str(d.folder(cache)),
+            "what": d.title,
+            "size": d.size,
+            "licence": d.licence,
+            "homepage": d.homepage,
+            "get it with": f"face-bench fetch {d.name}",
+        }
+        for d in NAMED_DATASETS.values()
+    ]
+    default = default_data(load_config(config), cache)
+    if output_format is OutputFormat.json:
+        stdout.print_json(json.dumps({"datasets": rows, "default": default}, ensure_ascii=False))
+        return
+    table = Table(title="face-bench datasets", title_justify="left")
+    for column in ("name", "present", "location", "what", "licence"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        present = "yes" if row["present"] else f"no ({row['get it with']})"
+        table.add_row(row["name"], present, row["location"], row["what"], row["licence"])
+    stdout.print(table)
+    if default:
+        stdout.print(
+            f"default --data here: {default['folder']} ({default['origin']}; "
+            f"{'present' if default['present'] else 'not found'})"
+        )
+    else:
+        stdout.print("no default --data here: pass --data, set $FACE_BENCH_DATA or data = ...")
+
+
+command(
+    "datasets",
+    "List the named datasets face-bench can fetch: where they are, their licence notes and "
+    "whether they are present; and the dataset a run here uses when --data is not given.",
+)(datasets)
