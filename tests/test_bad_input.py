@@ -34,7 +34,7 @@ A, B, C = "尾野真千子", "麻生久美子", "夏帆"
 ODD_IDENTITY = "<b>&\"' 山田 花子"
 ODD_NAMES = ("顔 写真 <b>&\"'.png", "山田 &amp; \"花子\" 'x'.png")
 ONE_IMAGE_IDENTITY = "岸田文雄"
-JFV1_MISSING = "model 'japanese-face-v1' skipped: weights not found"
+JFV1_MISSING = "weights not found"
 
 
 def config_text(extra: str = "") -> str:
@@ -154,10 +154,7 @@ def zoo(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> tuple[Run, dic
     rows.append({"path": "images/bad/listed_but_gone.jpg", "identity": "bad"})
     at["missing"] = "images/bad/listed_but_gone.jpg"
     corpus.write_manifest(root, rows)
-    run = run_roc(
-        root, base / "out", cache, "--sample", "500", "--model", "standin",
-        "--model", "japanese-face-v1",
-    )  # fmt: skip
+    run = run_roc(root, base / "out", cache, "--sample", "500", "--model", "standin")
     return run, at
 
 
@@ -288,18 +285,33 @@ def test_several_faces_largest_is_the_default_and_counted(zoo):
     assert note in run.subset["notes"] and f"note: {note}" in run.result.stdout
 
 
-def test_missing_weights_skip_the_model_naming_every_place(zoo, cache):
-    run, _ = zoo
-    assert [m["name"] for m in run.data["models"]] == ["standin"]
-    message = " ".join(run.result.stderr.split())
-    assert JFV1_MISSING in message
+def test_a_registered_model_nobody_asked_for_is_one_line_and_recorded(small_set, tmp_path, cache):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(config_text(), encoding="utf-8")
+    out = tmp_path / "out"
+    result = invoke(
+        ["roc", "--data", str(small_set), "--config", str(config), "--bootstrap", "0",
+         "--cache-dir", str(cache), "--out", str(out), "--workers", "1"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    mentions = [line for line in result.stderr.splitlines() if "japanese-face-v1" in line]
+    assert mentions == [
+        "not run (weights not found): japanese-face-v1; `face-bench models` shows where to put them"
+    ]
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [m["name"] for m in data["models"]] == ["dlib", "standin"]
+    recorded = " ".join(data["skipped_models"])
+    assert recorded.startswith(f"model 'japanese-face-v1': {JFV1_MISSING}")
     for place in (
         "--weights japanese-face-v1=PATH: not given",
         "$FACE_BENCH_JAPANESE_FACE_V1: not set",
-        f"weights.japanese-face-v1 in {run.root.parent / 'face-bench.toml'}: not set",
+        f"weights.japanese-face-v1 in {config}: not set",
         f"the cache dir: {cache / 'models' / 'JAPANESE_FACE_v1.onnx'} (not found)",
     ):
-        assert place in message
+        assert place in recorded
+    # The run header names each model's weights file and the start of its SHA-256.
+    header = [line for line in result.stderr.splitlines() if line.startswith("model standin: ")]
+    assert header == [f"model standin: {TINY_ONNX} (sha256 71d8d9215f35)"]
 
 
 def test_japanese_space_and_html_names_survive_end_to_end(zoo):
@@ -544,9 +556,10 @@ def test_missing_weights_of_the_only_model(small_set, tmp_path):
     )  # fmt: skip
     line = one_error_line(result)
     assert result.exit_code == 25
+    assert not (tmp_path / "c" / "embeddings").exists(), "nothing may be embedded first"
     assert line == (
-        "face-bench: error: no model can run: model 'japanese-face-v1' skipped: weights not "
-        "found (looked in: --weights japanese-face-v1=PATH: not given; "
+        "face-bench: error: model 'japanese-face-v1' was asked for but cannot run: weights "
+        "not found (looked in: --weights japanese-face-v1=PATH: not given; "
         "$FACE_BENCH_JAPANESE_FACE_V1: not set; "
         f"weights.japanese-face-v1 in {tmp_path / 'face-bench.toml'}: not set; "
         f"the cache dir: {tmp_path / 'c' / 'models' / 'JAPANESE_FACE_v1.onnx'} (not found)). "

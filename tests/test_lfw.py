@@ -153,7 +153,8 @@ def test_failed_image_counts_as_error_or_is_excluded(tmp_path, session_cache):
     assert csv_lines[1].endswith(",1,") and len(csv_lines) == 13  # NaN score left empty
 
 
-def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache):
+def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the second run writes its default reports/ folder here
     path = pairs_file(tmp_path, 2)
     out = tmp_path / "run"
     args = ["lfw", "--data", str(LFW), "--pairs", str(path), "--model", "dlib"]
@@ -171,6 +172,8 @@ def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache):
     data = json.loads(printed.stdout)
     assert data["models"][0]["fold_accuracies"] == saved["models"][0]["fold_accuracies"]
     assert data["models"][0]["embeddings_cached"] == 21
+    (default,) = (tmp_path / "reports").glob(f"lfw-{path.stem}-*")
+    assert json.loads((default / "lfw.json").read_text(encoding="utf-8"))["n_folds"] == 2
 
 
 def test_cli_errors_are_one_line_with_their_exit_code(tmp_path):

@@ -186,7 +186,7 @@ def test_missing_weights_message_names_every_place(tmp_path, monkeypatch):
         f"the cache dir: {cached} (not found)",
     )
     assert status.message == (
-        f"model '{JF1}' skipped: weights not found (looked in: {'; '.join(status.looked)}). "
+        f"weights not found (looked in: {'; '.join(status.looked)}). "
         "Expected an ONNX file with input 1x3x224x224 float32 and a 512-d output. Obtain it "
         "from the author's FACE01_trained_models repository (JAPANESE FACE v1; its licence "
         "forbids redistribution, so download it yourself)."
@@ -223,7 +223,7 @@ def test_models_command_table(tmp_path, standin_config, monkeypatch):
     assert "ready" in rows["standin"] and "512" in rows["standin"]
     assert "weights missing" in rows[JF1] and "not found" in rows[JF1]
     message = " ".join(result.stdout.split())
-    assert f"{JF1}: model '{JF1}' skipped: weights not found (looked in:" in message
+    assert f"{JF1}: weights not found (looked in:" in message
     assert f"weights.{JF1} in {standin_config}: not set" in message
 
 

@@ -79,22 +79,15 @@ def evaluation_options(
     """Signature template shared by every evaluation command (never called)."""
 
 
-def resolve_data_option(data: Path | None, config: Path | None, cache_dir: Path | None) -> Path:
-    """The dataset folder from --data, $FACE_BENCH_DATA or the config; printed in the header."""
-    from face_bench.cli.render import info
+def _request(kwargs: dict, sweep: bool):
     from face_bench.core.config import load_config
     from face_bench.data.named import resolve_data
-
-    source = resolve_data(data, load_config(config), cache_dir)
-    info(f"data: {source.folder} ({source.origin})")
-    return source.folder
-
-
-def _request(kwargs: dict, sweep: bool):
     from face_bench.run.evaluation import EvaluationRequest
 
+    source = resolve_data(kwargs["data"], load_config(kwargs["config"]), kwargs["cache_dir"])
     return EvaluationRequest(
-        data=resolve_data_option(kwargs["data"], kwargs["config"], kwargs["cache_dir"]),
+        data=source.folder,
+        data_origin=source.origin,
         subsets=tuple(kwargs["dataset"]),
         models=tuple(kwargs["model"] or ()),
         sample=kwargs["sample"] or None,

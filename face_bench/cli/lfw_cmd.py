@@ -70,7 +70,6 @@ LfwOutOpt = Annotated[
 
 def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) -> tuple[Path, Path]:
     """--data (a folder or a name), else the fetched LFW; --pairs, else its pairs.txt."""
-    from face_bench.cli.render import info
     from face_bench.core.config import Config
     from face_bench.core.errors import DatasetError
     from face_bench.core.io import default_cache_dir
@@ -90,7 +89,6 @@ def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) ->
         pairs = folder / "pairs.txt"
         if not pairs.is_file():
             raise DatasetError(f"no pairs.txt in {folder}: pass --pairs FILE")
-    info(f"data: {folder}; pairs: {pairs}")
     return folder, pairs
 
 

@@ -60,6 +60,7 @@ class EvaluationRequest:
     """Everything that defines a run; the CLI fills it from options."""
 
     data: Path
+    data_origin: str = ""  # which setting chose the folder (--data, $FACE_BENCH_DATA, config)
     subsets: tuple[str, ...] = ("all",)
     models: tuple[str, ...] = ()
     sample: int | None = 300
@@ -296,9 +297,6 @@ def evaluate(
     dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     chosen = choice.ready
-    skipped = announce_models(choice, cache_dir, say, on_info)
-    for message in runtime_notes([spec for spec, _w in chosen]):
-        say(message)
     faces = FaceSettings(request.align, request.multi_face)
 
     sampled: list[tuple[str, dict[str, list[str]], int, pd.DataFrame, Pairs, str]] = []
@@ -335,6 +333,13 @@ def evaluate(
         .reset_index(drop=True)
     )
     abs_paths = [dataset.root / p for p in union["path"]]
+    # The header comes once the inputs are known to be usable, just before the work.
+    if on_info:
+        origin = f" ({request.data_origin})" if request.data_origin else ""
+        on_info(f"data: {request.data}{origin}: {len(union)} of {len(dataset)} images used")
+    skipped = announce_models(choice, cache_dir, say, on_info)
+    for message in runtime_notes([spec for spec, _w in chosen]):
+        say(message)
     hashes = hash_images(abs_paths)
     position = {p: i for i, p in enumerate(union["path"])}
 
