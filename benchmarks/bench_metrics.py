@@ -4,7 +4,7 @@ Each case runs in its own subprocess so that its peak RSS (ru_maxrss) is its own
 embeddings: one random unit centroid per identity plus Gaussian noise, 512-d, 5 images per
 identity, cosine similarity over all i<j pairs.
 
-    python benchmarks/bench_metrics.py [--out benchmarks/results/metrics.json] [--quick]
+    python benchmarks/bench_metrics.py [--out FILE | --update-results] [--quick]
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import add_output_options, output_path
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "metrics.json"
 NOISE = 0.09  # per-dimension noise: genuine cosine ~0.19, impostor ~0 +- 0.044, EER ~1%
 
 
@@ -139,7 +138,7 @@ CASES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_output_options(parser, "metrics")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,9 +163,9 @@ def main() -> None:
         else:
             results["cases"][name] = json.loads(done.stdout.strip().splitlines()[-1])
         print(name, json.dumps(results["cases"][name], indent=1), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    out = output_path(args, "metrics")
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

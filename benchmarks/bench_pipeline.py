@@ -6,7 +6,8 @@ tensors. The cold run starts from an empty cache; the warm rerun embeds nothing.
 
     python benchmarks/bench_pipeline.py [--data ../shared/datasets/jp_faces_dev] [--out FILE]
 
-Prints a JSON summary and writes it to benchmarks/results/pipeline.json.
+Prints a JSON summary and writes it to out/benchmarks/pipeline.json (--update-results:
+benchmarks/results/pipeline.json, the committed figures).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from common import REPO, SHARED, STANDIN, standin_config, time_face_bench
+from common import (
+    SHARED,
+    STANDIN,
+    add_output_options,
+    output_path,
+    standin_config,
+    step,
+    time_face_bench,
+)
 
 _NET = None
 
@@ -147,9 +156,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "jp_faces_dev")
     parser.add_argument("--subset", default="young_women")
     parser.add_argument("--sample", type=int, default=300)
-    parser.add_argument(
-        "--out", type=Path, default=REPO / "benchmarks" / "results" / "pipeline.json"
-    )
+    add_output_options(parser, "pipeline")
     parser.add_argument(
         "--seed-pairs", type=int, default=1000, help="pairs for the per-pair method"
     )
@@ -163,15 +170,21 @@ def main() -> None:
             "--model", "standin", "--sample", str(args.sample), "--config", str(config),
             "--cache-dir", str(folder / "cache"), "--bootstrap", "0",
         ]  # fmt: skip
+        step("cold run (empty cache)")
         cold = time_face_bench([*common, "--out", str(folder / "cold")])
+        step(f"cold run took {cold:.1f} s; warm run")
         warm = time_face_bench([*common, "--out", str(folder / "warm")])
         warm_boot = time_face_bench([*common[:-1], "1000", "--out", str(folder / "warm-boot")])
+        step("raw floor: dlib descriptor and ONNX session on pre-computed inputs")
         floor = raw_floor(folder / "cold", args.data, workers)
         job = [*common[:-4], "--cache-dir", str(folder / "cache-10k"), "--bootstrap", "0"]
+        step("cold run on 10,000 pairs")
         cold_10k = time_face_bench([*job, "--pairs", "10000", "--out", str(folder / "cold-10k")])
+        step(f"per-pair method on {args.seed_pairs} pairs (the longest step)")
         seed = (
             seed_method(folder / "cold", args.data, args.seed_pairs, 0) if args.seed_pairs else {}
         )
+        step("--help start-up time")
         help_s = help_time()
     summary = {
         "subset": args.subset,
@@ -192,8 +205,9 @@ def main() -> None:
         else None,
         "note": "cold and warm are whole `face-bench roc` processes (start-up, plots, writing)",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    out = output_path(args, "pipeline")
+    out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    step(f"wrote {out}")
     print(json.dumps(summary, indent=2))
 
 

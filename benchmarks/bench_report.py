@@ -7,9 +7,10 @@ figure that matters (metrics, bootstrap, every PNG, UMAP, thumbnails, HTML) and 
 as a whole process. An in-process pass then splits the warm time into phases.
 
     python benchmarks/bench_report.py [--data ../shared/datasets/jp_faces_dev] [--sample 300]
-        [--cache-dir DIR] [--out benchmarks/results/report.json]
+        [--cache-dir DIR] [--out FILE | --update-results]
 
-Prints a JSON summary and writes it to --out.
+Prints a JSON summary and writes it to --out (default out/benchmarks/report.json;
+--update-results replaces the committed benchmarks/results/report.json).
 """
 
 from __future__ import annotations
@@ -22,9 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SHARED, standin_config, time_face_bench
+from common import (
+    SHARED,
+    add_output_options,
+    output_path,
+    standin_config,
+    step,
+    time_face_bench,
+)
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "report.json"
 SUBSETS = ("ordinary", "young_women")
 
 
@@ -82,15 +89,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "jp_faces_dev")
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--cache-dir", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    add_output_options(parser, "report")
     opts = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         work = Path(tmp)
         cache = opts.cache_dir or work / "cache"
         config = standin_config(work)
+        step("cold report")
         cold = _timed(_args(opts.data, opts.sample, config, cache, work / "cold"))
+        step(f"cold report took {cold:.1f} s; warm report")
         warm = _timed(_args(opts.data, opts.sample, config, cache, work / "warm"))
+        step("timing each phase")
         phases = _phases(opts.data, opts.sample, config, cache, work / "phases")
     summary = {
         "subsets": list(SUBSETS),
@@ -110,8 +120,8 @@ def main() -> None:
     }
     text = json.dumps(summary, indent=2)
     print(text)
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(text + "\n", encoding="utf-8")
+    out = output_path(opts, "report")
+    out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import add_output_options, output_path, step
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -80,19 +82,21 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=13_000)
     parser.add_argument("--identities", type=int, default=2_600)
     parser.add_argument("--one", choices=["cosine", "euclidean"], help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "scale.json")
+    add_output_options(parser, "scale")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.images, args.identities, args.one)))
         return
     rows = []
     for similarity in ("cosine", "euclidean"):
+        step(f"{similarity}: all pairs of {args.images:,} images")
         command = [sys.executable, __file__, "--one", similarity, "--images", str(args.images),
                    "--identities", str(args.identities)]  # fmt: skip
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    out = output_path(args, "scale")
+    out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    step(f"wrote {out}")
     print(json.dumps(rows, indent=2))
 
 

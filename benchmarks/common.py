@@ -35,3 +35,35 @@ def time_face_bench(args: list[str]) -> float:
         stderr=subprocess.DEVNULL,
     )
     return time.perf_counter() - start
+
+
+RESULTS = REPO / "benchmarks" / "results"
+SCRATCH = REPO / "out" / "benchmarks"
+
+
+def add_output_options(parser, name: str) -> None:
+    """``--out`` and ``--update-results``: the tracked figures change only when asked to."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"JSON summary file (default out/benchmarks/{name}.json, not tracked by git)",
+    )
+    parser.add_argument(
+        "--update-results",
+        action="store_true",
+        help=f"write benchmarks/results/{name}.json, the committed figures",
+    )
+
+
+def output_path(args, name: str) -> Path:
+    """Where the summary goes; refuses to overwrite the committed figures without the flag."""
+    path = args.out or (RESULTS if args.update_results else SCRATCH) / f"{name}.json"
+    if path.resolve().is_relative_to(RESULTS.resolve()) and not args.update_results:
+        raise SystemExit(f"{path} holds the committed figures; add --update-results to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def step(message: str) -> None:
+    """A progress line on stderr, so a long benchmark shows what it is doing."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -248,8 +248,9 @@ def test_jittered_dlib_variant_embeds_differently_under_its_own_key(tmp_path):
     assert spec100.preprocessing()["num_jitters"] == 100
     assert registry.status("dlib100").ready
 
-    chosen, skipped = choose_models(registry, ("dlib", "dlib2"))
-    assert skipped == []
+    choice = choose_models(registry, ("dlib", "dlib2"))
+    chosen = choice.ready
+    assert choice.skipped == []
     paths = [LFW / "images" / "Abel_Pacheco" / f"Abel_Pacheco_000{i}.jpg" for i in (1, 2)]
     hashes = hash_images(paths)
     faces = FaceSettings("detect", "largest")

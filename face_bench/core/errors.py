@@ -92,7 +92,7 @@ class ModelFileError(ModelError):
 
 
 class NoUsableModelError(ModelError):
-    """Every requested model was skipped; nothing can be evaluated."""
+    """A model the user asked for cannot run, or no model can; raised before any work."""
 
     exit_code = 25
 
