@@ -6,8 +6,10 @@ import hashlib
 import json
 from pathlib import Path
 
+import corpus
 import numpy as np
 import pytest
+from conftest import needs_shared
 
 from face_bench.core.errors import OutputError
 from face_bench.core.io import atomic_write_text, default_cache_dir, sha256_file
@@ -203,3 +205,40 @@ def test_default_cache_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "face-bench"
+
+
+# --- the vector is keyed by the bytes that were decoded ------------------------------------
+
+
+@needs_shared
+def test_a_file_changed_after_hashing_never_poisons_the_cache(
+    tmp_path, standin_config, monkeypatch
+):
+    from face_bench.run import evaluation
+
+    image = tmp_path / "face.png"
+    face_a, face_b = corpus.JP_FACE_A.read_bytes(), corpus.JP_FACE_B.read_bytes()
+    faces = FaceSettings("none")
+
+    def embed(cache: Path) -> np.ndarray:
+        result = evaluation.embed_files(
+            [image], ("standin",), faces, config_path=standin_config, cache_dir=cache, workers=1
+        )
+        return result.embeddings["standin"].vectors[0]
+
+    real_hash = evaluation.hash_images
+
+    def hash_then_swap(paths):
+        hashes = real_hash(paths)  # hashed as face A ...
+        image.write_bytes(face_b)  # ... replaced by face B before the worker decodes it
+        return hashes
+
+    image.write_bytes(face_a)
+    monkeypatch.setattr(evaluation, "hash_images", hash_then_swap)
+    raced = embed(tmp_path / "cache")
+    monkeypatch.setattr(evaluation, "hash_images", real_hash)
+    image.write_bytes(face_b)
+    assert np.array_equal(raced, embed(tmp_path / "fresh-b"))  # the vector of what was read
+    image.write_bytes(face_a)  # restored: the cache must give face A's own vector
+    assert np.array_equal(embed(tmp_path / "cache"), embed(tmp_path / "fresh-a"))
+    assert not np.array_equal(raced, embed(tmp_path / "cache"))

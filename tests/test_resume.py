@@ -73,7 +73,7 @@ def stable_bytes(out: Path) -> tuple[bytes, bytes]:
 
 def assert_cache_consistent(cache: Path) -> int:
     """Every folder matches its identity, every entry reads back, no temp file is left."""
-    assert not [p for p in cache.rglob(".tmp-*")], "temp files left in the cache"
+    assert not [p for p in cache.rglob(".*.tmp")], "temp files left in the cache"
     total = 0
     for described in cache.glob("embeddings/*/model.json"):
         identity = json.loads(described.read_text(encoding="utf-8"))

@@ -45,6 +45,9 @@ def guarded(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from face_bench.core.processes import handle_sigterm
+
+        restore = handle_sigterm()  # SIGTERM stops workers and exits 143, as Ctrl-C does
         try:
             return func(*args, **kwargs)
         except FaceBenchError as exc:
@@ -54,6 +57,8 @@ def guarded(func: F) -> F:
                 "interrupted; embeddings finished so far are kept in the cache",
                 InterruptedRunError.exit_code,
             ) from None
+        finally:
+            restore()
 
     return wrapper  # type: ignore[return-value]
 

@@ -19,7 +19,7 @@ from face_bench.core.records import CacheEntry
 from face_bench.data.images import file_sha256
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.ray_engine import RayOptions
-from face_bench.embedding.workers import WorkerModel
+from face_bench.embedding.workers import Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
 from face_bench.faces.locate import Face, FaceSettings
 from face_bench.models.registry import ModelSpec
@@ -135,10 +135,13 @@ def _embed_group(
     needed = sorted(set().union(*(pending[name] for name in by_name)))
     tick = progress(f"embedding with {', '.join(by_name)}", len(needed))
 
-    def keep(name: str, index: int, entry: CacheEntry) -> None:
-        _keep(by_name[name], hashes[index], entry, index, results[name])
+    # The hash of the bytes each worker actually decoded: what its results are cached under.
+    decoded: dict[int, str | None] = {}
 
-    tasks: list[tuple[str, np.ndarray | None, tuple[str, ...]]] = []
+    def keep(name: str, index: int, entry: CacheEntry) -> None:
+        _keep(by_name[name], decoded.get(index, hashes[index]), entry, index, results[name])
+
+    tasks: list[Task] = []
     order: list[int] = []
     for index in needed:
         names = tuple(name for name in by_name if index in pending[name])
@@ -150,7 +153,7 @@ def _embed_group(
                 keep(name, index, known)
             tick(1)
             continue
-        tasks.append((str(paths[index]), None if known is None else known.vector, names))
+        tasks.append((str(paths[index]), digest, None if known is None else known.vector, names))
         order.append(index)
     batcher = _OnnxBatcher([job for job in group if not job.spec.on_dlib_runtime], workers, keep)
     models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
@@ -161,17 +164,24 @@ def _embed_group(
         outcomes = ray_engine.run(tasks, settings, models, ray)
     else:
         outcomes = run_workers(tasks, settings, models, workers)
-    for index, task, (face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
+    for index, task, (digest, face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
+        decoded[index] = digest
+        if digest is None:  # unreadable now: a failure, cached under no hash
+            reason = face_entry or CacheEntry(None, "unreadable", "")
+            for name in task[3]:
+                _record(results[name], index, reason)
+            tick(1)
+            continue
         n_faces = None
         if face_entry is not None:
-            faces.put(hashes[index], face_entry)  # type: ignore[arg-type]
+            faces.put(digest, face_entry)
             if face_entry.vector is None:
-                for name in task[2]:
+                for name in task[3]:
                     keep(name, index, face_entry)
             else:
                 n_faces = Face.from_vector(face_entry.vector).n_faces
-        elif task[1] is not None:
-            n_faces = Face.from_vector(task[1]).n_faces
+        elif task[2] is not None:
+            n_faces = Face.from_vector(task[2]).n_faces
         for name, output in outputs.items():
             if isinstance(output, CacheEntry):
                 keep(name, index, output)

@@ -135,13 +135,13 @@ class EmbedActor:
         from face_bench.models.onnx_backend import to_tensor
 
         for name, (spec, model) in self.onnx.items():
-            rows = [(k, out[name]) for k, (_f, out) in enumerate(outcomes) if _is_input(out, name)]
+            rows = [(k, o[2][name]) for k, o in enumerate(outcomes) if _is_input(o[2], name)]
             for start in range(0, len(rows), spec.batch_size):
                 chunk = rows[start : start + spec.batch_size]
                 vectors = model.infer(to_tensor([image for _k, image in chunk], spec))
                 for (k, _image), vector in zip(chunk, vectors, strict=True):
                     n_faces = _n_faces(tasks[k], outcomes[k])
-                    outcomes[k][1][name] = CacheEntry(vector, n_faces=n_faces)
+                    outcomes[k][2][name] = CacheEntry(vector, n_faces=n_faces)
 
 
 def _is_input(out: dict, name: str) -> bool:
@@ -149,8 +149,8 @@ def _is_input(out: dict, name: str) -> bool:
 
 
 def _n_faces(task: workers.Task, outcome: workers.Outcome) -> int | None:
-    face_entry = outcome[0]
-    vector = face_entry.vector if face_entry is not None else task[1]
+    face_entry = outcome[1]
+    vector = face_entry.vector if face_entry is not None else task[2]
     return None if vector is None else Face.from_vector(vector).n_faces
 
 

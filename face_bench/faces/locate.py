@@ -22,7 +22,7 @@ import numpy as np
 
 from face_bench.core.errors import ImageError
 from face_bench.core.records import CacheEntry
-from face_bench.data.images import load_rgb
+from face_bench.data.images import load_rgb, load_rgb_bytes
 from face_bench.faces.alignment import (
     AlignMode,
     FaceBox,
@@ -90,6 +90,11 @@ class Face:
 def decode(path: Path) -> np.ndarray:
     """The image as the face stage and every model see it."""
     return load_rgb(path, max_side=LOAD_MAX_SIDE)
+
+
+def decode_bytes(data: bytes, name: str) -> np.ndarray:
+    """``decode`` of bytes already read (and hashed) by the caller."""
+    return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE)
 
 
 def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:

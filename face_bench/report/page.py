@@ -476,16 +476,15 @@ def write_report(
     ``evaluation`` must have been run with ``sweep=True`` so the sweep markers exist.
     """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     from face_bench.core.io import atomic_write_text
+    from face_bench.core.processes import stopping_pool
 
     out = Path(out)
     say = say or (lambda _m: None)
     # A fresh interpreter, not a fork: the parent may hold onnxruntime's threads.
-    with ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn")
-    ) as pool:
+    # Ended, not awaited, when the report fails or is interrupted: no orphan UMAP process.
+    with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending, notes = project_models(evaluation, say, pool)
         context, written, projections, notes = _write_parts(
             evaluation, out, pending, notes, self_contained, top_k

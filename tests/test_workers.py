@@ -1,0 +1,93 @@
+"""Worker processes: a crash costs one image, not the run; SIGTERM leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import crashing_worker
+import pytest
+from conftest import JP_FACES, needs_shared
+
+from face_bench.embedding import workers
+from face_bench.faces.locate import FaceSettings
+
+
+def _tasks(tmp_path: Path, names: list[str]) -> list[workers.Task]:
+    tasks = []
+    for name in names:
+        path = tmp_path / name
+        path.write_bytes(b"x")
+        tasks.append((str(path), f"hash-{name}", None, ("m",)))
+    return tasks
+
+
+def test_an_image_that_kills_its_worker_twice_is_worker_crashed(tmp_path):
+    names = [f"img{i:02d}.png" for i in range(12)]
+    names[5] = "crash05.png"
+    tasks = _tasks(tmp_path, names)
+    outcomes = list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_on_marked))
+    assert [o[0] for o in outcomes] == [t[1] for t in tasks]  # every image, in order
+    entry = outcomes[5][2]["m"]
+    assert entry.vector is None and entry.reason == "worker_crashed"
+    assert all(o[2]["m"].vector is not None for i, o in enumerate(outcomes) if i != 5)
+
+
+def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
+    names = [f"img{i:02d}.png" for i in range(12)]
+    names[3] = "flaky03.png"
+    tasks = _tasks(tmp_path, names)
+    outcomes = list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_once))
+    assert (tmp_path / "flaky03.died").exists()
+    assert all(o[2]["m"].vector is not None for o in outcomes)
+    assert [o[0] for o in outcomes] == [t[1] for t in tasks]
+
+
+def _session_processes(sid: int) -> list[str]:
+    """Command lines of live processes in session ``sid`` (zombies are already dead)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@needs_shared
+@pytest.mark.slow
+def test_sigterm_stops_workers_exits_143_and_leaves_no_process(tmp_path):
+    cache = tmp_path / "cache"
+    args = ["roc", "--data", str(JP_FACES), "--model", "dlib", "--sample", "40", "--seed", "3",
+            "--bootstrap", "0", "--workers", "2", "--cache-dir", str(cache),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    run = subprocess.Popen(
+        [sys.executable, "-m", "face_bench", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    while len(list(cache.glob("embeddings/*/*/*.json"))) < 3:
+        assert run.poll() is None, "the run ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(_session_processes(run.pid)) >= 3  # the run, its fork server, its workers
+    os.kill(run.pid, signal.SIGTERM)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("face-bench: error: terminated")
+    assert "Traceback" not in err
+    time.sleep(2)
+    assert _session_processes(run.pid) == []
