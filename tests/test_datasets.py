@@ -192,8 +192,8 @@ def test_builtin_subsets(tmp_path):
     assert set(BUILTIN_SUBSETS) == {"all", "ordinary", "young_women"}
     assert len(select_subset(dataset, subset_spec("all"))) == 5
     ordinary = select_subset(dataset, subset_spec("ordinary"))
-    assert list(ordinary["path"]) == ["images/a/1.png", "images/a/2.png", "images/b/1.png",
-                                      "images/b/2.png"]  # fmt: skip
+    # Japanese and not a young woman: person a (a young Japanese woman) is left out.
+    assert list(ordinary["path"]) == ["images/b/1.png", "images/b/2.png"]
     young = select_subset(dataset, subset_spec("young_women"))
     assert list(young["identity"]) == ["a", "a"]
 
@@ -204,7 +204,8 @@ def test_optional_column_is_skipped_when_absent(tmp_path):
     spec = subset_spec("young_women")
     assert list(select_subset(dataset, spec)["identity"]) == ["a"]
     assert spec.definition(list(dataset.table.columns)) == {"sex": ["F"], "age_group": ["young"]}
-    assert len(select_subset(dataset, subset_spec("ordinary"))) == 2
+    # No japanese column: ordinary is everyone who is not a young woman.
+    assert list(select_subset(dataset, subset_spec("ordinary"))["identity"]) == ["b"]
 
 
 def test_required_column_absent_is_an_empty_subset(tmp_path):
@@ -324,3 +325,46 @@ def test_a_folder_dataset_skips_face_benchs_own_runs_and_hidden_folders(tmp_path
     pattern().save(root / ".venv" / "lib" / "icon.png")
     dataset = load_dataset(root, "folder")
     assert list(dataset.table["path"]) == ["ann/1.png", "bob/1.png"]
+
+
+# ---------------------------------------------------------------- built-in subsets
+
+
+@needs_shared
+def test_builtin_ordinary_and_young_women_share_no_image():
+    dataset = load_dataset(JP_FACES)
+    ordinary = select_subset(dataset, subset_spec("ordinary"))
+    young = select_subset(dataset, subset_spec("young_women"))
+    assert set(ordinary["path"]).isdisjoint(young["path"])
+    assert set(ordinary["identity"]).isdisjoint(young["identity"])
+    assert (ordinary["japanese"] == "yes").all()
+    assert not ((ordinary["sex"] == "F") & (ordinary["age_group"] == "young")).any()
+    # Every Japanese row is in exactly one of the two.
+    japanese = dataset.table[dataset.table["japanese"] == "yes"]
+    assert len(ordinary) + len(young) == len(japanese)
+    definition = subset_spec("ordinary").definition(list(dataset.table.columns))
+    assert definition == {"japanese": ["yes"], "not": ["sex=F", "age_group=young"]}
+
+
+def test_ordinary_without_demographic_columns_is_every_japanese_row(tmp_path):
+    (tmp_path / "manifest.csv").write_text("path,identity,japanese\na.png,a,yes\nb.png,b,no\n")
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"")
+    dataset = load_dataset(tmp_path)
+    assert list(select_subset(dataset, subset_spec("ordinary"))["path"]) == ["a.png"]
+    assert "not" not in subset_spec("ordinary").definition(list(dataset.table.columns))
+
+
+def test_overlapping_subsets_are_reported():
+    from face_bench.run.evidence import overlap_notes, overlaps
+
+    a = pd.DataFrame({"path": ["1", "2", "3"], "identity": ["x", "x", "y"]})
+    b = pd.DataFrame({"path": ["3", "4"], "identity": ["y", "z"]})
+    c = pd.DataFrame({"path": ["9"], "identity": ["q"]})
+    shared = overlaps({"a": a, "b": b, "c": c})
+    assert shared["a"] == [{"subset": "b", "shared_images": 1, "of_images": 3, "shared_people": 1}]
+    assert shared["b"][0]["subset"] == "a" and shared["c"] == []
+    assert (
+        "shares 1 of its 3 sampled images (1 people) with subset 'b'"
+        in overlap_notes("a", shared["a"])[0]
+    )

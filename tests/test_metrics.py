@@ -223,8 +223,10 @@ def test_tar_at_far_against_brute_force(method):
         n_imp = int((~y).sum())
         targets = (1 / n_imp, 0.1, 0.25, 0.5, 1.0)
         for t, got in zip(targets, m.tar_at_far(s, y, targets, method=method), strict=True):
-            assert got.supported == (t * n_imp >= 1 - 1e-9)
-            if not got.supported:
+            assert got.supported == (t * n_imp >= m.MIN_SUPPORT_ERRORS - 1e-9)
+            assert got.expected_errors == pytest.approx(t * n_imp)
+            if got.tar is None:
+                assert t * n_imp < 1 - 1e-9
                 continue
             tar, thr, far = brute_tar(s, y, t)
             assert (got.tar, got.threshold) == (pytest.approx(tar), thr)
@@ -248,7 +250,9 @@ def test_tar_at_far_unsupported_when_too_few_impostors():
     rng = np.random.default_rng(0)
     s, y = rng.normal(size=1100), np.r_[np.ones(100, bool), np.zeros(1000, bool)]
     points = m.tar_at_far(s, y, (1e-2, 1e-3, 1e-4))
-    assert [p.supported for p in points] == [True, True, False]
+    # 10 allowed false accepts meet the rule; 1 is thin evidence (computed, not supported).
+    assert [p.supported for p in points] == [True, False, False]
+    assert points[1].tar is not None and points[1].reason.startswith("thin evidence")
     assert (points[2].tar, points[2].threshold, points[2].reason) == (
         None,
         None,
@@ -357,6 +361,7 @@ def test_compute_all_summary_is_plain_json():
         "achieved_far": None,
         "supported": False,
         "reason": "insufficient data",
+        "expected_errors": pytest.approx(1e-4 * int((~y).sum())),
     }
     assert set(d["best_f1"]) == {"threshold", "f1", "precision", "recall"}
 

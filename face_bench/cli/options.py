@@ -147,6 +147,32 @@ ThresholdRuleOpt = Annotated[
         "giving that FMR on the pooled impostors of all subsets) or default (the model's own).",
     ),
 ]
+ThresholdFromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--threshold-from",
+        help="Choose each model's thresholds (FMR <= 1e-3 and best F1) on this subset and "
+        "report the rates they give on every subset of the run (bob's dev/eval): a threshold "
+        "is then judged on pairs it was not chosen on.",
+        show_default=False,
+    ),
+]
+
+
+class FigureFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+FigureFormatOpt = Annotated[
+    FigureFormat,
+    typer.Option(
+        "--figure-format",
+        help="File format of every figure: png (embedded in report.html), or svg / pdf "
+        "(vector, for papers; the page then links them).",
+    ),
+]
 BaselineOpt = Annotated[
     Path | None,
     typer.Option(

@@ -80,6 +80,13 @@ def _ci(metric: dict[str, Any] | None, digits: int = 4) -> str:
     return f" [{metric['lower']:.{digits}f}, {metric['upper']:.{digits}f}]"
 
 
+def _p_text(comparison: dict[str, Any]) -> str:
+    from face_bench.report.text import p_value
+
+    text = p_value(comparison.get("delong_p"), comparison.get("delong_log10_p"))
+    return text if text.startswith("<") else f"= {text}"
+
+
 def render_evaluation(evaluation, kind: str, output_format: str, written: list[Path]) -> None:
     """Print the per-subset tables (or the results JSON) and where files went."""
     results = evaluation.results
@@ -118,7 +125,8 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
         for comparison in subset.comparisons:
             stdout.print(
                 f"  {comparison['model_a']} vs {comparison['model_b']}: ΔAUC "
-                f"{comparison['auc_difference']:+.4f}, DeLong p = {comparison['delong_p']:.3g}"
+                f"{comparison['auc_difference']:+.4f}, DeLong p "
+                + _p_text(comparison)
                 + (
                     f", 95% CI [{comparison['ci']['lower']:+.4f}, {comparison['ci']['upper']:+.4f}]"
                     if comparison.get("ci")

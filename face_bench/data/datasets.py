@@ -206,12 +206,21 @@ class SubsetSpec:
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     optional: frozenset[str] = frozenset()
     description: str = ""
+    # Rows matching every one of these filters are left out (applied when all its columns
+    # exist): ``ordinary`` leaves out the rows ``young_women`` selects.
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def definition(self, columns: list[str]) -> dict[str, list[str]]:
-        """The filters actually applied to a table with ``columns``."""
-        return {
+        """The filters actually applied to a table with ``columns``.
+
+        An exclusion is recorded under the key ``"not"`` as ``column=value`` terms (all
+        must hold for a row to be left out)."""
+        out = {
             c: list(v) for c, v in self.filters.items() if c in columns or c not in self.optional
         }
+        if self.exclude and all(c in columns for c in self.exclude):
+            out["not"] = [f"{c}={'|'.join(v)}" for c, v in self.exclude.items()]
+        return out
 
 
 BUILTIN_SUBSETS: dict[str, SubsetSpec] = {
@@ -220,7 +229,10 @@ BUILTIN_SUBSETS: dict[str, SubsetSpec] = {
         "ordinary",
         {"japanese": ("yes",)},
         optional=frozenset({"japanese"}),
-        description="Japanese people where the column exists, everyone otherwise",
+        description="Japanese people who are not young women (japanese = yes where that "
+        "column exists; rows with sex = F and age_group = young left out where those "
+        "columns exist), so that it shares no image with young_women",
+        exclude={"sex": ("F",), "age_group": ("young",)},
     ),
     "young_women": SubsetSpec(
         "young_women",
@@ -262,6 +274,11 @@ def select_subset(dataset: Dataset, spec: SubsetSpec) -> pd.DataFrame:
                 f"which {dataset.root / MANIFEST_NAME} does not have"
             )
         mask &= table[column].isin(allowed).to_numpy()
+    if spec.exclude and all(c in table.columns for c in spec.exclude):
+        excluded = np.ones(len(table), dtype=bool)
+        for column, values in spec.exclude.items():
+            excluded &= table[column].isin(values).to_numpy()
+        mask &= ~excluded
     selected = table.loc[mask].reset_index(drop=True)
     if selected.empty:
         raise EmptySubsetError(

@@ -95,7 +95,7 @@ def global_threshold(subsets: Subsets, far_target: float = DEFAULT_FAR_TARGET) -
     scores = np.concatenate([s for s, _ in checked])
     labels = np.concatenate([y for _, y in checked])
     point = metrics.tar_at_far(scores, labels, [far_target])[0]
-    if not point.supported:
+    if point.threshold is None:  # the threshold needs one allowed false accept, not ten
         n_imp = int(labels.size - np.count_nonzero(labels))
         raise MetricError(
             f"insufficient data: {n_imp} pooled impostor pairs cannot support FMR {far_target:g}"

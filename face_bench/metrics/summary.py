@@ -62,6 +62,7 @@ from face_bench.metrics.rates import (
 
 __all__ = [
     "DEFAULT_FAR_TARGETS",
+    "MIN_SUPPORT_ERRORS",
     "ConfusionCounts",
     "DetCurve",
     "EerPoint",
@@ -92,6 +93,7 @@ __all__ = [
     "roc_curve",
     "roc_points",
     "score_stats",
+    "support_verdict",
     "sweep_at_genuine_scores",
     "tar_at_far",
     "thin_curve",
@@ -288,9 +290,15 @@ def equal_error_rate(scores: Any, labels: Any, method: Method = "auto") -> EerPo
 class TarAtFar:
     """TAR at the lowest distinct-score threshold whose FMR does not exceed the target.
 
-    ``supported`` is ``far_target * n_impostors >= 1``: below one allowed false accept the
-    figure would only say "no impostor passed" and is reported as None instead. A threshold
-    of +inf (even the top score lets too many impostors through) means TAR 0.
+    Support rule: the threshold for a target FAR is pinned by the impostor pairs it lets
+    through, ``far_target * n_impostors`` of them. With one or two the threshold (and so the
+    TAR) moves with a single pair: the estimate of a FAR near the target has a relative
+    standard error of about 1/sqrt(k) for k false accepts (Poisson), 100 % at k = 1 and
+    about 32 % at k = 10. ``supported`` therefore needs ``far_target * n_impostors >=
+    MIN_SUPPORT_ERRORS`` (10). Between 1 and 10 the TAR is still computed but flagged
+    "thin evidence" (``supported`` false, not gated); below one allowed false accept it
+    would only say "no impostor passed" and is None. A threshold of +inf (even the top
+    score lets too many impostors through) means TAR 0.
     """
 
     far_target: float
@@ -299,6 +307,7 @@ class TarAtFar:
     achieved_far: float | None
     supported: bool
     reason: str | None = None
+    expected_errors: float | None = None  # far_target * n_impostors: what the rule judges
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -306,13 +315,34 @@ class TarAtFar:
         return d
 
 
+MIN_SUPPORT_ERRORS = 10
+"""False accepts a TAR@FAR target must allow (far_target * n_impostors) to be 'supported'."""
+
+
 def _allowed_false_accepts(target: float, n_neg: int) -> int:
     # The tolerance forgives binary rounding of decimal targets (1e-4 * 30000 < 3).
     return math.floor(target * n_neg + 1e-9)
 
 
-def _unsupported(target: float) -> TarAtFar:
-    return TarAtFar(target, None, None, None, False, "insufficient data")
+def support_verdict(target: float, n_neg: int) -> tuple[bool, str | None]:
+    """(supported, reason) of the support rule for TAR at ``target`` over ``n_neg`` impostors."""
+    expected = target * n_neg
+    if expected + 1e-9 >= MIN_SUPPORT_ERRORS:
+        return True, None
+    if _allowed_false_accepts(target, n_neg) < 1:
+        return False, "insufficient data"
+    return False, (
+        f"thin evidence: FAR x impostors = {expected:.3g} < {MIN_SUPPORT_ERRORS} false accepts"
+    )
+
+
+def _unsupported(target: float, n_neg: int = 0) -> TarAtFar:
+    return TarAtFar(target, None, None, None, False, "insufficient data", target * n_neg)
+
+
+def _tar_point(target: float, n_neg: int, tar: float, thr: float, far: float) -> TarAtFar:
+    supported, reason = support_verdict(target, n_neg)
+    return TarAtFar(target, tar, thr, far, supported, reason, target * n_neg)
 
 
 def _tar_sorted(c: ConfusionCounts, targets: Sequence[float]) -> list[TarAtFar]:
@@ -320,11 +350,11 @@ def _tar_sorted(c: ConfusionCounts, targets: Sequence[float]) -> list[TarAtFar]:
     for t in targets:
         k = _allowed_false_accepts(t, c.n_neg)
         if k < 1:
-            out.append(_unsupported(t))
+            out.append(_unsupported(t, c.n_neg))
             continue
         i = int(np.searchsorted(c.fp, k, side="right")) - 1
         tp, fp, thr = (0, 0, math.inf) if i < 0 else (c.tp[i], c.fp[i], float(c.thresholds[i]))
-        out.append(TarAtFar(t, float(tp / c.n_pos), thr, float(fp / c.n_neg), True))
+        out.append(_tar_point(t, c.n_neg, float(tp / c.n_pos), thr, float(fp / c.n_neg)))
     return out
 
 
@@ -341,9 +371,9 @@ def _tar_search(
     out = []
     for t, k in zip(targets, ks, strict=True):
         if k < 1:
-            out.append(_unsupported(t))
+            out.append(_unsupported(t, n_neg))
         elif k >= n_neg:
-            out.append(TarAtFar(t, 1.0, float(s.min()), 1.0, True))
+            out.append(_tar_point(t, n_neg, 1.0, float(s.min()), 1.0))
         else:
             v = imp[n_neg - k - 1]
             tail = imp[n_neg - k :]
@@ -353,7 +383,7 @@ def _tar_search(
                 float(above.min()) if above.size else math.inf,
                 float(gen[g]) if g < n_pos else math.inf,
             )
-            out.append(TarAtFar(t, (n_pos - g) / n_pos, thr, above.size / n_neg, True))
+            out.append(_tar_point(t, n_neg, (n_pos - g) / n_pos, thr, above.size / n_neg))
     return out
 
 

@@ -252,6 +252,7 @@ class DelongResult:
     std_error: float
     z: float
     p_value: float
+    log10_p_value: float  # exact even where p_value underflows to 0 (|z| > ~38)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: metrics.json_float(v) for k, v in asdict(self).items()}
@@ -291,7 +292,8 @@ def delong_test(scores_a: Any, scores_b: Any, labels: Any) -> DelongResult:
     diff = auc_a - auc_b
     se = math.sqrt(variance)
     z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
-    from scipy.special import ndtr
+    from scipy.special import log_ndtr, ndtr
 
     p = float(2 * ndtr(-abs(z)))
-    return DelongResult(auc_a, auc_b, diff, var_a, var_b, cov_ab, variance, se, z, p)
+    log10_p = float((math.log(2) + log_ndtr(-abs(z))) / math.log(10))
+    return DelongResult(auc_a, auc_b, diff, var_a, var_b, cov_ab, variance, se, z, p, log10_p)

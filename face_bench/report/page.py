@@ -22,6 +22,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from face_bench.report.text import p_value
 from face_bench.results.contract import METRIC_DIRECTIONS, RunResults, far_key, flatten_metrics
 
 REPORT_NAME = "report.html"
@@ -161,7 +162,14 @@ def _slugs(names: list[str]) -> dict[str, str]:
 def _definition(definition: dict[str, list[str]]) -> str:
     if not definition:
         return "every image"
-    return "; ".join(f"{column} ∈ {{{', '.join(values)}}}" for column, values in definition.items())
+    parts = [
+        f"{column} ∈ {{{', '.join(values)}}}"
+        for column, values in definition.items()
+        if column != "not"
+    ]
+    if definition.get("not"):
+        parts.append("not (" + " and ".join(definition["not"]) + ")")
+    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------- tables
@@ -308,7 +316,7 @@ def _comparisons(run) -> list[dict[str, Any]]:
                 "auc_b": _num(c.get("auc_b")),
                 "diff": "—" if c.get("auc_difference") is None else f"{c['auc_difference']:+.4f}",
                 "z": "—" if c.get("delong_z") is None else f"{c['delong_z']:.2f}",
-                "p": "—" if p is None else f"{p:.3g}",
+                "p": p_value(p, c.get("delong_log10_p")),
                 "significant": p is not None and p < 0.05,
                 "ci": (
                     f"{ci['lower']:+.4f} – {ci['upper']:+.4f}"

@@ -97,6 +97,14 @@ class SubsetRun(_Strict):
     models: list[ModelRun]
     comparisons: list[dict[str, Any]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    identity_concentration: dict[str, Any] | None = Field(
+        default=None,
+        description="people, the largest person's share of genuine pairs, effective number "
+        "of identities (inverse Simpson) and a warning when concentrated",
+    )
+    overlaps: list[dict[str, Any]] = Field(
+        default_factory=list, description="other subsets of the run sharing sampled images"
+    )
 
 
 class DatasetInfo(_Strict):
@@ -115,6 +123,7 @@ class RunSettings(_Strict):
     on_fail: str
     far_targets: list[float]
     bootstrap: int = 0
+    threshold_from: str | None = None
 
 
 class Volatile(_Strict):

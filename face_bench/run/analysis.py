@@ -8,15 +8,26 @@ used as they are.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from face_bench.metrics import summary as m
+from face_bench.metrics.operating import (
+    OperatingPoint,
+    operating_point,
+    threshold_at_fmr,
+    zero_rates,
+)
+from face_bench.metrics.transfer import cross_validated_threshold
+from face_bench.run.subset_scores import ModelScores
 
-if TYPE_CHECKING:
-    from face_bench.run.subset_scores import ModelScores
+HEADLINE_FMR = 1e-3
+"""The target FMR whose threshold (and FNMR there) the headline reports."""
+CV_FOLDS = 5
+PREVALENCE_DEPENDENT = ("f1", "precision", "accuracy")
+"""Figures that change with the share of genuine pairs: never a headline or default gate."""
 
 
 def _units(spec, value: float | None) -> float | None:
@@ -26,6 +37,10 @@ def _units(spec, value: float | None) -> float | None:
 
 
 def _rates_dict(rates: m.Rates, spec) -> dict[str, Any]:
+    """Rates at one threshold with bob's counts beside them (FMR = fmr_errors / n_impostor).
+
+    F1, precision and accuracy depend on the genuine/impostor mix, so they are kept but
+    never compared across subsets (see PREVALENCE_DEPENDENT)."""
     return {
         "threshold": _units(spec, rates.threshold),
         "f1": rates.f1,
@@ -33,8 +48,61 @@ def _rates_dict(rates: m.Rates, spec) -> dict[str, Any]:
         "recall": rates.recall,
         "accuracy": rates.accuracy,
         "fmr": rates.fmr,
+        "fmr_errors": rates.fp,
+        "n_impostor": rates.fp + rates.tn,
         "fnmr": rates.fnmr,
+        "fnmr_errors": rates.fn,
+        "n_genuine": rates.tp + rates.fn,
+        "accepts_everything": rates.tn == 0 and rates.fn == 0,
     }
+
+
+def _point_dict(point: OperatingPoint, spec) -> dict[str, Any]:
+    return {**point.to_dict(), "threshold": _units(spec, point.threshold)}
+
+
+def _target_block(ms: ModelScores, target: float) -> dict[str, Any] | None:
+    """The threshold reaching FMR <= target, and the FNMR there (None: too few impostors)."""
+    thr = threshold_at_fmr(ms.scores, ms.labels, target)
+    if thr is None:
+        return None
+    point = operating_point(ms.scores, ms.labels, thr)
+    supported, reason = m.support_verdict(target, point.n_impostor)
+    return {"target_fmr": target, **_point_dict(point, ms.spec), "supported": supported,
+            "reason": reason}  # fmt: skip
+
+
+def _threshold_choices(ms: ModelScores, target: float, seed: int) -> dict[str, Any]:
+    """Zero-error points and thresholds chosen on held-out identities (per-pair runs only)."""
+    spec = ms.spec
+    out: dict[str, Any] = {}
+    zero = zero_rates(ms.scores, ms.labels)
+    out["zero_fmr"] = {
+        "fnmr": zero.zero_fmr,
+        "threshold": _units(spec, zero.zero_fmr_threshold),
+    }
+    out["zero_fnmr"] = {"fmr": zero.zero_fnmr, "threshold": _units(spec, zero.zero_fnmr_threshold)}
+    out["at_target_fmr"] = _target_block(ms, target)
+    if ms.per_pair:
+        cv = []
+        for criterion in ("far", "best_f1"):
+            try:
+                result = cross_validated_threshold(
+                    ms.scores, ms.labels, ms.ids_a, ms.ids_b, criterion, target, CV_FOLDS, seed
+                ).to_dict()
+            except m.MetricError as exc:
+                cv.append({"criterion": criterion, "note": str(exc)})
+                continue
+            for key in ("threshold_mean", "threshold_min", "threshold_max"):
+                result[key] = _units(spec, result[key])
+            lo, hi = result["threshold_min"], result["threshold_max"]
+            if lo is not None and hi is not None and lo > hi:
+                result["threshold_min"], result["threshold_max"] = hi, lo
+            for fold in result["folds"]:
+                fold["threshold"] = _units(spec, fold["threshold"])
+            cv.append(result)
+        out["cross_validated"] = cv
+    return out
 
 
 def model_metrics(
@@ -77,6 +145,7 @@ def model_metrics(
         "n_impostor": summary.n_impostor,
         "failure_rate": fta or 0.0,
         "auc_definition": "exact: trapezoidal area under the full ROC (ties count half)",
+        **_threshold_choices(ms, HEADLINE_FMR, seed),
     }
     if fta is not None:
         far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
@@ -162,6 +231,7 @@ def compare_models(
                 "auc_difference": test.diff,
                 "delong_z": m.json_float(test.z),
                 "delong_p": test.p_value,
+                "delong_log10_p": m.json_float(test.log10_p_value),
             }
             if bootstrap:
                 entry["ci"] = bootstrap_auc_difference(

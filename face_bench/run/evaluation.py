@@ -75,6 +75,7 @@ class EvaluationRequest:
     bootstrap: int = 0
     sweep: bool = False
     differential_threshold: str = "far:1e-3"
+    threshold_from: str | None = None
     config_path: Path | None = None
     weights: dict[str, Path] = field(default_factory=dict)
     dlib_runtime: str | None = None  # overrides every dlib model's runtime ("onnx", "dlib")
@@ -296,6 +297,13 @@ def evaluate(
     choice = choose_models(registry, request.models)
     dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
+    if request.threshold_from is not None and request.threshold_from not in request.subsets:
+        from face_bench.core.errors import ConfigError
+
+        raise ConfigError(
+            f"--threshold-from {request.threshold_from!r} must be one of the run's subsets "
+            f"({', '.join(request.subsets)})"
+        )
     chosen = choice.ready
     faces = FaceSettings(request.align, request.multi_face)
 
@@ -342,6 +350,12 @@ def evaluate(
         say(message)
     hashes = hash_images(abs_paths)
     position = {p: i for i, p in enumerate(union["path"])}
+    from face_bench.run import evidence
+
+    shared = evidence.overlaps({s[0]: s[3] for s in sampled})
+    for name, rows in shared.items():
+        for line in evidence.overlap_notes(name, rows):
+            say(line)
 
     embeddings, identities = embed_models(
         chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress, request.ray
@@ -446,7 +460,11 @@ def evaluate(
                 ),
                 models=model_runs,
                 comparisons=compare_models(model_scores, request.bootstrap, request.seed),
-                notes=([note] if note else []) + enrol_notes,
+                notes=([note] if note else [])
+                + evidence.overlap_notes(name, shared[name])
+                + enrol_notes,
+                identity_concentration=evidence.concentration(data),
+                overlaps=shared[name],
             )
         )
         subset_data.append(data)
@@ -460,6 +478,12 @@ def evaluate(
             far_target=parse_far_rule(rule),
             use_default=rule == "default",
         )
+        evidence.matched_differentials(differentials, subset_data, specs)
+    if request.threshold_from is not None:
+        transfers = evidence.transfer_thresholds(subset_data, request.threshold_from)
+        for run in subset_runs:
+            for model_run in run.models:
+                model_run.metrics["threshold_transfer"] = transfers[model_run.name][run.name]
     results = RunResults(
         face_bench_version=__version__,
         dataset=DatasetInfo(
@@ -475,6 +499,7 @@ def evaluate(
             on_fail=request.on_fail,
             far_targets=list(request.far_targets),
             bootstrap=request.bootstrap,
+            threshold_from=request.threshold_from,
         ),
         models=infos,
         skipped_models=choice.messages,

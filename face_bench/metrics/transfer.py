@@ -1,0 +1,132 @@
+"""Thresholds chosen on one set of pairs and judged on another.
+
+A threshold picked on the very pairs it is then scored on flatters itself (the best-F1
+threshold is best *there*). bob.measure's answer is dev/eval: choose on one set, apply to
+another. Here that is either another subset (``--threshold-from ordinary``) or, within
+one subset, identity-disjoint folds: people are split into k folds, each fold's threshold
+is chosen on the pairs among the other folds' people and applied to the pairs among the
+fold's own people, so no person is on both sides.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from face_bench.core.errors import MetricError
+from face_bench.metrics import summary as metrics
+from face_bench.metrics.operating import OperatingPoint, operating_point, threshold_at_fmr
+
+Criterion = Literal["far", "best_f1"]
+
+
+def choose_threshold(scores: Any, labels: Any, criterion: Criterion, far: float) -> float:
+    """The threshold ``criterion`` picks on these pairs (higher score = same person)."""
+    if criterion == "best_f1":
+        return metrics.best_f1(scores, labels).threshold
+    thr = threshold_at_fmr(scores, labels, far)
+    if thr is None:
+        raise MetricError(f"insufficient data: too few impostor pairs to choose FMR {far:g}")
+    return thr
+
+
+def criterion_label(criterion: Criterion, far: float) -> str:
+    return "best F1" if criterion == "best_f1" else f"FMR <= {far:g}"
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    fold: int
+    threshold: float
+    held_out: OperatingPoint
+
+
+@dataclass(frozen=True)
+class CrossValidated:
+    """Held-out rates summed over identity-disjoint folds, and the spread of thresholds.
+
+    ``pooled`` adds every fold's held-out errors and pairs, so its rates weigh each held-out
+    pair once. Pairs between people of different folds are never scored here.
+    """
+
+    criterion: str
+    k: int
+    thresholds: tuple[float, ...]
+    pooled: OperatingPoint
+    folds: tuple[FoldResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        finite = [t for t in self.thresholds if math.isfinite(t)]
+        return {
+            "criterion": self.criterion,
+            "k": self.k,
+            "threshold_mean": float(np.mean(finite)) if finite else None,
+            "threshold_min": min(finite) if finite else None,
+            "threshold_max": max(finite) if finite else None,
+            "held_out": {k: v for k, v in self.pooled.to_dict().items() if k != "threshold"},
+            "folds": [
+                {"fold": f.fold, "threshold": f.threshold, **asdict(f.held_out)} for f in self.folds
+            ],
+        }
+
+
+def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> np.ndarray:
+    """A fold number per person code (0..k-1), people shuffled with ``seed``."""
+    people = np.unique(np.concatenate([np.asarray(id_a), np.asarray(id_b)]))
+    if people.size < k:
+        raise MetricError(f"{people.size} people cannot form {k} identity-disjoint folds")
+    order = np.random.default_rng(seed).permutation(people.size)
+    fold_of = np.empty(people.size, dtype=np.int64)
+    fold_of[order] = np.arange(people.size) % k
+    lookup = dict(zip(people.tolist(), fold_of.tolist(), strict=True))
+    return np.vectorize(lookup.__getitem__, otypes=[np.int64])
+
+
+def cross_validated_threshold(
+    scores: Any,
+    labels: Any,
+    id_a: Any,
+    id_b: Any,
+    criterion: Criterion = "far",
+    far: float = 1e-3,
+    k: int = 5,
+    seed: int = 0,
+) -> CrossValidated:
+    """Choose on the other folds' people, judge on this fold's people, for every fold."""
+    s, y = metrics.check_scores(scores, labels)
+    to_fold = identity_folds(id_a, id_b, k, seed)
+    fa, fb = to_fold(np.asarray(id_a)), to_fold(np.asarray(id_b))
+    results = []
+    for fold in range(k):
+        train = (fa != fold) & (fb != fold)
+        test = (fa == fold) & (fb == fold)
+        if not test.any():
+            continue
+        try:
+            thr = choose_threshold(s[train], y[train], criterion, far)
+        except MetricError:
+            continue  # a fold whose training pairs lack a class cannot choose
+        results.append(FoldResult(fold, thr, operating_point(s[test], y[test], thr)))
+    if not results:
+        raise MetricError(f"no identity fold could choose a {criterion_label(criterion, far)} "
+                          "threshold")  # fmt: skip
+    fmr_e = sum(r.held_out.fmr_errors for r in results)
+    n_imp = sum(r.held_out.n_impostor for r in results)
+    fnmr_e = sum(r.held_out.fnmr_errors for r in results)
+    n_gen = sum(r.held_out.n_genuine for r in results)
+    pooled = OperatingPoint(
+        threshold=math.nan,
+        fmr=fmr_e / n_imp if n_imp else None,
+        fmr_errors=fmr_e,
+        n_impostor=n_imp,
+        fnmr=fnmr_e / n_gen if n_gen else None,
+        fnmr_errors=fnmr_e,
+        n_genuine=n_gen,
+    )
+    return CrossValidated(
+        criterion_label(criterion, far), k, tuple(r.threshold for r in results), pooled,
+        tuple(results),
+    )  # fmt: skip
