@@ -47,6 +47,7 @@ from face_bench.metrics.summary import (
     _Corners,
     _eer_on_vertices,
     _f1_point,
+    _tar_point,
     _unsupported,
     corners_from_histogram,
 )
@@ -298,9 +299,9 @@ def _tar_from_plan(
 ) -> TarAtFar:
     k = _allowed_false_accepts(target, n_neg)
     if k < 1:
-        return _unsupported(target)
+        return _unsupported(target, n_neg)
     if plan is None:  # k >= n_neg: every threshold is allowed
-        return TarAtFar(target, 1.0, lowest, 1.0, True)
+        return _tar_point(target, n_neg, 1.0, lowest, 1.0)
     _k, b, higher, nxt = plan
     inside = low[b]
     above_in = np.cumsum(inside[::-1])[::-1]  # impostors in the bucket with low bits >= l
@@ -315,4 +316,4 @@ def _tar_from_plan(
         above_min = _value(key) if key is not None else math.inf
     g = int(np.searchsorted(genuine, v, side="right"))
     thr = min(above_min, float(genuine[g]) if g < n_pos else math.inf)
-    return TarAtFar(target, (n_pos - g) / n_pos, thr, n_above / n_neg, True)
+    return _tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)
