@@ -38,14 +38,16 @@ pytest: $(STAMP)
 	@if [ "$(CI)" = "true" ]; then $(MAKE) --no-print-directory browser-deps; fi
 	$(BIN)/python -m pytest -q --with-ray
 
-# Regression gate on a small real run against the committed baseline (numbers only).
+# Regression gate on a small real run against the committed baseline (numbers only): every
+# model of face-bench.toml, i.e. dlib and hse-faceres (and JAPANESE FACE v1 when its weights
+# are present; reported, not gated, until a baseline includes it).
 gate: $(STAMP)
 	@if [ -d "$(DATA)" ]; then \
-		$(BIN)/face-bench roc --dataset young_women --data "$(DATA)" --model dlib \
+		$(BIN)/face-bench roc --dataset young_women --data "$(DATA)" \
 			--sample 40 --seed 0 --bootstrap 200 \
 			--cache-dir "$${TMPDIR:-/tmp}/face-bench-ci-cache" \
 			--out "$${TMPDIR:-/tmp}/face-bench-ci-run" \
-			--baseline tests/baselines/young_women-dlib-40.json; \
+			--baseline tests/baselines/young_women-40.json; \
 	else \
 		echo "gate skipped: $(DATA) not present (the shared test data sits beside the checkout)"; \
 	fi
