@@ -15,6 +15,8 @@ from face_bench.cli.options import (
     DataOpt,
     DatasetOpt,
     DlibRuntimeOpt,
+    FallbackDetector,
+    FallbackOpt,
     FigureFormat,
     FigureFormatOpt,
     FormatOpt,
@@ -66,6 +68,7 @@ def evaluation_options(
     pairs_file: PairsFileOpt = None,
     align: AlignOpt = Align.AUTO,
     multi_face: MultiFaceOpt = MultiFace.LARGEST,
+    fallback_detector: FallbackOpt = FallbackDetector.none,
     on_fail: OnFailOpt = OnFail.exclude,
     identity_from: IdentityFromOpt = IdentityFrom.auto,
     bootstrap: BootstrapOpt = 1000,
@@ -82,6 +85,11 @@ def evaluation_options(
     baseline: BaselineOpt = None,
 ) -> None:
     """Signature template shared by every evaluation command (never called)."""
+
+
+def fallback_value(option: FallbackDetector) -> str | None:
+    """The library's spelling: None for no fallback detector."""
+    return None if option is FallbackDetector.none else option.value
 
 
 def _request(kwargs: dict, sweep: bool):
@@ -101,6 +109,7 @@ def _request(kwargs: dict, sweep: bool):
         pairs_file=kwargs["pairs_file"],
         align=kwargs["align"].value,
         multi_face=kwargs["multi_face"].value,
+        fallback_detector=fallback_value(kwargs["fallback_detector"]),
         on_fail=kwargs["on_fail"].value,
         identity_from=kwargs["identity_from"].value,
         bootstrap=kwargs["bootstrap"],

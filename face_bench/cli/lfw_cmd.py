@@ -17,6 +17,8 @@ from face_bench.cli.options import (
     CacheDirOpt,
     ConfigOpt,
     DlibRuntimeOpt,
+    FallbackDetector,
+    FallbackOpt,
     FormatOpt,
     ModelOpt,
     MultiFace,
@@ -99,6 +101,7 @@ def lfw_cmd(
     on_fail: LfwOnFailOpt = LfwOnFail.error,
     align: AlignOpt = Align.DETECT,
     multi_face: MultiFaceOpt = MultiFace.LARGEST,
+    fallback_detector: FallbackOpt = FallbackDetector.none,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
     dlib_runtime: DlibRuntimeOpt = None,
@@ -107,7 +110,7 @@ def lfw_cmd(
     out: LfwOutOpt = None,
     output_format: FormatOpt = OutputFormat.table,
 ) -> None:
-    from face_bench.cli.evaluate_cmds import parse_weights, runtime_value
+    from face_bench.cli.evaluate_cmds import fallback_value, parse_weights, runtime_value
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.run.lfw import run_lfw, write_lfw
@@ -129,6 +132,7 @@ def lfw_cmd(
             on_fail=on_fail.value,
             align=align.value,
             multi_face=multi_face.value,
+            fallback_detector=fallback_value(fallback_detector),
             config_path=config,
             weights=parse_weights(weights),
             dlib_runtime=runtime_value(dlib_runtime),

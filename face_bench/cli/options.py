@@ -83,6 +83,21 @@ MultiFaceOpt = Annotated[
         "--multi-face", help="Images with several faces: use the largest, or fail/skip them."
     ),
 ]
+
+
+class FallbackDetector(StrEnum):
+    none = "none"
+    mmod = "mmod"
+
+
+FallbackOpt = Annotated[
+    FallbackDetector,
+    typer.Option(
+        "--fallback-detector",
+        help="mmod: where HOG finds no face, try dlib's CNN (MMOD) detector before counting "
+        "a failure to enrol (slower; such images are counted in the results).",
+    ),
+]
 OnFailOpt = Annotated[
     OnFail,
     typer.Option(

@@ -15,6 +15,7 @@ class CacheEntry:
     reason: str | None = None
     detail: str = ""
     n_faces: int | None = None  # faces the detector saw, kept with a model's embedding
+    detector: str | None = None  # the fallback detector, when it and not HOG found the face
 
     @property
     def ok(self) -> bool:

@@ -131,6 +131,37 @@ def _read_manifest_rows(manifest: Path, raw: bytes) -> tuple[list[str], list[lis
     return header, rows, lines
 
 
+ALIGNED_COLUMN = "aligned"
+# The optional ``aligned`` column: yes = an aligned crop (--align none for that image),
+# no = a photo whose face must be detected (--align detect), empty = the run's --align.
+_ALIGNED_MODES = {"yes": "none", "no": "detect", "": ""}
+
+
+def _aligned_values(manifest: Path, lines: list[int], values: pd.Series) -> list[str]:
+    """The column normalised to yes / no / empty; anything else names its line."""
+    out = []
+    for line, value in zip(lines, values, strict=True):
+        value = value.strip().lower()
+        if value not in _ALIGNED_MODES:
+            raise ManifestError(
+                f"{manifest}, line {line}: column {ALIGNED_COLUMN!r} is {value!r}; "
+                "expected yes, no or empty"
+            )
+        out.append(value)
+    return out
+
+
+def manifest_alignment(table: pd.DataFrame) -> list[str | None] | None:
+    """Per-image ``--align`` overrides from the ``aligned`` column, or None without one.
+
+    Mixed sets (full photos beside aligned crops) then run in one go: each image is
+    located under its own mode, the others under the run's ``--align``.
+    """
+    if ALIGNED_COLUMN not in table.columns:
+        return None
+    return [_ALIGNED_MODES[v] or None for v in table[ALIGNED_COLUMN].fillna("")]
+
+
 def _load_manifest(root: Path, manifest: Path) -> Dataset:
     raw = read_bounded(manifest, MAX_TABLE_BYTES, "manifest", ManifestError)
     header, rows, lines = _read_manifest_rows(manifest, raw)
@@ -149,6 +180,8 @@ def _load_manifest(root: Path, manifest: Path) -> Dataset:
         except DatasetError as exc:
             raise type(exc)(f"{manifest}, line {line}: {exc}") from None
     table["path"] = paths
+    if ALIGNED_COLUMN in table.columns:
+        table[ALIGNED_COLUMN] = _aligned_values(manifest, lines, table[ALIGNED_COLUMN])
     duplicated = table["path"].duplicated()
     if duplicated.any():
         first = table.loc[duplicated, "path"].iloc[0]

@@ -72,12 +72,15 @@ class EmbeddingCache:
             n_faces = data.get("faces")
             if n_faces is not None and type(n_faces) is not int:
                 raise ValueError("bad face count")
-            if data.get("check") != _checksum(raw + _faces_bytes(n_faces)):
+            detector = data.get("detector")
+            if detector is not None and not isinstance(detector, str):
+                raise ValueError("bad detector")
+            if data.get("check") != _checksum(raw + _faces_bytes(n_faces, detector)):
                 raise ValueError("bad checksum")
             vector = np.frombuffer(raw, dtype="<f4").copy()
             if vector.size != data["dim"]:
                 raise ValueError("bad size")
-            return CacheEntry(vector, n_faces=n_faces)
+            return CacheEntry(vector, n_faces=n_faces, detector=detector)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -108,8 +111,10 @@ class EmbeddingCache:
                 "dim": int(entry.vector.size),
                 "vector": base64.b64encode(raw).decode("ascii"),
                 "faces": n_faces,
-                "check": _checksum(raw + _faces_bytes(n_faces)),
+                "check": _checksum(raw + _faces_bytes(n_faces, entry.detector)),
             }
+            if entry.detector is not None:
+                data["detector"] = entry.detector
         atomic_write_text(self._path(image_sha256), json.dumps(data))
 
 
@@ -117,8 +122,10 @@ def _checksum(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def _faces_bytes(n_faces: int | None) -> bytes:
-    return b"" if n_faces is None else f"|faces={n_faces}".encode()
+def _faces_bytes(n_faces: int | None, detector: str | None = None) -> bytes:
+    """What an embedding's checksum covers besides the vector (nothing extra when unset)."""
+    faces = b"" if n_faces is None else f"|faces={n_faces}".encode()
+    return faces + (b"" if detector is None else f"|detector={detector}".encode())
 
 
 def _failure_bytes(reason: str, detail: str) -> bytes:

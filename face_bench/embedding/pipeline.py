@@ -8,6 +8,7 @@ because each image is processed independently and reassembled by index.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class Embeddings:
     rows: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     # Images where the detector saw several faces (used the largest, or failed by policy).
     multi_face: set[int] = field(default_factory=set)
+    # Images whose face only the fallback detector (--fallback-detector) found.
+    fallback: set[int] = field(default_factory=set)
 
     @property
     def ok(self) -> np.ndarray:
@@ -111,7 +114,7 @@ def embed_all(
         if pending[job.spec.name]:
             groups.setdefault(job.spec.upsample, []).append(job)
     for upsample, group in groups.items():
-        settings = FaceSettings(faces.align, faces.multi_face, upsample)
+        settings = dataclasses.replace(faces, upsample=upsample)
         _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
                      progress, results, ray)  # fmt: skip
     for result in results.values():
@@ -172,21 +175,21 @@ def _embed_group(
                 _record(results[name], index, reason)
             tick(1)
             continue
-        n_faces = None
+        face = None
         if face_entry is not None:
             faces.put(digest, face_entry)
             if face_entry.vector is None:
                 for name in task[3]:
                     keep(name, index, face_entry)
             else:
-                n_faces = Face.from_vector(face_entry.vector).n_faces
+                face = Face.from_vector(face_entry.vector)
         elif task[2] is not None:
-            n_faces = Face.from_vector(task[2]).n_faces
+            face = Face.from_vector(task[2])
         for name, output in outputs.items():
             if isinstance(output, CacheEntry):
                 keep(name, index, output)
             else:
-                batcher.add(name, index, output, n_faces)
+                batcher.add(name, index, output, face)
         tick(1)
     batcher.flush_all()
 
@@ -209,12 +212,12 @@ class _OnnxBatcher:
         self.threads = threads
         self.keep = keep
         self.models: dict[str, object] = {}
-        self.batches: dict[str, list[tuple[int, np.ndarray, int | None]]] = {
+        self.batches: dict[str, list[tuple[int, np.ndarray, Face | None]]] = {
             n: [] for n in self.jobs
         }
 
-    def add(self, name: str, index: int, image: np.ndarray, n_faces: int | None) -> None:
-        self.batches[name].append((index, image, n_faces))
+    def add(self, name: str, index: int, image: np.ndarray, face: Face | None) -> None:
+        self.batches[name].append((index, image, face))
         if len(self.batches[name]) >= self.jobs[name].spec.batch_size:
             self.flush(name)
 
@@ -235,8 +238,9 @@ class _OnnxBatcher:
                 self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
         model: OnnxModel = self.models[name]  # type: ignore[assignment]
         vectors = model.infer(to_tensor([image for _i, image, _n in batch], model.spec))
-        for (index, _image, n_faces), vector in zip(batch, vectors, strict=True):
-            self.keep(name, index, CacheEntry(vector, n_faces=n_faces))
+        for (index, _image, face), vector in zip(batch, vectors, strict=True):
+            n_faces, fallback = (None, None) if face is None else (face.n_faces, face.fallback)
+            self.keep(name, index, CacheEntry(vector, n_faces=n_faces, detector=fallback))
 
     def flush_all(self) -> None:
         for name in self.jobs:
@@ -262,6 +266,8 @@ def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings
 def _record(result: Embeddings, index: int, entry: CacheEntry) -> None:
     if (entry.n_faces or 0) > 1 or (entry.reason or "").startswith("multiple_faces"):
         result.multi_face.add(index)
+    if entry.detector is not None and entry.vector is not None:
+        result.fallback.add(index)
     if entry.vector is not None and np.all(np.isfinite(entry.vector)):
         result.rows[index] = entry.vector
     elif entry.vector is not None:
@@ -284,3 +290,24 @@ def _finalise(result: Embeddings) -> None:
         vectors[index] = vector
     result.vectors = vectors
     result.rows = {}
+
+
+def merge_embeddings(parts: Sequence[tuple[Sequence[int], Embeddings]], total: int) -> Embeddings:
+    """One model's embeddings of ``total`` images from runs over disjoint index subsets.
+
+    Used when images of one run are located under different face settings (a manifest's
+    ``aligned`` column); each part's row ``i`` belongs to image ``indices[i]``.
+    """
+    dims = {part.vectors.shape[1] for _idx, part in parts if part.vectors.shape[1]}
+    dim = dims.pop() if dims else 0
+    merged = Embeddings(parts[0][1].model, np.full((total, dim), np.nan, dtype=np.float32))
+    for indices, part in parts:
+        index = np.asarray(indices, dtype=int)
+        if part.vectors.shape[1]:
+            merged.vectors[index] = part.vectors
+        merged.failures.update({int(index[i]): why for i, why in part.failures.items()})
+        merged.multi_face.update(int(index[i]) for i in part.multi_face)
+        merged.fallback.update(int(index[i]) for i in part.fallback)
+        merged.computed += part.computed
+        merged.cached += part.cached
+    return merged

@@ -140,18 +140,22 @@ class EmbedActor:
                 chunk = rows[start : start + spec.batch_size]
                 vectors = model.infer(to_tensor([image for _k, image in chunk], spec))
                 for (k, _image), vector in zip(chunk, vectors, strict=True):
-                    n_faces = _n_faces(tasks[k], outcomes[k])
-                    outcomes[k][2][name] = CacheEntry(vector, n_faces=n_faces)
+                    face = _face(tasks[k], outcomes[k])
+                    outcomes[k][2][name] = CacheEntry(
+                        vector,
+                        n_faces=None if face is None else face.n_faces,
+                        detector=None if face is None else face.fallback,
+                    )
 
 
 def _is_input(out: dict, name: str) -> bool:
     return name in out and isinstance(out[name], np.ndarray)
 
 
-def _n_faces(task: workers.Task, outcome: workers.Outcome) -> int | None:
+def _face(task: workers.Task, outcome: workers.Outcome) -> Face | None:
     face_entry = outcome[1]
     vector = face_entry.vector if face_entry is not None else task[2]
-    return None if vector is None else Face.from_vector(vector).n_faces
+    return None if vector is None else Face.from_vector(vector)
 
 
 def run(

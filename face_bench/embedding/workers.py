@@ -102,7 +102,8 @@ def process(task: Task) -> Outcome:
     for name in names:
         image = model_input(rgb, face, specs[name])
         if name in descriptors:
-            out[name] = CacheEntry(descriptors[name].describe(image), n_faces=face.n_faces)
+            vector = descriptors[name].describe(image)
+            out[name] = CacheEntry(vector, n_faces=face.n_faces, detector=face.fallback)
         else:
             out[name] = image
     return digest, face_entry, out

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 MODELS_PACKAGE = "face_recognition_models"
 SHAPE_PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
+MMOD_DETECTOR = "mmod_human_face_detector.dat"
 DETECT_MAX_SIDE = 1024
 CROP_MAX_SIDE = 800
 CROP_MAX_ASPECT = 1.25
@@ -162,6 +163,7 @@ class FaceAligner:
         self.detect_max_side = detect_max_side
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(dlib_model_path(SHAPE_PREDICTOR_5)))
+        self._cnn: Any = None  # dlib's MMOD detector, loaded when a fallback needs it
 
     def detect(self, rgb: np.ndarray, upsample: int = 1) -> list[FaceBox]:
         """HOG detections in full-resolution coordinates, best score first.
@@ -187,6 +189,36 @@ class FaceAligner:
                 float(s),
             )
             for r, s in zip(rects, scores, strict=True)
+        ]
+        return sorted(boxes, key=lambda b: -(b.score or 0.0))
+
+    def detect_cnn(self, rgb: np.ndarray, upsample: int = 1) -> list[FaceBox]:
+        """dlib's CNN (MMOD) detections, best first: slower than HOG, finds harder faces.
+
+        Used only where HOG found nothing (``--fallback-detector mmod``); the network is
+        loaded on first use. Big photos are searched on a copy as in ``detect``.
+        """
+        import dlib
+
+        if self._cnn is None:
+            self._cnn = dlib.cnn_face_detection_model_v1(str(dlib_model_path(MMOD_DETECTOR)))
+        rgb = _check_rgb(rgb)
+        h, w = rgb.shape[:2]
+        small, scale = rgb, 1.0
+        if max(h, w) > self.detect_max_side:
+            scale = self.detect_max_side / max(h, w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        boxes = [
+            FaceBox(
+                max(0, round(d.rect.left() * sx)),
+                max(0, round(d.rect.top() * sy)),
+                min(w - 1, round((d.rect.right() + 1) * sx) - 1),
+                min(h - 1, round((d.rect.bottom() + 1) * sy) - 1),
+                float(d.confidence),
+            )
+            for d in self._cnn(small, upsample)
         ]
         return sorted(boxes, key=lambda b: -(b.score or 0.0))
 

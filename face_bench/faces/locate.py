@@ -11,6 +11,10 @@ coordinates of the decoded image, or as a failure with its reason.
 at most ``CROP_DETECT_SIDE`` pixels wide, which finds the large face of a crop
 several times faster than a full search, and when it finds none the whole crop
 is the face.
+
+``--fallback-detector mmod`` runs dlib's CNN (MMOD) detector on an image where HOG
+found no face and which would otherwise fail to enrol; a face it finds is recorded
+with source ``mmod`` so runs can count these images separately.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from face_bench.faces.alignment import (
 LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no more
 CROP_DETECT_SIDE = 320
 FACE_STAGE_VERSION = 2  # bump when a face record's content changes
-_SOURCES = ("detector", "whole_image")
+_SOURCES = ("detector", "whole_image", "mmod")  # append only: records store the index
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,14 @@ class FaceSettings:
     align: str = "auto"
     multi_face: str = "largest"
     upsample: int = 1
+    fallback: str | None = None  # "mmod": dlib's CNN detector where HOG finds no face
 
     def identity(self) -> dict:
         return {
             "align": self.align,
             "multi_face": self.multi_face,
             "upsample": self.upsample,
+            "fallback_detector": self.fallback,
             "load_max_side": LOAD_MAX_SIDE,
             "crop_detect_side": CROP_DETECT_SIDE,
             "face_stage_version": FACE_STAGE_VERSION,
@@ -77,6 +83,11 @@ class Face:
         v = [round(float(x)) for x in vector]
         points = tuple((v[i], v[i + 1]) for i in range(6, len(v), 2))
         return cls(v[0], _SOURCES[v[1]], FaceBox(v[2], v[3], v[4], v[5]), points)
+
+    @property
+    def fallback(self) -> str | None:
+        """The fallback detector that found this face, or None (HOG, or a whole crop)."""
+        return self.source if self.source == "mmod" else None
 
     def landmarks(self):
         """dlib's full_object_detection for get_face_chip."""
@@ -107,13 +118,18 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
         boxes = _detect_small(aligner, rgb) if crop else aligner.detect(rgb, settings.upsample)
         result = choose_face(boxes, settings.multi_face)
+        source = "detector"
+        if result.n_faces == 0 and not crop and settings.fallback == "mmod":
+            # Before a failure to enrol: the CNN detector finds faces HOG misses.
+            result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
+            source = "mmod"
         if result.n_faces == 0 and crop:
             n_faces, source, box = 0, "whole_image", whole_image_rect(rgb)
         elif not result.ok or result.box is None:
             detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
             return CacheEntry(None, result.reason or "no_face", detail)
         else:
-            n_faces, source, box = result.n_faces, "detector", result.box
+            n_faces, box = result.n_faces, result.box
     shape = aligner.landmarks(rgb, box)
     points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
     return CacheEntry(Face(n_faces, source, box, points).to_vector())

@@ -120,6 +120,7 @@ class RunSettings(_Strict):
     pairs_file: str | None = None
     align: str
     multi_face: str
+    fallback_detector: str | None = None
     on_fail: str
     far_targets: list[float]
     bootstrap: int = 0

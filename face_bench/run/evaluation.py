@@ -7,6 +7,7 @@ no command re-embeds or re-scores.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,12 +25,19 @@ from face_bench.data.datasets import (
     Pairs,
     load_dataset,
     make_pairs,
+    manifest_alignment,
     sample_images,
     select_subset,
     subset_spec,
 )
 from face_bench.embedding.cache import EmbeddingCache
-from face_bench.embedding.pipeline import Embeddings, ModelJob, embed_all, hash_images
+from face_bench.embedding.pipeline import (
+    Embeddings,
+    ModelJob,
+    embed_all,
+    hash_images,
+    merge_embeddings,
+)
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.choice import ModelChoice, choose_models
@@ -69,6 +77,7 @@ class EvaluationRequest:
     pairs_file: Path | None = None
     align: str = "auto"
     multi_face: str = "largest"
+    fallback_detector: str | None = None
     on_fail: str = "exclude"
     identity_from: str = "auto"
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
@@ -161,7 +170,7 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
 
     digest = sha256_file(weights, cache_dir)
-    settings = FaceSettings(faces.align, faces.multi_face, spec.upsample)
+    settings = dataclasses.replace(faces, upsample=spec.upsample)
     identity = {
         "name": spec.name,
         "weights_sha256": digest,
@@ -188,12 +197,30 @@ def embed_models(
     workers: int | None = None,
     progress=None,
     ray: RayOptions | None = None,
+    aligns: list[str | None] | None = None,
 ) -> tuple[dict[str, Embeddings], dict[str, dict]]:
     """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
 
     The one entry point for embedding: evaluations, LFW runs and ``compare`` share it,
-    so they share cache entries too.
+    so they share cache entries too. ``aligns`` overrides ``faces.align`` per image
+    (None keeps it): each group of images is located and cached under its own mode.
     """
+    modes = [mode or faces.align for mode in aligns] if aligns else []
+    if len(set(modes)) > 1:
+        parts: dict[str, list] = {}
+        for mode in dict.fromkeys(modes):
+            index = [i for i, m in enumerate(modes) if m == mode]
+            settings = dataclasses.replace(faces, align=mode)
+            part, identities = embed_models(
+                chosen, [paths[i] for i in index], [hashes[i] for i in index], settings,
+                cache_dir, workers, progress, ray,
+            )  # fmt: skip
+            for name, result in part.items():
+                parts.setdefault(name, []).append((index, result))
+        merged = {name: merge_embeddings(p, len(paths)) for name, p in parts.items()}
+        return merged, identities
+    if modes:
+        faces = dataclasses.replace(faces, align=modes[0])
     jobs: list[ModelJob] = []
     identities: dict[str, dict] = {}
     for spec, weights in chosen:
@@ -305,7 +332,7 @@ def evaluate(
             f"({', '.join(request.subsets)})"
         )
     chosen = choice.ready
-    faces = FaceSettings(request.align, request.multi_face)
+    faces = FaceSettings(request.align, request.multi_face, fallback=request.fallback_detector)
 
     sampled: list[tuple[str, dict[str, list[str]], int, pd.DataFrame, Pairs, str]] = []
     for spec in specs_by_subset:
@@ -357,8 +384,23 @@ def evaluate(
         for line in evidence.overlap_notes(name, rows):
             say(line)
 
+    aligns = manifest_alignment(union)
+    if aligns is not None:
+        say(
+            f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
+            f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align "
+            f"{request.align}"
+        )
     embeddings, identities = embed_models(
-        chosen, abs_paths, hashes, faces, cache_dir, request.workers, progress, request.ray
+        chosen,
+        abs_paths,
+        hashes,
+        faces,
+        cache_dir,
+        request.workers,
+        progress,
+        request.ray,
+        aligns,
     )
     computed = {name: e.computed for name, e in embeddings.items()}
     cached = {name: e.cached for name, e in embeddings.items()}
@@ -425,6 +467,13 @@ def evaluate(
             enrol_notes += _enrolment_notes(
                 spec_name, failures, metrics["multi_face_images"], request.multi_face
             )
+            if request.fallback_detector:
+                found = sum(int(r) in result.fallback for r in rows)
+                metrics["fallback_detector_images"] = found
+                enrol_notes.append(
+                    f"{spec_name}: {found} image(s) found by the fallback detector "
+                    f"({request.fallback_detector}) where HOG found no face"
+                )
             model_runs.append(
                 ModelRun(
                     name=spec_name,
@@ -496,6 +545,7 @@ def evaluate(
             pairs_file=str(request.pairs_file) if request.pairs_file else None,
             align=request.align,
             multi_face=request.multi_face,
+            fallback_detector=request.fallback_detector,
             on_fail=request.on_fail,
             far_targets=list(request.far_targets),
             bootstrap=request.bootstrap,

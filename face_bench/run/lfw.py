@@ -8,6 +8,7 @@ over all pairs come alongside, because accuracy at one threshold hides the trade
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ class LfwModelResult:
     embeddings_computed: int
     embeddings_cached: int
     note: str | None = None
+    fallback_images: int = 0  # images only the fallback detector found a face in
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class LfwResult:
     skipped: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     duration_s: float = 0.0
+    fallback_detector: str | None = None
     pairs: tuple[LfwPair, ...] = field(default=(), repr=False)
     scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -135,6 +138,7 @@ def run_lfw(
     on_fail: LfwOnFail = "error",
     align: str = "detect",
     multi_face: str = "largest",
+    fallback_detector: str | None = None,
     config_path: Path | None = None,
     weights: dict[str, Path] | None = None,
     dlib_runtime: str | None = None,
@@ -161,7 +165,7 @@ def run_lfw(
     embedded = embed_files(
         [images_root / name for name in names],
         tuple(models),
-        FaceSettings(align, multi_face),
+        FaceSettings(align, multi_face, fallback=fallback_detector),
         config_path=config_path,
         weights=weights,
         dlib_runtime=dlib_runtime,
@@ -190,10 +194,15 @@ def run_lfw(
         emb = embeddings[spec.name]
         scores, result = _score_model(spec, emb, names, a, b, labels, folds, on_fail)
         scores_by_model[spec.name] = scores
-        results.append(result)
+        results.append(dataclasses.replace(result, fallback_images=len(emb.fallback)))
 
     n_folds = int(np.unique(folds).size)
-    notes = []
+    notes = [
+        f"{r.model}: {r.fallback_images} image(s) found by the fallback detector "
+        f"({fallback_detector}) where HOG found no face"
+        for r in results
+        if fallback_detector
+    ]
     if n_folds == 1:
         notes.append(
             "one fold: cross-validation needs several folds, so each threshold was chosen on "
@@ -212,6 +221,7 @@ def run_lfw(
         align=align,
         multi_face=multi_face,
         std_ddof=0,
+        fallback_detector=fallback_detector,
         models=tuple(results),
         skipped=tuple(skipped),
         notes=tuple(notes),
