@@ -23,7 +23,7 @@ from face_bench.core.errors import (
 )
 
 runner = CliRunner()
-SHIPPED_BASELINE = Path(__file__).parent / "baselines" / "young_women-dlib-40.json"
+SHIPPED_BASELINE = Path(__file__).parent / "baselines" / "young_women-40.json"
 
 
 @pytest.fixture
