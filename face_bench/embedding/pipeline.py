@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from face_bench.core.cpus import usable_cpus
+from face_bench.core.errors import ModelError, ModelShapeError
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import file_sha256
 from face_bench.embedding.cache import EmbeddingCache
@@ -26,6 +27,12 @@ from face_bench.faces.locate import Face, FaceSettings
 from face_bench.models.registry import ModelSpec
 
 Progress = Callable[[str, int], Callable[[int], None]]
+# An embedding at most this long has no direction: a failure to enrol (degenerate_embedding).
+MIN_NORM = 1e-12
+# A model whose vectors for this many distinct images all lie within this relative distance
+# of each other is broken: it cannot tell anyone apart.
+MIN_DISTINCT_FOR_CONSTANT = 3
+CONSTANT_TOLERANCE = 1e-6
 
 
 @dataclass
@@ -118,6 +125,7 @@ def embed_all(
         _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
                      progress, results, ray)  # fmt: skip
     for result in results.values():
+        check_not_constant(result, hashes)
         _finalise(result)
     return results
 
@@ -268,10 +276,12 @@ def _record(result: Embeddings, index: int, entry: CacheEntry) -> None:
         result.multi_face.add(index)
     if entry.detector is not None and entry.vector is not None:
         result.fallback.add(index)
-    if entry.vector is not None and np.all(np.isfinite(entry.vector)):
-        result.rows[index] = entry.vector
-    elif entry.vector is not None:
-        result.failures[index] = ("non_finite_embedding", "the model returned NaN or inf")
+    if entry.vector is not None:
+        problem = degenerate(entry.vector)
+        if problem is None:
+            result.rows[index] = entry.vector
+        else:
+            result.failures[index] = ("degenerate_embedding", problem)
     else:
         result.failures[index] = (entry.reason or "failed", entry.detail)
 
@@ -282,9 +292,55 @@ def _keep(job: ModelJob, digest: str | None, entry: CacheEntry, index: int, resu
     _record(result, index, entry)
 
 
+def degenerate(vector: np.ndarray) -> str | None:
+    """Why an embedding cannot be compared (NaN/inf, or no direction), or None when it can.
+
+    A zero vector has no cosine with anything and sits at distance 0 from every other
+    zero vector, so scoring it would invent matches: it is a failure to enrol instead,
+    on every scoring path alike.
+    """
+    if vector.size == 0:
+        return "the model returned an empty vector"
+    if not np.all(np.isfinite(vector)):
+        return "the model returned NaN or inf"
+    if float(np.linalg.norm(vector.astype(np.float64))) <= MIN_NORM:
+        return "the model returned a zero vector"
+    return None
+
+
+def check_not_constant(result: Embeddings, hashes: Sequence[str | None]) -> None:
+    """Refuse a model that gives (nearly) one vector for every distinct image it saw.
+
+    Such a model tells nobody apart; its AUC of 0.5 would read as a measurement. Images
+    with the same content hash rightly share a vector, so only distinct contents count.
+    """
+    rows: dict[str, np.ndarray] = {}
+    for index, vector in result.rows.items():
+        digest = hashes[index] if index < len(hashes) else None
+        rows.setdefault(digest or f"#{index}", vector)
+    if len(rows) < MIN_DISTINCT_FOR_CONSTANT:
+        return
+    matrix = np.stack([v.astype(np.float64) for v in rows.values()])
+    scale = float(np.linalg.norm(matrix, axis=1).max())
+    spread = float(np.linalg.norm(matrix - matrix[0], axis=1).max())
+    if spread <= CONSTANT_TOLERANCE * scale:
+        raise ModelError(
+            f"model {result.model!r} returned the same embedding for all {len(rows)} distinct "
+            "images it embedded: the model is broken (a constant or disconnected output, or "
+            "inputs it ignores), so nothing can be measured with it"
+        )
+
+
 def _finalise(result: Embeddings) -> None:
     """Assemble the (n, d) matrix by index; rows of failed images stay NaN."""
-    dim = len(next(iter(result.rows.values()))) if result.rows else 0
+    widths = sorted({len(v) for v in result.rows.values()})
+    if len(widths) > 1:
+        raise ModelShapeError(
+            f"model {result.model!r} returned vectors of different widths {widths}; "
+            "set its embedding_size to the width it should have (cached vectors of another "
+            "width are then never reused)"
+        )
+    dim = widths[0] if widths else 0
     vectors = np.full((len(result.vectors), dim), np.nan, dtype=np.float32)
     for index, vector in result.rows.items():
         vectors[index] = vector
