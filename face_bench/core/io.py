@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import json
 import os
 import stat
 import tempfile
@@ -244,27 +243,15 @@ def read_bounded_text(
 
 
 def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
-    """SHA-256 of a file, memoised by (path, size, mtime) so warm runs skip rehashing."""
-    info = path.stat()
-    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}"
-    memo = cache_dir / "hashes.json" if cache_dir else None
-    known: dict[str, str] = {}
-    if memo and memo.is_file():
-        try:
-            known = json.loads(memo.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            known = {}
-        if not isinstance(known, dict):
-            known = {}
-    if isinstance(known.get(key), str):
-        return known[key]
+    """SHA-256 of a file's bytes, read in full every time.
+
+    Size and modification time are no proof that the bytes are unchanged (a copy with
+    ``cp -p``, a restored backup), and this digest keys the embedding cache and the gate's
+    weights check. ``cache_dir`` is accepted for callers' convenience and not used.
+    """
+    del cache_dir
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
             digest.update(block)
-    value = digest.hexdigest()
-    if memo:
-        known[key] = value
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
-    return value
+    return digest.hexdigest()

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from face_bench.core.errors import ModelFileError, ModelShapeError, NoUsableModelError
-from face_bench.core.io import sha256_file
 from face_bench.models.registry import ModelSpec, ModelStatus, Registry, env_var_for
+from face_bench.models.weights_files import weights_sha256
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ModelChoice:
         """
         lines = []
         for spec, weights in self.ready:
-            digest = sha256_file(weights, cache_dir)
+            digest = weights_sha256(weights)
             lines.append(f"model {spec.name}: {weights} (sha256 {digest[:12]})")
         return lines
 

@@ -42,6 +42,7 @@ from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
+from face_bench.models.weights_files import weights_sha256
 from face_bench.results.contract import (
     DatasetInfo,
     Failure,
@@ -169,7 +170,7 @@ def open_registry(
 def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
     from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
 
-    digest = sha256_file(weights, cache_dir)
+    digest = weights_sha256(weights)  # with an ONNX model's external data files
     settings = dataclasses.replace(faces, upsample=spec.upsample)
     identity = {
         "name": spec.name,
