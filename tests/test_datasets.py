@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import JP_FACES, needs_shared
+from PIL import Image
 
 from face_bench.core.errors import (
     DatasetError,
@@ -80,7 +81,7 @@ def test_folder_identities(tmp_path):
     assert list(zip(dataset.table["path"], dataset.table["identity"], strict=True)) == [
         ("a/1.jpg", "a"),
         ("a/2.PNG", "a"),
-        ("b/x/3.webp", "x"),
+        ("b/x/3.webp", "b"),  # the top-level folder: sub-folders never split a person
     ]
 
 
@@ -90,7 +91,7 @@ def test_filename_identities(tmp_path):
     assert dataset.identity_source == "filename"
     assert dict(zip(dataset.table["path"], dataset.table["identity"], strict=True)) == {
         "Jane_0002.jpg": "Jane",
-        "Jane_Doe_0001.jpg": "Jane",
+        "Jane_Doe_0001.jpg": "Jane_Doe",  # only the trailing image number is cut
         "sub/Kim_1.png": "Kim",
     }
 
@@ -368,3 +369,100 @@ def test_overlapping_subsets_are_reported():
         "shares 1 of its 3 sampled images (1 people) with subset 'b'"
         in overlap_notes("a", shared["a"])[0]
     )
+
+
+# --- symlink loops and negative seeds are one-line errors ---------------------------------
+
+
+def test_symlink_loop_in_a_manifest_is_a_manifest_error(tmp_path):
+    from face_bench.core.errors import ManifestError
+
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for listed in ("loop.jpg", "a/x.jpg"):
+        (tmp_path / "manifest.csv").write_text(f"path,identity\n{listed},p\n", encoding="utf-8")
+        with pytest.raises(ManifestError, match="symlink loop"):
+            load_dataset(tmp_path)
+
+
+def test_symlink_loop_in_a_folder_dataset_is_skipped(tmp_path):
+    person = tmp_path / "person"
+    person.mkdir()
+    Image.new("RGB", (8, 8)).save(person / "x.png")
+    (person / "loop.png").symlink_to(person / "loop.png")
+    assert list(load_dataset(tmp_path).table["path"]) == ["person/x.png"]
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**70)])
+def test_negative_seed_is_refused(seed):
+    from face_bench.core.errors import DatasetError
+    from face_bench.data.datasets import make_pairs, sample_images
+
+    table = pd.DataFrame({"path": ["a", "b", "c"], "identity": ["x", "x", "y"]})
+    with pytest.raises(DatasetError, match="seed"):
+        sample_images(table, 2, seed)
+    with pytest.raises(DatasetError, match="seed"):
+        make_pairs(np.array(["x", "x", "y"]), 1, seed)
+
+
+def test_negative_seed_on_the_command_line_is_a_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from face_bench.cli.app import app
+
+    result = CliRunner().invoke(app, ["roc", "--data", str(tmp_path), "--seed", "-3"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "--seed" in result.output
+
+
+# --- identity rules: explicit, documented, never empty -------------------------------------
+
+
+def test_year_folders_never_merge_people(tmp_path):
+    touch(tmp_path, "person1/2019/a.jpg", "person2/2019/a.jpg", "person1/2020/b.jpg")
+    table = load_dataset(tmp_path).table
+    assert dict(zip(table["path"], table["identity"], strict=True)) == {
+        "person1/2019/a.jpg": "person1",
+        "person1/2020/b.jpg": "person1",
+        "person2/2019/a.jpg": "person2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "identity"),
+    [("Abel_Pacheco_0001", "Abel_Pacheco"), ("尾野真千子_1", "尾野真千子"), ("alice", "alice"),
+     ("bob-12", "bob"), ("x_y_z", "x_y_z")],
+)  # fmt: skip
+def test_default_filename_rule(tmp_path, name, identity):
+    touch(tmp_path, f"{name}.jpg")
+    assert list(load_dataset(tmp_path, "filename").table["identity"]) == [identity]
+
+
+@pytest.mark.parametrize("name", ["_0001", "0001", "_", " _2"])
+def test_empty_identity_from_a_file_name_is_refused(tmp_path, name):
+    touch(tmp_path, f"{name}.jpg")
+    with pytest.raises(DatasetError, match="empty identity"):
+        load_dataset(tmp_path, "filename")
+
+
+def test_identity_pattern(tmp_path):
+    touch(tmp_path, "id-42_photo3.jpg", "id-7_photo1.jpg")
+    table = load_dataset(tmp_path, "filename", r"^id-(?P<identity>\d+)_").table
+    assert list(table["identity"]) == ["42", "7"]
+    table = load_dataset(tmp_path, "auto", r"^id-(\d+)").table
+    assert list(table["identity"]) == ["42", "7"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"), [("(", "not a valid regex"), ("^zz", "does not match")]
+)
+def test_bad_identity_pattern(tmp_path, pattern, words):
+    touch(tmp_path, "a_1.jpg")
+    with pytest.raises(DatasetError, match=words):
+        load_dataset(tmp_path, "filename", pattern)
+
+
+def test_blank_manifest_identity_is_refused(tmp_path):
+    with pytest.raises(ManifestError, match="empty 'identity'"):
+        load_dataset(manifest_set(tmp_path, "path,identity\nimages/0.png,  \n"))

@@ -56,7 +56,9 @@ ModelOpt = Annotated[
 SampleOpt = Annotated[
     int, typer.Option("--sample", help="Images sampled per subset (0 = all of them).", min=0)
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling, pairs and bootstrap.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed for sampling, pairs and bootstrap (0 or more).", min=0)
+]
 PairsOpt = Annotated[
     int | None,
     typer.Option("--pairs", help="Score N seeded random pairs instead of all pairs.", min=1),
@@ -108,7 +110,21 @@ OnFailOpt = Annotated[
 ]
 IdentityFromOpt = Annotated[
     IdentityFrom,
-    typer.Option("--identity-from", help="Where identities come from when there is no manifest."),
+    typer.Option(
+        "--identity-from",
+        help="Where identities come from: the manifest, the top-level folder under the "
+        "dataset, or the file name without its trailing image number (Abel_Pacheco_0001 is "
+        "Abel_Pacheco).",
+    ),
+]
+IdentityPatternOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--identity-pattern",
+        metavar="REGEX",
+        help="Identity from each file name (without extension) by this regex: its group "
+        "'identity', else group 1, else the whole match. Implies --identity-from filename.",
+    ),
 ]
 OutOpt = Annotated[
     Path | None,

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import Literal
@@ -67,28 +68,74 @@ def safe_relative(root: Path, relative: str) -> str:
         raise PathEscapeError(f"absolute path not allowed in a dataset: {relative!r}")
     if ".." in candidate.parts or "\\.." in relative or "..\\" in relative:
         raise PathEscapeError(f"path leaves the dataset root: {relative!r}")
-    root_resolved = root.resolve()
-    resolved = (root / candidate).resolve()
+    try:
+        root_resolved = root.resolve()
+        resolved = (root / candidate).resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError up to Python 3.12
+        raise ManifestError(
+            f"cannot resolve image path {relative!r}: symlink loop ({exc})"
+        ) from None
     if not resolved.is_relative_to(root_resolved):
         raise PathEscapeError(f"path resolves outside the dataset root (symlink?): {relative!r}")
     return candidate.as_posix()
 
 
-def load_dataset(root: Path, identity_from: IdentitySource = "auto") -> Dataset:
+# ``--identity-from filename``: the file name without its extension and without a trailing
+# image number (``Abel_Pacheco_0001`` -> ``Abel_Pacheco``, ``尾野真千子_1`` -> ``尾野真千子``,
+# ``alice`` -> ``alice``). ``--identity-pattern REGEX`` replaces it: the regex is searched in
+# the file name without extension and its group ``identity`` (else group 1, else the whole
+# match) is the identity.
+DEFAULT_IDENTITY_PATTERN = r"^(?P<identity>.*?)(?:[ _.-]*\d+)?$"
+
+
+def load_dataset(
+    root: Path, identity_from: IdentitySource = "auto", identity_pattern: str | None = None
+) -> Dataset:
     """Load a face set from ``root``.
 
-    ``auto`` uses ``manifest.csv`` when present and sub-folder names otherwise;
-    ``filename`` takes the identity from the file-name prefix before the first ``_``.
+    ``auto`` uses ``manifest.csv`` when present and folders otherwise. ``folder``: the
+    identity is the top-level folder under ``root`` (``person/2019/x.png`` is ``person``),
+    so sub-folders never split or merge people. ``filename``: the identity comes from the
+    file name by ``identity_pattern`` (default ``DEFAULT_IDENTITY_PATTERN``). An empty
+    identity is refused.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
+    if identity_pattern is not None and identity_from not in ("auto", "filename"):
+        raise DatasetError("--identity-pattern applies to --identity-from filename only")
     manifest = root / MANIFEST_NAME
-    if identity_from in ("auto", "manifest") and manifest.is_file():
+    if identity_pattern is None and identity_from in ("auto", "manifest") and manifest.is_file():
         return _load_manifest(root, manifest)
     if identity_from == "manifest":
         raise DatasetError(f"no {MANIFEST_NAME} in {root}")
-    return _load_listing(root, identity_from)
+    if identity_pattern is not None:
+        identity_from = "filename"
+    return _load_listing(root, identity_from, identity_pattern)
+
+
+def _identity_rule(pattern: str | None):
+    """A function from a file name (no extension) to its identity, per the pattern."""
+    try:
+        compiled = re.compile(pattern or DEFAULT_IDENTITY_PATTERN)
+    except re.error as exc:
+        raise DatasetError(f"--identity-pattern {pattern!r} is not a valid regex: {exc}") from None
+
+    def identity(stem: str, relative: str) -> str:
+        match = compiled.search(stem)
+        if match is None:
+            raise DatasetError(
+                f"file name {relative!r} does not match --identity-pattern {compiled.pattern!r}"
+            )
+        groups = match.groupdict()
+        if "identity" in groups:
+            value = groups["identity"]
+        else:
+            value = match.group(1) if compiled.groups else match.group(0)
+        # The default rule also drops separators left at either end (``_x_`` is ``x``).
+        return (value or "").strip(" _.-" if pattern is None else None)
+
+    return identity
 
 
 def _read_manifest_rows(manifest: Path, raw: bytes) -> tuple[list[str], list[list[str]], list[int]]:
@@ -209,17 +256,25 @@ def _listed_images(root: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def _load_listing(root: Path, identity_from: IdentitySource) -> Dataset:
+def _load_listing(root: Path, identity_from: IdentitySource, pattern: str | None = None) -> Dataset:
     rows = []
+    by_name = _identity_rule(pattern) if identity_from == "filename" else None
     for path in _listed_images(root):
         relative = path.relative_to(root).as_posix()
         safe_relative(root, relative)
-        if identity_from == "filename":
-            identity = path.stem.split("_", 1)[0]
+        parts = path.relative_to(root).parts
+        if by_name is not None:
+            identity = by_name(path.stem, relative)
         else:
-            if len(path.relative_to(root).parts) < 2:
+            if len(parts) < 2:
                 continue
-            identity = path.parent.name
+            identity = parts[0].strip()
+        if not identity:
+            how = "the file name" if by_name is not None else "its folder"
+            raise DatasetError(
+                f"{relative!r}: {how} gives an empty identity; rename it, or use "
+                "--identity-pattern / a manifest.csv"
+            )
         rows.append((relative, identity))
     if not rows:
         raise DatasetError(
@@ -227,7 +282,7 @@ def _load_listing(root: Path, identity_from: IdentitySource) -> Dataset:
         )
     table = pd.DataFrame(rows, columns=["path", "identity"])
     listing = "\n".join(f"{p}\t{i}" for p, i in rows).encode()
-    source = "filename" if identity_from == "filename" else "folder"
+    source = "filename" if by_name is not None else "folder"  # the digest covers identities
     return Dataset(root=root, table=table, digest=_digest_bytes(listing), identity_source=source)
 
 
@@ -323,6 +378,8 @@ def select_subset(dataset: Dataset, spec: SubsetSpec) -> pd.DataFrame:
 
 def sample_images(table: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
     """A seeded sample of ``size`` images (all of them when the pool is smaller)."""
+    if seed < 0:
+        raise DatasetError(f"the seed must be 0 or more, got {seed}")
     if size is not None and size < len(table):
         rng = np.random.default_rng(seed)
         chosen = np.sort(rng.choice(len(table), size=size, replace=False))
@@ -369,6 +426,8 @@ def _unrank_pairs(ranks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def make_pairs(identities: np.ndarray, n_pairs: int | None = None, seed: int = 0) -> Pairs:
     """All i<j pairs of the images, or ``n_pairs`` distinct ones drawn with ``seed``."""
+    if seed < 0:
+        raise DatasetError(f"the seed must be 0 or more, got {seed}")
     identities = np.asarray(identities)
     n = len(identities)
     total = n * (n - 1) // 2

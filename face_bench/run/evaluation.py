@@ -81,6 +81,7 @@ class EvaluationRequest:
     fallback_detector: str | None = None
     on_fail: str = "exclude"
     identity_from: str = "auto"
+    identity_pattern: str | None = None
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
     bootstrap: int = 0
     sweep: bool = False
@@ -323,7 +324,7 @@ def evaluate(
     cache_dir = request.cache_dir or default_cache_dir()
     # Models first: a model asked for that cannot run stops the run before any data is read.
     choice = choose_models(registry, request.models)
-    dataset = load_dataset(request.data, request.identity_from)  # type: ignore[arg-type]
+    dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)  # type: ignore[arg-type]
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     if request.threshold_from is not None and request.threshold_from not in request.subsets:
         from face_bench.core.errors import ConfigError
