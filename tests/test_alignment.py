@@ -173,7 +173,9 @@ def test_blank_image_has_no_face(aligner, tmp_path):
 
 @needs_data
 def test_auto_falls_back_to_whole_image_for_crops(aligner, tmp_path):
-    rgb = load_rgb(corpus.blank_image(tmp_path, (200, 200)))
+    path = tmp_path / "texture.png"
+    corpus.pattern(200, 200).save(path)
+    rgb = load_rgb(path)
     result = aligner.find_face(rgb, align=AlignMode.AUTO)
     assert result.ok and result.source == "whole_image" and result.n_faces == 0
     assert result.box == whole_image_rect(rgb)
@@ -235,3 +237,50 @@ def test_every_deepface_control_photo_has_a_face(aligner):
         if not aligner.find_face(load_rgb(DEEPFACE / p, max_side=2048), align="detect").ok
     ]
     assert missed == []
+
+
+# --- a minimum usable crop: junk is a failure to enrol, never a face ------------------------
+
+
+def _save(tmp_path: Path, rgb: np.ndarray, name: str) -> Path:
+    from PIL import Image
+
+    path = tmp_path / name
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def _junk(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    rng = np.random.default_rng(0)
+    dot = np.full((120, 120, 3), 30, np.uint8)
+    dot[60, 60] = 255
+    return {
+        "1x1": (_save(tmp_path, np.zeros((1, 1, 3), np.uint8), "1.png"), "crop_too_small"),
+        "3x3": (_save(tmp_path, rng.integers(0, 255, (3, 3, 3), np.uint8), "3.png"),
+                "crop_too_small"),
+        "31x34": (_save(tmp_path, rng.integers(0, 255, (34, 31, 3), np.uint8), "s.png"),
+                   "crop_too_small"),
+        "blank": (corpus.blank_image(tmp_path, (200, 200)), "blank_image"),
+        "solid": (_save(tmp_path, np.full((150, 150, 3), (200, 30, 90), np.uint8), "r.png"),
+                  "blank_image"),
+        "dot": (_save(tmp_path, dot, "dot.png"), "blank_image"),
+    }  # fmt: skip
+
+
+@needs_data
+@pytest.mark.parametrize("mode", ["auto", "none"])
+def test_junk_is_never_a_crop(tmp_path, mode):
+    from face_bench.faces.locate import FaceSettings, locate_path
+
+    for label, (path, reason) in _junk(tmp_path).items():
+        entry = locate_path(path, FaceSettings(mode))
+        assert (entry.vector, entry.reason) == (None, reason), label
+        result = get_aligner().find_face(load_rgb(path), align=mode)
+        assert (result.ok, result.reason) == (False, reason), label
+
+
+def test_real_crop_sizes_and_textures_stay_usable():
+    from face_bench.faces.alignment import unusable_crop
+
+    assert unusable_crop(np.asarray(corpus.pattern(32, 32))) is None
+    assert unusable_crop(np.asarray(corpus.pattern(112, 112))) is None

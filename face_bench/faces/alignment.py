@@ -127,6 +127,38 @@ def looks_like_crop(rgb: np.ndarray) -> bool:
     return long <= CROP_MAX_SIDE and long / short <= CROP_MAX_ASPECT
 
 
+# The smallest image taken as an aligned crop: below it there is no face to describe, and a
+# model's input would be an upscaled blur. Models' own inputs are 112 px or more.
+MIN_CROP_SIDE = 32
+# A crop whose grey levels vary less than this (standard deviation, 0..255) is blank: a
+# solid colour or an empty frame. Two such images would match at distance 0.
+MIN_CROP_STD = 4.0
+# ... and one where this share of pixels sits within MIN_CROP_STD of the median grey level
+# is blank but for a few marks (a frame with a dot, a border).
+MAX_FLAT_SHARE = 0.98
+
+
+def unusable_crop(rgb: np.ndarray) -> tuple[str, str] | None:
+    """Why an image cannot be a face crop (``crop_too_small``, ``blank_image``), or None."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_CROP_SIDE:
+        return "crop_too_small", f"{w}x{h} px; an aligned crop needs {MIN_CROP_SIDE} px a side"
+    grey = rgb.astype(np.float32).mean(axis=2)
+    spread = float(grey.std())
+    flat = float(np.mean(np.abs(grey - np.median(grey)) <= MIN_CROP_STD))
+    if spread < MIN_CROP_STD or flat >= MAX_FLAT_SHARE:
+        return "blank_image", f"no visible content (grey level spread {spread:.1f})"
+    return None
+
+
+def _whole_image(rgb: np.ndarray, n_faces: int) -> FaceResult:
+    """The whole image as the face, unless it is too small or blank to be one."""
+    junk = unusable_crop(rgb)
+    if junk is not None:
+        return FaceResult("failed", junk[0], None, n_faces)
+    return FaceResult("ok", None, whole_image_rect(rgb), n_faces, "whole_image")
+
+
 def whole_image_rect(rgb: np.ndarray) -> FaceBox:
     """The box for an already-aligned crop: the whole image."""
     h, w = rgb.shape[:2]
@@ -252,10 +284,10 @@ class FaceAligner:
         """Decide which face of the photo to use, following ``align`` and ``multi_face``."""
         align = AlignMode(align)
         if align is AlignMode.NONE:
-            return FaceResult("ok", None, whole_image_rect(rgb), 1, "whole_image")
+            return _whole_image(rgb, 1)
         result = choose_face(self.detect(rgb, upsample), multi_face)
         if result.n_faces == 0 and align is AlignMode.AUTO and looks_like_crop(rgb):
-            return FaceResult("ok", None, whole_image_rect(rgb), 0, "whole_image")
+            return _whole_image(rgb, 0)
         return result
 
     def align(

@@ -33,12 +33,13 @@ from face_bench.faces.alignment import (
     choose_face,
     get_aligner,
     looks_like_crop,
+    unusable_crop,
     whole_image_rect,
 )
 
 LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no more
 CROP_DETECT_SIDE = 320
-FACE_STAGE_VERSION = 2  # bump when a face record's content changes
+FACE_STAGE_VERSION = 3  # bump when a face record's content changes
 _SOURCES = ("detector", "whole_image", "mmod")  # append only: records store the index
 
 
@@ -113,6 +114,9 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
     aligner = get_aligner()
     mode = AlignMode(settings.align)
     if mode is AlignMode.NONE:
+        junk = unusable_crop(rgb)
+        if junk is not None:
+            return CacheEntry(None, *junk)
         n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
     else:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
@@ -124,6 +128,9 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
             result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
             source = "mmod"
         if result.n_faces == 0 and crop:
+            junk = unusable_crop(rgb)
+            if junk is not None:
+                return CacheEntry(None, *junk)
             n_faces, source, box = 0, "whole_image", whole_image_rect(rgb)
         elif not result.ok or result.box is None:
             detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
