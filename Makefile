@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/face-bench roc --dataset ordinary --dataset young_women
+	$(BIN)/face-bench roc --subset ordinary --subset young_women
 
 test: $(STAMP) lint pytest gate
 
@@ -43,7 +43,7 @@ pytest: $(STAMP)
 # are present; reported, not gated, until a baseline includes it).
 gate: $(STAMP)
 	@if [ -d "$(DATA)" ]; then \
-		$(BIN)/face-bench roc --dataset young_women --data "$(DATA)" \
+		$(BIN)/face-bench roc --subset young_women --data "$(DATA)" \
 			--sample 40 --seed 0 --bootstrap 200 \
 			--cache-dir "$${TMPDIR:-/tmp}/face-bench-ci-cache" \
 			--out "$${TMPDIR:-/tmp}/face-bench-ci-run" \

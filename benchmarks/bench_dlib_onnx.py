@@ -7,7 +7,7 @@ Phases (all by default; pick with --phase, repeatable):
   99.9th percentile per set. Also the face stage's per-image split (decode, HOG detection +
   5 landmarks, chip cutting), measured on the same images in one process.
 - ``speed``: images/s of both runtimes on the same chips at 1 and 2 processes/threads.
-- ``headline``: ``face-bench roc --dataset young_women --model dlib`` with each runtime
+- ``headline``: ``face-bench roc --subset young_women --model dlib`` with each runtime
   (cold, separate caches): AUC, EER and best-F1 threshold must agree to 1e-6.
 - ``pipeline``: the cold young_women run with dlib + the EfficientNetV2-B0 stand-in at
   --bootstrap 0, its ratio to the new floor (fastest runtime of each network on prepared
@@ -139,7 +139,7 @@ def speed(cache: Path, count: int) -> dict:
 
 def _roc(folder: Path, tag: str, extra: list[str]) -> tuple[float, dict]:
     out = folder / tag
-    args = ["roc", "--dataset", "young_women", "--data", str(JP), "--out", str(out), *extra]
+    args = ["roc", "--subset", "young_women", "--data", str(JP), "--out", str(out), *extra]
     seconds = time_face_bench(args)
     return seconds, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
@@ -226,7 +226,7 @@ def pipeline(folder: Path) -> dict:
 
 
 def lfw(folder: Path) -> dict:
-    args = ["lfw", "--data", str(LFW), "--pairs", str(LFW / "protocol" / "pairs.txt"),
+    args = ["lfw", "--data", str(LFW), "--pairs-file", str(LFW / "protocol" / "pairs.txt"),
             "--model", "dlib", "--cache-dir", str(folder / "cache-lfw")]  # fmt: skip
     cold = time_face_bench(args)
     warm = time_face_bench(args)

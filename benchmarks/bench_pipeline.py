@@ -166,7 +166,7 @@ def main() -> None:
         folder = Path(tmp)
         config = standin_config(folder)
         common = [
-            "roc", "--dataset", args.subset, "--data", str(args.data), "--model", "dlib",
+            "roc", "--subset", args.subset, "--data", str(args.data), "--model", "dlib",
             "--model", "standin", "--sample", str(args.sample), "--config", str(config),
             "--cache-dir", str(folder / "cache"), "--bootstrap", "0",
         ]  # fmt: skip
@@ -179,7 +179,9 @@ def main() -> None:
         floor = raw_floor(folder / "cold", args.data, workers)
         job = [*common[:-4], "--cache-dir", str(folder / "cache-10k"), "--bootstrap", "0"]
         step("cold run on 10,000 pairs")
-        cold_10k = time_face_bench([*job, "--pairs", "10000", "--out", str(folder / "cold-10k")])
+        cold_10k = time_face_bench(
+            [*job, "--sample-pairs", "10000", "--out", str(folder / "cold-10k")]
+        )
         step(f"per-pair method on {args.seed_pairs} pairs (the longest step)")
         seed = (
             seed_method(folder / "cold", args.data, args.seed_pairs, 0) if args.seed_pairs else {}

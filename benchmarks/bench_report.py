@@ -38,7 +38,7 @@ SUBSETS = ("ordinary", "young_women")
 def _args(data: Path, sample: int, config: Path, cache: Path, out: Path) -> list[str]:
     args = ["report", "--data", str(data), "--sample", str(sample)]
     for subset in SUBSETS:
-        args += ["--dataset", subset]
+        args += ["--subset", subset]
     args += ["--model", "dlib", "--model", "standin", "--config", str(config)]
     return [*args, "--cache-dir", str(cache), "--out", str(out)]
 

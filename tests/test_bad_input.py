@@ -498,7 +498,7 @@ def test_symlink_outside_in_a_folder_dataset(small_set, tmp_path):
 
 
 def test_empty_subset(small_set, tmp_path):
-    assert refused(small_set, tmp_path, "--dataset", "hostile") == (
+    assert refused(small_set, tmp_path, "--subset", "hostile") == (
         13,
         f"face-bench: error: subset 'hostile' selects no images in {small_set} (filters: "
         "{'identity': [\"__import__('os').system('touch pwned')\"], 'sex': ['F']})",
@@ -507,7 +507,7 @@ def test_empty_subset(small_set, tmp_path):
 
 
 def test_unknown_subset_suggests_the_closest(small_set, tmp_path):
-    assert refused(small_set, tmp_path, "--dataset", "young_woman") == (
+    assert refused(small_set, tmp_path, "--subset", "young_woman") == (
         14,
         "face-bench: error: unknown subset 'young_woman'; known: all, hostile, ordinary, "
         "young_women. Did you mean 'young_women'?",

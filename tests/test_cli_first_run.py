@@ -72,7 +72,7 @@ def test_shell_completion_is_offered():
 
 
 def test_no_dataset_anywhere_is_one_line_naming_every_source(nowhere):
-    result = runner.invoke(app, ["roc", "--dataset", "young_women"])
+    result = runner.invoke(app, ["roc", "--subset", "young_women"])
     assert result.exit_code == 10
     line = one_line(result)
     for wanted in ("--data", "$FACE_BENCH_DATA", "face-bench.toml", "--config", "fetch lfw"):
@@ -100,7 +100,7 @@ def test_config_data_drives_a_run_from_another_folder(tmp_path, nowhere):
     tiny_folder_dataset(tmp_path / "faces")
     (nowhere / "face-bench.toml").write_text('data = "../faces"\n', encoding="utf-8")
     # An unknown subset fails after the dataset was found: proof that config data was used.
-    result = runner.invoke(app, ["roc", "--dataset", "young_woman"])
+    result = runner.invoke(app, ["roc", "--subset", "young_woman"])
     assert result.exit_code == 14, result.stderr
 
 

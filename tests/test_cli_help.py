@@ -57,7 +57,7 @@ def _tiny_folder_dataset(root: Path) -> Path:
 
 def test_unknown_subset_is_one_line_with_suggestion(tmp_path: Path) -> None:
     data = _tiny_folder_dataset(tmp_path / "faces")
-    result = runner.invoke(app, ["roc", "--dataset", "young_woman", "--data", str(data)])
+    result = runner.invoke(app, ["roc", "--subset", "young_woman", "--data", str(data)])
     assert result.exit_code == 14
     assert result.stderr.count("\n") == 1
     assert "did you mean 'young_women'" in result.stderr.lower()

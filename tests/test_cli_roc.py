@@ -38,7 +38,7 @@ def young_women_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     cache = root / "cache"
     common = [
-        "--dataset", "young_women", "--data", str(JP_FACES), "--model", "dlib",
+        "--subset", "young_women", "--data", str(JP_FACES), "--model", "dlib",
         "--model", "standin", "--sample", "40", "--seed", "3", "--bootstrap", "50",
         "--config", str(config),
     ]  # fmt: skip
@@ -129,7 +129,7 @@ def test_threshold_sweep_reuses_cache_and_marks_thresholds(young_women_run: dict
 def test_several_subsets_report_differentials(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["roc", "--dataset", "young_women", "--dataset", "ordinary", "--data", str(JP_FACES),
+        ["roc", "--subset", "young_women", "--subset", "ordinary", "--data", str(JP_FACES),
          "--model", "dlib", "--sample", "25", "--bootstrap", "0", "--out", str(tmp_path / "o"),
          "--threshold", "default"],
     )  # fmt: skip
@@ -146,7 +146,7 @@ def test_several_subsets_report_differentials(tmp_path: Path) -> None:
 def test_deepface_full_photos_with_detection(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["roc", "--dataset", "all", "--data", str(DEEPFACE), "--align", "detect",
+        ["roc", "--subset", "all", "--data", str(DEEPFACE), "--align", "detect",
          "--model", "dlib", "--bootstrap", "0", "--out", str(tmp_path / "d"),
          "--multi-face", "fail"],
     )  # fmt: skip
@@ -164,7 +164,7 @@ def test_deepface_full_photos_with_detection(tmp_path: Path) -> None:
 def test_missing_japanese_face_weights_skip_with_message(tmp_path: Path) -> None:
     result = runner.invoke(
         app,
-        ["roc", "--dataset", "young_women", "--data", str(JP_FACES), "--sample", "12",
+        ["roc", "--subset", "young_women", "--data", str(JP_FACES), "--sample", "12",
          "--bootstrap", "0", "--out", str(tmp_path / "m")],
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -175,8 +175,8 @@ def test_missing_japanese_face_weights_skip_with_message(tmp_path: Path) -> None
 
 
 def test_random_pairs_are_seeded(tmp_path: Path) -> None:
-    args = ["roc", "--dataset", "ordinary", "--data", str(JP_FACES), "--model", "dlib",
-            "--sample", "30", "--pairs", "100", "--bootstrap", "0"]  # fmt: skip
+    args = ["roc", "--subset", "ordinary", "--data", str(JP_FACES), "--model", "dlib",
+            "--sample", "30", "--sample-pairs", "100", "--bootstrap", "0"]  # fmt: skip
     first = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
     second = runner.invoke(app, [*args, "--out", str(tmp_path / "b")])
     assert first.exit_code == second.exit_code == 0

@@ -18,7 +18,7 @@ from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.cli.export_cmd import export_scores
+from face_bench.results.export import export_scores
 from face_bench.results.scorefile import read_bob, read_pyeer, read_scores_csv
 
 pytestmark = needs_shared
@@ -37,7 +37,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     out = root / "run"
     args = [
-        "roc", "--data", str(JP_FACES), "--dataset", "all",
+        "roc", "--data", str(JP_FACES), "--subset", "all",
         "--model", "standin", "--sample", "30", "--seed", "1", "--align", "none",
         "--bootstrap", "0", "--config", str(config), "--cache-dir", str(root / "cache"),
         "--workers", "1", "--out", str(out),
@@ -124,7 +124,7 @@ def test_csv_export_round_trips(run_dir, tmp_path):
 
 
 def test_cli_writes_next_to_the_run_by_default(run_dir):
-    result = runner.invoke(app, ["export-scores", str(run_dir), "--format", "pyeer"])
+    result = runner.invoke(app, ["export-scores", str(run_dir), "--to", "pyeer"])
     assert result.exit_code == 0, result.stderr
     assert (run_dir / "export-pyeer" / "all" / "standin_genuine.txt").is_file()
     assert "all / standin:" in result.stdout and "higher = same person" in result.stdout
@@ -193,20 +193,20 @@ def test_bob_refuses_labels_its_format_cannot_hold(tmp_path):
         "all,a/1.png,a/2.png,a,a,0,0.9\n"
         "all,a/1.png,b/1.png,a,b,1,0.1\n",
     )
-    result = runner.invoke(app, ["export-scores", str(run), "--format", "bob"])
+    result = runner.invoke(app, ["export-scores", str(run), "--to", "bob"])
     assert result.exit_code == 50
     assert "disagrees with its identities" in result.stderr and "pyeer or csv" in result.stderr
 
 
 def test_missing_or_broken_run_folders_fail_clearly(tmp_path):
-    result = runner.invoke(app, ["export-scores", str(tmp_path), "--format", "csv"])
+    result = runner.invoke(app, ["export-scores", str(tmp_path), "--to", "csv"])
     assert result.exit_code == 50 and "no results.json or lfw.json" in result.stderr
     run = write_run(tmp_path / "r", "subset,image_a,image_b,identity_a,identity_b,label\n")
-    result = runner.invoke(app, ["export-scores", str(run), "--format", "csv"])
+    result = runner.invoke(app, ["export-scores", str(run), "--to", "csv"])
     assert result.exit_code == 50 and "missing column(s) m 1" in result.stderr
     one_class = write_run(
         tmp_path / "one",
         "subset,image_a,image_b,identity_a,identity_b,label,m 1\nall,a/1,b/1,a,b,0,0.5\n",
     )
-    result = runner.invoke(app, ["export-scores", str(one_class), "--format", "pyeer"])
+    result = runner.invoke(app, ["export-scores", str(one_class), "--to", "pyeer"])
     assert result.exit_code == 50 and "no genuine pairs" in result.stderr

@@ -874,7 +874,7 @@ def test_real_results_validate_and_gate(tmp_path, standin_config, session_cache)
         result = runner.invoke(
             app,
             [
-                "roc", "--dataset", "ordinary", "--data", str(JP_FACES), "--model", "standin",
+                "roc", "--subset", "ordinary", "--data", str(JP_FACES), "--model", "standin",
                 "--sample", "40", "--seed", str(seed), "--bootstrap", "50", "--align", "none",
                 "--config", str(standin_config), "--cache-dir", str(session_cache),
                 "--out", str(tmp_path / out),

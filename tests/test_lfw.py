@@ -157,7 +157,7 @@ def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache, mon
     monkeypatch.chdir(tmp_path)  # the second run writes its default reports/ folder here
     path = pairs_file(tmp_path, 2)
     out = tmp_path / "run"
-    args = ["lfw", "--data", str(LFW), "--pairs", str(path), "--model", "dlib"]
+    args = ["lfw", "--data", str(LFW), "--pairs-file", str(path), "--model", "dlib"]
     common = ["--cache-dir", str(session_cache), "--workers", "2"]
     table = runner.invoke(app, [*args, *common, "--out", str(out)])
     assert table.exit_code == 0, table.stderr
@@ -179,12 +179,12 @@ def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache, mon
 def test_cli_errors_are_one_line_with_their_exit_code(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("1\t2\nAbel_Pacheco\t1\t4\n", encoding="utf-8")
-    result = runner.invoke(app, ["lfw", "--data", str(LFW), "--pairs", str(bad)])
+    result = runner.invoke(app, ["lfw", "--data", str(LFW), "--pairs-file", str(bad)])
     assert result.exit_code == 15
     assert result.stderr.startswith("face-bench: error:") and "ends after 1" in result.stderr
     assert result.stderr.count("\n") == 1
     missing = runner.invoke(
-        app, ["lfw", "--data", str(tmp_path), "--pairs", str(pairs_file(tmp_path, 1))]
+        app, ["lfw", "--data", str(tmp_path), "--pairs-file", str(pairs_file(tmp_path, 1))]
     )
     assert missing.exit_code == 10 and "none of the" in missing.stderr
 

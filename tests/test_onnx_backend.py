@@ -231,7 +231,7 @@ def test_batch_one_stand_in_export_runs_end_to_end(tmp_path):
         encoding="utf-8",
     )
     args = [
-        "roc", "--dataset", "young_women", "--data", str(JP_FACES), "--model", "b1",
+        "roc", "--subset", "young_women", "--data", str(JP_FACES), "--model", "b1",
         "--model", "dynamic", "--sample", "12", "--seed", "1", "--config", str(config),
         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
     ]  # fmt: skip
@@ -261,7 +261,7 @@ def test_raw_nhwc_hse_export_scores_like_the_wrapped_one(tmp_path):
         encoding="utf-8",
     )
     args = [
-        "roc", "--dataset", "young_women", "--data", str(JP_FACES), "--model", "wrapped",
+        "roc", "--subset", "young_women", "--data", str(JP_FACES), "--model", "wrapped",
         "--model", "raw", "--sample", "0", "--config", str(config),
         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out"),
     ]  # fmt: skip

@@ -62,7 +62,7 @@ def report_runs(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -
     """The two-subset, two-model report, self-contained and linked."""
     root = tmp_path_factory.mktemp("report")
     common = [
-        "--dataset", "ordinary", "--dataset", "young_women", "--data", str(JP_FACES),
+        "--subset", "ordinary", "--subset", "young_women", "--data", str(JP_FACES),
         "--model", "dlib", "--model", "standin", "--sample", "30", "--bootstrap", "50",
         # 30 images per subset give too few impostors for the default FMR 1e-3 rule.
         "--threshold", "far:1e-2", "--config", str(_config(root)),
@@ -122,7 +122,7 @@ def test_report_has_every_section(report_runs: dict) -> None:
     assert "30 per subset, seed 0" in page
     assert "71d8d9215f35" in page and TINY_ONNX.as_posix() in page
     assert "dlib_face_recognition_resnet_model_v1.dat" in page
-    assert "face-bench 0." in page and "--dataset ordinary" in page
+    assert "face-bench 0." in page and "--subset ordinary" in page
     # Every metric row of the headline table, for both models.
     for metric in (
         "roc_auc",
@@ -209,7 +209,7 @@ def test_gallery_shows_names_thumbnails_and_both_scores(report_runs: dict) -> No
 def test_umap_command_writes_png_and_csv(tmp_path: Path, session_cache: Path) -> None:
     out = tmp_path / "umap"
     args = [
-        "umap", "--dataset", "young_women", "--data", str(JP_FACES), "--model", "dlib",
+        "umap", "--subset", "young_women", "--data", str(JP_FACES), "--model", "dlib",
         "--model", "standin", "--sample", "20", "--config", str(_config(tmp_path)),
         "--cache-dir", str(session_cache), "--out", str(out),
     ]  # fmt: skip

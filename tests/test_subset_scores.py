@@ -63,7 +63,7 @@ def test_blocked_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setattr("face_bench.run.evaluation.BLOCKED_ABOVE", 100)
     result = CliRunner().invoke(
         app,
-        ["threshold-sweep", "--dataset", "young_women", "--data", str(JP_FACES), "--model",
+        ["threshold-sweep", "--subset", "young_women", "--data", str(JP_FACES), "--model",
          "dlib", "--sample", "20", "--out", str(tmp_path / "o")],
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr

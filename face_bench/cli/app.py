@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import typer
+import typer.core
 
 from face_bench.core.errors import FaceBenchError, InterruptedRunError
 
@@ -63,11 +64,58 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def command(name: str, help_text: str) -> Callable[[F], F]:
-    """Register a guarded command on the app."""
+class RenamingCommand(typer.core.TyperCommand):
+    """A command that still accepts the old spelling of renamed options, with a note.
+
+    ``renames`` maps an old long option to its new name. The old spelling is rewritten
+    before Click parses, so the command sees only the new option, and each use prints one
+    deprecation line on stderr. Tokens that are the value of another option are left alone.
+    """
+
+    renames: ClassVar[Mapping[str, str]] = {}
+
+    # Typer hands in its own Context subclass; the base class names Click's.
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, self._rewrite(args))
+
+    def _rewrite(self, args: list[str]) -> list[str]:
+        takes_value = {
+            opt
+            for param in self.params
+            if isinstance(param, typer.core.TyperOption) and not param.is_flag and not param.count
+            for opt in (*param.opts, *param.secondary_opts)
+        }
+        out: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token == "--":
+                out += [token, *tokens]
+                break
+            name, eq, value = token.partition("=")
+            if name in self.renames:
+                new = self.renames[name]
+                typer.echo(
+                    f"face-bench: warning: {name} is deprecated, use {new} "
+                    "(the old spelling goes in the next release)",
+                    err=True,
+                )
+                name, token = new, new + eq + value
+            out.append(token)
+            if not eq and name in takes_value:
+                following = next(tokens, None)  # the option's value: never renamed
+                if following is not None:
+                    out.append(following)
+        return out
+
+
+def command(
+    name: str, help_text: str, renames: Mapping[str, str] | None = None
+) -> Callable[[F], F]:
+    """Register a guarded command on the app; ``renames`` maps old option spellings to new."""
 
     def decorate(func: F) -> F:
-        app.command(name, help=help_text)(guarded(func))
+        cls = type("RenamingCommand", (RenamingCommand,), {"renames": dict(renames or {})})
+        app.command(name, help=help_text, cls=cls)(guarded(func))
         return func
 
     return decorate

@@ -111,7 +111,7 @@ command(
 def datasets(
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     from rich.table import Table
 
@@ -135,7 +135,7 @@ def datasets(
         for d in NAMED_DATASETS.values()
     ]
     default = default_data(load_config(config), cache)
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps({"datasets": rows, "default": default}, ensure_ascii=False))
         return
     table = Table(title="face-bench datasets", title_justify="left")

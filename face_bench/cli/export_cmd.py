@@ -1,197 +1,25 @@
-"""``export-scores``: a run's scores.csv as pyeer, bob.measure or plain CSV files.
-
-The score file is the interchange artifact: other tools recompute EER and curves from
-it without re-embedding. Scores keep face-bench's orientation, higher = same person
-(Euclidean models: the negated distance), which is what pyeer without ``-ds`` and
-bob.measure expect. ``export_scores`` is plain Python so it can be called without Typer.
-"""
+"""``export-scores``: a run's scores.csv as pyeer, bob.measure or plain CSV files."""
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from face_bench.cli.app import command
-
-BASE_COLUMNS = ("image_a", "image_b", "identity_a", "identity_b", "label")
-ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
-
-
-class ExportFormat(StrEnum):
-    pyeer = "pyeer"
-    bob = "bob"
-    csv = "csv"
-
-
-@dataclass(frozen=True)
-class ExportedScores:
-    """One subset and model's files, and how many pairs went into them."""
-
-    subset: str
-    model: str
-    paths: tuple[Path, ...]
-    n_genuine: int
-    n_impostor: int
-    n_dropped: int
-
-
-def _stem(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
-
-
-def _model_names(run_dir: Path) -> list[str]:
-    """Model names from results.json (``roc`` and friends) or lfw.json (``lfw``)."""
-    from face_bench.core.errors import ResultsError
-    from face_bench.core.io import MAX_JSON_BYTES, read_bounded
-
-    for name in ("results.json", "lfw.json"):
-        path = run_dir / name
-        if not path.is_file():
-            continue
-        try:
-            data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
-            names = [str(m["name"]) for m in data["models"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ResultsError(f"{path}: cannot read models[].name ({exc})") from None
-        if not names:
-            raise ResultsError(f"{path}: lists no models")
-        return names
-    raise ResultsError(f"{run_dir}: no results.json or lfw.json (is it a face-bench run folder?)")
-
-
-def read_run_scores(run_dir: Path):
-    """scores.csv as a DataFrame with float score columns, and the run's model names."""
-    import numpy as np
-    import pandas as pd
-
-    from face_bench.core.errors import ResultsError
-
-    run_dir = Path(run_dir)
-    names = _model_names(run_dir)
-    path = run_dir / "scores.csv"
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"score file not found: {path}") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
-    missing = [c for c in (*BASE_COLUMNS, *names) if c not in frame.columns]
-    if missing:
-        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-    if "subset" not in frame.columns:  # lfw writes one pair set and a fold column instead
-        frame.insert(0, "subset", "lfw")
-    bad = ~frame["label"].isin(["0", "1"])
-    if bad.any():
-        raise ResultsError(f"{path} line {int(np.argmax(bad)) + 2}: label must be 0 or 1")
-    frame["label"] = frame["label"] == "1"
-    for name in names:
-        try:
-            frame[name] = frame[name].replace("", "nan").astype(np.float64)
-        except ValueError:
-            raise ResultsError(f"{path}: column {name!r} holds a non-number") from None
-    return frame, names
-
-
-def export_scores(
-    run_dir: Path, fmt: str, out: Path | None = None
-) -> tuple[Path, list[ExportedScores]]:
-    """Write one set of files per subset and model under ``out/<subset>/``.
-
-    Pairs without a finite score (an image that failed to enrol) are left out and
-    counted: neither pyeer nor bob can hold them. bob derives genuine from the two
-    identity columns, so a pair-list label that disagrees with the identities is
-    refused in that format rather than silently relabelled.
-    """
-    import numpy as np
-
-    from face_bench.core.errors import ResultsError
-    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_scores_csv
-
-    if fmt not in {f.value for f in ExportFormat}:
-        raise ValueError(f"unknown export format {fmt!r}")
-    run_dir = Path(run_dir)
-    frame, names = read_run_scores(run_dir)
-    out = Path(out) if out is not None else run_dir / f"export-{fmt}"
-    _check_unique([_stem(n) for n in names], "model names", names)
-    subsets = list(dict.fromkeys(frame["subset"]))
-    _check_unique([_stem(s) for s in subsets], "subset names", subsets)
-
-    written: list[ExportedScores] = []
-    for subset in subsets:
-        part = frame[frame["subset"] == subset]
-        folder = out / _stem(subset)
-        for name in names:
-            finite = np.isfinite(part[name].to_numpy())
-            rows = part[finite]
-            labels = rows["label"].to_numpy(bool)
-            scores = rows[name].to_numpy(np.float64)
-            where = f"subset {subset!r}, model {name!r}"
-            if fmt == "pyeer":
-                if labels.all() or not labels.any():
-                    kind = "impostor" if labels.all() else "genuine"
-                    raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
-                paths = write_pyeer(folder, _stem(name), scores[labels], scores[~labels])
-            else:
-                score_rows = [
-                    ScoreRow(
-                        path_a=r.image_a,
-                        path_b=r.image_b,
-                        identity_a=r.identity_a,
-                        identity_b=r.identity_b,
-                        label=bool(r.label),
-                        score=float(s),
-                        fold=int(r.fold) if "fold" in rows.columns and r.fold else None,
-                    )
-                    for r, s in zip(rows.itertuples(index=False), scores, strict=True)
-                ]
-                if fmt == "bob":
-                    try:
-                        paths = (write_bob(folder / f"{_stem(name)}_bob.txt", score_rows),)
-                    except ValueError as exc:
-                        raise ResultsError(
-                            f"{where}: {exc}; export as pyeer or csv instead"
-                        ) from None
-                else:
-                    paths = (write_scores_csv(folder / f"{_stem(name)}.csv", score_rows),)
-            written.append(
-                ExportedScores(
-                    subset=subset,
-                    model=name,
-                    paths=tuple(paths),
-                    n_genuine=int(labels.sum()),
-                    n_impostor=int((~labels).sum()),
-                    n_dropped=int((~finite).sum()),
-                )
-            )
-    return out, written
-
-
-def _check_unique(stems: list[str], what: str, originals: list[str]) -> None:
-    from face_bench.core.errors import ResultsError
-
-    seen: dict[str, str] = {}
-    for stem, original in zip(stems, originals, strict=True):
-        if seen.setdefault(stem, original) != original:
-            raise ResultsError(
-                f"{what} {seen[stem]!r} and {original!r} would share the file name {stem!r}"
-            )
-
+from face_bench.core.modes import ExportFormat
 
 RunDirArg = Annotated[
     Path, typer.Argument(help="Run folder holding scores.csv and results.json (or lfw.json).")
 ]
-ExportFormatOpt = Annotated[
+ExportToOpt = Annotated[
     ExportFormat,
     typer.Option(
-        "--format",
+        "--to",
         help="pyeer: <model>_genuine.txt and <model>_impostor.txt (run geteerinf without -ds); "
-        "bob: 4-column reference_id probe_id probe_key score; csv: face-bench's score CSV.",
+        "bob: 4-column reference_id probe_id probe_key score; csv: face-bench's score CSV. "
+        "(Formerly --format.)",
     ),
 ]
 ExportOutOpt = Annotated[
@@ -200,10 +28,11 @@ ExportOutOpt = Annotated[
 ]
 
 
-def export_scores_cmd(run_dir: RunDirArg, fmt: ExportFormatOpt, out: ExportOutOpt = None) -> None:
+def export_scores_cmd(run_dir: RunDirArg, to: ExportToOpt, out: ExportOutOpt = None) -> None:
     from face_bench.cli.render import info, stdout
+    from face_bench.results.export import ORIENTATION, export_scores
 
-    folder, written = export_scores(run_dir, fmt.value, out)
+    folder, written = export_scores(run_dir, to, out)
     for item in written:
         dropped = f", {item.n_dropped} unscored pair(s) left out" if item.n_dropped else ""
         stdout.print(
@@ -211,7 +40,7 @@ def export_scores_cmd(run_dir: RunDirArg, fmt: ExportFormatOpt, out: ExportOutOp
             f"{dropped} -> {', '.join(p.name for p in item.paths)}"
         )
     stdout.print(f"wrote {len(written)} export(s) to {folder} (scores: {ORIENTATION})")
-    if fmt is ExportFormat.pyeer:
+    if to is ExportFormat.PYEER:
         info("pyeer: geteerinf -p DIR -g <model>_genuine.txt -i <model>_impostor.txt")
 
 
@@ -220,4 +49,5 @@ command(
     "Export a run's scores.csv per subset and model for other tools: pyeer genuine/impostor "
     "files, bob.measure 4-column files, or plain CSV. Scores stay oriented higher = same "
     "person (Euclidean models: negated distance).",
+    renames={"--format": "--to"},
 )(export_scores_cmd)

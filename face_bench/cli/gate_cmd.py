@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from face_bench.cli.app import command
 from face_bench.cli.options import ConfigOpt
 
+if TYPE_CHECKING:
+    from face_bench.gate.verdict import GateReport
+
 
 class GateFormat(StrEnum):
-    markdown = "markdown"
-    json = "json"
+    """What ``gate`` prints on stdout."""
+
+    MARKDOWN = "markdown"
+    JSON = "json"
 
 
 def gate_command(
@@ -80,7 +85,7 @@ def gate_command(
     output_format: Annotated[
         GateFormat,
         typer.Option("--format", help="What to print on stdout: the Markdown summary or JSON."),
-    ] = GateFormat.markdown,
+    ] = GateFormat.MARKDOWN,
 ) -> None:
     from face_bench.gate import output as gate_output
     from face_bench.gate.verdict import parse_tolerances, run_gate
@@ -94,7 +99,7 @@ def gate_command(
         fail_outside_ci=fail_outside_ci,
     )
     summary = gate_output.render_markdown(report)
-    if output_format is GateFormat.json:
+    if output_format is GateFormat.JSON:
         typer.echo(gate_output.render_json(report), nl=False)
     else:
         typer.echo(summary)
@@ -105,7 +110,7 @@ def gate_command(
     conclude(report, summary)
 
 
-def conclude(report, summary: str) -> None:
+def conclude(report: GateReport, summary: str) -> None:
     """Shared ending of ``gate`` and ``roc --baseline``: step summary, headline, exit code."""
     from face_bench.core.errors import GateInputError
     from face_bench.gate import output as gate_output

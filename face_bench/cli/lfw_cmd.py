@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import contextlib
 import json
-from enum import StrEnum
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from face_bench.cli.app import command
 from face_bench.cli.options import (
-    Align,
     AlignOpt,
     CacheDirOpt,
     ConfigOpt,
     DlibRuntimeOpt,
-    FallbackDetector,
+    EmbedOptions,
     FallbackOpt,
     FormatOpt,
     ModelOpt,
-    MultiFace,
     MultiFaceOpt,
     OutputFormat,
     WeightsOpt,
     WorkersOpt,
 )
+from face_bench.core.modes import AlignMode, FallbackDetector, LfwOnFail, MultiFacePolicy
 
-
-class LfwOnFail(StrEnum):
-    error = "error"
-    exclude = "exclude"
-
+if TYPE_CHECKING:
+    from face_bench.run.lfw import LfwResult
 
 LfwDataOpt = Annotated[
     Path | None,
@@ -46,9 +42,9 @@ LfwDataOpt = Annotated[
 LfwPairsOpt = Annotated[
     Path | None,
     typer.Option(
-        "--pairs",
+        "--pairs-file",
         help="LFW pairs file (pairs.txt format: header, then folds). Default: pairs.txt in "
-        "the data folder.",
+        "the data folder. (Formerly --pairs.)",
         show_default=False,
     ),
 ]
@@ -71,7 +67,7 @@ LfwOutOpt = Annotated[
 
 
 def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) -> tuple[Path, Path]:
-    """--data (a folder or a name), else the fetched LFW; --pairs, else its pairs.txt."""
+    """--data (a folder or a name), else the fetched LFW; --pairs-file, else its pairs.txt."""
     from face_bench.core.config import Config
     from face_bench.core.errors import DatasetError
     from face_bench.core.io import default_cache_dir
@@ -84,42 +80,53 @@ def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) ->
         folder = lfw.folder(cache_dir or default_cache_dir())
         if not lfw.present(cache_dir or default_cache_dir()):
             raise DatasetError(
-                "no LFW data: pass --data DIR --pairs FILE, or run `face-bench fetch lfw` once "
-                "to download it (then `face-bench lfw` needs no --data)"
+                "no LFW data: pass --data DIR --pairs-file FILE, or run `face-bench fetch lfw` "
+                "once to download it (then `face-bench lfw` needs no --data)"
             )
     if pairs is None:
         pairs = folder / "pairs.txt"
         if not pairs.is_file():
-            raise DatasetError(f"no pairs.txt in {folder}: pass --pairs FILE")
+            raise DatasetError(f"no pairs.txt in {folder}: pass --pairs-file FILE")
     return folder, pairs
 
 
 def lfw_cmd(
     data: LfwDataOpt = None,
-    pairs: LfwPairsOpt = None,
+    pairs_file: LfwPairsOpt = None,
     model: ModelOpt = None,
-    on_fail: LfwOnFailOpt = LfwOnFail.error,
-    align: AlignOpt = Align.DETECT,
-    multi_face: MultiFaceOpt = MultiFace.LARGEST,
-    fallback_detector: FallbackOpt = FallbackDetector.none,
+    on_fail: LfwOnFailOpt = LfwOnFail.ERROR,
+    align: AlignOpt = AlignMode.DETECT,
+    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
+    fallback_detector: FallbackOpt = FallbackDetector.NONE,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
     out: LfwOutOpt = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    from face_bench.cli.evaluate_cmds import fallback_value, parse_weights, runtime_value
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.run.lfw import run_lfw, write_lfw
 
-    data, pairs = lfw_inputs(data, pairs, cache_dir)
-    with contextlib.ExitStack() as stack:
-        bars = []
+    data, pairs = lfw_inputs(data, pairs_file, cache_dir)
 
-        def progress(label: str, total: int):
+    embed = EmbedOptions(
+        models=tuple(model or ()),
+        align=align,
+        multi_face=multi_face,
+        fallback_detector=fallback_detector,
+        config=config,
+        weights=tuple(weights or ()),
+        dlib_runtime=dlib_runtime,
+        cache_dir=cache_dir,
+        workers=workers,
+    )
+    with contextlib.ExitStack() as stack:
+        bars: list[Callable[[str, int], Callable[[int], None]]] = []
+
+        def progress(label: str, total: int) -> Callable[[int], None]:
             # Bars start with the first embedding step, so an early error prints alone.
             if not bars:
                 bars.append(stack.enter_context(progress_factory()))
@@ -128,31 +135,31 @@ def lfw_cmd(
         result = run_lfw(
             data,
             pairs,
-            models=tuple(model or ()),
+            models=embed.models,
             on_fail=on_fail.value,
-            align=align.value,
-            multi_face=multi_face.value,
-            fallback_detector=fallback_value(fallback_detector),
-            config_path=config,
-            weights=parse_weights(weights),
-            dlib_runtime=runtime_value(dlib_runtime),
-            cache_dir=cache_dir,
-            workers=workers,
+            align=embed.align.value,
+            multi_face=embed.multi_face.value,
+            fallback_detector=embed.fallback,
+            config_path=embed.config,
+            weights=embed.weight_paths,
+            dlib_runtime=embed.runtime,
+            cache_dir=embed.cache_dir,
+            workers=embed.workers,
             progress=progress,
             on_message=warn,
             on_info=info,
         )
     written = write_lfw(result, out or default_lfw_out_dir(pairs))
-    render_lfw(result, output_format.value, written)
+    render_lfw(result, output_format, written)
 
 
-def render_lfw(result, output_format: str, written: list[Path]) -> None:
+def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Path]) -> None:
     """The per-model table (or lfw.json on stdout), then failures and notes."""
     from rich.table import Table
 
     from face_bench.cli.render import fmt, stdout
 
-    if output_format == "json":
+    if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False))
         return
     table = Table(
@@ -169,8 +176,9 @@ def render_lfw(result, output_format: str, written: list[Path]) -> None:
     for m in result.models:
         spread = f" ± {m.accuracy_std:.4f}" if m.accuracy_std is not None else " (1 fold)"
         thresholds = ", ".join(fmt(t, 3) for t in m.fold_thresholds)
-        if len(m.fold_thresholds) > 3:
-            low, high = min(m.fold_thresholds), max(m.fold_thresholds)
+        known = [t for t in m.fold_thresholds if t is not None]  # None: a fold had no threshold
+        if len(m.fold_thresholds) > 3 and known:
+            low, high = min(known), max(known)
             thresholds = f"{fmt(low, 3)} to {fmt(high, 3)}"
         table.add_row(
             m.name,
@@ -203,4 +211,5 @@ command(
     "Run the LFW verification protocol from a pairs.txt: k-fold accuracy (mean ± std, "
     "thresholds chosen on the other folds, in each model's units), ROC-AUC and EER over "
     "all pairs, and failures to enrol counted as errors (or excluded).",
+    renames={"--pairs": "--pairs-file"},
 )(lfw_cmd)

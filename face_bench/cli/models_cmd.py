@@ -17,6 +17,7 @@ from face_bench.cli.options import (
     FormatOpt,
     OutputFormat,
     WeightsOpt,
+    parse_weights,
 )
 
 InspectOpt = Annotated[
@@ -43,7 +44,7 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
         raise ModelFileError(f"{path}: no such file")
     description = describe_onnx(path)
     block = suggest_toml(description)
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         tensors = {
             kind: [{"name": t.name, "type": t.type, "shape": list(t.shape)} for t in items]
             for kind, items in (("inputs", description.inputs), ("outputs", description.outputs))
@@ -66,7 +67,7 @@ def models(
     weights: WeightsOpt = None,
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
     inspect: InspectOpt = None,
 ) -> None:
     import json
@@ -74,7 +75,6 @@ def models(
     from rich.table import Table
     from rich.text import Text
 
-    from face_bench.cli.evaluate_cmds import parse_weights, runtime_value
     from face_bench.cli.render import stdout
     from face_bench.core.config import load_config
     from face_bench.models.registry import build_registry
@@ -83,10 +83,13 @@ def models(
         inspect_file(inspect, output_format)
         return
     registry = build_registry(
-        load_config(config), parse_weights(weights), cache_dir, runtime_value(dlib_runtime)
+        load_config(config),
+        parse_weights(weights),
+        cache_dir,
+        dlib_runtime.value if dlib_runtime else None,
     )
     statuses = [registry.status(name) for name in registry.names()]
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         rows = [
             {
                 "name": s.spec.name,

@@ -1,41 +1,60 @@
-"""Option bundles shared by the evaluation commands, so every command spells them alike."""
+"""The options commands share: one annotated type per option, grouped in small dataclasses.
+
+Every command spells a shared option through the same ``...Opt`` type, so the flag, its
+help and its checks are written once. A command lists its options explicitly, then packs
+them into the dataclass of its group (``EmbedOptions`` for everything that embeds,
+``SampleOptions`` for what an evaluation scores) and hands that to the library.
+
+Adding an option to every command of a group: its ``...Opt`` type here, a field on the
+group's dataclass, and one parameter line per command (``roc`` and ``threshold-sweep``
+share one function). Choices come from ``face_bench.core.modes``, the library's own
+vocabularies. Nothing here imports more than Typer, so ``--help`` stays instant.
+"""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from face_bench.core.modes import AlignMode as Align
-from face_bench.core.modes import MultiFacePolicy as MultiFace
+from face_bench.core.modes import (
+    AlignMode,
+    DlibRuntime,
+    FallbackDetector,
+    FigureFormat,
+    IdentitySource,
+    MultiFacePolicy,
+    OnFail,
+)
 
-
-class OnFail(StrEnum):
-    exclude = "exclude"
-    reject = "reject"
-
-
-class IdentityFrom(StrEnum):
-    auto = "auto"
-    manifest = "manifest"
-    folder = "folder"
-    filename = "filename"
+if TYPE_CHECKING:
+    from face_bench.run.evaluation import EvaluationRequest
 
 
 class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
+    """What a command prints on stdout."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
-DatasetOpt = Annotated[
+# Old spellings still accepted for one release, with a note (see ``app.RenamingCommand``).
+EVALUATION_RENAMES = {"--dataset": "--subset", "--pairs": "--sample-pairs"}
+
+# ----------------------------------------------------------------- what is sampled
+
+SubsetOpt = Annotated[
     list[str],
     typer.Option(
-        "--dataset",
+        "--subset",
         "-d",
-        help="Subset to evaluate: built-in all, ordinary, young_women, or one from the config "
-        "file. Repeat for several subsets.",
+        metavar="NAME",
+        help="Subset of the dataset to evaluate: built-in all, ordinary, young_women, or one "
+        "from the config file. Repeat for several subsets. (Formerly --dataset.)",
     ),
 ]
 DataOpt = Annotated[
@@ -47,21 +66,20 @@ DataOpt = Annotated[
         show_default=False,
     ),
 ]
-ModelOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--model", "-m", help="Model to run (repeatable). Default: every registered model."
-    ),
-]
 SampleOpt = Annotated[
     int, typer.Option("--sample", help="Images sampled per subset (0 = all of them).", min=0)
 ]
 SeedOpt = Annotated[
     int, typer.Option("--seed", help="Seed for sampling, pairs and bootstrap (0 or more).", min=0)
 ]
-PairsOpt = Annotated[
+SamplePairsOpt = Annotated[
     int | None,
-    typer.Option("--pairs", help="Score N seeded random pairs instead of all pairs.", min=1),
+    typer.Option(
+        "--sample-pairs",
+        metavar="N",
+        help="Score N seeded random pairs of the sample instead of all pairs. (Formerly --pairs.)",
+        min=1,
+    ),
 ]
 PairsFileOpt = Annotated[
     Path | None,
@@ -69,35 +87,6 @@ PairsFileOpt = Annotated[
         "--pairs-file",
         help="CSV of labelled pairs (image_a,image_b,label or file_x,file_y,Decision) "
         "to score instead of pairs of a sample.",
-    ),
-]
-AlignOpt = Annotated[
-    Align,
-    typer.Option(
-        "--align",
-        help="detect: find and align every face; none: images are aligned crops; "
-        "auto: decide per image.",
-    ),
-]
-MultiFaceOpt = Annotated[
-    MultiFace,
-    typer.Option(
-        "--multi-face", help="Images with several faces: use the largest, or fail/skip them."
-    ),
-]
-
-
-class FallbackDetector(StrEnum):
-    none = "none"
-    mmod = "mmod"
-
-
-FallbackOpt = Annotated[
-    FallbackDetector,
-    typer.Option(
-        "--fallback-detector",
-        help="mmod: where HOG finds no face, try dlib's CNN (MMOD) detector before counting "
-        "a failure to enrol (slower; such images are counted in the results).",
     ),
 ]
 OnFailOpt = Annotated[
@@ -109,7 +98,7 @@ OnFailOpt = Annotated[
     ),
 ]
 IdentityFromOpt = Annotated[
-    IdentityFrom,
+    IdentitySource,
     typer.Option(
         "--identity-from",
         help="Where identities come from: the manifest, the top-level folder under the "
@@ -126,25 +115,49 @@ IdentityPatternOpt = Annotated[
         "'identity', else group 1, else the whole match. Implies --identity-from filename.",
     ),
 ]
-OutOpt = Annotated[
-    Path | None,
-    typer.Option("--out", "-o", help="Output folder (default reports/<dataset>-<subset>-<time>/)."),
+
+# ----------------------------------------------------------------- how models embed
+
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="NAME",
+        help="Model to run (repeatable). Default: every registered model.",
+    ),
 ]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Printed output: table or json.")]
+AlignOpt = Annotated[
+    AlignMode,
+    typer.Option(
+        "--align",
+        help="detect: find and align every face; none: images are aligned crops; "
+        "auto: decide per image.",
+    ),
+]
+MultiFaceOpt = Annotated[
+    MultiFacePolicy,
+    typer.Option(
+        "--multi-face", help="Images with several faces: use the largest, or fail/skip them."
+    ),
+]
+FallbackOpt = Annotated[
+    FallbackDetector,
+    typer.Option(
+        "--fallback-detector",
+        help="mmod: where HOG finds no face, try dlib's CNN (MMOD) detector before counting "
+        "a failure to enrol (slower; such images are counted in the results).",
+    ),
+]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML file (default ./face-bench.toml if present).")
 ]
 WeightsOpt = Annotated[
     list[str] | None,
-    typer.Option("--weights", help="Weights for a model, as NAME=PATH (repeatable)."),
+    typer.Option(
+        "--weights", metavar="NAME=PATH", help="Weights for a model, as NAME=PATH (repeatable)."
+    ),
 ]
-
-
-class DlibRuntime(StrEnum):
-    onnx = "onnx"
-    dlib = "dlib"
-
-
 DlibRuntimeOpt = Annotated[
     DlibRuntime | None,
     typer.Option(
@@ -164,6 +177,9 @@ CacheDirOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", help="Worker processes (default: one per core).", min=1)
 ]
+
+# ----------------------------------------------------------------- metrics and outputs
+
 BootstrapOpt = Annotated[
     int,
     typer.Option(
@@ -190,12 +206,6 @@ ThresholdFromOpt = Annotated[
 ]
 
 
-class FigureFormat(StrEnum):
-    png = "png"
-    svg = "svg"
-    pdf = "pdf"
-
-
 FigureFormatOpt = Annotated[
     FigureFormat,
     typer.Option(
@@ -204,6 +214,11 @@ FigureFormatOpt = Annotated[
         "(vector, for papers; the page then links them).",
     ),
 ]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Output folder (default reports/<dataset>-<subset>-<time>/)."),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Printed output: table or json.")]
 BaselineOpt = Annotated[
     Path | None,
     typer.Option(
@@ -212,3 +227,108 @@ BaselineOpt = Annotated[
         "(exit 1 on regression, 2 when the runs are not comparable); see `face-bench gate`.",
     ),
 ]
+
+
+# ----------------------------------------------------------------- option groups
+
+
+def parse_weights(values: list[str] | tuple[str, ...] | None) -> dict[str, Path]:
+    """``NAME=PATH`` pairs from ``--weights``."""
+    from face_bench.core.errors import ConfigError
+
+    out: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--weights expects NAME=PATH, got {value!r}")
+        out[name.strip()] = Path(path).expanduser()
+    return out
+
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    """Which models run and how faces reach them: every command that embeds takes these."""
+
+    models: tuple[str, ...] = ()
+    align: AlignMode = AlignMode.AUTO
+    multi_face: MultiFacePolicy = MultiFacePolicy.LARGEST
+    fallback_detector: FallbackDetector = FallbackDetector.NONE
+    config: Path | None = None
+    weights: tuple[str, ...] = ()
+    dlib_runtime: DlibRuntime | None = None  # None: each dlib model's own setting
+    cache_dir: Path | None = None
+    workers: int | None = None
+
+    @property
+    def weight_paths(self) -> dict[str, Path]:
+        """``--weights`` as a name -> path mapping (raises ConfigError on a bad item)."""
+        return parse_weights(self.weights)
+
+    @property
+    def fallback(self) -> str | None:
+        """``--fallback-detector`` as the library takes it (None: no second detector)."""
+        none = self.fallback_detector is FallbackDetector.NONE
+        return None if none else self.fallback_detector.value
+
+    @property
+    def runtime(self) -> str | None:
+        """``--dlib-runtime`` as the library takes it (None: each model's own setting)."""
+        return None if self.dlib_runtime is None else self.dlib_runtime.value
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """Which images and pairs an evaluation scores."""
+
+    data: Path | None = None  # None: $FACE_BENCH_DATA, then the config file's data
+    subsets: tuple[str, ...] = ("all",)
+    sample: int = 300
+    seed: int = 0
+    sample_pairs: int | None = None
+    pairs_file: Path | None = None
+    on_fail: OnFail = OnFail.EXCLUDE
+    identity_from: IdentitySource = IdentitySource.AUTO
+    identity_pattern: str | None = None
+
+
+def evaluation_request(
+    sampling: SampleOptions,
+    embed: EmbedOptions,
+    *,
+    bootstrap: int,
+    threshold: str,
+    sweep: bool,
+    threshold_from: str | None = None,
+) -> EvaluationRequest:
+    """The library's request for one evaluation, from the parsed option groups."""
+    from face_bench.core.config import load_config
+    from face_bench.data.named import resolve_data
+    from face_bench.run.evaluation import EvaluationRequest
+
+    source = resolve_data(sampling.data, load_config(embed.config), embed.cache_dir)
+    return EvaluationRequest(
+        data=source.folder,
+        data_origin=source.origin,
+        subsets=sampling.subsets,
+        models=embed.models,
+        sample=sampling.sample or None,
+        seed=sampling.seed,
+        pairs=sampling.sample_pairs,
+        pairs_file=sampling.pairs_file,
+        align=embed.align.value,
+        multi_face=embed.multi_face.value,
+        fallback_detector=embed.fallback,
+        on_fail=sampling.on_fail.value,
+        identity_from=sampling.identity_from.value,
+        identity_pattern=sampling.identity_pattern,
+        bootstrap=bootstrap,
+        differential_threshold=threshold,
+        threshold_from=threshold_from,
+        sweep=sweep,
+        config_path=embed.config,
+        weights=embed.weight_paths,
+        dlib_runtime=embed.runtime,
+        cache_dir=embed.cache_dir,
+        workers=embed.workers,
+        command=("face-bench", *sys.argv[1:]),
+    )

@@ -2,31 +2,62 @@
 pairwise check of a few photos.
 
 ``umap`` and ``report`` take the same dataset, subset, model and sample options as ``roc``
-(built from ``evaluation_options``), so one set of flags describes a run everywhere.
+(the same ``...Opt`` types and option groups), so one set of flags describes a run everywhere.
 """
 
-import inspect
+from __future__ import annotations
+
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from face_bench.cli.app import command, fail
-from face_bench.cli.evaluate_cmds import _request, evaluation_options, parse_weights, runtime_value
+from face_bench.cli.evaluate_cmds import gate_against
 from face_bench.cli.options import (
-    Align,
+    EVALUATION_RENAMES,
     AlignOpt,
+    BaselineOpt,
+    BootstrapOpt,
     CacheDirOpt,
     ConfigOpt,
+    DataOpt,
     DlibRuntimeOpt,
+    EmbedOptions,
+    FallbackOpt,
+    FigureFormatOpt,
     FormatOpt,
+    IdentityFromOpt,
+    IdentityPatternOpt,
     ModelOpt,
-    MultiFace,
     MultiFaceOpt,
+    OnFailOpt,
+    OutOpt,
     OutputFormat,
+    PairsFileOpt,
+    SampleOpt,
+    SampleOptions,
+    SamplePairsOpt,
+    SeedOpt,
+    SubsetOpt,
+    ThresholdFromOpt,
+    ThresholdRuleOpt,
     WeightsOpt,
     WorkersOpt,
+    evaluation_request,
 )
+from face_bench.core.modes import (
+    AlignMode,
+    FallbackDetector,
+    FigureFormat,
+    IdentitySource,
+    MultiFacePolicy,
+    OnFail,
+)
+
+if TYPE_CHECKING:
+    from face_bench.report.projection import Projection
+    from face_bench.run.evaluation import Evaluation, EvaluationRequest
 
 SelfContainedOpt = Annotated[
     bool,
@@ -47,66 +78,107 @@ TopKOpt = Annotated[
 ]
 
 
-def _signature(drop: tuple[str, ...] = (), **extra) -> inspect.Signature:
-    """The shared evaluation signature less ``drop``, plus ``extra``: name=(annotation, default)."""
-    base = inspect.signature(evaluation_options)
-    params = [p for p in base.parameters.values() if p.name not in drop]
-    params += [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-        for name, (hint, default) in extra.items()
-    ]
-    return base.replace(parameters=params)
-
-
-def _evaluate(kwargs: dict, sweep: bool):
+def _evaluate(request: EvaluationRequest) -> Evaluation:
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.run.evaluation import evaluate
 
-    request = _request(kwargs, sweep=sweep)
     with progress_factory() as progress:
-        evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
-    return request, evaluation
+        return evaluate(request, progress=progress, on_message=warn, on_info=info)
 
 
 # ------------------------------------------------------------------- umap
 
 
-def umap_command(**kwargs) -> None:
-    from rich.table import Table
-
-    from face_bench.cli.render import info, stdout, warn
+def umap_command(
+    subset: SubsetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    sample: SampleOpt = 300,
+    seed: SeedOpt = 0,
+    sample_pairs: SamplePairsOpt = None,
+    pairs_file: PairsFileOpt = None,
+    align: AlignOpt = AlignMode.AUTO,
+    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
+    fallback_detector: FallbackOpt = FallbackDetector.NONE,
+    on_fail: OnFailOpt = OnFail.EXCLUDE,
+    identity_from: IdentityFromOpt = IdentitySource.AUTO,
+    identity_pattern: IdentityPatternOpt = None,
+    figure_format: FigureFormatOpt = FigureFormat.PNG,
+    out: OutOpt = None,
+    output_format: FormatOpt = OutputFormat.TABLE,
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
+    cache_dir: CacheDirOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    from face_bench.cli.render import info
     from face_bench.report.outputs import default_out_dir
     from face_bench.report.page import write_umap
 
     # Metrics are not shown here: no intervals, and a subset differential rule that cannot
     # fail for want of impostor pairs.
-    kwargs.update(bootstrap=0, threshold="default", baseline=None)
-    request, evaluation = _evaluate(kwargs, sweep=False)
-    out = Path(kwargs["out"] or default_out_dir(request))
-    written, projections, notes = write_umap(evaluation, out, say=info)
-    if kwargs["output_format"] is OutputFormat.json:
+    request = evaluation_request(
+        SampleOptions(
+            data=data,
+            subsets=tuple(subset),
+            sample=sample,
+            seed=seed,
+            sample_pairs=sample_pairs,
+            pairs_file=pairs_file,
+            on_fail=on_fail,
+            identity_from=identity_from,
+            identity_pattern=identity_pattern,
+        ),
+        EmbedOptions(
+            models=tuple(model or ()),
+            align=align,
+            multi_face=multi_face,
+            fallback_detector=fallback_detector,
+            config=config,
+            weights=tuple(weights or ()),
+            dlib_runtime=dlib_runtime,
+            cache_dir=cache_dir,
+            workers=workers,
+        ),
+        bootstrap=0,
+        threshold="default",
+        sweep=False,
+    )
+    evaluation = _evaluate(request)
+    target = out or default_out_dir(request)
+    written, projections, notes = write_umap(evaluation, target, say=info)
+    _render_umap(request.seed, projections, notes, written, output_format)
+
+
+def _render_umap(
+    seed: int,
+    projections: list[Projection],
+    notes: list[str],
+    written: list[Path],
+    output_format: OutputFormat,
+) -> None:
+    """One row per model and notes on stderr, or the projections and files as JSON."""
+    from rich.table import Table
+
+    from face_bench.cli.render import stdout, warn
+
+    if output_format is OutputFormat.JSON:
         import json
 
-        stdout.print_json(
-            json.dumps(
-                {
-                    "files": [str(p) for p in written],
-                    "models": [
-                        {
-                            "model": p.model,
-                            "images": p.n_points,
-                            "identities": len(set(p.identities)),
-                            "excluded": p.excluded,
-                        }
-                        for p in projections
-                    ],
-                    "notes": notes,
-                },
-                ensure_ascii=False,
-            )
-        )
+        rows = [
+            {
+                "model": p.model,
+                "images": p.n_points,
+                "identities": len(set(p.identities)),
+                "excluded": p.excluded,
+            }
+            for p in projections
+        ]
+        payload = {"files": [str(p) for p in written], "models": rows, "notes": notes}
+        stdout.print_json(json.dumps(payload, ensure_ascii=False))
         return
-    table = Table(title=f"UMAP projections (cosine, seed {request.seed})", title_justify="left")
+    table = Table(title=f"UMAP projections (cosine, seed {seed})", title_justify="left")
     for column in ("model", "images placed", "identities", "left out (not embedded)"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for p in projections:
@@ -114,10 +186,9 @@ def umap_command(**kwargs) -> None:
     stdout.print(table)
     for note in notes:  # the models left out were noted once, before the run
         warn(note)
-    stdout.print(f"wrote {', '.join(p.name for p in written)} to {out}")
+    if written:
+        stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
-
-umap_command.__signature__ = _signature(drop=("bootstrap", "threshold", "baseline"))  # type: ignore[attr-defined]
 
 command(
     "umap",
@@ -125,42 +196,86 @@ command(
     "seeded) and plot them coloured by identity, one panel per model; writes umap.png and "
     "umap.csv (model, image, identity, x, y). Images a model could not embed are left out "
     "and counted.",
+    renames=EVALUATION_RENAMES,
 )(umap_command)
 
 
 # ----------------------------------------------------------------- report
 
 
-def report_command(**kwargs) -> None:
+def report_command(
+    subset: SubsetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    sample: SampleOpt = 300,
+    seed: SeedOpt = 0,
+    sample_pairs: SamplePairsOpt = None,
+    pairs_file: PairsFileOpt = None,
+    align: AlignOpt = AlignMode.AUTO,
+    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
+    fallback_detector: FallbackOpt = FallbackDetector.NONE,
+    on_fail: OnFailOpt = OnFail.EXCLUDE,
+    identity_from: IdentityFromOpt = IdentitySource.AUTO,
+    identity_pattern: IdentityPatternOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    threshold: ThresholdRuleOpt = "far:1e-3",
+    threshold_from: ThresholdFromOpt = None,
+    figure_format: FigureFormatOpt = FigureFormat.PNG,
+    out: OutOpt = None,
+    output_format: FormatOpt = OutputFormat.TABLE,
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
+    cache_dir: CacheDirOpt = None,
+    workers: WorkersOpt = None,
+    baseline: BaselineOpt = None,
+    self_contained: SelfContainedOpt = True,
+    top_k: TopKOpt = 8,
+) -> None:
     from face_bench.cli.render import info, render_evaluation, stdout, warn
     from face_bench.report.outputs import default_out_dir
     from face_bench.report.page import write_report
 
-    request, evaluation = _evaluate(kwargs, sweep=True)
-    out = Path(kwargs["out"] or default_out_dir(request))
-    result = write_report(
-        evaluation,
-        out,
-        self_contained=kwargs["self_contained"],
-        top_k=kwargs["top_k"],
-        say=info,
+    request = evaluation_request(
+        SampleOptions(
+            data=data,
+            subsets=tuple(subset),
+            sample=sample,
+            seed=seed,
+            sample_pairs=sample_pairs,
+            pairs_file=pairs_file,
+            on_fail=on_fail,
+            identity_from=identity_from,
+            identity_pattern=identity_pattern,
+        ),
+        EmbedOptions(
+            models=tuple(model or ()),
+            align=align,
+            multi_face=multi_face,
+            fallback_detector=fallback_detector,
+            config=config,
+            weights=tuple(weights or ()),
+            dlib_runtime=dlib_runtime,
+            cache_dir=cache_dir,
+            workers=workers,
+        ),
+        bootstrap=bootstrap,
+        threshold=threshold,
+        threshold_from=threshold_from,
+        sweep=True,
     )
+    evaluation = _evaluate(request)
+    target = Path(out or default_out_dir(request))
+    result = write_report(evaluation, target, self_contained=self_contained, top_k=top_k, say=info)
     for note in result.notes:
         warn(note)
-    render_evaluation(evaluation, "threshold-sweep", kwargs["output_format"].value, [])
-    if kwargs["output_format"] is OutputFormat.table:
-        stdout.print(f"wrote {len(result.written)} files to {out}")
+    render_evaluation(evaluation, "threshold-sweep", output_format.value, [])
+    if output_format is OutputFormat.TABLE:
+        stdout.print(f"wrote {len(result.written)} files to {target}")
         stdout.print(f"report: {result.html}")
-    if kwargs["baseline"] is not None:
-        from face_bench.cli.evaluate_cmds import _gate_against
+    if baseline is not None:
+        gate_against(baseline, target / "results.json", config)
 
-        _gate_against(kwargs["baseline"], out / "results.json", kwargs["config"])
-
-
-report_command.__signature__ = _signature(  # type: ignore[attr-defined]
-    self_contained=(SelfContainedOpt, True),
-    top_k=(TopKOpt, 8),
-)
 
 command(
     "report",
@@ -168,6 +283,7 @@ command(
     "for one or more subsets and models, and write report.html (works offline; images "
     "embedded unless --no-self-contained) beside results.json, scores.csv, sweep.csv and "
     "the PNGs.",
+    renames=EVALUATION_RENAMES,
 )(report_command)
 
 
@@ -182,14 +298,14 @@ ImagesArg = Annotated[
 def compare_command(
     images: ImagesArg,
     model: ModelOpt = None,
-    align: AlignOpt = Align.AUTO,
-    multi_face: MultiFaceOpt = MultiFace.LARGEST,
+    align: AlignOpt = AlignMode.AUTO,
+    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     import json
 
@@ -202,22 +318,32 @@ def compare_command(
 
     if len(images) < 2:
         raise fail("compare needs at least two images", 2)
+    embed = EmbedOptions(
+        models=tuple(model or ()),
+        align=align,
+        multi_face=multi_face,
+        config=config,
+        weights=tuple(weights or ()),
+        dlib_runtime=dlib_runtime,
+        cache_dir=cache_dir,
+        workers=workers,
+    )
     with progress_factory() as progress:
         result = compare_images(
             images,
-            tuple(model or ()),
-            align=align.value,
-            multi_face=multi_face.value,
-            config_path=config,
-            weights=parse_weights(weights),
-            dlib_runtime=runtime_value(dlib_runtime),
-            cache_dir=cache_dir,
-            workers=workers,
+            embed.models,
+            align=embed.align.value,
+            multi_face=embed.multi_face.value,
+            config_path=embed.config,
+            weights=embed.weight_paths,
+            dlib_runtime=embed.runtime,
+            cache_dir=embed.cache_dir,
+            workers=embed.workers,
             progress=progress,
         )
     for message in result.skipped:
         warn(message)
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         table = Table(title="face-bench compare", title_justify="left")

@@ -1,7 +1,8 @@
-"""How faces are found: the choices shared by the library and the command line.
+"""The vocabularies of face-bench's choices, shared by the library and the command line.
 
-A module of its own, free of heavy imports, so the CLI can offer these choices
-without loading numpy or Pillow for ``--help``.
+Each choice has one enum here and nowhere else: the library takes these values and the
+CLI offers exactly them. A module of its own, free of heavy imports, so the CLI can list
+the choices without loading numpy or Pillow for ``--help``.
 """
 
 from enum import StrEnum
@@ -23,8 +24,61 @@ class MultiFacePolicy(StrEnum):
     SKIP = "skip"
 
 
+class FallbackDetector(StrEnum):
+    """A second face detector tried where the first (HOG) finds no face."""
+
+    NONE = "none"
+    MMOD = "mmod"  # dlib's CNN detector: slower, finds more faces
+
+
 class Engine(StrEnum):
     """Where embedding and all-pairs scoring run: this machine, or a Ray cluster."""
 
     LOCAL = "local"
     RAY = "ray"
+
+
+class DlibRuntime(StrEnum):
+    """What runs dlib's face descriptor: onnxruntime on its converted graph, or dlib itself."""
+
+    ONNX = "onnx"
+    DLIB = "dlib"
+
+
+class OnFail(StrEnum):
+    """An image a model cannot enrol, in a sampled or pair-file evaluation."""
+
+    EXCLUDE = "exclude"  # left out for every model, so all models score the same pairs
+    REJECT = "reject"  # kept; its pairs score as non-matches for the model that failed
+
+
+class LfwOnFail(StrEnum):
+    """An LFW pair with an image a model cannot enrol."""
+
+    ERROR = "error"  # counted as a wrong decision: the LFW convention
+    EXCLUDE = "exclude"  # left out of that model's accuracy
+
+
+class IdentitySource(StrEnum):
+    """Where a folder dataset without a manifest takes each image's identity from."""
+
+    AUTO = "auto"
+    MANIFEST = "manifest"
+    FOLDER = "folder"
+    FILENAME = "filename"
+
+
+class ExportFormat(StrEnum):
+    """Score-file formats other tools read (``export-scores --to``)."""
+
+    PYEER = "pyeer"
+    BOB = "bob"
+    CSV = "csv"
+
+
+class FigureFormat(StrEnum):
+    """File format of every figure a run writes."""
+
+    PNG = "png"  # embedded in report.html
+    SVG = "svg"  # vector, for papers; the page links them
+    PDF = "pdf"

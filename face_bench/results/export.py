@@ -1,0 +1,179 @@
+"""A run's scores.csv exported as pyeer, bob.measure or plain CSV files.
+
+The score file is the interchange artifact: other tools recompute EER and curves from
+it without re-embedding. Scores keep face-bench's orientation, higher = same person
+(Euclidean models: the negated distance), which is what pyeer without ``-ds`` and
+bob.measure expect. ``face-bench export-scores`` is a thin command over ``export_scores``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from face_bench.core.modes import ExportFormat
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BASE_COLUMNS = ("image_a", "image_b", "identity_a", "identity_b", "label")
+ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
+
+
+@dataclass(frozen=True)
+class ExportedScores:
+    """One subset and model's files, and how many pairs went into them."""
+
+    subset: str
+    model: str
+    paths: tuple[Path, ...]
+    n_genuine: int
+    n_impostor: int
+    n_dropped: int
+
+
+def _stem(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
+
+
+def _model_names(run_dir: Path) -> list[str]:
+    """Model names from results.json (``roc`` and friends) or lfw.json (``lfw``)."""
+    from face_bench.core.errors import ResultsError
+    from face_bench.core.io import MAX_JSON_BYTES, read_bounded
+
+    for name in ("results.json", "lfw.json"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
+            names = [str(m["name"]) for m in data["models"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResultsError(f"{path}: cannot read models[].name ({exc})") from None
+        if not names:
+            raise ResultsError(f"{path}: lists no models")
+        return names
+    raise ResultsError(f"{run_dir}: no results.json or lfw.json (is it a face-bench run folder?)")
+
+
+def read_run_scores(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
+    """scores.csv as a DataFrame with float score columns, and the run's model names."""
+    import numpy as np
+    import pandas as pd
+
+    from face_bench.core.errors import ResultsError
+
+    run_dir = Path(run_dir)
+    names = _model_names(run_dir)
+    path = run_dir / "scores.csv"
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"score file not found: {path}") from None
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
+    missing = [c for c in (*BASE_COLUMNS, *names) if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
+    if "subset" not in frame.columns:  # lfw writes one pair set and a fold column instead
+        frame.insert(0, "subset", "lfw")
+    bad = ~frame["label"].isin(["0", "1"])
+    if bad.any():
+        raise ResultsError(f"{path} line {int(np.argmax(bad)) + 2}: label must be 0 or 1")
+    frame["label"] = frame["label"] == "1"
+    for name in names:
+        try:
+            frame[name] = frame[name].replace("", "nan").astype(np.float64)
+        except ValueError:
+            raise ResultsError(f"{path}: column {name!r} holds a non-number") from None
+    return frame, names
+
+
+def export_scores(
+    run_dir: Path, fmt: ExportFormat | str, out: Path | None = None
+) -> tuple[Path, list[ExportedScores]]:
+    """Write one set of files per subset and model under ``out/<subset>/``.
+
+    Pairs without a finite score (an image that failed to enrol) are left out and
+    counted: neither pyeer nor bob can hold them. bob derives genuine from the two
+    identity columns, so a pair-list label that disagrees with the identities is
+    refused in that format rather than silently relabelled.
+    """
+    import numpy as np
+
+    from face_bench.core.errors import ResultsError
+    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_scores_csv
+
+    if fmt not in {f.value for f in ExportFormat}:
+        raise ValueError(f"unknown export format {fmt!r}")
+    fmt = ExportFormat(fmt)
+    run_dir = Path(run_dir)
+    frame, names = read_run_scores(run_dir)
+    out = Path(out) if out is not None else run_dir / f"export-{fmt}"
+    _check_unique([_stem(n) for n in names], "model names", names)
+    subsets = list(dict.fromkeys(frame["subset"]))
+    _check_unique([_stem(s) for s in subsets], "subset names", subsets)
+
+    written: list[ExportedScores] = []
+    for subset in subsets:
+        part = frame[frame["subset"] == subset]
+        folder = out / _stem(subset)
+        for name in names:
+            finite = np.isfinite(part[name].to_numpy())
+            rows = part[finite]
+            labels = rows["label"].to_numpy(bool)
+            scores = rows[name].to_numpy(np.float64)
+            where = f"subset {subset!r}, model {name!r}"
+            if fmt is ExportFormat.PYEER:
+                if labels.all() or not labels.any():
+                    kind = "impostor" if labels.all() else "genuine"
+                    raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
+                genuine, impostor = scores[labels], scores[~labels]
+                paths: tuple[Path, ...] = write_pyeer(folder, _stem(name), genuine, impostor)
+            else:
+                score_rows = [
+                    ScoreRow(
+                        path_a=r.image_a,
+                        path_b=r.image_b,
+                        identity_a=r.identity_a,
+                        identity_b=r.identity_b,
+                        label=bool(r.label),
+                        score=float(s),
+                        fold=int(r.fold) if "fold" in rows.columns and r.fold else None,
+                    )
+                    for r, s in zip(rows.itertuples(index=False), scores, strict=True)
+                ]
+                if fmt is ExportFormat.BOB:
+                    try:
+                        paths = (write_bob(folder / f"{_stem(name)}_bob.txt", score_rows),)
+                    except ValueError as exc:
+                        raise ResultsError(
+                            f"{where}: {exc}; export as pyeer or csv instead"
+                        ) from None
+                else:
+                    paths = (write_scores_csv(folder / f"{_stem(name)}.csv", score_rows),)
+            written.append(
+                ExportedScores(
+                    subset=subset,
+                    model=name,
+                    paths=tuple(paths),
+                    n_genuine=int(labels.sum()),
+                    n_impostor=int((~labels).sum()),
+                    n_dropped=int((~finite).sum()),
+                )
+            )
+    return out, written
+
+
+def _check_unique(stems: list[str], what: str, originals: list[str]) -> None:
+    from face_bench.core.errors import ResultsError
+
+    seen: dict[str, str] = {}
+    for stem, original in zip(stems, originals, strict=True):
+        if seen.setdefault(stem, original) != original:
+            raise ResultsError(
+                f"{what} {seen[stem]!r} and {original!r} would share the file name {stem!r}"
+            )
