@@ -91,7 +91,8 @@ def evaluation_command(
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
     from face_bench.cli.render import info, progress_factory, render_evaluation, warn
-    from face_bench.report.outputs import default_out_dir, write_evaluation
+    from face_bench.report.outputs import prepare_out, write_evaluation
+    from face_bench.report.run_folder import run_folder
     from face_bench.run.evaluation import evaluate
 
     kind = ctx.info_name or "roc"
@@ -123,9 +124,12 @@ def evaluation_command(
         threshold_from=threshold_from,
         sweep=kind == "threshold-sweep",
     )
+    target = prepare_out(request, out, baseline)  # checked before any embedding
     with progress_factory() as progress:
         evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
-    written = write_evaluation(evaluation, out or default_out_dir(request), kind)
+    with run_folder(target) as folder:
+        written = write_evaluation(evaluation, folder.staging, kind)
+    written = [folder.final_path(p) for p in written]
     render_evaluation(evaluation, kind, output_format.value, written)
     if baseline is not None:
         gate_against(baseline, written[0], config)

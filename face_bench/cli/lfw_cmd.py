@@ -108,9 +108,11 @@ def lfw_cmd(
 ) -> None:
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
+    from face_bench.report.run_folder import run_folder
     from face_bench.run.lfw import run_lfw, write_lfw
 
     data, pairs = lfw_inputs(data, pairs_file, cache_dir)
+    target = _checked_out(out or default_lfw_out_dir(pairs), data, cache_dir)
 
     embed = EmbedOptions(
         models=tuple(model or ()),
@@ -149,7 +151,8 @@ def lfw_cmd(
             on_message=warn,
             on_info=info,
         )
-    written = write_lfw(result, out or default_lfw_out_dir(pairs))
+    with run_folder(target) as folder:
+        written = [folder.final_path(p) for p in write_lfw(result, folder.staging)]
     render_lfw(result, output_format, written)
 
 
@@ -213,3 +216,15 @@ command(
     "all pairs, and failures to enrol counted as errors (or excluded).",
     renames={"--pairs": "--pairs-file"},
 )(lfw_cmd)
+
+
+def _checked_out(out: Path, data: Path, cache_dir: Path | None) -> Path:
+    """The output folder, refused or checked before any embedding (as for ``roc``)."""
+    from face_bench.core.io import default_cache_dir, ensure_cache_folder, ensure_folder
+    from face_bench.report.run_folder import check_out_folder
+
+    cache = Path(cache_dir or default_cache_dir())
+    final = check_out_folder(Path(out), data=data, cache_dir=cache)
+    ensure_cache_folder(cache)
+    ensure_folder(final.parent, "output folder")
+    return final

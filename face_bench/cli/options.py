@@ -216,7 +216,12 @@ FigureFormatOpt = Annotated[
 ]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Output folder (default reports/<dataset>-<subset>-<time>/)."),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Output folder (default reports/<dataset>-<subsets>-<models>-<time>-<id>/); never "
+        "inside the dataset or the cache; a previous run's folder is replaced whole.",
+    ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Printed output: table or json.")]
 BaselineOpt = Annotated[

@@ -113,8 +113,9 @@ def umap_command(
     workers: WorkersOpt = None,
 ) -> None:
     from face_bench.cli.render import info
-    from face_bench.report.outputs import default_out_dir
+    from face_bench.report.outputs import prepare_out
     from face_bench.report.page import write_umap
+    from face_bench.report.run_folder import run_folder
 
     # Metrics are not shown here: no intervals, and a subset differential rule that cannot
     # fail for want of impostor pairs.
@@ -145,9 +146,11 @@ def umap_command(
         threshold="default",
         sweep=False,
     )
+    target = prepare_out(request, out)  # checked before any embedding
     evaluation = _evaluate(request)
-    target = out or default_out_dir(request)
-    written, projections, notes = write_umap(evaluation, target, say=info)
+    with run_folder(target) as folder:
+        written, projections, notes = write_umap(evaluation, folder.staging, say=info)
+    written = [folder.final_path(p) for p in written]
     _render_umap(request.seed, projections, notes, written, output_format)
 
 
@@ -233,8 +236,9 @@ def report_command(
     top_k: TopKOpt = 8,
 ) -> None:
     from face_bench.cli.render import info, render_evaluation, stdout, warn
-    from face_bench.report.outputs import default_out_dir
+    from face_bench.report.outputs import prepare_out
     from face_bench.report.page import write_report
+    from face_bench.report.run_folder import run_folder
 
     request = evaluation_request(
         SampleOptions(
@@ -264,15 +268,18 @@ def report_command(
         threshold_from=threshold_from,
         sweep=True,
     )
+    target = prepare_out(request, out, baseline)  # checked before any embedding
     evaluation = _evaluate(request)
-    target = Path(out or default_out_dir(request))
-    result = write_report(evaluation, target, self_contained=self_contained, top_k=top_k, say=info)
+    with run_folder(target) as folder:
+        result = write_report(
+            evaluation, folder.staging, self_contained=self_contained, top_k=top_k, say=info
+        )
     for note in result.notes:
         warn(note)
     render_evaluation(evaluation, "threshold-sweep", output_format.value, [])
     if output_format is OutputFormat.TABLE:
         stdout.print(f"wrote {len(result.written)} files to {target}")
-        stdout.print(f"report: {result.html}")
+        stdout.print(f"report: {folder.final_path(result.html)}")
     if baseline is not None:
         gate_against(baseline, target / "results.json", config)
 

@@ -30,7 +30,9 @@ from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
 # A folder holding one of these is a face-bench run (reports/...), never part of a face set.
-RUN_OUTPUT_FILES = frozenset({"results.json", "lfw.json", "report.html", "umap.csv"})
+RUN_OUTPUT_FILES = frozenset(
+    {"results.json", "lfw.json", "report.html", "umap.csv", ".face-bench-run"}
+)
 MANIFEST_NAME = "manifest.csv"
 IdentitySource = Literal["auto", "manifest", "folder", "filename"]
 

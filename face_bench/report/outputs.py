@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from face_bench.core.io import atomic_write_text
+from face_bench.report.run_folder import check_out_folder, unique_name
 
 
 def default_out_dir(request) -> Path:
-    """``reports/<dataset>-<subsets>-<timestamp>/`` under the working directory."""
+    """``reports/<dataset>-<subsets>-<models>-<timestamp>-<run id>/`` under the working dir."""
     dataset = Path(request.data).resolve().name or "dataset"
     subsets = "+".join(request.subsets)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = re.sub(r"[^\w.+-]+", "_", f"{dataset}-{subsets}-{stamp}")
-    return Path("reports") / name
+    models = "+".join(request.models) or "models"
+    return Path("reports") / unique_name(dataset[:40], subsets[:60], models[:60])
 
 
 def default_lfw_out_dir(pairs_file: Path) -> Path:
-    """``reports/lfw-<pairs file>-<timestamp>/`` under the working directory."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = re.sub(r"[^\w.+-]+", "_", f"lfw-{Path(pairs_file).stem}-{stamp}")
-    return Path("reports") / name
+    """``reports/lfw-<pairs file>-<timestamp>-<run id>/`` under the working directory."""
+    return Path("reports") / unique_name("lfw", Path(pairs_file).stem[:60])
+
+
+def prepare_out(request, out: Path | None, baseline: Path | None = None) -> Path:
+    """The run's output folder, refused or created-checked before any embedding starts.
+
+    Also checks the cache folder, so an unusable one fails in a second, not after an hour.
+    """
+    from face_bench.core.io import default_cache_dir, ensure_cache_folder, ensure_folder
+
+    cache_dir = Path(request.cache_dir or default_cache_dir())
+    final = Path(out) if out is not None else default_out_dir(request)
+    final = check_out_folder(final, data=request.data, cache_dir=cache_dir, baseline=baseline)
+    ensure_cache_folder(cache_dir)
+    ensure_folder(final.parent, "output folder")
+    return final
 
 
 def write_scores_csv(evaluation, path: Path) -> Path | None:
