@@ -1,11 +1,135 @@
 """face-bench: verification benchmarks for face-recognition models.
 
-The public API is re-exported here; heavy libraries (dlib, onnxruntime, umap,
-matplotlib) are imported only by the functions that need them.
+The public API is the names in ``__all__``; everything else may move between releases.
+They are imported on first use (PEP 562), so ``import face_bench`` - and with it
+``face-bench --help`` - loads neither numpy nor any model runtime::
+
+    from pathlib import Path
+    import face_bench as fb
+
+    request = fb.EvaluationRequest(data=Path("faces"), subsets=("young_women",), bootstrap=200)
+    evaluation = fb.evaluate(request)
+    fb.write_report(evaluation, Path("out"))
+    verdict = fb.run_gate(Path("baseline.json"), Path("out/results.json"))
+
+The regression gate is ``run_gate`` (two results files) because ``face_bench.gate`` is
+the package that holds it.
 """
 
-from face_bench.core.errors import FaceBenchError
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["FaceBenchError", "__version__"]
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    # Evaluating: one typed request in, typed results and the arrays behind them out.
+    "EvaluationRequest": "face_bench.run.evaluation",
+    "Evaluation": "face_bench.run.evaluation",
+    "evaluate": "face_bench.run.evaluation",
+    "compare_images": "face_bench.run.compare",
+    "Comparison": "face_bench.run.compare",
+    "run_lfw": "face_bench.run.lfw",
+    "write_lfw": "face_bench.run.lfw",
+    "LfwResult": "face_bench.run.lfw",
+    # Results: the results.json contract and the score files.
+    "RunResults": "face_bench.results.contract",
+    "export_scores": "face_bench.results.export",
+    "read_run_scores": "face_bench.results.export",
+    # Writing: the files of roc / threshold-sweep, and the HTML report.
+    "write_evaluation": "face_bench.report.outputs",
+    "write_report": "face_bench.report.page",
+    "ReportOutput": "face_bench.report.page",
+    # Gating a run against a baseline.
+    "run_gate": "face_bench.gate.verdict",
+    "GateReport": "face_bench.gate.verdict",
+    # Models and data.
+    "build_registry": "face_bench.models.registry",
+    "Registry": "face_bench.models.registry",
+    "ModelSpec": "face_bench.models.registry",
+    "load_dataset": "face_bench.data.datasets",
+    "Dataset": "face_bench.data.datasets",
+    "load_config": "face_bench.core.config",
+    "Config": "face_bench.core.config",
+    # The choices every option offers.
+    "AlignMode": "face_bench.core.modes",
+    "MultiFacePolicy": "face_bench.core.modes",
+    "OnFail": "face_bench.core.modes",
+    "IdentityFrom": "face_bench.core.modes",
+    "ExportFormat": "face_bench.core.modes",
+    # Errors: every user-facing failure is a FaceBenchError with an exit code.
+    "FaceBenchError": "face_bench.core.errors",
+}
+
+__all__ = [
+    "AlignMode",
+    "Comparison",
+    "Config",
+    "Dataset",
+    "Evaluation",
+    "EvaluationRequest",
+    "ExportFormat",
+    "FaceBenchError",
+    "GateReport",
+    "IdentityFrom",
+    "LfwResult",
+    "ModelSpec",
+    "MultiFacePolicy",
+    "OnFail",
+    "Registry",
+    "ReportOutput",
+    "RunResults",
+    "__version__",
+    "build_registry",
+    "compare_images",
+    "evaluate",
+    "export_scores",
+    "load_config",
+    "load_dataset",
+    "load_results",
+    "read_run_scores",
+    "run_gate",
+    "run_lfw",
+    "write_evaluation",
+    "write_lfw",
+    "write_report",
+]
+
+
+def load_results(path: str | Path) -> RunResults:
+    """A ``results.json`` read back as typed results (refused with a ResultsError if unusable)."""
+    from face_bench.results.contract import RunResults
+
+    return RunResults.from_disk(Path(path))
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'face_bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # what type checkers and editors see; never imported at run time
+    from face_bench.core.config import Config, load_config
+    from face_bench.core.errors import FaceBenchError
+    from face_bench.core.modes import AlignMode, ExportFormat, IdentityFrom, MultiFacePolicy, OnFail
+    from face_bench.data.datasets import Dataset, load_dataset
+    from face_bench.gate.verdict import GateReport, run_gate
+    from face_bench.models.registry import ModelSpec, Registry, build_registry
+    from face_bench.report.outputs import write_evaluation
+    from face_bench.report.page import ReportOutput, write_report
+    from face_bench.results.contract import RunResults
+    from face_bench.results.export import export_scores, read_run_scores
+    from face_bench.run.compare import Comparison, compare_images
+    from face_bench.run.evaluation import Evaluation, EvaluationRequest, evaluate
+    from face_bench.run.lfw import LfwResult, run_lfw, write_lfw

@@ -43,7 +43,7 @@ from face_bench.core.modes import (
     AlignMode,
     FallbackDetector,
     FigureFormat,
-    IdentitySource,
+    IdentityFrom,
     MultiFacePolicy,
     OnFail,
 )
@@ -74,7 +74,7 @@ def evaluation_command(
     multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
     fallback_detector: FallbackOpt = FallbackDetector.NONE,
     on_fail: OnFailOpt = OnFail.EXCLUDE,
-    identity_from: IdentityFromOpt = IdentitySource.AUTO,
+    identity_from: IdentityFromOpt = IdentityFrom.AUTO,
     identity_pattern: IdentityPatternOpt = None,
     bootstrap: BootstrapOpt = 1000,
     threshold: ThresholdRuleOpt = "far:1e-3",

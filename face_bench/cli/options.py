@@ -26,7 +26,7 @@ from face_bench.core.modes import (
     DlibRuntime,
     FallbackDetector,
     FigureFormat,
-    IdentitySource,
+    IdentityFrom,
     MultiFacePolicy,
     OnFail,
 )
@@ -98,7 +98,7 @@ OnFailOpt = Annotated[
     ),
 ]
 IdentityFromOpt = Annotated[
-    IdentitySource,
+    IdentityFrom,
     typer.Option(
         "--identity-from",
         help="Where identities come from: the manifest, the top-level folder under the "
@@ -292,7 +292,7 @@ class SampleOptions:
     sample_pairs: int | None = None
     pairs_file: Path | None = None
     on_fail: OnFail = OnFail.EXCLUDE
-    identity_from: IdentitySource = IdentitySource.AUTO
+    identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None
 
 

@@ -59,7 +59,7 @@ class LfwOnFail(StrEnum):
     EXCLUDE = "exclude"  # left out of that model's accuracy
 
 
-class IdentitySource(StrEnum):
+class IdentityFrom(StrEnum):
     """Where a folder dataset without a manifest takes each image's identity from."""
 
     AUTO = "auto"
