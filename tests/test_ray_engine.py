@@ -58,21 +58,18 @@ def test_blocked_scoring_on_ray_equals_the_local_path(cluster):
 
 
 def _run(engine: RayOptions | None, cache: Path, out: Path) -> dict:
-    from face_bench.report.outputs import write_evaluation
-    from face_bench.run.evaluation import EvaluationRequest, evaluate
+    """One headline-style run through the real CLI; results.json less volatile, scores.csv."""
+    from typer.testing import CliRunner
 
-    request = EvaluationRequest(
-        data=JP_FACES,
-        subsets=("young_women",),
-        models=("dlib",),
-        sample=40,
-        seed=0,
-        bootstrap=50,
-        cache_dir=cache,
-        ray=engine,
-    )
-    evaluation = evaluate(request)
-    write_evaluation(evaluation, out, "roc")
+    from face_bench.cli.app import app
+
+    args = ["roc", "--subset", "young_women", "--data", str(JP_FACES), "--model", "dlib"]
+    args += ["--sample", "40", "--seed", "0", "--bootstrap", "50"]
+    args += ["--cache-dir", str(cache), "--out", str(out), "--format", "json"]
+    if engine is not None:
+        args += ["--engine", "ray"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     results.pop("volatile")
     return {"results": results, "scores": (out / "scores.csv").read_bytes()}

@@ -17,6 +17,7 @@ from face_bench.cli.options import (
     DataOpt,
     DlibRuntimeOpt,
     EmbedOptions,
+    EngineOpt,
     FallbackOpt,
     FigureFormatOpt,
     FormatOpt,
@@ -28,6 +29,7 @@ from face_bench.cli.options import (
     OutOpt,
     OutputFormat,
     PairsFileOpt,
+    RayAddressOpt,
     SampleOpt,
     SampleOptions,
     SamplePairsOpt,
@@ -41,6 +43,7 @@ from face_bench.cli.options import (
 )
 from face_bench.core.modes import (
     AlignMode,
+    Engine,
     FallbackDetector,
     FigureFormat,
     IdentityFrom,
@@ -87,6 +90,8 @@ def evaluation_command(
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
     baseline: BaselineOpt = None,
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
@@ -118,6 +123,8 @@ def evaluation_command(
             dlib_runtime=dlib_runtime,
             cache_dir=cache_dir,
             workers=workers,
+            engine=engine,
+            ray_address=ray_address,
         ),
         bootstrap=bootstrap,
         threshold=threshold,

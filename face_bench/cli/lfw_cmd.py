@@ -17,15 +17,17 @@ from face_bench.cli.options import (
     ConfigOpt,
     DlibRuntimeOpt,
     EmbedOptions,
+    EngineOpt,
     FallbackOpt,
     FormatOpt,
     ModelOpt,
     MultiFaceOpt,
     OutputFormat,
+    RayAddressOpt,
     WeightsOpt,
     WorkersOpt,
 )
-from face_bench.core.modes import AlignMode, FallbackDetector, LfwOnFail, MultiFacePolicy
+from face_bench.core.modes import AlignMode, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
 
 if TYPE_CHECKING:
     from face_bench.run.lfw import LfwResult
@@ -103,6 +105,8 @@ def lfw_cmd(
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
     out: LfwOutOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -124,6 +128,8 @@ def lfw_cmd(
         dlib_runtime=dlib_runtime,
         cache_dir=cache_dir,
         workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     )
     with contextlib.ExitStack() as stack:
         bars: list[Callable[[str, int], Callable[[int], None]]] = []
@@ -147,6 +153,7 @@ def lfw_cmd(
             dlib_runtime=embed.runtime,
             cache_dir=embed.cache_dir,
             workers=embed.workers,
+            ray=embed.ray,
             progress=progress,
             on_message=warn,
             on_info=info,

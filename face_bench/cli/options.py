@@ -24,6 +24,7 @@ import typer
 from face_bench.core.modes import (
     AlignMode,
     DlibRuntime,
+    Engine,
     FallbackDetector,
     FigureFormat,
     IdentityFrom,
@@ -32,6 +33,7 @@ from face_bench.core.modes import (
 )
 
 if TYPE_CHECKING:
+    from face_bench.embedding.ray_engine import RayOptions
     from face_bench.run.evaluation import EvaluationRequest
 
 
@@ -177,6 +179,24 @@ CacheDirOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", help="Worker processes (default: one per core).", min=1)
 ]
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="Where embedding and all-pairs scoring run: local processes, or a Ray cluster "
+        "(pip install 'face-bench[ray]'; results are identical).",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join with --engine ray (default $RAY_ADDRESS; with neither, a "
+        "local cluster is started for the run). Every node must see the dataset's paths.",
+        envvar="RAY_ADDRESS",
+        show_default=False,
+    ),
+]
 
 # ----------------------------------------------------------------- metrics and outputs
 
@@ -263,6 +283,18 @@ class EmbedOptions:
     dlib_runtime: DlibRuntime | None = None  # None: each dlib model's own setting
     cache_dir: Path | None = None
     workers: int | None = None
+    engine: Engine = Engine.LOCAL
+    ray_address: str | None = None
+
+    @property
+    def ray(self) -> RayOptions | None:
+        """``--engine ray`` as the library takes it (None: the local engine)."""
+        if self.engine is Engine.LOCAL:
+            return None
+        from face_bench.embedding.ray_engine import RayOptions, require_ray
+
+        require_ray()  # before any work: a missing extra is a one-line error, not a late one
+        return RayOptions(address=self.ray_address, actors=self.workers)
 
     @property
     def weight_paths(self) -> dict[str, Path]:
@@ -335,5 +367,6 @@ def evaluation_request(
         dlib_runtime=embed.runtime,
         cache_dir=embed.cache_dir,
         workers=embed.workers,
+        ray=embed.ray,
         command=("face-bench", *sys.argv[1:]),
     )

@@ -24,6 +24,7 @@ from face_bench.cli.options import (
     DataOpt,
     DlibRuntimeOpt,
     EmbedOptions,
+    EngineOpt,
     FallbackOpt,
     FigureFormatOpt,
     FormatOpt,
@@ -35,6 +36,7 @@ from face_bench.cli.options import (
     OutOpt,
     OutputFormat,
     PairsFileOpt,
+    RayAddressOpt,
     SampleOpt,
     SampleOptions,
     SamplePairsOpt,
@@ -48,6 +50,7 @@ from face_bench.cli.options import (
 )
 from face_bench.core.modes import (
     AlignMode,
+    Engine,
     FallbackDetector,
     FigureFormat,
     IdentityFrom,
@@ -111,6 +114,8 @@ def umap_command(
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     from face_bench.cli.render import info
     from face_bench.report.outputs import prepare_out
@@ -141,6 +146,8 @@ def umap_command(
             dlib_runtime=dlib_runtime,
             cache_dir=cache_dir,
             workers=workers,
+            engine=engine,
+            ray_address=ray_address,
         ),
         bootstrap=0,
         threshold="default",
@@ -231,6 +238,8 @@ def report_command(
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
     baseline: BaselineOpt = None,
     self_contained: SelfContainedOpt = True,
     top_k: TopKOpt = 8,
@@ -262,6 +271,8 @@ def report_command(
             dlib_runtime=dlib_runtime,
             cache_dir=cache_dir,
             workers=workers,
+            engine=engine,
+            ray_address=ray_address,
         ),
         bootstrap=bootstrap,
         threshold=threshold,
@@ -312,6 +323,8 @@ def compare_command(
     dlib_runtime: DlibRuntimeOpt = None,
     cache_dir: CacheDirOpt = None,
     workers: WorkersOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     import json
@@ -334,6 +347,8 @@ def compare_command(
         dlib_runtime=dlib_runtime,
         cache_dir=cache_dir,
         workers=workers,
+        engine=engine,
+        ray_address=ray_address,
     )
     with progress_factory() as progress:
         result = compare_images(
@@ -346,6 +361,7 @@ def compare_command(
             dlib_runtime=embed.runtime,
             cache_dir=embed.cache_dir,
             workers=embed.workers,
+            ray=embed.ray,
             progress=progress,
         )
     for message in result.skipped:

@@ -45,13 +45,26 @@ class RayOptions:
     actors: int | None = None  # None: one per CPU the cluster offers
 
 
+_MISSING = "--engine ray needs Ray, which is not installed: pip install 'face-bench[ray]'"
+
+
+def require_ray() -> None:
+    """Fail at once, without importing it, when Ray is not installed."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except ValueError:  # a module object without a spec (e.g. set to None in sys.modules)
+        found = False
+    if not found:
+        raise EngineError(_MISSING)
+
+
 def _ray():
     try:
         import ray
     except ImportError:
-        raise EngineError(
-            "--engine ray needs Ray: pip install 'face-bench[ray]' (or pip install ray)"
-        ) from None
+        raise EngineError(_MISSING) from None
     return ray
 
 
