@@ -37,7 +37,10 @@ app = typer.Typer(
 
 def fail(message: str, code: int) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
-    typer.echo(f"face-bench: error: {message}", err=True)
+    from face_bench.core.text import display_line
+
+    # One line whatever the message holds: names in it cannot break or spoof the terminal.
+    typer.echo(f"face-bench: error: {display_line(message)}", err=True)
     return typer.Exit(code)
 
 

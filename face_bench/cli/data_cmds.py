@@ -113,8 +113,7 @@ def datasets(
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    from rich.table import Table
-
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import stdout
     from face_bench.core.config import load_config
     from face_bench.core.io import default_cache_dir

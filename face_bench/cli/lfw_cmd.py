@@ -165,8 +165,7 @@ def lfw_cmd(
 
 def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Path]) -> None:
     """The per-model table (or lfw.json on stdout), then failures and notes."""
-    from rich.table import Table
-
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import fmt, stdout
 
     if output_format is OutputFormat.JSON:

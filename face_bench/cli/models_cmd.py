@@ -34,8 +34,7 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
     """Inputs, outputs and a draft TOML block for one ONNX file."""
     import json
 
-    from rich.table import Table
-
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import stdout
     from face_bench.core.errors import ModelFileError
     from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
@@ -72,9 +71,9 @@ def models(
 ) -> None:
     import json
 
-    from rich.table import Table
     from rich.text import Text
 
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import stdout
     from face_bench.core.config import load_config
     from face_bench.models.registry import build_registry

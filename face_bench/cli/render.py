@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from face_bench.core.text import display
+
 # Markup is off: names, paths and messages come from user data and may contain "[...]".
 console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 # Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
@@ -55,14 +57,34 @@ def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
             progress.stop()
 
 
+class SafeTable(Table):
+    """A rich Table whose title and text cells are safe to print (``core.text.display``).
+
+    Names are data: a subset or identity name could otherwise move the cursor, clear the
+    screen or reverse the text around it, and a huge one would wreck the table.
+    """
+
+    def __init__(self, *args: Any, title: Any = None, **kwargs: Any) -> None:
+        if isinstance(title, str):
+            title = display(title, 200)
+        super().__init__(*args, title=title, **kwargs)
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(display(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
+def _safe_lines(message: str) -> str:
+    return "\n".join(display(line, 4000) for line in str(message).split("\n"))
+
+
 def warn(message: str) -> None:
-    """A note on stderr (skipped model, small subset) in yellow, printed literally."""
-    console.print(message, style="yellow")
+    """A note on stderr (skipped model, small subset) in yellow; names shown safely."""
+    console.print(_safe_lines(message), style="yellow")
 
 
 def info(message: str) -> None:
-    """A progress message on stderr, printed literally."""
-    console.print(message, style="cyan")
+    """A progress message on stderr; names shown safely."""
+    console.print(_safe_lines(message), style="cyan")
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -94,7 +116,7 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
         stdout.print_json(json.dumps(results.model_dump(mode="json"), ensure_ascii=False))
         return
     for subset in results.subsets:
-        table = Table(
+        table = SafeTable(
             title=(
                 f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
                 f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
@@ -153,7 +175,7 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
 
 def _render_sweep(results) -> None:
     for subset in results.subsets:
-        table = Table(title=f"{subset.name}: thresholds (model units)", title_justify="left")
+        table = SafeTable(title=f"{subset.name}: thresholds (model units)", title_justify="left")
         for column in (
             "model",
             "units",
@@ -187,7 +209,7 @@ def _render_sweep(results) -> None:
 
 def _render_differentials(diff: dict[str, Any]) -> None:
     for model, data in diff.get("models", {}).items():
-        table = Table(
+        table = SafeTable(
             title=(
                 f"{model}: subset differentials at {data['threshold_rule']} "
                 f"(threshold {fmt(data['threshold'])} {data['units']}); FDR {fmt(data['fdr'])}"

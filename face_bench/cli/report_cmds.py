@@ -169,8 +169,7 @@ def _render_umap(
     output_format: OutputFormat,
 ) -> None:
     """One row per model and notes on stderr, or the projections and files as JSON."""
-    from rich.table import Table
-
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import stdout, warn
 
     if output_format is OutputFormat.JSON:
@@ -329,9 +328,9 @@ def compare_command(
 ) -> None:
     import json
 
-    from rich.table import Table
     from rich.text import Text
 
+    from face_bench.cli.render import SafeTable as Table
     from face_bench.cli.render import progress_factory, stdout, warn
     from face_bench.core.errors import ImageError
     from face_bench.run.compare import PERCENT_NOTE, compare_images

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from face_bench.core.text import display, unique_slugs
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", name)
+NAME_WIDTH = 40  # names in titles and legends are shortened to this; files keep them whole
+
+
+def _slug(evaluation, name: str) -> str:
+    """The subset's file-name part: distinct for every subset of the run (``x y`` / ``x_y``)."""
+    return unique_slugs([s.name for s in evaluation.subsets])[name]
 
 
 def _label(model: str, subset: str, several: bool) -> str:
-    return f"{model} · {subset}" if several else model
+    model = display(model, NAME_WIDTH)
+    return f"{model} · {display(subset, NAME_WIDTH)}" if several else model
 
 
 def roc_and_det(evaluation, out: Path) -> list[Path]:
@@ -29,7 +34,7 @@ def roc_and_det(evaluation, out: Path) -> list[Path]:
             label = _label(name, subset.name, several)
             roc_curves.append(plots.RocCurve(label, fpr, tpr, metrics[name]["roc_auc"]))
             det_curves.append(plots.DetCurve(label, fpr, 1.0 - tpr, metrics[name]["eer"]))
-    title = " vs ".join(s.name for s in evaluation.subsets)
+    title = display(" vs ".join(display(s.name, NAME_WIDTH) for s in evaluation.subsets), 120)
     return [
         plots.plot_roc(roc_curves, out / "roc.png", f"ROC — {title}"),
         plots.plot_det(det_curves, out / "det.png", f"DET — {title}"),
@@ -73,10 +78,12 @@ def sweeps(evaluation, out: Path) -> list[Path]:
     written = []
     several = len(evaluation.subsets) > 1
     for subset in evaluation.subsets:
-        name = f"sweep-{_safe(subset.name)}.png" if several else "sweep.png"
+        name = f"sweep-{_slug(evaluation, subset.name)}.png" if several else "sweep.png"
         written.append(
             plots.plot_sweep(
-                sweep_panels(evaluation, subset), out / name, f"Threshold sweep — {subset.name}"
+                sweep_panels(evaluation, subset),
+                out / name,
+                f"Threshold sweep — {display(subset.name, NAME_WIDTH)}",
             )
         )
     return written
@@ -104,8 +111,8 @@ def roc_per_subset(evaluation, out: Path, colors=None) -> dict[str, Path]:
             curves.append(plots.RocCurve(name, fpr, tpr, metrics[name]["roc_auc"]))
         written[subset.name] = plots.plot_roc(
             curves,
-            out / f"roc-{_safe(subset.name)}.png",
-            f"ROC — {subset.name}",
+            out / f"roc-{_slug(evaluation, subset.name)}.png",
+            f"ROC — {display(subset.name, NAME_WIDTH)}",
             model_colors=colors,
         )
     return written
@@ -147,8 +154,8 @@ def score_histograms(evaluation, out: Path, colors=None) -> dict[str, Path]:
             )
         written[subset.name] = plots.plot_score_histograms(
             panels,
-            out / f"scores-{_safe(subset.name)}.png",
-            f"Genuine vs impostor scores — {subset.name}",
+            out / f"scores-{_slug(evaluation, subset.name)}.png",
+            f"Genuine vs impostor scores — {display(subset.name, NAME_WIDTH)}",
             model_colors=colors,
         )
     return written

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from face_bench.core.io import atomic_write_text
+from face_bench.core.text import spreadsheet_frame
 from face_bench.report.run_folder import check_out_folder, unique_name
 
 
@@ -43,6 +44,7 @@ def write_scores_csv(evaluation, path: Path) -> Path | None:
     frame = evaluation.scores_frame()
     if frame.empty:
         return None
+    frame = spreadsheet_frame(frame)  # names are data: no cell may run as a formula
     atomic_write_text(path, frame.to_csv(index=False, float_format="%.17g", lineterminator="\n"))
     return path
 
@@ -59,6 +61,7 @@ def write_sweep_csv(evaluation, path: Path) -> Path:
             frame.insert(0, "subset", subset.name)
             frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
+    table = spreadsheet_frame(table)
     atomic_write_text(path, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
     return path
 

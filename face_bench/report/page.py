@@ -106,6 +106,9 @@ def write_umap_csv(evaluation, projections, path: Path) -> Path:
         if frames
         else pd.DataFrame(columns=["model", "image", "identity", "x", "y"])
     )
+    from face_bench.core.text import spreadsheet_frame
+
+    table = spreadsheet_frame(table)  # names are data: no cell may run as a formula
     atomic_write_text(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     return path
 

@@ -9,12 +9,12 @@ bob.measure expect. ``face-bench export-scores`` is a thin command over ``export
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from face_bench.core.modes import ExportFormat
+from face_bench.core.text import from_spreadsheet_cell, unique_slugs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,10 +33,6 @@ class ExportedScores:
     n_genuine: int
     n_impostor: int
     n_dropped: int
-
-
-def _stem(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "unnamed"
 
 
 def _model_names(run_dir: Path) -> list[str]:
@@ -69,12 +65,18 @@ def read_run_scores(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     run_dir = Path(run_dir)
     names = _model_names(run_dir)
     path = run_dir / "scores.csv"
+    import io
+
+    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
+
+    text = read_bounded_text(path, MAX_TABLE_BYTES, "score file", ResultsError)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"score file not found: {path}") from None
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
+    # scores.csv is written for spreadsheets (formula-like cells prefixed with '): undo that.
+    frame.columns = [from_spreadsheet_cell(c) for c in frame.columns]
+    frame = frame.map(from_spreadsheet_cell)
     missing = [c for c in (*BASE_COLUMNS, *names) if c not in frame.columns]
     if missing:
         raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -113,14 +115,14 @@ def export_scores(
     run_dir = Path(run_dir)
     frame, names = read_run_scores(run_dir)
     out = Path(out) if out is not None else run_dir / f"export-{fmt}"
-    _check_unique([_stem(n) for n in names], "model names", names)
+    model_stems = unique_slugs(names)
     subsets = list(dict.fromkeys(frame["subset"]))
-    _check_unique([_stem(s) for s in subsets], "subset names", subsets)
+    subset_stems = unique_slugs(subsets)
 
     written: list[ExportedScores] = []
     for subset in subsets:
         part = frame[frame["subset"] == subset]
-        folder = out / _stem(subset)
+        folder = out / subset_stems[subset]
         for name in names:
             finite = np.isfinite(part[name].to_numpy())
             rows = part[finite]
@@ -132,7 +134,7 @@ def export_scores(
                     kind = "impostor" if labels.all() else "genuine"
                     raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
                 genuine, impostor = scores[labels], scores[~labels]
-                paths: tuple[Path, ...] = write_pyeer(folder, _stem(name), genuine, impostor)
+                paths: tuple[Path, ...] = write_pyeer(folder, model_stems[name], genuine, impostor)
             else:
                 score_rows = [
                     ScoreRow(
@@ -148,13 +150,13 @@ def export_scores(
                 ]
                 if fmt is ExportFormat.BOB:
                     try:
-                        paths = (write_bob(folder / f"{_stem(name)}_bob.txt", score_rows),)
+                        paths = (write_bob(folder / f"{model_stems[name]}_bob.txt", score_rows),)
                     except ValueError as exc:
                         raise ResultsError(
                             f"{where}: {exc}; export as pyeer or csv instead"
                         ) from None
                 else:
-                    paths = (write_scores_csv(folder / f"{_stem(name)}.csv", score_rows),)
+                    paths = (write_scores_csv(folder / f"{model_stems[name]}.csv", score_rows),)
             written.append(
                 ExportedScores(
                     subset=subset,
@@ -166,14 +168,3 @@ def export_scores(
                 )
             )
     return out, written
-
-
-def _check_unique(stems: list[str], what: str, originals: list[str]) -> None:
-    from face_bench.core.errors import ResultsError
-
-    seen: dict[str, str] = {}
-    for stem, original in zip(stems, originals, strict=True):
-        if seen.setdefault(stem, original) != original:
-            raise ResultsError(
-                f"{what} {seen[stem]!r} and {original!r} would share the file name {stem!r}"
-            )

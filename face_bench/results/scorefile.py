@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from face_bench.core.errors import ResultsError
+from face_bench.core.text import from_spreadsheet_cell, spreadsheet_cell
 
 
 @dataclass(frozen=True)
@@ -166,10 +167,10 @@ def write_scores_csv(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
         writer.writerow(
             [
                 "" if row.fold is None else row.fold,
-                row.path_a,
-                row.path_b,
-                row.identity_a,
-                row.identity_b,
+                spreadsheet_cell(row.path_a),
+                spreadsheet_cell(row.path_b),
+                spreadsheet_cell(row.identity_a),
+                spreadsheet_cell(row.identity_b),
                 int(row.label),
                 repr(float(row.score)),
             ]
@@ -190,10 +191,10 @@ def read_scores_csv(path: str | Path) -> list[ScoreRow]:
         try:
             rows.append(
                 ScoreRow(
-                    path_a=rec["path_a"],
-                    path_b=rec["path_b"],
-                    identity_a=rec["identity_a"],
-                    identity_b=rec["identity_b"],
+                    path_a=from_spreadsheet_cell(rec["path_a"]),
+                    path_b=from_spreadsheet_cell(rec["path_b"]),
+                    identity_a=from_spreadsheet_cell(rec["identity_a"]),
+                    identity_b=from_spreadsheet_cell(rec["identity_b"]),
                     label={"1": True, "0": False}[rec["label"]],
                     score=float(rec["score"]),
                     fold=int(rec["fold"]) if rec["fold"] else None,

@@ -309,6 +309,7 @@ def write_lfw(result: LfwResult, out: Path) -> list[Path]:
     import pandas as pd
 
     from face_bench.core.io import atomic_write_text
+    from face_bench.core.text import spreadsheet_frame
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -330,6 +331,7 @@ def write_lfw(result: LfwResult, out: Path) -> list[Path]:
         frame[name] = scores
     csv_path = out / "scores.csv"
     atomic_write_text(
-        csv_path, frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+        csv_path,
+        spreadsheet_frame(frame).to_csv(index=False, float_format="%.17g", lineterminator="\n"),
     )
     return [json_path, csv_path]
