@@ -31,6 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if [ -x $(BIN)/lint-imports ] && grep -q importlinter pyproject.toml; then $(BIN)/lint-imports; fi
+	$(BIN)/mypy
+	$(BIN)/vulture
 
 # In CI (CI=true) Chromium and a CJK font are installed first so the browser tests run;
 # elsewhere those tests skip and say how to enable them (make browser-deps).

@@ -142,7 +142,9 @@ def datasets(
         table.add_column(column, overflow="fold")
     for row in rows:
         present = "yes" if row["present"] else f"no ({row['get it with']})"
-        table.add_row(row["name"], present, row["location"], row["what"], row["licence"])
+        table.add_row(
+            str(row["name"]), present, str(row["location"]), str(row["what"]), str(row["licence"])
+        )
     stdout.print(table)
     if default:
         stdout.print(

@@ -98,7 +98,7 @@ def read_image_bytes(path: str | Path) -> bytes:
     except FileNotFoundError:
         raise ImageLoadError(name, "missing", "no such file") from None
     except OSError as exc:
-        raise ImageLoadError(name, "unreadable", exc.strerror or exc) from None
+        raise ImageLoadError(name, "unreadable", exc.strerror or str(exc)) from None
     if not data:
         raise ImageLoadError(name, "empty", "file has zero bytes")
     if len(data) > MAX_IMAGE_BYTES:
@@ -131,7 +131,7 @@ def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np
             im.load()
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             reason = "truncated" if "truncated" in str(exc).lower() else "decode_error"
-            raise ImageLoadError(name, reason, exc) from None
+            raise ImageLoadError(name, reason, str(exc)) from None
         _apply_exif_orientation(im)
         rgb = to_rgb_image(im, name)
         if max_side is not None and max(rgb.size) > max_side:
@@ -186,7 +186,7 @@ def _open(data: bytes, name: str) -> Image.Image:
         raise ImageLoadError(name, "not_an_image", "content is not a known image format") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = "truncated" if "truncated" in str(exc).lower() else "decode_error"
-        raise ImageLoadError(name, reason, exc) from None
+        raise ImageLoadError(name, reason, str(exc)) from None
     if im.width * im.height > MAX_PIXELS:
         im.close()
         raise ImageLoadError(name, "too_large", f"more than {MAX_PIXELS:,} pixels")

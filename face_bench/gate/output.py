@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from face_bench.gate.verdict import GateReport, GateRow
+from face_bench.gate.verdict import GateReport, GateRow, RunInfo
 
 VERDICT_ICONS = {"pass": "✅", "improved": "✅", "regressed": "❌", "not comparable": "⚠️"}
 DIRECTION_ARROWS = {"higher": "↑", "lower": "↓"}
@@ -120,7 +120,7 @@ def headline(report: GateReport) -> str:
     return f"✅ passed: {counts} within tolerance{extra}"
 
 
-def _side(label: str, info) -> str:
+def _side(label: str, info: RunInfo) -> str:
     return (
         f"**{label}** {escape_markdown(info.label)} "
         f"(face-bench {escape_markdown(info.face_bench_version)}, "

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.confusion import ConfusionCounts, _counts_sorted
+from face_bench.metrics.confusion import ConfusionCounts, ThresholdSweep, _counts_sorted
 from face_bench.metrics.rates import (
     NO_MOMENTS,
     ScoreStats,
@@ -102,13 +102,15 @@ def _value(key: int) -> float:
 # ---------------------------------------------------------------- the three passes
 
 
-def _pass_genuine(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple:
+def _pass_genuine(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple[Any, ...]:
     vals, same = t.block(r0, r1)
     lowest = float(vals.min()) if vals.size else math.inf
     return vals[same], chunk_moments(vals[same]), chunk_moments(vals[~same]), lowest
 
 
-def _pass_counts(t: Triangle, r0: int, r1: int, arg: tuple[np.ndarray, np.ndarray]) -> tuple:
+def _pass_counts(
+    t: Triangle, r0: int, r1: int, arg: tuple[np.ndarray, np.ndarray]
+) -> tuple[Any, ...]:
     u, extra = arg
     vals, same = t.block(r0, r1)
     imp = vals[~same]
@@ -121,7 +123,7 @@ def _pass_counts(t: Triangle, r0: int, r1: int, arg: tuple[np.ndarray, np.ndarra
     return hist, eq, ge_extra, high
 
 
-def _pass_select(t: Triangle, r0: int, r1: int, arg: tuple) -> tuple:
+def _pass_select(t: Triangle, r0: int, r1: int, arg: tuple[Any, ...]) -> tuple[Any, ...]:
     lo, hi, buckets, nexts = arg
     vals, same = t.block(r0, r1)
     keep = (vals >= lo) & (vals <= hi)
@@ -133,7 +135,7 @@ def _pass_select(t: Triangle, r0: int, r1: int, arg: tuple) -> tuple:
     return vals[keep], same[keep], low, mins
 
 
-def _pass_scores(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple:
+def _pass_scores(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple[Any, ...]:
     mask = block_mask(t.e.shape[0], r0, r1)
     return score_block(t.e, t.sq, t.ids, r0, r1, mask)
 
@@ -175,7 +177,7 @@ class AllPairsSummary:
     genuine: np.ndarray  # sorted genuine scores
     impostors_at_or_above: dict[float, int]  # for the rates at chosen thresholds
 
-    def sweep(self):
+    def sweep(self) -> ThresholdSweep:
         c = self.corners
         return ConfusionCounts(c.thresholds, c.tp, c.fp_ge, c.n_pos, c.n_neg).sweep()
 
@@ -268,7 +270,7 @@ def _eer_from_bracket(c: _Corners, k: int, local: ConfusionCounts) -> EerPoint:
     return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
 
 
-def _tar_plan(target: float, n_neg: int, high: np.ndarray) -> tuple | None:
+def _tar_plan(target: float, n_neg: int, high: np.ndarray) -> tuple[Any, ...] | None:
     """(allowed false accepts k, bucket holding the (k+1)-th largest impostor, impostors in
     higher buckets, next non-empty higher bucket); None when no selection is needed."""
     k = _allowed_false_accepts(target, n_neg)
@@ -289,7 +291,7 @@ def _min_key(values: list[int | None]) -> int | None:
 
 def _tar_from_plan(
     target: float,
-    plan: tuple | None,
+    plan: tuple[Any, ...] | None,
     low: dict[int, np.ndarray],
     mins: dict[int, int | None],
     genuine: np.ndarray,

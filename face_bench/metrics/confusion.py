@@ -212,7 +212,8 @@ def probit(p: Any, eps: float = 1e-9) -> np.ndarray:
     """Normal deviate for DET axes; clipping keeps rates of 0 and 1 plottable."""
     from scipy.special import ndtri  # scipy.stats costs ~1 s to import; ndtri is the same ppf
 
-    return ndtri(np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps))
+    deviates: np.ndarray = ndtri(np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps))
+    return deviates
 
 
 # ---------------------------------------------------------------- plotting support

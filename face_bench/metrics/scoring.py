@@ -105,7 +105,8 @@ def _prepare_embeddings(emb: Any, similarity: str) -> np.ndarray:
     norms = np.linalg.norm(e, axis=1, keepdims=True)
     if np.any(norms == 0):
         raise MetricError("an embedding is all zeros: its cosine similarity is undefined")
-    return e / norms
+    unit: np.ndarray = e / norms
+    return unit
 
 
 def _row_blocks(n: int, block_elems: int) -> Iterator[tuple[int, int, np.ndarray]]:

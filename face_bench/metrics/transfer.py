@@ -11,6 +11,7 @@ fold's own people, so no person is on both sides.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -73,8 +74,8 @@ class CrossValidated:
         }
 
 
-def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> np.ndarray:
-    """A fold number per person code (0..k-1), people shuffled with ``seed``."""
+def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Person code -> fold number (0..k-1), elementwise; people shuffled with ``seed``."""
     people = np.unique(np.concatenate([np.asarray(id_a), np.asarray(id_b)]))
     if people.size < k:
         raise MetricError(f"{people.size} people cannot form {k} identity-disjoint folds")
@@ -82,7 +83,10 @@ def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> np.ndarray:
     fold_of = np.empty(people.size, dtype=np.int64)
     fold_of[order] = np.arange(people.size) % k
     lookup = dict(zip(people.tolist(), fold_of.tolist(), strict=True))
-    return np.vectorize(lookup.__getitem__, otypes=[np.int64])
+    to_fold: Callable[[np.ndarray], np.ndarray] = np.vectorize(
+        lookup.__getitem__, otypes=[np.int64]
+    )
+    return to_fold
 
 
 def cross_validated_threshold(

@@ -262,6 +262,7 @@ class Registry:
             ),
         ]
         # No square brackets in these labels: Rich would read "[weights]" as markup.
+        config_place: tuple[str, Path | None, str]
         if self.config.path is None:
             config_place = ("config file", None, "none given and no ./face-bench.toml")
         else:
@@ -276,15 +277,15 @@ class Registry:
             defaults.append((f"models.{name}.path", Path(spec.path), ""))
         defaults.append(("the cache dir", self.cache_dir / "models" / filename, ""))
         looked: list[str] = []
-        for where, path, absent in explicit + defaults:
-            if path is None:
+        for where, candidate, absent in explicit + defaults:
+            if candidate is None:
                 looked.append(f"{where}: {absent}")
                 continue
-            if path.is_file():
-                looked.append(f"{where}: {path}")
-                return path, tuple(looked)
-            looked.append(f"{where}: {path} (not found)")
-            if (where, path, absent) in explicit:
+            if candidate.is_file():
+                looked.append(f"{where}: {candidate}")
+                return candidate, tuple(looked)
+            looked.append(f"{where}: {candidate} (not found)")
+            if (where, candidate, absent) in explicit:
                 looked.append("later places not tried, since a path was given explicitly")
                 break
         return None, tuple(looked)

@@ -198,7 +198,7 @@ def run_lfw(
 
     n_folds = int(np.unique(folds).size)
     notes = [
-        f"{r.model}: {r.fallback_images} image(s) found by the fallback detector "
+        f"{r.name}: {r.fallback_images} image(s) found by the fallback detector "
         f"({fallback_detector}) where HOG found no face"
         for r in results
         if fallback_detector
