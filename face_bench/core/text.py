@@ -21,6 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DISPLAY_LIMIT = 120
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -77,7 +81,7 @@ def from_spreadsheet_cell(value: object) -> object:
     return value
 
 
-def spreadsheet_frame(frame):
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of a DataFrame with every text cell passed through ``spreadsheet_cell``."""
     out = frame.copy()
     for column in out.columns:

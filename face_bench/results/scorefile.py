@@ -191,10 +191,10 @@ def read_scores_csv(path: str | Path) -> list[ScoreRow]:
         try:
             rows.append(
                 ScoreRow(
-                    path_a=from_spreadsheet_cell(rec["path_a"]),
-                    path_b=from_spreadsheet_cell(rec["path_b"]),
-                    identity_a=from_spreadsheet_cell(rec["identity_a"]),
-                    identity_b=from_spreadsheet_cell(rec["identity_b"]),
+                    path_a=str(from_spreadsheet_cell(rec["path_a"])),
+                    path_b=str(from_spreadsheet_cell(rec["path_b"])),
+                    identity_a=str(from_spreadsheet_cell(rec["identity_a"])),
+                    identity_b=str(from_spreadsheet_cell(rec["identity_b"])),
                     label={"1": True, "0": False}[rec["label"]],
                     score=float(rec["score"]),
                     fold=int(rec["fold"]) if rec["fold"] else None,
