@@ -154,6 +154,7 @@ def _load_commands() -> None:
     for module in (
         "evaluate_cmds",
         "report_cmds",
+        "compare_cmd",
         "lfw_cmd",
         "models_cmd",
         "gate_cmd",
