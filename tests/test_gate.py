@@ -594,14 +594,15 @@ def test_no_comparable_metric_exits_2(tmp_path):
 # ---------------------------------------------------------------- outputs
 
 
-def test_not_comparable_metric_is_skipped_not_failed(base, tmp_path):
+def test_metric_missing_in_current_fails_where_the_baseline_had_a_value(base, tmp_path):
     current = write(
         set_metric(make_results(), "ordinary", DLIB, "d_prime", None), tmp_path / "c.json"
     )
     result = invoke("--baseline", base, "--current", current)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     row = row_for(result.stdout, "ordinary", DLIB, "d_prime")
-    assert "| 2.1000 | — | — | 0.05 | ⚠️ not comparable |" in row
+    assert "| 2.1000 | — | — | 0.05 |" in row and "regressed" in row
+    # No value in the baseline either: nothing to hold the current run to.
     assert "⚠️ not comparable" in row_for(result.stdout, "ordinary", DLIB, "tar_at_far_1e-4")
 
 

@@ -170,3 +170,14 @@ def test_two_runs_into_one_out_both_complete(tiny_set, standin_config, tmp_path)
     assert second.exit_code == 0, second.output
     assert (out / "results.json").is_file() and (out / MARKER).is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+@needs_shared
+def test_roc_baseline_inside_out_is_refused_and_kept(tiny_set, standin_config, tmp_path):
+    out = tmp_path / "out"
+    assert roc(tiny_set, out, standin_config).exit_code == 0
+    before = (out / "results.json").read_bytes()
+    result = roc(tiny_set, out, standin_config, "--baseline", str(out / "results.json"))
+    assert result.exit_code == 2, result.output
+    assert "baseline" in result.output and "Traceback" not in result.output
+    assert (out / "results.json").read_bytes() == before

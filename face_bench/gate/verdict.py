@@ -425,6 +425,7 @@ def _check_subsets(
                 )
             )
         mismatches += _differs(scope, "pairs mode", subset.pairs.mode, other.pairs.mode)
+        mismatches += _pair_set(scope, subset.pairs, other.pairs, notes)
         counts_b = (subset.pairs.n_genuine, subset.pairs.n_impostor)
         counts_c = (other.pairs.n_genuine, other.pairs.n_impostor)
         if counts_b != counts_c:
@@ -451,6 +452,19 @@ def _check_subsets(
         for name in cur_subsets
         if name not in base_subset_names
     ]
+
+
+def _pair_set(scope: str, base: Any, cur: Any, notes: list[str]) -> list[Mismatch]:
+    """Different pair files or pair sets are different tests: a mismatch, not a comparison."""
+    out: list[Mismatch] = []
+    for key, what in (("file_sha256", "pairs file"), ("pairs_sha256", "pair set")):
+        b, c = getattr(base, key, None), getattr(cur, key, None)
+        if b is not None and c is not None and b != c:
+            reason = f"{what} differs (sha256 {_short(b)} in baseline, {_short(c)} in current)"
+            out.append(Mismatch(scope, f"{reason}: the runs scored different pairs"))
+        elif (b is None) != (c is None) and base.mode != "all":
+            notes.append(f"{scope}: {what} digest recorded in one run only; not compared")
+    return out
 
 
 def _finite(value: Any) -> float | None:
@@ -501,6 +515,16 @@ def _compare_metrics(
     return rows
 
 
+def _require_number(value: Any, side: str, subset: str, model: str, name: str) -> None:
+    """A metric is a number, null or absent; anything else means a malformed file (exit 2)."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return
+    raise GateInputError(
+        f"{side}: subset {subset!r}, model {model!r}: metric {name!r} is "
+        f"{type(value).__name__} {str(value)[:40]!r}, not a number: malformed results file"
+    )
+
+
 def _compare_one(
     subset: str,
     model: str,
@@ -512,6 +536,8 @@ def _compare_one(
     fail_outside_ci: bool,
 ) -> GateRow:
     sign = metric_direction(name) or +1
+    for side, flat in (("baseline", base_flat), ("current", cur_flat)):
+        _require_number(flat.get(name), side, subset, model, name)
     b, c = _finite(base_flat.get(name)), _finite(cur_flat.get(name))
     row = GateRow(
         subset=subset,
@@ -525,6 +551,11 @@ def _compare_one(
         verdict="not comparable",
         current_ci=ci,
     )
+    if b is not None and c is None:
+        # A gated metric that is missing, null, NaN or infinite in the current run cannot
+        # pass: every headline metric NaN would otherwise read as "nothing to compare".
+        shown = "missing" if name not in cur_flat else f"{cur_flat[name]!r}, not a finite number"
+        return replace(row, verdict="regressed", note=f"current value {shown}")
     if b is None or c is None:
         why = [
             f"not in {side}" if name not in flat else f"no value in {side}"
@@ -594,7 +625,15 @@ def run_gate(
     fail = fail_outside_ci if fail_outside_ci is not None else bool(file_fail)
     baseline = _load(baseline_path, "baseline")
     current = _load(current_path, "current")
-    report = gate(baseline, current, merged, allow_mismatch, fail_outside_ci=fail)
+    try:
+        report = gate(baseline, current, merged, allow_mismatch, fail_outside_ci=fail)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        # A file that passed the schema but whose metric blocks are not shaped as face-bench
+        # writes them: "cannot tell" (2), never a traceback or "regression" (1).
+        raise GateInputError(
+            f"malformed metric block in {baseline_path} or {current_path}: "
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        ) from None
     return replace(
         report,
         baseline=replace(report.baseline, label=str(baseline_path)),

@@ -81,6 +81,11 @@ class PairInfo(_Strict):
     n_impostor: int
     excluded_images: int = 0
     identities_without_genuine_pair: int = 0
+    # What the gate needs to tell whether two runs scored the same pairs: the pairs file's
+    # SHA-256 and a digest of the pair set drawn (image indices and labels, before failures
+    # to enrol are excluded); None where not recorded (every pair of a large sample).
+    file_sha256: str | None = None
+    pairs_sha256: str | None = None
 
 
 class SubsetRun(_Strict):
@@ -180,6 +185,8 @@ class RunResults(_Strict):
             )
         try:
             return cls.model_validate(data)
+        except RecursionError:
+            raise ResultsError(f"{path}: invalid results file: nested too deeply") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -8,6 +8,7 @@ no command re-embeds or re-scores.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -508,6 +509,8 @@ def evaluate(
                     n_impostor=int(len(labels) - labels.sum()),
                     excluded_images=int(failed_any.sum()) if request.on_fail == "exclude" else 0,
                     identities_without_genuine_pair=int((counts < 2).sum()),
+                    file_sha256=pairs_file_sha256(request.pairs_file),
+                    pairs_sha256=None if pairs is None else pair_set_digest(pairs),
                 ),
                 models=model_runs,
                 comparisons=compare_models(model_scores, request.bootstrap, request.seed),
@@ -566,3 +569,25 @@ def evaluate(
         ),
     )
     return Evaluation(results, subset_data, specs, embeddings, union, skipped, dataset)
+
+
+def pairs_file_sha256(path: Path | None) -> str | None:
+    """SHA-256 of the pairs file's bytes: the gate refuses to compare different pair files."""
+    if path is None:
+        return None
+    from face_bench.core.errors import PairsFileError
+    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
+
+    return hashlib.sha256(
+        read_bounded(path, MAX_TABLE_BYTES, "pairs file", PairsFileError)
+    ).hexdigest()
+
+
+def pair_set_digest(pairs: Pairs) -> str:
+    """A digest of which image pairs were drawn with which labels, independent of order."""
+    a = np.minimum(pairs.a, pairs.b).astype("<i8")
+    b = np.maximum(pairs.a, pairs.b).astype("<i8")
+    label = np.asarray(pairs.label, dtype="<i8")
+    order = np.lexsort((label, b, a))
+    table = np.stack([a[order], b[order], label[order]], axis=1)
+    return hashlib.sha256(np.ascontiguousarray(table).tobytes()).hexdigest()
