@@ -457,8 +457,11 @@ def _check_subsets(
 def _pair_set(scope: str, base: Any, cur: Any, notes: list[str]) -> list[Mismatch]:
     """Different pair files or pair sets are different tests: a mismatch, not a comparison."""
     out: list[Mismatch] = []
-    for key, what in (("file_sha256", "pairs file"), ("pairs_sha256", "pair set")):
-        b, c = getattr(base, key, None), getattr(cur, key, None)
+    digests = (
+        (base.file_sha256, cur.file_sha256, "pairs file"),
+        (base.pairs_sha256, cur.pairs_sha256, "pair set"),
+    )
+    for b, c, what in digests:
         if b is not None and c is not None and b != c:
             reason = f"{what} differs (sha256 {_short(b)} in baseline, {_short(c)} in current)"
             out.append(Mismatch(scope, f"{reason}: the runs scored different pairs"))
