@@ -206,7 +206,8 @@ def _run_block(fn, triangle, r0: int, r1: int, arg):
 
 class RayMapper:
     """Runs all-pairs block passes as Ray tasks: the embeddings go to the object store once,
-    at most ``2 x CPUs`` blocks are in flight (back-pressure), results come back in order.
+    at most ``2 x CPUs`` blocks are in flight or waiting (back-pressure), results are yielded
+    in block order.
 
     A task whose worker dies is retried by Ray (``max_retries``), so a lost node costs time,
     never a wrong count.
@@ -227,24 +228,22 @@ class RayMapper:
             self._task = remote(_run_block)
         return self._cluster
 
-    def __call__(self, fn, triangle, blocks, arg) -> list:
+    def __call__(self, fn, triangle, blocks, arg) -> Iterator[Any]:
         ray = self.cluster.ray
         if self._shared is None or self._shared[0] != id(triangle):
             self._shared = (id(triangle), ray.put(triangle))
         shared, arg_ref = self._shared[1], ray.put(arg)
-        limit = 2 * self.cluster.cpus()
-        results: dict[int, object] = {}
-        pending: dict[object, int] = {}
-        for index, (r0, r1) in enumerate(blocks):
-            if len(pending) >= limit:
-                self._collect(pending, results, wait_for=1)
-            pending[self._task.remote(fn, shared, r0, r1, arg_ref)] = index
-        self._collect(pending, results, wait_for=len(pending))
-        return [results[i] for i in range(len(blocks))]
-
-    def _collect(self, pending: dict, results: dict, wait_for: int) -> None:
-        if not pending:
-            return
-        done, _rest = self.cluster.ray.wait(list(pending), num_returns=wait_for)
-        for ref, value in zip(done, self.cluster.ray.get(done), strict=True):
-            results[pending.pop(ref)] = value
+        window = 2 * self.cluster.cpus()
+        ready: dict[int, Any] = {}
+        pending: dict[Any, int] = {}
+        submitted = next_out = 0
+        while next_out < len(blocks):
+            while submitted < len(blocks) and len(pending) + len(ready) < window:
+                r0, r1 = blocks[submitted]
+                pending[self._task.remote(fn, shared, r0, r1, arg_ref)] = submitted
+                submitted += 1
+            while next_out not in ready:
+                done, _rest = ray.wait(list(pending), num_returns=1)
+                ready[pending.pop(done[0])] = ray.get(done[0])
+            yield ready.pop(next_out)  # in block order: the driver folds in a fixed order
+            next_out += 1

@@ -21,7 +21,7 @@ last bit, and no engine ever holds more than one block of impostor scores.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,7 +70,9 @@ class Triangle:
 
 
 class Mapper(Protocol):
-    """Runs ``fn(triangle, r0, r1, arg)`` on every block; results in block order."""
+    """Runs ``fn(triangle, r0, r1, arg)`` on every block and yields the results in block
+    order, as they come: the driver folds them one by one, so its memory holds one block's
+    statistics plus the engine's window of blocks in flight, however many blocks there are."""
 
     def __call__(
         self,
@@ -78,14 +80,15 @@ class Mapper(Protocol):
         triangle: Triangle,
         blocks: Sequence[tuple[int, int]],
         arg: Any,
-    ) -> list[Any]: ...
+    ) -> Iterable[Any]: ...
 
 
 def local_mapper(
     fn: Callable[..., Any], triangle: Triangle, blocks: Sequence[tuple[int, int]], arg: Any
-) -> list[Any]:
+) -> Iterator[Any]:
     """The in-process engine: one block after the other."""
-    return [fn(triangle, r0, r1, arg) for r0, r1 in blocks]
+    for r0, r1 in blocks:
+        yield fn(triangle, r0, r1, arg)
 
 
 def _keys(values: np.ndarray) -> np.ndarray:
@@ -150,7 +153,7 @@ def all_pair_scores(
     """Scores and labels of every pair, scored block by block by ``mapper``; the same arrays,
     bit for bit, as :func:`scoring.pair_scores_blocked`."""
     tri = _triangle(embeddings, ids, similarity)
-    parts = mapper(_pass_scores, tri, row_blocks(tri.e.shape[0], block_elems), None)
+    parts = list(mapper(_pass_scores, tri, row_blocks(tri.e.shape[0], block_elems), None))
     if not parts:
         return np.empty(0, np.float32), np.empty(0, bool)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -195,36 +198,48 @@ def summarise_all_pairs(
     tri = _triangle(embeddings, ids, similarity)
     blocks = row_blocks(tri.e.shape[0], block_elems)
 
-    first = mapper(_pass_genuine, tri, blocks, None)
-    genuine = np.sort(np.concatenate([f[0] for f in first]))
-    gm, im = NO_MOMENTS, NO_MOMENTS
-    for f in first:
-        gm, im = merge_chunk(gm, f[1]), merge_chunk(im, f[2])
+    parts: list[np.ndarray] = []
+    gm, im, lowest = NO_MOMENTS, NO_MOMENTS, math.inf
+    for gen, g_moments, i_moments, block_lowest in mapper(_pass_genuine, tri, blocks, None):
+        parts.append(gen)
+        gm, im = merge_chunk(gm, g_moments), merge_chunk(im, i_moments)
+        lowest = min(lowest, block_lowest)
     n_pos, n_neg = gm[0], im[0]
     if n_pos == 0 or n_neg == 0:
         raise MetricError("verification metrics need both genuine and impostor pairs")
-    lowest = min(f[3] for f in first)
+    genuine = np.sort(np.concatenate(parts))
+    del parts
 
     u, counts = np.unique(genuine, return_counts=True)
     extra = np.asarray(sorted(set(thresholds)), np.float64)
-    second = mapper(_pass_counts, tri, blocks, (u, extra))
-    hist = np.sum([s[0] for s in second], axis=0)
-    eq = np.sum([s[1] for s in second], axis=0)
-    ge_extra = np.sum([s[2] for s in second], axis=0) if extra.size else np.zeros(0, np.int64)
-    high = np.sum([s[3] for s in second], axis=0)
+    hist = np.zeros(u.size + 1, np.int64)
+    eq = np.zeros(u.size, np.int64)
+    ge_extra = np.zeros(extra.size, np.int64)
+    high = np.zeros(_BUCKETS, np.int64)
+    for b_hist, b_eq, b_extra, b_high in mapper(_pass_counts, tri, blocks, (u, extra)):
+        hist += b_hist
+        eq += b_eq
+        ge_extra += b_extra
+        high += b_high
     c = corners_from_histogram(u, counts, hist, eq, n_pos, n_neg)
 
     k_eer, lo, hi = _eer_bracket(c)
     plans = [_tar_plan(t, n_neg, high) for t in far_targets]
     buckets = sorted({p[1] for p in plans if p is not None})
     nexts = sorted({p[3] for p in plans if p is not None and p[3] is not None})
-    third = mapper(_pass_select, tri, blocks, (lo, hi, buckets, nexts))
-
-    local_s = np.concatenate([x[0] for x in third])
-    local_y = np.concatenate([x[1] for x in third])
-    eer = _eer_from_bracket(c, k_eer, _counts_sorted(local_s, local_y))
-    low = {b: np.sum([x[2][i] for x in third], axis=0) for i, b in enumerate(buckets)}
-    mins = {b: _min_key([x[3][i] for x in third]) for i, b in enumerate(nexts)}
+    sel_s: list[np.ndarray] = []
+    sel_y: list[np.ndarray] = []
+    low = {b: np.zeros(_BUCKETS, np.int64) for b in buckets}
+    mins: dict[int, int | None] = dict.fromkeys(nexts)
+    for s, y, b_low, b_mins in mapper(_pass_select, tri, blocks, (lo, hi, buckets, nexts)):
+        sel_s.append(s)
+        sel_y.append(y)
+        for b, counts_in in zip(buckets, b_low, strict=True):
+            low[b] += counts_in
+        for b, key in zip(nexts, b_mins, strict=True):
+            mins[b] = _min_key([mins[b], key])
+    local = _counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y))
+    eer = _eer_from_bracket(c, k_eer, local)
     tars = [
         _tar_from_plan(t, p, low, mins, genuine, n_pos, n_neg, lowest)
         for t, p in zip(far_targets, plans, strict=True)
