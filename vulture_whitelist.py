@@ -48,9 +48,8 @@ std_ddof
 EmbeddingStore  # Protocol the embedding step is typed against
 Template  # Literal of the chip templates
 
-# Wired by work in progress: ``--engine`` (Engine), ``--figure-format`` (figure_format,
-# taken by the evaluation commands before the writers use it), the report's rate cells.
-Engine
+# Wired by work in progress: ``--figure-format`` (figure_format, taken by the evaluation
+# commands before the writers use it), the report's rate cells.
 figure_format
 rate_with_counts
 PREVALENCE_DEPENDENT
