@@ -91,14 +91,14 @@ def test_report_has_every_section(report_runs: dict) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in page
     ids = set(re.findall(r'\sid="([^"]+)"', page))
-    expected = {"run", "subsets", "models", "det", "differentials", "umap", "files"}
+    expected = {"headline", "run", "subsets", "models", "det", "differentials", "umap", "files"}
     for slug in ("ordinary", "young_women"):
         expected |= {
             f"subset-{slug}",
             f"headline-{slug}",
             f"headline-table-{slug}",
             f"delong-{slug}",
-            f"roc-{slug}",
+            f"cv-{slug}",
             f"sweep-{slug}",
             f"scores-{slug}",
             f"gallery-{slug}",
@@ -111,7 +111,7 @@ def test_report_has_every_section(report_runs: dict) -> None:
         "Threshold sweep",
         "Score distributions",
         "Hardest pairs",
-        "DET and ROC, all subsets",
+        "DET, ROC and error rates",
         "Subset differentials",
         "UMAP of the embeddings",
     ):
@@ -137,9 +137,35 @@ def test_report_has_every_section(report_runs: dict) -> None:
     assert "95% CI" in page and "DeLong z = " in page
     for name in ("results.json", "scores.csv", "sweep.csv", "umap.csv", "umap.png", "det.png"):
         assert (folder / name).stat().st_size > 0, name
-    for name in ("roc", "sweep", "scores"):
+    for name in ("sweep", "scores"):
         for slug in ("ordinary", "young_women"):
             assert (folder / f"{name}-{slug}.png").is_file()
+    # One ROC of every curve (log FMR axis), no per-subset copies of the same curves.
+    assert (folder / "roc.png").is_file() and not list(folder.glob("roc-*.png"))
+    for name in ("rates.png", "headline.md", "headline.tex"):
+        assert (folder / name).stat().st_size > 0, name
+    # A self-contained page embeds its thumbnails: no gallery folder.
+    assert not (folder / "gallery").exists()
+
+
+@needs_shared
+@pytest.mark.slow
+def test_headline_comes_first_with_error_counts(report_runs: dict) -> None:
+    folder, page = _ok(report_runs, "self")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    young = results["subsets"][1]
+    point = young["models"][0]["metrics"]["at_default"]
+    expected = f"({point['fmr_errors']:,} / {point['n_impostor']:,})"
+    assert point["n_impostor"] == young["pairs"]["n_impostor"]
+    headline = page.index('id="headline"')
+    assert headline < page.index(expected) < page.index('id="run"')
+    assert page.index(expected) < page.index('id="subset-ordinary"')
+    assert "dlib at 0.6 accepts " in page[headline : page.index('id="run"')]
+    # F1 is marked prevalence-dependent and never gets the ▲.
+    for key in ("f1_at_default", "best_f1"):
+        row = re.search(rf'<tr data-metric="{key}"[^>]*>(.*?)</tr>', page, re.S).group(0)
+        assert 'class="prevalence"' in row and "▲" not in row
+    assert (folder / "headline.md").read_text(encoding="utf-8").count("| dlib |") == 2
 
 
 @needs_shared
@@ -183,7 +209,7 @@ def test_linked_report_points_at_files_beside_it(report_runs: dict) -> None:
 @needs_shared
 @pytest.mark.slow
 def test_gallery_shows_names_thumbnails_and_both_scores(report_runs: dict) -> None:
-    folder, page = _ok(report_runs, "self")
+    folder, page = _ok(report_runs, "linked")
     identities = set(pd.read_csv(JP_FACES / "manifest.csv")["identity"])
     gallery = page.split('id="gallery-ordinary"', 1)[1].split('id="det"', 1)[0]
     shown = set(re.findall(r'<span class="who">([^<]+)</span>', gallery))
@@ -303,6 +329,8 @@ _PROBE = """<script id="fb-probe">
         .map(function (i) { return i.getAttribute("src").slice(0, 80); }),
       scripts: document.scripts.length,
       headline: document.querySelectorAll("table.headline tbody tr").length,
+      pageWidth: document.documentElement.scrollWidth,
+      viewport: window.innerWidth,
       sections: [].slice.call(document.querySelectorAll("section[id]")).map(function (s) {
         return s.id;
       }),
@@ -338,7 +366,7 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _open_in_chromium(report: Path, tmp_path: Path) -> tuple[dict, str]:
+def _open_in_chromium(report: Path, tmp_path: Path, width: int = 1400) -> tuple[dict, str]:
     """Load a probed copy of ``report`` (same folder, so relative links resolve)."""
     page = report.read_text(encoding="utf-8")
     probed = report.with_name("report-probe.html")
@@ -348,6 +376,7 @@ def _open_in_chromium(report: Path, tmp_path: Path) -> tuple[dict, str]:
             "--enable-logging=stderr",
             "--v=0",
             "--virtual-time-budget=10000",
+            f"--window-size={width},2000",
             "--dump-dom",
             probed.as_uri(),
         ],
@@ -388,6 +417,18 @@ def test_report_renders_in_chromium(report_runs: dict, variant: str, tmp_path: P
         assert image.size == (1280, 4000)
         # Not a blank page: the screenshot holds text and figures.
         assert len(np.unique(np.asarray(image.convert("L")))) > 50
+
+
+@needs_shared
+@needs_chromium
+@pytest.mark.slow
+@pytest.mark.browser
+def test_report_fits_a_phone(report_runs: dict, tmp_path: Path) -> None:
+    folder, _page = _ok(report_runs, "self")
+    result, _stderr = _open_in_chromium(folder / "report.html", tmp_path, width=390)
+    assert result["errors"] == [] and result["broken"] == []
+    # Wide tables scroll inside their own box: the page never scrolls sideways.
+    assert result["viewport"] == 390 and result["pageWidth"] <= 390, result["pageWidth"]
 
 
 @needs_shared

@@ -135,7 +135,7 @@ def evaluation_command(
     with progress_factory() as progress:
         evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
     with run_folder(target) as folder:
-        written = write_evaluation(evaluation, folder.staging, kind)
+        written = write_evaluation(evaluation, folder.staging, kind, figure_format.value)
     written = [folder.final_path(p) for p in written]
     render_evaluation(evaluation, kind, output_format.value, written)
     if baseline is not None:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from face_bench.cli.tables import (
+    STACK_BELOW,
+    SafeTable,
+    console_width,
+    headline_table,
+    stacked_table,
+    wide_table,
+)
 from face_bench.core.text import display
 
 # Markup is off: names, paths and messages come from user data and may contain "[...]".
 console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 # Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
-stdout = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 160)
+stdout = Console(highlight=False, markup=False, width=console_width())
 
 
 @contextlib.contextmanager
@@ -57,22 +63,6 @@ def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
             progress.stop()
 
 
-class SafeTable(Table):
-    """A rich Table whose title and text cells are safe to print (``core.text.display``).
-
-    Names are data: a subset or identity name could otherwise move the cursor, clear the
-    screen or reverse the text around it, and a huge one would wreck the table.
-    """
-
-    def __init__(self, *args: Any, title: Any = None, **kwargs: Any) -> None:
-        if isinstance(title, str):
-            title = display(title, 200)
-        super().__init__(*args, title=title, **kwargs)
-
-    def add_row(self, *cells: Any, **kwargs: Any) -> None:
-        super().add_row(*(display(c) if isinstance(c, str) else c for c in cells), **kwargs)
-
-
 def _safe_lines(message: str) -> str:
     return "\n".join(display(line, 4000) for line in str(message).split("\n"))
 
@@ -109,40 +99,46 @@ def _p_text(comparison: dict[str, Any]) -> str:
     return text if text.startswith("<") else f"= {text}"
 
 
+def _tar_cell(point: dict[str, Any]) -> str:
+    if point.get("tar") is None:
+        return "n/a"
+    return fmt(point["tar"]) + ("" if point.get("supported") else " (thin)")
+
+
+def _model_row(model) -> list[str]:
+    m = model.metrics
+    default = m.get("at_default", {})
+    return [
+        model.name,
+        str(model.n_images_attempted - model.n_failures),
+        str(model.n_failures),
+        fmt(m["roc_auc"]) + _ci(m.get("ci", {}).get("roc_auc")),
+        fmt(m["eer"]) + f" @ {fmt(m['eer_threshold'], 3)}",
+        *(_tar_cell(t) for t in m.get("tar_at_far", [])),
+        fmt(m["d_prime"], 2),
+        f"{fmt(m['best_f1']['f1'], 3)} @ {fmt(m['best_f1']['threshold'], 3)}",
+        f"{fmt(default.get('f1'), 3)} @ {fmt(default.get('threshold'), 3)}",
+    ]
+
+
 def render_evaluation(evaluation, kind: str, output_format: str, written: list[Path]) -> None:
     """Print the per-subset tables (or the results JSON) and where files went."""
     results = evaluation.results
     if output_format == "json":
         stdout.print_json(json.dumps(results.model_dump(mode="json"), ensure_ascii=False))
         return
+    stdout.print(headline_table(results))
     for subset in results.subsets:
-        table = SafeTable(
-            title=(
-                f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
-                f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
-            ),
-            title_justify="left",
+        title = (
+            f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
+            f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
         )
         targets = [t["far_target"] for t in subset.models[0].metrics.get("tar_at_far", [])]
         columns = ["model", "images", "FTE", "ROC-AUC", "EER @ thr"]
         columns += [f"TAR@FAR {t:g}" for t in targets] + ["d'", "best F1 @ thr", "F1 @ default"]
-        for column in columns:
-            table.add_column(column, justify="left" if column == "model" else "right")
-        for model in subset.models:
-            m = model.metrics
-            tars = [fmt(t["tar"]) if t["supported"] else "n/a" for t in m.get("tar_at_far", [])]
-            default = m.get("at_default", {})
-            table.add_row(
-                model.name,
-                str(model.n_images_attempted - model.n_failures),
-                str(model.n_failures),
-                fmt(m["roc_auc"]) + _ci(m.get("ci", {}).get("roc_auc")),
-                fmt(m["eer"]) + f" @ {fmt(m['eer_threshold'], 3)}",
-                *tars,
-                fmt(m["d_prime"], 2),
-                f"{fmt(m['best_f1']['f1'], 3)} @ {fmt(m['best_f1']['threshold'], 3)}",
-                f"{fmt(default.get('f1'), 3)} @ {fmt(default.get('threshold'), 3)}",
-            )
+        rows = [_model_row(model) for model in subset.models]
+        narrow = (stdout.width or 200) < STACK_BELOW
+        table = (stacked_table if narrow else wide_table)(title, columns, rows)
         stdout.print(table)
         for comparison in subset.comparisons:
             stdout.print(
@@ -165,6 +161,9 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
             )
         for note in subset.notes:
             stdout.print(f"  note: {note}")
+        warning = (subset.identity_concentration or {}).get("warning")
+        if warning:
+            stdout.print(f"  identity concentration: {warning}")
     if kind == "threshold-sweep":
         _render_sweep(results)
     if results.subset_differentials:
@@ -208,22 +207,32 @@ def _render_sweep(results) -> None:
 
 
 def _render_differentials(diff: dict[str, Any]) -> None:
-    for model, data in diff.get("models", {}).items():
+    """Ratios first (∞ against a zero rate, as on the page), matched impostors beside the raw
+    FMR, then the rates with their counts; FDR last with what it measures."""
+    from face_bench.report.sections import differentials
+
+    for d in differentials(diff):
         table = SafeTable(
-            title=(
-                f"{model}: subset differentials at {data['threshold_rule']} "
-                f"(threshold {fmt(data['threshold'])} {data['units']}); FDR {fmt(data['fdr'])}"
-            ),
+            title=f"{d['model']}: subset differentials at {d['rule']} "
+            f"(threshold {d['threshold']} {d['units']})",
             title_justify="left",
         )
-        for column in ("subset", "FMR", "FMR ratio", "FNMR", "FNMR ratio"):
-            table.add_column(column, justify="left" if column == "subset" else "right")
-        for row in data["subsets"]:
-            table.add_row(
-                row["subset"],
-                fmt(row["fmr"], 5),
-                fmt(row["fmr_ratio"], 2),
-                fmt(row["fnmr"], 5),
-                fmt(row["fnmr_ratio"], 2),
+        columns = ["subset", "FMR ratio"] + (["matched FMR ratio"] if d["matched"] else [])
+        columns += ["FNMR ratio", "FMR"] + (["FMR, matched"] if d["matched"] else []) + ["FNMR"]
+        for column in columns:
+            table.add_column(
+                column, justify="left" if column == "subset" else "right", overflow="fold"
             )
+        for r in d["rows"]:
+            cells = [r["subset"], r["fmr_ratio"]] + ([r["matched_ratio"]] if d["matched"] else [])
+            cells += [r["fnmr_ratio"], r["fmr"]] + ([r["matched_fmr"]] if d["matched"] else [])
+            table.add_row(*cells, r["fnmr"])
         stdout.print(table)
+        if d["note"]:
+            stdout.print(f"  note: {d['note']}")
+        stdout.print(
+            f"  FDR {d['fdr']} (1 = alike; absolute gaps, so read the ratios first); "
+            "matched = impostor pairs of the same sex and age group"
+            if d["matched"]
+            else f"  FDR {d['fdr']} (1 = alike; absolute gaps, so read the ratios first)"
+        )

@@ -281,7 +281,12 @@ def report_command(
     evaluation = _evaluate(request)
     with run_folder(target) as folder:
         result = write_report(
-            evaluation, folder.staging, self_contained=self_contained, top_k=top_k, say=info
+            evaluation,
+            folder.staging,
+            self_contained=self_contained,
+            top_k=top_k,
+            say=info,
+            figure_format=figure_format.value,
         )
     for note in result.notes:
         warn(note)

@@ -115,8 +115,9 @@ def cross_validated_threshold(
             continue  # a fold whose training pairs lack a class cannot choose
         results.append(FoldResult(fold, thr, operating_point(s[test], y[test], thr)))
     if not results:
-        raise MetricError(f"no identity fold could choose a {criterion_label(criterion, far)} "
-                          "threshold")  # fmt: skip
+        raise MetricError(
+            f"no identity fold could choose a {criterion_label(criterion, far)} threshold"
+        )
     fmr_e = sum(r.held_out.fmr_errors for r in results)
     n_imp = sum(r.held_out.n_impostor for r in results)
     fnmr_e = sum(r.held_out.fnmr_errors for r in results)
@@ -131,6 +132,9 @@ def cross_validated_threshold(
         n_genuine=n_gen,
     )
     return CrossValidated(
-        criterion_label(criterion, far), k, tuple(r.threshold for r in results), pooled,
+        criterion_label(criterion, far),
+        k,
+        tuple(r.threshold for r in results),
+        pooled,
         tuple(results),
-    )  # fmt: skip
+    )

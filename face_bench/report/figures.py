@@ -19,12 +19,62 @@ def _label(model: str, subset: str, several: bool) -> str:
     return f"{model} · {display(subset, NAME_WIDTH)}" if several else model
 
 
-def roc_and_det(evaluation, out: Path) -> list[Path]:
-    """roc.png and det.png: one curve per model (and per subset when there are several)."""
+BAND_REPLICATES = 200
+"""Identity-bootstrap replicates behind the DET bands (fewer than the metrics' 1000: a band
+is read by eye)."""
+
+
+def _det_marks(metrics: dict) -> tuple:
+    """Default threshold, target-FMR threshold and EER as DET points."""
+    from face_bench.report import plots
+
+    marks = []
+    default = metrics.get("at_default") or {}
+    if default.get("fmr") is not None and default.get("fnmr") is not None:
+        marks.append(plots.OperatingMark("default", default["fmr"], default["fnmr"]))
+    target = metrics.get("at_target_fmr") or {}
+    if target.get("fmr") is not None and target.get("fnmr") is not None:
+        marks.append(plots.OperatingMark("target", target["fmr"], target["fnmr"]))
+    if metrics.get("eer") is not None:
+        marks.append(plots.OperatingMark("EER", metrics["eer"], metrics["eer"]))
+    return tuple(marks)
+
+
+def _det_band(scores, fpr, n_boot: int, seed: int):
+    """The identity-bootstrap band of one DET curve, or None without a bootstrap."""
+    import numpy as np
+
+    from face_bench.metrics.uncertainty import bootstrap_det_band
+    from face_bench.report import plots
+
+    if not n_boot or not scores.per_pair:
+        return None
+    positive = fpr[fpr > 0]
+    low = max(positive.min() if positive.size else 1e-4, 1.0 / max(1, (~scores.labels).sum()))
+    grid = np.geomspace(low, 1.0, 60)
+    lower, upper = bootstrap_det_band(
+        scores.scores,
+        scores.labels,
+        scores.ids_a,
+        scores.ids_b,
+        grid,
+        min(n_boot, BAND_REPLICATES),
+        seed,
+    )
+    return plots.DetBand(grid, lower, upper)
+
+
+def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
+    """roc.<fmt> (log FMR axis) and det.<fmt>: colour = model, line style = subset.
+
+    The DET marks each curve's default threshold, target-FMR threshold and EER, with an
+    identity-bootstrap band when the run bootstrapped.
+    """
     from face_bench.report import plots
     from face_bench.run.analysis import curve_points
 
     several = len(evaluation.subsets) > 1
+    settings = evaluation.results.settings
     roc_curves, det_curves = [], []
     for subset in evaluation.subsets:
         run = evaluation.results.subset(subset.name)
@@ -32,13 +82,54 @@ def roc_and_det(evaluation, out: Path) -> list[Path]:
         for name, scores in subset.scores.items():
             fpr, tpr = curve_points(scores)
             label = _label(name, subset.name, several)
-            roc_curves.append(plots.RocCurve(label, fpr, tpr, metrics[name]["roc_auc"]))
-            det_curves.append(plots.DetCurve(label, fpr, 1.0 - tpr, metrics[name]["eer"]))
+            m = metrics[name]
+            roc_curves.append(
+                plots.RocCurve(label, fpr, tpr, m["roc_auc"], model=name, subset=subset.name)
+            )
+            det_curves.append(
+                plots.DetCurve(
+                    label,
+                    fpr,
+                    1.0 - tpr,
+                    m["eer"],
+                    model=name,
+                    subset=subset.name,
+                    points=_det_marks(m),
+                    band=_det_band(scores, fpr, settings.bootstrap, settings.seed),
+                )
+            )
     title = display(" vs ".join(display(s.name, NAME_WIDTH) for s in evaluation.subsets), 120)
     return [
-        plots.plot_roc(roc_curves, out / "roc.png", f"ROC — {title}"),
-        plots.plot_det(det_curves, out / "det.png", f"DET — {title}"),
+        plots.plot_roc(roc_curves, out / f"roc.{fmt}", f"ROC — {title}"),
+        plots.plot_det(det_curves, out / f"det.{fmt}", f"DET — {title}"),
     ]
+
+
+def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
+    """rates.<fmt>: FMR and FNMR against each model's own threshold, every subset."""
+    from face_bench.report import plots
+    from face_bench.run.analysis import sweep_frame
+
+    panels = []
+    for subset in evaluation.subsets:
+        for name, scores in subset.scores.items():
+            frame = sweep_frame(scores)
+            panels.append(
+                plots.RateCurve(
+                    model=name,
+                    subset=subset.name,
+                    units=scores.spec.units,
+                    threshold=frame["threshold"].to_numpy(),
+                    fmr=frame["fmr"].to_numpy(),
+                    fnmr=frame["fnmr"].to_numpy(),
+                    default=scores.spec.threshold,
+                    lower_is_same=scores.spec.distance_like,
+                )
+            )
+    title = "FMR and FNMR against the threshold — " + " vs ".join(
+        s.name for s in evaluation.subsets
+    )
+    return plots.plot_error_rates(panels, out / f"rates.{fmt}", title)
 
 
 def sweep_panels(evaluation, subset):
@@ -71,14 +162,14 @@ def sweep_panels(evaluation, subset):
     return panels
 
 
-def sweeps(evaluation, out: Path) -> list[Path]:
-    """sweep.png (one subset) or sweep-<subset>.png (several): a panel per model."""
+def sweeps(evaluation, out: Path, fmt: str = "png") -> list[Path]:
+    """sweep.<fmt> (one subset) or sweep-<subset>.<fmt> (several): a panel per model."""
     from face_bench.report import plots
 
     written = []
     several = len(evaluation.subsets) > 1
     for subset in evaluation.subsets:
-        name = f"sweep-{_slug(evaluation, subset.name)}.png" if several else "sweep.png"
+        name = f"sweep-{_slug(evaluation, subset.name)}.{fmt}" if several else f"sweep.{fmt}"
         written.append(
             plots.plot_sweep(
                 sweep_panels(evaluation, subset),
@@ -97,28 +188,7 @@ def _metrics_by_model(evaluation, subset_name: str) -> dict:
     return {m.name: m.metrics for m in run.models}
 
 
-def roc_per_subset(evaluation, out: Path, colors=None) -> dict[str, Path]:
-    """roc-<subset>.png: the models of one subset overlaid, one figure per subset."""
-    from face_bench.report import plots
-    from face_bench.run.analysis import curve_points
-
-    written = {}
-    for subset in evaluation.subsets:
-        metrics = _metrics_by_model(evaluation, subset.name)
-        curves = []
-        for name, scores in subset.scores.items():
-            fpr, tpr = curve_points(scores)
-            curves.append(plots.RocCurve(name, fpr, tpr, metrics[name]["roc_auc"]))
-        written[subset.name] = plots.plot_roc(
-            curves,
-            out / f"roc-{_slug(evaluation, subset.name)}.png",
-            f"ROC — {display(subset.name, NAME_WIDTH)}",
-            model_colors=colors,
-        )
-    return written
-
-
-def score_histograms(evaluation, out: Path, colors=None) -> dict[str, Path]:
+def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> dict[str, Path]:
     """scores-<subset>.png: genuine vs impostor scores per model in its own units.
 
     The default and F1-optimal thresholds are drawn so the overlap they cut is visible.
@@ -154,14 +224,14 @@ def score_histograms(evaluation, out: Path, colors=None) -> dict[str, Path]:
             )
         written[subset.name] = plots.plot_score_histograms(
             panels,
-            out / f"scores-{_slug(evaluation, subset.name)}.png",
+            out / f"scores-{_slug(evaluation, subset.name)}.{fmt}",
             f"Genuine vs impostor scores — {display(subset.name, NAME_WIDTH)}",
             model_colors=colors,
         )
     return written
 
 
-def subset_bars(evaluation, out: Path, colors=None) -> Path | None:
+def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | None:
     """subset-rates.png: each subset's FMR and FNMR at one global threshold per model."""
     from face_bench.report import plots
 
@@ -180,13 +250,13 @@ def subset_bars(evaluation, out: Path, colors=None) -> Path | None:
     if not rates:
         return None
     return plots.plot_subset_bars(
-        rates, out / "subset-rates.png", thresholds=thresholds, model_colors=colors
+        rates, out / f"subset-rates.{fmt}", thresholds=thresholds, model_colors=colors
     )
 
 
-def umap_figure(projections, out: Path) -> Path:
+def umap_figure(projections, out: Path, fmt: str = "png") -> Path:
     """umap.png: one panel per model, points coloured by identity."""
     from face_bench.report import plots
 
     panels = [plots.EmbeddingPanel(p.model, p.coords, list(p.identities)) for p in projections]
-    return plots.plot_umap(panels, out / "umap.png")
+    return plots.plot_umap(panels, out / f"umap.{fmt}")

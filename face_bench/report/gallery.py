@@ -151,23 +151,19 @@ def thumbnail_name(relative: str) -> str:
     return hashlib.sha256(relative.encode("utf-8")).hexdigest()[:20] + ".jpg"
 
 
-def write_thumbnails(
-    images: Iterable[str], root: Path, folder: Path, size: int = THUMB_SIZE
-) -> dict[str, Path | None]:
-    """Small JPEGs of dataset images under ``folder``; None for an image that cannot be read.
+def thumbnail_bytes(images: Iterable[str], root: Path, size: int = THUMB_SIZE) -> dict:
+    """Small JPEGs of dataset images, in memory; None for an image that cannot be read.
 
-    Written from the original files so what is shown is exactly what was embedded.
+    Made from the original files so what is shown is exactly what was embedded. A
+    self-contained page embeds these and writes no thumbnail file.
     """
     from PIL import Image
 
     from face_bench.core.errors import ImageError
-    from face_bench.core.io import atomic_write_bytes
     from face_bench.data.images import load_rgb
 
-    folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path | None] = {}
+    out: dict[str, bytes | None] = {}
     for relative in sorted(set(images)):
-        target = folder / thumbnail_name(relative)
         try:
             pixels = load_rgb(Path(root) / relative, max_side=size * 2)
         except (ImageError, OSError):
@@ -177,6 +173,23 @@ def write_thumbnails(
             picture.thumbnail((size, size), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             picture.save(buffer, format="JPEG", quality=THUMB_QUALITY, optimize=True)
-        atomic_write_bytes(target, buffer.getvalue())
+        out[relative] = buffer.getvalue()
+    return out
+
+
+def write_thumbnails(
+    images: Iterable[str], root: Path, folder: Path, size: int = THUMB_SIZE
+) -> dict[str, Path | None]:
+    """thumbnail_bytes written under ``folder`` (for a page that links its images)."""
+    from face_bench.core.io import atomic_write_bytes
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path | None] = {}
+    for relative, data in thumbnail_bytes(images, root, size).items():
+        if data is None:
+            out[relative] = None
+            continue
+        target = folder / thumbnail_name(relative)
+        atomic_write_bytes(target, data)
         out[relative] = target
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from face_bench.core.io import atomic_write_text
@@ -49,14 +50,32 @@ def write_scores_csv(evaluation, path: Path) -> Path | None:
     return path
 
 
+def sweep_corners(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sweep rows where the ROC turns: every operating point a threshold choice needs.
+
+    Between two corners only one class of pairs enters (FMR rises while TAR stays, or the
+    reverse), so the rows in between are points on a straight ROC segment and add nothing
+    a reader could choose; dropping them shrinks the sweep ~10x on all-pairs runs. The
+    first and last rows are always kept.
+    """
+    if len(frame) <= 2:
+        return frame
+    tp, fp = frame["tp"].to_numpy(), frame["fp"].to_numpy()
+    # The kind of each step: 1 genuine only, 2 impostors only, 3 both (a tie across classes).
+    kind = (np.diff(tp) > 0).astype(np.int8) + 2 * (np.diff(fp) > 0).astype(np.int8)
+    keep = np.ones(len(frame), dtype=bool)
+    keep[1:-1] = (kind[:-1] != kind[1:]) | (kind[:-1] == 3) | (kind[1:] == 3)
+    return frame.loc[keep]
+
+
 def write_sweep_csv(evaluation, path: Path) -> Path:
-    """The full sweep per subset and model, thresholds in each model's units."""
+    """The sweep per subset and model at its ROC corners, thresholds in each model's units."""
     from face_bench.run.analysis import sweep_frame
 
     frames = []
     for subset in evaluation.subsets:
         for name, scores in subset.scores.items():
-            frame = sweep_frame(scores)
+            frame = sweep_corners(sweep_frame(scores))
             frame.insert(0, "model", name)
             frame.insert(0, "subset", subset.name)
             frames.append(frame)
@@ -66,8 +85,9 @@ def write_sweep_csv(evaluation, path: Path) -> Path:
     return path
 
 
-def write_evaluation(evaluation, out: Path, kind: str) -> list[Path]:
-    """Write the files of ``kind`` (``roc`` or ``threshold-sweep``) into ``out``."""
+def write_evaluation(evaluation, out: Path, kind: str, fmt: str = "png") -> list[Path]:
+    """Write the files of ``kind`` (``roc`` or ``threshold-sweep``) into ``out``; figures in
+    ``fmt`` (png, svg or pdf)."""
     from face_bench.report import figures
 
     out = Path(out)
@@ -77,8 +97,9 @@ def write_evaluation(evaluation, out: Path, kind: str) -> list[Path]:
     scores_csv = write_scores_csv(evaluation, out / "scores.csv")
     if scores_csv is not None:
         written.append(scores_csv)
-    written += figures.roc_and_det(evaluation, out)
+    written += figures.roc_and_det(evaluation, out, fmt)
     if kind == "threshold-sweep":
         written.append(write_sweep_csv(evaluation, out / "sweep.csv"))
-        written += figures.sweeps(evaluation, out)
+        written += figures.sweeps(evaluation, out, fmt)
+        written.append(figures.error_rates(evaluation, out, fmt))
     return written

@@ -68,8 +68,12 @@ def _target_block(ms: ModelScores, target: float) -> dict[str, Any] | None:
         return None
     point = operating_point(ms.scores, ms.labels, thr)
     supported, reason = m.support_verdict(target, point.n_impostor)
-    return {"target_fmr": target, **_point_dict(point, ms.spec), "supported": supported,
-            "reason": reason}  # fmt: skip
+    return {
+        "target_fmr": target,
+        **_point_dict(point, ms.spec),
+        "supported": supported,
+        "reason": reason,
+    }
 
 
 def _threshold_choices(ms: ModelScores, target: float, seed: int) -> dict[str, Any]:

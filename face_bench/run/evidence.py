@@ -69,8 +69,9 @@ def concentration(data: SubsetData) -> dict[str, Any]:
         per_person = np.unique(ids, return_counts=True)[1]
         genuine = per_person * (per_person - 1) // 2
         codes = np.repeat(np.arange(per_person.size), genuine)
-        result = identity_concentration(identities, codes, np.ones(codes.size, bool),
-                                        names=np.unique(ids))  # fmt: skip
+        result = identity_concentration(
+            identities, codes, np.ones(codes.size, bool), names=np.unique(ids)
+        )
     return result.to_dict()
 
 

@@ -10,13 +10,28 @@ commands that write no figures. Figures are built with ``Figure`` and the Agg
 canvas, never pyplot, and styling is applied through ``rc_context`` so that no
 global matplotlib state changes between calls or leaks into a host program.
 
-Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET),
-``thresholds`` (sweep, histograms, subset bars), ``embedding`` (UMAP).
+Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET), ``rates``
+(FMR/FNMR vs threshold), ``thresholds`` (sweep, histograms, subset bars), ``embedding`` (UMAP).
 """
 
-from face_bench.report.plots.curves import DetCurve, RocCurve, plot_det, plot_roc
+from face_bench.report.plots.curves import (
+    DetBand,
+    DetCurve,
+    OperatingMark,
+    RocCurve,
+    plot_det,
+    plot_roc,
+)
 from face_bench.report.plots.embedding import MAX_LEGEND_IDENTITIES, EmbeddingPanel, plot_umap
-from face_bench.report.plots.style import DPI, MAX_PLOT_POINTS, cjk_font_available, model_colors
+from face_bench.report.plots.rates import RateCurve, plot_error_rates
+from face_bench.report.plots.style import (
+    DPI,
+    FIGURE_FORMATS,
+    MAX_PLOT_POINTS,
+    cjk_font_available,
+    model_colors,
+    subset_styles,
+)
 from face_bench.report.plots.thresholds import (
     Marker,
     ScorePanel,
@@ -29,11 +44,15 @@ from face_bench.report.plots.thresholds import (
 
 __all__ = [
     "DPI",
+    "FIGURE_FORMATS",
     "MAX_LEGEND_IDENTITIES",
     "MAX_PLOT_POINTS",
+    "DetBand",
     "DetCurve",
     "EmbeddingPanel",
     "Marker",
+    "OperatingMark",
+    "RateCurve",
     "RocCurve",
     "ScorePanel",
     "SubsetRate",
@@ -41,9 +60,11 @@ __all__ = [
     "cjk_font_available",
     "model_colors",
     "plot_det",
+    "plot_error_rates",
     "plot_roc",
     "plot_score_histograms",
     "plot_subset_bars",
     "plot_sweep",
     "plot_umap",
+    "subset_styles",
 ]

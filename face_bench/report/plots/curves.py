@@ -18,6 +18,7 @@ from face_bench.report.plots.style import (
     _pct_formatter,
     _same_length,
     _thin_indices,
+    subset_styles,
 )
 
 if TYPE_CHECKING:
@@ -25,12 +26,33 @@ if TYPE_CHECKING:
 
 
 class RocCurve(NamedTuple):
-    """One model's ROC curve; ``auc`` comes from the metrics layer, not from here."""
+    """One model's ROC curve; ``auc`` comes from the metrics layer, not from here.
+
+    ``model`` picks the colour and ``subset`` the line style (one encoding in every
+    figure); both default to the label."""
 
     label: str
     fpr: ArrayLike
     tpr: ArrayLike
     auc: float | None = None
+    model: str | None = None
+    subset: str | None = None
+
+
+class OperatingMark(NamedTuple):
+    """A point on a DET curve: ``kind`` is 'default', 'target' or 'EER' (rates as fractions)."""
+
+    kind: str
+    fmr: float
+    fnmr: float
+
+
+class DetBand(NamedTuple):
+    """A pointwise identity-bootstrap interval of FNMR at each FMR of ``fmr``."""
+
+    fmr: ArrayLike
+    lower: ArrayLike
+    upper: ArrayLike
 
 
 class DetCurve(NamedTuple):
@@ -40,6 +62,18 @@ class DetCurve(NamedTuple):
     fmr: ArrayLike
     fnmr: ArrayLike
     eer: float | None = None
+    model: str | None = None
+    subset: str | None = None
+    points: tuple[OperatingMark, ...] = ()
+    band: DetBand | None = None
+
+
+_MARK_SHAPES = {"default": "o", "target": "s", "EER": "D"}
+_MARK_NAMES = {
+    "default": "default threshold",
+    "target": "target-FMR threshold",
+    "EER": "EER",
+}
 
 
 # ---------------------------------------------------------------------- ROC
@@ -50,7 +84,10 @@ def _curve_inputs(curves, kind, caller: str, title: str, model_colors):
     curves = [c if isinstance(c, kind) else kind(*c) for c in curves]
     if not curves:
         raise ValueError(f"{caller} needs at least one curve")
-    colors = _model_colors([c.label for c in curves], model_colors)
+    colors = _model_colors([c.model or c.label for c in curves], model_colors)
+    styles = subset_styles([c.subset or "" for c in curves])
+    colors = {c.label: colors[c.model or c.label] for c in curves}
+    colors.update({("style", c.label): styles[c.subset or ""] for c in curves})
     _note_cjk([title, *(c.label for c in curves)])
     x_name, y_name = kind._fields[1:3]
     arrays = []
@@ -67,10 +104,11 @@ def plot_roc(
     path: str | Path,
     title: str = "ROC",
     *,
-    log_x: bool = False,
+    log_x: bool = True,
     model_colors: Mapping[str, str] | None = None,
 ) -> Path:
-    """ROC, one curve per model; ``log_x`` spreads out the low-FMR end that matters.
+    """ROC, one curve per model and subset; the log FMR axis (default) spreads out the
+    low-FMR end where verification systems are operated.
 
     ``fpr`` and ``tpr`` are fractions in [0, 1]; the AUC in the legend is taken as
     given.
@@ -89,7 +127,13 @@ def plot_roc(
             x = np.clip(fpr, x_lo, 1.0) if log_x else fpr
             keep = _thin_indices([np.log10(x) if log_x else x, tpr])
             label = c.label if c.auc is None else f"{c.label} (AUC {c.auc:.4f})"
-            ax.plot(x[keep], tpr[keep], color=colors[c.label], label=label)
+            ax.plot(
+                x[keep],
+                tpr[keep],
+                color=colors[c.label],
+                linestyle=colors[("style", c.label)],
+                label=label,
+            )
         if log_x:
             chance = np.geomspace(x_lo, 1.0, 200)
             ax.plot(chance, chance, color="grey", linestyle="--", linewidth=1, label="chance")
@@ -175,12 +219,14 @@ def plot_det(
     x_lo = _det_low([f for f, _ in arrays])
     y_lo = _det_low([f for _, f in arrays])
     eers = [c.eer for c in curves if c.eer is not None]
-    hi = 0.5 if all(e <= 0.4 for e in eers) else 0.95
+    marked = [v for c in curves for p in c.points for v in (p.fmr, p.fnmr)]
+    hi = 0.5 if all(e <= 0.4 for e in eers) and all(v <= 0.45 for v in marked) else 0.99
 
     # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
     legend_rows = math.ceil((len(curves) + 1) / 2)
     with _figure(path, 6.6, 5.9 + 0.3 * legend_rows) as fig:
         ax = fig.add_subplot()
+        used_marks: set[str] = set()
         diag = ndtri([min(x_lo, y_lo), hi])
         ax.plot(diag, diag, color="grey", linestyle=":", linewidth=1, label="FMR = FNMR")
         for c, (fmr, fnmr) in zip(curves, arrays, strict=True):
@@ -189,20 +235,16 @@ def plot_det(
             keep = _thin_indices([x, y])
             color = colors[c.label]
             label = c.label if c.eer is None else f"{c.label} (EER {c.eer * 100:.2f}%)"
-            ax.plot(x[keep], y[keep], color=color, label=label)
-            if c.eer is not None and 0 < c.eer < 1:
-                point = ndtri(c.eer)
-                ax.plot(
-                    point,
-                    point,
-                    marker="o",
-                    markersize=8,
-                    color=color,
-                    markeredgecolor="white",
-                    markeredgewidth=1.2,
-                    linestyle="none",
-                    zorder=5,
-                )
+            ax.plot(
+                x[keep], y[keep], color=color, linestyle=colors[("style", c.label)], label=label
+            )
+            _draw_band(ax, c.band, color)
+            marks = list(c.points)
+            if c.eer is not None and 0 < c.eer < 1 and not any(p.kind == "EER" for p in marks):
+                marks.append(OperatingMark("EER", c.eer, c.eer))
+            for mark in marks:
+                _draw_mark(ax, mark, color, (x_lo, y_lo, hi))
+            used_marks.update(m.kind for m in marks)
         for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
             ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
             axis.set_ticks(ndtri(ticks), [_pct(t) for t in ticks])
@@ -211,7 +253,63 @@ def plot_det(
         ax.set_xlabel("False match rate (FMR, normal deviate scale)")
         ax.set_ylabel("False non-match rate (FNMR, normal deviate scale)")
         ax.set_title(title)
-        fig.legend(
-            loc="outside lower center", ncol=2, title="● = EER" if eers else None, frameon=False
-        )
+        for kind in ("default", "target", "EER"):
+            if kind in used_marks:  # one legend entry per marker shape, in grey
+                ax.plot(
+                    [],
+                    [],
+                    marker=_MARK_SHAPES[kind],
+                    color="#555555",
+                    linestyle="none",
+                    label=_MARK_NAMES[kind],
+                )
+        if any(c.band is not None for c in curves):
+            ax.fill_between(
+                [], [], [], color="#555555", alpha=0.18, label="95% identity-bootstrap band"
+            )
+        fig.legend(loc="outside lower center", ncol=2, frameon=False)
     return Path(path)
+
+
+def _draw_band(ax, band: DetBand | None, color: str) -> None:
+    from scipy.special import ndtri
+
+    if band is None:
+        return
+    x = np.asarray(band.fmr, dtype=float)
+    lo, up = np.asarray(band.lower, dtype=float), np.asarray(band.upper, dtype=float)
+    ok = np.isfinite(lo) & np.isfinite(up)
+    if not ok.any():
+        return
+    clip = (_DET_CLIP, 1 - _DET_CLIP)
+    ax.fill_between(
+        ndtri(np.clip(x[ok], *clip)),
+        ndtri(np.clip(lo[ok], *clip)),
+        ndtri(np.clip(up[ok], *clip)),
+        color=color,
+        alpha=0.18,
+        linewidth=0,
+    )
+
+
+def _draw_mark(ax, mark: OperatingMark, color: str, limits: tuple[float, float, float]) -> None:
+    """An operating point; one beyond the axes (e.g. FNMR 0 at an accept-everything
+    threshold) sits on the axis edge, hollow, so it is seen but not misread."""
+    from scipy.special import ndtri
+
+    x_lo, y_lo, hi = limits
+    fmr, fnmr = min(max(mark.fmr, x_lo), hi), min(max(mark.fnmr, y_lo), hi)
+    outside = (fmr, fnmr) != (mark.fmr, mark.fnmr)
+    ax.plot(
+        ndtri(fmr),
+        ndtri(fnmr),
+        marker=_MARK_SHAPES.get(mark.kind, "o"),
+        markersize=8,
+        color=color,
+        markerfacecolor="white" if outside else color,
+        markeredgecolor=color if outside else "white",
+        markeredgewidth=1.6 if outside else 1.2,
+        linestyle="none",
+        zorder=5,
+        clip_on=False,
+    )

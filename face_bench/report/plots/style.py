@@ -65,19 +65,20 @@ _CJK_FILE_HINTS = (
     "droidsansfallback",
 )
 
-# tab10: well known, distinct, and stable when assigned by model order.
+# One encoding in every figure: colour = model, line style = subset. Okabe-Ito, a palette
+# readable with every common colour-vision deficiency, in its most distinct order.
 _MODEL_PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow (last: faint on white)
 )
+_SUBSET_STYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)))
+FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
 # ------------------------------------------------------------- matplotlib setup
@@ -133,6 +134,7 @@ def _rc() -> dict[str, Any]:
         "lines.linewidth": 1.8,
         "savefig.dpi": DPI,
         "savefig.facecolor": "white",
+        "svg.hashsalt": "face-bench",  # stable SVG ids: reruns are byte-identical
     }
 
 
@@ -153,13 +155,22 @@ def _figure(path: str | Path, width: float, height: float) -> Iterator[Figure]:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    """Render in memory and write atomically: no half PNG, no temporary name shared by runs."""
+    """Render in memory and write atomically: no half figure, no temporary name shared by runs.
+
+    The file's suffix picks the format: png, or svg / pdf (vector, for papers); vector files
+    carry no date so reruns are byte-identical."""
     import io
 
     from face_bench.core.io import atomic_write_bytes
 
+    fmt = path.suffix.lower().lstrip(".") or "png"
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"figure format must be one of {', '.join(FIGURE_FORMATS)}, got {fmt!r}")
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.12)
+    fig.savefig(
+        buffer, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.12, metadata=metadata
+    )
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -200,6 +211,12 @@ def model_colors(models: Sequence[str], given: Mapping[str, str] | None = None) 
     for i, model in enumerate(m for m in dict.fromkeys(models) if m not in colors):
         colors[model] = free[i % len(free)]
     return colors
+
+
+def subset_styles(subsets: Sequence[str]) -> dict[str, Any]:
+    """Line style per subset, in subset order: the second half of the one encoding."""
+    names = list(dict.fromkeys(subsets))
+    return {name: _SUBSET_STYLES[i % len(_SUBSET_STYLES)] for i, name in enumerate(names)}
 
 
 def _model_colors(labels: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:

@@ -27,15 +27,15 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from numpy.typing import ArrayLike
 
-# Okabe-Ito colours: readable for colour-blind viewers, distinct from each other.
-_METRIC_COLORS = {
-    "precision": "#0072B2",
-    "recall": "#D55E00",
-    "F1": "#009E73",
-    "accuracy": "#CC79A7",
+# Colour is the model's everywhere; within a sweep panel the metrics differ by line style
+# and width (F1, prevalence-dependent, the thick one), in a histogram the classes by fill.
+_METRIC_STYLES = {
+    "precision": {"linestyle": "--", "linewidth": 1.5},
+    "recall": {"linestyle": ":", "linewidth": 2.0},
+    "F1": {"linestyle": "-", "linewidth": 2.4},
+    "accuracy": {"linestyle": "-.", "linewidth": 1.3},
 }
-_GENUINE_COLOR = "#0072B2"
-_IMPOSTOR_COLOR = "#D55E00"
+_IMPOSTOR_EDGE = "#333333"
 _MARKER_STYLES = (("default", "--"), ("f1", ":"), ("eer", "-."))
 _EXTRA_MARKER_STYLES = ((0, (5, 2, 1, 2, 1, 2)), (0, (1, 4)), (0, (8, 3)))
 
@@ -184,7 +184,11 @@ def plot_sweep(
             keep = _thin_indices([threshold, *(v[order] for v in series.values())])
             for name, values in series.items():
                 ax.plot(
-                    threshold[keep], values[order][keep], color=_METRIC_COLORS[name], label=name
+                    threshold[keep],
+                    values[order][keep],
+                    color=colors[panel.model],
+                    label=name,
+                    **_METRIC_STYLES[name],
                 )
             _draw_markers(ax, _markers(panel.markers))
             ax.set_ylim(-0.02, 1.02)
@@ -227,16 +231,24 @@ def plot_score_histograms(
             if hi <= lo:
                 lo, hi = lo - 0.5, hi + 0.5
             edges = np.linspace(lo, hi, bins + 1)
-            for name, values, color in (
-                ("genuine", genuine, _GENUINE_COLOR),
-                ("impostor", impostor, _IMPOSTOR_COLOR),
-            ):
-                if values.size == 0:
-                    continue
-                density, _ = np.histogram(values, bins=edges, density=True)
-                label = f"{name} pairs (n={values.size:,})"
-                ax.stairs(density, edges, fill=True, alpha=0.4, color=color, label=label)
+            color = colors[panel.model]
+            if genuine.size:
+                density, _ = np.histogram(genuine, bins=edges, density=True)
+                label = f"genuine pairs (n={genuine.size:,})"
+                ax.stairs(density, edges, fill=True, alpha=0.45, color=color, label=label)
                 ax.stairs(density, edges, color=color, linewidth=1.2)
+            if impostor.size:
+                density, _ = np.histogram(impostor, bins=edges, density=True)
+                label = f"impostor pairs (n={impostor.size:,})"
+                ax.stairs(
+                    density,
+                    edges,
+                    fill=False,
+                    hatch="///",
+                    color=_IMPOSTOR_EDGE,
+                    linewidth=1.2,
+                    label=label,
+                )
             _draw_markers(ax, markers)
             _label_panel(ax, panel, colors, "Density")
         fig.suptitle(title)

@@ -1,0 +1,92 @@
+"""The ``roc`` tables: the headline operating points first, then the per-subset figures,
+wide on a wide terminal and stacked (a metric per row) on a narrow one, never cut.
+
+Cells fold instead of ending in "…", so a figure is never shown truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.table import Table
+
+from face_bench.core.text import display
+
+
+class SafeTable(Table):
+    """A rich Table whose title and text cells are safe to print (``core.text.display``).
+
+    Names are data: a subset or identity name could otherwise move the cursor, clear the
+    screen or reverse the text around it, and a huge one would wreck the table.
+    """
+
+    def __init__(self, *args: Any, title: Any = None, **kwargs: Any) -> None:
+        if isinstance(title, str):
+            title = display(title, 200)
+        super().__init__(*args, title=title, **kwargs)
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(display(c) if isinstance(c, str) else c for c in cells), **kwargs)
+
+
+STACK_BELOW = 120
+"""Terminal columns under which the per-subset table is printed a metric per row."""
+
+
+def console_width() -> int | None:
+    """The terminal's width; in a log (no TTY) $COLUMNS, else 120: wide enough for the wide
+    table, narrow enough to read in a CI log viewer."""
+    if sys.stdout.isatty():
+        return None
+    try:
+        return int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return 120
+
+
+def headline_table(results) -> Table:
+    """Subset, model, FMR and FNMR at the default threshold with counts, and the threshold
+    reaching FMR <= 1e-3 with the FNMR there."""
+    from face_bench.report.headline import headline_rows
+
+    table = SafeTable(
+        title="Headline: each model at its default threshold (errors / pairs)",
+        title_justify="left",
+    )
+    for column in (
+        "subset",
+        "model",
+        "thr",
+        "FMR at default",
+        "FNMR at default",
+        "thr @ FMR≤1e-3",
+        "FNMR there",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("subset", "model") else "right", overflow="fold"
+        )
+    for r in headline_rows(results):
+        table.add_row(r.subset, r.model, r.threshold, r.fmr, r.fnmr, r.target, r.fnmr_at_target)
+    return table
+
+
+def stacked_table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    """The wide per-subset table turned a quarter: a row per metric, a column per model."""
+    table = SafeTable(title=title, title_justify="left")
+    table.add_column("metric", overflow="fold")
+    for row in rows:
+        table.add_column(row[0], justify="right", overflow="fold")
+    for i, name in enumerate(columns[1:], start=1):
+        table.add_row(name, *(row[i] for row in rows))
+    return table
+
+
+def wide_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = SafeTable(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -1,0 +1,549 @@
+"""The page's context: every table and figure of report.html as plain, formatted data.
+
+Built from one ``Evaluation`` and the files ``write_report`` wrote; the template only lays
+it out. Order of the page: the headline with error counts first, then what qualifies it
+(differentials, transferred and cross-validated thresholds, identity concentration), the
+subsets, and the run's metadata last.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from face_bench.report import sections
+from face_bench.report.sections import PREVALENCE_DEPENDENT_KEYS, add_zero_rows
+from face_bench.report.text import counts, p_value
+from face_bench.results.contract import METRIC_DIRECTIONS, RunResults, far_key, flatten_metrics
+
+_MIME = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+
+
+def _has_cjk(text: str) -> bool:
+    return bool(re.search(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]", text))
+
+
+# ------------------------------------------------------------- formatting
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _thr(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _ci(metrics: dict, key: str, as_pct: bool) -> str:
+    ci = (metrics.get("ci") or {}).get(key) or {}
+    if ci.get("lower") is None or ci.get("upper") is None:
+        return ""
+    show = _pct if as_pct else _num
+    return f"95% CI {show(ci['lower'])} – {show(ci['upper'])}"
+
+
+def _slugs(names: list[str]) -> dict[str, str]:
+    """HTML ids per subset: readable ASCII where possible, unique always."""
+    out: dict[str, str] = {}
+    for i, name in enumerate(names):
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or f"s{i + 1}"
+        while slug in out.values():
+            slug = f"{slug}-{i + 1}"
+        out[name] = slug
+    return out
+
+
+def _definition(definition: dict[str, list[str]]) -> str:
+    if not definition:
+        return "every image"
+    parts = [
+        f"{column} ∈ {{{', '.join(values)}}}"
+        for column, values in definition.items()
+        if column != "not"
+    ]
+    if definition.get("not"):
+        parts.append("not (" + " and ".join(definition["not"]) + ")")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _mark_best(values: list[float | None], direction: int) -> list[bool]:
+    """Which cells hold the better value; nothing is marked for one model or a tie."""
+    defined = [v for v in values if v is not None and np.isfinite(v)]
+    if len(values) < 2 or len(set(defined)) < 2:
+        return [False] * len(values)
+    best = max(direction * v for v in defined)
+    return [v is not None and np.isfinite(v) and direction * v == best for v in values]
+
+
+def _headline(run, far_targets: list[float]) -> dict[str, Any]:
+    """Rows are metrics, columns models, so the better model per metric is easy to mark."""
+    flat = {m.name: flatten_metrics(m.metrics) for m in run.models}
+    rows: list[dict[str, Any]] = []
+
+    everything = {
+        m.name for m in run.models if (m.metrics.get("at_default") or {}).get("accepts_everything")
+    }
+
+    def add(key: str, label: str, cells: list[tuple[float | None, str, str]]) -> None:
+        direction = METRIC_DIRECTIONS.get(key, +1)  # only TAR at an unusual FAR is missing
+        prevalence = key in PREVALENCE_DEPENDENT_KEYS
+        values = [c[0] for c in cells]
+        if key.endswith("_at_default"):  # an accept-everything point wins nothing
+            values = [
+                None if m.name in everything else v for m, v in zip(run.models, values, strict=True)
+            ]
+        best = [False] * len(cells) if prevalence else _mark_best(values, direction)
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "prevalence": prevalence,
+                "direction": (
+                    "depends on the genuine/impostor mix: not comparable across subsets"
+                    if prevalence
+                    else ("higher is better" if direction > 0 else "lower is better")
+                ),
+                "cells": [
+                    {"text": text, "detail": detail, "best": mark}
+                    for (_v, text, detail), mark in zip(cells, best, strict=True)
+                ],
+            }
+        )
+
+    add(
+        "roc_auc",
+        "ROC-AUC",
+        [
+            (
+                flat[m.name]["roc_auc"],
+                _num(m.metrics.get("roc_auc")),
+                _ci(m.metrics, "roc_auc", False),
+            )
+            for m in run.models
+        ],
+    )
+    add(
+        "eer",
+        "EER",
+        [
+            (
+                flat[m.name]["eer"],
+                _pct(m.metrics.get("eer")),
+                " · ".join(
+                    t
+                    for t in (
+                        f"at {_thr(m.metrics.get('eer_threshold'))}",
+                        _ci(m.metrics, "eer", True),
+                    )
+                    if t
+                ),
+            )
+            for m in run.models
+        ],
+    )
+    for target in far_targets:
+        key = far_key(target)
+        cells = []
+        for m in run.models:
+            point = next(
+                (p for p in m.metrics.get("tar_at_far", []) if p["far_target"] == target), None
+            )
+            if point is None or point.get("tar") is None:
+                cells.append((None, "n/a", "too few impostor pairs for this FAR"))
+                continue
+            if not point.get("supported"):
+                cells.append((None, _pct(point["tar"]), point.get("reason") or "thin evidence"))
+                continue
+            detail = " · ".join(
+                t for t in (f"at {_thr(point.get('threshold'))}", _ci(m.metrics, key, True)) if t
+            )
+            cells.append((flat[m.name].get(key), _pct(point["tar"]), detail))
+        add(key, f"TAR @ FAR {target:g}", cells)
+    for key, label, block in (
+        ("f1_at_default", "F1 at the default threshold (prevalence-dependent)", "at_default"),
+        ("best_f1", "F1 at the best threshold (prevalence-dependent)", "best_f1"),
+    ):
+        points = {m.name: m.metrics.get(block) or {} for m in run.models}
+        add(
+            key,
+            label,
+            [
+                (
+                    flat[m.name][key],
+                    _num(points[m.name].get("f1"), 3),
+                    f"at {_thr(points[m.name].get('threshold'))}",
+                )
+                for m in run.models
+            ],
+        )
+    for key, label, field_name, n_name in (
+        ("fmr_at_default", "FMR at the default threshold", "fmr", "n_impostor"),
+        ("fnmr_at_default", "FNMR at the default threshold", "fnmr", "n_genuine"),
+    ):
+        cells = []
+        for m in run.models:
+            d = m.metrics.get("at_default") or {}
+            detail = counts(d.get(f"{field_name}_errors"), d.get(n_name))
+            if m.name in everything:
+                detail += " · accepts every pair"
+            cells.append((flat[m.name][key], _pct(d.get(field_name)), detail))
+        add(key, label, cells)
+    add_zero_rows(run, add)
+    add(
+        "d_prime",
+        "d′ (separation of genuine and impostor scores)",
+        [(flat[m.name]["d_prime"], _num(m.metrics.get("d_prime"), 2), "") for m in run.models],
+    )
+    add(
+        "failure_rate",
+        "Failures to enrol",
+        [
+            (
+                m.n_failures / m.n_images_attempted if m.n_images_attempted else None,
+                f"{m.n_failures} of {m.n_images_attempted}",
+                _pct(m.n_failures / m.n_images_attempted) if m.n_images_attempted else "",
+            )
+            for m in run.models
+        ],
+    )
+    return {"models": [m.name for m in run.models], "rows": rows}
+
+
+def _comparisons(run) -> list[dict[str, Any]]:
+    out = []
+    for c in run.comparisons:
+        ci = c.get("ci") or {}
+        p = c.get("delong_p")
+        out.append(
+            {
+                "a": c["model_a"],
+                "b": c["model_b"],
+                "auc_a": _num(c.get("auc_a")),
+                "auc_b": _num(c.get("auc_b")),
+                "diff": "—" if c.get("auc_difference") is None else f"{c['auc_difference']:+.4f}",
+                "z": "—" if c.get("delong_z") is None else f"{c['delong_z']:.2f}",
+                "p": p_value(p, c.get("delong_log10_p")),
+                "significant": p is not None and p < 0.05,
+                "ci": (
+                    f"{ci['lower']:+.4f} – {ci['upper']:+.4f}"
+                    if ci.get("lower") is not None and ci.get("upper") is not None
+                    else ""
+                ),
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------- images
+
+
+class _Sources:
+    """``src`` values for files in the run folder: data URIs, or relative links."""
+
+    def __init__(self, out: Path, self_contained: bool) -> None:
+        self.out = out
+        self.self_contained = self_contained
+
+    def __call__(self, path: Path | bytes | None) -> str | None:
+        if path is None:
+            return None
+        if isinstance(path, bytes):  # a thumbnail rendered in memory (JPEG)
+            return "data:image/jpeg;base64," + base64.b64encode(path).decode("ascii")
+        path = Path(path)
+        if self.self_contained:
+            mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+            return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+        return quote(path.relative_to(self.out).as_posix())
+
+
+def _figure(src: _Sources, path: Path | None, alt: str) -> dict[str, Any] | None:
+    """An <img> for PNG and SVG; a PDF cannot be an image, so the page links it."""
+    if path is None:
+        return None
+    name = Path(path).name
+    if Path(path).suffix.lower() == ".pdf":
+        return {"src": None, "href": quote(name), "alt": alt, "file": name}
+    return {"src": src(path), "href": None, "alt": alt, "file": name}
+
+
+def _score_text(score) -> dict[str, Any]:
+    if score.score is None:
+        return {"model": score.model, "score": "—", "verdict": "no score"}
+    return {
+        "model": score.model,
+        "score": f"{score.score:.3f}",
+        "verdict": "accepted" if score.accepted else "rejected",
+    }
+
+
+def _gallery(galleries, thumbs: dict[str, Path | None], src: _Sources, k: int) -> list[dict]:
+    def card(pair) -> dict[str, Any]:
+        return {
+            "a": {
+                "src": src(thumbs.get(pair.image_a)),
+                "identity": pair.identity_a,
+                "path": pair.image_a,
+            },
+            "b": {
+                "src": src(thumbs.get(pair.image_b)),
+                "identity": pair.identity_b,
+                "path": pair.image_b,
+            },
+            "mine": _score_text(pair.mine),
+            "error": pair.error,
+            "error_label": (
+                ("false reject" if pair.genuine else "false accept") if pair.error else ""
+            ),
+            "others": [_score_text(o) for o in pair.others],
+        }
+
+    out = []
+    for g in galleries:
+        if g.n_false_accepts:
+            impostor_title = (
+                f"Most similar impostor pairs: {g.n_false_accepts:,} false accept(s) at "
+                f"{g.accept_rule}; the {len(g.impostors)} most similar shown"
+            )
+        else:
+            impostor_title = (
+                f"No false accepts at {g.accept_rule}: the {len(g.impostors)} most similar "
+                "impostor pairs"
+            )
+        genuine_title = (
+            f"Least similar genuine pairs: {g.n_false_rejects:,} false reject(s) at "
+            f"{sections.reject_rule(g.accept_rule)}; the {len(g.genuines)} least similar shown"
+        )
+        out.append(
+            {
+                "model": g.model,
+                "units": g.units,
+                "impostor_title": impostor_title,
+                "genuine_title": genuine_title,
+                "impostors": [card(p) for p in g.impostors],
+                "genuines": [card(p) for p in g.genuines],
+            }
+        )
+    return out
+
+
+@dataclass
+class _Files:
+    """What the report wrote (or rendered in memory) before the page."""
+
+    written: list[Path]
+    figures: dict[str, Any]
+    projections: list
+    notes: list[str]
+    galleries: dict[str, Any]
+    thumbs: dict[str, Path | bytes | None]
+
+
+def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt) -> _Files:
+    """results.json, CSVs, figures, headline exports, UMAP and (linked pages) thumbnails."""
+    from face_bench.report import figures, gallery, headline
+    from face_bench.report.outputs import write_evaluation
+    from face_bench.report.page import collect_projections, write_umap_csv
+
+    written = write_evaluation(evaluation, out, "threshold-sweep", fmt)
+    names = [s.name for s in evaluation.subsets]
+    several = len(names) > 1
+    sweeps = [p for p in written if p.name.startswith("sweep") and p.suffix == f".{fmt}"]
+    found = {
+        "sweeps": dict(zip(names, sweeps, strict=True)),
+        "histograms": figures.score_histograms(evaluation, out, fmt=fmt),
+        "bars": figures.subset_bars(evaluation, out, fmt=fmt) if several else None,
+        "roc": out / f"roc.{fmt}",
+        "det": out / f"det.{fmt}",
+        "rates": next((p for p in written if p.name == f"rates.{fmt}"), None),
+        "umap": None,
+    }
+    written += [*found["histograms"].values()] + ([found["bars"]] if found["bars"] else [])
+    written += headline.write_exports(evaluation.results, out)
+    projections, umap_notes = collect_projections(pending)
+    notes += umap_notes
+    if projections:
+        found["umap"] = figures.umap_figure(projections, out, fmt)
+        written += [found["umap"], write_umap_csv(evaluation, projections, out / "umap.csv")]
+    galleries = {s.name: gallery.select(s, top_k) for s in evaluation.subsets}
+    images = set().union(*(g.images() for gs in galleries.values() for g in gs))
+    if self_contained:
+        thumbs: dict = gallery.thumbnail_bytes(images, evaluation.dataset.root)
+    else:
+        thumbs = gallery.write_thumbnails(images, evaluation.dataset.root, out / "gallery")
+        written += [p for p in thumbs.values() if p is not None]
+    notes += _font_notes(evaluation, projections)
+    return _Files(written, found, projections, notes, galleries, thumbs)
+
+
+def _font_notes(evaluation, projections) -> list[str]:
+    """Warn about boxes only where a figure really draws Japanese text: the UMAP legend
+    (identity names, drawn up to MAX_LEGEND_IDENTITIES people), model and subset names."""
+    from face_bench.report import plots
+
+    drawn = [*evaluation.specs, *(s.name for s in evaluation.subsets)]
+    for p in projections:
+        people = {str(i) for i in p.identities}
+        if len(people) <= plots.MAX_LEGEND_IDENTITIES:
+            drawn += list(people)
+    if plots.cjk_font_available() is None and any(_has_cjk(t) for t in drawn):
+        return [
+            "No CJK font is installed, so Japanese text drawn in the figures (legend names) "
+            "shows as boxes; the tables on this page show it correctly (Debian/Ubuntu: "
+            "apt-get install fonts-noto-cjk)."
+        ]
+    return []
+
+
+def _subset_context(run, evaluation, files: _Files, src, slug: str, top_k: int) -> dict:
+    figures = files.figures
+    subset = run.name
+    return {
+        "name": subset,
+        "slug": slug,
+        "definition": _definition(run.definition),
+        "pool": run.pool_size,
+        "sample": run.sample_size,
+        "identities": run.n_identities,
+        "genuine": run.pairs.n_genuine,
+        "impostor": run.pairs.n_impostor,
+        "excluded": run.pairs.excluded_images,
+        "without_genuine": run.pairs.identities_without_genuine_pair,
+        "notes": run.notes,
+        "concentration": sections.concentration(run),
+        "headline": _headline(run, evaluation.results.settings.far_targets),
+        "perfect": [m.name for m in run.models if m.metrics.get("roc_auc") == 1.0],
+        "comparisons": _comparisons(run),
+        "cross_validated": sections.cross_validated(run),
+        "sweep": _figure(src, figures["sweeps"].get(subset), f"Threshold sweep on {subset}"),
+        "scores": _figure(
+            src, figures["histograms"].get(subset), f"Genuine and impostor scores on {subset}"
+        ),
+        "gallery": _gallery(files.galleries[subset], files.thumbs, src, top_k),
+        "failures": [
+            {"model": m.name, "items": [f.model_dump() for f in m.failures]}
+            for m in run.models
+            if m.failures
+        ],
+    }
+
+
+def _run_context(results, evaluation) -> dict[str, Any]:
+    settings = results.settings
+    return {
+        "dataset": results.dataset.path,
+        "dataset_resolved": str(Path(evaluation.dataset.root).resolve()),
+        "dataset_digest": results.dataset.digest[:12],
+        "identity_source": results.dataset.identity_source,
+        "sample": "all images" if settings.sample is None else f"{settings.sample:,} per subset",
+        "seed": settings.seed,
+        "pairs": (
+            f"pairs from {settings.pairs_file}"
+            if settings.pairs_file
+            else (f"{settings.pairs:,} random pairs" if settings.pairs else "all pairs")
+        ),
+        "align": settings.align,
+        "multi_face": settings.multi_face,
+        "on_fail": settings.on_fail,
+        "bootstrap": settings.bootstrap,
+        "far_targets": ", ".join(f"{t:g}" for t in settings.far_targets),
+        "threshold_from": settings.threshold_from,
+        "generated_at": results.volatile.generated_at,
+        "version": results.face_bench_version,
+        "command": shlex.join(results.volatile.command) if results.volatile.command else "",
+        "duration": f"{results.volatile.duration_s:.1f} s",
+        "embeddings": [
+            {
+                "model": m.name,
+                "computed": results.volatile.embeddings_computed.get(m.name, 0),
+                "cached": results.volatile.embeddings_cached.get(m.name, 0),
+            }
+            for m in results.models
+        ],
+    }
+
+
+def _model_rows(results, colors) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": m.name,
+            "color": colors[m.name],
+            "backend": m.backend,
+            "units": m.units,
+            "rule": ("distance ≤ " if m.similarity == "euclidean" else "similarity ≥ ")
+            + f"{m.default_threshold:g}",
+            "dim": m.embedding_size,
+            "sha_short": m.weights_sha256[:12],
+            "sha": m.weights_sha256,
+            "path": m.weights_path,
+        }
+        for m in results.models
+    ]
+
+
+def build_context(evaluation, out: Path, files: _Files, self_contained: bool, top_k: int) -> dict:
+    """The page's context: headline first, qualifications, subsets, run metadata last."""
+    from face_bench.report import headline, plots
+
+    # A JSON round trip turns every nested result object into plain dicts for the page.
+    results = RunResults.model_validate(json.loads(evaluation.results.to_json()))
+    colors = plots.model_colors([m.name for m in results.models])
+    names = [s.name for s in evaluation.subsets]
+    slugs = _slugs(names)
+    src = _Sources(out, self_contained)
+    figures = files.figures
+    subsets = [
+        _subset_context(results.subset(n), evaluation, files, src, slugs[n], top_k) for n in names
+    ]
+    return {
+        "title": "face-bench report — " + " vs ".join(names),
+        "self_contained": self_contained,
+        "sentences": headline.sentences(results),
+        "headline_rows": [r.__dict__ for r in headline.headline_rows(results)],
+        "overlaps": [note for s in results.subsets for note in s.notes if "shares" in note],
+        "run": _run_context(results, evaluation),
+        "models": _model_rows(results, colors),
+        "subsets": subsets,
+        "several": len(subsets) > 1,
+        "det": _figure(src, figures["det"], "DET curves of every model and subset"),
+        "roc_all": _figure(src, figures["roc"], "ROC curves of every model and subset"),
+        "rates": _figure(src, figures["rates"], "FMR and FNMR against the threshold"),
+        "perfect": any(s["perfect"] for s in subsets),
+        "differentials": sections.differentials(results.subset_differentials),
+        "fdr_definition": sections.FDR_DEFINITION,
+        "transfers": sections.transfers(results),
+        "bars": _figure(src, figures["bars"], "FMR and FNMR per subset at one global threshold"),
+        "umap": _figure(src, figures["umap"], "UMAP projection of each model's embeddings"),
+        "projections": [
+            {
+                "model": p.model,
+                "placed": p.n_points,
+                "excluded": p.excluded,
+                "identities": len(set(p.identities)),
+            }
+            for p in files.projections
+        ],
+        "top_k": top_k,
+        "files": sorted({p.relative_to(out).as_posix() for p in files.written if p.parent == out}),
+        "thumbnails": sum(1 for p in files.thumbs.values() if isinstance(p, Path)),
+        "notes": files.notes + list(evaluation.skipped),
+    }

@@ -1,0 +1,155 @@
+"""The one-encoding figures (DET marks and bands, FMR/FNMR vs threshold), vector formats,
+the sweep's ROC corners and the headline exports."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from face_bench.metrics import summary as m
+from face_bench.metrics.uncertainty import bootstrap_det_band
+from face_bench.report import plots
+from face_bench.report.headline import latex_escape
+from face_bench.report.outputs import sweep_corners
+
+RNG = np.random.default_rng(3)
+PEOPLE = RNG.integers(0, 12, 120)
+A, B = np.triu_indices(120, 1)
+LABELS = PEOPLE[A] == PEOPLE[B]
+SCORES = RNG.normal(size=A.size) + 2.5 * LABELS
+
+
+def _curves():
+    roc = m.roc_curve(SCORES, LABELS)
+    lower, upper = bootstrap_det_band(
+        SCORES, LABELS, PEOPLE[A], PEOPLE[B], np.geomspace(1e-3, 1, 20), 30, 0
+    )
+    marks = (plots.OperatingMark("default", 0.97, 0.0), plots.OperatingMark("target", 0.01, 0.4))
+    return [
+        plots.DetCurve(
+            "m · s",
+            roc.fpr,
+            1 - roc.tpr,
+            0.1,
+            "m",
+            "s",
+            marks,
+            plots.DetBand(np.geomspace(1e-3, 1, 20), lower, upper),
+        ),
+        plots.DetCurve("m · t", roc.fpr, 1 - roc.tpr**2, 0.2, "m", "t"),
+    ]
+
+
+def test_det_band_brackets_the_curve():
+    grid = np.geomspace(0.01, 0.5, 12)
+    lower, upper = bootstrap_det_band(SCORES, LABELS, PEOPLE[A], PEOPLE[B], grid, 80, 1)
+    assert np.all(lower <= upper)
+    roc = m.roc_curve(SCORES, LABELS)
+    at = [1 - roc.tpr[np.searchsorted(roc.fpr, g, side="right") - 1] for g in grid]
+    inside = np.mean(
+        [lo - 1e-9 <= v <= up + 1e-9 for lo, v, up in zip(lower, at, upper, strict=True)]
+    )
+    assert inside >= 0.8
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_det_with_marks_bands_and_vector_formats(tmp_path: Path, fmt: str):
+    out = plots.plot_det(_curves(), tmp_path / f"det.{fmt}", "DET")
+    magic = {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF-"}[fmt]
+    assert out.read_bytes().startswith(magic)
+    if fmt != "png":  # no date inside: reruns give the same bytes
+        again = plots.plot_det(_curves(), tmp_path / f"again.{fmt}", "DET")
+        assert again.read_bytes() == out.read_bytes()
+
+
+def test_colour_is_the_model_and_line_style_the_subset():
+    assert plots.model_colors(["a", "b"]) == {"a": "#0072B2", "b": "#D55E00"}  # Okabe-Ito
+    styles = plots.subset_styles(["ordinary", "young_women", "ordinary"])
+    assert styles == {"ordinary": "-", "young_women": "--"}
+
+
+def test_error_rates_figure(tmp_path: Path):
+    sweep = m.threshold_sweep(SCORES, LABELS)
+    curves = [
+        plots.RateCurve(
+            "dlib",
+            subset,
+            "Euclidean distance",
+            -sweep.thresholds,
+            sweep.fmr,
+            sweep.fnmr,
+            default=0.6,
+            lower_is_same=True,
+        )
+        for subset in ("ordinary", "young_women")
+    ]
+    out = plots.plot_error_rates(curves, tmp_path / "rates.png", "FMR and FNMR")
+    assert out.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="png, svg, pdf"):
+        plots.plot_error_rates(curves, tmp_path / "rates.gif")
+
+
+def test_sweep_corners_keep_every_choosable_operating_point():
+    frame = m.threshold_sweep(np.round(SCORES, 1), LABELS).to_frame()
+    corners = sweep_corners(frame)
+    assert len(corners) < len(frame) and corners.index[0] == 0
+    assert corners.index[-1] == len(frame) - 1
+    assert corners["f1"].max() == frame["f1"].max()
+    # Every dropped row lies on a straight ROC segment between two kept rows.
+    kept = corners.index.to_numpy()
+    for i in set(range(len(frame))) - set(kept):
+        lo, hi = kept[kept < i].max(), kept[kept > i].min()
+        seg = frame.loc[[lo, i, hi], ["tp", "fp"]].to_numpy()
+        assert seg[0, 0] == seg[1, 0] == seg[2, 0] or seg[0, 1] == seg[1, 1] == seg[2, 1]
+
+
+def test_latex_export_escapes_names():
+    assert latex_escape("young_women 50% & co") == r"young\_women 50\% \& co"
+    assert latex_escape("≤") == r"$\leq$"
+
+
+def test_headline_exports_from_results(tmp_path: Path):
+    from face_bench.report import headline
+
+    results = _fake_results()
+    md = headline.to_markdown(results)
+    assert "dlib at 0.6 accepts 95.03 % (16,932 / 17,817) of impostor pairs among young women" in md
+    assert "vs 31.87 % (13,698 / 42,982) in ordinary" in md
+    tex = headline.to_latex(results)
+    assert tex.startswith("\\begin{tabular}") and "young\\_women" in tex
+    written = headline.write_exports(results, tmp_path)
+    assert [p.name for p in written] == ["headline.md", "headline.tex"]
+
+
+def _fake_results():
+    from types import SimpleNamespace
+
+    def model(fmr_e, n_imp, fnmr_e, n_gen):
+        at = {
+            "fmr": fmr_e / n_imp,
+            "fmr_errors": fmr_e,
+            "n_impostor": n_imp,
+            "fnmr": fnmr_e / n_gen,
+            "fnmr_errors": fnmr_e,
+            "n_genuine": n_gen,
+            "threshold": 0.6,
+            "accepts_everything": False,
+        }
+        return SimpleNamespace(name="dlib", metrics={"at_default": at, "roc_auc": 0.95, "eer": 0.1})
+
+    subsets = [
+        SimpleNamespace(
+            name="ordinary", models=[model(13698, 42982, 0, 1868)], identity_concentration=None
+        ),
+        SimpleNamespace(
+            name="young_women", models=[model(16932, 17817, 0, 7383)], identity_concentration=None
+        ),
+    ]
+    return SimpleNamespace(
+        models=[SimpleNamespace(name="dlib", default_threshold=0.6)], subsets=subsets
+    )
+
+
+def test_fake_results_are_json_shaped():
+    assert json.loads(json.dumps(_fake_results().subsets[0].models[0].metrics))
