@@ -155,7 +155,9 @@ def umap_command(
     target = prepare_out(request, out)  # checked before any embedding
     evaluation = _evaluate(request)
     with run_folder(target) as folder:
-        written, projections, notes = write_umap(evaluation, folder.staging, say=info)
+        written, projections, notes = write_umap(
+            evaluation, folder.staging, say=info, fmt=figure_format.value
+        )
     written = [folder.final_path(p) for p in written]
     _render_umap(request.seed, projections, notes, written, output_format)
 

@@ -105,7 +105,9 @@ def write_umap_csv(evaluation, projections, path: Path) -> Path:
     return path
 
 
-def write_umap(evaluation, out: Path, say: Say | None = None) -> tuple[list[Path], list, list[str]]:
+def write_umap(
+    evaluation, out: Path, say: Say | None = None, fmt: str = "png"
+) -> tuple[list[Path], list, list[str]]:
     """umap.png and umap.csv in ``out``; raises when no model has enough embedded images."""
     from face_bench.report import figures
     from face_bench.report.projection import TooFewPointsError
@@ -115,7 +117,7 @@ def write_umap(evaluation, out: Path, say: Say | None = None) -> tuple[list[Path
     projections, notes = project_models(evaluation, say)
     if not projections:
         raise TooFewPointsError("; ".join(notes))
-    written = [figures.umap_figure(projections, out), out / "umap.csv"]
+    written = [figures.umap_figure(projections, out, fmt), out / "umap.csv"]
     write_umap_csv(evaluation, projections, written[1])
     return written, projections, notes
 
