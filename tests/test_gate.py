@@ -254,7 +254,18 @@ def invoke(*args: str | Path, env: dict[str, str] | None = None):
 
 
 def table_lines(markdown: str) -> list[str]:
-    return [line for line in markdown.splitlines() if line.startswith("|")]
+    """Every table row, with the header and separator once (passing rows sit in a second,
+    folded table)."""
+    out, seen = [], set()
+    for line in markdown.splitlines():
+        if not line.startswith("|"):
+            continue
+        if line.startswith(("| subset |", "|---")):
+            if line in seen:
+                continue
+            seen.add(line)
+        out.append(line)
+    return out
 
 
 def row_for(markdown: str, subset: str, model: str, metric: str) -> str:
@@ -735,7 +746,7 @@ def test_baseline_outside_current_ci_is_a_warning(base, tmp_path):
     assert result.exit_code == 0, result.output
     row = row_for(result.stdout, "ordinary", JFV1, "roc_auc")
     assert row.endswith("| ⚠️ pass | ⚠️ baseline outside [0.9330, 0.9380] |")
-    assert "Pass --fail-outside-ci to fail on these." in result.stdout
+    assert "Pass --fail-outside-interval to fail on these." in result.stdout
     assert "1 outside the current 95% CI" in result.stderr
     inside = row_for(result.stdout, "ordinary", JFV1, "eer ↓")
     assert inside.endswith("| ✅ pass | inside [0.1050, 0.1370] |")
@@ -744,20 +755,41 @@ def test_baseline_outside_current_ci_is_a_warning(base, tmp_path):
 
 def test_fail_outside_ci_flag_and_config(base, tmp_path):
     current = _shifted_within_tolerance(tmp_path)
-    result = invoke("--baseline", base, "--current", current, "--fail-outside-ci")
+    result = invoke("--baseline", base, "--current", current, "--fail-outside-interval")
     assert result.exit_code == 1
     assert "❌ regressed | ⚠️ baseline outside" in row_for(
         result.stdout, "ordinary", JFV1, "roc_auc"
     )
 
     config = tmp_path / "ci.toml"
-    config.write_text("[gate]\nfail_outside_ci = true\n", encoding="utf-8")
+    config.write_text("[gate]\nfail_outside_interval = true\n", encoding="utf-8")
     assert invoke("--baseline", base, "--current", current, "--config", config).exit_code == 1
     # False on the command line overrides true in the file.
     result = invoke(
-        "--baseline", base, "--current", current, "--config", config, "--no-fail-outside-ci"
+        "--baseline", base, "--current", current, "--config", config, "--no-fail-outside-interval"
     )
     assert result.exit_code == 0, result.output
+
+
+def test_old_fail_outside_ci_spelling_still_works_with_a_note(base, tmp_path):
+    current = _shifted_within_tolerance(tmp_path)
+    result = invoke("--baseline", base, "--current", current, "--fail-outside-ci")
+    assert result.exit_code == 1
+    assert "--fail-outside-ci is deprecated, use --fail-outside-interval" in result.stderr
+    config = tmp_path / "old.toml"
+    config.write_text("[gate]\nfail_outside_ci = true\n", encoding="utf-8")
+    assert invoke("--baseline", base, "--current", current, "--config", config).exit_code == 1
+
+
+def test_markdown_shows_what_moved_first_and_folds_the_passes(base, tmp_path):
+    current = write(
+        set_metric(make_results(), "ordinary", JFV1, "roc_auc", 0.90), tmp_path / "c.json"
+    )
+    text = invoke("--baseline", base, "--current", current).stdout
+    regressed = text.index("| ordinary | JAPANESE FACE v1 | roc_auc")
+    folded = text.index("<details><summary>")
+    assert regressed < folded and "passing row(s) within tolerance</summary>" in text
+    assert "| ✅ pass |" not in text[:folded] and "| ✅ pass |" in text[folded:]
 
 
 def test_improvement_outside_ci_is_not_a_warning():
@@ -813,7 +845,7 @@ def test_gate_help_documents_every_option():
         "--tolerance",
         "--config",
         "--allow-mismatch",
-        "--fail-outside-ci",
+        "--fail-outside-interval",
         "--markdown",
         "--junit",
         "--format",
@@ -855,10 +887,21 @@ def test_example_workflow_uses_real_options():
     steps = workflow["jobs"]["gate"]["steps"]
     scripts = "\n\n".join(step.get("run", "") for step in steps)
     assert "face-bench gate" in scripts and "out/results.json" in scripts
-    assert any(step.get("uses", "").startswith("actions/cache@") for step in steps)
-    for command in ("roc", "gate"):
+    # Separate restore and save, the save under always(): a failing gate keeps the cache.
+    uses = {step.get("uses", "").split("@")[0]: step for step in steps}
+    assert "actions/cache/restore" in uses and "actions/cache/save" in uses
+    assert uses["actions/cache/save"]["if"].startswith("always()")
+    assert steps.index(uses["actions/cache/save"]) > next(
+        i for i, step in enumerate(steps) if "face-bench gate" in step.get("run", "")
+    )
+    bench_args = next(
+        step["env"]["BENCH_ARGS"] for step in steps if "BENCH_ARGS" in step.get("env", {})
+    )
+    for command, block in (
+        ("roc", bench_args + scripts.split("face-bench roc", 1)[1].split("\n\n", 1)[0]),
+        ("gate", scripts.split("face-bench gate", 1)[1].split("\n\n", 1)[0]),
+    ):
         help_text = runner.invoke(app, [command, "--help"]).stdout
-        block = scripts.split(f"face-bench {command}", 1)[1].split("\n\n", 1)[0]
         for option in re.findall(r"(--[a-z-]+)", block):
             assert option in help_text, f"{command} has no {option}"
 
@@ -875,12 +918,29 @@ def test_real_results_validate_and_gate(tmp_path, standin_config, session_cache)
         result = runner.invoke(
             app,
             [
-                "roc", "--subset", "ordinary", "--data", str(JP_FACES), "--model", "standin",
-                "--sample", "40", "--seed", str(seed), "--bootstrap", "50", "--align", "none",
-                "--config", str(standin_config), "--cache-dir", str(session_cache),
-                "--out", str(tmp_path / out),
+                "roc",
+                "--subset",
+                "ordinary",
+                "--data",
+                str(JP_FACES),
+                "--model",
+                "standin",
+                "--sample",
+                "40",
+                "--seed",
+                str(seed),
+                "--bootstrap",
+                "50",
+                "--align",
+                "none",
+                "--config",
+                str(standin_config),
+                "--cache-dir",
+                str(session_cache),
+                "--out",
+                str(tmp_path / out),
             ],
-        )  # fmt: skip
+        )
         assert result.exit_code == 0, result.output
         return tmp_path / out / "results.json"
 

@@ -63,10 +63,11 @@ def gate_command(
     fail_outside_ci: Annotated[
         bool | None,
         typer.Option(
-            "--fail-outside-ci/--no-fail-outside-ci",
+            "--fail-outside-interval/--no-fail-outside-interval",
             help="Count a metric as regressed when the baseline lies outside the current "
-            "run's 95% bootstrap CI on its better side, even within tolerance. Default: "
-            "[gate] fail_outside_ci in the config file, else only a warning.",
+            "run's 95% bootstrap interval on its better side, even within tolerance. Default: "
+            "[gate] fail_outside_interval in the config file, else only a warning. "
+            "(Formerly --fail-outside-ci, still accepted with a deprecation note.)",
             show_default=False,
         ),
     ] = None,
@@ -129,4 +130,8 @@ command(
     "metric moved the bad way by more than its tolerance (0: all within tolerance, 2: inputs "
     "unusable or runs not comparable). Prints a Markdown table (or JSON), appends it to "
     "$GITHUB_STEP_SUMMARY when set, and can write JUnit XML for CI test reports.",
+    renames={
+        "--fail-outside-ci": "--fail-outside-interval",
+        "--no-fail-outside-ci": "--no-fail-outside-interval",
+    },
 )(gate_command)

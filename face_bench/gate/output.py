@@ -128,6 +128,34 @@ def _side(label: str, info: RunInfo) -> str:
     )
 
 
+def _table(rows) -> list[str]:
+    return [
+        "| " + " | ".join(TABLE_HEADER) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 2) + "|",
+        *(markdown_row(row) for row in rows),
+        "",
+    ]
+
+
+def _folded_tables(rows) -> list[str]:
+    """Regressions, improvements and anything flagged first; the quiet passes folded away,
+    so a reviewer sees what moved without scrolling past dozens of "pass +0.0000" rows."""
+    order = {"regressed": 0, "improved": 1, "not comparable": 3}
+    notable = [r for r in rows if r.verdict != "pass" or r.ci_warning]
+    notable.sort(key=lambda r: order.get(r.verdict, 2))
+    quiet = [r for r in rows if r.verdict == "pass" and not r.ci_warning]
+    out = _table(notable) if notable else ["Every metric passed within its tolerance.", ""]
+    if quiet:
+        out += [
+            "<details><summary>" + f"{len(quiet)} passing row(s) within tolerance" + "</summary>",
+            "",
+            *_table(quiet),
+            "</details>",
+            "",
+        ]
+    return out
+
+
 def render_markdown(report: GateReport) -> str:
     """The summary for ``$GITHUB_STEP_SUMMARY``, a PR comment or a terminal."""
     lines = [
@@ -157,11 +185,8 @@ def render_markdown(report: GateReport) -> str:
         lines += [
             counts + ". ↑ higher is better, ↓ lower is better; tolerances are absolute.",
             "",
-            "| " + " | ".join(TABLE_HEADER) + " |",
-            "|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 2) + "|",
-            *(markdown_row(row) for row in report.rows),
-            "",
         ]
+        lines += _folded_tables(report.rows)
     if report.mismatches:
         title = (
             "Mismatches (compared anyway, --allow-mismatch)"
@@ -175,7 +200,7 @@ def render_markdown(report: GateReport) -> str:
         lines += [
             "⚠️ marks metrics whose baseline lies outside the current run's 95% bootstrap "
             "interval on the better side: within tolerance, but credibly worse. "
-            "Pass --fail-outside-ci to fail on these.",
+            "Pass --fail-outside-interval to fail on these.",
             "",
         ]
     if report.notes:

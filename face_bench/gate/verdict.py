@@ -39,7 +39,8 @@ DEFAULT_TOLERANCES: dict[str, float] = {
     TAR_FAMILY: 0.01,
 }
 
-GATE_CONFIG_KEYS = {"tolerances", "fail_outside_ci"}
+GATE_CONFIG_KEYS = {"tolerances", "fail_outside_interval", "fail_outside_ci"}
+# fail_outside_ci is the old name of fail_outside_interval ("CI" read as continuous integration).
 
 # A move of exactly the tolerance passes; this only absorbs binary rounding of the delta.
 _EPS = 1e-12
@@ -135,9 +136,10 @@ def gate_settings(
     tolerances = gate_table.get("tolerances", {})
     if not isinstance(tolerances, dict):
         raise GateInputError(f"{source}: [gate.tolerances] must be a table of METRIC = VALUE")
-    fail_outside_ci = gate_table.get("fail_outside_ci")
+    key = "fail_outside_interval" if "fail_outside_interval" in gate_table else "fail_outside_ci"
+    fail_outside_ci = gate_table.get(key)
     if fail_outside_ci is not None and not isinstance(fail_outside_ci, bool):
-        raise GateInputError(f"{source}: [gate] fail_outside_ci must be true or false")
+        raise GateInputError(f"{source}: [gate] {key} must be true or false")
     return validate_tolerances(tolerances, f"{source} [gate.tolerances]"), fail_outside_ci
 
 
@@ -584,7 +586,7 @@ def _compare_one(
             note = "baseline outside the current 95% CI"
             if fail_outside_ci:
                 verdict = "regressed"
-                note += " (--fail-outside-ci)"
+                note += " (--fail-outside-interval)"
     return replace(
         row, delta=delta, verdict=verdict, outside_ci=outside, ci_warning=warning, note=note
     )
