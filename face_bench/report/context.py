@@ -356,43 +356,50 @@ class _Files:
     notes: list[str]
     galleries: dict[str, Any]
     thumbs: dict[str, Path | bytes | None]
+    timings: dict[str, float]
 
 
 def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt) -> _Files:
     """results.json, CSVs, figures, headline exports, UMAP and (linked pages) thumbnails."""
     from face_bench.report import figures, gallery, headline
-    from face_bench.report.outputs import write_evaluation
+    from face_bench.report.outputs import timed, write_evaluation
     from face_bench.report.page import collect_projections, write_umap_csv
 
-    written = write_evaluation(evaluation, out, "threshold-sweep", fmt)
+    t: dict[str, float] = {}
+    written = write_evaluation(evaluation, out, "threshold-sweep", fmt, t)
     names = [s.name for s in evaluation.subsets]
-    several = len(names) > 1
     sweeps = [p for p in written if p.name.startswith("sweep") and p.suffix == f".{fmt}"]
+    with timed(t, "histogram_and_bar_figures_s"):
+        histograms = figures.score_histograms(evaluation, out, fmt=fmt)
+        bars = figures.subset_bars(evaluation, out, fmt=fmt) if len(names) > 1 else None
     found = {
         "sweeps": dict(zip(names, sweeps, strict=True)),
-        "histograms": figures.score_histograms(evaluation, out, fmt=fmt),
-        "bars": figures.subset_bars(evaluation, out, fmt=fmt) if several else None,
+        "histograms": histograms,
+        "bars": bars,
         "roc": out / f"roc.{fmt}",
         "det": out / f"det.{fmt}",
         "rates": next((p for p in written if p.name == f"rates.{fmt}"), None),
         "umap": None,
     }
-    written += [*found["histograms"].values()] + ([found["bars"]] if found["bars"] else [])
+    written += [*histograms.values()] + ([bars] if bars else [])
     written += headline.write_exports(evaluation.results, out)
-    projections, umap_notes = collect_projections(pending)
+    with timed(t, "umap_wait_s"):
+        projections, umap_notes = collect_projections(pending)
     notes += umap_notes
     if projections:
-        found["umap"] = figures.umap_figure(projections, out, fmt)
-        written += [found["umap"], write_umap_csv(evaluation, projections, out / "umap.csv")]
-    galleries = {s.name: gallery.select(s, top_k) for s in evaluation.subsets}
-    images = set().union(*(g.images() for gs in galleries.values() for g in gs))
-    if self_contained:
-        thumbs: dict = gallery.thumbnail_bytes(images, evaluation.dataset.root)
-    else:
-        thumbs = gallery.write_thumbnails(images, evaluation.dataset.root, out / "gallery")
-        written += [p for p in thumbs.values() if p is not None]
+        with timed(t, "umap_figure_csv_s"):
+            found["umap"] = figures.umap_figure(projections, out, fmt)
+            written += [found["umap"], write_umap_csv(evaluation, projections, out / "umap.csv")]
+    with timed(t, "gallery_thumbnails_s"):
+        galleries = {s.name: gallery.select(s, top_k) for s in evaluation.subsets}
+        images = set().union(*(g.images() for gs in galleries.values() for g in gs))
+        if self_contained:
+            thumbs: dict = gallery.thumbnail_bytes(images, evaluation.dataset.root)
+        else:
+            thumbs = gallery.write_thumbnails(images, evaluation.dataset.root, out / "gallery")
+            written += [p for p in thumbs.values() if p is not None]
     notes += _font_notes(evaluation, projections)
-    return _Files(written, found, projections, notes, galleries, thumbs)
+    return _Files(written, found, projections, notes, galleries, thumbs, t)
 
 
 def _font_notes(evaluation, projections) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -85,21 +88,39 @@ def write_sweep_csv(evaluation, path: Path) -> Path:
     return path
 
 
-def write_evaluation(evaluation, out: Path, kind: str, fmt: str = "png") -> list[Path]:
+@contextlib.contextmanager
+def timed(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the block's wall time to ``timings[name]`` (the report's time split)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def write_evaluation(
+    evaluation, out: Path, kind: str, fmt: str = "png", timings: dict[str, float] | None = None
+) -> list[Path]:
     """Write the files of ``kind`` (``roc`` or ``threshold-sweep``) into ``out``; figures in
-    ``fmt`` (png, svg or pdf)."""
+    ``fmt`` (png, svg or pdf). ``timings`` collects seconds per part when given."""
     from face_bench.report import figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.json"]
-    evaluation.results.to_disk(written[0])
-    scores_csv = write_scores_csv(evaluation, out / "scores.csv")
+    with timed(timings, "results_json_s"):
+        evaluation.results.to_disk(written[0])
+    with timed(timings, "scores_csv_s"):
+        scores_csv = write_scores_csv(evaluation, out / "scores.csv")
     if scores_csv is not None:
         written.append(scores_csv)
-    written += figures.roc_and_det(evaluation, out, fmt)
+    with timed(timings, "roc_det_figures_s"):
+        written += figures.roc_and_det(evaluation, out, fmt)
     if kind == "threshold-sweep":
-        written.append(write_sweep_csv(evaluation, out / "sweep.csv"))
-        written += figures.sweeps(evaluation, out, fmt)
-        written.append(figures.error_rates(evaluation, out, fmt))
+        with timed(timings, "sweep_csv_s"):
+            written.append(write_sweep_csv(evaluation, out / "sweep.csv"))
+        with timed(timings, "sweep_and_rate_figures_s"):
+            written += figures.sweeps(evaluation, out, fmt)
+            written.append(figures.error_rates(evaluation, out, fmt))
     return written

@@ -32,6 +32,7 @@ class ReportOutput:
     written: list[Path]
     projections: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per part of the report
 
 
 # ------------------------------------------------------------------- UMAP
@@ -161,6 +162,7 @@ def write_report(
 
     from face_bench.core.io import atomic_write_text
     from face_bench.core.processes import stopping_pool
+    from face_bench.report.outputs import timed
 
     started = time.perf_counter()
     out = Path(out)
@@ -170,11 +172,14 @@ def write_report(
     with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending, notes = project_models(evaluation, say, pool)
         files = write_files(evaluation, out, pending, notes, self_contained, top_k, figure_format)
-    context = build_context(evaluation, out, files, self_contained, top_k)
-    context["run"]["duration"] = (
-        f"evaluation {evaluation.results.volatile.duration_s:.1f} s + report "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    html = out / REPORT_NAME
-    atomic_write_text(html, render_html(context))
-    return ReportOutput(html, [*files.written, html], files.projections, files.notes)
+    timings = files.timings
+    with timed(timings, "html_s"):
+        context = build_context(evaluation, out, files, self_contained, top_k)
+        context["run"]["duration"] = (
+            f"evaluation {evaluation.results.volatile.duration_s:.1f} s + report "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        html = out / REPORT_NAME
+        atomic_write_text(html, render_html(context))
+    timings["report_total_s"] = time.perf_counter() - started
+    return ReportOutput(html, [*files.written, html], files.projections, files.notes, timings)
