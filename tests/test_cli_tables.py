@@ -31,9 +31,9 @@ def test_wide_table_folds_instead_of_cutting():
     assert "…" not in text and "0.9990" in text
 
 
-def test_logs_use_columns_or_120(monkeypatch):
+def test_logs_use_columns_or_160(monkeypatch):
     monkeypatch.setattr("sys.stdout.isatty", lambda: False, raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     assert console_width() == 100
     monkeypatch.delenv("COLUMNS")
-    assert console_width() == 120
+    assert console_width() == 160
