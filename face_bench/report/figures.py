@@ -116,8 +116,8 @@ def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
             frame = sweep_frame(scores)
             panels.append(
                 plots.RateCurve(
-                    model=name,
-                    subset=subset.name,
+                    model=display(name, NAME_WIDTH),
+                    subset=display(subset.name, NAME_WIDTH),
                     units=scores.spec.units,
                     threshold=frame["threshold"].to_numpy(),
                     fmr=frame["fmr"].to_numpy(),
@@ -126,8 +126,8 @@ def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
                     lower_is_same=scores.spec.distance_like,
                 )
             )
-    title = "FMR and FNMR against the threshold — " + " vs ".join(
-        s.name for s in evaluation.subsets
+    title = "FMR and FNMR against the threshold — " + display(
+        " vs ".join(display(s.name, NAME_WIDTH) for s in evaluation.subsets), 120
     )
     return plots.plot_error_rates(panels, out / f"rates.{fmt}", title)
 
