@@ -46,7 +46,7 @@ def console_width() -> int | None:
         return 160
 
 
-def headline_table(results) -> Table:
+def headline_table(results: Any) -> Table:
     """Subset, model, FMR and FNMR at the default threshold with counts, and the threshold
     reaching FMR <= 1e-3 with the FNMR there."""
     from face_bench.report.headline import headline_rows

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from face_bench.gate.verdict import GateReport, GateRow, RunInfo
@@ -128,7 +129,7 @@ def _side(label: str, info: RunInfo) -> str:
     )
 
 
-def _table(rows) -> list[str]:
+def _table(rows: Sequence[GateRow]) -> list[str]:
     return [
         "| " + " | ".join(TABLE_HEADER) + " |",
         "|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 2) + "|",
@@ -137,7 +138,7 @@ def _table(rows) -> list[str]:
     ]
 
 
-def _folded_tables(rows) -> list[str]:
+def _folded_tables(rows: Sequence[GateRow]) -> list[str]:
     """Regressions, improvements and anything flagged first; the quiet passes folded away,
     so a reviewer sees what moved without scrolling past dozens of "pass +0.0000" rows."""
     order = {"regressed": 0, "improved": 1, "not comparable": 3}

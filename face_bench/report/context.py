@@ -163,7 +163,7 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
     )
     for target in far_targets:
         key = far_key(target)
-        cells = []
+        cells: list[tuple[float | None, str, str]] = []
         for m in run.models:
             point = next(
                 (p for p in m.metrics.get("tar_at_far", []) if p["far_target"] == target), None
@@ -200,7 +200,7 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
         ("fmr_at_default", "FMR at the default threshold", "fmr", "n_impostor"),
         ("fnmr_at_default", "FNMR at the default threshold", "fnmr", "n_genuine"),
     ):
-        cells = []
+        cells = []  # the same list type as the TAR rows above
         for m in run.models:
             d = m.metrics.get("at_default") or {}
             detail = counts(d.get(f"{field_name}_errors"), d.get(n_name))
@@ -296,7 +296,9 @@ def _score_text(score) -> dict[str, Any]:
     }
 
 
-def _gallery(galleries, thumbs: dict[str, Path | None], src: _Sources, k: int) -> list[dict]:
+def _gallery(
+    galleries, thumbs: dict[str, Path | bytes | None], src: _Sources, k: int
+) -> list[dict]:
     def card(pair) -> dict[str, Any]:
         return {
             "a": {
