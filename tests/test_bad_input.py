@@ -564,7 +564,7 @@ def test_missing_weights_of_the_only_model(small_set, tmp_path):
         f"weights.japanese-face-v1 in {tmp_path / 'face-bench.toml'}: not set; "
         f"the cache dir: {tmp_path / 'c' / 'models' / 'JAPANESE_FACE_v1.onnx'} (not found)). "
         "Expected an ONNX file with input 1x3x224x224 float32 and a 512-d output. Obtain it "
-        "from the author's FACE01_trained_models repository (JAPANESE FACE v1; its licence "
+        "from https://github.com/yKesamaru/FACE01_trained_models (JAPANESE FACE v1; its licence "
         "forbids redistribution, so download it yourself)."
     )
 

@@ -188,7 +188,7 @@ def test_missing_weights_message_names_every_place(tmp_path, monkeypatch):
     assert status.message == (
         f"weights not found (looked in: {'; '.join(status.looked)}). "
         "Expected an ONNX file with input 1x3x224x224 float32 and a 512-d output. Obtain it "
-        "from the author's FACE01_trained_models repository (JAPANESE FACE v1; its licence "
+        "from https://github.com/yKesamaru/FACE01_trained_models (JAPANESE FACE v1; its licence "
         "forbids redistribution, so download it yourself)."
     )
     assert "[" not in status.message  # Rich would take square brackets for markup

@@ -106,7 +106,7 @@ def resolve_data(
         raise DatasetError(NO_DATA)
     path = Path(value).expanduser()
     if base is not None and not path.is_absolute():
-        path = base / path
+        path = Path(os.path.normpath(base / path))  # tidy "a/b/../c", keep symlinks as named
     named = named_dataset(value)
     if named is not None and not path.exists():
         cache = cache_dir or default_cache_dir()

@@ -171,7 +171,7 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         backend="onnx",
         weights_filename="JAPANESE_FACE_v1.onnx",
         source=(
-            "the author's FACE01_trained_models repository (JAPANESE FACE v1; "
+            "https://github.com/yKesamaru/FACE01_trained_models (JAPANESE FACE v1; "
             "its licence forbids redistribution, so download it yourself)"
         ),
         input_size=(224, 224),
