@@ -119,7 +119,11 @@ def _open(url: str, offset: int, timeout: float) -> Any:
 
 
 def download(
-    remote: Remote, folder: Path, progress: Progress | None = None, timeout: float = 30.0
+    remote: Remote,
+    folder: Path,
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+    on_message: Message | None = None,
 ) -> bool:
     """Fetch ``remote`` into ``folder``; True when bytes were downloaded, False when reused.
 
@@ -134,6 +138,9 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / (remote.filename + ".part")
     offset = part.stat().st_size if part.is_file() else 0
+    if on_message:
+        resume = f" (resuming after {offset:,} bytes)" if offset else ""
+        on_message(f"downloading {remote.filename} from {remote.url}{resume}")
     response = _open(remote.url, offset, timeout)
     if response is not None:
         with response:
@@ -214,9 +221,7 @@ def fetch_lfw(
         if remote.filename == archive and folder.is_dir():
             reused.append(remote.filename)  # already extracted (the archive is gone by design)
             continue
-        if on_message:
-            on_message(f"{remote.filename}: {remote.url}")
-        fetched = download(remote, lfw_home, progress, timeout)
+        fetched = download(remote, lfw_home, progress, timeout, on_message)
         (downloaded if fetched else reused).append(remote.filename)
     if not folder.is_dir() and on_message:
         on_message(f"extracting {archive} into {lfw_home}")
