@@ -168,7 +168,13 @@ def test_missing_japanese_face_weights_skip_with_message(tmp_path: Path) -> None
          "--bootstrap", "0", "--out", str(tmp_path / "m")],
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    message = result.stderr
+    # Nobody asked for japanese-face-v1: one line, and the details in results.json.
+    mentions = [line for line in result.stderr.splitlines() if "japanese-face-v1" in line]
+    assert mentions == [
+        "not run (weights not found): japanese-face-v1; `face-bench models` shows where to put them"
+    ]
+    saved = json.loads((tmp_path / "m" / "results.json").read_text(encoding="utf-8"))
+    message = " ".join(saved["skipped_models"])
     assert "japanese-face-v1" in message and "FACE_BENCH_JAPANESE_FACE_V1" in message
     assert "JAPANESE_FACE_v1.onnx" in message and "FACE01_trained_models" in message
     assert "--weights japanese-face-v1=PATH" in message
