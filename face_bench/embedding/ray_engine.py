@@ -148,7 +148,12 @@ class EmbedActor:
         from face_bench.models.onnx_backend import to_tensor
 
         for name, (spec, model) in self.onnx.items():
-            rows = [(k, o[2][name]) for k, o in enumerate(outcomes) if _is_input(o[2], name)]
+            # An ONNX input is an array; anything else under the name is a cache entry.
+            rows = [
+                (k, image)
+                for k, o in enumerate(outcomes)
+                if isinstance(image := o[2].get(name), np.ndarray)
+            ]
             for start in range(0, len(rows), spec.batch_size):
                 chunk = rows[start : start + spec.batch_size]
                 vectors = model.infer(to_tensor([image for _k, image in chunk], spec))
@@ -159,10 +164,6 @@ class EmbedActor:
                         n_faces=None if face is None else face.n_faces,
                         detector=None if face is None else face.fallback,
                     )
-
-
-def _is_input(out: dict, name: str) -> bool:
-    return name in out and isinstance(out[name], np.ndarray)
 
 
 def _face(task: workers.Task, outcome: workers.Outcome) -> Face | None:

@@ -21,6 +21,8 @@ import numpy as np
 from face_bench.core.errors import ModelFileError
 
 _FLOAT_SPECIAL = {32000: math.inf, 32001: -math.inf, 32002: math.nan}
+# Named outside ``_Reader``, whose ``int`` method hides the builtin in its own annotations.
+Dims4 = tuple[int, int, int, int]
 
 
 class DatFormatError(ModelFileError):
@@ -119,14 +121,14 @@ class _Reader:
         raw = self.take(4 * count)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
 
-    def alias(self) -> tuple[int, int, int, int]:
+    def alias(self) -> Dims4:
         """alias_tensor: version 1 and four dimensions (a view into a layer's params)."""
         if self.int() != 1:
             raise self.fail("unsupported alias_tensor version")
         shape = (self.int(), self.int(), self.int(), self.int())
         if any(d < 0 for d in shape):
             raise self.fail("negative alias dimension")
-        return shape  # type: ignore[return-value]
+        return shape
 
 
 def _multipliers(r: _Reader) -> None:
