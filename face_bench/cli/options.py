@@ -118,6 +118,25 @@ IdentityPatternOpt = Annotated[
     ),
 ]
 
+
+class Duplicates(StrEnum):
+    """What to do with byte-identical images under different identities."""
+
+    KEEP = "keep"
+    EXCLUDE = "exclude"
+    ERROR = "error"
+
+
+DuplicatesOpt = Annotated[
+    Duplicates,
+    typer.Option(
+        "--duplicates",
+        help="Byte-identical images under different identities: leave their impostor pairs "
+        "out (exclude, default), score them (keep), or refuse the run (error). Always "
+        "reported in the notes and results.json.",
+    ),
+]
+
 # ----------------------------------------------------------------- how models embed
 
 ModelOpt = Annotated[
@@ -326,6 +345,7 @@ class SampleOptions:
     on_fail: OnFail = OnFail.EXCLUDE
     identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None
+    duplicates: str = "exclude"
 
 
 def evaluation_request(
@@ -358,6 +378,7 @@ def evaluation_request(
         on_fail=sampling.on_fail.value,
         identity_from=sampling.identity_from.value,
         identity_pattern=sampling.identity_pattern,
+        duplicates=sampling.duplicates,
         bootstrap=bootstrap,
         differential_threshold=threshold,
         threshold_from=threshold_from,

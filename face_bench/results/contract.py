@@ -110,6 +110,11 @@ class SubsetRun(_Strict):
     overlaps: list[dict[str, Any]] = Field(
         default_factory=list, description="other subsets of the run sharing sampled images"
     )
+    duplicates: list[list[str]] = Field(
+        default_factory=list,
+        description="groups of sampled images with byte-identical content (same SHA-256); "
+        "cross-identity pairs of them are left out of the impostors unless --duplicates keep",
+    )
 
 
 class DatasetInfo(_Strict):

@@ -83,6 +83,7 @@ class EvaluationRequest:
     on_fail: str = "exclude"
     identity_from: str = "auto"
     identity_pattern: str | None = None
+    duplicates: str = "exclude"  # keep | exclude | error (see run.duplicates)
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
     bootstrap: int = 0
     sweep: bool = False
@@ -380,6 +381,7 @@ def evaluate(
         say(message)
     hashes = hash_images(abs_paths)
     position = {p: i for i, p in enumerate(union["path"])}
+    sampled, duplicate_reports = _settle_duplicates(sampled, hashes, position, request, say)
     from face_bench.run import evidence
 
     shared = evidence.overlaps({s[0]: s[3] for s in sampled})
@@ -515,8 +517,10 @@ def evaluate(
                 models=model_runs,
                 comparisons=compare_models(model_scores, request.bootstrap, request.seed),
                 notes=([note] if note else [])
+                + ([duplicate_reports[name].note] if duplicate_reports[name].note else [])
                 + evidence.overlap_notes(name, shared[name])
                 + enrol_notes,
+                duplicates=duplicate_reports[name].groups,
                 identity_concentration=evidence.concentration(data),
                 overlaps=shared[name],
             )
@@ -591,3 +595,21 @@ def pair_set_digest(pairs: Pairs) -> str:
     order = np.lexsort((label, b, a))
     table = np.stack([a[order], b[order], label[order]], axis=1)
     return hashlib.sha256(np.ascontiguousarray(table).tobytes()).hexdigest()
+
+
+def _settle_duplicates(sampled, hashes, position, request, say):
+    """Each subset's pairs under ``--duplicates``, and its report of identical images."""
+    from face_bench.run.duplicates import apply_policy
+
+    settled, reports = [], {}
+    for name, definition, pool_size, images, pairs, note in sampled:
+        paths = list(images["path"])
+        sample_hashes = [hashes[position[p]] for p in paths]
+        pairs, report = apply_policy(
+            name, paths, list(images["identity"]), sample_hashes, pairs, request.duplicates
+        )
+        if report.note:
+            say(report.note)
+        reports[name] = report
+        settled.append((name, definition, pool_size, images, pairs, note))
+    return settled, reports
