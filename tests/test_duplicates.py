@@ -12,6 +12,7 @@ from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
+from face_bench.cli.options import Duplicates
 from face_bench.core.errors import DatasetError
 from face_bench.data.datasets import make_pairs
 from face_bench.run.duplicates import apply_policy
@@ -76,7 +77,7 @@ def test_duplicates_through_a_run(copied_set, standin_config, tmp_path):
     subset = json.loads((tmp_path / "ex" / "results.json").read_text())["subsets"][0]
     assert len(subset["duplicates"]) == 1 and len(subset["duplicates"][0]) == 3
     assert any("byte-identical" in n for n in subset["notes"])
-    kept = _roc(copied_set, tmp_path / "keep", standin_config, "--duplicates", "keep")
+    kept = _roc(copied_set, tmp_path / "keep", standin_config, "--duplicates", Duplicates.KEEP)
     kept_subset = json.loads((tmp_path / "keep" / "results.json").read_text())["subsets"][0]
     # three copies under three people: three impostor pairs at distance 0, left out by default
     assert kept_subset["pairs"]["n_impostor"] - subset["pairs"]["n_impostor"] == 3
