@@ -115,3 +115,58 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes(cluster, tmp_
     assert killed, "no Ray actor process was seen to kill"
     assert remote["results"] == reference["results"]
     assert remote["scores"] == reference["scores"]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline[:120])
+    return found
+
+
+@needs_shared
+def test_sigterm_on_a_ray_run_exits_143_and_stops_its_cluster(tmp_path):
+    import shutil
+    import sys
+    import tempfile
+
+    ray_tmp = tempfile.mkdtemp(prefix="fbray", dir="/tmp")  # short: Ray's socket paths
+    cache = tmp_path / "cache"
+    args = ["roc", "--subset", "young_women", "--data", str(JP_FACES), "--model", "dlib"]
+    args += ["--sample", "60", "--bootstrap", "0", "--engine", "ray", "--workers", "2"]
+    args += ["--cache-dir", str(cache), "--out", str(tmp_path / "out")]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "face_bench", *args],
+        cwd=tmp_path,
+        env={**os.environ, "RAY_TMPDIR": ray_tmp, "RAY_ADDRESS": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not list(cache.glob("embeddings/*/*/*.json")):  # the cluster is embedding
+            assert run.poll() is None, run.stderr.read() if run.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert _processes_mentioning(ray_tmp), "no Ray process of this run was found"
+        os.kill(run.pid, signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 143, err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("face-bench: error: terminated")
+        deadline = time.monotonic() + 30
+        while _processes_mentioning(ray_tmp) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _processes_mentioning(ray_tmp) == []
+    finally:
+        if run.poll() is None:
+            run.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -19,8 +19,10 @@ Ray is an optional dependency (``pip install 'face-bench[ray]'``), imported only
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from face_bench.core.errors import EngineError
+from face_bench.core.errors import EngineError, FaceBenchError
 from face_bench.core.records import CacheEntry
 from face_bench.embedding import workers
 from face_bench.faces.locate import Face, FaceSettings
@@ -90,13 +92,22 @@ class Cluster:
             cls._current = cls(ray, started_here=False)
             return cls._current
         address = options.address or os.environ.get("RAY_ADDRESS") or None
-        logging.getLogger("ray").setLevel(logging.WARNING)
-        kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING"}
+        # face-bench speaks for the run: Ray's own notices stay off the terminal (errors
+        # still surface as face-bench's one-line messages).
+        logging.getLogger("ray").setLevel(logging.ERROR)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         try:
-            if address:
-                ray.init(address=address, **kwargs)
-            else:
-                ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
+            with _quiet_native_stderr():
+                if address:
+                    ray.init(address=address, **kwargs)
+                else:
+                    ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
+            # Ray's driver installs a crash handler that aborts on SIGTERM; face-bench's own
+            # (stop, keep the cache, exit 143, shut the cluster down) must stay in charge.
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread / no handler
+                signal.signal(signal.SIGTERM, on_sigterm)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
             where = address or "a local cluster"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -114,6 +125,24 @@ class Cluster:
             self.ray.shutdown()
         if Cluster._current is self:
             Cluster._current = None
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what Ray's C++ core prints on file descriptor 2 while it starts (its log
+    settings, a token notice); a failed start still raises, and is reported in one line."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class EmbedActor:
@@ -196,9 +225,24 @@ def run(
     except EngineError:
         raise
     except Exception as exc:
-        if type(exc).__module__.startswith("ray"):
-            raise EngineError(f"the Ray run failed: {str(exc).splitlines()[0][:300]}") from None
-        raise
+        raise _translated(exc) from None
+
+
+def _translated(exc: BaseException) -> BaseException:
+    """The error to report for an exception that surfaced through Ray's own code.
+
+    A signal turned into an exception (SIGTERM's TerminatedRunError, Ctrl-C) while Ray's
+    C extension holds control comes back wrapped in a SystemError: unwrap it, so an
+    interrupted Ray run ends exactly like a local one.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FaceBenchError | KeyboardInterrupt):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    if type(exc).__module__.startswith("ray"):
+        return EngineError(f"the Ray run failed: {str(exc).splitlines()[0][:300]}")
+    return exc
 
 
 def _run_block(fn, triangle, r0: int, r1: int, arg):
@@ -244,7 +288,10 @@ class RayMapper:
                 pending[self._task.remote(fn, shared, r0, r1, arg_ref)] = submitted
                 submitted += 1
             while next_out not in ready:
-                done, _rest = ray.wait(list(pending), num_returns=1)
-                ready[pending.pop(done[0])] = ray.get(done[0])
+                try:
+                    done, _rest = ray.wait(list(pending), num_returns=1)
+                    ready[pending.pop(done[0])] = ray.get(done[0])
+                except Exception as exc:
+                    raise _translated(exc) from None
             yield ready.pop(next_out)  # in block order: the driver folds in a fixed order
             next_out += 1
