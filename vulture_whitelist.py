@@ -48,10 +48,8 @@ std_ddof
 EmbeddingStore  # Protocol the embedding step is typed against
 Template  # Literal of the chip templates
 
-# Wired by work in progress: ``--figure-format`` (figure_format, taken by the evaluation
-# commands before the writers use it), the report's rate cells.
-figure_format
-rate_with_counts
+# Dead, left to the pipeline rework: documents which metrics depend on prevalence, a twin
+# of report.sections.PREVALENCE_DEPENDENT_KEYS.
 PREVALENCE_DEPENDENT
 
 # Test fixtures looked up by name (tests/corpus.py builds images for parametrized tests).
