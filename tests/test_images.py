@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 
 from face_bench.core.errors import ImageError
+from face_bench.core.io import sha256_file
 from face_bench.data.images import (
     ALPHA_BACKGROUND,
     MAX_PIXELS,
     REASONS,
     ImageLoadError,
-    file_sha256,
     load_rgb,
     load_rgb_bytes,
     read_image_bytes,
@@ -305,12 +305,12 @@ def test_huge_jpeg_loads_downscaled_in_bounded_memory(huge_jpeg):
 # --- hashing ---------------------------------------------------------------------------
 
 
-def test_file_sha256_matches_hashlib(tmp_path):
+def test_sha256_file_matches_hashlib(tmp_path):
     path = tmp_path / "blob.bin"
     data = os.urandom(3 * (1 << 20) + 17)  # spans several chunks
     path.write_bytes(data)
-    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
-    assert file_sha256(path) == hashlib.sha256(read_image_bytes(path)).hexdigest()
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    assert sha256_file(path) == hashlib.sha256(read_image_bytes(path)).hexdigest()
 
 
 # --- decoding memory is bounded per image ------------------------------------------------

@@ -129,13 +129,13 @@ def test_failed_image_counts_as_error_or_is_excluded(tmp_path, session_cache):
     labels = np.array([p.label for p in runs["error"].pairs])
     folds = np.array([p.fold for p in runs["error"].pairs])
     failed = np.isnan(scores)
-    for mode, on_fail in (("error", "count_as_error"), ("exclude", "exclude")):
+    for mode in ("error", "exclude"):
         model = runs[mode].models[0]
         assert model.n_failed_images == 1 and model.n_failed_pairs == 1
         (failure,) = model.failures
         assert failure.image == "Abel_Pacheco/Abel_Pacheco_0099.jpg"
         assert failure.reason == "missing" and failure.n_pairs == 1
-        expected = kfold_accuracy(scores, labels, folds, failed, on_fail=on_fail)
+        expected = kfold_accuracy(scores, labels, folds, failed, on_fail=mode)
         assert model.fold_accuracies == expected.accuracies
     error, excluded = runs["error"].models[0], runs["exclude"].models[0]
     # Fold 1 has 6 pairs: as an error the failed pair is one of 6 and wrong; excluded, 5 count.

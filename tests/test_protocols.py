@@ -20,7 +20,13 @@ from conftest import DEEPFACE, LFW, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from face_bench.core.errors import MetricError, PairsFileError, PathEscapeError, ResultsError
+from face_bench.core.errors import (
+    ConfigError,
+    MetricError,
+    PairsFileError,
+    PathEscapeError,
+    ResultsError,
+)
 from face_bench.data.protocols import (
     ListedPair,
     best_accuracy_threshold,
@@ -425,7 +431,7 @@ def test_failed_pairs_count_as_errors_or_are_excluded():
     assert counted.accuracies == (pytest.approx(4 / 5), pytest.approx(4 / 5))
     assert excluded.accuracies == (1.0, 1.0)
     assert counted.thresholds == excluded.thresholds
-    assert (counted.n_failed, counted.on_fail) == (2, "count_as_error")
+    assert (counted.n_failed, counted.on_fail) == (2, "error")
     with pytest.raises(MetricError, match="NaN or infinite"):
         kfold_accuracy(scores, labels, folds)
 
@@ -443,7 +449,7 @@ def test_kfold_refuses_what_it_cannot_score():
         )
     with pytest.raises(ValueError, match="same length"):
         kfold_accuracy(np.zeros(3), np.zeros(2, bool), np.zeros(3))
-    with pytest.raises(ValueError, match="on_fail"):
+    with pytest.raises(ConfigError, match=r"on_fail .* must be one of"):
         kfold_accuracy(np.zeros(2), np.zeros(2, bool), np.zeros(2), on_fail="drop")
 
 

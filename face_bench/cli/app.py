@@ -146,6 +146,11 @@ def _root(
     pass
 
 
+def invocation() -> tuple[str, ...]:
+    """The command line as typed, for results.json; the library never reads ``sys.argv``."""
+    return ("face-bench", *sys.argv[1:])
+
+
 def _load_commands() -> None:
     # Importing registers each command, in the order --help lists them; the modules import
     # nothing heavy at top level.

@@ -251,7 +251,7 @@ def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
     """
     del cache_dir
     digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
+    with open_regular(path) as handle:  # a FIFO or device is an error, not a hang
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()

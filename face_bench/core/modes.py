@@ -6,6 +6,23 @@ the choices without loading numpy or Pillow for ``--help``.
 """
 
 from enum import StrEnum
+from typing import TypeVar
+
+from face_bench.core.errors import ConfigError
+
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def parse_choice(kind: type[Choice], value: str, option: str) -> Choice:
+    """``value`` as a member of ``kind``; a one-line ConfigError naming the choices if not.
+
+    For library callers that pass plain strings; the CLI already hands over members.
+    """
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in kind)
+        raise ConfigError(f"{option} must be one of {choices}, not {value!r}") from None
 
 
 class AlignMode(StrEnum):

@@ -14,7 +14,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +26,7 @@ from face_bench.core.errors import (
     UnknownSubsetError,
 )
 from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
+from face_bench.core.modes import IdentitySource
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
 # A folder holding one of these is a face-bench run (reports/...), never part of a face set.
@@ -34,7 +34,6 @@ RUN_OUTPUT_FILES = frozenset(
     {"results.json", "lfw.json", "report.html", "umap.csv", ".face-bench-run"}
 )
 MANIFEST_NAME = "manifest.csv"
-IdentitySource = Literal["auto", "manifest", "folder", "filename"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,9 @@ DEFAULT_IDENTITY_PATTERN = r"^(?P<identity>.*?)(?:[ _.-]*\d+)?$"
 
 
 def load_dataset(
-    root: Path, identity_from: IdentitySource = "auto", identity_pattern: str | None = None
+    root: Path,
+    identity_from: IdentitySource | str = IdentitySource.AUTO,
+    identity_pattern: str | None = None,
 ) -> Dataset:
     """Load a face set from ``root``.
 
@@ -101,6 +102,7 @@ def load_dataset(
     file name by ``identity_pattern`` (default ``DEFAULT_IDENTITY_PATTERN``). An empty
     identity is refused.
     """
+    identity_from = IdentitySource(identity_from)
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")

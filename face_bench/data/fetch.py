@@ -11,7 +11,6 @@ hosts without access to figshare, one-line errors offline, and a ``manifest.csv`
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import shutil
@@ -24,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from face_bench.core.errors import FetchError
-from face_bench.core.io import atomic_write_text
+from face_bench.core.io import atomic_write_text, sha256_file
 
 Progress = Callable[[str, int], Callable[[int], None]]
 Message = Callable[[str], None]
@@ -85,15 +84,6 @@ def lfw_remotes(funneled: bool, mirror: str | None = None) -> list[Remote]:
     return remotes
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _offline_message(url: str, reason: object) -> str:
     host = urlsplit(url).netloc or url
     return (
@@ -133,7 +123,7 @@ def download(
     Only a file whose checksum matches is renamed into place.
     """
     target = folder / remote.filename
-    if target.is_file() and sha256_of(target) == remote.checksum:
+    if target.is_file() and sha256_file(target) == remote.checksum:
         return False
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / (remote.filename + ".part")
@@ -162,7 +152,7 @@ def download(
                     f"download of {remote.filename} broke off ({exc}); run the same command "
                     "again to resume"
                 ) from None
-    actual = sha256_of(part)
+    actual = sha256_file(part)
     if actual != remote.checksum:
         part.unlink()
         raise FetchError(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import io
 import math
 import os
@@ -46,7 +45,6 @@ ALPHA_BACKGROUND = (255, 255, 255)
 # (EPS/PDF) or guessing at formats with weak signatures.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "AVIF")
 
-_CHUNK = 1 << 20
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
 
 # Reasons an image cannot be used; each is one word so it fits a failure column.
@@ -73,15 +71,6 @@ class ImageLoadError(ImageError):
         # ``detail`` names no path, so a cached failure reads the same wherever the file lives.
         self.detail = " ".join(str(detail).split())
         super().__init__(f"cannot load image {shown}: {reason} ({self.detail})")
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hash a file's bytes in chunks, so cache keys never need the whole file in memory."""
-    digest = hashlib.sha256()
-    with open_regular(path) as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_image_bytes(path: str | Path) -> bytes:

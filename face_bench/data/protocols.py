@@ -14,11 +14,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from face_bench.core.errors import MetricError, PairsFileError, PathEscapeError
+from face_bench.core.modes import LfwOnFail, parse_choice
 
 # --------------------------------------------------------------------------- LFW pairs.txt
 
@@ -324,7 +324,6 @@ def _nfc(text: str) -> str:
 
 # --------------------------------------------------------------------------- k-fold accuracy
 
-OnFail = Literal["count_as_error", "exclude"]
 _SINGLE_FOLD_NOTE = (
     "cross-validation needs several folds; this threshold was chosen on the pairs it "
     "scores, so the accuracy is optimistic"
@@ -349,7 +348,7 @@ class KFoldAccuracy:
     note: str | None
     n_pairs: int
     n_failed: int
-    on_fail: OnFail
+    on_fail: LfwOnFail
 
 
 def best_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -384,15 +383,16 @@ def kfold_accuracy(
     labels: np.ndarray,
     folds: np.ndarray,
     pair_failed: np.ndarray | None = None,
-    on_fail: OnFail = "count_as_error",
+    on_fail: LfwOnFail | str = LfwOnFail.ERROR,
 ) -> KFoldAccuracy:
     """Verification accuracy as the LFW literature computes it.
 
     For each fold the threshold comes from the other folds' pairs and is applied to
     the held-out fold. Pairs whose image failed to enrol (``pair_failed``) play no part
     in choosing thresholds; in the held-out accuracy they count as wrong, the LFW
-    convention, or are left out with ``on_fail="exclude"``. With one fold the threshold
-    is chosen on the same pairs it scores, which flatters the model: the result says so.
+    convention (``LfwOnFail.ERROR``), or are left out with ``LfwOnFail.EXCLUDE``. With one
+    fold the threshold is chosen on the same pairs it scores, which flatters the model:
+    the result says so.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels, dtype=bool)
@@ -400,8 +400,7 @@ def kfold_accuracy(
     failed = np.zeros(scores.shape, bool) if pair_failed is None else np.asarray(pair_failed, bool)
     if not (scores.ndim == 1 and scores.shape == labels.shape == folds.shape == failed.shape):
         raise ValueError("scores, labels, folds and pair_failed must be 1-D and the same length")
-    if on_fail not in ("count_as_error", "exclude"):
-        raise ValueError(f"on_fail must be 'count_as_error' or 'exclude', not {on_fail!r}")
+    on_fail = parse_choice(LfwOnFail, on_fail, "on_fail (k-fold accuracy)")
     if scores.size == 0:
         raise MetricError("no pairs to score")
     ok = ~failed
@@ -419,7 +418,7 @@ def kfold_accuracy(
         threshold, _ = best_accuracy_threshold(scores[train], labels[train])
         scored = test & ok
         correct = int(np.sum((scores[scored] > threshold) == labels[scored]))
-        total = int(test.sum() if on_fail == "count_as_error" else scored.sum())
+        total = int(test.sum() if on_fail is LfwOnFail.ERROR else scored.sum())
         if total == 0:
             raise MetricError(f"fold {fold}: every pair failed to enrol; nothing left to score")
         accuracies.append(correct / total)

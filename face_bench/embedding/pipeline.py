@@ -17,8 +17,8 @@ import numpy as np
 
 from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelError, ModelShapeError
+from face_bench.core.io import sha256_file
 from face_bench.core.records import CacheEntry
-from face_bench.data.images import file_sha256
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Task, WorkerModel
@@ -71,7 +71,7 @@ def hash_images(paths: Sequence[Path]) -> list[str | None]:
     out: list[str | None] = []
     for path in paths:
         try:
-            out.append(file_sha256(path))
+            out.append(sha256_file(path))
         except OSError:
             out.append(None)
     return out

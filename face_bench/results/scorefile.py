@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from face_bench.core.errors import ResultsError
+from face_bench.core.io import atomic_write_text
 from face_bench.core.text import from_spreadsheet_cell, spreadsheet_cell
 
 
@@ -71,7 +72,7 @@ def write_pyeer(
         if not values:
             raise ValueError(f"no {kind} scores: pyeer needs both kinds")
         _require_finite(values, "pyeer")
-        _write_atomic(path, "".join(f"{v!r}\n" for v in values))
+        atomic_write_text(path, "".join(f"{v!r}\n" for v in values), stream_ok=True)
     return paths
 
 
@@ -129,7 +130,7 @@ def write_bob(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
             ids.append(token)
         lines.append(f"{ids[0]} {ids[1]} {bob_token(row.path_b)} {float(row.score)!r}\n")
     path = Path(path)
-    _write_atomic(path, "".join(lines))
+    atomic_write_text(path, "".join(lines), stream_ok=True)
     return path
 
 
@@ -176,7 +177,7 @@ def write_scores_csv(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
             ]
         )
     path = Path(path)
-    _write_atomic(path, buffer.getvalue())
+    atomic_write_text(path, buffer.getvalue(), stream_ok=True)
     return path
 
 
@@ -215,10 +216,3 @@ def _read(path: str | Path) -> str:
 def _require_finite(values: Sequence[float], fmt: str) -> None:
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{fmt} scores must be finite: leave failed pairs out of this export")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a score file."""
-    from face_bench.core.io import atomic_write_text
-
-    atomic_write_text(path, text, stream_ok=True)

@@ -245,8 +245,13 @@ def compare_models(
     return out
 
 
-def subset_differentials(subsets, specs, far_target: float = 1e-3, use_default: bool = False):
-    """FMR/FNMR per subset at one global threshold per model, ratios to the best, and FDR."""
+def differentials_in_units(
+    subsets, specs, far_target: float = 1e-3, use_default: bool = False
+) -> dict[str, Any]:
+    """``metrics.fairness`` differentials of every model, thresholds in the model's units.
+
+    Too few impostors for the FAR target is a note in the block, not a failed run.
+    """
     from face_bench.metrics.fairness import differentials_for_model
 
     models: dict[str, Any] = {}

@@ -21,6 +21,7 @@ import pandas as pd
 from face_bench import __version__
 from face_bench.core.config import Config, load_config
 from face_bench.core.io import default_cache_dir, sha256_file
+from face_bench.core.modes import IdentitySource, OnFail, parse_choice
 from face_bench.data.datasets import (
     Dataset,
     Pairs,
@@ -80,8 +81,8 @@ class EvaluationRequest:
     align: str = "auto"
     multi_face: str = "largest"
     fallback_detector: str | None = None
-    on_fail: str = "exclude"
-    identity_from: str = "auto"
+    on_fail: OnFail = OnFail.EXCLUDE
+    identity_from: IdentitySource = IdentitySource.AUTO
     identity_pattern: str | None = None
     duplicates: str = "exclude"  # keep | exclude | error (see run.duplicates)
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
@@ -326,7 +327,8 @@ def evaluate(
     cache_dir = request.cache_dir or default_cache_dir()
     # Models first: a model asked for that cannot run stops the run before any data is read.
     choice = choose_models(registry, request.models)
-    dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)  # type: ignore[arg-type]
+    on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
+    dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
     specs_by_subset = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     if request.threshold_from is not None and request.threshold_from not in request.subsets:
         from face_bench.core.errors import ConfigError
@@ -427,7 +429,7 @@ def evaluate(
         for spec, weights in chosen
     ]
 
-    from face_bench.run.analysis import compare_models, model_metrics, subset_differentials
+    from face_bench.run.analysis import compare_models, differentials_in_units, model_metrics
 
     specs = {spec.name: spec for spec, _ in chosen}
     mapper = None
@@ -439,7 +441,7 @@ def evaluate(
     subset_runs: list[SubsetRun] = []
     for name, definition, pool_size, images, pairs, note in sampled:
         rows = np.array([position[p] for p in images["path"]], dtype=np.int64)
-        data = score_subset(name, images, pairs, rows, embeddings, specs, request.on_fail, mapper)
+        data = score_subset(name, images, pairs, rows, embeddings, specs, on_fail, mapper)
         failed_any, labels, model_scores = data.failed_any, data.labels, data.scores
         model_runs: list[ModelRun] = []
         enrol_notes: list[str] = []
@@ -466,7 +468,7 @@ def evaluate(
                 request.bootstrap,
                 request.seed,
                 sweep=request.sweep,
-                fta=fta if request.on_fail == "reject" else None,
+                fta=fta if on_fail is OnFail.REJECT else None,
             )
             metrics["multi_face_images"] = sum(int(r) in result.multi_face for r in rows)
             enrol_notes += _enrolment_notes(
@@ -491,7 +493,7 @@ def evaluate(
             )
         identities_kept = (
             images["identity"].to_numpy()[~failed_any]
-            if request.on_fail == "exclude"
+            if on_fail is OnFail.EXCLUDE
             else images["identity"].to_numpy()
         )
         counts = pd.Series(identities_kept).value_counts()
@@ -509,7 +511,7 @@ def evaluate(
                     requested=request.pairs,
                     n_genuine=int(labels.sum()),
                     n_impostor=int(len(labels) - labels.sum()),
-                    excluded_images=int(failed_any.sum()) if request.on_fail == "exclude" else 0,
+                    excluded_images=int(failed_any.sum()) if on_fail is OnFail.EXCLUDE else 0,
                     identities_without_genuine_pair=int((counts < 2).sum()),
                     file_sha256=pairs_file_sha256(request.pairs_file),
                     pairs_sha256=None if pairs is None else pair_set_digest(pairs),
@@ -530,7 +532,7 @@ def evaluate(
     differentials = None
     if len(subset_data) > 1:
         rule = request.differential_threshold
-        differentials = subset_differentials(
+        differentials = differentials_in_units(
             subset_data,
             specs,
             far_target=parse_far_rule(rule),
@@ -555,7 +557,7 @@ def evaluate(
             align=request.align,
             multi_face=request.multi_face,
             fallback_detector=request.fallback_detector,
-            on_fail=request.on_fail,
+            on_fail=on_fail.value,
             far_targets=list(request.far_targets),
             bootstrap=request.bootstrap,
             threshold_from=request.threshold_from,

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
+from face_bench.core.modes import LfwOnFail, parse_choice
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
 from face_bench.embedding.ray_engine import RayOptions
 
-LfwOnFail = Literal["error", "exclude"]
 SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
 THRESHOLD_RULE = "same person when score > threshold (distance < threshold for Euclidean models)"
 
@@ -135,7 +135,7 @@ def run_lfw(
     data: Path,
     pairs_file: Path,
     models: tuple[str, ...] = (),
-    on_fail: LfwOnFail = "error",
+    on_fail: LfwOnFail | str = LfwOnFail.ERROR,
     align: str = "detect",
     multi_face: str = "largest",
     fallback_detector: str | None = None,
@@ -153,8 +153,7 @@ def run_lfw(
     from face_bench.faces.locate import FaceSettings
     from face_bench.run.evaluation import embed_files
 
-    if on_fail not in ("error", "exclude"):
-        raise ValueError(f"on_fail must be 'error' or 'exclude', not {on_fail!r}")
+    on_fail = parse_choice(LfwOnFail, on_fail, "--on-fail (lfw)")
     started = time.perf_counter()
     say = on_message or (lambda _m: None)
     pairs = parse_lfw_pairs(pairs_file)
@@ -239,13 +238,7 @@ def _score_model(spec, emb, names, a, b, labels, folds, on_fail: LfwOnFail):
     scores = score_pairs(emb.vectors, a, b, spec.similarity)
     ok = emb.ok
     pair_failed = ~(ok[a] & ok[b])
-    kfold = kfold_accuracy(
-        scores,
-        labels,
-        folds,
-        pair_failed,
-        on_fail="count_as_error" if on_fail == "error" else "exclude",
-    )
+    kfold = kfold_accuracy(scores, labels, folds, pair_failed, on_fail=on_fail)
     # At the default threshold: accept when score >= to_score(threshold), as metrics does.
     scored = ~pair_failed
     accepted = scores[scored] >= spec.to_score(spec.threshold)
