@@ -28,10 +28,11 @@ def one(images: int, identities: int, similarity: str) -> dict:
     import numpy as np
     import pandas as pd
 
+    from face_bench.data.pairset import from_local
     from face_bench.embedding.pipeline import Embeddings
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
     from face_bench.run.analysis import curve_points, model_metrics, sweep_frame
-    from face_bench.run.subset_scores import score_subset, use_blocks
+    from face_bench.run.subset_scores import score_pairset, use_blocks
 
     rng = np.random.default_rng(0)
     ids = rng.integers(0, identities, size=images)
@@ -46,9 +47,9 @@ def one(images: int, identities: int, similarity: str) -> dict:
     assert use_blocks(images, None, from_file=False)
     timings = {}
     start = time.perf_counter()
-    data = score_subset(
-        "s", table, None, np.arange(images), {"m": Embeddings("m", vectors)}, {"m": spec}, "exclude"
-    )
+    pairs = from_local(None, np.arange(images), "all")
+    embeddings = {"m": Embeddings("m", vectors)}
+    data = score_pairset("s", table, pairs, embeddings, {"m": spec}, "exclude")
     timings["score_s"] = time.perf_counter() - start
     ms = data.scores["m"]
     start = time.perf_counter()

@@ -17,7 +17,7 @@ from face_bench.core.records import CacheEntry
 from face_bench.embedding.cache import EmbeddingCache, model_key
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
-from face_bench.run.evaluation import _model_identity
+from face_bench.run.embed import _model_identity
 
 IDENTITY = {"name": "m", "weights_sha256": "ab" * 32, "preprocessing": {"size": 224}}
 SHA = "0f" * 32
@@ -214,19 +214,19 @@ def test_default_cache_dir_precedence(monkeypatch, tmp_path):
 def test_a_file_changed_after_hashing_never_poisons_the_cache(
     tmp_path, standin_config, monkeypatch
 ):
-    from face_bench.run import evaluation
+    from face_bench.run import embed as embed_step
 
     image = tmp_path / "face.png"
     face_a, face_b = corpus.JP_FACE_A.read_bytes(), corpus.JP_FACE_B.read_bytes()
     faces = FaceSettings("none")
 
     def embed(cache: Path) -> np.ndarray:
-        result = evaluation.embed_files(
+        result = embed_step.embed_files(
             [image], ("standin",), faces, config_path=standin_config, cache_dir=cache, workers=1
         )
         return result.embeddings["standin"].vectors[0]
 
-    real_hash = evaluation.hash_images
+    real_hash = embed_step.hash_images
 
     def hash_then_swap(paths):
         hashes = real_hash(paths)  # hashed as face A ...
@@ -234,9 +234,9 @@ def test_a_file_changed_after_hashing_never_poisons_the_cache(
         return hashes
 
     image.write_bytes(face_a)
-    monkeypatch.setattr(evaluation, "hash_images", hash_then_swap)
+    monkeypatch.setattr(embed_step, "hash_images", hash_then_swap)
     raced = embed(tmp_path / "cache")
-    monkeypatch.setattr(evaluation, "hash_images", real_hash)
+    monkeypatch.setattr(embed_step, "hash_images", real_hash)
     image.write_bytes(face_b)
     assert np.array_equal(raced, embed(tmp_path / "fresh-b"))  # the vector of what was read
     image.write_bytes(face_a)  # restored: the cache must give face A's own vector

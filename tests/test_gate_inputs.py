@@ -110,13 +110,18 @@ def test_pair_set_digest_ignores_order_and_sees_labels():
     import numpy as np
 
     from face_bench.data.datasets import Pairs
-    from face_bench.run.evaluation import pair_set_digest
+    from face_bench.data.pairset import from_local
+
+    def pair_set_digest(pairs: Pairs, rows=np.arange(4)) -> str | None:
+        return from_local(pairs, rows, "random").digest()
 
     a, b = np.array([0, 2, 1]), np.array([1, 3, 3])
     label = np.array([True, False, False])
     one = pair_set_digest(Pairs(a, b, label))
     assert one == pair_set_digest(Pairs(b[::-1], a[::-1], label[::-1]))
     assert one != pair_set_digest(Pairs(a, b, np.array([True, True, False])))
+    # positions in the sample, not rows of the image list other subsets share
+    assert one == pair_set_digest(Pairs(a, b, label), rows=np.array([3, 10, 11, 40]))
 
 
 # --- item 10: malformed and deeply nested input is exit 2 in one line -----------------------

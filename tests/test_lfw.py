@@ -236,8 +236,9 @@ def test_jittered_dlib_variant_embeds_differently_under_its_own_key(tmp_path):
     from face_bench.embedding.cache import EmbeddingCache
     from face_bench.embedding.pipeline import hash_images
     from face_bench.faces.locate import FaceSettings
+    from face_bench.models.choice import choose_models
     from face_bench.models.registry import build_registry
-    from face_bench.run.evaluation import choose_models, embed_models
+    from face_bench.run.embed import embed_models
 
     config_path = tmp_path / "face-bench.toml"
     config_path.write_text(JITTER_CONFIG, encoding="utf-8")

@@ -12,6 +12,7 @@ from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.data.datasets import make_pairs
+from face_bench.data.pairset import from_local
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run import subset_scores
@@ -36,11 +37,12 @@ def test_blocked_equals_explicit(spec: ModelSpec, on_fail: str) -> None:
     emb = _embeddings(n, 16, failed={3, 17})
     rows = np.arange(n)
     specs = {"m": spec}
-    pairs = make_pairs(images["identity"].to_numpy())
-    explicit = subset_scores.score_subset("s", images, pairs, rows, {"m": emb}, specs, on_fail)
-    blocked = subset_scores.score_subset("s", images, None, rows, {"m": emb}, specs, on_fail)
+    listed = from_local(make_pairs(images["identity"].to_numpy()), rows, "all")
+    every = from_local(None, rows, "all")
+    explicit = subset_scores.score_pairset("s", images, listed, {"m": emb}, specs, on_fail)
+    blocked = subset_scores.score_pairset("s", images, every, {"m": emb}, specs, on_fail)
     a, b = explicit.scores["m"], blocked.scores["m"]
-    assert not b.per_pair and blocked.pairs is None
+    assert not b.per_pair and blocked.pairs.implicit
     assert np.array_equal(a.labels, b.labels)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-5)
 

@@ -34,7 +34,7 @@ from face_bench.core.modes import (
 
 if TYPE_CHECKING:
     from face_bench.embedding.ray_engine import RayOptions
-    from face_bench.run.evaluation import EvaluationRequest
+    from face_bench.run.request import EvaluationRequest
 
 
 class OutputFormat(StrEnum):
@@ -360,7 +360,7 @@ def evaluation_request(
     """The library's request for one evaluation, from the parsed option groups."""
     from face_bench.core.config import load_config
     from face_bench.data.named import resolve_data
-    from face_bench.run.evaluation import EvaluationRequest
+    from face_bench.run.request import EvaluationRequest
 
     source = resolve_data(sampling.data, load_config(embed.config), embed.cache_dir)
     return EvaluationRequest(

@@ -85,15 +85,14 @@ def _pair_score(spec, model: str, score: float) -> PairScore:
 
 
 def select(subset, k: int = DEFAULT_TOP_K) -> list[ModelGallery]:
-    """Hardest pairs of every model in ``subset`` (an ``evaluation.SubsetData``).
+    """Hardest pairs of every model in ``subset`` (a ``subset_scores.SubsetScores``).
 
     Impostors are ranked most similar first, genuine pairs least similar first; ties keep
     pair order so the gallery is the same on every run.
     """
-    if subset.pairs is None or subset.kept is None:
+    if subset.pairs.implicit:
         return []  # scored in blocks: no pair indices to show
-    kept = subset.kept
-    a, b = subset.pairs.a[kept], subset.pairs.b[kept]
+    a, b, _labels = subset.pairs.explicit()
     paths = subset.images["path"].to_numpy()
     identities = subset.images["identity"].to_numpy()
     out: list[ModelGallery] = []

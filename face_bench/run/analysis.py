@@ -21,7 +21,7 @@ from face_bench.metrics.operating import (
     zero_rates,
 )
 from face_bench.metrics.transfer import cross_validated_threshold
-from face_bench.run.subset_scores import ModelScores
+from face_bench.run.subset_scores import ScoreTable
 
 HEADLINE_FMR = 1e-3
 """The target FMR whose threshold (and FNMR there) the headline reports."""
@@ -61,7 +61,7 @@ def _point_dict(point: OperatingPoint, spec) -> dict[str, Any]:
     return {**point.to_dict(), "threshold": _units(spec, point.threshold)}
 
 
-def _target_block(ms: ModelScores, target: float) -> dict[str, Any] | None:
+def _target_block(ms: ScoreTable, target: float) -> dict[str, Any] | None:
     """The threshold reaching FMR <= target, and the FNMR there (None: too few impostors)."""
     thr = threshold_at_fmr(ms.scores, ms.labels, target)
     if thr is None:
@@ -76,7 +76,7 @@ def _target_block(ms: ModelScores, target: float) -> dict[str, Any] | None:
     }
 
 
-def _threshold_choices(ms: ModelScores, target: float, seed: int) -> dict[str, Any]:
+def _threshold_choices(ms: ScoreTable, target: float, seed: int) -> dict[str, Any]:
     """Zero-error points and thresholds chosen on held-out identities (per-pair runs only)."""
     spec = ms.spec
     out: dict[str, Any] = {}
@@ -110,7 +110,7 @@ def _threshold_choices(ms: ModelScores, target: float, seed: int) -> dict[str, A
 
 
 def model_metrics(
-    ms: ModelScores,
+    ms: ScoreTable,
     far_targets: tuple[float, ...],
     bootstrap: int,
     seed: int,
@@ -178,7 +178,7 @@ def model_metrics(
     return metrics, sweep_block
 
 
-def curve_points(ms: ModelScores) -> tuple[np.ndarray, np.ndarray]:
+def curve_points(ms: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
     """ROC (fpr, tpr) for plotting (exact corners on huge inputs); the plot layer thins it."""
     if not ms.per_pair:
         sweep = ms.genuine_sweep  # shared with the sweep figure: one pass over the pairs
@@ -187,7 +187,7 @@ def curve_points(ms: ModelScores) -> tuple[np.ndarray, np.ndarray]:
     return roc.fpr, roc.tpr
 
 
-def sweep_frame(ms: ModelScores) -> pd.DataFrame:
+def sweep_frame(ms: ScoreTable) -> pd.DataFrame:
     """Every rate at every distinct threshold, thresholds in the model's units.
 
     Per-pair runs sweep every distinct score; blocked runs (tens of millions of pairs) sweep
@@ -213,7 +213,7 @@ def sweep_frame(ms: ModelScores) -> pd.DataFrame:
 
 
 def compare_models(
-    model_scores: dict[str, ModelScores], bootstrap: int, seed: int
+    model_scores: dict[str, ScoreTable], bootstrap: int, seed: int
 ) -> list[dict[str, Any]]:
     """DeLong's paired test (and a bootstrap CI when asked) for each pair of models."""
     names = list(model_scores)

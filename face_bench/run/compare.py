@@ -106,7 +106,7 @@ def compare_images(
     """Embed ``images`` with each model (cached) and score every unordered pair."""
     from face_bench.faces.locate import FaceSettings
     from face_bench.metrics.scoring import score_pairs
-    from face_bench.run.evaluation import embed_files
+    from face_bench.run.embed import embed_files
 
     shown = [str(p) for p in images]
     paths = [Path(p).expanduser() for p in images]

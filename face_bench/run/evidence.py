@@ -17,7 +17,7 @@ from face_bench.metrics.demographics import fmr_by_group, matched_pairs
 from face_bench.metrics.operating import identity_concentration, operating_point
 from face_bench.metrics.transfer import choose_threshold, criterion_label
 from face_bench.run.analysis import HEADLINE_FMR, _units
-from face_bench.run.subset_scores import SubsetData
+from face_bench.run.subset_scores import SubsetScores
 
 
 def overlaps(samples: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -56,16 +56,17 @@ def overlap_notes(name: str, rows: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def concentration(data: SubsetData) -> dict[str, Any]:
+def concentration(data: SubsetScores) -> dict[str, Any]:
     """Identity concentration of the subset's genuine pairs (first model's pairs)."""
     ms = next(iter(data.scores.values()))
-    identities = data.images["identity"].astype(str).to_numpy()
+    sample = data.sample
+    identities = sample["identity"].astype(str).to_numpy()
     if ms.per_pair:
-        names = np.asarray(data.images["identity"].astype(str).unique())
-        # ids are pandas factorize codes of images["identity"], in order of appearance
+        names = np.asarray(sample["identity"].astype(str).unique())
+        # ids are pandas factorize codes of the sample's identities, in order of appearance
         result = identity_concentration(identities, ms.ids_a, ms.labels, names=names)
     else:
-        ids = data.images["identity"].astype(str).to_numpy()
+        ids = sample["identity"].astype(str).to_numpy()
         per_person = np.unique(ids, return_counts=True)[1]
         genuine = per_person * (per_person - 1) // 2
         codes = np.repeat(np.arange(per_person.size), genuine)
@@ -75,15 +76,15 @@ def concentration(data: SubsetData) -> dict[str, Any]:
     return result.to_dict()
 
 
-def _matched_mask(data: SubsetData) -> np.ndarray | None:
-    if data.pairs is None or data.kept is None:
+def _matched_mask(data: SubsetScores) -> np.ndarray | None:
+    if data.pairs.implicit:
         return None
-    a, b = data.pairs.a[data.kept], data.pairs.b[data.kept]
+    a, b = data.pairs.rows()
     return matched_pairs(data.images, a, b)
 
 
 def matched_differentials(
-    differentials: dict[str, Any], subsets: list[SubsetData], specs: dict[str, Any]
+    differentials: dict[str, Any], subsets: list[SubsetScores], specs: dict[str, Any]
 ) -> None:
     """Add each subset's FMR over demographically matched impostors at the global threshold,
     and the ratio of those FMRs, beside the raw figures (in place)."""
@@ -123,7 +124,7 @@ def matched_differentials(
         )
 
 
-def transfer_thresholds(subsets: list[SubsetData], source: str) -> dict[str, dict[str, Any]]:
+def transfer_thresholds(subsets: list[SubsetScores], source: str) -> dict[str, dict[str, Any]]:
     """Per model, thresholds chosen on ``source`` (FMR <= 1e-3 and best F1) and the rates
     they give on every subset: {model: {subset: [ {criterion, threshold, rates...} ]}}."""
     src = next((s for s in subsets if s.name == source), None)

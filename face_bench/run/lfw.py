@@ -151,7 +151,7 @@ def run_lfw(
 ) -> LfwResult:
     """Embed every distinct image of ``pairs_file`` once per model and score the protocol."""
     from face_bench.faces.locate import FaceSettings
-    from face_bench.run.evaluation import embed_files
+    from face_bench.run.embed import embed_files
 
     on_fail = parse_choice(LfwOnFail, on_fail, "--on-fail (lfw)")
     started = time.perf_counter()

@@ -1,6 +1,7 @@
-"""Scores of one subset's pairs for every model, explicit or blocked.
+"""The score step: one ``PairSet`` and the embeddings in, one ``ScoreTable`` per model out.
 
-Up to ``BLOCKED_ABOVE`` pairs, pairs are explicit index arrays and every per-pair
+Every protocol scores through :func:`score_pairset`. Up to ``BLOCKED_ABOVE`` pairs, pairs
+are explicit index arrays and every per-pair
 output (scores.csv, the failure gallery, bootstrap over identities, DeLong) is
 available. Beyond that, "all pairs" is scored block by block straight from the
 embedding matrix, so 13,000 images (84 million pairs) fit in memory: only the
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from face_bench.core.errors import ModelError
-from face_bench.data.datasets import Pairs
+from face_bench.core.modes import OnFail
+from face_bench.data.pairset import PairSet
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.metrics.allpairs import Mapper, all_pair_scores, summarise_all_pairs
 from face_bench.metrics.scoring import (
@@ -34,8 +36,12 @@ BLOCKED_ABOVE = 5_000_000
 
 
 @dataclass
-class ModelScores:
-    """One model's scores on a subset's pairs; ids are None for blocked runs."""
+class ScoreTable:
+    """One model's scores on the scored pairs of a ``PairSet`` (higher = same person).
+
+    ``ids_a``/``ids_b`` are the pairs' identity codes for the identity bootstrap; None when
+    every pair of a large sample was scored in blocks.
+    """
 
     spec: ModelSpec
     scores: np.ndarray
@@ -68,19 +74,28 @@ class ModelScores:
 
 
 @dataclass
-class SubsetData:
-    """A subset's sample, its pairs (None when scored in blocks) and each model's scores."""
+class SubsetScores:
+    """A subset's planned pairs, the pairs scored, and each model's ``ScoreTable``.
+
+    ``images`` is the one image list every index of ``planned`` and ``pairs`` points into;
+    ``failed`` marks the members (``planned.members``) that some model could not enrol.
+    """
 
     name: str
     images: pd.DataFrame
-    pairs: Pairs | None
-    kept: np.ndarray | None
-    scores: dict[str, ModelScores]
-    failed_any: np.ndarray
+    planned: PairSet
+    pairs: PairSet
+    scores: dict[str, ScoreTable]
+    failed: np.ndarray
 
     @property
     def labels(self) -> np.ndarray:
         return next(iter(self.scores.values())).labels
+
+    @property
+    def sample(self) -> pd.DataFrame:
+        """The subset's own images (its members), in sample order."""
+        return self.images.iloc[self.planned.members].reset_index(drop=True)
 
 
 def use_blocks(n_images: int, requested_pairs: int | None, from_file: bool) -> bool:
@@ -92,48 +107,59 @@ def use_blocks(n_images: int, requested_pairs: int | None, from_file: bool) -> b
     )
 
 
-def score_subset(
+def _failed_rows(embeddings: dict[str, Embeddings], n_images: int) -> np.ndarray:
+    """Image-list rows that at least one model could not enrol."""
+    failed = np.zeros(n_images, dtype=bool)
+    for result in embeddings.values():
+        failed |= ~result.ok
+    return failed
+
+
+def score_pairset(
     name: str,
     images: pd.DataFrame,
-    pairs: Pairs | None,
-    rows: np.ndarray,
+    planned: PairSet,
     embeddings: dict[str, Embeddings],
     specs: dict[str, ModelSpec],
-    on_fail: str,
+    on_fail: OnFail | str,
     mapper: Mapper | None = None,
-) -> SubsetData:
-    """Every model's scores on the subset, excluding or rejecting failures to enrol."""
-    failed_any = np.zeros(len(images), dtype=bool)
-    for result in embeddings.values():
-        failed_any |= ~result.ok[rows]
-    codes = pd.factorize(images["identity"])[0]
-    scores: dict[str, ModelScores] = {}
-    if pairs is None:
-        keep = ~failed_any if on_fail == "exclude" else np.ones(len(images), dtype=bool)
-        if keep.sum() < 2:
+) -> SubsetScores:
+    """Every model's scores on ``planned``, excluding or rejecting failures to enrol.
+
+    ``exclude`` scores the pairs that touch no image any model failed on, so every model
+    is measured on the same pairs; ``reject`` scores all of them, a failed pair below every
+    real score. Listed pairs are gathered row by row; every pair of a large sample is
+    scored in blocks (``_score_all_pairs``).
+    """
+    on_fail = OnFail(on_fail)
+    failed_rows = _failed_rows(embeddings, len(images))
+    members = planned.members
+    codes = np.full(len(images), -1, dtype=np.int64)
+    codes[members] = pd.factorize(images["identity"].to_numpy()[members])[0]
+    pairs = planned.without(failed_rows) if on_fail is OnFail.EXCLUDE else planned
+    scores: dict[str, ScoreTable] = {}
+    if pairs.implicit:
+        if len(pairs.members) < 2:
             raise ModelError(f"subset {name!r}: fewer than two images left after failures")
         for model, result in embeddings.items():
-            vectors = result.vectors[rows][keep]
-            scores[model] = _score_all_pairs(vectors, codes[keep], specs[model], on_fail, mapper)
-        return SubsetData(name, images, None, None, scores, failed_any)
-    if on_fail == "exclude":
-        kept = ~(failed_any[pairs.a] | failed_any[pairs.b])
+            vectors = result.vectors[pairs.members]
+            table = _score_all_pairs(vectors, codes[pairs.members], specs[model], on_fail, mapper)
+            scores[model] = table
     else:
-        kept = np.ones(len(pairs), dtype=bool)
-    if not kept.any():
-        raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
-    a, b, labels = pairs.a[kept], pairs.b[kept], pairs.label[kept]
-    for model, result in embeddings.items():
-        values = score_pairs(result.vectors[rows], a, b, specs[model].similarity)
-        if on_fail == "reject":
-            values, _floor = reject_failed(values)
-        scores[model] = ModelScores(specs[model], values, labels, codes[a], codes[b])
-    return SubsetData(name, images, pairs, kept, scores, failed_any)
+        a, b, labels = pairs.explicit()
+        if not len(a):
+            raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
+        for model, result in embeddings.items():
+            values = score_pairs(result.vectors, a, b, specs[model].similarity)
+            if on_fail is OnFail.REJECT:
+                values, _floor = reject_failed(values)
+            scores[model] = ScoreTable(specs[model], values, labels, codes[a], codes[b])
+    return SubsetScores(name, images, planned, pairs, scores, failed_rows[members])
 
 
 def _score_all_pairs(
-    vectors: np.ndarray, codes: np.ndarray, spec: ModelSpec, on_fail: str, mapper: Mapper | None
-) -> ModelScores:
+    vectors: np.ndarray, codes: np.ndarray, spec: ModelSpec, on_fail: OnFail, mapper: Mapper | None
+) -> ScoreTable:
     """Every pair of a large sample, scored in blocks here or by another engine's mapper.
 
     With a mapper (the Ray engine) the blocks are scored on the cluster and the exact
@@ -141,11 +167,11 @@ def _score_all_pairs(
     figures. Rejected failures (NaN rows) are scored here: they need the whole array.
     """
     bounds = block_bounds(len(vectors))
-    if mapper is None or on_fail == "reject":
+    if mapper is None or on_fail is OnFail.REJECT:
         values, labels = pair_scores_blocked(vectors, codes, spec.similarity)
-        if on_fail == "reject":
+        if on_fail is OnFail.REJECT:
             values, _floor = reject_failed(values)
-        return ModelScores(spec, values, labels, None, None, chunk_bounds=bounds)
+        return ScoreTable(spec, values, labels, None, None, chunk_bounds=bounds)
     values, labels = all_pair_scores(vectors, codes, spec.similarity, mapper)
 
     def remote(far_targets: tuple[float, ...]) -> VerificationSummary:
@@ -153,4 +179,4 @@ def _score_all_pairs(
             vectors, codes, spec.similarity, far_targets, mapper=mapper
         ).summary
 
-    return ModelScores(spec, values, labels, None, None, chunk_bounds=bounds, remote=remote)
+    return ScoreTable(spec, values, labels, None, None, chunk_bounds=bounds, remote=remote)

@@ -1,0 +1,166 @@
+"""The embed step: choose the models, then embed a list of image files with each (cached).
+
+The one entry point for embedding: evaluations, LFW runs and ``compare`` share it, so they
+share cache entries too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from face_bench.core.config import Config, load_config
+from face_bench.core.io import default_cache_dir, sha256_file
+from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.pipeline import (
+    Embeddings,
+    ModelJob,
+    embed_all,
+    hash_images,
+    merge_embeddings,
+)
+from face_bench.embedding.ray_engine import RayOptions
+from face_bench.faces.locate import FaceSettings
+from face_bench.models.choice import ModelChoice, choose_models
+from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
+from face_bench.models.weights_files import weights_sha256
+
+
+def open_registry(
+    config_path: Path | None,
+    weights: dict[str, Path],
+    cache_dir: Path | None,
+    dlib_runtime: str | None = None,
+) -> tuple[Config, Registry]:
+    """The config file and the model registry it extends."""
+    config = load_config(config_path)
+    return config, build_registry(config, weights, cache_dir, dlib_runtime)
+
+
+def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
+    from face_bench.models.registry import DLIB_SHAPE_FILE, dlib_weight_path
+
+    digest = weights_sha256(weights)  # with an ONNX model's external data files
+    settings = dataclasses.replace(faces, upsample=spec.upsample)
+    identity = {
+        "name": spec.name,
+        "weights_sha256": digest,
+        "preprocessing": spec.preprocessing(),
+        "faces": settings.identity(),
+    }
+    # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
+    identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
+    if spec.alignment == "arcface":
+        from face_bench.faces.chips import SHAPE_PREDICTOR_68
+
+        identity["landmarks68_sha256"] = sha256_file(
+            dlib_weight_path(SHAPE_PREDICTOR_68), cache_dir
+        )
+    return identity
+
+
+def embed_models(
+    chosen: list[tuple[ModelSpec, Path]],
+    paths: list[Path],
+    hashes: list[str | None],
+    faces: FaceSettings,
+    cache_dir: Path,
+    workers: int | None = None,
+    progress=None,
+    ray: RayOptions | None = None,
+    aligns: list[str | None] | None = None,
+) -> tuple[dict[str, Embeddings], dict[str, dict]]:
+    """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
+
+    The one entry point for embedding: evaluations, LFW runs and ``compare`` share it,
+    so they share cache entries too. ``aligns`` overrides ``faces.align`` per image
+    (None keeps it): each group of images is located and cached under its own mode.
+    """
+    modes = [mode or faces.align for mode in aligns] if aligns else []
+    if len(set(modes)) > 1:
+        parts: dict[str, list] = {}
+        for mode in dict.fromkeys(modes):
+            index = [i for i, m in enumerate(modes) if m == mode]
+            settings = dataclasses.replace(faces, align=mode)
+            part, identities = embed_models(
+                chosen, [paths[i] for i in index], [hashes[i] for i in index], settings,
+                cache_dir, workers, progress, ray,
+            )  # fmt: skip
+            for name, result in part.items():
+                parts.setdefault(name, []).append((index, result))
+        merged = {name: merge_embeddings(p, len(paths)) for name, p in parts.items()}
+        return merged, identities
+    if modes:
+        faces = dataclasses.replace(faces, align=modes[0])
+    jobs: list[ModelJob] = []
+    identities: dict[str, dict] = {}
+    for spec, weights in chosen:
+        identity = _model_identity(spec, weights, faces, cache_dir)
+        identities[spec.name] = identity
+        jobs.append(ModelJob(spec, weights, EmbeddingCache(cache_dir, identity)))
+    landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
+
+    def face_cache(settings: FaceSettings) -> EmbeddingCache:
+        identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
+        return EmbeddingCache(cache_dir, identity)
+
+    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress, ray)
+    return embeddings, identities
+
+
+@dataclass
+class FileEmbeddings:
+    """Embeddings of a list of image files: what ``compare`` and ``lfw`` start from."""
+
+    chosen: list[tuple[ModelSpec, Path]]
+    skipped: list[str]
+    hashes: list[str | None]
+    embeddings: dict[str, Embeddings]
+
+
+def embed_files(
+    paths: list[Path],
+    models: tuple[str, ...],
+    faces: FaceSettings,
+    *,
+    config_path: Path | None = None,
+    weights: dict[str, Path] | None = None,
+    dlib_runtime: str | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress=None,
+    on_message: Callable[[str], None] | None = None,
+    ray: RayOptions | None = None,
+    on_info: Callable[[str], None] | None = None,
+) -> FileEmbeddings:
+    """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
+    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
+    choice = choose_models(registry, models)
+    skipped = announce_models(choice, cache_dir, on_message, on_info)
+    for message in runtime_notes([spec for spec, _w in choice.ready]):
+        if on_message:
+            on_message(message)
+    hashes = hash_images(paths)
+    embeddings, _identities = embed_models(
+        choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
+    )
+    return FileEmbeddings(choice.ready, skipped, hashes, embeddings)
+
+
+def announce_models(
+    choice: ModelChoice,
+    cache_dir: Path | None,
+    on_message: Callable[[str], None] | None,
+    on_info: Callable[[str], None] | None,
+) -> list[str]:
+    """The run header (each model's weights and SHA-256 prefix), then one line for the models
+    left out; returns that line as the run's note (empty when every model runs)."""
+    if on_info:
+        for line in choice.header(cache_dir or default_cache_dir()):
+            on_info(line)
+    note = choice.note()
+    if note and on_message:
+        on_message(note)
+    return [note] if note else []

@@ -1,0 +1,65 @@
+"""What defines a run: the typed request the CLI fills and the library reads.
+
+The seam between the command line and the library: every option lands in one field of
+``EvaluationRequest``, and nothing downstream reads the command line itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from face_bench.core.errors import ConfigError
+from face_bench.core.modes import IdentitySource, OnFail
+from face_bench.embedding.ray_engine import RayOptions
+
+DEFAULT_FAR_TARGETS = (1e-2, 1e-3, 1e-4)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """Everything that defines a run; the CLI fills it from options."""
+
+    data: Path
+    data_origin: str = ""  # which setting chose the folder (--data, $FACE_BENCH_DATA, config)
+    subsets: tuple[str, ...] = ("all",)
+    models: tuple[str, ...] = ()
+    sample: int | None = 300
+    seed: int = 0
+    pairs: int | None = None
+    pairs_file: Path | None = None
+    align: str = "auto"
+    multi_face: str = "largest"
+    fallback_detector: str | None = None
+    on_fail: OnFail = OnFail.EXCLUDE
+    identity_from: IdentitySource = IdentitySource.AUTO
+    identity_pattern: str | None = None
+    duplicates: str = "exclude"  # keep | exclude | error (see run.duplicates)
+    far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
+    bootstrap: int = 0
+    sweep: bool = False
+    differential_threshold: str = "far:1e-3"
+    threshold_from: str | None = None
+    config_path: Path | None = None
+    weights: dict[str, Path] = field(default_factory=dict)
+    dlib_runtime: str | None = None  # overrides every dlib model's runtime ("onnx", "dlib")
+    cache_dir: Path | None = None
+    workers: int | None = None
+    ray: RayOptions | None = None  # None: the local engine
+    command: tuple[str, ...] = ()
+
+
+def parse_far_rule(rule: str) -> float:
+    """``far:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then)."""
+    if rule == "default":
+        return 1e-3
+    name, _, value = rule.partition(":")
+    try:
+        target = float(value)
+    except ValueError:
+        target = -1.0
+    if name != "far" or not 0 < target < 1:
+        raise ConfigError(
+            f"--threshold expects 'default' or 'far:TARGET' (e.g. far:1e-3), got {rule!r}"
+        )
+    return target
