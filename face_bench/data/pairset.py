@@ -54,11 +54,18 @@ class PairSet:
             return n * (n - 1) // 2
         return len(self.a)
 
-    def explicit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(a, b, label) as arrays; only for listed pairs."""
-        if self.a is None or self.b is None or self.label is None:
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a, b): the image-list rows of each listed pair."""
+        if self.a is None or self.b is None:
             raise ValueError("every pair of a large sample is scored in blocks, not listed")
-        return self.a, self.b, self.label
+        return self.a, self.b
+
+    def explicit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(a, b, label) of labelled listed pairs."""
+        a, b = self.rows()
+        if self.label is None:
+            raise ValueError("these pairs carry no same-person labels")
+        return a, b, self.label
 
     def digest(self) -> str | None:
         """SHA-256 of which pairs were drawn with which labels, independent of their order.

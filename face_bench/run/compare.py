@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from face_bench.data.pairset import every_pair_of
 from face_bench.embedding.ray_engine import RayOptions
 
 PERCENT_MAPPING = {
@@ -105,8 +105,8 @@ def compare_images(
 ) -> Comparison:
     """Embed ``images`` with each model (cached) and score every unordered pair."""
     from face_bench.faces.locate import FaceSettings
-    from face_bench.metrics.scoring import score_pairs
     from face_bench.run.embed import embed_files
+    from face_bench.run.subset_scores import pair_values
 
     shown = [str(p) for p in images]
     paths = [Path(p).expanduser() for p in images]
@@ -123,9 +123,9 @@ def compare_images(
         progress=progress,
     )
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
-    pairs = list(combinations(range(len(paths)), 2))
-    a = np.array([i for i, _ in pairs], dtype=np.int64)
-    b = np.array([j for _, j in pairs], dtype=np.int64)
+    pair_set = every_pair_of(len(paths))
+    a, b = pair_set.rows()
+    pairs = list(zip(a.tolist(), b.tolist(), strict=True))
 
     verdicts: list[PairVerdict] = []
     failures: dict[str, dict[str, tuple[str, str]]] = {}
@@ -134,7 +134,7 @@ def compare_images(
         result = embeddings[spec.name]
         for index, reason in result.failures.items():
             failures.setdefault(shown[index], {})[spec.name] = reason
-        scores = score_pairs(result.vectors, a, b, spec.similarity) if pairs else np.array([])
+        scores = pair_values(pair_set, result.vectors, spec.similarity) if pairs else np.array([])
         infos.append(
             {
                 "name": spec.name,

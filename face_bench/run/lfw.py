@@ -20,6 +20,7 @@ import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
 from face_bench.core.modes import LfwOnFail, parse_choice
+from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
 from face_bench.embedding.ray_engine import RayOptions
 
@@ -182,20 +183,19 @@ def run_lfw(
             f"{n_missing} image(s) named in {Path(pairs_file).name} are missing under {images_root}"
         )
 
-    a = np.array([position[p.path_a] for p in pairs], dtype=np.int64)
-    b = np.array([position[p.path_b] for p in pairs], dtype=np.int64)
-    labels = np.array([p.label for p in pairs], dtype=bool)
-    folds = np.array([p.fold for p in pairs], dtype=np.int64)
+    pair_set = protocol_pairs(pairs, position, str(pairs_file))
+    labels = pair_set.label
+    assert labels is not None and pair_set.fold is not None
 
     results: list[LfwModelResult] = []
     scores_by_model: dict[str, np.ndarray] = {}
     for spec, _weights in chosen:
         emb = embeddings[spec.name]
-        scores, result = _score_model(spec, emb, names, a, b, labels, folds, on_fail)
+        scores, result = _score_model(spec, emb, names, pair_set, on_fail)
         scores_by_model[spec.name] = scores
         results.append(dataclasses.replace(result, fallback_images=len(emb.fallback)))
 
-    n_folds = int(np.unique(folds).size)
+    n_folds = int(np.unique(pair_set.fold).size)
     notes = [
         f"{r.name}: {r.fallback_images} image(s) found by the fallback detector "
         f"({fallback_detector}) where HOG found no face"
@@ -230,12 +230,30 @@ def run_lfw(
     )
 
 
-def _score_model(spec, emb, names, a, b, labels, folds, on_fail: LfwOnFail):
-    """Scores (NaN where an image failed) and the model's protocol figures."""
-    from face_bench.metrics.scoring import reject_failed, score_pairs
-    from face_bench.metrics.summary import compute_all
+def protocol_pairs(pairs: list[LfwPair], position: dict[str, int], source: str) -> PairSet:
+    """The protocol's pairs as a ``PairSet`` over the distinct images (``position``)."""
+    a = np.array([position[p.path_a] for p in pairs], dtype=np.int64)
+    b = np.array([position[p.path_b] for p in pairs], dtype=np.int64)
+    return PairSet(
+        members=np.arange(len(position), dtype=np.int64),
+        a=a,
+        b=b,
+        label=np.array([p.label for p in pairs], dtype=bool),
+        mode="lfw",
+        source=source,
+        fold=np.array([p.fold for p in pairs], dtype=np.int64),
+    )
 
-    scores = score_pairs(emb.vectors, a, b, spec.similarity)
+
+def _score_model(spec, emb, names, pair_set: PairSet, on_fail: LfwOnFail):
+    """Scores (NaN where an image failed) and the model's protocol figures."""
+    from face_bench.metrics.scoring import reject_failed
+    from face_bench.metrics.summary import compute_all
+    from face_bench.run.subset_scores import pair_values
+
+    a, b, labels = pair_set.explicit()
+    folds = pair_set.fold
+    scores = pair_values(pair_set, emb.vectors, spec.similarity)
     ok = emb.ok
     pair_failed = ~(ok[a] & ok[b])
     kfold = kfold_accuracy(scores, labels, folds, pair_failed, on_fail=on_fail)

@@ -115,6 +115,16 @@ def _failed_rows(embeddings: dict[str, Embeddings], n_images: int) -> np.ndarray
     return failed
 
 
+def pair_values(pairs: PairSet, vectors: np.ndarray, similarity: str) -> np.ndarray:
+    """Scores of listed pairs, gathered row by row from the image list's embeddings.
+
+    NaN where an image failed to enrol: each protocol decides what such a pair counts as.
+    The one scorer of listed pairs: subsets, LFW and ``compare`` all come through here.
+    """
+    a, b = pairs.rows()
+    return score_pairs(vectors, a, b, similarity)
+
+
 def score_pairset(
     name: str,
     images: pd.DataFrame,
@@ -150,7 +160,7 @@ def score_pairset(
         if not len(a):
             raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
         for model, result in embeddings.items():
-            values = score_pairs(result.vectors, a, b, specs[model].similarity)
+            values = pair_values(pairs, result.vectors, specs[model].similarity)
             if on_fail is OnFail.REJECT:
                 values, _floor = reject_failed(values)
             scores[model] = ScoreTable(specs[model], values, labels, codes[a], codes[b])
