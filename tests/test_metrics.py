@@ -301,26 +301,6 @@ def test_fta_adjustment():
         m.fta_adjust(0.1, 0.1, 1.5)
 
 
-# ---------------------------------------------------------------- thinning
-
-
-def test_thinning_keeps_endpoints_shape_and_bound():
-    rng = np.random.default_rng(1)
-    s = rng.normal(size=200_000)
-    y = rng.random(200_000) < 0.3
-    s[y] += 1.0
-    roc = m.roc_curve(s, y)
-    for x_scale in ("linear", "log"):
-        keep = m.thin_curve(roc.fpr, roc.tpr, max_points=2000, x_scale=x_scale)
-        assert keep.size <= 2000
-        assert keep[0] == 0 and keep[-1] == roc.fpr.size - 1
-        assert np.all(np.diff(keep) > 0)
-    # the thinned curve is within a couple of grid cells of the full one
-    interp = np.interp(roc.fpr, roc.fpr[keep], roc.tpr[keep])
-    assert np.max(np.abs(interp - roc.tpr)) < 2e-3
-    assert np.array_equal(m.thin_curve([0, 1, 2], [0, 1, 2]), [0, 1, 2])
-
-
 # ---------------------------------------------------------------- errors and summary
 
 

@@ -60,13 +60,13 @@ def scores() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def roc_curves(scores) -> list[plots.RocCurve]:
+def roc_curves(scores) -> list[plots.RocSeries]:
     gen, imp = scores["dlib"]
     fmr_d, tmr_d = _rates(-gen, -imp)
     fmr_c, tmr_c = _rates(*scores["JAPANESE FACE v1"])
     return [
-        plots.RocCurve("dlib", fmr_d, tmr_d, 0.9412),
-        plots.RocCurve("JAPANESE FACE v1", fmr_c, tmr_c, 0.9987),
+        plots.RocSeries("dlib", fmr_d, tmr_d, 0.9412),
+        plots.RocSeries("JAPANESE FACE v1", fmr_c, tmr_c, 0.9987),
     ]
 
 
@@ -90,7 +90,7 @@ def test_plot_roc_accepts_plain_tuples(tmp_path):
 
 
 def test_plot_det_with_zero_and_one_rates(tmp_path, roc_curves):
-    curves = [plots.DetCurve(c.label, c.fpr, 1 - np.asarray(c.tpr), 0.041) for c in roc_curves]
+    curves = [plots.DetSeries(c.label, c.fpr, 1 - np.asarray(c.tpr), 0.041) for c in roc_curves]
     assert curves[0].fmr[0] == 0.0 and curves[0].fnmr[-1] == 0.0
     _png_size(plots.plot_det(curves, tmp_path / "det.png", "DET — ordinary"))
 
@@ -228,16 +228,35 @@ def test_million_point_curves_are_thinned_and_fast(tmp_path):
     _png_size(tmp_path / "roc.png")
 
 
+def test_thinning_keeps_endpoints_shape_and_bound_of_a_real_roc():
+    """The one curve thinner (plots only): ends kept, bounded, within a hair of the full ROC."""
+    from face_bench.metrics.confusion import roc_curve
+
+    rng = np.random.default_rng(1)
+    s = rng.normal(size=200_000)
+    y = rng.random(200_000) < 0.3
+    s[y] += 1.0
+    roc = roc_curve(s, y)
+    for log_x in (False, True):
+        x = np.log10(np.clip(roc.fpr, 1e-6, None)) if log_x else roc.fpr
+        keep = style.thin_indices([x, roc.tpr], max_points=2000)
+        assert keep.size <= 2000
+        assert keep[0] == 0 and keep[-1] == roc.fpr.size - 1
+        assert np.all(np.diff(keep) > 0)
+        interp = np.interp(roc.fpr, roc.fpr[keep], roc.tpr[keep])
+        assert np.max(np.abs(interp - roc.tpr)) < 2e-3
+
+
 def test_thinning_keeps_ends_and_shape():
     x = np.linspace(0, 1, 200_000)
     y = np.where(x < 0.5, 0.0, 1.0)  # a step: the corner must survive
-    keep = style._thin_indices([x, y])
+    keep = style.thin_indices([x, y])
     assert len(keep) <= plots.MAX_PLOT_POINTS
     assert keep[0] == 0 and keep[-1] == x.size - 1
     assert np.all(np.diff(keep) > 0)
     jump = int(np.argmax(np.diff(y)))
     assert {jump, jump + 1} <= set(keep.tolist())
-    assert np.array_equal(style._thin_indices([x[:50], y[:50]]), np.arange(50))
+    assert np.array_equal(style.thin_indices([x[:50], y[:50]]), np.arange(50))
 
 
 def test_model_colors_stable_and_overridable():

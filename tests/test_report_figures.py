@@ -27,7 +27,7 @@ def _curves():
     )
     marks = (plots.OperatingMark("default", 0.97, 0.0), plots.OperatingMark("target", 0.01, 0.4))
     return [
-        plots.DetCurve(
+        plots.DetSeries(
             "m · s",
             roc.fpr,
             1 - roc.tpr,
@@ -37,7 +37,7 @@ def _curves():
             marks,
             plots.DetBand(np.geomspace(1e-3, 1, 20), lower, upper),
         ),
-        plots.DetCurve("m · t", roc.fpr, 1 - roc.tpr**2, 0.2, "m", "t"),
+        plots.DetSeries("m · t", roc.fpr, 1 - roc.tpr**2, 0.2, "m", "t"),
     ]
 
 

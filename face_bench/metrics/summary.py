@@ -47,7 +47,6 @@ from face_bench.metrics.confusion import (
     precision_recall_curve,
     probit,
     roc_curve,
-    thin_curve,
     threshold_sweep,
 )
 from face_bench.metrics.rates import (
@@ -96,7 +95,6 @@ __all__ = [
     "support_verdict",
     "sweep_at_genuine_scores",
     "tar_at_far",
-    "thin_curve",
     "threshold_sweep",
 ]
 

@@ -84,10 +84,10 @@ def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
             label = _label(name, subset.name, several)
             m = metrics[name]
             roc_curves.append(
-                plots.RocCurve(label, fpr, tpr, m["roc_auc"], model=name, subset=subset.name)
+                plots.RocSeries(label, fpr, tpr, m["roc_auc"], model=name, subset=subset.name)
             )
             det_curves.append(
-                plots.DetCurve(
+                plots.DetSeries(
                     label,
                     fpr,
                     1.0 - tpr,

@@ -16,9 +16,9 @@ Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET)
 
 from face_bench.report.plots.curves import (
     DetBand,
-    DetCurve,
+    DetSeries,
     OperatingMark,
-    RocCurve,
+    RocSeries,
     plot_det,
     plot_roc,
 )
@@ -48,12 +48,12 @@ __all__ = [
     "MAX_LEGEND_IDENTITIES",
     "MAX_PLOT_POINTS",
     "DetBand",
-    "DetCurve",
+    "DetSeries",
     "EmbeddingPanel",
     "Marker",
     "OperatingMark",
     "RateCurve",
-    "RocCurve",
+    "RocSeries",
     "ScorePanel",
     "SubsetRate",
     "SweepPanel",

@@ -17,16 +17,17 @@ from face_bench.report.plots.style import (
     _pct,
     _pct_formatter,
     _same_length,
-    _thin_indices,
     subset_styles,
+    thin_indices,
 )
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 
-class RocCurve(NamedTuple):
-    """One model's ROC curve; ``auc`` comes from the metrics layer, not from here.
+class RocSeries(NamedTuple):
+    """One labelled ROC line to draw (the points of ``metrics.RocCurve``); ``auc`` comes
+    from the metrics layer, not from here.
 
     ``model`` picks the colour and ``subset`` the line style (one encoding in every
     figure); both default to the label."""
@@ -55,7 +56,7 @@ class DetBand(NamedTuple):
     upper: ArrayLike
 
 
-class DetCurve(NamedTuple):
+class DetSeries(NamedTuple):
     """One model's DET curve; ``eer`` (a fraction) is marked on the FMR = FNMR line."""
 
     label: str
@@ -100,7 +101,7 @@ def _curve_inputs(curves, kind, caller: str, title: str, model_colors):
 
 
 def plot_roc(
-    curves: Sequence[RocCurve | tuple[str, ArrayLike, ArrayLike, float | None]],
+    curves: Sequence[RocSeries | tuple[str, ArrayLike, ArrayLike, float | None]],
     path: str | Path,
     title: str = "ROC",
     *,
@@ -113,7 +114,7 @@ def plot_roc(
     ``fpr`` and ``tpr`` are fractions in [0, 1]; the AUC in the legend is taken as
     given.
     """
-    curves, colors, arrays = _curve_inputs(curves, RocCurve, "plot_roc", title, model_colors)
+    curves, colors, arrays = _curve_inputs(curves, RocSeries, "plot_roc", title, model_colors)
 
     x_lo = 0.0
     if log_x:
@@ -125,7 +126,7 @@ def plot_roc(
         ax = fig.add_subplot()
         for c, (fpr, tpr) in zip(curves, arrays, strict=True):
             x = np.clip(fpr, x_lo, 1.0) if log_x else fpr
-            keep = _thin_indices([np.log10(x) if log_x else x, tpr])
+            keep = thin_indices([np.log10(x) if log_x else x, tpr])
             label = c.label if c.auc is None else f"{c.label} (AUC {c.auc:.4f})"
             ax.plot(
                 x[keep],
@@ -201,7 +202,7 @@ def _det_low(arrays: Sequence[np.ndarray]) -> float:
 
 
 def plot_det(
-    curves: Sequence[DetCurve | tuple[str, ArrayLike, ArrayLike, float | None]],
+    curves: Sequence[DetSeries | tuple[str, ArrayLike, ArrayLike, float | None]],
     path: str | Path,
     title: str = "DET",
     *,
@@ -214,7 +215,7 @@ def plot_det(
     """
     from scipy.special import ndtri  # the normal quantile; scipy.stats is slow to import
 
-    curves, colors, arrays = _curve_inputs(curves, DetCurve, "plot_det", title, model_colors)
+    curves, colors, arrays = _curve_inputs(curves, DetSeries, "plot_det", title, model_colors)
 
     x_lo = _det_low([f for f, _ in arrays])
     y_lo = _det_low([f for _, f in arrays])
@@ -232,7 +233,7 @@ def plot_det(
         for c, (fmr, fnmr) in zip(curves, arrays, strict=True):
             x = ndtri(np.clip(fmr, _DET_CLIP, 1 - _DET_CLIP))
             y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
-            keep = _thin_indices([x, y])
+            keep = thin_indices([x, y])
             color = colors[c.label]
             label = c.label if c.eer is None else f"{c.label} (EER {c.eer * 100:.2f}%)"
             ax.plot(

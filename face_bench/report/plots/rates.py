@@ -22,8 +22,8 @@ from face_bench.report.plots.style import (
     _note_cjk,
     _pct_formatter,
     _same_length,
-    _thin_indices,
     subset_styles,
+    thin_indices,
 )
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                     positive = rate[rate > 0]
                     if positive.size:
                         floor = min(floor, float(positive.min()))
-                    keep = _thin_indices([thr, np.log10(np.clip(rate, 1e-9, None))])
+                    keep = thin_indices([thr, np.log10(np.clip(rate, 1e-9, None))])
                     ax.plot(
                         thr[keep],
                         np.clip(rate[keep], 1e-9, None),

@@ -224,7 +224,7 @@ def _model_colors(labels: Sequence[str], given: Mapping[str, str] | None) -> dic
     return model_colors(labels, given)
 
 
-def _thin_indices(columns: Sequence[np.ndarray], max_points: int = MAX_PLOT_POINTS) -> np.ndarray:
+def thin_indices(columns: Sequence[np.ndarray], max_points: int = MAX_PLOT_POINTS) -> np.ndarray:
     """Indices of at most ``max_points`` points keeping both ends and the curve's shape.
 
     Points are spaced evenly along the curve's length in the plotted (already

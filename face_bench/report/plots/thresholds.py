@@ -20,7 +20,7 @@ from face_bench.report.plots.style import (
     _pct,
     _pct_formatter,
     _same_length,
-    _thin_indices,
+    thin_indices,
 )
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def plot_sweep(
             _same_length(panel.model, threshold, *series.values())
             order = np.argsort(threshold, kind="stable")
             threshold = threshold[order]
-            keep = _thin_indices([threshold, *(v[order] for v in series.values())])
+            keep = thin_indices([threshold, *(v[order] for v in series.values())])
             for name, values in series.items():
                 ax.plot(
                     threshold[keep],
