@@ -14,20 +14,20 @@ import pytest
 from conftest import DEEPFACE, needs_shared
 
 from face_bench.core.errors import WeightsMissingError
+from face_bench.core.modes import AlignMode, MultiFacePolicy
 from face_bench.data.images import load_rgb
 from face_bench.faces import alignment
 from face_bench.faces.alignment import (
     CROP_MAX_SIDE,
     SHAPE_PREDICTOR_5,
-    AlignMode,
     FaceBox,
-    MultiFacePolicy,
     choose_face,
     dlib_model_path,
     get_aligner,
     looks_like_crop,
     whole_image_rect,
 )
+from face_bench.faces.locate import Face, FaceSettings, locate
 
 REPO = Path(__file__).resolve().parents[1]
 needs_data = needs_shared
@@ -38,6 +38,12 @@ DEEPFACE_PHOTO = DEEPFACE / "images/deepface_id01/img10.jpg"
 @pytest.fixture(scope="module")
 def aligner():
     return get_aligner()
+
+
+def find(rgb, align="auto", multi_face="largest"):
+    """The production face finder (``faces.locate``): a ``Face``, or the failed entry."""
+    entry = locate(rgb, FaceSettings(str(align), multi_face))
+    return Face.from_vector(entry.vector) if entry.ok else entry
 
 
 # --- no dlib needed ----------------------------------------------------------------
@@ -142,10 +148,10 @@ def test_detects_one_face_in_a_real_photo(aligner):
     assert face.score is not None and face.score > 0.5
     assert 0 <= face.left < face.right < rgb.shape[1]
     assert 0 <= face.top < face.bottom < rgb.shape[0]
-    aligned = aligner.align(rgb, align="detect")
-    assert aligned.result.ok and aligned.result.source == "detector"
-    assert aligned.landmarks.num_parts == 5
-    assert aligned.chip.shape == (150, 150, 3) and aligned.chip.dtype == np.uint8
+    found = find(rgb, align="detect")
+    assert found.source == "detector" and found.n_faces == 1 and len(found.points) == 5
+    chip = aligner.chip(rgb, found.landmarks())
+    assert chip.shape == (150, 150, 3) and chip.dtype == np.uint8
 
 
 @needs_data
@@ -166,9 +172,8 @@ def test_blank_image_has_no_face(aligner, tmp_path):
     rgb = load_rgb(corpus.blank_image(tmp_path, (640, 480)))
     assert aligner.detect(rgb) == []
     for mode in ("detect", "auto"):  # 640x480 does not look like a crop
-        result = aligner.find_face(rgb, align=mode)
-        assert (result.status, result.reason, result.n_faces) == ("failed", "no_face", 0)
-    assert aligner.align(rgb, align="detect").chip is None
+        entry = find(rgb, align=mode)
+        assert (entry.ok, entry.reason, entry.detail) == (False, "no_face", "no face found")
 
 
 @needs_data
@@ -176,28 +181,28 @@ def test_auto_falls_back_to_whole_image_for_crops(aligner, tmp_path):
     path = tmp_path / "texture.png"
     corpus.pattern(200, 200).save(path)
     rgb = load_rgb(path)
-    result = aligner.find_face(rgb, align=AlignMode.AUTO)
-    assert result.ok and result.source == "whole_image" and result.n_faces == 0
-    assert result.box == whole_image_rect(rgb)
-    assert aligner.find_face(rgb, align="detect").reason == "no_face"
+    found = find(rgb, align=AlignMode.AUTO)
+    assert found.source == "whole_image" and found.n_faces == 0
+    assert found.box == whole_image_rect(rgb)
+    assert find(rgb, align="detect").reason == "no_face"
 
 
 @needs_data
 def test_auto_prefers_the_detector_on_a_real_crop(aligner):
     rgb = load_rgb(corpus.JP_FACE_A)
-    result = aligner.find_face(rgb, align="auto")
-    assert result.ok and result.source == "detector" and result.n_faces == 1
+    found = find(rgb, align="auto")
+    assert found.source == "detector" and found.n_faces == 1
 
 
 @needs_data
 def test_none_mode_aligns_a_crop_without_detection(aligner):
     rgb = load_rgb(corpus.JP_FACE_B)
-    aligned = aligner.align(rgb, align="none", size=224)
-    assert aligned.result.source == "whole_image" and aligned.result.n_faces == 1
-    points = [(p.x, p.y) for p in aligned.landmarks.parts()]
-    assert len(points) == 5
-    assert all(0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0] for x, y in points)
-    assert aligned.chip.shape == (224, 224, 3) and aligned.chip.dtype == np.uint8
+    found = find(rgb, align="none")
+    assert found.source == "whole_image" and found.n_faces == 1
+    assert len(found.points) == 5
+    assert all(0 <= x < rgb.shape[1] and 0 <= y < rgb.shape[0] for x, y in found.points)
+    chip = aligner.chip(rgb, found.landmarks(), 224)
+    assert chip.shape == (224, 224, 3) and chip.dtype == np.uint8
 
 
 @needs_data
@@ -205,21 +210,20 @@ def test_two_faces_follow_the_policy(aligner, tmp_path):
     rgb = load_rgb(corpus.faces_side_by_side(tmp_path, sides=(200, 140)))
     faces = aligner.detect(rgb)
     assert len(faces) == 2
-    largest = aligner.find_face(rgb, multi_face="largest")
-    assert largest.ok and largest.n_faces == 2
+    largest = find(rgb, align="detect", multi_face="largest")
+    assert largest.source == "detector" and largest.n_faces == 2
     assert largest.box.right < 60 + 200 + 30  # the left, larger face
     assert largest.box.area == max(f.area for f in faces)
-    failed = aligner.find_face(rgb, multi_face="fail")
-    assert (failed.reason, failed.n_faces, failed.box) == ("multiple_faces", 2, None)
-    skipped = aligner.find_face(rgb, align="detect", multi_face="skip")
+    failed = find(rgb, align="detect", multi_face="fail")
+    assert (failed.ok, failed.reason, failed.detail) == (False, "multiple_faces", "2 faces found")
+    skipped = find(rgb, align="detect", multi_face="skip")
     assert skipped.reason == "multiple_faces_skipped"
 
 
 @needs_data
 def test_chip_sizes(aligner):
     rgb = load_rgb(corpus.JP_FACE_A)
-    face = aligner.find_face(rgb).box
-    shape = aligner.landmarks(rgb, face)
+    shape = aligner.landmarks(rgb, find(rgb).box)
     for size, padding in [(150, 0.25), (224, 0.0), (112, 0.5)]:
         chip = aligner.chip(rgb, shape, size, padding)
         assert chip.shape == (size, size, 3) and chip.dtype == np.uint8
@@ -234,7 +238,7 @@ def test_every_deepface_control_photo_has_a_face(aligner):
     missed = [
         p
         for p in paths
-        if not aligner.find_face(load_rgb(DEEPFACE / p, max_side=2048), align="detect").ok
+        if not locate(load_rgb(DEEPFACE / p, max_side=2048), FaceSettings("detect")).ok
     ]
     assert missed == []
 
@@ -275,8 +279,6 @@ def test_junk_is_never_a_crop(tmp_path, mode):
     for label, (path, reason) in _junk(tmp_path).items():
         entry = locate_path(path, FaceSettings(mode))
         assert (entry.vector, entry.reason) == (None, reason), label
-        result = get_aligner().find_face(load_rgb(path), align=mode)
-        assert (result.ok, result.reason) == (False, reason), label
 
 
 def test_real_crop_sizes_and_textures_stay_usable():

