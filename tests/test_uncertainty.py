@@ -14,6 +14,7 @@ from face_bench.core.errors import MetricError
 from face_bench.metrics import scoring
 from face_bench.metrics import summary as m
 from face_bench.metrics import uncertainty as u
+from face_bench.metrics import weighted as weighted_rows
 
 
 def identity_run(n_people: int, per_person: int = 4, seed: int = 0, noise: float = 1.2):
@@ -30,10 +31,43 @@ def identity_run(n_people: int, per_person: int = 4, seed: int = 0, noise: float
 
 
 def weighted(scores, labels, id_a, id_b, copies, targets=(0.01, 0.1)):
+    """One bootstrap replicate's figures: the bootstrap's own rows, and the public metrics
+    with ``sample_weight`` (the same counting primitive) must agree exactly."""
     a, b, _ = u._identity_codes(id_a, id_b, len(scores))
-    tp, fp = u._WeightedRoc(*m.check_scores(scores, labels), a, b).counts(copies[None, :])
-    tars = [u._weighted_tar(tp, fp, t)[0] for t in targets]
-    return u._weighted_auc(tp, fp)[0], u._weighted_eer(tp, fp)[0], tars
+    tp, fp = u._Replicates(*m.check_scores(scores, labels), a, b).vertices(copies[None, :])
+    auc, eer = weighted_rows.auc_rows(tp, fp)[0], weighted_rows.eer_rows(tp, fp)[0]
+    tars = [weighted_rows.tar_rows(tp, fp, t)[0] for t in targets]
+    w = copies[a] * copies[b]
+    assert m.roc_auc(scores, labels, sample_weight=w) == auc
+    assert m.equal_error_rate(scores, labels, sample_weight=w).eer == eer
+    assert [t.tar for t in m.tar_at_far(scores, labels, targets, sample_weight=w)] == tars
+    return auc, eer, tars
+
+
+def test_weighted_auc_equals_scikit_learn_with_sample_weight():
+    rng = np.random.default_rng(5)
+    s = np.round(rng.normal(size=3000), 2)  # ties, as real scores have
+    y = rng.random(3000) < 0.2
+    s[y] += 0.8
+    w = rng.random(3000) * 3
+    got = m.roc_auc(s, y, sample_weight=w)
+    assert got == pytest.approx(roc_auc_score(y, s, sample_weight=w), rel=1e-12, abs=1e-12)
+    assert m.roc_auc(s, y, sample_weight=np.ones(3000)) == m.roc_auc(s, y)
+
+
+def test_unit_weights_give_the_unweighted_counts():
+    rng = np.random.default_rng(6)
+    s = np.round(rng.normal(size=500), 1)
+    y = rng.random(500) < 0.3
+    plain = m.confusion_counts(s, y)
+    unit = m.confusion_counts(s, y, np.ones(500))
+    assert np.array_equal(plain.thresholds, unit.thresholds)
+    assert np.array_equal(plain.tp, unit.tp) and np.array_equal(plain.fp, unit.fp)
+    assert (plain.n_pos, plain.n_neg) == (unit.n_pos, unit.n_neg)
+    eer = m.equal_error_rate(s, y)
+    assert m.equal_error_rate(s, y, sample_weight=np.ones(500)).eer == pytest.approx(eer.eer)
+    assert m.equal_error_rate(s, y, sample_weight=np.ones(500)).threshold == eer.threshold
+    assert m.tar_at_far(s, y, (0.1,), sample_weight=np.ones(500)) == m.tar_at_far(s, y, (0.1,))
 
 
 def test_unit_weights_reproduce_the_exact_metrics():

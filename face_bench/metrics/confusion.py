@@ -120,10 +120,10 @@ class ConfusionCounts:
     """
 
     thresholds: np.ndarray
-    tp: np.ndarray  # genuine pairs with score >= threshold (int64)
-    fp: np.ndarray  # impostor pairs with score >= threshold (int64)
-    n_pos: int
-    n_neg: int
+    tp: np.ndarray  # genuine pairs with score >= threshold (int64; weighted: float64)
+    fp: np.ndarray  # impostor pairs with score >= threshold (int64; weighted: float64)
+    n_pos: Any  # int; weighted: the genuine weight (one per row of weights)
+    n_neg: Any
 
     @property
     def tn(self) -> np.ndarray:
@@ -187,9 +187,53 @@ def _counts_sorted(s: np.ndarray, y: np.ndarray) -> ConfusionCounts:
     return ConfusionCounts(thresholds, tp, fp, genuine.size, int(fp[-1]))
 
 
-def confusion_counts(scores: Any, labels: Any) -> ConfusionCounts:
+@dataclass(frozen=True)
+class RankedPairs:
+    """Pairs sorted once by descending score: the counting primitive with sample weights.
+
+    ``counts(w)`` is scikit-learn's weighted ``_binary_clf_curve``: cumulative genuine and
+    impostor weight at every distinct score. ``w`` may hold one row of weights per
+    replicate, so the identity bootstrap counts a thousand reweightings from one sort.
+    """
+
+    order: np.ndarray  # stable descending order of the scores
+    ends: np.ndarray  # in that order, the last pair of each distinct score
+    genuine: np.ndarray  # labels in that order
+    thresholds: np.ndarray
+
+    def counts(self, sample_weight: Any) -> ConfusionCounts:
+        """Weighted counts; ``sample_weight`` is (n,) or (replicates, n), one per pair."""
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape[-1:] != self.order.shape:
+            raise MetricError(f"need one weight per pair: {w.shape} vs {self.order.size}")
+        w = w[..., self.order]
+        wg = w * self.genuine
+        np.cumsum(w, axis=-1, out=w)
+        np.cumsum(wg, axis=-1, out=wg)
+        tp = wg[..., self.ends]
+        fp = w[..., self.ends] - tp
+        return ConfusionCounts(self.thresholds, tp, fp, tp[..., -1], fp[..., -1])
+
+
+def rank_pairs(scores: Any, labels: Any) -> RankedPairs:
+    """Sort the pairs once for any number of weighted counts."""
     s, y = check_scores(scores, labels)
-    return _counts_sorted(s, y)
+    order = np.argsort(s, kind="stable")[::-1]
+    desc = s[order]
+    ends = np.r_[np.flatnonzero(np.diff(desc)), desc.size - 1]
+    return RankedPairs(order, ends, y[order], desc[ends])
+
+
+def confusion_counts(scores: Any, labels: Any, sample_weight: Any = None) -> ConfusionCounts:
+    """Counts at every distinct score; with ``sample_weight``, weighted as scikit-learn does.
+
+    Unweighted counts come from a sort of the values (integers, exact); weighted ones from
+    the same ranking with cumulative weights, so unit weights give the same counts.
+    """
+    s, y = check_scores(scores, labels)
+    if sample_weight is None:
+        return _counts_sorted(s, y)
+    return rank_pairs(s, y).counts(sample_weight)
 
 
 def roc_curve(scores: Any, labels: Any) -> RocCurve:

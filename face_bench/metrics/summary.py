@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from face_bench.core.errors import MetricError
+from face_bench.metrics import weighted
 from face_bench.metrics.confusion import (
     _CHUNK,
     ConfusionCounts,
@@ -198,12 +199,27 @@ def _auc_from_counts(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> 
     return twice_area / (2 * n_pos * n_neg)
 
 
-def roc_auc(scores: Any, labels: Any, method: Method = "auto") -> float:
-    """Exact ROC AUC, equal to ``sklearn.metrics.roc_auc_score``.
+def _weighted(scores: Any, labels: Any, sample_weight: Any, what: str):
+    """Thresholds (with +inf first) and (tp, fp) vertices of the weighted counts."""
+    s, y, _n_pos, _n_neg = check_two_classes(scores, labels, what)
+    c = confusion_counts(s, y, sample_weight)
+    tp, fp = weighted.vertices(c)
+    if not (tp[0, -1] > 0 and fp[0, -1] > 0):
+        raise MetricError(f"{what} is undefined: a class of pairs has no weight")
+    return np.r_[np.inf, c.thresholds], tp, fp
+
+
+def roc_auc(
+    scores: Any, labels: Any, method: Method = "auto", *, sample_weight: Any = None
+) -> float:
+    """Exact ROC AUC, equal to ``sklearn.metrics.roc_auc_score`` (with ``sample_weight`` too).
 
     ``method="auto"`` sorts only the smaller class when it is much smaller than the other
     (AUC(s, y) = AUC(-s, not y), so either class can be the sorted one).
     """
+    if sample_weight is not None:
+        _thr, tp, fp = _weighted(scores, labels, sample_weight, "ROC AUC")
+        return float(weighted.auc_rows(tp, fp)[0])
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "ROC AUC")
     if _use_search(method, s.size, min(n_pos, n_neg), max(n_pos, n_neg)):
         if n_neg < n_pos:
@@ -271,7 +287,14 @@ def _select_between(s: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple
     return np.concatenate(parts_s), np.concatenate(parts_y)
 
 
-def equal_error_rate(scores: Any, labels: Any, method: Method = "auto") -> EerPoint:
+def equal_error_rate(
+    scores: Any, labels: Any, method: Method = "auto", *, sample_weight: Any = None
+) -> EerPoint:
+    if sample_weight is not None:
+        thresholds, tp, fp = _weighted(scores, labels, sample_weight, "the EER")
+        j, d0, d1 = weighted.eer_crossing(tp, fp)
+        best = int(j[0]) - 1 if abs(d0[0]) < abs(d1[0]) else int(j[0])
+        return EerPoint(float(weighted.eer_rows(tp, fp)[0]), float(thresholds[best]))
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "the EER")
     if _use_search(method, s.size, n_pos, n_neg):
         return _eer_search(s, y, _genuine_corners(s, y, n_pos))
@@ -385,12 +408,32 @@ def _tar_search(
     return out
 
 
+def _tar_weighted(
+    thresholds: np.ndarray, tp: np.ndarray, fp: np.ndarray, targets: Sequence[float]
+) -> list[TarAtFar]:
+    p, n = float(tp[0, -1]), float(fp[0, -1])
+    out = []
+    for t in targets:
+        idx, allowed = weighted.tar_index(fp, t)
+        if allowed[0] < 1:
+            out.append(_unsupported(t, n))  # type: ignore[arg-type]
+            continue
+        i = int(idx[0])
+        tar, far = float(tp[0, i] / p), float(fp[0, i] / n)
+        out.append(_tar_point(t, n, tar, float(thresholds[i]), far))  # type: ignore[arg-type]
+    return out
+
+
 def tar_at_far(
     scores: Any,
     labels: Any,
     far_targets: Sequence[float] = DEFAULT_FAR_TARGETS,
     method: Method = "auto",
+    *,
+    sample_weight: Any = None,
 ) -> list[TarAtFar]:
+    if sample_weight is not None:
+        return _tar_weighted(*_weighted(scores, labels, sample_weight, "TAR@FAR"), far_targets)
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "TAR@FAR")
     if _use_search(method, s.size, n_pos, n_neg):
         return _tar_search(s, y, n_pos, n_neg, far_targets)

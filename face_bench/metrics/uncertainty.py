@@ -22,7 +22,9 @@ import numpy as np
 
 from face_bench.core.errors import MetricError
 from face_bench.metrics import summary as metrics
+from face_bench.metrics import weighted
 from face_bench.metrics.catalog import far_key
+from face_bench.metrics.confusion import rank_pairs
 
 _CELLS_PER_CHUNK = 1 << 21  # replicate x pair cells per chunk: bounds memory to ~100 MB
 
@@ -81,58 +83,19 @@ def _draw_counts(n_ids: int, n_boot: int, seed: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=n_boot * n_ids).reshape(n_boot, n_ids)
 
 
-class _WeightedRoc:
-    """Sorts the pairs once; each replicate is then a weighted cumulative sum."""
+class _Replicates:
+    """The pairs ranked once (``confusion.rank_pairs``); each chunk of replicates is then a
+    weighted count of the same primitive the unweighted metrics use."""
 
     def __init__(self, scores: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray):
-        order = np.argsort(scores, kind="stable")[::-1]
-        s = scores[order]
-        self.ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-        self.genuine = labels[order]
-        self.a, self.b = a[order], b[order]
+        self.ranked = rank_pairs(scores, labels)
+        self.a, self.b = a, b
 
-    def counts(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted (tp, fp) per replicate row, with the (0, 0) start column prepended."""
+    def vertices(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted (tp, fp) per replicate row, each pair weighted c[a] * c[b]."""
         w = copies[:, self.a].astype(np.float64)
         w *= copies[:, self.b]
-        wg = w * self.genuine
-        np.cumsum(w, axis=1, out=w)
-        np.cumsum(wg, axis=1, out=wg)
-        zero = np.zeros((w.shape[0], 1))
-        tp = np.hstack([zero, wg[:, self.ends]])
-        return tp, np.hstack([zero, w[:, self.ends]]) - tp
-
-
-def _weighted_auc(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    area2 = np.sum(np.diff(fp, axis=1) * (tp[:, 1:] + tp[:, :-1]), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return area2 / (2 * tp[:, -1] * fp[:, -1])
-
-
-def _weighted_eer(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
-    """The interpolated crossing of metrics.EerPoint, row by row."""
-    p, n = tp[:, -1:], fp[:, -1:]
-    gap = (p - tp) * n - fp * p  # integer-valued weights: exact in float64
-    j = np.argmax(gap <= 0, axis=1)
-    j = np.maximum(j, 1)  # rows with no weight in a class have gap 0 everywhere
-    rows = np.arange(tp.shape[0])
-    d0, d1 = gap[rows, j - 1], gap[rows, j]
-    f0, f1 = fp[rows, j - 1], fp[rows, j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (f0 + d0 / (d0 - d1) * (f1 - f0)) / n[:, 0]
-    out[(p[:, 0] == 0) | (n[:, 0] == 0)] = np.nan
-    return out
-
-
-def _weighted_tar(tp: np.ndarray, fp: np.ndarray, target: float) -> np.ndarray:
-    """metrics.TarAtFar's rule: the lowest threshold whose weighted FMR <= target."""
-    p, n = tp[:, -1], fp[:, -1]
-    allowed = np.floor(target * n + 1e-9)
-    idx = np.count_nonzero(fp <= allowed[:, None], axis=1) - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = tp[np.arange(tp.shape[0]), idx] / p
-    out[(allowed < 1) | (p == 0)] = np.nan
-    return out
+        return weighted.vertices(self.ranked.counts(w))
 
 
 def _interval(
@@ -176,16 +139,16 @@ def bootstrap_metrics(
     if n_boot:
         a, b, n_ids = _identity_codes(id_a, id_b, s.size)
         copies = _draw_counts(n_ids, n_boot, seed)
-        roc = _WeightedRoc(s, y, a, b)
+        roc = _Replicates(s, y, a, b)
         reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
         reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
         step = max(1, _CELLS_PER_CHUNK // s.size)
         for r0 in range(0, n_boot, step):
-            tp, fp = roc.counts(copies[r0 : r0 + step])
-            reps["auc"][r0 : r0 + step] = _weighted_auc(tp, fp)
-            reps["eer"][r0 : r0 + step] = _weighted_eer(tp, fp)
+            tp, fp = roc.vertices(copies[r0 : r0 + step])
+            reps["auc"][r0 : r0 + step] = weighted.auc_rows(tp, fp)
+            reps["eer"][r0 : r0 + step] = weighted.eer_rows(tp, fp)
             for i, t in enumerate(tars):
-                reps[f"tar{i}"][r0 : r0 + step] = _weighted_tar(tp, fp, t.far_target)
+                reps[f"tar{i}"][r0 : r0 + step] = weighted.tar_rows(tp, fp, t.far_target)
     get = (lambda key: reps[key]) if reps else (lambda key: None)
     return BootstrapResult(
         roc_auc=_interval(auc, get("auc"), n_boot, seed, confidence),
@@ -220,13 +183,13 @@ def bootstrap_auc_difference(
         return _interval(diff, None, 0, seed, confidence)
     a, b, n_ids = _identity_codes(id_a, id_b, sa.size)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc_a, roc_b = _WeightedRoc(sa, y, a, b), _WeightedRoc(sb, y, a, b)
+    roc_a, roc_b = _Replicates(sa, y, a, b), _Replicates(sb, y, a, b)
     reps = np.empty(n_boot)
     step = max(1, _CELLS_PER_CHUNK // sa.size)
     for r0 in range(0, n_boot, step):
         chunk = copies[r0 : r0 + step]
-        reps[r0 : r0 + step] = _weighted_auc(*roc_a.counts(chunk)) - _weighted_auc(
-            *roc_b.counts(chunk)
+        reps[r0 : r0 + step] = weighted.auc_rows(*roc_a.vertices(chunk)) - weighted.auc_rows(
+            *roc_b.vertices(chunk)
         )
     return _interval(diff, reps, n_boot, seed, confidence)
 
