@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     # Evaluating: one typed request in, typed results and the arrays behind them out.
-    "EvaluationRequest": "face_bench.run.evaluation",
+    "EvaluationRequest": "face_bench.run.request",
     "Evaluation": "face_bench.run.evaluation",
     "evaluate": "face_bench.run.evaluation",
     "compare_images": "face_bench.run.compare",
@@ -131,5 +131,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; never imported at run t
     from face_bench.results.contract import RunResults
     from face_bench.results.export import export_scores, read_run_scores
     from face_bench.run.compare import Comparison, compare_images
-    from face_bench.run.evaluation import Evaluation, EvaluationRequest, evaluate
+    from face_bench.run.evaluation import Evaluation, evaluate
     from face_bench.run.lfw import LfwResult, run_lfw, write_lfw
+    from face_bench.run.request import EvaluationRequest

@@ -9,13 +9,13 @@ import pytest
 
 from face_bench.core.errors import ConfigError
 from face_bench.core.io import sha256_file
-from face_bench.core.modes import IdentitySource, LfwOnFail, OnFail, parse_choice
+from face_bench.core.modes import IdentityFrom, LfwOnFail, OnFail, parse_choice
 
 
 def test_each_option_has_one_vocabulary_and_library_strings_parse_into_it():
     assert [m.value for m in OnFail] == ["exclude", "reject"]
     assert [m.value for m in LfwOnFail] == ["error", "exclude"]
-    assert [m.value for m in IdentitySource] == ["auto", "manifest", "folder", "filename"]
+    assert [m.value for m in IdentityFrom] == ["auto", "manifest", "folder", "filename"]
     assert parse_choice(OnFail, "reject", "--on-fail") is OnFail.REJECT
     assert parse_choice(LfwOnFail, LfwOnFail.ERROR, "--on-fail") is LfwOnFail.ERROR
     with pytest.raises(ConfigError, match="--on-fail must be one of 'error', 'exclude', not 'x'"):

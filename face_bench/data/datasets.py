@@ -26,7 +26,7 @@ from face_bench.core.errors import (
     UnknownSubsetError,
 )
 from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
-from face_bench.core.modes import IdentitySource
+from face_bench.core.modes import IdentityFrom
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
 # A folder holding one of these is a face-bench run (reports/...), never part of a face set.
@@ -91,7 +91,7 @@ DEFAULT_IDENTITY_PATTERN = r"^(?P<identity>.*?)(?:[ _.-]*\d+)?$"
 
 def load_dataset(
     root: Path,
-    identity_from: IdentitySource | str = IdentitySource.AUTO,
+    identity_from: IdentityFrom | str = IdentityFrom.AUTO,
     identity_pattern: str | None = None,
 ) -> Dataset:
     """Load a face set from ``root``.
@@ -102,7 +102,7 @@ def load_dataset(
     file name by ``identity_pattern`` (default ``DEFAULT_IDENTITY_PATTERN``). An empty
     identity is refused.
     """
-    identity_from = IdentitySource(identity_from)
+    identity_from = IdentityFrom(identity_from)
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
@@ -260,7 +260,7 @@ def _listed_images(root: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def _load_listing(root: Path, identity_from: IdentitySource, pattern: str | None = None) -> Dataset:
+def _load_listing(root: Path, identity_from: IdentityFrom, pattern: str | None = None) -> Dataset:
     rows = []
     by_name = _identity_rule(pattern) if identity_from == "filename" else None
     for path in _listed_images(root):

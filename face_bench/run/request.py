@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from face_bench.core.errors import ConfigError
-from face_bench.core.modes import IdentitySource, OnFail
+from face_bench.core.modes import IdentityFrom, OnFail
 from face_bench.embedding.ray_engine import RayOptions
 
 DEFAULT_FAR_TARGETS = (1e-2, 1e-3, 1e-4)
@@ -32,7 +32,7 @@ class EvaluationRequest:
     multi_face: str = "largest"
     fallback_detector: str | None = None
     on_fail: OnFail = OnFail.EXCLUDE
-    identity_from: IdentitySource = IdentitySource.AUTO
+    identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None
     duplicates: str = "exclude"  # keep | exclude | error (see run.duplicates)
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
