@@ -89,6 +89,41 @@ class Comparison:
         }
 
 
+def _verdicts(spec, result, shown: list[str], pairs, scores: np.ndarray) -> list[PairVerdict]:
+    """One model's verdict on every pair, or the problem that left it without a score."""
+    out = []
+    for k, (i, j) in enumerate(pairs):
+        problems = [
+            f"{shown[x]}: {result.failures[x][0]}"
+            + (f" ({result.failures[x][1]})" if result.failures[x][1] else "")
+            for x in (i, j)
+            if x in result.failures
+        ]
+        common = {
+            "image_a": shown[i],
+            "image_b": shown[j],
+            "model": spec.name,
+            "units": spec.units,
+            "threshold": spec.threshold,
+        }
+        if problems or not np.isfinite(scores[k]):
+            problem = "; ".join(problems) or "no finite score"
+            out.append(
+                PairVerdict(**common, score=None, percent=None, same_person=None, problem=problem)
+            )
+            continue
+        value = float(spec.from_score(scores[k]))
+        out.append(
+            PairVerdict(
+                **common,
+                score=value,
+                percent=similarity_percent(value, spec.similarity),
+                same_person=bool(scores[k] >= spec.to_score(spec.threshold)),
+            )
+        )
+    return out
+
+
 def compare_images(
     images: Sequence[Path | str],
     models: Sequence[str] = (),
@@ -144,38 +179,5 @@ def compare_images(
                 "percent_mapping": PERCENT_MAPPING[spec.similarity],
             }
         )
-        for k, (i, j) in enumerate(pairs):
-            problems = [
-                f"{shown[x]}: {result.failures[x][0]}"
-                + (f" ({result.failures[x][1]})" if result.failures[x][1] else "")
-                for x in (i, j)
-                if x in result.failures
-            ]
-            common = {
-                "image_a": shown[i],
-                "image_b": shown[j],
-                "model": spec.name,
-                "units": spec.units,
-                "threshold": spec.threshold,
-            }
-            if problems or not np.isfinite(scores[k]):
-                verdicts.append(
-                    PairVerdict(
-                        **common,
-                        score=None,
-                        percent=None,
-                        same_person=None,
-                        problem="; ".join(problems) or "no finite score",
-                    )
-                )
-                continue
-            value = float(spec.from_score(scores[k]))
-            verdicts.append(
-                PairVerdict(
-                    **common,
-                    score=value,
-                    percent=similarity_percent(value, spec.similarity),
-                    same_person=bool(scores[k] >= spec.to_score(spec.threshold)),
-                )
-            )
+        verdicts += _verdicts(spec, result, shown, pairs, scores)
     return Comparison(shown, infos, verdicts, failures, skipped)

@@ -176,37 +176,17 @@ def run_lfw(
         on_message=say,
         on_info=on_info,
     )
-    chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
     n_missing = sum(h is None for h in embedded.hashes)
     if n_missing:
         say(
             f"{n_missing} image(s) named in {Path(pairs_file).name} are missing under {images_root}"
         )
-
     pair_set = protocol_pairs(pairs, position, str(pairs_file))
     labels = pair_set.label
     assert labels is not None and pair_set.fold is not None
-
-    results: list[LfwModelResult] = []
-    scores_by_model: dict[str, np.ndarray] = {}
-    for spec, _weights in chosen:
-        emb = embeddings[spec.name]
-        scores, result = _score_model(spec, emb, names, pair_set, on_fail)
-        scores_by_model[spec.name] = scores
-        results.append(dataclasses.replace(result, fallback_images=len(emb.fallback)))
-
+    results, scores_by_model = _score_models(embedded, names, pair_set, on_fail)
     n_folds = int(np.unique(pair_set.fold).size)
-    notes = [
-        f"{r.name}: {r.fallback_images} image(s) found by the fallback detector "
-        f"({fallback_detector}) where HOG found no face"
-        for r in results
-        if fallback_detector
-    ]
-    if n_folds == 1:
-        notes.append(
-            "one fold: cross-validation needs several folds, so each threshold was chosen on "
-            "the pairs it scores and the accuracy is optimistic"
-        )
+    notes = _protocol_notes(results, fallback_detector, n_folds)
     return LfwResult(
         pairs_file=str(pairs_file),
         data=str(data),
@@ -222,12 +202,43 @@ def run_lfw(
         std_ddof=0,
         fallback_detector=fallback_detector,
         models=tuple(results),
-        skipped=tuple(skipped),
+        skipped=tuple(embedded.skipped),
         notes=tuple(notes),
         duration_s=round(time.perf_counter() - started, 3),
         pairs=tuple(pairs),
         scores=scores_by_model,
     )
+
+
+def _score_models(
+    embedded, names: list[str], pair_set: PairSet, on_fail: LfwOnFail
+) -> tuple[list[LfwModelResult], dict[str, np.ndarray]]:
+    """Every chosen model's protocol figures, and its scores (NaN where an image failed)."""
+    results: list[LfwModelResult] = []
+    scores_by_model: dict[str, np.ndarray] = {}
+    for spec, _weights in embedded.chosen:
+        emb = embedded.embeddings[spec.name]
+        scores, result = _score_model(spec, emb, names, pair_set, on_fail)
+        scores_by_model[spec.name] = scores
+        results.append(dataclasses.replace(result, fallback_images=len(emb.fallback)))
+    return results, scores_by_model
+
+
+def _protocol_notes(
+    results: list[LfwModelResult], fallback_detector: str | None, n_folds: int
+) -> list[str]:
+    notes = [
+        f"{r.name}: {r.fallback_images} image(s) found by the fallback detector "
+        f"({fallback_detector}) where HOG found no face"
+        for r in results
+        if fallback_detector
+    ]
+    if n_folds == 1:
+        notes.append(
+            "one fold: cross-validation needs several folds, so each threshold was chosen on "
+            "the pairs it scores and the accuracy is optimistic"
+        )
+    return notes
 
 
 def protocol_pairs(pairs: list[LfwPair], position: dict[str, int], source: str) -> PairSet:
@@ -247,8 +258,6 @@ def protocol_pairs(pairs: list[LfwPair], position: dict[str, int], source: str) 
 
 def _score_model(spec, emb, names, pair_set: PairSet, on_fail: LfwOnFail):
     """Scores (NaN where an image failed) and the model's protocol figures."""
-    from face_bench.metrics.scoring import reject_failed
-    from face_bench.metrics.summary import compute_all
     from face_bench.run.subset_scores import pair_values
 
     a, b, labels = pair_set.explicit()
@@ -262,32 +271,8 @@ def _score_model(spec, emb, names, pair_set: PairSet, on_fail: LfwOnFail):
     accepted = scores[scored] >= spec.to_score(spec.threshold)
     correct = int(np.sum(accepted == labels[scored]))
     total = len(labels) if on_fail == "error" else int(scored.sum())
-    if on_fail == "error":
-        # Failed pairs join the curve as non-matches at every threshold (bob's FTA rule).
-        curve_scores, _floor = reject_failed(scores)
-        curve_labels = labels
-        over = "all pairs; failed pairs scored as non-matches at every threshold"
-    else:
-        curve_scores, curve_labels = scores[scored], labels[scored]
-        over = "enrolled pairs only"
-    try:
-        summary = compute_all(curve_scores, curve_labels, far_targets=())
-    except MetricError as exc:
-        raise MetricError(f"model {spec.name!r}: {exc}") from None
-
-    affected: dict[int, int] = {}
-    for i in np.concatenate([a[pair_failed], b[pair_failed]]):
-        if not ok[i]:
-            affected[int(i)] = affected.get(int(i), 0) + 1
-    failures = tuple(
-        LfwFailure(
-            image=names[i],
-            reason=emb.failures[i][0],
-            detail=emb.failures[i][1],
-            n_pairs=affected.get(i, 0),
-        )
-        for i in sorted(emb.failures)
-    )
+    summary, over = _curve_figures(spec, scores, labels, scored, on_fail)
+    failures = _failures(emb, names, a, b, pair_failed)
     result = LfwModelResult(
         name=spec.name,
         similarity=spec.similarity,
@@ -313,6 +298,42 @@ def _score_model(spec, emb, names, pair_set: PairSet, on_fail: LfwOnFail):
         note=kfold.note,
     )
     return scores, result
+
+
+def _curve_figures(spec, scores, labels, scored, on_fail: LfwOnFail):
+    """AUC and EER over the pairs ``on_fail`` keeps, and a line saying which those are."""
+    from face_bench.metrics.scoring import reject_failed
+    from face_bench.metrics.summary import compute_all
+
+    if on_fail == "error":
+        # Failed pairs join the curve as non-matches at every threshold (bob's FTA rule).
+        curve_scores, _floor = reject_failed(scores)
+        curve_labels = labels
+        over = "all pairs; failed pairs scored as non-matches at every threshold"
+    else:
+        curve_scores, curve_labels = scores[scored], labels[scored]
+        over = "enrolled pairs only"
+    try:
+        return compute_all(curve_scores, curve_labels, far_targets=()), over
+    except MetricError as exc:
+        raise MetricError(f"model {spec.name!r}: {exc}") from None
+
+
+def _failures(emb, names, a, b, pair_failed) -> tuple[LfwFailure, ...]:
+    """Each image the model could not enrol, with the number of pairs it spoiled."""
+    affected: dict[int, int] = {}
+    for i in np.concatenate([a[pair_failed], b[pair_failed]]):
+        if not emb.ok[i]:
+            affected[int(i)] = affected.get(int(i), 0) + 1
+    return tuple(
+        LfwFailure(
+            image=names[i],
+            reason=emb.failures[i][0],
+            detail=emb.failures[i][1],
+            n_pairs=affected.get(i, 0),
+        )
+        for i in sorted(emb.failures)
+    )
 
 
 def write_lfw(result: LfwResult, out: Path) -> list[Path]:
