@@ -17,25 +17,15 @@ from face_bench.data.datasets import Dataset, Pairs
 from face_bench.data.protocols import parse_pairs_csv, resolve_pair_paths
 
 
-def pairs_from_file(
-    dataset: Dataset, pool: pd.DataFrame, path: Path
-) -> tuple[pd.DataFrame, Pairs, str]:
-    """The subset's images named by the pairs file, the pairs as indices into them, a note.
+def _keep_pairs(listed, resolved, known: list[str], in_pool: set[str], path: Path):
+    """Distinct pairs with both images in the subset; (kept, n merged, n outside, n seen).
 
-    Names are resolved against the whole dataset, so a pair whose images exist but lie
-    outside the subset is dropped and counted rather than reported as unknown. Two
-    file lines that name the same two dataset images (say ``img1.jpg`` and
-    ``images/x/img1.jpg``) are one pair. The returned images are sorted by path.
+    Two file lines naming the same two dataset images are one pair; the same two images
+    with both labels are an error.
     """
-    listed = parse_pairs_csv(path)
-    known = dataset.table["path"].tolist()
-    resolved = resolve_pair_paths(listed.pairs, known, source=str(path))
-
-    in_pool = set(pool["path"])
     seen: dict[tuple[str, str], tuple[int, bool]] = {}
     kept: list[tuple[str, str, bool]] = []
-    n_outside = 0
-    n_merged = 0
+    n_outside = n_merged = 0
     for item, (ia, ib, label) in zip(listed.pairs, resolved, strict=True):
         a, b = known[ia], known[ib]
         key = (min(a, b), max(a, b))
@@ -52,27 +42,12 @@ def pairs_from_file(
             kept.append((a, b, label))
         else:
             n_outside += 1
-    if not kept:
-        raise EmptySubsetError(
-            f"{path}: none of its {len(seen)} pairs has both images in this subset "
-            f"({len(pool)} images)"
-        )
+    return kept, n_merged, n_outside, len(seen)
 
-    used = {p for a, b, _ in kept for p in (a, b)}
-    images = (
-        pool.loc[pool["path"].isin(used)]
-        .sort_values("path", kind="mergesort")
-        .reset_index(drop=True)
-    )
-    position = {p: i for i, p in enumerate(images["path"])}
-    a_idx = np.array([position[a] for a, _, _ in kept], dtype=np.int64)
-    b_idx = np.array([position[b] for _, b, _ in kept], dtype=np.int64)
-    labels = np.array([label for _, _, label in kept], dtype=bool)
-    identities = images["identity"].to_numpy()
-    disagree = int(np.sum(labels != (identities[a_idx] == identities[b_idx])))
 
-    summary = listed.summary
-    n_genuine = int(labels.sum())
+def _note(path: Path, summary, kept, n_merged: int, n_outside: int, disagree: int) -> str:
+    """One line saying what the pair file gave and what was skipped."""
+    n_genuine = sum(label for _, _, label in kept)
     parts = [
         f"pairs file {Path(path).name}: {len(kept)} pairs scored "
         f"({n_genuine} same, {len(kept) - n_genuine} different) of {summary.n_rows} rows",
@@ -87,4 +62,41 @@ def pairs_from_file(
         )
     else:
         parts.append("labels agree with the manifest's identities")
-    return images, Pairs(a=a_idx, b=b_idx, label=labels), "; ".join(parts)
+    return "; ".join(parts)
+
+
+def pairs_from_file(
+    dataset: Dataset, pool: pd.DataFrame, path: Path
+) -> tuple[pd.DataFrame, Pairs, str]:
+    """The subset's images named by the pairs file, the pairs as indices into them, a note.
+
+    Names are resolved against the whole dataset, so a pair whose images exist but lie
+    outside the subset is dropped and counted rather than reported as unknown. Two
+    file lines that name the same two dataset images (say ``img1.jpg`` and
+    ``images/x/img1.jpg``) are one pair. The returned images are sorted by path.
+    """
+    listed = parse_pairs_csv(path)
+    known = dataset.table["path"].tolist()
+    resolved = resolve_pair_paths(listed.pairs, known, source=str(path))
+    kept, n_merged, n_outside, n_seen = _keep_pairs(
+        listed, resolved, known, set(pool["path"]), path
+    )
+    if not kept:
+        raise EmptySubsetError(
+            f"{path}: none of its {n_seen} pairs has both images in this subset "
+            f"({len(pool)} images)"
+        )
+    used = {p for a, b, _ in kept for p in (a, b)}
+    images = (
+        pool.loc[pool["path"].isin(used)]
+        .sort_values("path", kind="mergesort")
+        .reset_index(drop=True)
+    )
+    position = {p: i for i, p in enumerate(images["path"])}
+    a_idx = np.array([position[a] for a, _, _ in kept], dtype=np.int64)
+    b_idx = np.array([position[b] for _, b, _ in kept], dtype=np.int64)
+    labels = np.array([label for _, _, label in kept], dtype=bool)
+    identities = images["identity"].to_numpy()
+    disagree = int(np.sum(labels != (identities[a_idx] == identities[b_idx])))
+    note = _note(path, listed.summary, kept, n_merged, n_outside, disagree)
+    return images, Pairs(a=a_idx, b=b_idx, label=labels), note
