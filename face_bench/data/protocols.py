@@ -156,6 +156,35 @@ def parse_label(text: str) -> bool | None:
     return True if word in _TRUE else False if word in _FALSE else None
 
 
+def _header(path, rows) -> tuple[tuple[int, int, int], tuple[str, str, str] | None, list]:
+    """The label/path columns, the header row's names (None without one), the data rows."""
+    first_ln, first = rows[0]
+    cols = _find_columns(first, f"{path} line {first_ln}")
+    if cols is not None:
+        header = (first[cols[0]].strip(), first[cols[1]].strip(), first[cols[2]].strip())
+        return cols, header, rows[1:]
+    if len(first) == 3 and parse_label(first[2]) is not None:
+        return (0, 1, 2), None, rows
+    raise PairsFileError(
+        f"{path} line {first_ln}: no header naming the columns image_a,image_b,label "
+        f"(or file_x,file_y,Decision); found {','.join(first)!r}"
+    )
+
+
+def _pair_row(where: str, row: list[str], cols: tuple[int, int, int]) -> ListedPair:
+    """One data row as a pair (line number filled in by the caller)."""
+    if len(row) <= max(cols):
+        raise PairsFileError(f"{where}: expected {max(cols) + 1} fields, found {len(row)}")
+    a, b = _clean_path(row[cols[0]], where), _clean_path(row[cols[1]], where)
+    label = parse_label(row[cols[2]])
+    if label is None:
+        raise PairsFileError(
+            f"{where}: label {row[cols[2]]!r} is not one of 1/0, true/false, yes/no, "
+            "y/n, same/different, match/non-match"
+        )
+    return ListedPair(a, b, label, 0)
+
+
 def parse_pairs_csv(path: str | Path) -> PairList:
     """Read a pair-list CSV (``image_a,image_b,label`` or deepface's ``file_x,file_y,Decision``).
 
@@ -169,47 +198,27 @@ def parse_pairs_csv(path: str | Path) -> PairList:
     rows = [(ln, row) for ln, row in _csv_rows(path) if any(cell.strip() for cell in row)]
     if not rows:
         raise PairsFileError(f"{path}: the file has no rows")
-    first_ln, first = rows[0]
-    cols = _find_columns(first, f"{path} line {first_ln}")
-    header = None
-    if cols is not None:
-        header = (first[cols[0]].strip(), first[cols[1]].strip(), first[cols[2]].strip())
-        rows = rows[1:]
-    elif len(first) == 3 and parse_label(first[2]) is not None:
-        cols = (0, 1, 2)
-    else:
-        raise PairsFileError(
-            f"{path} line {first_ln}: no header naming the columns image_a,image_b,label "
-            f"(or file_x,file_y,Decision); found {','.join(first)!r}"
-        )
-
+    cols, header, rows = _header(path, rows)
     seen: dict[tuple[str, ...], tuple[int, bool]] = {}
     pairs: list[ListedPair] = []
     dups: list[int] = []
     selfs: list[int] = []
     for ln, row in rows:
         where = f"{path} line {ln}"
-        if len(row) <= max(cols):
-            raise PairsFileError(f"{where}: expected {max(cols) + 1} fields, found {len(row)}")
-        a, b = _clean_path(row[cols[0]], where), _clean_path(row[cols[1]], where)
-        label = parse_label(row[cols[2]])
-        if label is None:
-            raise PairsFileError(
-                f"{where}: label {row[cols[2]]!r} is not one of 1/0, true/false, yes/no, "
-                "y/n, same/different, match/non-match"
-            )
-        key = tuple(sorted({_nfc(a), _nfc(b)}))
+        pair = _pair_row(where, row, cols)
+        key = tuple(sorted({_nfc(pair.path_a), _nfc(pair.path_b)}))
         if len(key) == 1:
             selfs.append(ln)
         elif key in seen:
-            if seen[key][1] != label:
+            if seen[key][1] != pair.label:
                 raise PairsFileError(
-                    f"{where}: pair {a!r}, {b!r} repeats line {seen[key][0]} with the other label"
+                    f"{where}: pair {pair.path_a!r}, {pair.path_b!r} repeats line "
+                    f"{seen[key][0]} with the other label"
                 )
             dups.append(ln)
         else:
-            seen[key] = (ln, label)
-            pairs.append(ListedPair(a, b, label, ln))
+            seen[key] = (ln, pair.label)
+            pairs.append(ListedPair(pair.path_a, pair.path_b, pair.label, ln))
     if not pairs:
         raise PairsFileError(f"{path}: no usable pairs (only a header, or only self-pairs)")
     n_genuine = sum(p.label for p in pairs)
