@@ -49,21 +49,8 @@ def _identity_palette() -> list[Any]:
     return dark_then_light + by_shade
 
 
-def plot_umap(
-    panels: Sequence[EmbeddingPanel],
-    path: str | Path,
-    title: str = "Embeddings by identity (2-D projection)",
-    *,
-    axis_labels: tuple[str, str] = ("UMAP 1", "UMAP 2"),
-) -> Path:
-    """Scatter of each model's 2-D embedding projection, coloured by identity.
-
-    An identity keeps its colour in every panel so clusters can be compared across
-    models. With more than 20 identities a legend is unreadable, so each panel
-    states the count instead.
-    """
-    from matplotlib.lines import Line2D
-
+def _panel_points(panels: Sequence[EmbeddingPanel]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each panel's (n, 2) coordinates and identity names, checked against each other."""
     if not panels:
         raise ValueError("plot_umap needs at least one panel")
     data = []
@@ -77,9 +64,56 @@ def plot_umap(
                 f"{panel.model}: {coords.shape[0]} points but {names.size} identity labels"
             )
         data.append((coords, names))
+    return data
+
+
+def _scatter_panel(ax, panel, coords, names, style, axis_labels, show_legend: bool) -> None:
+    """One model's projection, one colour and marker per identity."""
+    size = float(np.clip(4000 / max(len(names), 1), 4, 36))
+    for name, (color, marker) in style.items():
+        mask = names == name
+        if not mask.any():
+            continue
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=color, marker=marker,
+                   alpha=0.85, linewidths=0.3, edgecolors="white")  # fmt: skip
+    ax.set_title(panel.model)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    # Projection units are arbitrary; tick values would only invite reading them.
+    ax.tick_params(labelbottom=False, labelleft=False, length=0)
+    if not show_legend:
+        ax.text(0.98, 0.02, f"{len(set(names))} identities, {len(names):,} images",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=10,
+                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "lw": 0.5},
+                )  # fmt: skip
+
+
+def _identity_legend(fig, style) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=color, marker=marker, linestyle="none", markersize=8, label=n)
+        for n, (color, marker) in style.items()
+    ]
+    fig.legend(handles=handles, loc="outside right upper", title="Identity")
+
+
+def plot_umap(
+    panels: Sequence[EmbeddingPanel],
+    path: str | Path,
+    title: str = "Embeddings by identity (2-D projection)",
+    *,
+    axis_labels: tuple[str, str] = ("UMAP 1", "UMAP 2"),
+) -> Path:
+    """Scatter of each model's 2-D embedding projection, coloured by identity.
+
+    An identity keeps its colour in every panel so clusters can be compared across
+    models. With more than 20 identities a legend is unreadable, so each panel
+    states the count instead.
+    """
+    data = _panel_points(panels)
     identities = list(dict.fromkeys(n for _, names in data for n in names))
     _note_cjk([title, *identities, *(p.model for p in panels)])
-
     palette = _identity_palette()
     style = {
         name: (palette[i % len(palette)], _POINT_MARKERS[(i // len(palette)) % len(_POINT_MARKERS)])
@@ -91,52 +125,8 @@ def plot_umap(
         width += 1.2 + 0.09 * max(len(n) for n in identities)
     with _figure(path, width, height) as fig:
         for ax, panel, (coords, names) in zip(_grid(fig, len(panels)), panels, data, strict=True):
-            size = float(np.clip(4000 / max(len(names), 1), 4, 36))
-            for name in identities:
-                mask = names == name
-                if not mask.any():
-                    continue
-                color, marker = style[name]
-                ax.scatter(
-                    coords[mask, 0],
-                    coords[mask, 1],
-                    s=size,
-                    color=color,
-                    marker=marker,
-                    alpha=0.85,
-                    linewidths=0.3,
-                    edgecolors="white",
-                )
-            ax.set_title(panel.model)
-            ax.set_xlabel(axis_labels[0])
-            ax.set_ylabel(axis_labels[1])
-            # Projection units are arbitrary; tick values would only invite reading them.
-            ax.tick_params(labelbottom=False, labelleft=False, length=0)
-            if not show_legend:
-                count = len(set(names))
-                ax.text(
-                    0.98,
-                    0.02,
-                    f"{count} identities, {len(names):,} images",
-                    transform=ax.transAxes,
-                    ha="right",
-                    va="bottom",
-                    fontsize=10,
-                    bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "lw": 0.5},
-                )
+            _scatter_panel(ax, panel, coords, names, style, axis_labels, show_legend)
         if show_legend and identities:
-            handles = [
-                Line2D(
-                    [],
-                    [],
-                    color=style[n][0],
-                    marker=style[n][1],
-                    linestyle="none",
-                    markersize=8,
-                    label=n,
-                )
-                for n in identities
-            ]
-            fig.legend(handles=handles, loc="outside right upper", title="Identity")
+            _identity_legend(fig, style)
         fig.suptitle(title)
     return Path(path)
