@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from face_bench.cli.app import command
+from face_bench.cli.app import command, invocation
 from face_bench.cli.options import (
     EVALUATION_RENAMES,
     AlignOpt,
@@ -130,6 +130,7 @@ def evaluation_command(
             engine=engine,
             ray_address=ray_address,
         ),
+        command=invocation(),
         bootstrap=bootstrap,
         threshold=threshold,
         threshold_from=threshold_from,

@@ -13,7 +13,6 @@ vocabularies. Nothing here imports more than Typer, so ``--help`` stays instant.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -356,6 +355,7 @@ def evaluation_request(
     threshold: str,
     sweep: bool,
     threshold_from: str | None = None,
+    command: tuple[str, ...] = (),
 ) -> EvaluationRequest:
     """The library's request for one evaluation, from the parsed option groups."""
     from face_bench.core.config import load_config
@@ -375,8 +375,8 @@ def evaluation_request(
         align=embed.align.value,
         multi_face=embed.multi_face.value,
         fallback_detector=embed.fallback,
-        on_fail=sampling.on_fail.value,
-        identity_from=sampling.identity_from.value,
+        on_fail=sampling.on_fail,
+        identity_from=sampling.identity_from,
         identity_pattern=sampling.identity_pattern,
         duplicates=sampling.duplicates,
         bootstrap=bootstrap,
@@ -389,5 +389,5 @@ def evaluation_request(
         cache_dir=embed.cache_dir,
         workers=embed.workers,
         ray=embed.ray,
-        command=("face-bench", *sys.argv[1:]),
+        command=command,  # as typed, from the entry point: the library never reads sys.argv
     )

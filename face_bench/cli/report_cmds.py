@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from face_bench.cli.app import command
+from face_bench.cli.app import command, invocation
 from face_bench.cli.evaluate_cmds import gate_against
 from face_bench.cli.options import (
     EVALUATION_RENAMES,
@@ -152,6 +152,7 @@ def umap_command(
             engine=engine,
             ray_address=ray_address,
         ),
+        command=invocation(),
         bootstrap=0,
         threshold="default",
         sweep=False,
@@ -280,6 +281,7 @@ def report_command(
             engine=engine,
             ray_address=ray_address,
         ),
+        command=invocation(),
         bootstrap=bootstrap,
         threshold=threshold,
         threshold_from=threshold_from,

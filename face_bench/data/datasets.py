@@ -114,8 +114,8 @@ def load_dataset(
     if identity_from == "manifest":
         raise DatasetError(f"no {MANIFEST_NAME} in {root}")
     if identity_pattern is not None:
-        identity_from = "filename"
-    return _load_listing(root, identity_from, identity_pattern)
+        identity_from = IdentityFrom.FILENAME
+    return _load_listing(root, IdentityFrom(identity_from), identity_pattern)
 
 
 def _identity_rule(pattern: str | None):

@@ -127,11 +127,11 @@ class ConfusionCounts:
 
     @property
     def tn(self) -> np.ndarray:
-        return self.n_neg - self.fp
+        return np.asarray(self.n_neg - self.fp)
 
     @property
     def fn(self) -> np.ndarray:
-        return self.n_pos - self.tp
+        return np.asarray(self.n_pos - self.tp)
 
     def _both(self, what: str) -> None:
         if self.n_pos == 0 or self.n_neg == 0:

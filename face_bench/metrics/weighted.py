@@ -25,7 +25,8 @@ def auc_rows(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Trapezoidal area under each row's ROC (ties count half); NaN without both classes."""
     area2 = np.sum(np.diff(fp, axis=1) * (tp[:, 1:] + tp[:, :-1]), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return area2 / (2 * tp[:, -1] * fp[:, -1])
+        out: np.ndarray = area2 / (2 * tp[:, -1] * fp[:, -1])
+    return out
 
 
 def eer_crossing(tp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,7 +46,7 @@ def eer_rows(tp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     rows = np.arange(tp.shape[0])
     f0, f1 = fp[rows, j - 1], fp[rows, j]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = (f0 + d0 / (d0 - d1) * (f1 - f0)) / n
+        out: np.ndarray = (f0 + d0 / (d0 - d1) * (f1 - f0)) / n
     out[(p == 0) | (n == 0)] = np.nan
     return out
 
@@ -62,6 +63,6 @@ def tar_rows(tp: np.ndarray, fp: np.ndarray, target: float) -> np.ndarray:
     idx, allowed = tar_index(fp, target)
     p = tp[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = tp[np.arange(tp.shape[0]), idx] / p
+        out: np.ndarray = tp[np.arange(tp.shape[0]), idx] / p
     out[(allowed < 1) | (p == 0)] = np.nan
     return out

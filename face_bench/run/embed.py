@@ -61,6 +61,23 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     return identity
 
 
+def _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers, progress, ray):
+    """Each group of images that shares an align mode embedded (and cached) under it."""
+    parts: dict[str, list] = {}
+    identities: dict[str, dict] = {}
+    for mode in dict.fromkeys(modes):
+        index = [i for i, m in enumerate(modes) if m == mode]
+        settings = dataclasses.replace(faces, align=mode)
+        part, identities = embed_models(
+            chosen, [paths[i] for i in index], [hashes[i] for i in index], settings,
+            cache_dir, workers, progress, ray,
+        )  # fmt: skip
+        for name, result in part.items():
+            parts.setdefault(name, []).append((index, result))
+    merged = {name: merge_embeddings(p, len(paths)) for name, p in parts.items()}
+    return merged, identities
+
+
 def embed_models(
     chosen: list[tuple[ModelSpec, Path]],
     paths: list[Path],
@@ -80,18 +97,8 @@ def embed_models(
     """
     modes = [mode or faces.align for mode in aligns] if aligns else []
     if len(set(modes)) > 1:
-        parts: dict[str, list] = {}
-        for mode in dict.fromkeys(modes):
-            index = [i for i, m in enumerate(modes) if m == mode]
-            settings = dataclasses.replace(faces, align=mode)
-            part, identities = embed_models(
-                chosen, [paths[i] for i in index], [hashes[i] for i in index], settings,
-                cache_dir, workers, progress, ray,
-            )  # fmt: skip
-            for name, result in part.items():
-                parts.setdefault(name, []).append((index, result))
-        merged = {name: merge_embeddings(p, len(paths)) for name, p in parts.items()}
-        return merged, identities
+        return _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers,
+                               progress, ray)  # fmt: skip
     if modes:
         faces = dataclasses.replace(faces, align=modes[0])
     jobs: list[ModelJob] = []

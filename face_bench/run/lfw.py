@@ -262,6 +262,7 @@ def _score_model(spec, emb, names, pair_set: PairSet, on_fail: LfwOnFail):
 
     a, b, labels = pair_set.explicit()
     folds = pair_set.fold
+    assert folds is not None  # the protocol's pairs always carry their folds
     scores = pair_values(pair_set, emb.vectors, spec.similarity)
     ok = emb.ok
     pair_failed = ~(ok[a] & ok[b])

@@ -105,12 +105,14 @@ def _sample(request: EvaluationRequest, dataset: Dataset, spec: SubsetSpec) -> _
     if request.pairs_file is not None:
         from face_bench.data.pairing import pairs_from_file
 
-        images, pairs, note = pairs_from_file(dataset, pool, request.pairs_file)
-        return _Sample(spec, len(pool), images, pairs, "file", note)
+        images, listed, note = pairs_from_file(dataset, pool, request.pairs_file)
+        return _Sample(spec, len(pool), images, listed, "file", note)
     images = sample_images(pool, request.sample, request.seed)
     blocked = use_blocks(len(images), request.pairs, from_file=False)
     identities = images["identity"].to_numpy()
-    pairs = None if blocked else make_pairs(identities, request.pairs, request.seed)
+    pairs: Pairs | None = None
+    if not blocked:
+        pairs = make_pairs(identities, request.pairs, request.seed)
     note = ""
     if request.sample is not None and len(pool) < request.sample:
         note = (
