@@ -40,6 +40,41 @@ def lfw_image_path(name: str, number: int) -> str:
     return f"{name}/{name}_{number:04d}.jpg"
 
 
+def _lfw_shape(path, lines: list[str]) -> tuple[int, int]:
+    """(n_folds, n_per_class) from the header line, and the body's length when implied."""
+    counts = [int(t) if t.isascii() and t.isdigit() else 0 for t in (lines or [""])[0].split()]
+    if len(counts) not in (1, 2) or min(counts) < 1:
+        raise PairsFileError(
+            f"{path} line 1: header must be 'n_folds n_per_class' or 'n_per_class' "
+            f"(positive integers), got {(lines or [''])[0]!r}"
+        )
+    n_per = counts[-1]
+    n_body = len(lines) - 1
+    return (counts[0] if len(counts) == 2 else 1 if n_body == 2 * n_per else 10), n_per
+
+
+def _lfw_line(where: str, line: str, i: int, n_per: int) -> LfwPair:
+    """Pair line ``i`` of the body: same-person ``name n1 n2`` or ``name1 n1 name2 n2``."""
+    fold, within = divmod(i, 2 * n_per)
+    same = within < n_per
+    fields = line.split()
+    if len(fields) != (3 if same else 4):
+        kind = "same-person 'name n1 n2'" if same else "different-person 'name1 n1 name2 n2'"
+        raise PairsFileError(
+            f"{where}: expected a {kind} line (fold {fold + 1}, pair {within + 1} of "
+            f"{2 * n_per}), got {len(fields)} fields: {line!r}"
+        )
+    if same:
+        fields = [fields[0], fields[1], fields[0], fields[2]]
+    elif fields[0] == fields[2]:
+        raise PairsFileError(f"{where}: different-person line names {fields[0]!r} twice")
+    a = _lfw_path(fields[0], fields[1], where)
+    b = _lfw_path(fields[2], fields[3], where)
+    if a == b:
+        raise PairsFileError(f"{where}: pairs image {a!r} with itself")
+    return LfwPair(fold + 1, a, b, fields[0], fields[2], same)
+
+
 def parse_lfw_pairs(path: str | Path) -> list[LfwPair]:
     """Read an LFW pairs file, checking every line against the header's counts.
 
@@ -52,39 +87,12 @@ def parse_lfw_pairs(path: str | Path) -> list[LfwPair]:
     lines = [line.rstrip("\r") for line in _read_text(path).split("\n")]
     while lines and not lines[-1].strip():
         lines.pop()
-    counts = [int(t) if t.isascii() and t.isdigit() else 0 for t in (lines or [""])[0].split()]
-    if len(counts) not in (1, 2) or min(counts) < 1:
-        raise PairsFileError(
-            f"{path} line 1: header must be 'n_folds n_per_class' or 'n_per_class' "
-            f"(positive integers), got {(lines or [''])[0]!r}"
-        )
+    n_folds, n_per = _lfw_shape(path, lines)
     body = lines[1:]
-    n_per = counts[-1]
-    n_folds = counts[0] if len(counts) == 2 else 1 if len(body) == 2 * n_per else 10
     expected = 2 * n_per * n_folds
-
-    pairs: list[LfwPair] = []
-    for i, line in enumerate(body[:expected]):
-        where = f"{path} line {i + 2}"
-        fold, within = divmod(i, 2 * n_per)
-        same = within < n_per
-        fields = line.split()
-        if len(fields) != (3 if same else 4):
-            kind = "same-person 'name n1 n2'" if same else "different-person 'name1 n1 name2 n2'"
-            raise PairsFileError(
-                f"{where}: expected a {kind} line (fold {fold + 1}, pair {within + 1} of "
-                f"{2 * n_per}), got {len(fields)} fields: {line!r}"
-            )
-        if same:
-            fields = [fields[0], fields[1], fields[0], fields[2]]
-        elif fields[0] == fields[2]:
-            raise PairsFileError(f"{where}: different-person line names {fields[0]!r} twice")
-        a = _lfw_path(fields[0], fields[1], where)
-        b = _lfw_path(fields[2], fields[3], where)
-        if a == b:
-            raise PairsFileError(f"{where}: pairs image {a!r} with itself")
-        pairs.append(LfwPair(fold + 1, a, b, fields[0], fields[2], same))
-
+    pairs = [
+        _lfw_line(f"{path} line {i + 2}", line, i, n_per) for i, line in enumerate(body[:expected])
+    ]
     shape = f"{n_folds} fold(s) x ({n_per} same + {n_per} different)"
     if len(body) < expected:
         raise PairsFileError(
