@@ -287,11 +287,11 @@ def bootstrap_det_band(
     grid = np.asarray(fmr_grid, dtype=np.float64)
     a, b, n_ids = _identity_codes(id_a, id_b, s.size)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc = _WeightedRoc(s, y, a, b)
+    roc = _Replicates(s, y, a, b)
     reps = np.full((n_boot, grid.size), np.nan)
     step = max(1, _CELLS_PER_CHUNK // s.size)
     for r0 in range(0, n_boot, step):
-        tp, fp = roc.counts(copies[r0 : r0 + step])
+        tp, fp = roc.vertices(copies[r0 : r0 + step])
         for i in range(tp.shape[0]):
             p, n = tp[i, -1], fp[i, -1]
             if p <= 0 or n <= 0:
