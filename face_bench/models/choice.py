@@ -45,7 +45,8 @@ class ModelChoice:
         lines = []
         for spec, weights in self.ready:
             digest = weights_sha256(weights)
-            lines.append(f"model {spec.name}: {weights} (sha256 {digest[:12]})")
+            shown = os.path.normpath(weights)  # "a/../shared/m.onnx" as "shared/m.onnx"
+            lines.append(f"model {spec.name}: {shown} (sha256 {digest[:12]})")
         return lines
 
 
