@@ -199,7 +199,9 @@ def _auc_from_counts(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> 
     return twice_area / (2 * n_pos * n_neg)
 
 
-def _weighted(scores: Any, labels: Any, sample_weight: Any, what: str):
+def _weighted(
+    scores: Any, labels: Any, sample_weight: Any, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thresholds (with +inf first) and (tp, fp) vertices of the weighted counts."""
     s, y, _n_pos, _n_neg = check_two_classes(scores, labels, what)
     c = confusion_counts(s, y, sample_weight)
@@ -226,8 +228,8 @@ def roc_auc(
             s, y, n_pos, n_neg = -s, ~y, n_neg, n_pos
         c = _genuine_corners(s, y, n_pos)
         return _auc_from_counts(*c.vertices(), n_pos, n_neg)
-    c = _counts_sorted(s, y)
-    return _auc_from_counts(np.r_[0, c.tp], np.r_[0, c.fp], n_pos, n_neg)
+    counts = _counts_sorted(s, y)
+    return _auc_from_counts(np.r_[0, counts.tp], np.r_[0, counts.fp], n_pos, n_neg)
 
 
 # ---------------------------------------------------------------- EER
@@ -277,7 +279,7 @@ def _eer_search(s: np.ndarray, y: np.ndarray, c: _Corners) -> EerPoint:
     return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
 
 
-def _select_between(s: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple:
+def _select_between(s: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple[Any, ...]:
     parts_s, parts_y = [], []
     for start in range(0, s.size, _CHUNK):
         cs, cy = s[start : start + _CHUNK], y[start : start + _CHUNK]
@@ -385,7 +387,7 @@ def _tar_search(
     """The (k+1)-th largest impostor score bounds the threshold: np.partition finds it in O(N)."""
     ks = [_allowed_false_accepts(t, n_neg) for t in targets]
     kth = sorted({n_neg - k - 1 for k in ks if 1 <= k < n_neg})
-    imp = s[~y] if kth else None
+    imp = s[~y] if kth else np.empty(0)  # no copy when no target needs the k-th impostor
     if kth:
         imp.partition(kth)
     gen = np.sort(s[y])
@@ -465,8 +467,8 @@ def best_f1(scores: Any, labels: Any, method: Method = "auto") -> F1Point:
     if _use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
         return _f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
-    c = _counts_sorted(s, y)
-    return _f1_point(c.thresholds, c.tp, c.fp, n_pos)
+    counts = _counts_sorted(s, y)
+    return _f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
 
 
 # ---------------------------------------------------------------- summary
@@ -514,12 +516,12 @@ def compute_all(
         f1 = _f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
         used = "search"
     else:
-        c = _counts_sorted(s, y)
-        tp, fp = np.r_[0, c.tp], np.r_[0, c.fp]
+        counts = _counts_sorted(s, y)
+        tp, fp = np.r_[0, counts.tp], np.r_[0, counts.fp]
         auc = _auc_from_counts(tp, fp, n_pos, n_neg)
-        eer = _eer_on_vertices(np.r_[np.inf, c.thresholds], tp, fp, n_pos, n_neg)
-        tars = _tar_sorted(c, far_targets)
-        f1 = _f1_point(c.thresholds, c.tp, c.fp, n_pos)
+        eer = _eer_on_vertices(np.r_[np.inf, counts.thresholds], tp, fp, n_pos, n_neg)
+        tars = _tar_sorted(counts, far_targets)
+        f1 = _f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
         used = "sort"
     st = _score_stats(s, y, chunk_bounds)
     return VerificationSummary(
