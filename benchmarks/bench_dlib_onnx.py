@@ -15,7 +15,7 @@ Phases (all by default; pick with --phase, repeatable):
 - ``lfw``: cold ``face-bench lfw`` on lfw_fold1 (807 images) with dlib; the embedding stage
   (cold minus warm process) per image, projected to the full LFW's 13,233 images.
 
-    python benchmarks/bench_dlib_onnx.py [--phase equality ...] [--out FILE]
+    python benchmarks/bench_dlib_onnx.py [--phase equality ...] [--update-results | --out FILE]
 
 The machine may be shared: ratios are measured within one run, and the load average is
 recorded before and after.
@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from common import REPO, SHARED, standin_config, time_face_bench
+from common import SHARED, add_output_options, output_path, standin_config, time_face_bench
 
 DATASETS = SHARED / "datasets"
 JP, LFW = DATASETS / "jp_faces_dev", DATASETS / "lfw_fold1"
@@ -50,8 +50,13 @@ def _init_dlib() -> None:
     _NET = dlib.face_recognition_model_v1(str(dlib_weight_path(DLIB_DESCRIPTOR_FILE)))
 
 
-def _describe(chips: np.ndarray) -> np.ndarray:
-    return np.asarray([_NET.compute_face_descriptor(chip, 0) for chip in chips])
+def _describe(chips: np.ndarray) -> tuple[np.ndarray, float]:
+    start = time.process_time()
+    out = np.asarray([_NET.compute_face_descriptor(chip, 0) for chip in chips])
+    return out, time.process_time() - start
+
+
+CPU: dict[str, float] = {}  # CPU seconds of the last dlib_own / dlib_onnx call
 
 
 def dlib_own(chips: np.ndarray, processes: int) -> tuple[np.ndarray, float]:
@@ -61,7 +66,8 @@ def dlib_own(chips: np.ndarray, processes: int) -> tuple[np.ndarray, float]:
         start = time.perf_counter()
         parts = list(pool.map(_describe, np.array_split(chips, processes * 4)))
         elapsed = time.perf_counter() - start
-    return np.concatenate(parts), elapsed
+    CPU["dlib_own"] = sum(cpu for _v, cpu in parts)
+    return np.concatenate([v for v, _cpu in parts]), elapsed
 
 
 def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray, float]:
@@ -74,9 +80,10 @@ def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray,
     model = open_dlib_onnx(spec, dlib_weight_path(DLIB_DESCRIPTOR_FILE), cache, threads)
     size = spec.batch_size
     model.infer(to_tensor(list(chips[:size]), model.spec))  # first call allocates
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     out = [model.infer(to_tensor(list(chips[i : i + size]), model.spec))
            for i in range(0, len(chips), size)]  # fmt: skip
+    CPU["dlib_onnx"] = time.process_time() - cpu
     return np.concatenate(out), time.perf_counter() - start
 
 
@@ -133,14 +140,17 @@ def speed(cache: Path, count: int) -> dict:
             "dlib_own_images_per_s": round(len(chips) / own_s, 1),
             "dlib_onnx_images_per_s": round(len(chips) / onnx_s, 1),
             "speedup": round(own_s / onnx_s, 1),
+            "dlib_own_cpu_ms_per_image": round(CPU["dlib_own"] / len(chips) * 1e3, 2),
+            "dlib_onnx_cpu_ms_per_image": round(CPU["dlib_onnx"] / len(chips) * 1e3, 2),
+            "cpu_speedup": round(CPU["dlib_own"] / CPU["dlib_onnx"], 1),
         }
     return out
 
 
-def _roc(folder: Path, tag: str, extra: list[str]) -> tuple[float, dict]:
+def _roc(folder: Path, tag: str, extra: list[str], cpu: dict | None = None) -> tuple[float, dict]:
     out = folder / tag
     args = ["roc", "--subset", "young_women", "--data", str(JP), "--out", str(out), *extra]
-    seconds = time_face_bench(args)
+    seconds = time_face_bench(args, cpu)
     return seconds, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
@@ -196,9 +206,10 @@ def pipeline(folder: Path) -> dict:
     config = standin_config(folder)
     common = ["--model", "dlib", "--model", "standin", "--config", str(config),
               "--cache-dir", str(folder / "cache-pipeline")]  # fmt: skip
-    cold, results = _roc(folder, "cold", [*common, "--bootstrap", "0"])
-    warm_boot, _r = _roc(folder, "warm-1000", common)
-    warm, _r = _roc(folder, "warm-0", [*common, "--bootstrap", "0"])
+    cold_cpu, warm_boot_cpu, warm_cpu = {}, {}, {}
+    cold, results = _roc(folder, "cold", [*common, "--bootstrap", "0"], cold_cpu)
+    warm_boot, _r = _roc(folder, "warm-1000", common, warm_boot_cpu)
+    warm, _r = _roc(folder, "warm-0", [*common, "--bootstrap", "0"], warm_cpu)
     images = [JP / rel for rel in results["subsets"][0]["images"]]
     standin = ModelSpec(name="s", backend="onnx", threshold=0.4, chip_size=224)
     chips150, chips224 = [], []
@@ -208,7 +219,10 @@ def pipeline(folder: Path) -> dict:
         chips150.append(model_input(rgb, face, BUILTIN_MODELS["dlib"]))
         chips224.append(model_input(rgb, face, standin))
     _d, dlib_s = dlib_onnx(np.stack(chips150), 2, folder / "cache-pipeline")
+    dlib_cpu = CPU["dlib_onnx"]
+    standin_cpu = time.process_time()
     standin_s = _standin_inference(chips224, 2)
+    standin_cpu = time.process_time() - standin_cpu
     faces_s = _face_stage(images)
     floor = dlib_s + standin_s
     return {
@@ -221,6 +235,13 @@ def pipeline(folder: Path) -> dict:
         "cold_over_floor_plus_faces": round(cold / (floor + faces_s), 3),
         "warm_run_bootstrap_0_s": round(warm, 3),
         "warm_run_bootstrap_1000_s": round(warm_boot, 3),
+        "cpu_s": {
+            "dlib_onnx_inference": round(dlib_cpu, 3),
+            "standin_inference": round(standin_cpu, 3),
+            "cold_run": round(cold_cpu["cpu_s"], 3),
+            "warm_run_bootstrap_0": round(warm_cpu["cpu_s"], 3),
+            "warm_run_bootstrap_1000": round(warm_boot_cpu["cpu_s"], 3),
+        },
         "help_s": round(min(time_face_bench(["--help"]) for _ in range(3)), 3),
     }
 
@@ -228,16 +249,23 @@ def pipeline(folder: Path) -> dict:
 def lfw(folder: Path) -> dict:
     args = ["lfw", "--data", str(LFW), "--pairs-file", str(LFW / "protocol" / "pairs.txt"),
             "--model", "dlib", "--cache-dir", str(folder / "cache-lfw")]  # fmt: skip
-    cold = time_face_bench(args)
-    warm = time_face_bench(args)
+    cold_cpu, warm_cpu = {}, {}
+    cold = time_face_bench(args, cold_cpu)
+    warm = time_face_bench(args, warm_cpu)
     per_image = (cold - warm) / 807
+    cpu_per_image = (cold_cpu["cpu_s"] - warm_cpu["cpu_s"]) / 807
     return {
         "images": 807,
         "cold_s": round(cold, 3),
         "warm_s": round(warm, 3),
         "embedding_stage_ms_per_image": round(per_image * 1e3, 2),
         "projected_full_lfw_13233_embedding_s": round(per_image * 13_233, 1),
-        "note": "projection: (cold - warm) / 807 images x 13,233; not a measured full-LFW run",
+        "embedding_stage_cpu_ms_per_image": round(cpu_per_image * 1e3, 2),
+        "projected_full_lfw_13233_embedding_s_from_cpu_on_2_cores": round(
+            cpu_per_image * 13_233 / 2, 1
+        ),
+        "note": "projections, not a measured full-LFW run: (cold - warm) / 807 x 13,233 in "
+        "wall time on this (shared) machine, and the same from CPU seconds divided by 2 cores",
     }
 
 
@@ -245,12 +273,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phase", action="append", choices=PHASES)
     parser.add_argument("--speed-chips", type=int, default=300)
-    parser.add_argument(
-        "--out", type=Path, default=REPO / "benchmarks" / "results" / "dlib_onnx.json"
-    )
+    add_output_options(parser, "dlib_onnx")
     args = parser.parse_args()
+    out = output_path(args, "dlib_onnx")
     phases = args.phase or list(PHASES)
-    summary: dict = {"cores": os.cpu_count(), "load_before": os.getloadavg()}
+    summary: dict = {}
+    if out.is_file():  # phases run separately accumulate in one file
+        summary = json.loads(out.read_text(encoding="utf-8"))
+    summary.update(cores=os.cpu_count(), load_before=os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for phase in phases:
@@ -266,8 +296,7 @@ def main() -> None:
             summary[phase]["phase_s"] = round(time.perf_counter() - start, 1)
             summary[phase]["load_after"] = os.getloadavg()
             print(json.dumps({phase: summary[phase]}, indent=2), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
