@@ -74,6 +74,10 @@ def test_flag_overrides_every_dlib_model(tmp_path: Path) -> None:
         build_registry(Config(), {}, tmp_path, dlib_runtime="cuda")
     result = runner.invoke(app, ["models", "--dlib-runtime", "cuda"])
     assert result.exit_code == 2
+    result = runner.invoke(app, ["models", "--dlib-runtime", "dlib", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (dlib,) = [row for row in json.loads(result.stdout) if row["name"] == "dlib"]
+    assert dlib["spec"]["runtime"] == "dlib" and dlib["status"] == "ready"
 
 
 def _compare(runtime: str, cache: Path) -> dict:

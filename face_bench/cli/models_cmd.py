@@ -120,7 +120,7 @@ def models(
         colour = "green" if s.ready else "red"
         table.add_row(
             spec.name,
-            spec.backend,
+            _backend(spec),
             Text(s.state, style=colour),
             spec.similarity,
             f"{spec.threshold:g}",
@@ -132,6 +132,13 @@ def models(
     for s in statuses:
         if not s.ready:
             stdout.print(Text.assemble((s.spec.name, "red"), f": {s.message}"))
+
+
+def _backend(spec) -> str:
+    """dlib models also say where their descriptor runs."""
+    if spec.backend != "dlib":
+        return spec.backend
+    return "dlib (dlib's own code)" if spec.on_dlib_runtime else "dlib (onnxruntime)"
 
 
 command(
