@@ -5,7 +5,7 @@
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from face_bench.cli.options import (
     WeightsOpt,
     parse_weights,
 )
+
+if TYPE_CHECKING:
+    from face_bench.models.registry import ModelSpec
 
 InspectOpt = Annotated[
     Path | None,
@@ -134,10 +137,10 @@ def models(
             stdout.print(Text.assemble((s.spec.name, "red"), f": {s.message}"))
 
 
-def _backend(spec) -> str:
+def _backend(spec: "ModelSpec") -> str:
     """dlib models also say where their descriptor runs."""
     if spec.backend != "dlib":
-        return spec.backend
+        return str(spec.backend)
     return "dlib (dlib's own code)" if spec.on_dlib_runtime else "dlib (onnxruntime)"
 
 
