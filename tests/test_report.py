@@ -320,6 +320,10 @@ _PROBE = """<script id="fb-probe">
   console.error = function () { errors.push([].slice.call(arguments).join(" ")); };
   window.alert = function (m) { alerts.push(String(m)); };
   window.addEventListener("load", function () {
+    // Headless Chromium lays out at least 500 px wide: narrow the page itself to emulate a
+    // phone, then see whether anything (outside the tables' scroll boxes) sticks out.
+    var phone = Number(new URLSearchParams(location.search).get("width")) || 0;
+    if (phone) { document.documentElement.style.width = phone + "px"; }
     var images = [].slice.call(document.images);
     var result = {
       errors: errors,
@@ -329,8 +333,14 @@ _PROBE = """<script id="fb-probe">
         .map(function (i) { return i.getAttribute("src").slice(0, 80); }),
       scripts: document.scripts.length,
       headline: document.querySelectorAll("table.headline tbody tr").length,
-      pageWidth: document.documentElement.scrollWidth,
-      viewport: window.innerWidth,
+      // The right edge of everything not inside a box that scrolls on its own.
+      pageWidth: Math.ceil([].slice.call(document.querySelectorAll("body *")).reduce(
+        function (reach, e) {
+          var box = e.parentElement && e.parentElement.closest(".scroll");
+          if (box && getComputedStyle(box).overflowX !== "visible") { return reach; }
+          return Math.max(reach, e.getBoundingClientRect().right);
+        }, 0)),
+      viewport: phone || window.innerWidth,
       sections: [].slice.call(document.querySelectorAll("section[id]")).map(function (s) {
         return s.id;
       }),
@@ -378,7 +388,7 @@ def _open_in_chromium(report: Path, tmp_path: Path, width: int = 1400) -> tuple[
             "--virtual-time-budget=10000",
             f"--window-size={width},2000",
             "--dump-dom",
-            probed.as_uri(),
+            probed.as_uri() + (f"?width={width}" if width < 500 else ""),
         ],
         tmp_path / "profile-dom",
     )
