@@ -132,3 +132,31 @@ def test_mmod_finds_the_face_hog_misses_and_says_so():
     face = Face.from_vector(entry.vector)
     assert (face.source, face.fallback, face.n_faces) == ("mmod", "mmod", 1)
     assert 60 < face.box.width < 150 and len(face.points) == 5
+
+
+@needs_shared
+@pytest.mark.slow
+def test_lfw_counts_the_faces_only_the_fallback_found(tmp_path):
+    """HOG finds no face in two of these images; with mmod their pairs are scored, and counted."""
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "1\t2\nGeorge_Galloway\t1\t3\nGeorge_Galloway\t2\t4\n"
+        "George_Galloway\t2\tBrawley_King\t1\nGeorge_Galloway\t1\tTom_Glavine\t2\n",
+        encoding="utf-8",
+    )
+    runs = {}
+    for fallback in ("none", "mmod"):
+        out = tmp_path / fallback
+        result = runner.invoke(
+            app,
+            ["lfw", "--data", str(LFW), "--pairs", str(pairs), "--model", "dlib",
+             "--fallback-detector", fallback, "--cache-dir", str(tmp_path / "cache"),
+             "--out", str(out)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        runs[fallback] = json.loads((out / "lfw.json").read_text(encoding="utf-8"))
+    none, mmod = runs["none"]["models"][0], runs["mmod"]["models"][0]
+    assert (none["n_failed_images"], none["fallback_images"]) == (2, 0)
+    assert (mmod["n_failed_images"], mmod["fallback_images"]) == (0, 2)
+    assert runs["mmod"]["fallback_detector"] == "mmod"
+    assert "dlib: 2 image(s) found by the fallback detector (mmod)" in runs["mmod"]["notes"][0]
