@@ -14,6 +14,7 @@ import corpus
 import numpy as np
 import pytest
 from conftest import LFW, needs_shared
+from PIL import Image
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
@@ -86,13 +87,15 @@ def test_fallback_joins_the_face_cache_key():
 @needs_shared
 @pytest.mark.slow
 def test_mixed_set_follows_the_aligned_column_under_any_align(tmp_path):
-    """A blank image marked aligned enrols as a crop; one marked 'no' must show a face."""
+    """A face-free image marked aligned enrols as a crop; one marked 'no' must show a face."""
     root = tmp_path / "mixed"
     root.mkdir()
     corpus.face_on_canvas(root, name="a_photo1.png")
     corpus.face_on_canvas(root, name="a_photo2.png", at=(100, 150))
-    corpus.blank_image(root, name="b_crop.png")
-    corpus.blank_image(root, name="b_photo.png", size=(700, 500))
+    rng = np.random.default_rng(0)  # textured, face-free images (blank ones are refused)
+    for name, (width, height) in (("b_crop.png", (640, 480)), ("b_photo.png", (700, 500))):
+        noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(root / name)
     rows = [
         ("a_photo1.png", "a", "no"),
         ("a_photo2.png", "a", ""),
