@@ -75,7 +75,7 @@ def test_results_record_what_was_run(young_women_run: dict) -> None:
     results = json.loads(
         (young_women_run["root"] / "cold" / "results.json").read_text(encoding="utf-8")
     )
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     assert len(results["dataset"]["digest"]) == 64
     subset = results["subsets"][0]
     assert subset["definition"] == {"sex": ["F"], "age_group": ["young"], "japanese": ["yes"]}

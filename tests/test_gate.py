@@ -31,6 +31,8 @@ from face_bench.gate.verdict import (
     parse_tolerances,
     tolerance_for,
 )
+from face_bench.metrics.catalog import CATALOG, markdown_table
+from face_bench.results.blocks import ConfidenceInterval
 from face_bench.results.contract import (
     SCHEMA_VERSION,
     DatasetInfo,
@@ -231,12 +233,21 @@ def set_metric(results: RunResults, subset: str, model: str, path: str, value: A
     """A copy with one metric changed, e.g. ``path="roc_auc"`` or ``"best_f1.f1"``."""
     out = results.model_copy(deep=True)
     run = next(m for m in out.subset(subset).models if m.name == model)
-    target = run.metrics
+    target: Any = run.metrics
     *parents, leaf = path.split(".")
     for key in parents:
-        target = target[key]
-    target[leaf] = value
+        target = getattr(target, key)
+    if isinstance(target, dict):  # the ci block, keyed by metric name
+        target[leaf] = value
+    else:
+        setattr(target, leaf, value)
     return out
+
+
+def interval(lower: float, upper: float) -> ConfidenceInterval:
+    return ConfidenceInterval(
+        estimate=None, lower=lower, upper=upper, n_boot=1000, seed=0, confidence=0.95
+    )
 
 
 def write(results: RunResults, path: Path) -> Path:
@@ -303,8 +314,13 @@ def test_results_file_validates_against_schema(tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "words"),
     [
-        (lambda d: d.update(schema_version=2), "1 was expected"),
+        (lambda d: d.update(schema_version=1), "2 was expected"),
         (lambda d: d.update(surprise=True), "Additional properties"),
+        (lambda d: d["subsets"][0]["models"][0]["metrics"].update(x=1), "Additional properties"),
+        (
+            lambda d: d["subsets"][0]["models"][0]["metrics"]["at_default"].pop("fmr"),
+            "'fmr' is a required",
+        ),
         (lambda d: d["subsets"][0]["models"][0]["metrics"].update(roc_auc="high"), "'high'"),
         (lambda d: d["subsets"][0]["models"][0]["metrics"].pop("eer"), "'eer' is a required"),
         (lambda d: d["settings"].pop("seed"), "'seed' is a required"),
@@ -541,12 +557,12 @@ def test_new_subset_and_model_in_current_are_noted_not_failed(tmp_path):
     [
         (
             999,
-            "schema_version 999 is not supported (this face-bench reads version 1); "
+            "schema_version 999 is not supported (this face-bench reads version 1 or 2); "
             "upgrade face-bench",
         ),
         (
             0,
-            "schema_version 0 is not supported (this face-bench reads version 1); "
+            "schema_version 0 is not supported (this face-bench reads version 1 or 2); "
             "re-run the benchmark",
         ),
     ],
@@ -592,10 +608,11 @@ def test_no_comparable_metric_exits_2(tmp_path):
     results = make_results(subsets=("ordinary",), models=(DLIB,))
     metrics = results.subsets[0].models[0].metrics
     for key in ("roc_auc", "eer", "d_prime", "failure_rate"):
-        metrics[key] = None
-    metrics["best_f1"]["f1"] = None
-    metrics["at_default"] = {}
-    metrics["tar_at_far"] = []
+        setattr(metrics, key, None)
+    metrics.best_f1.f1 = None
+    for key in ("f1", "fmr", "fnmr"):
+        setattr(metrics.at_default, key, None)
+    metrics.tar_at_far = []
     base = write(results, tmp_path / "b.json")
     result = invoke("--baseline", base, "--current", base)
     assert result.exit_code == 2
@@ -736,7 +753,7 @@ def _shifted_within_tolerance(tmp_path: Path) -> Path:
         "ordinary",
         JFV1,
         "ci.roc_auc",
-        {"lower": 0.933, "upper": 0.938, "n_boot": 1000, "seed": 0},
+        interval(0.933, 0.938),
     )
     return write(doctored, tmp_path / "current.json")
 
@@ -795,7 +812,7 @@ def test_markdown_shows_what_moved_first_and_folds_the_passes(base, tmp_path):
 def test_improvement_outside_ci_is_not_a_warning():
     baseline = make_results()
     current = set_metric(baseline, "ordinary", JFV1, "roc_auc", 0.97)
-    current = set_metric(current, "ordinary", JFV1, "ci.roc_auc", {"lower": 0.96, "upper": 0.98})
+    current = set_metric(current, "ordinary", JFV1, "ci.roc_auc", interval(0.96, 0.98))
     report = gate(baseline, current, None)
     (row,) = [
         r for r in report.rows if (r.subset, r.model, r.metric) == ("ordinary", JFV1, "roc_auc")
@@ -859,15 +876,14 @@ def test_gate_help_documents_every_option():
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def test_documented_default_tolerances_match_the_code():
-    text = (DOCS / "ci-workflow.md").read_text(encoding="utf-8")
-    documented = {
-        name: float(value)
-        for name, value in re.findall(
-            r"^\| `(\w+)`[^|]*\| (?:higher|lower) \| ([\d.]+) \|$", text, flags=re.MULTILINE
-        )
-    }
-    assert documented == DEFAULT_TOLERANCES
+@pytest.mark.parametrize("doc", ["ci-workflow.md", "results-schema.md"])
+def test_docs_show_the_metric_catalog(doc):
+    """Both documents embed the table generated from the catalog the gate iterates over."""
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    assert markdown_table() in text, (
+        f"docs/{doc}: paste face_bench.metrics.catalog.markdown_table()"
+    )
+    assert {m.name: m.tolerance for m in CATALOG} == DEFAULT_TOLERANCES
 
 
 def test_results_schema_doc_names_every_field():
@@ -876,7 +892,6 @@ def test_results_schema_doc_names_every_field():
     fields = set(schema["properties"])
     for definition in schema["$defs"].values():
         fields |= set(definition.get("properties", {}))
-    fields |= set(schema["$defs"]["ModelRun"]["properties"]["metrics"]["properties"])
     missing = sorted(f for f in fields if f"`{f}`" not in text)
     assert missing == []
 

@@ -128,10 +128,13 @@ def test_no_bootstrap_gives_estimates_only_and_json_keys():
     assert d["tar_at_far_1e-4"]["estimate"] is None  # 720 impostors cannot support 1e-4
 
 
-def test_flat_names_match_results_json():
-    results = pytest.importorskip("face_bench.results.contract")
-    for t in (1e-2, 1e-3, 1e-4, 5e-3, 1e-6):
-        assert u.far_key(t) == results.far_key(t)
+def test_interval_names_are_catalog_names():
+    from face_bench.metrics.catalog import metrics_for
+
+    s = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.15])
+    y = np.array([True, True, False, False, False, False])
+    r = u.bootstrap_metrics(s, y, [0, 0, 0, 1, 0, 1], [0, 0, 1, 2, 2, 2], (1e-2, 1e-3), n_boot=5)
+    assert set(r.to_dict()) <= {m.name for m in metrics_for((1e-2, 1e-3))}
 
 
 def test_degenerate_replicates_are_counted_not_averaged():

@@ -10,6 +10,7 @@ import typer
 
 from face_bench.cli.app import command
 from face_bench.cli.options import ConfigOpt
+from face_bench.metrics.catalog import tolerance_help
 
 if TYPE_CHECKING:
     from face_bench.gate.verdict import GateReport
@@ -47,8 +48,7 @@ def gate_command(
             metavar="METRIC=VALUE",
             help="Absolute tolerance for one metric, e.g. roc_auc=0.01; tar_at_far=VALUE sets "
             "every TAR@FAR target. Repeatable; wins over [gate.tolerances] in the config file. "
-            "Defaults: roc_auc, eer, best_f1, f1_at_default, failure_rate 0.005; "
-            "tar_at_far 0.01; fnmr_at_default 0.01; fmr_at_default 0.001; d_prime 0.05.",
+            "Defaults: " + tolerance_help(),
         ),
     ] = None,
     config: ConfigOpt = None,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -19,6 +18,17 @@ from face_bench.cli.tables import (
     wide_table,
 )
 from face_bench.core.text import display
+from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
+
+if TYPE_CHECKING:
+    from face_bench.results.blocks import (
+        ConfidenceInterval,
+        ModelComparison,
+        ModelMetrics,
+        SubsetDifferentials,
+    )
+    from face_bench.results.contract import ModelRun, RunResults, SubsetRun
+    from face_bench.run.evaluation import Evaluation
 
 # Markup is off: names, paths and messages come from user data and may contain "[...]".
 console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -86,46 +96,78 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _ci(metric: dict[str, Any] | None, digits: int = 4) -> str:
-    if not metric or metric.get("lower") is None:
+def _ci(interval: ConfidenceInterval | None, digits: int = 4) -> str:
+    bounds = interval.bounds() if interval is not None else None
+    if bounds is None:
         return ""
-    return f" [{metric['lower']:.{digits}f}, {metric['upper']:.{digits}f}]"
+    return f" [{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]"
 
 
-def _p_text(comparison: dict[str, Any]) -> str:
+def _p_text(c: ModelComparison) -> str:
     from face_bench.report.text import p_value
 
-    text = p_value(comparison.get("delong_p"), comparison.get("delong_log10_p"))
+    text = p_value(c.delong_p, c.delong_log10_p)
     return text if text.startswith("<") else f"= {text}"
 
 
-def _tar_cell(point: dict[str, Any]) -> str:
-    if point.get("tar") is None:
-        return "n/a"
-    return fmt(point["tar"]) + ("" if point.get("supported") else " (thin)")
+def _cell(info: MetricInfo, metrics: ModelMetrics) -> str:
+    """One catalog metric of one model: value, CI for the AUC, '@ threshold' where it has one.
+
+    A TAR the impostor count cannot support is 'n/a'; one on thin evidence is shown, marked.
+    """
+    target = far_target(info.name)
+    if target is not None:
+        point = metrics.tar(target)
+        if point is None or point.tar is None:
+            return "n/a"
+        return info.text(point.tar) + ("" if point.supported else " (thin)")
+    text = info.text(metrics.value(info.name))
+    if info.name == "roc_auc":
+        text += _ci(metrics.interval(info.name))
+    if info.name in _COLUMN:
+        text += f" @ {fmt(metrics.threshold(info.name), 3)}"
+    return text
 
 
-def _model_row(model) -> list[str]:
-    m = model.metrics
-    default = m.get("at_default", {})
+# Columns that show the threshold a figure was read at.
+_COLUMN = {"eer": "EER @ thr", "best_f1": "best F1 @ thr", "f1_at_default": "F1 @ default"}
+
+
+def _table_metrics(subset: SubsetRun) -> list[MetricInfo]:
+    first = subset.models[0].metrics if subset.models else None
+    targets = [t.far_target for t in first.tar_at_far] if first else []
+    return [info for info in metrics_for(targets) if info.in_table]
+
+
+def _model_row(model: ModelRun, shown: list[MetricInfo]) -> list[str]:
     return [
         model.name,
         str(model.n_images_attempted - model.n_failures),
         str(model.n_failures),
-        fmt(m["roc_auc"]) + _ci(m.get("ci", {}).get("roc_auc")),
-        fmt(m["eer"]) + f" @ {fmt(m['eer_threshold'], 3)}",
-        *(_tar_cell(t) for t in m.get("tar_at_far", [])),
-        fmt(m["d_prime"], 2),
-        f"{fmt(m['best_f1']['f1'], 3)} @ {fmt(m['best_f1']['threshold'], 3)}",
-        f"{fmt(default.get('f1'), 3)} @ {fmt(default.get('threshold'), 3)}",
+        *(_cell(info, model.metrics) for info in shown),
     ]
 
 
-def render_evaluation(evaluation, kind: str, output_format: str, written: list[Path]) -> None:
+def _comparison_line(c: ModelComparison) -> str:
+    line = f"  {c.model_a} vs {c.model_b}: ΔAUC {fmt_signed(c.auc_difference)}, DeLong p "
+    line += _p_text(c)
+    bounds = c.ci.bounds() if c.ci is not None else None
+    if bounds is not None:
+        line += f", 95% CI [{bounds[0]:+.4f}, {bounds[1]:+.4f}]"
+    return line
+
+
+def fmt_signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.4f}"
+
+
+def render_evaluation(
+    evaluation: Evaluation, kind: str, output_format: str, written: list[Path]
+) -> None:
     """Print the per-subset tables (or the results JSON) and where files went."""
     results = evaluation.results
     if output_format == "json":
-        stdout.print_json(json.dumps(results.model_dump(mode="json"), ensure_ascii=False))
+        stdout.print_json(results.to_json())
         return
     stdout.print(headline_table(results))
     for subset in results.subsets:
@@ -133,24 +175,14 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
             f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
             f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
         )
-        targets = [t["far_target"] for t in subset.models[0].metrics.get("tar_at_far", [])]
-        columns = ["model", "images", "FTE", "ROC-AUC", "EER @ thr"]
-        columns += [f"TAR@FAR {t:g}" for t in targets] + ["d'", "best F1 @ thr", "F1 @ default"]
-        rows = [_model_row(model) for model in subset.models]
+        shown = _table_metrics(subset)
+        columns = ["model", "images", "FTE", *(_COLUMN.get(i.name, i.short) for i in shown)]
+        rows = [_model_row(model, shown) for model in subset.models]
         narrow = (stdout.width or 200) < STACK_BELOW
         table = (stacked_table if narrow else wide_table)(title, columns, rows)
         stdout.print(table)
         for comparison in subset.comparisons:
-            stdout.print(
-                f"  {comparison['model_a']} vs {comparison['model_b']}: ΔAUC "
-                f"{comparison['auc_difference']:+.4f}, DeLong p "
-                + _p_text(comparison)
-                + (
-                    f", 95% CI [{comparison['ci']['lower']:+.4f}, {comparison['ci']['upper']:+.4f}]"
-                    if comparison.get("ci")
-                    else ""
-                )
-            )
+            stdout.print(_comparison_line(comparison))
         failures = {m.name: m.n_failures for m in subset.models if m.n_failures}
         if failures:
             stdout.print(
@@ -161,7 +193,8 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
             )
         for note in subset.notes:
             stdout.print(f"  note: {note}")
-        warning = (subset.identity_concentration or {}).get("warning")
+        concentration = subset.identity_concentration
+        warning = concentration.warning if concentration is not None else None
         if warning:
             stdout.print(f"  identity concentration: {warning}")
     if kind == "threshold-sweep":
@@ -172,7 +205,7 @@ def render_evaluation(evaluation, kind: str, output_format: str, written: list[P
         stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
-def _render_sweep(results) -> None:
+def _render_sweep(results: RunResults) -> None:
     for subset in results.subsets:
         table = SafeTable(title=f"{subset.name}: thresholds (model units)", title_justify="left")
         for column in (
@@ -190,23 +223,25 @@ def _render_sweep(results) -> None:
                 column, justify="left" if column in ("model", "units", "marker") else "right"
             )
         for model in subset.models:
-            sweep = model.threshold_sweep or {}
-            for marker in sweep.get("markers", []):
+            sweep = model.threshold_sweep
+            if sweep is None:
+                continue
+            for marker in sweep.markers:
                 table.add_row(
                     model.name,
-                    sweep.get("units", ""),
-                    marker["name"],
-                    fmt(marker["threshold"], 4),
-                    fmt(marker["f1"], 4),
-                    fmt(marker["precision"], 4),
-                    fmt(marker["recall"], 4),
-                    fmt(marker["fmr"], 5),
-                    fmt(marker["fnmr"], 5),
+                    sweep.units,
+                    marker.name,
+                    fmt(marker.threshold, 4),
+                    fmt(marker.f1, 4),
+                    fmt(marker.precision, 4),
+                    fmt(marker.recall, 4),
+                    fmt(marker.fmr, 5),
+                    fmt(marker.fnmr, 5),
                 )
         stdout.print(table)
 
 
-def _render_differentials(diff: dict[str, Any]) -> None:
+def _render_differentials(diff: SubsetDifferentials) -> None:
     """Ratios first (∞ against a zero rate, as on the page), matched impostors beside the raw
     FMR, then the rates with their counts; FDR last with what it measures."""
     from face_bench.report.sections import differentials

@@ -125,7 +125,7 @@ def _side(label: str, info: RunInfo) -> str:
     return (
         f"**{label}** {escape_markdown(info.label)} "
         f"(face-bench {escape_markdown(info.face_bench_version)}, "
-        f"{escape_markdown(info.generated_at)})"
+        f"schema_version {info.schema_version}, {escape_markdown(info.generated_at)})"
     )
 
 
@@ -228,6 +228,9 @@ def render_junit(report: GateReport) -> str:
         ET.SubElement(props, "property", name=key, value=_xml_text(info.label))
         ET.SubElement(
             props, "property", name=f"{key}_face_bench_version", value=info.face_bench_version
+        )
+        ET.SubElement(
+            props, "property", name=f"{key}_schema_version", value=str(info.schema_version)
         )
     for row in report.rows:
         case = ET.SubElement(

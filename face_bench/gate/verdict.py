@@ -9,35 +9,27 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from face_bench.core.errors import ConfigError, GateInputError, ResultsError
-from face_bench.results.contract import METRIC_DIRECTIONS, RunResults, flatten_metrics, metric_ci
+from face_bench.metrics.catalog import (
+    DEFAULT_TOLERANCES,
+    TAR_FAMILY,
+    metric,
+    order_names,
+    tolerance_names,
+)
+from face_bench.results.blocks import ModelMetrics
+from face_bench.results.contract import SCHEMA_VERSION, RunResults
+from face_bench.results.legacy import VersionedResults, read_any_version
 
 Verdict = Literal["pass", "regressed", "improved", "not comparable"]
 Direction = Literal["higher", "lower"]
 
-TAR_FAMILY = "tar_at_far"
-_TAR_KEY = re.compile(r"^tar_at_far_\d+e[-+]\d+$")
-
-# Absolute tolerances: how far a metric may move in its bad direction before it counts as a
-# regression. Identical inputs give identical figures, so these absorb numeric drift
-# (library versions, float order), not sampling noise. ``tar_at_far`` covers every FAR target.
-DEFAULT_TOLERANCES: dict[str, float] = {
-    "roc_auc": 0.005,
-    "eer": 0.005,
-    "d_prime": 0.05,
-    "best_f1": 0.005,
-    "f1_at_default": 0.005,
-    "fmr_at_default": 0.001,
-    "fnmr_at_default": 0.01,
-    "failure_rate": 0.005,
-    TAR_FAMILY: 0.01,
-}
+__all__ = ["DEFAULT_TOLERANCES", "TAR_FAMILY", "GateReport", "gate", "run_gate"]
 
 GATE_CONFIG_KEYS = {"tolerances", "fail_outside_interval", "fail_outside_ci"}
 # fail_outside_ci is the old name of fail_outside_interval ("CI" read as continuous integration).
@@ -51,15 +43,12 @@ _EPS = 1e-12
 
 def metric_direction(name: str) -> int | None:
     """+1 when higher is better, -1 when lower is better, None for a metric the gate skips."""
-    if name in METRIC_DIRECTIONS:
-        return METRIC_DIRECTIONS[name]
-    if _TAR_KEY.match(name):
-        return +1
-    return None
+    info = metric(name)
+    return info.direction if info is not None else None
 
 
 def _is_tolerance_name(name: str) -> bool:
-    return name == TAR_FAMILY or metric_direction(name) is not None
+    return name == TAR_FAMILY or metric(name) is not None
 
 
 def tolerance_for(name: str, overrides: Mapping[str, float] | None = None) -> float:
@@ -74,7 +63,7 @@ def tolerance_for(name: str, overrides: Mapping[str, float] | None = None) -> fl
 
 def validate_tolerances(values: Mapping[str, Any], source: str) -> dict[str, float]:
     """Check names and values so a typo cannot silently leave a default in place."""
-    known = sorted({*METRIC_DIRECTIONS, *DEFAULT_TOLERANCES})
+    known = sorted(tolerance_names())
     out: dict[str, float] = {}
     for name, value in values.items():
         if not _is_tolerance_name(name):
@@ -155,15 +144,17 @@ class RunInfo:
     generated_at: str
     dataset_digest: str
     seed: int
+    schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def of(cls, results: RunResults, label: str) -> RunInfo:
+    def of(cls, results: RunResults, label: str, schema_version: int = SCHEMA_VERSION) -> RunInfo:
         return cls(
             label=label,
             face_bench_version=results.face_bench_version,
             generated_at=results.volatile.generated_at,
             dataset_digest=results.dataset.digest,
             seed=results.settings.seed,
+            schema_version=schema_version,
         )
 
 
@@ -479,10 +470,13 @@ def _finite(value: Any) -> float | None:
 
 
 def _metric_names(base: dict[str, Any], cur: dict[str, Any]) -> list[str]:
-    names = [n for n in METRIC_DIRECTIONS if n in base or n in cur]
-    extra = {n for n in (*base, *cur) if n not in METRIC_DIRECTIONS and metric_direction(n)}
-    names += sorted(extra, key=lambda n: -float(n[len(TAR_FAMILY) + 1 :]))
-    return names
+    """Every catalog metric either run has, in catalog order."""
+    return order_names([*base, *cur])
+
+
+def _interval(metrics: ModelMetrics, name: str) -> tuple[float, float] | None:
+    ci = metrics.interval(name)
+    return ci.bounds() if ci is not None else None
 
 
 def _compare_metrics(
@@ -502,8 +496,8 @@ def _compare_metrics(
             cur_run = cur_runs.get(run.name)
             if cur_run is None:
                 continue
-            base_flat = flatten_metrics(run.metrics)
-            cur_flat = flatten_metrics(cur_run.metrics)
+            base_flat = run.metrics.values()
+            cur_flat = cur_run.metrics.values()
             for name in _metric_names(base_flat, cur_flat):
                 rows.append(
                     _compare_one(
@@ -512,7 +506,7 @@ def _compare_metrics(
                         name,
                         base_flat,
                         cur_flat,
-                        metric_ci(cur_run.metrics, name),
+                        _interval(cur_run.metrics, name),
                         tolerance_for(name, overrides),
                         fail_outside_ci,
                     )
@@ -595,11 +589,21 @@ def _compare_one(
 # ---------------------------------------------------------------- from files
 
 
-def _load(path: Path, role: str) -> RunResults:
+def _load(path: Path, role: str) -> VersionedResults:
     try:
-        return RunResults.from_disk(Path(path))
+        return read_any_version(Path(path))
     except ResultsError as exc:
         raise GateInputError(f"{role}: {exc}") from None
+
+
+def _version_notes(*sides: tuple[str, VersionedResults]) -> list[str]:
+    """Say when a side was read through the upgrade from an older schema_version."""
+    return [
+        f"{role} is a schema_version {read.schema_version} file "
+        f"(read as version {SCHEMA_VERSION}; regenerate it to drop this note)"
+        for role, read in sides
+        if read.schema_version != SCHEMA_VERSION
+    ]
 
 
 def run_gate(
@@ -631,7 +635,9 @@ def run_gate(
     baseline = _load(baseline_path, "baseline")
     current = _load(current_path, "current")
     try:
-        report = gate(baseline, current, merged, allow_mismatch, fail_outside_ci=fail)
+        report = gate(
+            baseline.results, current.results, merged, allow_mismatch, fail_outside_ci=fail
+        )
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as exc:
         # A file that passed the schema but whose metric blocks are not shaped as face-bench
         # writes them: "cannot tell" (2), never a traceback or "regression" (1).
@@ -641,6 +647,11 @@ def run_gate(
         ) from None
     return replace(
         report,
-        baseline=replace(report.baseline, label=str(baseline_path)),
-        current=replace(report.current, label=str(current_path)),
+        baseline=replace(
+            report.baseline, label=str(baseline_path), schema_version=baseline.schema_version
+        ),
+        current=replace(
+            report.current, label=str(current_path), schema_version=current.schema_version
+        ),
+        notes=(*_version_notes(("baseline", baseline), ("current", current)), *report.notes),
     )

@@ -9,7 +9,6 @@ subsets, and the run's metadata last.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -19,10 +18,12 @@ from urllib.parse import quote
 
 import numpy as np
 
+from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
 from face_bench.report import sections
-from face_bench.report.sections import PREVALENCE_DEPENDENT_KEYS, add_zero_rows
+from face_bench.report.sections import add_zero_rows
 from face_bench.report.text import counts, p_value
-from face_bench.results.contract import METRIC_DIRECTIONS, RunResults, far_key, flatten_metrics
+from face_bench.results.blocks import ConfidenceInterval
+from face_bench.results.contract import ModelRun, RunResults, SubsetRun
 
 _MIME = {
     ".png": "image/png",
@@ -51,12 +52,12 @@ def _thr(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def _ci(metrics: dict, key: str, as_pct: bool) -> str:
-    ci = (metrics.get("ci") or {}).get(key) or {}
-    if ci.get("lower") is None or ci.get("upper") is None:
+def _ci(interval: ConfidenceInterval | None, as_pct: bool) -> str:
+    bounds = interval.bounds() if interval is not None else None
+    if bounds is None:
         return ""
     show = _pct if as_pct else _num
-    return f"95% CI {show(ci['lower'])} – {show(ci['upper'])}"
+    return f"95% CI {show(bounds[0])} – {show(bounds[1])}"
 
 
 def _slugs(names: list[str]) -> dict[str, str]:
@@ -95,18 +96,53 @@ def _mark_best(values: list[float | None], direction: int) -> list[bool]:
     return [v is not None and np.isfinite(v) and direction * v == best for v in values]
 
 
-def _headline(run, far_targets: list[float]) -> dict[str, Any]:
-    """Rows are metrics, columns models, so the better model per metric is easy to mark."""
-    flat = {m.name: flatten_metrics(m.metrics) for m in run.models}
+Cell = tuple[float | None, str, str]
+"""(value compared for the ▲, text, detail) of one metric of one model."""
+
+# Figures read at a threshold of their own, which the page shows beside them.
+_AT_THRESHOLD = ("eer", "best_f1", "f1_at_default")
+
+
+def _cell(info: MetricInfo, m: ModelRun) -> Cell:
+    """One catalog metric of one model, formatted for the page."""
+    metrics = m.metrics
+    if info.name == "failure_rate":  # what the reader wants is every failure, any policy
+        rate = m.n_failures / m.n_images_attempted if m.n_images_attempted else None
+        detail = _pct(rate) if rate is not None else ""
+        return rate, f"{m.n_failures} of {m.n_images_attempted}", detail
+    target = far_target(info.name)
+    if target is not None:
+        point = metrics.tar(target)
+        if point is None or point.tar is None:
+            return None, "n/a", "too few impostor pairs for this FAR"
+        if not point.supported:
+            return None, _pct(point.tar), point.reason or "thin evidence"
+    value = metrics.value(info.name)
+    text = info.text(value, percent=True)
+    if info.name in ("fmr_at_default", "fnmr_at_default"):
+        d = metrics.at_default
+        errors, n = (
+            (d.fmr_errors, d.n_impostor)
+            if info.name == "fmr_at_default"
+            else (d.fnmr_errors, d.n_genuine)
+        )
+        detail = counts(errors, n) + (" · accepts every pair" if d.accepts_everything else "")
+        return value, text, detail
+    details = []
+    if target is not None or info.name in _AT_THRESHOLD:
+        details.append(f"at {_thr(metrics.threshold(info.name))}")
+    details.append(_ci(metrics.interval(info.name), info.unit == "rate"))
+    return value, text, " · ".join(d for d in details if d)
+
+
+def _headline(run: SubsetRun, far_targets: list[float]) -> dict[str, Any]:
+    """Rows are metrics (the catalog's, in its order), columns models, so the better model
+    per metric is easy to mark."""
     rows: list[dict[str, Any]] = []
+    everything = {m.name for m in run.models if m.metrics.at_default.accepts_everything}
 
-    everything = {
-        m.name for m in run.models if (m.metrics.get("at_default") or {}).get("accepts_everything")
-    }
-
-    def add(key: str, label: str, cells: list[tuple[float | None, str, str]]) -> None:
-        direction = METRIC_DIRECTIONS.get(key, +1)  # only TAR at an unusual FAR is missing
-        prevalence = key in PREVALENCE_DEPENDENT_KEYS
+    def add(key: str, label: str, cells: list[Cell], direction: int = 1,
+            prevalence: bool = False) -> None:  # fmt: skip
         values = [c[0] for c in cells]
         if key.endswith("_at_default"):  # an accept-everything point wins nothing
             values = [
@@ -130,125 +166,31 @@ def _headline(run, far_targets: list[float]) -> dict[str, Any]:
             }
         )
 
-    add(
-        "roc_auc",
-        "ROC-AUC",
-        [
-            (
-                flat[m.name]["roc_auc"],
-                _num(m.metrics.get("roc_auc")),
-                _ci(m.metrics, "roc_auc", False),
-            )
-            for m in run.models
-        ],
-    )
-    add(
-        "eer",
-        "EER",
-        [
-            (
-                flat[m.name]["eer"],
-                _pct(m.metrics.get("eer")),
-                " · ".join(
-                    t
-                    for t in (
-                        f"at {_thr(m.metrics.get('eer_threshold'))}",
-                        _ci(m.metrics, "eer", True),
-                    )
-                    if t
-                ),
-            )
-            for m in run.models
-        ],
-    )
-    for target in far_targets:
-        key = far_key(target)
-        cells: list[tuple[float | None, str, str]] = []
-        for m in run.models:
-            point = next(
-                (p for p in m.metrics.get("tar_at_far", []) if p["far_target"] == target), None
-            )
-            if point is None or point.get("tar") is None:
-                cells.append((None, "n/a", "too few impostor pairs for this FAR"))
-                continue
-            if not point.get("supported"):
-                cells.append((None, _pct(point["tar"]), point.get("reason") or "thin evidence"))
-                continue
-            detail = " · ".join(
-                t for t in (f"at {_thr(point.get('threshold'))}", _ci(m.metrics, key, True)) if t
-            )
-            cells.append((flat[m.name].get(key), _pct(point["tar"]), detail))
-        add(key, f"TAR @ FAR {target:g}", cells)
-    for key, label, block in (
-        ("f1_at_default", "F1 at the default threshold (prevalence-dependent)", "at_default"),
-        ("best_f1", "F1 at the best threshold (prevalence-dependent)", "best_f1"),
-    ):
-        points = {m.name: m.metrics.get(block) or {} for m in run.models}
-        add(
-            key,
-            label,
-            [
-                (
-                    flat[m.name][key],
-                    _num(points[m.name].get("f1"), 3),
-                    f"at {_thr(points[m.name].get('threshold'))}",
-                )
-                for m in run.models
-            ],
-        )
-    for key, label, field_name, n_name in (
-        ("fmr_at_default", "FMR at the default threshold", "fmr", "n_impostor"),
-        ("fnmr_at_default", "FNMR at the default threshold", "fnmr", "n_genuine"),
-    ):
-        cells = []  # the same list type as the TAR rows above
-        for m in run.models:
-            d = m.metrics.get("at_default") or {}
-            detail = counts(d.get(f"{field_name}_errors"), d.get(n_name))
-            if m.name in everything:
-                detail += " · accepts every pair"
-            cells.append((flat[m.name][key], _pct(d.get(field_name)), detail))
-        add(key, label, cells)
-    add_zero_rows(run, add)
-    add(
-        "d_prime",
-        "d′ (separation of genuine and impostor scores)",
-        [(flat[m.name]["d_prime"], _num(m.metrics.get("d_prime"), 2), "") for m in run.models],
-    )
-    add(
-        "failure_rate",
-        "Failures to enrol",
-        [
-            (
-                m.n_failures / m.n_images_attempted if m.n_images_attempted else None,
-                f"{m.n_failures} of {m.n_images_attempted}",
-                _pct(m.n_failures / m.n_images_attempted) if m.n_images_attempted else "",
-            )
-            for m in run.models
-        ],
-    )
+    for info in metrics_for(far_targets):
+        label = info.label + (" (prevalence-dependent)" if info.prevalence_dependent else "")
+        cells = [_cell(info, m) for m in run.models]
+        add(info.name, label, cells, info.direction, info.prevalence_dependent)
+        if info.name == "fnmr_at_default":
+            add_zero_rows(run, add)
     return {"models": [m.name for m in run.models], "rows": rows}
 
 
-def _comparisons(run) -> list[dict[str, Any]]:
+def _comparisons(run: SubsetRun) -> list[dict[str, Any]]:
     out = []
     for c in run.comparisons:
-        ci = c.get("ci") or {}
-        p = c.get("delong_p")
+        bounds = c.ci.bounds() if c.ci is not None else None
+        p = c.delong_p
         out.append(
             {
-                "a": c["model_a"],
-                "b": c["model_b"],
-                "auc_a": _num(c.get("auc_a")),
-                "auc_b": _num(c.get("auc_b")),
-                "diff": "—" if c.get("auc_difference") is None else f"{c['auc_difference']:+.4f}",
-                "z": "—" if c.get("delong_z") is None else f"{c['delong_z']:.2f}",
-                "p": p_value(p, c.get("delong_log10_p")),
+                "a": c.model_a,
+                "b": c.model_b,
+                "auc_a": _num(c.auc_a),
+                "auc_b": _num(c.auc_b),
+                "diff": "—" if c.auc_difference is None else f"{c.auc_difference:+.4f}",
+                "z": "—" if c.delong_z is None else f"{c.delong_z:.2f}",
+                "p": p_value(p, c.delong_log10_p),
                 "significant": p is not None and p < 0.05,
-                "ci": (
-                    f"{ci['lower']:+.4f} – {ci['upper']:+.4f}"
-                    if ci.get("lower") is not None and ci.get("upper") is not None
-                    else ""
-                ),
+                "ci": f"{bounds[0]:+.4f} – {bounds[1]:+.4f}" if bounds else "",
             }
         )
     return out
@@ -440,7 +382,7 @@ def _subset_context(run, evaluation, files: _Files, src, slug: str, top_k: int) 
         "notes": run.notes,
         "concentration": sections.concentration(run),
         "headline": _headline(run, evaluation.results.settings.far_targets),
-        "perfect": [m.name for m in run.models if m.metrics.get("roc_auc") == 1.0],
+        "perfect": [m.name for m in run.models if m.metrics.roc_auc == 1.0],
         "comparisons": _comparisons(run),
         "cross_validated": sections.cross_validated(run),
         "sweep": _figure(src, figures["sweeps"].get(subset), f"Threshold sweep on {subset}"),
@@ -513,8 +455,7 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
     """The page's context: headline first, qualifications, subsets, run metadata last."""
     from face_bench.report import headline, plots
 
-    # A JSON round trip turns every nested result object into plain dicts for the page.
-    results = RunResults.model_validate(json.loads(evaluation.results.to_json()))
+    results: RunResults = evaluation.results
     colors = plots.model_colors([m.name for m in results.models])
     names = [s.name for s in evaluation.subsets]
     slugs = _slugs(names)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from face_bench.core.text import display, unique_slugs
+
+if TYPE_CHECKING:
+    from face_bench.results.blocks import ModelMetrics
 
 NAME_WIDTH = 40  # names in titles and legends are shortened to this; files keep them whole
 
@@ -24,19 +28,19 @@ BAND_REPLICATES = 200
 is read by eye)."""
 
 
-def _det_marks(metrics: dict) -> tuple:
+def _det_marks(metrics: ModelMetrics) -> tuple:
     """Default threshold, target-FMR threshold and EER as DET points."""
     from face_bench.report import plots
 
     marks = []
-    default = metrics.get("at_default") or {}
-    if default.get("fmr") is not None and default.get("fnmr") is not None:
-        marks.append(plots.OperatingMark("default", default["fmr"], default["fnmr"]))
-    target = metrics.get("at_target_fmr") or {}
-    if target.get("fmr") is not None and target.get("fnmr") is not None:
-        marks.append(plots.OperatingMark("target", target["fmr"], target["fnmr"]))
-    if metrics.get("eer") is not None:
-        marks.append(plots.OperatingMark("EER", metrics["eer"], metrics["eer"]))
+    default = metrics.at_default
+    if default.fmr is not None and default.fnmr is not None:
+        marks.append(plots.OperatingMark("default", default.fmr, default.fnmr))
+    target = metrics.at_target_fmr
+    if target is not None and target.fmr is not None and target.fnmr is not None:
+        marks.append(plots.OperatingMark("target", target.fmr, target.fnmr))
+    if metrics.eer is not None:
+        marks.append(plots.OperatingMark("EER", metrics.eer, metrics.eer))
     return tuple(marks)
 
 
@@ -84,14 +88,14 @@ def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
             label = _label(name, subset.name, several)
             m = metrics[name]
             roc_curves.append(
-                plots.RocSeries(label, fpr, tpr, m["roc_auc"], model=name, subset=subset.name)
+                plots.RocSeries(label, fpr, tpr, m.roc_auc, model=name, subset=subset.name)
             )
             det_curves.append(
                 plots.DetSeries(
                     label,
                     fpr,
                     1.0 - tpr,
-                    m["eer"],
+                    m.eer,
                     model=name,
                     subset=subset.name,
                     points=_det_marks(m),
@@ -143,8 +147,8 @@ def sweep_panels(evaluation, subset):
         scores = subset.scores[model.name]
         frame = sweep_frame(scores)
         markers = [
-            plots.Marker(m["name"], m["threshold"], m["f1"])
-            for m in (model.threshold_sweep or {}).get("markers", [])
+            plots.Marker(m.name, m.threshold, m.f1)
+            for m in (model.threshold_sweep.markers if model.threshold_sweep else [])
         ]
         panels.append(
             plots.SweepPanel(
@@ -183,7 +187,7 @@ def sweeps(evaluation, out: Path, fmt: str = "png") -> list[Path]:
 # ----------------------------------------------------------- report figures
 
 
-def _metrics_by_model(evaluation, subset_name: str) -> dict:
+def _metrics_by_model(evaluation, subset_name: str) -> dict[str, ModelMetrics]:
     run = evaluation.results.subset(subset_name)
     return {m.name: m.metrics for m in run.models}
 
@@ -206,12 +210,9 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
             units = np.asarray(ms.scores, dtype=float) * (-1.0 if spec.distance_like else 1.0)
             labels = np.asarray(ms.labels, dtype=bool)
             m = metrics[name]
-            markers = [
-                plots.Marker("default", spec.threshold, (m.get("at_default") or {}).get("f1"))
-            ]
-            best = m.get("best_f1") or {}
-            if best.get("threshold") is not None:
-                markers.append(plots.Marker("best F1", best["threshold"], best.get("f1")))
+            markers = [plots.Marker("default", spec.threshold, m.at_default.f1)]
+            if m.best_f1.threshold is not None:
+                markers.append(plots.Marker("best F1", m.best_f1.threshold, m.best_f1.f1))
             panels.append(
                 plots.ScorePanel(
                     model=name,
@@ -239,14 +240,13 @@ def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | 
     if not differentials:
         return None
     rates, thresholds = [], {}
-    for model, data in (differentials.get("models") or {}).items():
-        data = data.to_dict() if hasattr(data, "to_dict") else data
-        if data.get("threshold") is not None:
-            thresholds[model] = data["threshold"]
-        for row in data.get("subsets", []):
-            if row.get("fmr") is None or row.get("fnmr") is None:
+    for model, data in differentials.models.items():
+        if data.threshold is not None:
+            thresholds[model] = data.threshold
+        for row in data.subsets:
+            if row.fmr is None or row.fnmr is None:
                 continue
-            rates.append(plots.SubsetRate(row["subset"], model, row["fmr"], row["fnmr"]))
+            rates.append(plots.SubsetRate(row.subset, model, row.fmr, row.fnmr))
     if not rates:
         return None
     return plots.plot_subset_bars(

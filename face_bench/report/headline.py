@@ -3,16 +3,17 @@ on every subset, with error counts, and the threshold that reaches the target FM
 
 One source for the top of report.html, the ``roc`` table's headline lines and the
 Markdown / LaTeX exports (``headline.md``, ``headline.tex``), so they cannot disagree.
-Everything here reads results.json-shaped data (a ``RunResults``), nothing else.
+Everything here reads the typed results (a ``RunResults``), nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from face_bench.report.text import MISSING, pct, rate_with_counts
+from face_bench.results.blocks import ModelMetrics
+from face_bench.results.contract import RunResults
 
 READABLE_SUBSETS = {"young_women": "among young women", "ordinary": "in ordinary"}
 
@@ -38,55 +39,58 @@ class HeadlineRow:
     accepts_everything: bool
 
 
-def _auc(metrics: dict[str, Any]) -> str:
-    auc = metrics.get("roc_auc")
+def _auc(metrics: ModelMetrics) -> str:
+    auc = metrics.roc_auc
     if auc is None:
         return MISSING
-    ci = (metrics.get("ci") or {}).get("roc_auc") or {}
-    if ci.get("lower") is not None and ci.get("upper") is not None:
-        return f"{auc:.4f} [{ci['lower']:.4f}, {ci['upper']:.4f}]"
+    ci = metrics.interval("roc_auc")
+    bounds = ci.bounds() if ci is not None else None
+    if bounds is not None:
+        return f"{auc:.4f} [{bounds[0]:.4f}, {bounds[1]:.4f}]"
     return f"{auc:.4f}"
 
 
-def _target(metrics: dict[str, Any]) -> tuple[str, str]:
-    block = metrics.get("at_target_fmr")
-    if not block:
+def _target(metrics: ModelMetrics) -> tuple[str, str]:
+    block = metrics.at_target_fmr
+    if block is None:
         return "too few impostors", MISSING
-    fnmr = rate_with_counts(block.get("fnmr"), block.get("fnmr_errors"), block.get("n_genuine"))
-    if not block.get("supported"):
+    fnmr = rate_with_counts(block.fnmr, block.fnmr_errors, block.n_genuine)
+    if not block.supported:
         fnmr += " (thin evidence)"
-    return f"{block['threshold']:.4g}", fnmr
+    threshold = MISSING if block.threshold is None else f"{block.threshold:.4g}"
+    return threshold, fnmr
 
 
-def headline_rows(results) -> list[HeadlineRow]:
+def headline_rows(results: RunResults) -> list[HeadlineRow]:
     """A row per subset and model, in run order."""
     defaults = {m.name: m.default_threshold for m in results.models}
     rows = []
     for subset in results.subsets:
-        warn = (subset.identity_concentration or {}).get("warning")
+        concentration = subset.identity_concentration
+        warn = concentration.warning if concentration is not None else None
         for model in subset.models:
             m = model.metrics
-            d = m.get("at_default") or {}
+            d = m.at_default
             target, fnmr_t = _target(m)
             rows.append(
                 HeadlineRow(
                     subset=subset.name,
                     model=model.name,
-                    threshold=f"{defaults.get(model.name, d.get('threshold') or 0):g}",
-                    fmr=rate_with_counts(d.get("fmr"), d.get("fmr_errors"), d.get("n_impostor")),
-                    fnmr=rate_with_counts(d.get("fnmr"), d.get("fnmr_errors"), d.get("n_genuine")),
+                    threshold=f"{defaults.get(model.name, d.threshold or 0):g}",
+                    fmr=rate_with_counts(d.fmr, d.fmr_errors, d.n_impostor),
+                    fnmr=rate_with_counts(d.fnmr, d.fnmr_errors, d.n_genuine),
                     auc=_auc(m),
-                    eer=pct(m.get("eer")),
+                    eer=pct(m.eer),
                     target=target,
                     fnmr_at_target=fnmr_t,
                     concentration=warn,
-                    accepts_everything=bool(d.get("accepts_everything")),
+                    accepts_everything=bool(d.accepts_everything),
                 )
             )
     return rows
 
 
-def sentences(results) -> list[str]:
+def sentences(results: RunResults) -> list[str]:
     """Per model: its impostor acceptance at the default threshold on each subset, side by side.
 
     "dlib at 0.6 accepts 95.03 % (16,932 / 17,817) of impostor pairs among young women vs
@@ -100,7 +104,7 @@ def sentences(results) -> list[str]:
         for subset in results.subsets:
             for run in subset.models:
                 if run.name == model:
-                    fmrs[subset.name] = (run.metrics.get("at_default") or {}).get("fmr") or 0.0
+                    fmrs[subset.name] = run.metrics.at_default.fmr or 0.0
         mine.sort(key=lambda r: -fmrs.get(r.subset, 0.0))
         first, rest = mine[0], mine[1:]
         text = f"{model} at {first.threshold} accepts {first.fmr} of impostor pairs "

@@ -2,7 +2,7 @@
 impostors beside the raw ones, FDR second), transferred and cross-validated thresholds,
 zero-error points and identity concentration.
 
-They read results.json-shaped data only and return plain dicts for the template.
+They read the typed results (face_bench.results) only and return plain dicts for the template.
 """
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from face_bench.metrics.catalog import CATALOG
 from face_bench.report.text import MISSING, pct, rate_with_counts, ratio
+from face_bench.results.blocks import (
+    CountedRates,
+    CriterionNote,
+    SubsetDifferentials,
+    ThresholdTransfer,
+)
+from face_bench.results.contract import RunResults, SubsetRun
 
-PREVALENCE_DEPENDENT_KEYS = frozenset({"f1_at_default", "best_f1"})
+PREVALENCE_DEPENDENT_KEYS = frozenset(m.name for m in CATALOG if m.prevalence_dependent)
 """Page rows whose figures move with the genuine/impostor mix: never marked ▲."""
 
 FDR_DEFINITION = (
@@ -26,60 +34,54 @@ def _thr(value: float | None) -> str:
     return MISSING if value is None else f"{value:.4g}"
 
 
-def add_zero_rows(run, add: Callable[[str, str, list], None]) -> None:
+def add_zero_rows(run: SubsetRun, add: Callable[[str, str, list[Any]], None]) -> None:
     """ZeroFMR / ZeroFNMR rows (pyeer) for the per-subset metrics table."""
-    for key, label, field, rate in (
-        ("zero_fmr", "ZeroFMR (FNMR where no impostor is accepted)", "zero_fmr", "fnmr"),
-        ("zero_fnmr", "ZeroFNMR (FMR where no genuine pair is rejected)", "zero_fnmr", "fmr"),
-    ):
-        cells = []
-        for m in run.models:
-            block = m.metrics.get(field) or {}
-            value = block.get(rate)
-            cells.append((value, pct(value), f"at {_thr(block.get('threshold'))}"))
-        add(key, label, cells)
+    zero_fmr = []
+    zero_fnmr = []
+    for m in run.models:
+        zf, zn = m.metrics.zero_fmr, m.metrics.zero_fnmr
+        value = zf.fnmr if zf else None
+        zero_fmr.append((value, pct(value), f"at {_thr(zf.threshold if zf else None)}"))
+        value = zn.fmr if zn else None
+        zero_fnmr.append((value, pct(value), f"at {_thr(zn.threshold if zn else None)}"))
+    add("zero_fmr", "ZeroFMR (FNMR where no impostor is accepted)", zero_fmr)
+    add("zero_fnmr", "ZeroFNMR (FMR where no genuine pair is rejected)", zero_fnmr)
 
 
-def differentials(diff: dict[str, Any] | None) -> list[dict[str, Any]]:
+def differentials(diff: SubsetDifferentials | None) -> list[dict[str, Any]]:
     """Per model: each subset's FMR/FNMR with counts and ratios, matched-impostor FMR."""
     if not diff:
         return []
     out = []
-    for model, data in (diff.get("models") or {}).items():
+    for model, data in diff.models.items():
         rows = []
-        for row in data.get("subsets", []):
+        for row in data.subsets:
+            matched = "matched_fmr" in row.model_fields_set
             rows.append(
                 {
-                    "subset": row.get("subset", ""),
-                    "fmr": rate_with_counts(
-                        row.get("fmr"), row.get("fmr_errors"), row.get("n_impostor"), 3
-                    ),
-                    "fmr_ratio": ratio(row.get("fmr_ratio"), row.get("fmr")),
+                    "subset": row.subset,
+                    "fmr": rate_with_counts(row.fmr, row.fmr_errors, row.n_impostor, 3),
+                    "fmr_ratio": ratio(row.fmr_ratio, row.fmr),
                     "matched_fmr": rate_with_counts(
-                        row.get("matched_fmr"),
-                        row.get("matched_fmr_errors"),
-                        row.get("matched_n_impostor"),
-                        3,
+                        row.matched_fmr, row.matched_fmr_errors, row.matched_n_impostor, 3
                     )
-                    if "matched_fmr" in row
+                    if matched
                     else None,
-                    "matched_ratio": ratio(row.get("matched_fmr_ratio"), row.get("matched_fmr"))
-                    if "matched_fmr" in row
+                    "matched_ratio": ratio(row.matched_fmr_ratio, row.matched_fmr)
+                    if matched
                     else None,
-                    "fnmr": rate_with_counts(
-                        row.get("fnmr"), row.get("fnmr_errors"), row.get("n_genuine"), 3
-                    ),
-                    "fnmr_ratio": ratio(row.get("fnmr_ratio"), row.get("fnmr")),
+                    "fnmr": rate_with_counts(row.fnmr, row.fnmr_errors, row.n_genuine, 3),
+                    "fnmr_ratio": ratio(row.fnmr_ratio, row.fnmr),
                 }
             )
         out.append(
             {
                 "model": model,
-                "threshold": _thr(data.get("threshold")),
-                "units": data.get("units", ""),
-                "rule": data.get("threshold_rule", ""),
-                "fdr": MISSING if data.get("fdr") is None else f"{data['fdr']:.4f}",
-                "note": data.get("note"),
+                "threshold": _thr(data.threshold),
+                "units": data.units,
+                "rule": data.threshold_rule,
+                "fdr": MISSING if data.fdr is None else f"{data.fdr:.4f}",
+                "note": data.note,
                 "matched": any(r["matched_fmr"] is not None for r in rows),
                 "rows": rows,
             }
@@ -87,71 +89,67 @@ def differentials(diff: dict[str, Any] | None) -> list[dict[str, Any]]:
     return out
 
 
-def _point(block: dict[str, Any]) -> dict[str, str]:
+def _point(block: CountedRates | ThresholdTransfer) -> dict[str, str]:
     return {
-        "fmr": rate_with_counts(block.get("fmr"), block.get("fmr_errors"), block.get("n_impostor")),
-        "fnmr": rate_with_counts(
-            block.get("fnmr"), block.get("fnmr_errors"), block.get("n_genuine")
-        ),
+        "fmr": rate_with_counts(block.fmr, block.fmr_errors, block.n_impostor),
+        "fnmr": rate_with_counts(block.fnmr, block.fnmr_errors, block.n_genuine),
     }
 
 
-def transfers(results) -> list[dict[str, Any]]:
+def transfers(results: RunResults) -> list[dict[str, Any]]:
     """--threshold-from: a row per model, criterion and subset."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for subset in results.subsets:
         for model in subset.models:
-            for block in model.metrics.get("threshold_transfer") or []:
-                rows.append(
-                    {
-                        "model": model.name,
-                        "criterion": block.get("criterion", ""),
-                        "source": block.get("from", ""),
-                        "subset": subset.name,
-                        "threshold": _thr(block.get("threshold")),
-                        "note": block.get("note"),
-                        **_point(block),
-                    }
-                )
+            for block in model.metrics.threshold_transfer or []:
+                row: dict[str, Any] = {
+                    "model": model.name,
+                    "criterion": block.criterion,
+                    "subset": subset.name,
+                }
+                if isinstance(block, CriterionNote):
+                    row |= {"source": "", "threshold": _thr(None), "note": block.note}
+                    row |= {"fmr": MISSING, "fnmr": MISSING}
+                else:
+                    row |= {"source": block.from_subset, "threshold": _thr(block.threshold)}
+                    row |= {"note": None, **_point(block)}
+                rows.append(row)
     rows.sort(key=lambda r: (r["model"], r["criterion"]))
     return rows
 
 
-def cross_validated(run) -> list[dict[str, Any]]:
+def cross_validated(run: SubsetRun) -> list[dict[str, Any]]:
     """Thresholds chosen on identity-disjoint folds, with their held-out rates."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for model in run.models:
-        for block in model.metrics.get("cross_validated") or []:
-            if block.get("note"):
-                rows.append(
-                    {"model": model.name, "criterion": block["criterion"], "note": block["note"]}
-                )
+        for block in model.metrics.cross_validated or []:
+            if isinstance(block, CriterionNote):
+                rows.append({"model": model.name, "criterion": block.criterion, "note": block.note})
                 continue
-            held = block.get("held_out") or {}
             rows.append(
                 {
                     "model": model.name,
-                    "criterion": block["criterion"],
-                    "k": block.get("k"),
-                    "threshold": f"{_thr(block.get('threshold_mean'))} "
-                    f"({_thr(block.get('threshold_min'))} – {_thr(block.get('threshold_max'))})",
+                    "criterion": block.criterion,
+                    "k": block.k,
+                    "threshold": f"{_thr(block.threshold_mean)} "
+                    f"({_thr(block.threshold_min)} – {_thr(block.threshold_max)})",
                     "note": None,
-                    **_point(held),
+                    **_point(block.held_out),
                 }
             )
     return rows
 
 
-def concentration(run) -> dict[str, Any] | None:
+def concentration(run: SubsetRun) -> dict[str, Any] | None:
     c = run.identity_concentration
-    if not c or c.get("largest_share") is None:
+    if c is None or c.largest_share is None:
         return None
     return {
-        "people": c.get("people"),
-        "largest": c.get("largest_identity"),
-        "share": pct(c.get("largest_share"), 1),
-        "effective": f"{c['effective_identities']:.1f}",
-        "warning": c.get("warning"),
+        "people": c.people,
+        "largest": c.largest_identity,
+        "share": pct(c.largest_share, 1),
+        "effective": MISSING if c.effective_identities is None else f"{c.effective_identities:.1f}",
+        "warning": c.warning,
     }
 
 

@@ -15,24 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from face_bench.core.errors import ResultsError
 from face_bench.core.io import MAX_JSON_BYTES, read_bounded
-from face_bench.metrics.catalog import far_key
+from face_bench.results.blocks import (
+    IdentityConcentration,
+    ModelComparison,
+    ModelMetrics,
+    SubsetDifferentials,
+    SubsetOverlap,
+    ThresholdSweep,
+)
 
-SCHEMA_VERSION = 1
-
-# Direction of every metric a gate may compare: +1 higher is better, -1 lower is better.
-METRIC_DIRECTIONS: dict[str, int] = {
-    "roc_auc": +1,
-    "eer": -1,
-    "d_prime": +1,
-    "best_f1": +1,
-    "f1_at_default": +1,
-    "fnmr_at_default": -1,
-    "fmr_at_default": -1,
-    "failure_rate": -1,
-    "tar_at_far_1e-2": +1,
-    "tar_at_far_1e-3": +1,
-    "tar_at_far_1e-4": +1,
-}
+# 2: every metric block is a closed, typed object (1 left them open dicts).
+SCHEMA_VERSION = 2
 
 
 class _Strict(BaseModel):
@@ -68,8 +61,8 @@ class ModelRun(_Strict):
     n_images_attempted: int
     n_failures: int
     failures: list[Failure]
-    metrics: dict[str, Any]
-    threshold_sweep: dict[str, Any] | None = None
+    metrics: ModelMetrics
+    threshold_sweep: ThresholdSweep | None = None
 
 
 class PairInfo(_Strict):
@@ -100,14 +93,14 @@ class SubsetRun(_Strict):
     images: list[str]
     pairs: PairInfo
     models: list[ModelRun]
-    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    comparisons: list[ModelComparison] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
-    identity_concentration: dict[str, Any] | None = Field(
+    identity_concentration: IdentityConcentration | None = Field(
         default=None,
         description="people, the largest person's share of genuine pairs, effective number "
         "of identities (inverse Simpson) and a warning when concentrated",
     )
-    overlaps: list[dict[str, Any]] = Field(
+    overlaps: list[SubsetOverlap] = Field(
         default_factory=list, description="other subsets of the run sharing sampled images"
     )
     duplicates: list[list[str]] = Field(
@@ -160,7 +153,7 @@ class RunResults(_Strict):
         default_factory=list, description="why a requested model did not run (weights missing)"
     )
     subsets: list[SubsetRun]
-    subset_differentials: dict[str, Any] | None = None
+    subset_differentials: SubsetDifferentials | None = None
     volatile: Volatile
 
     def to_json(self) -> str:
@@ -173,21 +166,16 @@ class RunResults(_Strict):
 
     @classmethod
     def from_disk(cls, path: Path) -> RunResults:
-        """Read a results file, refusing other schema versions with a clear message."""
-        try:
-            data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
-        except (ValueError, RecursionError) as exc:
-            raise ResultsError(f"{path}: not a JSON file ({exc})") from None
-        if not isinstance(data, dict) or "schema_version" not in data:
-            raise ResultsError(f"{path}: not a face-bench results file (no schema_version)")
+        """Read a results file of this version, refusing any other with a clear message."""
+        data = read_json(path)
         version = data["schema_version"]
         if version != SCHEMA_VERSION:
-            newer = isinstance(version, int) and version > SCHEMA_VERSION
-            hint = "upgrade face-bench" if newer else "re-run the benchmark with this face-bench"
-            raise ResultsError(
-                f"{path}: schema_version {version} is not supported "
-                f"(this face-bench reads version {SCHEMA_VERSION}); {hint}"
-            )
+            raise ResultsError(f"{path}: {unsupported_version(version)}")
+        return cls.from_data(data, path)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: Path | str) -> RunResults:
+        """Validate parsed JSON, turning the first error into a one-line ResultsError."""
         try:
             return cls.model_validate(data)
         except RecursionError:
@@ -204,113 +192,31 @@ class RunResults(_Strict):
         raise ResultsError(f"no subset {name!r} in results")
 
 
-def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """The gate-able scalars of one model's ``metrics`` block, named as in METRIC_DIRECTIONS.
-
-    None means "not computable here" (e.g. TAR at a FAR the impostor count cannot support).
-    """
-    flat: dict[str, float | None] = {
-        "roc_auc": metrics.get("roc_auc"),
-        "eer": metrics.get("eer"),
-        "d_prime": metrics.get("d_prime"),
-        "best_f1": (metrics.get("best_f1") or {}).get("f1"),
-        "f1_at_default": (metrics.get("at_default") or {}).get("f1"),
-        "fmr_at_default": (metrics.get("at_default") or {}).get("fmr"),
-        "fnmr_at_default": (metrics.get("at_default") or {}).get("fnmr"),
-        "failure_rate": metrics.get("failure_rate"),
-    }
-    for point in metrics.get("tar_at_far", []):
-        flat[far_key(point["far_target"])] = point["tar"] if point.get("supported") else None
-    return flat
+def read_json(path: Path) -> dict[str, Any]:
+    """A results file's JSON object; errors name the file and say what is wrong."""
+    try:
+        data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
+    except (ValueError, RecursionError) as exc:
+        raise ResultsError(f"{path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise ResultsError(f"{path}: not a face-bench results file (no schema_version)")
+    return data
 
 
-def metric_ci(metrics: dict[str, Any], name: str) -> tuple[float, float] | None:
-    """The 95% bootstrap interval of a flat metric, when the run computed one."""
-    ci = (metrics.get("ci") or {}).get(name)
-    if not ci or ci.get("lower") is None or ci.get("upper") is None:
-        return None
-    return float(ci["lower"]), float(ci["upper"])
+def unsupported_version(version: Any, readable: tuple[int, ...] = (SCHEMA_VERSION,)) -> str:
+    """Why a schema_version cannot be read, and what to do about it."""
+    newer = isinstance(version, int) and not isinstance(version, bool) and version > max(readable)
+    hint = "upgrade face-bench" if newer else "re-run the benchmark with this face-bench"
+    reads = " or ".join(str(v) for v in readable)
+    return (
+        f"schema_version {version!r} is not supported "
+        f"(this face-bench reads version {reads}); {hint}"
+    )
 
 
 # ---------------------------------------------------------------- JSON Schema
 
 SCHEMA_FILE = Path(__file__).with_name("schema") / "results.schema.json"
-
-_NUMBER_OR_NULL: dict[str, Any] = {"type": ["number", "null"]}
-
-
-def _object(properties: dict[str, Any], required: list[str], description: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": required,
-        "additionalProperties": True,
-    }
-
-
-# ``ModelRun.metrics`` is a free dict in Python (new figures must not need a schema bump to be
-# *added*), so its documented keys are described here; extra keys stay allowed.
-_METRICS_SCHEMA = _object(
-    {
-        "roc_auc": _NUMBER_OR_NULL,
-        "eer": _NUMBER_OR_NULL,
-        "eer_threshold": _NUMBER_OR_NULL,
-        "d_prime": _NUMBER_OR_NULL,
-        "genuine_mean": _NUMBER_OR_NULL,
-        "impostor_mean": _NUMBER_OR_NULL,
-        "n_genuine": {"type": "integer", "minimum": 0},
-        "n_impostor": {"type": "integer", "minimum": 0},
-        "failure_rate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "tar_at_far": {
-            "type": "array",
-            "items": _object(
-                {
-                    "far_target": {"type": "number", "exclusiveMinimum": 0},
-                    "tar": _NUMBER_OR_NULL,
-                    "threshold": _NUMBER_OR_NULL,
-                    "achieved_far": _NUMBER_OR_NULL,
-                    "supported": {"type": "boolean"},
-                },
-                ["far_target", "tar", "supported"],
-                "TAR at one FAR target; tar is null when the impostor count cannot support it.",
-            ),
-        },
-        "best_f1": _object(
-            {k: _NUMBER_OR_NULL for k in ("threshold", "f1", "precision", "recall")},
-            ["threshold", "f1"],
-            "The F1-optimal threshold (model units) and its rates.",
-        ),
-        "at_default": _object(
-            {
-                k: _NUMBER_OR_NULL
-                for k in ("threshold", "f1", "precision", "recall", "fmr", "fnmr", "accuracy")
-            },
-            ["threshold"],
-            "Rates at the model's default threshold (model units).",
-        ),
-        "ci": {
-            "type": "object",
-            "description": "95% bootstrap intervals keyed by flat metric name "
-            "(roc_auc, eer, tar_at_far_1e-3, ...).",
-            "additionalProperties": _object(
-                {
-                    "estimate": _NUMBER_OR_NULL,
-                    "lower": _NUMBER_OR_NULL,
-                    "upper": _NUMBER_OR_NULL,
-                    "n_boot": {"type": "integer", "minimum": 0},
-                    "seed": {"type": "integer"},
-                    "confidence": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-                    "n_invalid": {"type": "integer", "minimum": 0},
-                },
-                ["lower", "upper"],
-                "One percentile interval; lower/upper are null when it could not be formed.",
-            ),
-        },
-    },
-    ["roc_auc", "eer", "eer_threshold", "d_prime", "tar_at_far", "best_f1"],
-    "One model's figures on one subset. Thresholds are in the model's own units.",
-)
 
 
 def json_schema() -> dict[str, Any]:
@@ -325,7 +231,6 @@ def json_schema() -> dict[str, Any]:
         "description": "Format version; readers refuse any other value.",
         "title": "Schema Version",
     }
-    schema["$defs"]["ModelRun"]["properties"]["metrics"] = _METRICS_SCHEMA
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "face-bench results.json",

@@ -8,26 +8,25 @@ used as they are.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from face_bench.metrics import summary as m
-from face_bench.metrics.operating import (
-    OperatingPoint,
-    operating_point,
-    threshold_at_fmr,
-    zero_rates,
-)
-from face_bench.metrics.transfer import cross_validated_threshold
+from face_bench.metrics.operating import operating_point, threshold_at_fmr, zero_rates
+from face_bench.metrics.transfer import CrossValidated, cross_validated_threshold
+from face_bench.results import blocks as r
 from face_bench.run.subset_scores import ScoreTable
+
+if TYPE_CHECKING:
+    from face_bench.metrics.fairness import FairnessReport
+    from face_bench.metrics.operating import OperatingPoint
+    from face_bench.metrics.uncertainty import ConfidenceInterval
 
 HEADLINE_FMR = 1e-3
 """The target FMR whose threshold (and FNMR there) the headline reports."""
 CV_FOLDS = 5
-PREVALENCE_DEPENDENT = ("f1", "precision", "accuracy")
-"""Figures that change with the share of genuine pairs: never a headline or default gate."""
 
 
 def _units(spec, value: float | None) -> float | None:
@@ -36,11 +35,11 @@ def _units(spec, value: float | None) -> float | None:
     return float(spec.from_score(value))
 
 
-def _rates_dict(rates: m.Rates, spec) -> dict[str, Any]:
-    """Rates at one threshold with bob's counts beside them (FMR = fmr_errors / n_impostor).
+def _rates(rates: m.Rates, spec) -> dict[str, float | int | bool | None]:
+    """Rates at one threshold (model units) with bob's counts beside them.
 
     F1, precision and accuracy depend on the genuine/impostor mix, so they are kept but
-    never compared across subsets (see PREVALENCE_DEPENDENT)."""
+    never compared across subsets (the catalog marks them prevalence-dependent)."""
     return {
         "threshold": _units(spec, rates.threshold),
         "f1": rates.f1,
@@ -57,56 +56,114 @@ def _rates_dict(rates: m.Rates, spec) -> dict[str, Any]:
     }
 
 
-def _point_dict(point: OperatingPoint, spec) -> dict[str, Any]:
-    return {**point.to_dict(), "threshold": _units(spec, point.threshold)}
+def counted(point: OperatingPoint) -> dict[str, float | int | None]:
+    """An operating point's rates and counts, without its threshold."""
+    return {
+        "fmr": point.fmr,
+        "fmr_errors": point.fmr_errors,
+        "n_impostor": point.n_impostor,
+        "fnmr": point.fnmr,
+        "fnmr_errors": point.fnmr_errors,
+        "n_genuine": point.n_genuine,
+    }
 
 
-def _target_block(ms: ScoreTable, target: float) -> dict[str, Any] | None:
+def _target_point(ms: ScoreTable, target: float) -> r.TargetFmrPoint | None:
     """The threshold reaching FMR <= target, and the FNMR there (None: too few impostors)."""
     thr = threshold_at_fmr(ms.scores, ms.labels, target)
     if thr is None:
         return None
     point = operating_point(ms.scores, ms.labels, thr)
     supported, reason = m.support_verdict(target, point.n_impostor)
-    return {
-        "target_fmr": target,
-        **_point_dict(point, ms.spec),
-        "supported": supported,
-        "reason": reason,
-    }
+    return r.TargetFmrPoint(
+        target_fmr=target,
+        threshold=_units(ms.spec, point.threshold),
+        **counted(point),
+        supported=supported,
+        reason=reason,
+    )
 
 
-def _threshold_choices(ms: ScoreTable, target: float, seed: int) -> dict[str, Any]:
+def _cross_validated(cv: CrossValidated, spec) -> r.CrossValidatedThreshold:
+    """Thresholds in the model's units; min/max swap back for distances (negated scores)."""
+    finite = [t for t in cv.thresholds if np.isfinite(t)]
+    mean = _units(spec, float(np.mean(finite))) if finite else None
+    ends = [_units(spec, min(finite)), _units(spec, max(finite))] if finite else [None, None]
+    low, high = ends
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    return r.CrossValidatedThreshold(
+        criterion=cv.criterion,
+        k=cv.k,
+        threshold_mean=mean,
+        threshold_min=low,
+        threshold_max=high,
+        held_out=r.CountedRates(**counted(cv.pooled)),
+        folds=[
+            r.HeldOutFold(fold=f.fold, threshold=_units(spec, f.threshold), **counted(f.held_out))
+            for f in cv.folds
+        ],
+    )
+
+
+def _threshold_choices(ms: ScoreTable, target: float, seed: int) -> dict:
     """Zero-error points and thresholds chosen on held-out identities (per-pair runs only)."""
     spec = ms.spec
-    out: dict[str, Any] = {}
     zero = zero_rates(ms.scores, ms.labels)
-    out["zero_fmr"] = {
-        "fnmr": zero.zero_fmr,
-        "threshold": _units(spec, zero.zero_fmr_threshold),
+    out: dict = {
+        "zero_fmr": r.ZeroFmr(fnmr=zero.zero_fmr, threshold=_units(spec, zero.zero_fmr_threshold)),
+        "zero_fnmr": r.ZeroFnmr(
+            fmr=zero.zero_fnmr, threshold=_units(spec, zero.zero_fnmr_threshold)
+        ),
+        "at_target_fmr": _target_point(ms, target),
     }
-    out["zero_fnmr"] = {"fmr": zero.zero_fnmr, "threshold": _units(spec, zero.zero_fnmr_threshold)}
-    out["at_target_fmr"] = _target_block(ms, target)
     if ms.per_pair:
-        cv = []
+        cv: list[r.CrossValidatedThreshold | r.CriterionNote] = []
         for criterion in ("far", "best_f1"):
             try:
                 result = cross_validated_threshold(
                     ms.scores, ms.labels, ms.ids_a, ms.ids_b, criterion, target, CV_FOLDS, seed
-                ).to_dict()
+                )
             except m.MetricError as exc:
-                cv.append({"criterion": criterion, "note": str(exc)})
+                cv.append(r.CriterionNote(criterion=criterion, note=str(exc)))
                 continue
-            for key in ("threshold_mean", "threshold_min", "threshold_max"):
-                result[key] = _units(spec, result[key])
-            lo, hi = result["threshold_min"], result["threshold_max"]
-            if lo is not None and hi is not None and lo > hi:
-                result["threshold_min"], result["threshold_max"] = hi, lo
-            for fold in result["folds"]:
-                fold["threshold"] = _units(spec, fold["threshold"])
-            cv.append(result)
+            cv.append(_cross_validated(result, spec))
         out["cross_validated"] = cv
     return out
+
+
+def _interval(ci: ConfidenceInterval) -> r.ConfidenceInterval:
+    return r.ConfidenceInterval(
+        estimate=m.json_float(ci.estimate),
+        lower=m.json_float(ci.lower),
+        upper=m.json_float(ci.upper),
+        n_boot=ci.n_boot,
+        seed=ci.seed,
+        confidence=ci.confidence,
+        n_invalid=ci.n_invalid,
+    )
+
+
+def _tar_entry(t: m.TarAtFar, spec) -> r.TarAtFarEntry:
+    return r.TarAtFarEntry(
+        far_target=t.far_target,
+        tar=t.tar,
+        threshold=_units(spec, t.threshold) if t.threshold is not None else None,
+        achieved_far=t.achieved_far,
+        supported=t.supported,
+        reason=t.reason,
+        expected_errors=m.json_float(t.expected_errors),
+    )
+
+
+def _bootstrap(ms: ScoreTable, far_targets, bootstrap: int, seed: int):
+    from face_bench.metrics.catalog import far_key
+    from face_bench.metrics.uncertainty import bootstrap_metrics
+
+    boot = bootstrap_metrics(ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed)
+    cis = {"roc_auc": _interval(boot.roc_auc), "eer": _interval(boot.eer)}
+    cis.update({far_key(target): _interval(ci) for target, ci in boot.tar_at_far})
+    return cis
 
 
 def model_metrics(
@@ -116,65 +173,60 @@ def model_metrics(
     seed: int,
     sweep: bool = False,
     fta: float | None = None,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    multi_face_images: int = 0,
+) -> tuple[r.ModelMetrics, r.ThresholdSweep | None]:
     """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
     spec = ms.spec
     summary = ms.summarise(far_targets)
     at_default = m.rates_at_threshold(ms.scores, ms.labels, spec.to_score(spec.threshold))
     sign = -1.0 if spec.distance_like else 1.0
-    metrics: dict[str, Any] = {
-        "roc_auc": summary.roc_auc,
-        "eer": summary.eer,
-        "eer_threshold": _units(spec, summary.eer_threshold),
-        "tar_at_far": [
-            {
-                **t.to_dict(),
-                "threshold": _units(spec, t.threshold) if t.threshold is not None else None,
-            }
-            for t in summary.tar_at_far
-        ],
-        "best_f1": {
-            "threshold": _units(spec, summary.best_f1.threshold),
-            "f1": summary.best_f1.f1,
-            "precision": summary.best_f1.precision,
-            "recall": summary.best_f1.recall,
-        },
-        "at_default": _rates_dict(at_default, spec),
-        "d_prime": summary.d_prime,
-        "genuine_mean": sign * summary.genuine_mean,
-        "genuine_std": summary.genuine_std,
-        "impostor_mean": sign * summary.impostor_mean,
-        "impostor_std": summary.impostor_std,
-        "n_genuine": summary.n_genuine,
-        "n_impostor": summary.n_impostor,
-        "failure_rate": fta or 0.0,
-        "auc_definition": "exact: trapezoidal area under the full ROC (ties count half)",
-        **_threshold_choices(ms, HEADLINE_FMR, seed),
-    }
+    optional: dict = {}
+    if bootstrap and ms.per_pair:
+        optional["ci"] = _bootstrap(ms, far_targets, bootstrap, seed)
+    adjusted: dict[str, float] = {}
     if fta is not None:
         far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
-        metrics["at_default"].update({"far": float(far), "frr": float(frr), "fta": fta})
-    if bootstrap and ms.per_pair:
-        from face_bench.metrics.uncertainty import bootstrap_metrics
-
-        metrics["ci"] = bootstrap_metrics(
-            ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed
-        ).to_dict()
+        adjusted = {"far": float(far), "frr": float(frr), "fta": fta}
+    j = m.json_float
+    metrics = r.ModelMetrics(
+        roc_auc=j(summary.roc_auc),
+        eer=j(summary.eer),
+        eer_threshold=_units(spec, summary.eer_threshold),
+        tar_at_far=[_tar_entry(t, spec) for t in summary.tar_at_far],
+        best_f1=r.F1Point(
+            threshold=_units(spec, summary.best_f1.threshold),
+            f1=j(summary.best_f1.f1),
+            precision=j(summary.best_f1.precision),
+            recall=j(summary.best_f1.recall),
+        ),
+        at_default=r.OperatingPoint(**_rates(at_default, spec), **adjusted),
+        d_prime=j(summary.d_prime),
+        genuine_mean=j(sign * summary.genuine_mean),
+        genuine_std=j(summary.genuine_std),
+        impostor_mean=j(sign * summary.impostor_mean),
+        impostor_std=j(summary.impostor_std),
+        n_genuine=summary.n_genuine,
+        n_impostor=summary.n_impostor,
+        failure_rate=fta or 0.0,
+        auc_definition="exact: trapezoidal area under the full ROC (ties count half)",
+        **_threshold_choices(ms, HEADLINE_FMR, seed),
+        **optional,
+        multi_face_images=multi_face_images,
+    )
     sweep_block = None
     if sweep:
         eer_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.eer_threshold)
         best_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.best_f1.threshold)
-        sweep_block = {
-            "units": spec.units,
-            "accept_rule": "distance <= threshold"
-            if spec.distance_like
-            else "similarity >= threshold",
-            "markers": [
-                {"name": "default", **_rates_dict(at_default, spec)},
-                {"name": "best F1", **_rates_dict(best_rates, spec)},
-                {"name": "EER", **_rates_dict(eer_rates, spec)},
+        rule = "distance <= threshold" if spec.distance_like else "similarity >= threshold"
+        sweep_block = r.ThresholdSweep(
+            units=spec.units,
+            accept_rule=rule,
+            markers=[
+                r.SweepMarker(name="default", **_rates(at_default, spec)),
+                r.SweepMarker(name="best F1", **_rates(best_rates, spec)),
+                r.SweepMarker(name="EER", **_rates(eer_rates, spec)),
             ],
-        }
+        )
     return metrics, sweep_block
 
 
@@ -214,10 +266,10 @@ def sweep_frame(ms: ScoreTable) -> pd.DataFrame:
 
 def compare_models(
     model_scores: dict[str, ScoreTable], bootstrap: int, seed: int
-) -> list[dict[str, Any]]:
+) -> list[r.ModelComparison]:
     """DeLong's paired test (and a bootstrap CI when asked) for each pair of models."""
     names = list(model_scores)
-    out: list[dict[str, Any]] = []
+    out: list[r.ModelComparison] = []
     if len(names) < 2 or not next(iter(model_scores.values())).per_pair:
         return out  # blocked runs have no pair identities to resample, and DeLong's ranks
         # of tens of millions of pairs would cost more than the rest of the run
@@ -227,54 +279,82 @@ def compare_models(
         for second in names[i + 1 :]:
             a, b = model_scores[first], model_scores[second]
             test = delong_test(a.scores, b.scores, a.labels)
-            entry: dict[str, Any] = {
-                "model_a": first,
-                "model_b": second,
-                "auc_a": test.auc_a,
-                "auc_b": test.auc_b,
-                "auc_difference": test.diff,
-                "delong_z": m.json_float(test.z),
-                "delong_p": test.p_value,
-                "delong_log10_p": m.json_float(test.log10_p_value),
-            }
+            ci = None
             if bootstrap:
-                entry["ci"] = bootstrap_auc_difference(
-                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
-                ).to_dict()
-            out.append(entry)
+                ci = _interval(
+                    bootstrap_auc_difference(
+                        a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
+                    )
+                )
+            out.append(
+                r.ModelComparison(
+                    model_a=first,
+                    model_b=second,
+                    auc_a=m.json_float(test.auc_a),
+                    auc_b=m.json_float(test.auc_b),
+                    auc_difference=m.json_float(test.diff),
+                    delong_z=m.json_float(test.z),
+                    delong_p=m.json_float(test.p_value),
+                    delong_log10_p=m.json_float(test.log10_p_value),
+                    **({"ci": ci} if ci is not None else {}),
+                )
+            )
     return out
+
+
+def _differential(report: FairnessReport, spec) -> r.ModelDifferential:
+    j = m.json_float
+    return r.ModelDifferential(
+        threshold=_units(spec, report.threshold),
+        threshold_rule=report.threshold_rule,
+        alpha=report.alpha,
+        max_fmr_gap=j(report.max_fmr_gap),
+        max_fnmr_gap=j(report.max_fnmr_gap),
+        fdr=j(report.fdr),
+        subsets=[
+            r.SubsetRate(
+                subset=s.name,
+                n_genuine=s.n_genuine,
+                n_impostor=s.n_impostor,
+                fmr=j(s.fmr),
+                fmr_ratio=j(s.fmr_ratio),
+                fnmr=j(s.fnmr),
+                fnmr_ratio=j(s.fnmr_ratio),
+            )
+            for s in report.subsets
+        ],
+        units=spec.units,
+    )
 
 
 def differentials_in_units(
     subsets, specs, far_target: float = 1e-3, use_default: bool = False
-) -> dict[str, Any]:
+) -> r.SubsetDifferentials:
     """``metrics.fairness`` differentials of every model, thresholds in the model's units.
 
     Too few impostors for the FAR target is a note in the block, not a failed run.
     """
     from face_bench.metrics.fairness import differentials_for_model
 
-    models: dict[str, Any] = {}
+    models: dict[str, r.ModelDifferential] = {}
     for name, spec in specs.items():
         per_subset = {s.name: (s.scores[name].scores, s.scores[name].labels) for s in subsets}
         fixed = spec.to_score(spec.threshold) if use_default else None
         try:
-            result = differentials_for_model(
-                per_subset, threshold=fixed, far_target=far_target
-            ).to_dict()
+            result = _differential(
+                differentials_for_model(per_subset, threshold=fixed, far_target=far_target), spec
+            )
         except m.MetricError as exc:
             # Too few impostors for the FAR target: say so instead of failing the whole run.
-            result = {
-                "threshold": None,
-                "fdr": None,
-                "subsets": [],
-                "note": str(exc),
-                "threshold_rule": f"FMR <= {far_target:g} on the pooled impostors",
-            }
-        if result["threshold"] is not None:
-            result["threshold"] = _units(spec, result["threshold"])
-        result["units"] = spec.units
+            result = r.ModelDifferential(
+                threshold=None,
+                threshold_rule=f"FMR <= {far_target:g} on the pooled impostors",
+                fdr=None,
+                subsets=[],
+                units=spec.units,
+                note=str(exc),
+            )
         if use_default:
-            result["threshold_rule"] = "the model's default threshold"
+            result.threshold_rule = "the model's default threshold"
         models[name] = result
-    return {"models": models}
+    return r.SubsetDifferentials(models=models)

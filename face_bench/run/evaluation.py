@@ -142,6 +142,7 @@ def _model_run(
         if row in result.failures
     ]
     fta = len(failures) / len(members)
+    multi_face = sum(int(r) in result.multi_face for r in members)
     metrics, sweep = model_metrics(
         scored.scores[name],
         request.far_targets,
@@ -149,12 +150,12 @@ def _model_run(
         request.seed,
         sweep=request.sweep,
         fta=fta if on_fail is OnFail.REJECT else None,
+        multi_face_images=multi_face,
     )
-    metrics["multi_face_images"] = sum(int(r) in result.multi_face for r in members)
-    notes = _enrolment_notes(name, failures, metrics["multi_face_images"], request.multi_face)
+    notes = _enrolment_notes(name, failures, multi_face, request.multi_face)
     if request.fallback_detector:
         found = sum(int(r) in result.fallback for r in members)
-        metrics["fallback_detector_images"] = found
+        metrics.fallback_detector_images = found
         notes.append(
             f"{name}: {found} image(s) found by the fallback detector "
             f"({request.fallback_detector}) where HOG found no face"
@@ -232,7 +233,7 @@ def summarise_subset(
 
 def _differentials(
     scored: list[SubsetScores], specs: dict[str, ModelSpec], rule: str
-) -> dict | None:
+) -> SubsetDifferentials | None:
     """Subset differentials at one global threshold per model; only with several subsets."""
     if len(scored) < 2:
         return None
@@ -252,7 +253,7 @@ def _add_threshold_transfer(
     transfers = evidence.transfer_thresholds(scored, source)
     for run in runs:
         for model_run in run.models:
-            model_run.metrics["threshold_transfer"] = transfers[model_run.name][run.name]
+            model_run.metrics.threshold_transfer = transfers[model_run.name][run.name]
 
 
 def _settings(request: EvaluationRequest, on_fail: OnFail) -> RunSettings:

@@ -16,16 +16,17 @@ from face_bench.metrics import summary as m
 from face_bench.metrics.demographics import fmr_by_group, matched_pairs
 from face_bench.metrics.operating import identity_concentration, operating_point
 from face_bench.metrics.transfer import choose_threshold, criterion_label
-from face_bench.run.analysis import HEADLINE_FMR, _units
+from face_bench.results import blocks as r
+from face_bench.run.analysis import HEADLINE_FMR, _units, counted
 from face_bench.run.subset_scores import SubsetScores
 
 
-def overlaps(samples: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def overlaps(samples: dict[str, Any]) -> dict[str, list[r.SubsetOverlap]]:
     """Per subset, the other subsets sharing sampled images: counts of images and people.
 
     ``samples`` maps subset name -> its sampled image table (``path``, ``identity``).
     """
-    out: dict[str, list[dict[str, Any]]] = {name: [] for name in samples}
+    out: dict[str, list[r.SubsetOverlap]] = {name: [] for name in samples}
     names = list(samples)
     for i, a in enumerate(names):
         paths_a = set(samples[a]["path"])
@@ -37,26 +38,26 @@ def overlaps(samples: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             people = ids_a & set(samples[b]["identity"])
             for x, y in ((a, b), (b, a)):
                 out[x].append(
-                    {
-                        "subset": y,
-                        "shared_images": len(shared),
-                        "of_images": len(samples[x]),
-                        "shared_people": len(people),
-                    }
+                    r.SubsetOverlap(
+                        subset=y,
+                        shared_images=len(shared),
+                        of_images=len(samples[x]),
+                        shared_people=len(people),
+                    )
                 )
     return out
 
 
-def overlap_notes(name: str, rows: list[dict[str, Any]]) -> list[str]:
+def overlap_notes(name: str, rows: list[r.SubsetOverlap]) -> list[str]:
     return [
-        f"subset {name!r} shares {r['shared_images']:,} of its {r['of_images']:,} sampled images "
-        f"({r['shared_people']} people) with subset {r['subset']!r}: their figures are not "
+        f"subset {name!r} shares {o.shared_images:,} of its {o.of_images:,} sampled images "
+        f"({o.shared_people} people) with subset {o.subset!r}: their figures are not "
         "independent"
-        for r in rows
+        for o in rows
     ]
 
 
-def concentration(data: SubsetScores) -> dict[str, Any]:
+def concentration(data: SubsetScores) -> r.IdentityConcentration:
     """Identity concentration of the subset's genuine pairs (first model's pairs)."""
     ms = next(iter(data.scores.values()))
     sample = data.sample
@@ -70,10 +71,9 @@ def concentration(data: SubsetScores) -> dict[str, Any]:
         per_person = np.unique(ids, return_counts=True)[1]
         genuine = per_person * (per_person - 1) // 2
         codes = np.repeat(np.arange(per_person.size), genuine)
-        result = identity_concentration(
-            identities, codes, np.ones(codes.size, bool), names=np.unique(ids)
-        )
-    return result.to_dict()
+        result = identity_concentration(identities, codes, np.ones(codes.size, bool),
+                                        names=np.unique(ids))  # fmt: skip
+    return r.IdentityConcentration.model_validate(result, from_attributes=True)
 
 
 def _matched_mask(data: SubsetScores) -> np.ndarray | None:
@@ -84,47 +84,52 @@ def _matched_mask(data: SubsetScores) -> np.ndarray | None:
 
 
 def matched_differentials(
-    differentials: dict[str, Any], subsets: list[SubsetScores], specs: dict[str, Any]
+    differentials: r.SubsetDifferentials, subsets: list[SubsetScores], specs: dict[str, Any]
 ) -> None:
     """Add each subset's FMR over demographically matched impostors at the global threshold,
     and the ratio of those FMRs, beside the raw figures (in place)."""
     masks = {s.name: _matched_mask(s) for s in subsets}
     if any(mask is None for mask in masks.values()):
         return
-    for model, block in (differentials.get("models") or {}).items():
-        if block.get("threshold") is None:
+    for model, block in differentials.models.items():
+        if block.threshold is None:
             continue
-        score_thr = float(specs[model].to_score(block["threshold"]))
+        score_thr = float(specs[model].to_score(block.threshold))
         rates = []
-        for row in block.get("subsets", []):
-            data = next(s for s in subsets if s.name == row["subset"])
+        for row in block.subsets:
+            data = next(s for s in subsets if s.name == row.subset)
             ms = data.scores[model]
             point = operating_point(ms.scores, ms.labels, score_thr)
-            row.update(fmr_errors=point.fmr_errors, fnmr_errors=point.fnmr_errors)
+            row.fmr_errors, row.fnmr_errors = point.fmr_errors, point.fnmr_errors
             groups = fmr_by_group(ms.scores, ms.labels, masks[data.name], score_thr)
-            row["fmr_by_pair_demographics"] = [g.__dict__ for g in groups]
+            row.fmr_by_pair_demographics = [
+                r.GroupFmr.model_validate(g, from_attributes=True) for g in groups
+            ]
             matched = groups[0]
-            row.update(
-                matched_fmr=matched.fmr,
-                matched_fmr_errors=matched.fmr_errors,
-                matched_n_impostor=matched.n_impostor,
-            )
+            row.matched_fmr = matched.fmr
+            row.matched_fmr_errors = matched.fmr_errors
+            row.matched_n_impostor = matched.n_impostor
             rates.append(matched.fmr)
-        defined = [r for r in rates if r is not None]
+        defined = [rate for rate in rates if rate is not None]
         best = min(defined) if defined else None
-        for row, rate in zip(block.get("subsets", []), rates, strict=True):
+        for row, rate in zip(block.subsets, rates, strict=True):
             if rate is None or best is None:
-                row["matched_fmr_ratio"] = None
+                row.matched_fmr_ratio = None
             elif best > 0:
-                row["matched_fmr_ratio"] = rate / best
+                row.matched_fmr_ratio = rate / best
             else:
-                row["matched_fmr_ratio"] = 1.0 if rate == 0 else None
-        block["matched_definition"] = (
+                row.matched_fmr_ratio = 1.0 if rate == 0 else None
+        block.matched_definition = (
             "impostor pairs of two people of the same sex and age group (both known)"
         )
 
 
-def transfer_thresholds(subsets: list[SubsetScores], source: str) -> dict[str, dict[str, Any]]:
+Transfer = r.ThresholdTransfer | r.CriterionNote
+
+
+def transfer_thresholds(
+    subsets: list[SubsetScores], source: str
+) -> dict[str, dict[str, list[Transfer]]]:
     """Per model, thresholds chosen on ``source`` (FMR <= 1e-3 and best F1) and the rates
     they give on every subset: {model: {subset: [ {criterion, threshold, rates...} ]}}."""
     src = next((s for s in subsets if s.name == source), None)
@@ -133,27 +138,27 @@ def transfer_thresholds(subsets: list[SubsetScores], source: str) -> dict[str, d
 
         names = ", ".join(s.name for s in subsets)
         raise ConfigError(f"--threshold-from {source!r} is not one of this run's subsets ({names})")
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, list[Transfer]]] = {}
     for model, ms in src.scores.items():
-        per_subset: dict[str, Any] = {s.name: [] for s in subsets}
+        per_subset: dict[str, list[Transfer]] = {s.name: [] for s in subsets}
         for criterion in ("far", "best_f1"):
             label = criterion_label(criterion, HEADLINE_FMR)
             try:
                 thr = choose_threshold(ms.scores, ms.labels, criterion, HEADLINE_FMR)
             except m.MetricError as exc:
                 for s in subsets:
-                    per_subset[s.name].append({"criterion": label, "note": str(exc)})
+                    per_subset[s.name].append(r.CriterionNote(criterion=label, note=str(exc)))
                 continue
             for s in subsets:
                 target = s.scores[model]
                 point = operating_point(target.scores, target.labels, thr)
                 per_subset[s.name].append(
-                    {
-                        "from": source,
-                        "criterion": label,
-                        **point.to_dict(),
-                        "threshold": _units(ms.spec, thr),
-                    }
+                    r.ThresholdTransfer(
+                        from_subset=source,
+                        criterion=label,
+                        threshold=_units(ms.spec, thr),
+                        **counted(point),
+                    )
                 )
         out[model] = per_subset
     return out

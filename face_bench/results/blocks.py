@@ -1,0 +1,407 @@
+"""Typed metric blocks of ``results.json``: one pydantic model per block, unknown keys refused.
+
+Every reader (gate, report, CLI tables, figures) takes these objects; nothing downstream
+walks a metrics dict. Thresholds are in the model's own units, rates are fractions, and a
+figure that could not be computed is None (``null`` in the file).
+
+Adding a figure: add a field here (with a default so that older files still read, or bump
+``SCHEMA_VERSION`` if it must be required), regenerate the shipped JSON Schema
+(``python -m face_bench.results.contract``) and name it in docs/results-schema.md. A field
+listed in a block's ``OPTIONAL`` is written only when it was given (set by the builder, or
+present in the file read), for figures that exist only under some settings (e.g.
+``far``/``frr``/``fta`` with ``--on-fail reject``); every other field is always written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from face_bench.metrics.catalog import far_key, far_target
+
+
+class Block(BaseModel):
+    """Base of every block: unknown keys are an error, optional extras written only when given."""
+
+    model_config = ConfigDict(extra="forbid")
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.OPTIONAL and isinstance(data, dict):
+            for name in self.OPTIONAL - self.model_fields_set:
+                data.pop(name, None)
+        return data
+
+
+class ConfidenceInterval(Block):
+    """A 95% percentile bootstrap interval over identities; bounds None when none formed."""
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    n_boot: int = Field(ge=0)
+    seed: int
+    confidence: float = Field(gt=0, lt=1)
+    n_invalid: int = Field(0, ge=0, description="replicates where the metric was undefined")
+
+    def bounds(self) -> tuple[float, float] | None:
+        if self.lower is None or self.upper is None:
+            return None
+        return self.lower, self.upper
+
+
+class TarAtFarEntry(Block):
+    """TAR at one FAR target; ``tar`` is None when the impostor count cannot support it."""
+
+    far_target: float = Field(gt=0)
+    tar: float | None
+    threshold: float | None
+    achieved_far: float | None
+    supported: bool
+    reason: str | None = None
+    expected_errors: float | None = Field(
+        None, description="far_target x impostor pairs: the false accepts the target allows"
+    )
+
+
+class F1Point(Block):
+    """The F1-optimal threshold (model units) and its rates."""
+
+    threshold: float | None
+    f1: float | None
+    precision: float | None
+    recall: float | None
+
+
+class OperatingPoint(Block):
+    """Rates at one threshold (model units) with bob's counts beside them
+    (FMR = fmr_errors / n_impostor). F1, precision and accuracy depend on the genuine/impostor
+    mix. ``far``/``frr``/``fta`` only with ``--on-fail reject``, where failures to enrol count
+    as errors (ISO/IEC 19795-1)."""
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"far", "frr", "fta"})
+
+    threshold: float | None
+    f1: float | None
+    precision: float | None
+    recall: float | None
+    accuracy: float | None
+    fmr: float | None
+    fmr_errors: int | None = None
+    n_impostor: int | None = None
+    fnmr: float | None
+    fnmr_errors: int | None = None
+    n_genuine: int | None = None
+    accepts_everything: bool | None = Field(
+        None, description="every pair accepted: 0 FNMR bought with 100% FMR"
+    )
+    far: float | None = None
+    frr: float | None = None
+    fta: float | None = None
+
+
+class CountedRates(Block):
+    """FMR and FNMR with their error counts and pair counts."""
+
+    fmr: float | None
+    fmr_errors: int
+    n_impostor: int
+    fnmr: float | None
+    fnmr_errors: int
+    n_genuine: int
+
+
+class RatesAtThreshold(CountedRates):
+    """Counted rates at one threshold (model units)."""
+
+    threshold: float | None
+
+
+class TargetFmrPoint(Block):
+    """The threshold reaching FMR <= target and the FNMR there, under TAR@FAR's support rule."""
+
+    target_fmr: float
+    threshold: float | None
+    fmr: float | None
+    fmr_errors: int
+    n_impostor: int
+    fnmr: float | None
+    fnmr_errors: int
+    n_genuine: int
+    supported: bool
+    reason: str | None
+
+
+class ZeroFmr(Block):
+    """pyeer's ZeroFMR: the FNMR at the lowest threshold that accepts no impostor pair."""
+
+    fnmr: float | None
+    threshold: float | None
+
+
+class ZeroFnmr(Block):
+    """pyeer's ZeroFNMR: the FMR at the highest threshold that rejects no genuine pair."""
+
+    fmr: float | None
+    threshold: float | None
+
+
+class HeldOutFold(Block):
+    """One identity-disjoint fold: the threshold chosen without it and its rates there."""
+
+    fold: int
+    threshold: float | None
+    fmr: float | None
+    fmr_errors: int
+    n_impostor: int
+    fnmr: float | None
+    fnmr_errors: int
+    n_genuine: int
+
+
+class CrossValidatedThreshold(Block):
+    """A threshold chosen on k-1 identity folds and judged on the held-out one, pooled."""
+
+    criterion: str
+    k: int
+    threshold_mean: float | None
+    threshold_min: float | None
+    threshold_max: float | None
+    held_out: CountedRates
+    folds: list[HeldOutFold]
+
+
+class CriterionNote(Block):
+    """A threshold criterion that could not be applied, and why."""
+
+    criterion: str
+    note: str
+
+
+class ThresholdTransfer(Block):
+    """A threshold chosen on another subset (``from``) and the rates it gives here."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
+    from_subset: str = Field(alias="from")
+    criterion: str
+    threshold: float | None
+    fmr: float | None
+    fmr_errors: int
+    n_impostor: int
+    fnmr: float | None
+    fnmr_errors: int
+    n_genuine: int
+
+
+class ModelMetrics(Block):
+    """One model's figures on one subset: the ``metrics`` block."""
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {"cross_validated", "ci", "fallback_detector_images", "threshold_transfer"}
+    )
+
+    roc_auc: float | None
+    eer: float | None
+    eer_threshold: float | None
+    tar_at_far: list[TarAtFarEntry]
+    best_f1: F1Point
+    at_default: OperatingPoint
+    d_prime: float | None
+    genuine_mean: float | None
+    genuine_std: float | None
+    impostor_mean: float | None
+    impostor_std: float | None
+    n_genuine: int = Field(ge=0)
+    n_impostor: int = Field(ge=0)
+    failure_rate: float | None = Field(ge=0, le=1)
+    auc_definition: str
+    zero_fmr: ZeroFmr | None = None
+    zero_fnmr: ZeroFnmr | None = None
+    at_target_fmr: TargetFmrPoint | None = None
+    cross_validated: list[CrossValidatedThreshold | CriterionNote] | None = Field(
+        None, description="per-pair runs: thresholds chosen on identity-disjoint folds"
+    )
+    ci: dict[str, ConfidenceInterval] | None = Field(
+        None, description="95% bootstrap intervals keyed by gate name; absent without --bootstrap"
+    )
+    multi_face_images: int = Field(0, ge=0)
+    fallback_detector_images: int | None = Field(
+        None, ge=0, description="with --fallback-detector: faces it found where HOG found none"
+    )
+    threshold_transfer: list[ThresholdTransfer | CriterionNote] | None = Field(
+        None, description="with --threshold-from: thresholds chosen on that subset, applied here"
+    )
+
+    def tar(self, target: float) -> TarAtFarEntry | None:
+        """The TAR@FAR entry of one target, None when the run did not use that target."""
+        return next((t for t in self.tar_at_far if t.far_target == target), None)
+
+    def value(self, name: str) -> float | None:
+        """A gate-able figure by its catalog name; None when absent or not computable."""
+        target = far_target(name)
+        if target is not None:
+            entry = self.tar(target)
+            return entry.tar if entry is not None and entry.supported else None
+        return self.values().get(name)
+
+    def values(self) -> dict[str, float | None]:
+        """Every gate-able figure by catalog name (the TAR family by each target's name)."""
+        flat: dict[str, float | None] = {
+            "roc_auc": self.roc_auc,
+            "eer": self.eer,
+            "d_prime": self.d_prime,
+            "best_f1": self.best_f1.f1,
+            "f1_at_default": self.at_default.f1,
+            "fmr_at_default": self.at_default.fmr,
+            "fnmr_at_default": self.at_default.fnmr,
+            "failure_rate": self.failure_rate,
+        }
+        for entry in self.tar_at_far:
+            flat[far_key(entry.far_target)] = entry.tar if entry.supported else None
+        return flat
+
+    def threshold(self, name: str) -> float | None:
+        """The threshold (model units) a figure was read at, None for threshold-free ones."""
+        target = far_target(name)
+        if target is not None:
+            entry = self.tar(target)
+            return entry.threshold if entry is not None else None
+        return {
+            "eer": self.eer_threshold,
+            "best_f1": self.best_f1.threshold,
+            "f1_at_default": self.at_default.threshold,
+            "fmr_at_default": self.at_default.threshold,
+            "fnmr_at_default": self.at_default.threshold,
+        }.get(name)
+
+    def interval(self, name: str) -> ConfidenceInterval | None:
+        """The bootstrap interval of a figure, when the run computed one."""
+        return (self.ci or {}).get(name)
+
+
+class _Named(Block):
+    name: str
+
+
+class SweepMarker(OperatingPoint, _Named):
+    """One marked threshold of the sweep (default, best F1, EER) and its rates (name first)."""
+
+
+class ThresholdSweep(Block):
+    """``threshold-sweep``'s marked thresholds; the full sweep is in sweep.csv."""
+
+    units: str
+    accept_rule: str
+    markers: list[SweepMarker]
+
+
+class ModelComparison(Block):
+    """DeLong's paired test of two models' AUCs on the same pairs (``ci`` with bootstrap)."""
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"ci"})
+
+    model_a: str
+    model_b: str
+    auc_a: float | None
+    auc_b: float | None
+    auc_difference: float | None
+    delong_z: float | None
+    delong_p: float | None
+    delong_log10_p: float | None = Field(
+        None, description="log10 of the p-value, exact where delong_p underflows to 0"
+    )
+    ci: ConfidenceInterval | None = None
+
+
+class GroupFmr(Block):
+    """FMR over one group of impostor pairs (by the two people's demographics)."""
+
+    group: str
+    fmr: float | None
+    fmr_errors: int
+    n_impostor: int
+
+
+class SubsetRate(Block):
+    """One subset's FMR and FNMR at the global threshold, and their ratios to the best.
+
+    Where the manifest has sex and age group, also the error counts, FMR by pair
+    demographics and the FMR over demographically matched impostors with its ratio.
+    """
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {
+            "fmr_errors",
+            "fnmr_errors",
+            "fmr_by_pair_demographics",
+            "matched_fmr",
+            "matched_fmr_errors",
+            "matched_n_impostor",
+            "matched_fmr_ratio",
+        }
+    )
+
+    subset: str
+    n_genuine: int = Field(ge=0)
+    n_impostor: int = Field(ge=0)
+    fmr: float | None
+    fmr_ratio: float | None
+    fnmr: float | None
+    fnmr_ratio: float | None
+    fmr_errors: int | None = None
+    fnmr_errors: int | None = None
+    fmr_by_pair_demographics: list[GroupFmr] | None = None
+    matched_fmr: float | None = None
+    matched_fmr_errors: int | None = None
+    matched_n_impostor: int | None = None
+    matched_fmr_ratio: float | None = None
+
+
+class ModelDifferential(Block):
+    """One model's subset differentials at one global threshold (model units).
+
+    ``note`` says why there are none (too few pooled impostors for the FAR target).
+    """
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"note", "matched_definition"})
+
+    threshold: float | None
+    threshold_rule: str
+    alpha: float | None = None
+    max_fmr_gap: float | None = None
+    max_fnmr_gap: float | None = None
+    fdr: float | None
+    subsets: list[SubsetRate]
+    units: str
+    matched_definition: str | None = None
+    note: str | None = None
+
+
+class SubsetDifferentials(Block):
+    """Per model: FMR/FNMR per subset at one global threshold, ratios and the FDR."""
+
+    models: dict[str, ModelDifferential]
+
+
+class IdentityConcentration(Block):
+    """How many people a subset's genuine pairs really come from (inverse Simpson index)."""
+
+    people: int
+    people_with_genuine_pairs: int
+    largest_identity: str | None
+    largest_share: float | None
+    effective_identities: float | None
+    warning: str | None
+
+
+class SubsetOverlap(Block):
+    """Another subset of the run sharing sampled images with this one."""
+
+    subset: str
+    shared_images: int
+    of_images: int
+    shared_people: int
