@@ -363,8 +363,10 @@ def test_overlapping_subsets_are_reported():
     b = pd.DataFrame({"path": ["3", "4"], "identity": ["y", "z"]})
     c = pd.DataFrame({"path": ["9"], "identity": ["q"]})
     shared = overlaps({"a": a, "b": b, "c": c})
-    assert shared["a"] == [{"subset": "b", "shared_images": 1, "of_images": 3, "shared_people": 1}]
-    assert shared["b"][0]["subset"] == "a" and shared["c"] == []
+    assert [o.model_dump() for o in shared["a"]] == [
+        {"subset": "b", "shared_images": 1, "of_images": 3, "shared_people": 1}
+    ]
+    assert shared["b"][0].subset == "a" and shared["c"] == []
     assert (
         "shares 1 of its 3 sampled images (1 people) with subset 'b'"
         in overlap_notes("a", shared["a"])[0]
