@@ -43,14 +43,27 @@ schema_version
 score_orientation
 skipped_models
 std_ddof
+auc_definition  # results.json metric blocks (face_bench.results.blocks), set by run/
+at_target_fmr
+fallback_detector_images
+threshold_transfer
+fmr_by_pair_demographics
+matched_fmr
+matched_fmr_errors
+matched_n_impostor
+matched_fmr_ratio
+matched_definition
+target_fmr
+threshold_mean
+threshold_min
+threshold_max
+from_subset  # written as "from"
+_omit_unset_extras  # pydantic calls it (@model_serializer on results blocks)
 
 # Types only annotations use.
 EmbeddingStore  # Protocol the embedding step is typed against
 Template  # Literal of the chip templates
 
-# Dead, left to the pipeline rework: documents which metrics depend on prevalence, a twin
-# of report.sections.PREVALENCE_DEPENDENT_KEYS.
-PREVALENCE_DEPENDENT
 
 # Test fixtures looked up by name (tests/corpus.py builds images for parametrized tests).
 GREEN

@@ -114,12 +114,6 @@ class CountedRates(Block):
     n_genuine: int
 
 
-class RatesAtThreshold(CountedRates):
-    """Counted rates at one threshold (model units)."""
-
-    threshold: float | None
-
-
 class TargetFmrPoint(Block):
     """The threshold reaching FMR <= target and the FNMR there, under TAR@FAR's support rule."""
 

@@ -131,7 +131,8 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     for subset in out.get("subsets") or []:
         if not isinstance(subset, dict):
             continue
-        pairs = subset.get("pairs") if isinstance(subset.get("pairs"), dict) else {}
+        raw_pairs = subset.get("pairs")
+        pairs: dict[str, Any] = raw_pairs if isinstance(raw_pairs, dict) else {}
         for run in subset.get("models") or []:
             if not isinstance(run, dict):
                 continue
