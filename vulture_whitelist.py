@@ -45,6 +45,7 @@ skipped_models
 std_ddof
 auc_definition  # results.json metric blocks (face_bench.results.blocks), set by run/
 at_target_fmr
+pairs_sha256  # read by the gate through getattr
 fallback_detector_images
 threshold_transfer
 fmr_by_pair_demographics
@@ -54,6 +55,7 @@ matched_n_impostor
 matched_fmr_ratio
 matched_definition
 target_fmr
+pairs_sha256  # read by the gate through getattr
 threshold_mean
 threshold_min
 threshold_max

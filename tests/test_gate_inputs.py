@@ -43,19 +43,26 @@ def _one_line_error(result) -> None:
 # --- item 8: a current metric that is missing or not finite fails ---------------------------
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, None, "drop"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, None])
 def test_non_finite_or_missing_current_metric_is_a_regression(tmp_path, value):
     base = write(make_results(), tmp_path / "baseline.json")
 
     def edit(data: dict) -> None:
         metrics = _metrics(data)
-        if value == "drop":
-            del metrics["roc_auc"]
-        else:
-            metrics["roc_auc"] = value
+        metrics["roc_auc"] = value
 
     result = invoke("--baseline", base, "--current", _raw(tmp_path, "current.json", edit))
     assert result.exit_code == 1, result.output
+    _one_line_error(result)
+
+
+def test_a_metric_key_dropped_from_the_file_is_malformed_exit_2(tmp_path):
+    """Every figure is a required field of the typed contract: without it the file is broken."""
+    base = write(make_results(), tmp_path / "baseline.json")
+    current = _raw(tmp_path, "current.json", lambda d: _metrics(d).pop("roc_auc"))
+    result = invoke("--baseline", base, "--current", current)
+    assert result.exit_code == 2, result.output
+    assert "invalid results file at subsets.0.models.1.metrics.roc_auc" in result.stderr
     _one_line_error(result)
 
 

@@ -175,9 +175,12 @@ class RunResults(_Strict):
 
     @classmethod
     def from_data(cls, data: dict[str, Any], path: Path | str) -> RunResults:
-        """Validate parsed JSON, turning the first error into a one-line ResultsError."""
+        """Validate parsed JSON, turning the first error into a one-line ResultsError.
+
+        Strictly: a number written as a string or a boolean is a broken file, not a figure.
+        """
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, strict=True)
         except RecursionError:
             raise ResultsError(f"{path}: invalid results file: nested too deeply") from None
         except ValidationError as exc:

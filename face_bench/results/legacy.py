@@ -2,9 +2,10 @@
 
 Version 1 wrote the same figures as version 2 but kept every metric block an open dict:
 a few keys were optional and unknown keys were allowed. :func:`upgrade_v1` fills the
-optional keys with None (or their version-1 meaning) and drops keys that version 1
-allowed but nothing reads, so the result validates as version 2 and every reader sees one
-typed shape. Anything version 1 itself forbade stays an error.
+optional keys with None (or their version-1 meaning), drops keys that version 1 allowed
+but nothing reads, and judges TAR@FAR entries by today's support rule, so the result
+validates as version 2 and every reader sees one typed shape. Anything version 1 itself
+forbade stays an error.
 """
 
 from __future__ import annotations
@@ -97,12 +98,38 @@ def _metrics_v1(metrics: Any, n_genuine: Any, n_impostor: Any) -> Any:
         },
     )
     if isinstance(out.get("tar_at_far"), list):
-        out["tar_at_far"] = [_closed(t, TarAtFarEntry) for t in out["tar_at_far"]]
+        out["tar_at_far"] = [
+            _support_rule(_closed(t, TarAtFarEntry), out.get("n_impostor"))
+            for t in out["tar_at_far"]
+        ]
     out["best_f1"] = _closed(out.get("best_f1") or {}, F1Point)
     out["at_default"] = _closed(out.get("at_default") or {}, OperatingPoint)
     if isinstance(out.get("ci"), dict):
         out["ci"] = {k: _closed(v, ConfidenceInterval) for k, v in out["ci"].items()}
     return out
+
+
+def _support_rule(entry: Any, n_impostor: Any) -> Any:
+    """Judge a TAR@FAR entry by today's support rule, as the current run's entries are.
+
+    Early version-1 files called a target supported from one allowed false accept; a
+    baseline judged that way would make every thin TAR a "regression" against a run that
+    flags it. The TAR itself is kept; only ``supported``/``reason`` are re-judged.
+    """
+    target = entry.get("far_target") if isinstance(entry, dict) else None
+    if not isinstance(n_impostor, int) or not isinstance(target, int | float):
+        return entry
+    if entry.get("tar") is None:  # nothing to judge: no false accept was allowed at all
+        return entry
+    from face_bench.metrics.summary import support_verdict
+
+    supported, reason = support_verdict(float(target), n_impostor)
+    return {
+        **entry,
+        "supported": supported,
+        "reason": reason,
+        "expected_errors": target * n_impostor,
+    }
 
 
 def _sweep_v1(sweep: Any) -> Any:
