@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from face_bench.metrics.catalog import CATALOG
 from face_bench.report.text import MISSING, pct, rate_with_counts, ratio
 from face_bench.results.blocks import (
     CountedRates,
@@ -20,8 +19,6 @@ from face_bench.results.blocks import (
 )
 from face_bench.results.contract import RunResults, SubsetRun
 
-PREVALENCE_DEPENDENT_KEYS = frozenset(m.name for m in CATALOG if m.prevalence_dependent)
-"""Page rows whose figures move with the genuine/impostor mix: never marked ▲."""
 
 FDR_DEFINITION = (
     "FDR = 1 − (α·max|ΔFMR| + (1 − α)·max|ΔFNMR|) with α = 0.5: the largest gaps between "
