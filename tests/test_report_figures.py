@@ -125,6 +125,8 @@ def test_headline_exports_from_results(tmp_path: Path):
 def _fake_results():
     from types import SimpleNamespace
 
+    from face_bench.results.blocks import ModelMetrics, OperatingPoint
+
     def model(fmr_e, n_imp, fnmr_e, n_gen):
         at = {
             "fmr": fmr_e / n_imp,
@@ -136,7 +138,10 @@ def _fake_results():
             "threshold": 0.6,
             "accepts_everything": False,
         }
-        return SimpleNamespace(name="dlib", metrics={"at_default": at, "roc_auc": 0.95, "eer": 0.1})
+        metrics = ModelMetrics.model_construct(
+            at_default=OperatingPoint.model_construct(**at), roc_auc=0.95, eer=0.1
+        )
+        return SimpleNamespace(name="dlib", metrics=metrics)
 
     subsets = [
         SimpleNamespace(
@@ -152,4 +157,5 @@ def _fake_results():
 
 
 def test_fake_results_are_json_shaped():
-    assert json.loads(json.dumps(_fake_results().subsets[0].models[0].metrics))
+    metrics = _fake_results().subsets[0].models[0].metrics
+    assert json.loads(json.dumps(metrics.at_default.model_dump(mode="json")))

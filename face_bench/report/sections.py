@@ -19,7 +19,6 @@ from face_bench.results.blocks import (
 )
 from face_bench.results.contract import RunResults, SubsetRun
 
-
 FDR_DEFINITION = (
     "FDR = 1 − (α·max|ΔFMR| + (1 − α)·max|ΔFNMR|) with α = 0.5: the largest gaps between "
     "subsets in absolute rates. Small absolute gaps give an FDR near 1 even when one subset's "
