@@ -22,6 +22,7 @@ from face_bench.core.modes import OnFail
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.models.registry import ModelSpec
+from face_bench.results.blocks import SubsetDifferentials
 from face_bench.results.contract import (
     DatasetInfo,
     Failure,

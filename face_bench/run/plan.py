@@ -13,7 +13,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from face_bench.embedding.pipeline import hash_images
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, runtime_notes
+from face_bench.results.blocks import SubsetOverlap
 from face_bench.run import evidence
 from face_bench.run.duplicates import DuplicateReport
 from face_bench.run.embed import announce_models, open_registry
@@ -56,7 +56,7 @@ class SubsetPlan:
     n_identities: int
     pairs: PairSet  # rows of RunPlan.images
     note: str
-    overlaps: list[dict[str, Any]] = field(default_factory=list)  # images shared with others
+    overlaps: list[SubsetOverlap] = field(default_factory=list)  # images shared with others
     duplicates: DuplicateReport | None = None  # byte-identical images and what was done
 
 
@@ -165,7 +165,7 @@ def _subset_plan(
     dataset: Dataset,
     position: dict[str, int],
     request: EvaluationRequest,
-    overlaps: list[dict[str, Any]],
+    overlaps: list[SubsetOverlap],
     duplicates: dict[str, DuplicateReport],
 ) -> SubsetPlan:
     rows = np.array([position[p] for p in sample.images["path"]], dtype=np.int64)
