@@ -8,8 +8,9 @@ because each image is processed independently and reassembled by index.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from face_bench.core.io import sha256_file
 from face_bench.core.records import CacheEntry
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.ray_engine import RayOptions
-from face_bench.embedding.workers import Task, WorkerModel
+from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
 from face_bench.faces.locate import Face, FaceSettings
 from face_bench.models.registry import ModelSpec
@@ -175,31 +176,45 @@ def _embed_group(
         outcomes = ray_engine.run(tasks, settings, models, ray)
     else:
         outcomes = run_workers(tasks, settings, models, workers)
-    for index, task, (digest, face_entry, outputs) in zip(order, tasks, outcomes, strict=True):
-        decoded[index] = digest
-        if digest is None:  # unreadable now: a failure, cached under no hash
-            reason = face_entry or CacheEntry(None, "unreadable", "")
-            for name in task[3]:
-                _record(results[name], index, reason)
-            tick(1)
-            continue
-        face = None
-        if face_entry is not None:
-            faces.put(digest, face_entry)
-            if face_entry.vector is None:
+    # Closed on any exception (SIGTERM, Ctrl-C, an ONNX error here): the workers are ended
+    # now, not left to finish the whole queue while the interpreter waits for them.
+    with _closing(outcomes) as stream:
+        for index, task, (digest, face_entry, outputs) in zip(order, tasks, stream, strict=True):
+            decoded[index] = digest
+            if digest is None:  # unreadable now: a failure, cached under no hash
+                reason = face_entry or CacheEntry(None, "unreadable", "")
                 for name in task[3]:
-                    keep(name, index, face_entry)
-            else:
-                face = Face.from_vector(face_entry.vector)
-        elif task[2] is not None:
-            face = Face.from_vector(task[2])
-        for name, output in outputs.items():
-            if isinstance(output, CacheEntry):
-                keep(name, index, output)
-            else:
-                batcher.add(name, index, output, face)
-        tick(1)
+                    _record(results[name], index, reason)
+                tick(1)
+                continue
+            face = None
+            if face_entry is not None:
+                faces.put(digest, face_entry)
+                if face_entry.vector is None:
+                    for name in task[3]:
+                        keep(name, index, face_entry)
+                else:
+                    face = Face.from_vector(face_entry.vector)
+            elif task[2] is not None:
+                face = Face.from_vector(task[2])
+            for name, output in outputs.items():
+                if isinstance(output, CacheEntry):
+                    keep(name, index, output)
+                else:
+                    batcher.add(name, index, output, face)
+            tick(1)
     batcher.flush_all()
+
+
+@contextlib.contextmanager
+def _closing(stream: Iterator[Outcome]) -> Iterator[Iterator[Outcome]]:
+    """Close a generator of outcomes however the block ends, so its worker pool stops."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _with_graph(model: WorkerModel, job: ModelJob) -> WorkerModel:

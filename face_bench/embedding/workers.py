@@ -9,6 +9,7 @@ parent, which owns one tuned session). Results come back in input order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
@@ -138,11 +139,13 @@ def run(
     emitted = 0
     while todo:
         lost: list[int] = []
-        for index, outcome in _pool_pass(tasks, todo, settings, models, workers, func, lost):
-            done[index] = outcome
-            while emitted in done:
-                yield done.pop(emitted)
-                emitted += 1
+        passes = _pool_pass(tasks, todo, settings, models, workers, func, lost)
+        with contextlib.closing(passes):  # closing ends the pool's workers
+            for index, outcome in passes:
+                done[index] = outcome
+                while emitted in done:
+                    yield done.pop(emitted)
+                    emitted += 1
         for index in lost:  # retried alone, so a second death names its image
             done[index] = _alone(tasks[index], settings, models, func)
         todo = [i for i in todo if i not in done and i >= emitted and i not in lost]
