@@ -100,10 +100,14 @@ __all__ = [
 
 
 def load_results(path: str | Path) -> RunResults:
-    """A ``results.json`` read back as typed results (refused with a ResultsError if unusable)."""
-    from face_bench.results.contract import RunResults
+    """A ``results.json`` of any version the gate reads, as today's typed results.
 
-    return RunResults.from_disk(Path(path))
+    Older files are upgraded on reading (their ``schema_version`` says which they were);
+    an unusable file raises ``ResultsError``.
+    """
+    from face_bench.results.legacy import read_any_version
+
+    return read_any_version(Path(path)).results
 
 
 def __getattr__(name: str) -> Any:

@@ -42,11 +42,12 @@ def test_import_loads_no_heavy_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_load_results_reads_a_results_file() -> None:
-    path = next(iter(sorted(BASELINES.glob("*.json"))))
-    results = face_bench.load_results(path)
-    assert isinstance(results, face_bench.RunResults)
-    assert results.models
+def test_load_results_reads_every_version_the_gate_reads() -> None:
+    current = face_bench.load_results(BASELINES / "young_women-40.json")
+    older = face_bench.load_results(BASELINES / "young_women-40.v1.json")
+    assert isinstance(current, face_bench.RunResults) and isinstance(older, face_bench.RunResults)
+    assert current.schema_version == older.schema_version  # v1 upgraded on reading
+    assert [m.name for m in older.models] == [m.name for m in current.models]
 
 
 def test_load_results_refuses_a_non_results_file(tmp_path: Path) -> None:
