@@ -31,6 +31,7 @@ from face_bench.core.errors import MetricError
 from face_bench.metrics.confusion import ConfusionCounts, ThresholdSweep, _counts_sorted
 from face_bench.metrics.rates import (
     NO_MOMENTS,
+    Moments,
     ScoreStats,
     chunk_moments,
     merge_chunk,
@@ -197,54 +198,25 @@ def summarise_all_pairs(
     """Exact metrics of every pair i<j of ``embeddings`` (same identity = genuine)."""
     tri = _triangle(embeddings, ids, similarity)
     blocks = row_blocks(tri.e.shape[0], block_elems)
-
-    parts: list[np.ndarray] = []
-    gm, im, lowest = NO_MOMENTS, NO_MOMENTS, math.inf
-    for gen, g_moments, i_moments, block_lowest in mapper(_pass_genuine, tri, blocks, None):
-        parts.append(gen)
-        gm, im = merge_chunk(gm, g_moments), merge_chunk(im, i_moments)
-        lowest = min(lowest, block_lowest)
-    n_pos, n_neg = gm[0], im[0]
-    if n_pos == 0 or n_neg == 0:
-        raise MetricError("verification metrics need both genuine and impostor pairs")
-    genuine = np.sort(np.concatenate(parts))
-    del parts
-
-    u, counts = np.unique(genuine, return_counts=True)
+    first = _fold_genuine(mapper(_pass_genuine, tri, blocks, None))
+    n_pos, n_neg = first.genuine_moments[0], first.impostor_moments[0]
     extra = np.asarray(sorted(set(thresholds)), np.float64)
-    hist = np.zeros(u.size + 1, np.int64)
-    eq = np.zeros(u.size, np.int64)
-    ge_extra = np.zeros(extra.size, np.int64)
-    high = np.zeros(_BUCKETS, np.int64)
-    for b_hist, b_eq, b_extra, b_high in mapper(_pass_counts, tri, blocks, (u, extra)):
-        hist += b_hist
-        eq += b_eq
-        ge_extra += b_extra
-        high += b_high
-    c = corners_from_histogram(u, counts, hist, eq, n_pos, n_neg)
-
+    c, ge_extra, high = _fold_counts(
+        mapper(_pass_counts, tri, blocks, (first.distinct, extra)), first, extra.size
+    )
     k_eer, lo, hi = _eer_bracket(c)
     plans = [_tar_plan(t, n_neg, high) for t in far_targets]
     buckets = sorted({p[1] for p in plans if p is not None})
     nexts = sorted({p[3] for p in plans if p is not None and p[3] is not None})
-    sel_s: list[np.ndarray] = []
-    sel_y: list[np.ndarray] = []
-    low = {b: np.zeros(_BUCKETS, np.int64) for b in buckets}
-    mins: dict[int, int | None] = dict.fromkeys(nexts)
-    for s, y, b_low, b_mins in mapper(_pass_select, tri, blocks, (lo, hi, buckets, nexts)):
-        sel_s.append(s)
-        sel_y.append(y)
-        for b, counts_in in zip(buckets, b_low, strict=True):
-            low[b] += counts_in
-        for b, key in zip(nexts, b_mins, strict=True):
-            mins[b] = _min_key([mins[b], key])
-    local = _counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y))
+    local, low, mins = _fold_select(
+        mapper(_pass_select, tri, blocks, (lo, hi, buckets, nexts)), buckets, nexts
+    )
     eer = _eer_from_bracket(c, k_eer, local)
     tars = [
-        _tar_from_plan(t, p, low, mins, genuine, n_pos, n_neg, lowest)
+        _tar_from_plan(t, p, low, mins, first.genuine, n_pos, n_neg, first.lowest)
         for t, p in zip(far_targets, plans, strict=True)
     ]
-    st: ScoreStats = stats_from_moments(gm, im)
+    st: ScoreStats = stats_from_moments(first.genuine_moments, first.impostor_moments)
     summary = VerificationSummary(
         roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
         eer=eer.eer,
@@ -261,7 +233,69 @@ def summarise_all_pairs(
         method="search",
     )
     at = {float(x): int(v) for x, v in zip(extra, ge_extra, strict=True)}
-    return AllPairsSummary(summary, c, genuine, at)
+    return AllPairsSummary(summary, c, first.genuine, at)
+
+
+@dataclass(frozen=True)
+class _FirstPass:
+    """What pass 1 leaves on the driver: every genuine score and both classes' moments."""
+
+    genuine: np.ndarray  # sorted
+    distinct: np.ndarray  # the distinct genuine scores, ascending
+    counts: np.ndarray  # how many genuine pairs have each
+    genuine_moments: Moments
+    impostor_moments: Moments
+    lowest: float
+
+
+def _fold_genuine(results: Iterable[Any]) -> _FirstPass:
+    parts: list[np.ndarray] = []
+    gm, im, lowest = NO_MOMENTS, NO_MOMENTS, math.inf
+    for gen, g_moments, i_moments, block_lowest in results:
+        parts.append(gen)
+        gm, im = merge_chunk(gm, g_moments), merge_chunk(im, i_moments)
+        lowest = min(lowest, block_lowest)
+    if gm[0] == 0 or im[0] == 0:
+        raise MetricError("verification metrics need both genuine and impostor pairs")
+    genuine = np.sort(np.concatenate(parts))
+    distinct, counts = np.unique(genuine, return_counts=True)
+    return _FirstPass(genuine, distinct, counts, gm, im, lowest)
+
+
+def _fold_counts(
+    results: Iterable[Any], first: _FirstPass, n_extra: int
+) -> tuple[_Corners, np.ndarray, np.ndarray]:
+    """Pass 2 summed over blocks: the ROC corners, impostors at chosen thresholds, key bits."""
+    u = first.distinct
+    hist = np.zeros(u.size + 1, np.int64)
+    eq = np.zeros(u.size, np.int64)
+    ge_extra = np.zeros(n_extra, np.int64)
+    high = np.zeros(_BUCKETS, np.int64)
+    for b_hist, b_eq, b_extra, b_high in results:
+        hist += b_hist
+        eq += b_eq
+        ge_extra += b_extra
+        high += b_high
+    n_pos, n_neg = first.genuine_moments[0], first.impostor_moments[0]
+    return corners_from_histogram(u, first.counts, hist, eq, n_pos, n_neg), ge_extra, high
+
+
+def _fold_select(
+    results: Iterable[Any], buckets: list[int], nexts: list[int]
+) -> tuple[ConfusionCounts, dict[int, np.ndarray], dict[int, int | None]]:
+    """Pass 3 over blocks: the EER bracket's scores, and each TAR bucket's low key bits."""
+    sel_s: list[np.ndarray] = []
+    sel_y: list[np.ndarray] = []
+    low = {b: np.zeros(_BUCKETS, np.int64) for b in buckets}
+    mins: dict[int, int | None] = dict.fromkeys(nexts)
+    for s, y, b_low, b_mins in results:
+        sel_s.append(s)
+        sel_y.append(y)
+        for b, counts_in in zip(buckets, b_low, strict=True):
+            low[b] += counts_in
+        for b, key in zip(nexts, b_mins, strict=True):
+            mins[b] = _min_key([mins[b], key])
+    return _counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y)), low, mins
 
 
 def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
