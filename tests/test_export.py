@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.results.export import export_scores
-from face_bench.results.scorefile import read_bob, read_pyeer, read_scores_csv
+from face_bench.results.scorefile import read_bob, read_pyeer, read_score_file
 
 pytestmark = needs_shared
 runner = CliRunner()
@@ -116,11 +116,12 @@ def test_csv_export_round_trips(run_dir, tmp_path):
     _out, written = export_scores(run_dir, "csv", tmp_path / "csv")
     frame = run_scores(run_dir)
     for item in written:
-        rows = read_scores_csv(item.paths[0])
+        back, models = read_score_file(item.paths[0])
         part = frame[frame["subset"] == item.subset]
-        assert [r.path_a for r in rows] == part["image_a"].tolist()
-        assert [r.score for r in rows] == part["standin"].tolist()
-        assert all(r.fold is None for r in rows)
+        assert models == ["standin"] and list(back["subset"].unique()) == [item.subset]
+        assert back["image_a"].tolist() == part["image_a"].tolist()
+        assert back["standin"].tolist() == part["standin"].tolist()
+        assert "fold" not in back.columns
 
 
 def test_cli_writes_next_to_the_run_by_default(run_dir):
@@ -161,8 +162,10 @@ def test_lfw_run_folder_exports_with_folds_and_drops_unscored_pairs(tmp_path):
     (item,) = written
     assert item.subset == "lfw" and item.n_dropped == 1
     assert item.paths[0] == out / "lfw" / "m_1.csv"
-    rows = read_scores_csv(item.paths[0])
-    assert [r.fold for r in rows] == [1, 1, 2] and [r.score for r in rows] == [-0.25, -0.75, -0.5]
+    back, models = read_score_file(item.paths[0])
+    assert models == ["m 1"]
+    assert back["fold"].tolist() == ["1", "1", "2"]
+    assert back["m 1"].tolist() == [-0.25, -0.75, -0.5]
 
 
 def test_each_subset_and_model_gets_its_own_files(tmp_path):

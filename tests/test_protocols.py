@@ -42,10 +42,10 @@ from face_bench.results.scorefile import (
     bob_token,
     read_bob,
     read_pyeer,
-    read_scores_csv,
+    read_score_file,
     write_bob,
     write_pyeer,
-    write_scores_csv,
+    write_score_file,
 )
 
 needs_data = needs_shared
@@ -540,16 +540,35 @@ def test_bob_refuses_merged_identities_and_labels_it_cannot_express(tmp_path):
     assert bob_token(" \t") == "_" and bob_token('"x y"') == '_"x_y"'
 
 
-def test_scores_csv_round_trip(tmp_path):
-    rows = [*ROWS, ScoreRow("a.png", "b.png", "a", "b", False, float("nan"), fold=1)]
-    back = read_scores_csv(write_scores_csv(tmp_path / "scores.csv", rows))
-    assert back[:3] == ROWS
-    assert math.isnan(back[3].score) and back[3].fold == 1
+def test_score_file_round_trip(tmp_path):
+    """One format for every scores.csv: NaN stays NaN, scores bit for bit, names as written."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "fold": [1, 2, 2],
+            "image_a": ["images/x/1.png", 'q/"a",b.png', "=cmd.png"],
+            "image_b": ["images/#y/2 3.png", "q/c.png", "b.png"],
+            "identity_a": ["x", 'O"Neil, A', "+a"],
+            "identity_b": ["#y", "Z", "b"],
+            "label": np.array([1, 0, 0], dtype=np.int8),
+            "m 1": [0.1 + 0.2, 1e-17, float("nan")],
+        }
+    )
+    back, models = read_score_file(write_score_file(tmp_path / "scores.csv", frame))
+    assert models == ["m 1"] and back["subset"].tolist() == ["lfw"] * 3
+    assert back["m 1"].tolist()[:2] == [0.1 + 0.2, 1e-17] and math.isnan(back["m 1"][2])
+    assert back["image_a"].tolist() == frame["image_a"].tolist()
+    assert back["label"].tolist() == [True, False, False]
 
 
-def test_scores_csv_reader_rejects_other_files(tmp_path):
-    with pytest.raises(ResultsError, match="expected columns"):
-        read_scores_csv(write(tmp_path, "a,b\n1,2\n", "x.csv"))
+def test_score_file_reader_rejects_other_files(tmp_path):
+    with pytest.raises(ResultsError, match="missing column"):
+        read_score_file(write(tmp_path, "a,b\n1,2\n", "x.csv"))
+    with pytest.raises(ValueError, match="a score file starts with"):
+        import pandas as pd
+
+        write_score_file(tmp_path / "s.csv", pd.DataFrame({"a": [1]}))
 
 
 # --------------------------------------------------------------------------- properties

@@ -43,14 +43,14 @@ def prepare_out(request, out: Path | None, baseline: Path | None = None) -> Path
     return final
 
 
-def write_scores_csv(evaluation, path: Path) -> Path | None:
-    """One row per pair with every model's score (17 significant digits: exact round trip)."""
+def write_run_scores(evaluation, path: Path) -> Path | None:
+    """scores.csv (``results.scorefile``): one row per pair with every model's score."""
+    from face_bench.results.scorefile import write_score_file
+
     frame = evaluation.scores_frame()
     if frame.empty:
         return None
-    frame = spreadsheet_frame(frame)  # names are data: no cell may run as a formula
-    atomic_write_text(path, frame.to_csv(index=False, float_format="%.17g", lineterminator="\n"))
-    return path
+    return write_score_file(path, frame)
 
 
 def sweep_corners(frame: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def write_evaluation(
     with timed(timings, "results_json_s"):
         evaluation.results.to_disk(written[0])
     with timed(timings, "scores_csv_s"):
-        scores_csv = write_scores_csv(evaluation, out / "scores.csv")
+        scores_csv = write_run_scores(evaluation, out / "scores.csv")
     if scores_csv is not None:
         written.append(scores_csv)
     with timed(timings, "roc_det_figures_s"):

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from face_bench.core.modes import ExportFormat
-from face_bench.core.text import from_spreadsheet_cell, unique_slugs
+from face_bench.core.text import unique_slugs
 
 if TYPE_CHECKING:
     import pandas as pd
 
-BASE_COLUMNS = ("image_a", "image_b", "identity_a", "identity_b", "label")
 ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
 
 
@@ -56,42 +55,11 @@ def _model_names(run_dir: Path) -> list[str]:
 
 
 def read_run_scores(run_dir: Path) -> tuple[pd.DataFrame, list[str]]:
-    """scores.csv as a DataFrame with float score columns, and the run's model names."""
-    import numpy as np
-    import pandas as pd
-
-    from face_bench.core.errors import ResultsError
+    """A run folder's scores.csv (see ``scorefile.read_score_file``) and its model names."""
+    from face_bench.results.scorefile import SCORE_FILE, read_score_file
 
     run_dir = Path(run_dir)
-    names = _model_names(run_dir)
-    path = run_dir / "scores.csv"
-    import io
-
-    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
-
-    text = read_bounded_text(path, MAX_TABLE_BYTES, "score file", ResultsError)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
-    # scores.csv is written for spreadsheets (formula-like cells prefixed with '): undo that.
-    frame.columns = [from_spreadsheet_cell(c) for c in frame.columns]
-    frame = frame.map(from_spreadsheet_cell)
-    missing = [c for c in (*BASE_COLUMNS, *names) if c not in frame.columns]
-    if missing:
-        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-    if "subset" not in frame.columns:  # lfw writes one pair set and a fold column instead
-        frame.insert(0, "subset", "lfw")
-    bad = ~frame["label"].isin(["0", "1"])
-    if bad.any():
-        raise ResultsError(f"{path} line {int(np.argmax(bad)) + 2}: label must be 0 or 1")
-    frame["label"] = frame["label"] == "1"
-    for name in names:
-        try:
-            frame[name] = frame[name].replace("", "nan").astype(np.float64)
-        except ValueError:
-            raise ResultsError(f"{path}: column {name!r} holds a non-number") from None
-    return frame, names
+    return read_score_file(run_dir / SCORE_FILE, _model_names(run_dir))
 
 
 def export_scores(
@@ -107,7 +75,7 @@ def export_scores(
     import numpy as np
 
     from face_bench.core.errors import ResultsError
-    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_scores_csv
+    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_score_file
 
     if fmt not in {f.value for f in ExportFormat}:
         raise ValueError(f"unknown export format {fmt!r}")
@@ -155,8 +123,11 @@ def export_scores(
                         raise ResultsError(
                             f"{where}: {exc}; export as pyeer or csv instead"
                         ) from None
-                else:
-                    paths = (write_scores_csv(folder / f"{model_stems[name]}.csv", score_rows),)
+                else:  # the run's own score-file format, cut to one subset and one model
+                    cut = rows[[c for c in rows.columns if c not in names or c == name]].copy()
+                    cut["label"] = cut["label"].astype("int8")
+                    cut[name] = scores
+                    paths = (write_score_file(folder / f"{model_stems[name]}.csv", cut),)
             written.append(
                 ExportedScores(
                     subset=subset,

@@ -1,25 +1,31 @@
-"""Score files for other tools: pyeer's text files, bob.measure's four-column format, CSV.
+"""Score files: face-bench's ``scores.csv`` and the formats of pyeer and bob.measure.
 
-Scores are always oriented higher = more likely the same person, which is what pyeer
-(``ds_scores=False``, its default) and bob.measure both assume, so they are written as
-they are. Each writer has a reader so an export can be checked by a round trip.
+``scores.csv`` is the interchange artifact (bob.measure's lesson): ``roc``, ``report``,
+``lfw`` and ``export-scores --to csv`` all write it with :func:`write_score_file`, and
+:func:`read_score_file` is the one reader, so other tools can recompute every figure
+without re-embedding. Scores are always oriented higher = more likely the same person,
+which is what pyeer (``ds_scores=False``, its default) and bob.measure both assume, so they
+are written as they are. Each writer has a reader so an export can be checked by a round trip.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from face_bench.core.errors import ResultsError
+
+if TYPE_CHECKING:
+    import pandas as pd
 from face_bench.core.io import atomic_write_text
-from face_bench.core.text import from_spreadsheet_cell, spreadsheet_cell
+from face_bench.core.text import from_spreadsheet_cell
 
 
 @dataclass(frozen=True)
@@ -153,57 +159,73 @@ def read_bob(path: str | Path) -> list[BobScore]:
     return out
 
 
-_CSV_COLUMNS = ("fold", "path_a", "path_b", "identity_a", "identity_b", "label", "score")
+# ---------------------------------------------------------------- scores.csv
+
+SCORE_FILE = "scores.csv"
+PAIR_COLUMNS = ("image_a", "image_b", "identity_a", "identity_b", "label")
+"""Every scores.csv has these, after the optional ``subset`` and ``fold`` columns and before
+one score column per model (higher = same person; empty = no score, an image failed)."""
+GROUP_COLUMNS = ("subset", "fold")
 
 
-def write_scores_csv(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
-    """Write face-bench's own score CSV (label 1/0, fold empty when there are none).
+def write_score_file(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Write face-bench's score file: one row per pair, a score column per model.
 
-    Failed pairs may carry a NaN score; it is written as ``nan`` and read back as such.
+    Columns: ``subset`` (runs of several subsets), ``fold`` (LFW), then PAIR_COLUMNS with
+    ``label`` 1/0, then the models. Scores get 17 significant digits, so they read back bit
+    for bit; cells that a spreadsheet would run as formulas are neutralised (names are data).
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                "" if row.fold is None else row.fold,
-                spreadsheet_cell(row.path_a),
-                spreadsheet_cell(row.path_b),
-                spreadsheet_cell(row.identity_a),
-                spreadsheet_cell(row.identity_b),
-                int(row.label),
-                repr(float(row.score)),
-            ]
-        )
+    from face_bench.core.io import atomic_write_text
+    from face_bench.core.text import spreadsheet_frame
+
+    columns = [c for c in frame.columns if c not in GROUP_COLUMNS]
+    if tuple(columns[: len(PAIR_COLUMNS)]) != PAIR_COLUMNS:
+        raise ValueError(f"a score file starts with {', '.join(PAIR_COLUMNS)}, got {columns}")
     path = Path(path)
-    atomic_write_text(path, buffer.getvalue(), stream_ok=True)
+    text = spreadsheet_frame(frame).to_csv(index=False, float_format="%.17g", lineterminator="\n")
+    atomic_write_text(path, text)
     return path
 
 
-def read_scores_csv(path: str | Path) -> list[ScoreRow]:
-    """Read a file written by :func:`write_scores_csv`."""
-    text = _read(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if tuple(reader.fieldnames or ()) != _CSV_COLUMNS:
-        raise ResultsError(f"{path} line 1: expected columns {','.join(_CSV_COLUMNS)}")
-    rows = []
-    for rec in reader:
+def read_score_file(
+    path: str | Path, models: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """A score file as a DataFrame (``label`` bool, float scores, NaN = no score) and its models.
+
+    ``models`` are the score columns the caller expects (from results.json); by default every
+    column after ``label``. A file without ``subset`` gets one (``lfw``: one pair set).
+    """
+    import pandas as pd
+
+    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
+
+    text = read_bounded_text(path, MAX_TABLE_BYTES, "score file", ResultsError)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
+    # scores.csv is written for spreadsheets (formula-like cells prefixed with '): undo that.
+    frame.columns = [from_spreadsheet_cell(c) for c in frame.columns]
+    frame = frame.map(from_spreadsheet_cell)
+    if models is None:
+        after = list(frame.columns).index("label") + 1 if "label" in frame.columns else 0
+        models = [c for c in frame.columns[after:] if c not in GROUP_COLUMNS]
+    names = list(models)
+    missing = [c for c in (*PAIR_COLUMNS, *names) if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
+    if "subset" not in frame.columns:  # lfw writes one pair set and a fold column instead
+        frame.insert(0, "subset", "lfw")
+    bad = ~frame["label"].isin(["0", "1"])
+    if bad.any():
+        raise ResultsError(f"{path} line {int(np.argmax(bad)) + 2}: label must be 0 or 1")
+    frame["label"] = frame["label"] == "1"
+    for name in names:
         try:
-            rows.append(
-                ScoreRow(
-                    path_a=str(from_spreadsheet_cell(rec["path_a"])),
-                    path_b=str(from_spreadsheet_cell(rec["path_b"])),
-                    identity_a=str(from_spreadsheet_cell(rec["identity_a"])),
-                    identity_b=str(from_spreadsheet_cell(rec["identity_b"])),
-                    label={"1": True, "0": False}[rec["label"]],
-                    score=float(rec["score"]),
-                    fold=int(rec["fold"]) if rec["fold"] else None,
-                )
-            )
-        except (KeyError, ValueError, TypeError):
-            raise ResultsError(f"{path} line {reader.line_num}: malformed score row") from None
-    return rows
+            frame[name] = frame[name].replace("", "nan").astype(np.float64)
+        except ValueError:
+            raise ResultsError(f"{path}: column {name!r} holds a non-number") from None
+    return frame, names
 
 
 def _read(path: str | Path) -> str:

@@ -342,7 +342,7 @@ def write_lfw(result: LfwResult, out: Path) -> list[Path]:
     import pandas as pd
 
     from face_bench.core.io import atomic_write_text
-    from face_bench.core.text import spreadsheet_frame
+    from face_bench.results.scorefile import SCORE_FILE, write_score_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -362,9 +362,5 @@ def write_lfw(result: LfwResult, out: Path) -> list[Path]:
     )
     for name, scores in result.scores.items():
         frame[name] = scores
-    csv_path = out / "scores.csv"
-    atomic_write_text(
-        csv_path,
-        spreadsheet_frame(frame).to_csv(index=False, float_format="%.17g", lineterminator="\n"),
-    )
+    csv_path = write_score_file(out / SCORE_FILE, frame)
     return [json_path, csv_path]
