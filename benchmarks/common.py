@@ -29,8 +29,9 @@ def standin_config(folder: Path) -> Path:
 def time_face_bench(args: list[str], cpu: dict | None = None) -> float:
     """Wall time of one whole ``face-bench`` process (start-up, work, writing).
 
-    With ``cpu``, its CPU seconds (user + system, worker processes included) go into
-    ``cpu["cpu_s"]``: on a shared machine that is the load-independent figure.
+    With ``cpu``, its CPU seconds (user + system of the process and the children it reaps)
+    go into ``cpu["cpu_s"]``. Embedding workers started through multiprocessing's forkserver
+    are not counted, so this is the main process's share, not the whole run's.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
