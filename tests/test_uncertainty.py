@@ -160,6 +160,23 @@ def test_auc_difference_uses_shared_replicates():
     assert ab.estimate > 0
 
 
+def test_auc_difference_reuses_each_models_replicates_exactly(monkeypatch):
+    """After both models' bootstrap_metrics, the paired difference is read from their replicate
+    AUCs (same people drawn) and equals the difference counted afresh, bit for bit."""
+    s, y, a, b = identity_run(30)
+    noisy = s + np.random.default_rng(1).normal(scale=0.3, size=s.size)
+    monkeypatch.setattr(u, "_AUC_REPLICATES", {})
+    fresh = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4)
+    u.bootstrap_metrics(s, y, a, b, n_boot=300, seed=4)
+    u.bootstrap_metrics(noisy, y, a, b, n_boot=300, seed=4)
+    assert len(u._AUC_REPLICATES) == 2
+    monkeypatch.setattr(u._Replicates, "vertices", None)  # any recount would fail here
+    assert u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4) == fresh
+    monkeypatch.undo()
+    other_seed = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 5)  # not remembered
+    assert other_seed != fresh
+
+
 def test_bad_arguments():
     s, y, a, b = identity_run(5)
     with pytest.raises(MetricError, match="n_boot"):

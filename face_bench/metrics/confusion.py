@@ -206,7 +206,11 @@ class RankedPairs:
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape[-1:] != self.order.shape:
             raise MetricError(f"need one weight per pair: {w.shape} vs {self.order.size}")
-        w = w[..., self.order]
+        return self.counts_ranked(w[..., self.order])
+
+    def counts_ranked(self, w: np.ndarray) -> ConfusionCounts:
+        """``counts`` for float64 weights already in ranked order (``w[..., order]``), which
+        the bootstrap builds directly; ``w`` is overwritten."""
         wg = w * self.genuine
         np.cumsum(w, axis=-1, out=w)
         np.cumsum(wg, axis=-1, out=wg)

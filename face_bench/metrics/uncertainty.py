@@ -12,6 +12,7 @@ every genuine pair. One rule for both classes, and a person drawn 0 times drops 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -27,6 +28,12 @@ from face_bench.metrics.catalog import far_key
 from face_bench.metrics.confusion import rank_pairs
 
 _CELLS_PER_CHUNK = 1 << 21  # replicate x pair cells per chunk: bounds memory to ~100 MB
+
+_AUC_REPLICATES: dict[str, np.ndarray] = {}
+"""Replicate AUCs of recent ``bootstrap_metrics`` calls by ``_replicate_key``: the paired AUC
+difference of two models draws the very same people (same seed, same pairs), so its
+replicates are the difference of these, and recounting them would double the bootstrap."""
+_REMEMBERED = 64
 
 
 @dataclass(frozen=True)
@@ -89,13 +96,32 @@ class _Replicates:
 
     def __init__(self, scores: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray):
         self.ranked = rank_pairs(scores, labels)
-        self.a, self.b = a, b
+        # Identity codes in ranked order, so each replicate's weights come out ranked.
+        self.a, self.b = a[self.ranked.order], b[self.ranked.order]
 
     def vertices(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Weighted (tp, fp) per replicate row, each pair weighted c[a] * c[b]."""
-        w = copies[:, self.a].astype(np.float64)
+        copies = np.asarray(copies, dtype=np.float64)  # small: converted before gathering
+        w = copies[:, self.a]
         w *= copies[:, self.b]
-        return weighted.vertices(self.ranked.counts(w))
+        return weighted.vertices(self.ranked.counts_ranked(w))
+
+
+def _replicate_key(
+    s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int
+) -> str:
+    """Everything a replicate AUC depends on: scores, labels, identity codes, draws, seed."""
+    digest = hashlib.sha256(f"{s.size} {n_boot} {seed} {_CELLS_PER_CHUNK}".encode())
+    for array in (s, y, a, b):
+        digest.update(array.dtype.str.encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _remember_aucs(key: str, reps: np.ndarray) -> None:
+    if len(_AUC_REPLICATES) >= _REMEMBERED:
+        _AUC_REPLICATES.pop(next(iter(_AUC_REPLICATES)))
+    _AUC_REPLICATES[key] = reps.copy()
 
 
 def _interval(
@@ -149,6 +175,7 @@ def bootstrap_metrics(
             reps["eer"][r0 : r0 + step] = weighted.eer_rows(tp, fp)
             for i, t in enumerate(tars):
                 reps[f"tar{i}"][r0 : r0 + step] = weighted.tar_rows(tp, fp, t.far_target)
+        _remember_aucs(_replicate_key(s, y, a, b, n_boot, seed), reps["auc"])
     get = (lambda key: reps[key]) if reps else (lambda key: None)
     return BootstrapResult(
         roc_auc=_interval(auc, get("auc"), n_boot, seed, confidence),
@@ -182,6 +209,10 @@ def bootstrap_auc_difference(
     if n_boot == 0:
         return _interval(diff, None, 0, seed, confidence)
     a, b, n_ids = _identity_codes(id_a, id_b, sa.size)
+    known_a = _AUC_REPLICATES.get(_replicate_key(sa, y, a, b, n_boot, seed))
+    known_b = _AUC_REPLICATES.get(_replicate_key(sb, y, a, b, n_boot, seed))
+    if known_a is not None and known_b is not None:
+        return _interval(diff, known_a - known_b, n_boot, seed, confidence)
     copies = _draw_counts(n_ids, n_boot, seed)
     roc_a, roc_b = _Replicates(sa, y, a, b), _Replicates(sb, y, a, b)
     reps = np.empty(n_boot)

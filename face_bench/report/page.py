@@ -47,21 +47,62 @@ def project_models(evaluation, say: Say | None = None, pool=None) -> tuple[list,
     """
     from face_bench.report.projection import TooFewPointsError, project_umap
 
-    (say or (lambda _m: None))(UMAP_MESSAGE)
     identities = evaluation.images["identity"].to_numpy()
     seed = evaluation.results.settings.seed
+    cache_dir = getattr(evaluation, "cache_dir", None)
     projections, notes = [], []
+    announced = False
     for name, embeddings in evaluation.embeddings.items():
-        if pool is not None:
-            projections.append(
-                pool.submit(project_umap, embeddings.vectors, identities, model=name, seed=seed)
-            )
+        options = {"model": name, "seed": seed, "cache_dir": cache_dir}
+        if pool is not None and not _layout_cached(embeddings.vectors, seed, cache_dir):
+            if not announced:
+                (say or (lambda _m: None))(UMAP_MESSAGE)
+                announced = True
+            projections.append(pool.submit(project_umap, embeddings.vectors, identities, **options))
             continue
         try:
-            projections.append(project_umap(embeddings.vectors, identities, model=name, seed=seed))
+            projection = project_umap(embeddings.vectors, identities, **options)
         except TooFewPointsError as exc:
-            notes.append(str(exc))
+            if pool is None:
+                notes.append(str(exc))
+            else:  # reported by collect_projections, in model order like the others
+                projections.append(_settled(exc=exc))
+            continue
+        projections.append(projection if pool is None else _settled(projection))
     return projections, notes
+
+
+def _layout_cached(vectors, seed: int, cache_dir) -> bool:
+    """Whether the layout can be read from the cache (then no UMAP process is started)."""
+    import numpy as np
+
+    from face_bench.report.projection import (
+        DEFAULT_NEIGHBORS,
+        MIN_POINTS,
+        cached_layout_path,
+        read_cached_layout,
+    )
+
+    if cache_dir is None:
+        return False
+    vectors = np.asarray(vectors, dtype=np.float32)
+    finite = vectors[np.isfinite(vectors).all(axis=1)]
+    if len(finite) < MIN_POINTS:
+        return True  # nothing to compute: the note is made in this process
+    path = cached_layout_path(finite, seed, min(DEFAULT_NEIGHBORS, len(finite) - 1), cache_dir)
+    return read_cached_layout(path, len(finite)) is not None
+
+
+def _settled(value=None, exc: BaseException | None = None):
+    """A finished future holding a layout read from the cache (or why there is none)."""
+    from concurrent.futures import Future
+
+    future: Future = Future()
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)
+    return future
 
 
 def collect_projections(futures: list) -> tuple[list, list[str]]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,7 @@ class Evaluation:
     images: pd.DataFrame
     skipped: list[str]
     dataset: Dataset
+    cache_dir: Path | None = None  # where derived artefacts (UMAP layouts) may be reused
 
     def scores_frame(self) -> pd.DataFrame:
         """One row per scored pair: subset, images, identities, label, a score column per model.
@@ -330,4 +332,6 @@ def evaluate(
             embeddings_cached={name: e.cached for name, e in embeddings.items()},
         ),
     )
-    return Evaluation(results, scored, specs, embeddings, plan.images, plan.skipped, dataset)
+    return Evaluation(
+        results, scored, specs, embeddings, plan.images, plan.skipped, dataset, plan.cache_dir
+    )
