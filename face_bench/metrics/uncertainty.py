@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ _AUC_REPLICATES: dict[str, np.ndarray] = {}
 difference of two models draws the very same people (same seed, same pairs), so its
 replicates are the difference of these, and recounting them would double the bootstrap."""
 _REMEMBERED = 64
+_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,24 @@ class _Replicates:
         return weighted.vertices(self.ranked.counts_ranked(w))
 
 
+def _each_chunk(n_boot: int, step: int, count: Callable[[int, int], None]) -> None:
+    """``count(r0, r1)`` for every chunk of replicates, on up to ``_THREADS`` threads.
+
+    numpy's gathers, products and cumulative sums release the GIL, and each chunk fills
+    only its own rows, so the numbers are those of a sequential loop.
+    """
+    starts = range(0, n_boot, step)
+    if len(starts) < 2 or _THREADS < 2:
+        for r0 in starts:
+            count(r0, min(r0 + step, n_boot))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_THREADS, len(starts))) as pool:
+        for done in [pool.submit(count, r0, min(r0 + step, n_boot)) for r0 in starts]:
+            done.result()
+
+
 def _replicate_key(
     s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int
 ) -> str:
@@ -168,13 +188,15 @@ def bootstrap_metrics(
         roc = _Replicates(s, y, a, b)
         reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
         reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
-        step = max(1, _CELLS_PER_CHUNK // s.size)
-        for r0 in range(0, n_boot, step):
-            tp, fp = roc.vertices(copies[r0 : r0 + step])
-            reps["auc"][r0 : r0 + step] = weighted.auc_rows(tp, fp)
-            reps["eer"][r0 : r0 + step] = weighted.eer_rows(tp, fp)
+
+        def count(r0: int, r1: int) -> None:
+            tp, fp = roc.vertices(copies[r0:r1])
+            reps["auc"][r0:r1] = weighted.auc_rows(tp, fp)
+            reps["eer"][r0:r1] = weighted.eer_rows(tp, fp)
             for i, t in enumerate(tars):
-                reps[f"tar{i}"][r0 : r0 + step] = weighted.tar_rows(tp, fp, t.far_target)
+                reps[f"tar{i}"][r0:r1] = weighted.tar_rows(tp, fp, t.far_target)
+
+        _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // s.size), count)
         _remember_aucs(_replicate_key(s, y, a, b, n_boot, seed), reps["auc"])
     get = (lambda key: reps[key]) if reps else (lambda key: None)
     return BootstrapResult(
@@ -216,12 +238,14 @@ def bootstrap_auc_difference(
     copies = _draw_counts(n_ids, n_boot, seed)
     roc_a, roc_b = _Replicates(sa, y, a, b), _Replicates(sb, y, a, b)
     reps = np.empty(n_boot)
-    step = max(1, _CELLS_PER_CHUNK // sa.size)
-    for r0 in range(0, n_boot, step):
-        chunk = copies[r0 : r0 + step]
-        reps[r0 : r0 + step] = weighted.auc_rows(*roc_a.vertices(chunk)) - weighted.auc_rows(
+
+    def count(r0: int, r1: int) -> None:
+        chunk = copies[r0:r1]
+        reps[r0:r1] = weighted.auc_rows(*roc_a.vertices(chunk)) - weighted.auc_rows(
             *roc_b.vertices(chunk)
         )
+
+    _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // sa.size), count)
     return _interval(diff, reps, n_boot, seed, confidence)
 
 
@@ -320,15 +344,17 @@ def bootstrap_det_band(
     copies = _draw_counts(n_ids, n_boot, seed)
     roc = _Replicates(s, y, a, b)
     reps = np.full((n_boot, grid.size), np.nan)
-    step = max(1, _CELLS_PER_CHUNK // s.size)
-    for r0 in range(0, n_boot, step):
-        tp, fp = roc.vertices(copies[r0 : r0 + step])
+
+    def count(r0: int, r1: int) -> None:
+        tp, fp = roc.vertices(copies[r0:r1])
         for i in range(tp.shape[0]):
             p, n = tp[i, -1], fp[i, -1]
             if p <= 0 or n <= 0:
                 continue
             idx = np.searchsorted(fp[i] / n, grid + 1e-12, side="right") - 1
             reps[r0 + i] = 1.0 - tp[i, idx] / p
+
+    _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // s.size), count)
     tail = 100 * (1 - confidence) / 2
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
