@@ -7,6 +7,7 @@ bodies so ``face-bench --help`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable, Mapping
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import typer
 import typer.core
 
-from face_bench.core.errors import FaceBenchError, InterruptedRunError
+from face_bench.core.errors import FaceBenchError, InterruptedRunError, TerminatedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -174,4 +175,28 @@ _load_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(app())
+    try:
+        app()
+    except SystemExit as done:
+        if done.code in (InterruptedRunError.exit_code, TerminatedRunError.exit_code):
+            _exit_now(int(done.code))
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """End an interrupted run without waiting for worker-pool threads.
+
+    A worker stopped while it was sending a result leaves half a message in the pool's
+    pipe, and the pool's manager thread, which the interpreter joins on exit, would wait
+    for the rest forever. Everything worth keeping is already written (the cache is
+    written entry by entry, atomically), so flush, run the exit handlers (they shut down a
+    Ray cluster the run started) and leave.
+    """
+    import atexit
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
