@@ -44,7 +44,7 @@ class OutputFormat(StrEnum):
 
 
 # Old spellings still accepted for one release, with a note (see ``app.RenamingCommand``).
-EVALUATION_RENAMES = {"--dataset": "--subset", "--pairs": "--sample-pairs"}
+EVALUATION_RENAMES = {"--pairs": "--sample-pairs"}
 
 # ----------------------------------------------------------------- what is sampled
 
@@ -52,10 +52,12 @@ SubsetOpt = Annotated[
     list[str],
     typer.Option(
         "--subset",
+        "--dataset",
         "-d",
         metavar="NAME",
         help="Subset of the dataset to evaluate: built-in all, ordinary, young_women, or one "
-        "from the config file. Repeat for several subsets. (Formerly --dataset.)",
+        "from the config file. Repeat for several subsets. --dataset is the same option "
+        "(the spelling of `face-bench roc --dataset young_women`); --data names the dataset.",
     ),
 ]
 DataOpt = Annotated[
