@@ -239,10 +239,17 @@ def test_umap_command_writes_png_and_csv(tmp_path: Path, session_cache: Path) ->
         "--model", "standin", "--sample", "20", "--config", str(_config(tmp_path)),
         "--cache-dir", str(session_cache), "--out", str(out),
     ]  # fmt: skip
+    shutil.rmtree(session_cache / "projections", ignore_errors=True)  # layouts of other tests
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "projecting with UMAP" in result.stderr
     assert (out / "umap.png").stat().st_size > 10_000
+    first = (out / "umap.csv").read_bytes()
+    shutil.rmtree(out)
+    again = runner.invoke(app, args)  # the layouts now come from the cache: same bytes
+    assert again.exit_code == 0, again.output
+    assert "projecting with UMAP" not in again.stderr
+    assert (out / "umap.csv").read_bytes() == first
     table = pd.read_csv(out / "umap.csv")
     assert list(table.columns) == ["model", "image", "identity", "x", "y"]
     assert table.groupby("model").size().to_dict() == {"dlib": 20, "standin": 20}

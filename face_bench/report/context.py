@@ -303,19 +303,39 @@ class _Files:
     timings: dict[str, float]
 
 
-def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt) -> _Files:
-    """results.json, CSVs, figures, headline exports, UMAP and (linked pages) thumbnails."""
+def side_figures(evaluation, out, fmt) -> tuple[list, dict, Any]:
+    """The sweep, rate, histogram and bar figures: the report's second process draws them
+    while this one writes the CSVs, ROC, DET and thumbnails (matplotlib holds the GIL)."""
+    from face_bench.report import figures
+    from face_bench.report.outputs import sweep_and_rate_figures
+
+    several = len(evaluation.subsets) > 1
+    return (
+        sweep_and_rate_figures(evaluation, out, fmt),
+        figures.score_histograms(evaluation, out, fmt=fmt),
+        figures.subset_bars(evaluation, out, fmt=fmt) if several else None,
+    )
+
+
+def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt, pool=None) -> _Files:
+    """results.json, CSVs, figures, headline exports, UMAP and (linked pages) thumbnails.
+
+    With ``pool`` idle (every UMAP layout came from the cache), ``side_figures`` runs there.
+    """
     from face_bench.report import figures, gallery, headline
     from face_bench.report.outputs import timed, write_evaluation
     from face_bench.report.page import collect_projections, write_umap_csv
 
     t: dict[str, float] = {}
-    written = write_evaluation(evaluation, out, "threshold-sweep", fmt, t)
+    idle = pool is not None and all(f.done() for f in pending)
+    side = pool.submit(side_figures, evaluation, out, fmt) if idle else None
+    written = write_evaluation(evaluation, out, "threshold-sweep", fmt, t, sweep_figures=False)
     names = [s.name for s in evaluation.subsets]
+    # Waited for (or drawn here when the second process is busy with UMAP).
+    with timed(t, "sweep_rate_histogram_bar_figures_s"):
+        drawn, histograms, bars = side.result() if side else side_figures(evaluation, out, fmt)
+    written += drawn
     sweeps = [p for p in written if p.name.startswith("sweep") and p.suffix == f".{fmt}"]
-    with timed(t, "histogram_and_bar_figures_s"):
-        histograms = figures.score_histograms(evaluation, out, fmt=fmt)
-        bars = figures.subset_bars(evaluation, out, fmt=fmt) if len(names) > 1 else None
     found = {
         "sweeps": dict(zip(names, sweeps, strict=True)),
         "histograms": histograms,

@@ -100,10 +100,17 @@ def timed(timings: dict[str, float] | None, name: str) -> Iterator[None]:
 
 
 def write_evaluation(
-    evaluation, out: Path, kind: str, fmt: str = "png", timings: dict[str, float] | None = None
+    evaluation,
+    out: Path,
+    kind: str,
+    fmt: str = "png",
+    timings: dict[str, float] | None = None,
+    sweep_figures: bool = True,
 ) -> list[Path]:
     """Write the files of ``kind`` (``roc`` or ``threshold-sweep``) into ``out``; figures in
-    ``fmt`` (png, svg or pdf). ``timings`` collects seconds per part when given."""
+    ``fmt`` (png, svg or pdf). ``timings`` collects seconds per part when given. Without
+    ``sweep_figures`` the sweep and rate figures are left to the caller (the report draws
+    them in its second process)."""
     from face_bench.report import figures
 
     out = Path(out)
@@ -120,7 +127,14 @@ def write_evaluation(
     if kind == "threshold-sweep":
         with timed(timings, "sweep_csv_s"):
             written.append(write_sweep_csv(evaluation, out / "sweep.csv"))
-        with timed(timings, "sweep_and_rate_figures_s"):
-            written += figures.sweeps(evaluation, out, fmt)
-            written.append(figures.error_rates(evaluation, out, fmt))
+        if sweep_figures:
+            with timed(timings, "sweep_and_rate_figures_s"):
+                written += sweep_and_rate_figures(evaluation, out, fmt)
     return written
+
+
+def sweep_and_rate_figures(evaluation, out: Path, fmt: str = "png") -> list[Path]:
+    """sweep[-<subset>].<fmt> per subset, then rates.<fmt>."""
+    from face_bench.report import figures
+
+    return [*figures.sweeps(evaluation, out, fmt), figures.error_rates(evaluation, out, fmt)]

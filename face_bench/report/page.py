@@ -54,10 +54,11 @@ def project_models(evaluation, say: Say | None = None, pool=None) -> tuple[list,
     announced = False
     for name, embeddings in evaluation.embeddings.items():
         options = {"model": name, "seed": seed, "cache_dir": cache_dir}
-        if pool is not None and not _layout_cached(embeddings.vectors, seed, cache_dir):
-            if not announced:
-                (say or (lambda _m: None))(UMAP_MESSAGE)
-                announced = True
+        cached = _layout_cached(embeddings.vectors, seed, cache_dir)
+        if not cached and not announced:
+            (say or (lambda _m: None))(UMAP_MESSAGE)
+            announced = True
+        if pool is not None and not cached:
             projections.append(pool.submit(project_umap, embeddings.vectors, identities, **options))
             continue
         try:
@@ -212,7 +213,9 @@ def write_report(
     # Ended, not awaited, when the report fails or is interrupted: no orphan UMAP process.
     with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending, notes = project_models(evaluation, say, pool)
-        files = write_files(evaluation, out, pending, notes, self_contained, top_k, figure_format)
+        files = write_files(
+            evaluation, out, pending, notes, self_contained, top_k, figure_format, pool
+        )
     timings = files.timings
     with timed(timings, "html_s"):
         context = build_context(evaluation, out, files, self_contained, top_k)
