@@ -100,13 +100,26 @@ class _Replicates:
         self.ranked = rank_pairs(scores, labels)
         # Identity codes in ranked order, so each replicate's weights come out ranked.
         self.a, self.b = a[self.ranked.order], b[self.ranked.order]
+        self.genuine = np.r_[False, self.ranked.genuine]
+        ends = self.ranked.ends
+        # The (0, 0) start, then each distinct score's last pair; None: every pair's own.
+        self.take = None if ends.size == scores.size else np.r_[0, ends + 1]
 
     def vertices(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted (tp, fp) per replicate row, each pair weighted c[a] * c[b]."""
+        """Weighted (tp, fp) per replicate row, each pair weighted c[a] * c[b], with the ROC's
+        (0, 0) start: ``weighted.vertices(ranked.counts(w))`` without its copies (integer
+        weights, so the sums are exact in any grouping)."""
         copies = np.asarray(copies, dtype=np.float64)  # small: converted before gathering
-        w = copies[:, self.a]
-        w *= copies[:, self.b]
-        return weighted.vertices(self.ranked.counts_ranked(w))
+        w = np.zeros((copies.shape[0], self.a.size + 1))
+        np.take(copies, self.a, axis=1, out=w[:, 1:])
+        w[:, 1:] *= copies[:, self.b]
+        wg = w * self.genuine
+        np.cumsum(w, axis=1, out=w)
+        np.cumsum(wg, axis=1, out=wg)
+        if self.take is not None:
+            w, wg = w[:, self.take], wg[:, self.take]
+        w -= wg
+        return wg, w
 
 
 def _each_chunk(n_boot: int, step: int, count: Callable[[int, int], None]) -> None:
