@@ -7,6 +7,7 @@ given ``--with-ray``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,14 +99,16 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes(cluster, tmp_
     killed: list[int] = []
 
     def kill_first_actor() -> None:
+        # Kill an actor as soon as one exists: it is then loading its models or holding
+        # its first batch, so Ray must restart it and retry that batch.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            pids = _actor_pids()
-            if pids:
-                time.sleep(1.0)  # let it start on a batch
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
-            time.sleep(0.1)
+            for pid in _actor_pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+            time.sleep(0.02)
 
     reference = _run(None, tmp_path / "local-cache", tmp_path / "local")
     killer = threading.Thread(target=kill_first_actor, daemon=True)
@@ -170,3 +173,36 @@ def test_sigterm_on_a_ray_run_exits_143_and_stops_its_cluster(tmp_path):
         if run.poll() is None:
             run.kill()
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def _slow_block(triangle, r0: int, r1: int, arg):
+    """A block task that records its process and takes long enough to be killed."""
+    marker = Path(arg)
+    marker.write_text(str(os.getpid()))
+    time.sleep(3.0)
+    return r0, r1
+
+
+def test_a_block_task_whose_worker_dies_is_retried(cluster, tmp_path):
+    import sys
+
+    from ray import cloudpickle
+
+    # Ray's workers cannot import this test module: ship _slow_block by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "pid"
+    mapper = RayMapper(cluster)
+    results: list = []
+    runner = threading.Thread(
+        target=lambda: results.extend(mapper(_slow_block, None, [(0, 1)], str(marker)))
+    )
+    runner.start()
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the block task never started"
+        time.sleep(0.05)
+    first = int(marker.read_text())
+    os.kill(first, signal.SIGKILL)  # the worker dies while it holds the block
+    runner.join(timeout=120)
+    assert results == [(0, 1)]  # Ray retried the block on another worker
+    assert int(marker.read_text()) != first
