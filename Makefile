@@ -38,7 +38,7 @@ lint: $(STAMP)
 # elsewhere those tests skip and say how to enable them (make browser-deps).
 pytest: $(STAMP)
 	@if [ "$(CI)" = "true" ]; then $(MAKE) --no-print-directory browser-deps; fi
-	$(BIN)/python -m pytest -q --with-ray
+	$(BIN)/python -m pytest -q --with-ray -m "slow or not slow"
 
 # Regression gate on a small real run against the committed baseline (numbers only): every
 # model of face-bench.toml, i.e. dlib and hse-faceres (and JAPANESE FACE v1 when its weights
