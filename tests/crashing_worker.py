@@ -14,22 +14,23 @@ import numpy as np
 from face_bench.core.records import CacheEntry
 
 
-def die_on_marked(task):
+def die_on_marked(tasks):
     """SIGKILL this worker for files named ``crash*``, every time (a deterministic crash)."""
-    path = Path(task[0])
-    if path.name.startswith("crash"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return _fine(task)
+    for task in tasks:
+        if Path(task[0]).name.startswith("crash"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    return [_fine(task) for task in tasks]
 
 
-def die_once(task):
+def die_once(tasks):
     """SIGKILL this worker the first time it meets ``flaky*`` (a transient out-of-memory)."""
-    path = Path(task[0])
-    marker = path.with_suffix(".died")
-    if path.name.startswith("flaky") and not marker.exists():
-        marker.write_text("x")
-        os.kill(os.getpid(), signal.SIGKILL)
-    return _fine(task)
+    for task in tasks:
+        path = Path(task[0])
+        marker = path.with_suffix(".died")
+        if path.name.startswith("flaky") and not marker.exists():
+            marker.write_text("x")
+            os.kill(os.getpid(), signal.SIGKILL)
+    return [_fine(task) for task in tasks]
 
 
 def _fine(task):

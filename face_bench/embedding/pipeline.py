@@ -24,7 +24,7 @@ from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
-from face_bench.faces.locate import Face, FaceSettings
+from face_bench.faces.locate import FaceSettings
 from face_bench.models.registry import ModelSpec
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -104,9 +104,9 @@ def embed_all(
     """Vectors of every model for ``paths``; each missing one computed once and cached.
 
     Images still missing for any model go through one worker pass (decode, face, every
-    model's input or embedding); ONNX batches are inferred here as their inputs arrive.
-    With ``ray`` the pass runs on a Ray cluster's actors instead (ONNX included) and the
-    vectors come back here, to the same cache.
+    model's embedding, ONNX in small batches on each worker's own session). With ``ray``
+    the pass runs on a Ray cluster's actors instead, and the vectors come back here, to
+    the same cache.
     """
     progress = progress or _no_progress
     workers = workers or default_workers()
@@ -167,17 +167,18 @@ def _embed_group(
             continue
         tasks.append((str(paths[index]), digest, None if known is None else known.vector, names))
         order.append(index)
-    batcher = _OnnxBatcher([job for job in group if not job.spec.on_dlib_runtime], workers, keep)
-    models = [WorkerModel(n, j.spec.model_dump_json(), str(j.weights)) for n, j in by_name.items()]
+    models = [
+        _with_graph(WorkerModel(n, j.spec.model_dump_json(), str(j.weights)), j)
+        for n, j in by_name.items()
+    ]
     if ray is not None:
         from face_bench.embedding import ray_engine
 
-        models = [_with_graph(model, by_name[model.name]) for model in models]
         outcomes = ray_engine.run(tasks, settings, models, ray)
     else:
         outcomes = run_workers(tasks, settings, models, workers)
-    # Closed on any exception (SIGTERM, Ctrl-C, an ONNX error here): the workers are ended
-    # now, not left to finish the whole queue while the interpreter waits for them.
+    # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
+    # not left to finish the whole queue while the interpreter waits for them.
     with _closing(outcomes) as stream:
         for index, task, (digest, face_entry, outputs) in zip(order, tasks, stream, strict=True):
             decoded[index] = digest
@@ -187,23 +188,15 @@ def _embed_group(
                     _record(results[name], index, reason)
                 tick(1)
                 continue
-            face = None
             if face_entry is not None:
                 faces.put(digest, face_entry)
                 if face_entry.vector is None:
                     for name in task[3]:
                         keep(name, index, face_entry)
-                else:
-                    face = Face.from_vector(face_entry.vector)
-            elif task[2] is not None:
-                face = Face.from_vector(task[2])
             for name, output in outputs.items():
-                if isinstance(output, CacheEntry):
-                    keep(name, index, output)
-                else:
-                    batcher.add(name, index, output, face)
+                assert isinstance(output, CacheEntry)  # every model is inferred by the workers
+                keep(name, index, output)
             tick(1)
-    batcher.flush_all()
 
 
 @contextlib.contextmanager
@@ -218,56 +211,13 @@ def _closing(stream: Iterator[Outcome]) -> Iterator[Iterator[Outcome]]:
 
 
 def _with_graph(model: WorkerModel, job: ModelJob) -> WorkerModel:
-    """Ray actors infer dlib's network remotely: convert it here, once, into the run's cache."""
+    """Workers infer dlib's network on onnxruntime: convert it here, once, into the cache."""
     if job.spec.backend != "dlib" or job.spec.on_dlib_runtime:
         return model
     from face_bench.models.dlib_onnx import ensure_converted
 
     graph = ensure_converted(job.weights, job.cache.root)
     return WorkerModel(model.name, model.spec_json, model.weights, str(graph))
-
-
-class _OnnxBatcher:
-    """Collects prepared ONNX inputs per model and infers them in fixed-size batches."""
-
-    def __init__(self, jobs: list[ModelJob], threads: int, keep) -> None:
-        self.jobs = {job.spec.name: job for job in jobs}
-        self.threads = threads
-        self.keep = keep
-        self.models: dict[str, object] = {}
-        self.batches: dict[str, list[tuple[int, np.ndarray, Face | None]]] = {
-            n: [] for n in self.jobs
-        }
-
-    def add(self, name: str, index: int, image: np.ndarray, face: Face | None) -> None:
-        self.batches[name].append((index, image, face))
-        if len(self.batches[name]) >= self.jobs[name].spec.batch_size:
-            self.flush(name)
-
-    def flush(self, name: str) -> None:
-        from face_bench.models.onnx_backend import OnnxModel, to_tensor
-
-        batch, self.batches[name] = self.batches[name], []
-        if not batch:
-            return
-        job = self.jobs[name]
-        if name not in self.models:
-            if job.spec.backend == "dlib":  # dlib's network, converted once into the cache
-                from face_bench.models.dlib_onnx import open_dlib_onnx
-
-                self.models[name] = open_dlib_onnx(job.spec, job.weights, job.cache.root,
-                                                   self.threads)  # fmt: skip
-            else:
-                self.models[name] = OnnxModel(job.spec, job.weights, threads=self.threads)
-        model: OnnxModel = self.models[name]  # type: ignore[assignment]
-        vectors = model.infer(to_tensor([image for _i, image, _n in batch], model.spec))
-        for (index, _image, face), vector in zip(batch, vectors, strict=True):
-            n_faces, fallback = (None, None) if face is None else (face.n_faces, face.fallback)
-            self.keep(name, index, CacheEntry(vector, n_faces=n_faces, detector=fallback))
-
-    def flush_all(self) -> None:
-        for name in self.jobs:
-            self.flush(name)
 
 
 def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings, list[int]]:

@@ -25,15 +25,11 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from face_bench.core.errors import EngineError, FaceBenchError
-from face_bench.core.records import CacheEntry
 from face_bench.embedding import workers
-from face_bench.faces.locate import Face, FaceSettings
+from face_bench.faces.locate import FaceSettings
 
 BATCH_IMAGES = 16  # images per actor call: large enough to batch ONNX, small enough to spread
 MAX_RETRIES = 3  # restarts of a dead actor, and retries of the batch it held
@@ -146,59 +142,18 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 class EmbedActor:
-    """One model load per actor: dlib detector and networks, ONNX sessions on one thread."""
+    """One model load per actor: the local workers' state (dlib's detector and networks,
+    ONNX sessions on one thread), kept across batches."""
 
     def __init__(self, settings: FaceSettings, models: Sequence[workers.WorkerModel]) -> None:
-        from face_bench.models.onnx_backend import OnnxModel
-        from face_bench.models.registry import ModelSpec
-
         workers.init_state(settings, models)
-        self.onnx = {}
-        for m in models:
-            spec = ModelSpec.model_validate_json(m.spec_json)
-            if m.graph is not None:  # dlib's network, converted by the driver
-                from face_bench.models.dlib_onnx import graph_spec
-
-                model = OnnxModel(graph_spec(spec), Path(m.graph), threads=1)
-                self.onnx[m.name] = (model.spec, model)
-            elif spec.backend == "onnx":
-                self.onnx[m.name] = (spec, OnnxModel(spec, Path(m.weights), threads=1))
 
     def pid(self) -> int:
         return os.getpid()
 
     def process(self, tasks: list[workers.Task]) -> list[workers.Outcome]:
         """Every image of the batch through the face stage and every model that needs it."""
-        outcomes = [workers.process(task) for task in tasks]
-        self._infer_onnx(tasks, outcomes)
-        return outcomes
-
-    def _infer_onnx(self, tasks: list[workers.Task], outcomes: list[workers.Outcome]) -> None:
-        from face_bench.models.onnx_backend import to_tensor
-
-        for name, (spec, model) in self.onnx.items():
-            # An ONNX input is an array; anything else under the name is a cache entry.
-            rows = [
-                (k, image)
-                for k, o in enumerate(outcomes)
-                if isinstance(image := o[2].get(name), np.ndarray)
-            ]
-            for start in range(0, len(rows), spec.batch_size):
-                chunk = rows[start : start + spec.batch_size]
-                vectors = model.infer(to_tensor([image for _k, image in chunk], spec))
-                for (k, _image), vector in zip(chunk, vectors, strict=True):
-                    face = _face(tasks[k], outcomes[k])
-                    outcomes[k][2][name] = CacheEntry(
-                        vector,
-                        n_faces=None if face is None else face.n_faces,
-                        detector=None if face is None else face.fallback,
-                    )
-
-
-def _face(task: workers.Task, outcome: workers.Outcome) -> Face | None:
-    face_entry = outcome[1]
-    vector = face_entry.vector if face_entry is not None else task[2]
-    return None if vector is None else Face.from_vector(vector)
+        return workers.process_batch(tasks)
 
 
 def run(

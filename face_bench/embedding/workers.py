@@ -1,10 +1,11 @@
 """One pass per image in worker processes: decode once, find the face, feed every model.
 
 For each image a worker decodes the file, finds the face (unless the face stage is
-already cached) and, for every model that still needs the image, either computes
-its embedding (dlib: the single-core descriptor is the heaviest step, so it runs
-in one process per core) or cuts its input (ONNX: batched inference stays in the
-parent, which owns one tuned session). Results come back in input order.
+already cached) and, for every model that still needs the image, computes its
+embedding: dlib's own network per image, ONNX models (dlib's converted one included)
+on the worker's own one-thread session, a few images per call. One process per core
+does the whole chain, so every core stays busy and no image crosses a process
+boundary as pixels. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ Outcome = tuple[str | None, CacheEntry | None, dict[str, CacheEntry | np.ndarray
 
 # How many tasks each worker has queued at once: enough to keep it busy, few enough that a
 # crash loses little work and an interrupted run stops soon.
-_QUEUE_PER_WORKER = 4
+_QUEUE_PER_WORKER = 2
+# Images per worker call: ONNX runs them as one batch (no faster per image beyond this on
+# CPU), and a worker that finishes early waits for at most this many images of the other.
+CHUNK_IMAGES = 4
 CRASHED = "worker_crashed"
 
 
@@ -49,20 +53,48 @@ class WorkerModel:
     graph: str | None = None  # dlib on onnxruntime: the graph converted from ``weights``
 
 
-_STATE: tuple[FaceSettings, dict[str, ModelSpec], dict] | None = None
+@dataclass
+class _State:
+    settings: FaceSettings
+    specs: dict[str, ModelSpec]
+    descriptors: dict  # name -> DlibDescriptor: dlib's own runtime
+    sessions: dict  # name -> OnnxModel: ONNX models and dlib's converted network
+
+
+_STATE: _State | None = None
+_STATE_ERROR: Exception | None = None  # a model that failed to load, raised on first use
 
 
 def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
+    """Load every model once per process (dlib's detector loads on first use)."""
     global _STATE
     from face_bench.models.dlib_backend import DlibDescriptor
+    from face_bench.models.onnx_backend import OnnxModel
 
     specs = {m.name: ModelSpec.model_validate_json(m.spec_json) for m in models}
-    descriptors = {
-        m.name: DlibDescriptor(specs[m.name], Path(m.weights))
-        for m in models
-        if specs[m.name].on_dlib_runtime
-    }
-    _STATE = (settings, specs, descriptors)
+    descriptors, sessions = {}, {}
+    for m in models:
+        spec = specs[m.name]
+        if spec.on_dlib_runtime:
+            descriptors[m.name] = DlibDescriptor(spec, Path(m.weights))
+        elif m.graph is not None:  # dlib's network, converted to ONNX by the parent
+            from face_bench.models.dlib_onnx import graph_spec
+
+            sessions[m.name] = OnnxModel(graph_spec(spec), Path(m.graph), threads=1)
+        elif spec.backend == "onnx":
+            sessions[m.name] = OnnxModel(spec, Path(m.weights), threads=1)
+    _STATE = _State(settings, specs, descriptors, sessions)
+
+
+def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
+    """``init_state`` in a pool worker: a model that cannot load (a wrong ONNX shape) is
+    raised by the first call, as the clear error it is, instead of breaking the pool
+    (which would read as a crash on every image)."""
+    global _STATE_ERROR
+    try:
+        init_state(settings, models)
+    except Exception as exc:
+        _STATE_ERROR = exc
 
 
 def process(task: Task) -> Outcome:
@@ -76,7 +108,7 @@ def process(task: Task) -> Outcome:
     from face_bench.models.dlib_backend import model_input
 
     assert _STATE is not None
-    settings, specs, descriptors = _STATE
+    settings, specs, descriptors = _STATE.settings, _STATE.specs, _STATE.descriptors
     path, expected, face_vector, names = task
     try:
         data = read_image_bytes(path)
@@ -110,6 +142,46 @@ def process(task: Task) -> Outcome:
     return digest, face_entry, out
 
 
+def process_batch(tasks: Sequence[Task]) -> list[Outcome]:
+    """``process`` for each image, then each ONNX model on all of their inputs at once."""
+    if _STATE_ERROR is not None:
+        raise _STATE_ERROR
+    outcomes = [process(task) for task in tasks]
+    assert _STATE is not None
+    for name, model in _STATE.sessions.items():
+        _infer(name, model, tasks, outcomes)
+    return outcomes
+
+
+def _infer(name: str, model, tasks: Sequence[Task], outcomes: list[Outcome]) -> None:
+    from face_bench.models.onnx_backend import to_tensor
+
+    # An ONNX input is an array; anything else under the name is already a cache entry.
+    rows = [
+        (k, image)
+        for k, outcome in enumerate(outcomes)
+        if isinstance(image := outcome[2].get(name), np.ndarray)
+    ]
+    step = model.spec.batch_size
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        vectors = model.infer(to_tensor([image for _k, image in chunk], model.spec))
+        for (k, _image), vector in zip(chunk, vectors, strict=True):
+            _keep_vector(outcomes, tasks, k, name, vector)
+
+
+def _keep_vector(outcomes: list[Outcome], tasks: Sequence[Task], k: int, name: str, vector):
+    """An inferred vector as the cache entry of image ``k``, with its face's provenance."""
+    face_entry = outcomes[k][1]
+    face_vector = face_entry.vector if face_entry is not None else tasks[k][2]
+    face = None if face_vector is None else Face.from_vector(face_vector)
+    outcomes[k][2][name] = CacheEntry(
+        vector,
+        n_faces=None if face is None else face.n_faces,
+        detector=None if face is None else face.fallback,
+    )
+
+
 def crashed(task: Task) -> Outcome:
     """The outcome of an image whose worker died twice (a native crash, the OOM killer)."""
     detail = "the worker process died on this image twice (native crash or out of memory)"
@@ -117,22 +189,27 @@ def crashed(task: Task) -> Outcome:
     return task[1], None, dict.fromkeys(task[3], failure)
 
 
+Batch = Callable[[Sequence[Task]], list[Outcome]]
+
+
 def run(
     tasks: list[Task],
     settings: FaceSettings,
     models: Sequence[WorkerModel],
     workers: int,
-    func: Callable[[Task], Outcome] = process,
+    func: Batch = process_batch,
 ) -> Iterator[Outcome]:
     """Outcomes in task order, from ``workers`` processes (in-process for one worker).
 
-    A worker that dies takes the pool with it: the pool is restarted, the images that
-    were in flight are retried one at a time, and an image that kills its worker again
-    is recorded as ``worker_crashed`` instead of ending the run.
+    Tasks go out ``CHUNK_IMAGES`` at a time. A worker that dies takes the pool with it:
+    the pool is restarted, the images that were in flight are retried one at a time, and
+    an image that kills its worker again is recorded as ``worker_crashed`` instead of
+    ending the run.
     """
     if workers <= 1 or len(tasks) < 8:
         init_state(settings, models)
-        yield from map(func, tasks)
+        for start in range(0, len(tasks), CHUNK_IMAGES):
+            yield from func(tasks[start : start + CHUNK_IMAGES])
         return
     done: dict[int, Outcome] = {}
     todo = list(range(len(tasks)))
@@ -158,53 +235,59 @@ def _new_pool(settings: FaceSettings, models: Sequence[WorkerModel], workers: in
     # Workers start from a clean server process rather than a fork of this one, which may
     # already run onnxruntime's thread pool (forking a threaded process is unsafe).
     context = multiprocessing.get_context("forkserver")
-    # The server imports this module (numpy, dlib, Pillow) once; workers fork from it ready.
+    # The server imports this module (numpy, dlib, Pillow, onnxruntime) once; workers fork
+    # from it ready.
     context.set_forkserver_preload(
-        ["face_bench.embedding.workers", "face_bench.models.dlib_backend"]
+        [
+            "face_bench.embedding.workers",
+            "face_bench.models.dlib_backend",
+        ]
     )
     return stopping_pool(
         max_workers=workers,
         mp_context=context,
-        initializer=init_state,
+        initializer=init_worker,
         initargs=(settings, tuple(models)),
     )
 
 
 def _pool_pass(tasks, todo, settings, models, workers, func, lost: list[int]):
-    """(index, outcome) as tasks finish; on a broken pool the unfinished ones go to ``lost``."""
-    queue = iter(todo)
+    """(index, outcome) as chunks finish; on a broken pool the unfinished images go to
+    ``lost``."""
+    chunks = iter([todo[i : i + CHUNK_IMAGES] for i in range(0, len(todo), CHUNK_IMAGES)])
     with _new_pool(settings, models, workers) as pool:
-        running: dict[Future, int] = {}
+        running: dict[Future, list[int]] = {}
 
         def top_up() -> None:
             while len(running) < workers * _QUEUE_PER_WORKER:
-                index = next(queue, None)
-                if index is None:
+                chunk = next(chunks, None)
+                if chunk is None:
                     return
-                running[pool.submit(func, tasks[index])] = index
+                running[pool.submit(func, [tasks[i] for i in chunk])] = chunk
 
         top_up()
         while running:
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                index = running.pop(future)
+                chunk = running.pop(future)
                 try:
-                    outcome = future.result()
+                    outcomes = future.result()
                 except BrokenProcessPool:
-                    lost.append(index)
+                    lost.extend(chunk)
                     continue
-                yield index, outcome
+                yield from zip(chunk, outcomes, strict=True)
             if lost:
-                lost.extend(running.values())
+                for chunk in running.values():
+                    lost.extend(chunk)
                 lost.sort()
                 return
             top_up()
 
 
-def _alone(task: Task, settings, models, func) -> Outcome:
+def _alone(task: Task, settings, models, func: Batch) -> Outcome:
     """One task in a fresh single-worker pool; a second death is ``worker_crashed``."""
     with _new_pool(settings, models, 1) as pool:
         try:
-            return pool.submit(func, task).result()
+            return pool.submit(func, [task]).result()[0]
         except BrokenProcessPool:
             return crashed(task)
