@@ -291,7 +291,7 @@ def lfw(folder: Path, copies: int) -> dict:
             "--out", str(folder / "lfw-out")]  # fmt: skip
     cold = time_face_bench(args)
     warm = time_face_bench(args)
-    results = json.loads((folder / "lfw-out" / "results.json").read_text(encoding="utf-8"))
+    results = json.loads((folder / "lfw-out" / "lfw.json").read_text(encoding="utf-8"))
     return {
         "images": images,
         "pairs": 2 * 300 * copies,

@@ -65,12 +65,17 @@ _STATE: _State | None = None
 _STATE_ERROR: Exception | None = None  # a model that failed to load, raised on first use
 
 
-def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
-    """Load every model once per process (dlib's detector loads on first use)."""
+def init_state(
+    settings: FaceSettings, models: Sequence[WorkerModel], detector: str | None = None
+) -> None:
+    """Load every model once per process (dlib's detector loads on first use, from
+    ``detector``, the parent's ``saved_detector`` file, when given)."""
     global _STATE
+    from face_bench.faces.alignment import use_detector_file
     from face_bench.models.dlib_backend import DlibDescriptor
     from face_bench.models.onnx_backend import OnnxModel
 
+    use_detector_file(None if detector is None else Path(detector))
     specs = {m.name: ModelSpec.model_validate_json(m.spec_json) for m in models}
     descriptors, sessions = {}, {}
     for m in models:
@@ -86,13 +91,15 @@ def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     _STATE = _State(settings, specs, descriptors, sessions)
 
 
-def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
+def init_worker(
+    settings: FaceSettings, models: Sequence[WorkerModel], detector: str | None = None
+) -> None:
     """``init_state`` in a pool worker: a model that cannot load (a wrong ONNX shape) is
     raised by the first call, as the clear error it is, instead of breaking the pool
     (which would read as a crash on every image)."""
     global _STATE_ERROR
     try:
-        init_state(settings, models)
+        init_state(settings, models, detector)
     except Exception as exc:
         _STATE_ERROR = exc
 
@@ -198,16 +205,18 @@ def run(
     models: Sequence[WorkerModel],
     workers: int,
     func: Batch = process_batch,
+    detector: str | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes in task order, from ``workers`` processes (in-process for one worker).
 
     Tasks go out ``CHUNK_IMAGES`` at a time. A worker that dies takes the pool with it:
     the pool is restarted, the images that were in flight are retried one at a time, and
     an image that kills its worker again is recorded as ``worker_crashed`` instead of
-    ending the run.
+    ending the run. ``detector`` is a ``saved_detector`` file for every process to load.
     """
+    setup = (settings, tuple(models), detector)
     if workers <= 1 or len(tasks) < 8:
-        init_state(settings, models)
+        init_state(*setup)
         for start in range(0, len(tasks), CHUNK_IMAGES):
             yield from func(tasks[start : start + CHUNK_IMAGES])
         return
@@ -216,7 +225,7 @@ def run(
     emitted = 0
     while todo:
         lost: list[int] = []
-        passes = _pool_pass(tasks, todo, settings, models, workers, func, lost)
+        passes = _pool_pass(tasks, todo, setup, workers, func, lost)
         with contextlib.closing(passes):  # closing ends the pool's workers
             for index, outcome in passes:
                 done[index] = outcome
@@ -224,38 +233,31 @@ def run(
                     yield done.pop(emitted)
                     emitted += 1
         for index in lost:  # retried alone, so a second death names its image
-            done[index] = _alone(tasks[index], settings, models, func)
+            done[index] = _alone(tasks[index], setup, func)
         todo = [i for i in todo if i not in done and i >= emitted and i not in lost]
         while emitted in done:
             yield done.pop(emitted)
             emitted += 1
 
 
-def _new_pool(settings: FaceSettings, models: Sequence[WorkerModel], workers: int):
+def _new_pool(setup: tuple, workers: int):
     # Workers start from a clean server process rather than a fork of this one, which may
     # already run onnxruntime's thread pool (forking a threaded process is unsafe).
     context = multiprocessing.get_context("forkserver")
-    # The server imports this module (numpy, dlib, Pillow, onnxruntime) once; workers fork
-    # from it ready.
+    # The server imports this module (numpy, dlib, Pillow) once; workers fork from it ready.
     context.set_forkserver_preload(
-        [
-            "face_bench.embedding.workers",
-            "face_bench.models.dlib_backend",
-        ]
+        ["face_bench.embedding.workers", "face_bench.models.dlib_backend"]
     )
     return stopping_pool(
-        max_workers=workers,
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(settings, tuple(models)),
+        max_workers=workers, mp_context=context, initializer=init_worker, initargs=setup
     )
 
 
-def _pool_pass(tasks, todo, settings, models, workers, func, lost: list[int]):
+def _pool_pass(tasks, todo, setup: tuple, workers: int, func: Batch, lost: list[int]):
     """(index, outcome) as chunks finish; on a broken pool the unfinished images go to
     ``lost``."""
     chunks = iter([todo[i : i + CHUNK_IMAGES] for i in range(0, len(todo), CHUNK_IMAGES)])
-    with _new_pool(settings, models, workers) as pool:
+    with _new_pool(setup, workers) as pool:
         running: dict[Future, list[int]] = {}
 
         def top_up() -> None:
@@ -284,9 +286,9 @@ def _pool_pass(tasks, todo, settings, models, workers, func, lost: list[int]):
             top_up()
 
 
-def _alone(task: Task, settings, models, func: Batch) -> Outcome:
+def _alone(task: Task, setup: tuple, func: Batch) -> Outcome:
     """One task in a fresh single-worker pool; a second death is ``worker_crashed``."""
-    with _new_pool(settings, models, 1) as pool:
+    with _new_pool(setup, 1) as pool:
         try:
             return pool.submit(func, [task]).result()[0]
         except BrokenProcessPool:
