@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ImageError
 from face_bench.core.processes import stopping_pool
 from face_bench.core.records import CacheEntry
@@ -240,7 +241,7 @@ def run(
             emitted += 1
 
 
-def _new_pool(setup: tuple, workers: int):
+def _context():
     # Workers start from a clean server process rather than a fork of this one, which may
     # already run onnxruntime's thread pool (forking a threaded process is unsafe).
     context = multiprocessing.get_context("forkserver")
@@ -248,6 +249,27 @@ def _new_pool(setup: tuple, workers: int):
     context.set_forkserver_preload(
         ["face_bench.embedding.workers", "face_bench.models.dlib_backend"]
     )
+    return context
+
+
+def start_server(workers: int | None = None) -> None:
+    """Start the workers' server process now, while the run is still planning.
+
+    Its imports (numpy, dlib, Pillow, face-bench's face stage) then run on a core the
+    single-threaded planning leaves idle, and the first worker forks from it ready when
+    embedding begins. A run that finds every embedding cached leaves it idle; it ends
+    with this process. Nothing to do when one worker (in-process) will embed.
+    """
+    if (workers or usable_cpus()) <= 1:
+        return
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
+
+
+def _new_pool(setup: tuple, workers: int):
+    context = _context()
     return stopping_pool(
         max_workers=workers, mp_context=context, initializer=init_worker, initargs=setup
     )

@@ -22,6 +22,7 @@ from face_bench import __version__
 from face_bench.core.modes import OnFail
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
+from face_bench.embedding.workers import start_server
 from face_bench.models.registry import ModelSpec
 from face_bench.results.blocks import SubsetDifferentials
 from face_bench.results.contract import (
@@ -284,6 +285,8 @@ def evaluate(
 ) -> Evaluation:
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
+    if request.ray is None:
+        start_server(request.workers)  # its start-up overlaps the planning
     plan = plan_run(request, on_message or (lambda _m: None), on_info)
     paths = plan.paths
     embeddings, identities = embed_models(
