@@ -15,6 +15,7 @@ from face_bench.metrics import scoring
 from face_bench.metrics import summary as m
 from face_bench.metrics import uncertainty as u
 from face_bench.metrics import weighted as weighted_rows
+from face_bench.metrics.replicates import ClassReplicates, DenseReplicates
 
 
 def identity_run(n_people: int, per_person: int = 4, seed: int = 0, noise: float = 1.2):
@@ -34,9 +35,12 @@ def weighted(scores, labels, id_a, id_b, copies, targets=(0.01, 0.1)):
     """One bootstrap replicate's figures: the bootstrap's own rows, and the public metrics
     with ``sample_weight`` (the same counting primitive) must agree exactly."""
     a, b, _ = u._identity_codes(id_a, id_b, len(scores))
-    tp, fp = u._Replicates(*m.check_scores(scores, labels), a, b).vertices(copies[None, :])
+    s, y = m.check_scores(scores, labels)
+    tp, fp = DenseReplicates(s, y, a, b).vertices(copies[None, :])
     auc, eer = weighted_rows.auc_rows(tp, fp)[0], weighted_rows.eer_rows(tp, fp)[0]
     tars = [weighted_rows.tar_rows(tp, fp, t)[0] for t in targets]
+    by_class = ClassReplicates.build(s, y, a, b).figures(copies[None, :], targets)
+    assert (by_class[0][0], by_class[1][0], [t[0] for t in by_class[2]]) == (auc, eer, tars)
     w = copies[a] * copies[b]
     assert m.roc_auc(scores, labels, sample_weight=w) == auc
     assert m.equal_error_rate(scores, labels, sample_weight=w).eer == eer
@@ -170,7 +174,7 @@ def test_auc_difference_reuses_each_models_replicates_exactly(monkeypatch):
     u.bootstrap_metrics(s, y, a, b, n_boot=300, seed=4)
     u.bootstrap_metrics(noisy, y, a, b, n_boot=300, seed=4)
     assert len(u._AUC_REPLICATES) == 2
-    monkeypatch.setattr(u._Replicates, "vertices", None)  # any recount would fail here
+    monkeypatch.setattr(u, "replicates", None)  # any recount would fail here
     assert u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4) == fresh
     monkeypatch.undo()
     other_seed = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 5)  # not remembered

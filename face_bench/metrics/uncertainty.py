@@ -24,11 +24,8 @@ import numpy as np
 
 from face_bench.core.errors import MetricError
 from face_bench.metrics import summary as metrics
-from face_bench.metrics import weighted
 from face_bench.metrics.catalog import far_key
-from face_bench.metrics.confusion import rank_pairs
-
-_CELLS_PER_CHUNK = 1 << 21  # replicate x pair cells per chunk: bounds memory to ~100 MB
+from face_bench.metrics.replicates import CELLS_PER_CHUNK, replicates
 
 _AUC_REPLICATES: dict[str, np.ndarray] = {}
 """Replicate AUCs of recent ``bootstrap_metrics`` calls by ``_replicate_key``: the paired AUC
@@ -92,36 +89,6 @@ def _draw_counts(n_ids: int, n_boot: int, seed: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=n_boot * n_ids).reshape(n_boot, n_ids)
 
 
-class _Replicates:
-    """The pairs ranked once (``confusion.rank_pairs``); each chunk of replicates is then a
-    weighted count of the same primitive the unweighted metrics use."""
-
-    def __init__(self, scores: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray):
-        self.ranked = rank_pairs(scores, labels)
-        # Identity codes in ranked order, so each replicate's weights come out ranked.
-        self.a, self.b = a[self.ranked.order], b[self.ranked.order]
-        self.genuine = np.r_[False, self.ranked.genuine]
-        ends = self.ranked.ends
-        # The (0, 0) start, then each distinct score's last pair; None: every pair's own.
-        self.take = None if ends.size == scores.size else np.r_[0, ends + 1]
-
-    def vertices(self, copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted (tp, fp) per replicate row, each pair weighted c[a] * c[b], with the ROC's
-        (0, 0) start: ``weighted.vertices(ranked.counts(w))`` without its copies (integer
-        weights, so the sums are exact in any grouping)."""
-        copies = np.asarray(copies, dtype=np.float64)  # small: converted before gathering
-        w = np.zeros((copies.shape[0], self.a.size + 1))
-        np.take(copies, self.a, axis=1, out=w[:, 1:])
-        w[:, 1:] *= copies[:, self.b]
-        wg = w * self.genuine
-        np.cumsum(w, axis=1, out=w)
-        np.cumsum(wg, axis=1, out=wg)
-        if self.take is not None:
-            w, wg = w[:, self.take], wg[:, self.take]
-        w -= wg
-        return wg, w
-
-
 def _each_chunk(n_boot: int, step: int, count: Callable[[int, int], None]) -> None:
     """``count(r0, r1)`` for every chunk of replicates, on up to ``_THREADS`` threads.
 
@@ -144,7 +111,7 @@ def _replicate_key(
     s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int, seed: int
 ) -> str:
     """Everything a replicate AUC depends on: scores, labels, identity codes, draws, seed."""
-    digest = hashlib.sha256(f"{s.size} {n_boot} {seed} {_CELLS_PER_CHUNK}".encode())
+    digest = hashlib.sha256(f"{s.size} {n_boot} {seed} {CELLS_PER_CHUNK}".encode())
     for array in (s, y, a, b):
         digest.update(array.dtype.str.encode())
         digest.update(np.ascontiguousarray(array).tobytes())
@@ -198,18 +165,18 @@ def bootstrap_metrics(
     if n_boot:
         a, b, n_ids = _identity_codes(id_a, id_b, s.size)
         copies = _draw_counts(n_ids, n_boot, seed)
-        roc = _Replicates(s, y, a, b)
+        roc = replicates(s, y, a, b)
         reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
         reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
+        targets = [t.far_target for t in tars]
 
         def count(r0: int, r1: int) -> None:
-            tp, fp = roc.vertices(copies[r0:r1])
-            reps["auc"][r0:r1] = weighted.auc_rows(tp, fp)
-            reps["eer"][r0:r1] = weighted.eer_rows(tp, fp)
-            for i, t in enumerate(tars):
-                reps[f"tar{i}"][r0:r1] = weighted.tar_rows(tp, fp, t.far_target)
+            auc_rows, eer_rows, tar_rows = roc.figures(copies[r0:r1], targets)
+            reps["auc"][r0:r1], reps["eer"][r0:r1] = auc_rows, eer_rows
+            for i, rows in enumerate(tar_rows):
+                reps[f"tar{i}"][r0:r1] = rows
 
-        _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // s.size), count)
+        _each_chunk(n_boot, roc.chunk, count)
         _remember_aucs(_replicate_key(s, y, a, b, n_boot, seed), reps["auc"])
     get = (lambda key: reps[key]) if reps else (lambda key: None)
     return BootstrapResult(
@@ -249,16 +216,14 @@ def bootstrap_auc_difference(
     if known_a is not None and known_b is not None:
         return _interval(diff, known_a - known_b, n_boot, seed, confidence)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc_a, roc_b = _Replicates(sa, y, a, b), _Replicates(sb, y, a, b)
+    roc_a, roc_b = replicates(sa, y, a, b), replicates(sb, y, a, b)
     reps = np.empty(n_boot)
 
     def count(r0: int, r1: int) -> None:
         chunk = copies[r0:r1]
-        reps[r0:r1] = weighted.auc_rows(*roc_a.vertices(chunk)) - weighted.auc_rows(
-            *roc_b.vertices(chunk)
-        )
+        reps[r0:r1] = roc_a.auc(chunk) - roc_b.auc(chunk)
 
-    _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // sa.size), count)
+    _each_chunk(n_boot, min(roc_a.chunk, roc_b.chunk), count)
     return _interval(diff, reps, n_boot, seed, confidence)
 
 
@@ -355,19 +320,13 @@ def bootstrap_det_band(
     grid = np.asarray(fmr_grid, dtype=np.float64)
     a, b, n_ids = _identity_codes(id_a, id_b, s.size)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc = _Replicates(s, y, a, b)
+    roc = replicates(s, y, a, b)
     reps = np.full((n_boot, grid.size), np.nan)
 
     def count(r0: int, r1: int) -> None:
-        tp, fp = roc.vertices(copies[r0:r1])
-        for i in range(tp.shape[0]):
-            p, n = tp[i, -1], fp[i, -1]
-            if p <= 0 or n <= 0:
-                continue
-            idx = np.searchsorted(fp[i] / n, grid + 1e-12, side="right") - 1
-            reps[r0 + i] = 1.0 - tp[i, idx] / p
+        reps[r0:r1] = roc.fnmr_at(copies[r0:r1], grid)
 
-    _each_chunk(n_boot, max(1, _CELLS_PER_CHUNK // s.size), count)
+    _each_chunk(n_boot, roc.chunk, count)
     tail = 100 * (1 - confidence) / 2
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
