@@ -562,6 +562,52 @@ def test_score_file_round_trip(tmp_path):
     assert back["label"].tolist() == [True, False, False]
 
 
+NASTY_NAMES = [
+    "images/x/1.png", 'q/"a",b.png', "=cmd.png", "+a", "-1", "@x", "\tt", "\rr", "'quoted",
+    "''=", "line\nbreak", "cr\r", "", " space ", "新垣結衣", "a,b", '"', "#y", "x\x00y",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_score_file_text_is_pandas_bytes(seed):
+    """The column writer writes exactly what pandas' to_csv wrote for score tables."""
+    import pandas as pd
+
+    from face_bench.core.text import spreadsheet_frame
+    from face_bench.results.scorefile import score_file_text
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    pick = rng.choice(len(NASTY_NAMES), size=(4, n))
+    scores = rng.normal(size=n) * 10.0 ** rng.integers(-20, 20, size=n)
+    scores[rng.random(n) < 0.1] = np.nan
+    scores[:4] = [0.0, -0.0, 1.0, 0.1 + 0.2]
+    frame = pd.DataFrame(
+        {
+            "subset": rng.choice(["young_women", "=s", "a,b"], size=n),
+            "fold": rng.integers(1, 11, size=n),
+            "image_a": [NASTY_NAMES[i] for i in pick[0]],
+            "image_b": [NASTY_NAMES[i] for i in pick[1]],
+            "identity_a": [NASTY_NAMES[i] for i in pick[2]],
+            "identity_b": [NASTY_NAMES[i] for i in pick[3]],
+            "label": (rng.random(n) < 0.3).astype(np.int8),
+            "m 1": scores,
+            "=m,2": -scores[::-1],
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+    expected = spreadsheet_frame(frame).to_csv(
+        index=False, float_format="%.17g", lineterminator="\n"
+    )
+    assert score_file_text(frame) == expected
+    with_none = frame.astype({"image_a": object})
+    with_none.loc[3, "image_a"] = None  # not text: pandas' own path
+    expected = spreadsheet_frame(with_none).to_csv(
+        index=False, float_format="%.17g", lineterminator="\n"
+    )
+    assert score_file_text(with_none) == expected
+
+
 def test_score_file_reader_rejects_other_files(tmp_path):
     with pytest.raises(ResultsError, match="missing column"):
         read_score_file(write(tmp_path, "a,b\n1,2\n", "x.csv"))

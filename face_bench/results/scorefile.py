@@ -25,7 +25,7 @@ from face_bench.core.errors import ResultsError
 if TYPE_CHECKING:
     import pandas as pd
 from face_bench.core.io import atomic_write_text
-from face_bench.core.text import from_spreadsheet_cell
+from face_bench.core.text import from_spreadsheet_cell, spreadsheet_cell
 
 
 @dataclass(frozen=True)
@@ -175,16 +175,69 @@ def write_score_file(path: str | Path, frame: pd.DataFrame) -> Path:
     ``label`` 1/0, then the models. Scores get 17 significant digits, so they read back bit
     for bit; cells that a spreadsheet would run as formulas are neutralised (names are data).
     """
-    from face_bench.core.io import atomic_write_text
-    from face_bench.core.text import spreadsheet_frame
-
     columns = [c for c in frame.columns if c not in GROUP_COLUMNS]
     if tuple(columns[: len(PAIR_COLUMNS)]) != PAIR_COLUMNS:
         raise ValueError(f"a score file starts with {', '.join(PAIR_COLUMNS)}, got {columns}")
     path = Path(path)
-    text = spreadsheet_frame(frame).to_csv(index=False, float_format="%.17g", lineterminator="\n")
-    atomic_write_text(path, text)
+    atomic_write_text(path, score_file_text(frame))
     return path
+
+
+def score_file_text(frame: pd.DataFrame) -> str:
+    """The CSV text of a score table: the bytes pandas' ``to_csv(float_format="%.17g")``
+    writes after ``spreadsheet_frame``, built column by column.
+
+    Tens of thousands of pairs repeat a few hundred names, so each distinct name is
+    neutralised and CSV-quoted once (by the csv module pandas itself writes with), and the
+    rows are joined from those cells. Columns of another kind (rare: not text, integers,
+    booleans or float64) take pandas' path.
+    """
+    cells = [_column_cells(frame[name]) for name in frame.columns]
+    if any(c is None for c in cells) or frame.columns.has_duplicates or not len(frame.columns):
+        from face_bench.core.text import spreadsheet_frame
+
+        csv_text: str = spreadsheet_frame(frame).to_csv(
+            index=False, float_format="%.17g", lineterminator="\n"
+        )
+        return csv_text
+    header = ",".join(_csv_fields([str(spreadsheet_cell(c)) for c in frame.columns]))
+    rows = "".join(f"{line}\n" for line in map(",".join, zip(*cells, strict=True)))
+    return f"{header}\n{rows}"
+
+
+def _csv_fields(values: list[str]) -> list[str]:
+    """Each value as the csv module writes it inside a row of several fields (quoted only
+    when it holds a comma, a quote or a line break)."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    out = []
+    for value in values:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([value, ""])  # never a row of one empty field, which csv quotes
+        out.append(buffer.getvalue()[: -len(",\n")])
+    return out
+
+
+def _column_cells(column: pd.Series) -> list[str] | None:
+    """One column's CSV cells as pandas writes them, or None for a kind left to pandas."""
+    values = column.to_numpy()
+    kind = values.dtype.kind
+    if kind == "f" and values.dtype == np.float64:
+        return ["" if v != v else f"{v:.17g}" for v in values.tolist()]  # NaN: empty
+    if kind in "iub":
+        return [str(v) for v in values.tolist()]
+    if kind != "O":
+        return None
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if not all(isinstance(u, str) for u in uniques):
+        return None
+    shown = _csv_fields([str(spreadsheet_cell(u)) for u in uniques])
+    return [shown[c] for c in codes.tolist()]
 
 
 def read_score_file(
