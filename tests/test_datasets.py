@@ -27,11 +27,11 @@ from face_bench.data.datasets import (
     _unrank_pairs,
     load_dataset,
     make_pairs,
-    safe_relative,
     sample_images,
     select_subset,
     subset_spec,
 )
+from face_bench.data.paths import PathGuard, safe_relative
 
 MANIFEST = """path,identity,sex,age_group,japanese
 images/b/2.png,b,M,adult,yes
@@ -183,6 +183,46 @@ def test_symlink_inside_the_root_is_fine_outside_is_refused(tmp_path):
     assert safe_relative(root, "a/inside.jpg") == "a/inside.jpg"
     with pytest.raises(PathEscapeError, match="symlink"):
         safe_relative(root, "a/outside.jpg")
+
+
+def test_one_guard_for_many_paths_decides_as_full_resolution(tmp_path):
+    """Folders resolved once, names checked one by one: the same verdict as resolving each
+    whole path, through symlinked folders, symlinked files, loops and missing files."""
+    root, outside = tmp_path / "root", tmp_path / "elsewhere"
+    touch(root, "a/real.jpg")
+    touch(outside, "x.jpg")
+    (root / "in_dir").symlink_to(root / "a")
+    (root / "out_dir").symlink_to(outside)
+    (root / "a" / "to_real.jpg").symlink_to(root / "a" / "real.jpg")
+    (root / "a" / "to_out.jpg").symlink_to(outside / "x.jpg")
+    (root / "a" / "loop.jpg").symlink_to(root / "a" / "loop.jpg")
+    (root / "loop_dir").symlink_to(root / "loop_dir")
+    paths = [
+        "a/real.jpg", "in_dir/real.jpg", "in_dir/to_real.jpg", "out_dir/x.jpg", "a/to_out.jpg",
+        "in_dir/to_out.jpg", "a/missing.jpg", "missing/dir/x.jpg", "a/loop.jpg",
+        "loop_dir/x.jpg", "top.jpg", "./a/real.jpg",
+    ]  # fmt: skip
+
+    def whole(relative):  # every path resolved on its own, component by component
+        try:
+            inside = (root / relative).resolve().is_relative_to(root.resolve())
+        except RuntimeError:  # a symlink loop (Python 3.11)
+            return ManifestError
+        return None if inside else PathEscapeError
+
+    guard = PathGuard(root)
+    for relative in paths:
+        error = whole(relative)
+        if error is None:
+            assert guard.check(relative) == Path(relative).as_posix()
+        else:
+            with pytest.raises(error):
+                guard.check(relative)
+    assert guard.check("in_dir/real.jpg") == "in_dir/real.jpg"
+    with pytest.raises(PathEscapeError):
+        guard.check("out_dir/x.jpg")
+    with pytest.raises(ManifestError, match="symlink loop"):
+        guard.check("a/loop.jpg")
 
 
 # ------------------------------------------------------------------------ subsets

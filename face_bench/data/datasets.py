@@ -13,7 +13,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,11 @@ from face_bench.core.errors import (
     DatasetError,
     EmptySubsetError,
     ManifestError,
-    PathEscapeError,
     UnknownSubsetError,
 )
 from face_bench.core.io import MAX_TABLE_BYTES, read_bounded
 from face_bench.core.modes import IdentityFrom
+from face_bench.data.paths import PathGuard
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".pgm"}
 # A folder holding one of these is a face-bench run (reports/...), never part of a face set.
@@ -51,34 +51,6 @@ class Dataset:
 
 def _digest_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def safe_relative(root: Path, relative: str) -> str:
-    """Return ``relative`` normalised, refusing paths that leave ``root``.
-
-    Absolute paths, ``..`` components and symlinks that resolve outside the root
-    are all refused, since a manifest is data and must not widen what is read.
-    """
-    if not relative.strip():
-        raise ManifestError("empty image path")
-    if "\x00" in relative:
-        raise ManifestError(f"NUL character in image path {relative!r}")
-    candidate = Path(relative)
-    windows = PureWindowsPath(relative)
-    if candidate.is_absolute() or windows.is_absolute() or relative[0] in "/\\":
-        raise PathEscapeError(f"absolute path not allowed in a dataset: {relative!r}")
-    if ".." in candidate.parts or "\\.." in relative or "..\\" in relative:
-        raise PathEscapeError(f"path leaves the dataset root: {relative!r}")
-    try:
-        root_resolved = root.resolve()
-        resolved = (root / candidate).resolve()
-    except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError up to Python 3.12
-        raise ManifestError(
-            f"cannot resolve image path {relative!r}: symlink loop ({exc})"
-        ) from None
-    if not resolved.is_relative_to(root_resolved):
-        raise PathEscapeError(f"path resolves outside the dataset root (symlink?): {relative!r}")
-    return candidate.as_posix()
 
 
 # ``--identity-from filename``: the file name without its extension and without a trailing
@@ -225,9 +197,10 @@ def _load_manifest(root: Path, manifest: Path) -> Dataset:
         if blank:
             raise ManifestError(f"{manifest}: empty {column!r} on line {blank[0]}")
     paths = []
+    guard = PathGuard(root)
     for line, value in zip(lines, table["path"], strict=True):
         try:
-            paths.append(safe_relative(root, value))
+            paths.append(guard.check(value))
         except DatasetError as exc:
             raise type(exc)(f"{manifest}, line {line}: {exc}") from None
     table["path"] = paths
@@ -263,9 +236,10 @@ def _listed_images(root: Path) -> list[Path]:
 def _load_listing(root: Path, identity_from: IdentityFrom, pattern: str | None = None) -> Dataset:
     rows = []
     by_name = _identity_rule(pattern) if identity_from == "filename" else None
+    guard = PathGuard(root)
     for path in _listed_images(root):
         relative = path.relative_to(root).as_posix()
-        safe_relative(root, relative)
+        guard.check(relative)
         parts = path.relative_to(root).parts
         if by_name is not None:
             identity = by_name(path.stem, relative)
