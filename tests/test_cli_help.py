@@ -70,3 +70,24 @@ def test_unknown_model_and_missing_data(tmp_path: Path) -> None:
     result = runner.invoke(app, ["roc", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 10 and "dataset folder not found" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_console_entry_point_keeps_exit_codes_and_output(tmp_path: Path) -> None:
+    """``main`` leaves without interpreter teardown: exit codes and every line still arrive,
+    as they do from the Typer app exiting the usual way."""
+
+    def run(*args: str, entry: str = "main") -> subprocess.CompletedProcess[str]:
+        code = (
+            "import sys; sys.argv[0] = 'face-bench'; "
+            f"from face_bench.cli.app import {entry}; {entry}()"
+        )
+        command = [sys.executable, "-c", code, *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    shown, usual = run("roc", "--help"), run("roc", "--help", entry="app")
+    assert (shown.returncode, shown.stdout) == (usual.returncode, usual.stdout) == (0, usual.stdout)
+    assert "Usage: face-bench roc" in shown.stdout
+    assert run("no-such-command").returncode == 2
+    missing = run("roc", "--data", str(tmp_path / "nothing"))
+    assert missing.returncode == 10
+    assert missing.stderr.count("\n") == 1 and missing.stderr.startswith("face-bench: error:")
