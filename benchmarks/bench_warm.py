@@ -1,0 +1,172 @@
+"""The warm default run: ``face-bench roc`` on young_women with dlib + the stand-in, cached.
+
+Every embedding is in the cache, so what is left is start-up, imports, metrics (with the
+1,000-replicate identity bootstrap), writing results.json and scores.csv, and drawing
+roc.png and det.png. The run is timed ``--repeat`` times as a whole process (min and
+median wall, CPU of the main process), then once more with perf_counter spans around each
+part (``--split``): interpreter start, CLI imports, the run modules' imports, plan
+(dataset, hashes, models), embedding (cache reads), scoring, summaries (metrics,
+bootstrap, DeLong), the results.json / scores.csv / figure writers and the terminal table.
+
+    python benchmarks/bench_warm.py [--repeat 5] [--bootstrap 1000] [--update-results | --out FILE]
+
+The machine may be shared: the load average is recorded before and after, and the figure to
+compare is the minimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, SHARED, add_output_options, output_path, standin_config, step
+
+JP = SHARED / "datasets" / "jp_faces_dev"
+
+# Run in a child process: wraps the run's steps in perf_counter spans, then runs the CLI.
+_SPLIT_CHILD = r"""
+import json, sys, time
+started = time.time()
+t = time.perf_counter()
+spans = {"interpreter_start_s": started - float(sys.argv[1])}
+spans_file = sys.argv[2]
+import face_bench.cli.app as app
+spans["cli_import_s"] = time.perf_counter() - t
+t = time.perf_counter()
+import face_bench.report.outputs as outputs
+import face_bench.run.evaluation as evaluation
+spans["run_modules_import_s"] = time.perf_counter() - t
+
+def timed(module, name, key):
+    inner = getattr(module, name)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spans[key] = spans.get(key, 0.0) + time.perf_counter() - t0
+    setattr(module, name, wrapper)
+
+timed(evaluation, "evaluate", "evaluate_s")
+timed(evaluation, "plan_run", "evaluate.plan_s")
+timed(evaluation, "embed_models", "evaluate.embed_s")
+timed(evaluation, "score_pairset", "evaluate.score_s")
+timed(evaluation, "summarise_subset", "evaluate.summarise_s")
+import face_bench.cli.render as render
+timed(render, "render_evaluation", "render_table_s")
+write = outputs.write_evaluation
+def write_evaluation(*args, **kwargs):
+    timings = {}
+    t0 = time.perf_counter()
+    try:
+        return write(*args, **kwargs, timings=timings)
+    finally:
+        spans["write_s"] = time.perf_counter() - t0
+        spans.update({f"write.{k}": v for k, v in timings.items()})
+outputs.write_evaluation = write_evaluation
+sys.argv = ["face-bench", *sys.argv[3:]]
+try:
+    app.main()
+except SystemExit:
+    pass
+spans["total_in_process_s"] = time.time() - started
+with open(spans_file, "w") as f:
+    json.dump(spans, f)
+"""
+
+
+def run_args(folder: Path, bootstrap: int) -> list[str]:
+    config = standin_config(folder)
+    return [
+        "roc", "--subset", "young_women", "--data", str(JP), "--model", "dlib",
+        "--model", "standin", "--config", str(config), "--cache-dir", str(folder / "cache"),
+        "--out", str(folder / "out"), "--bootstrap", str(bootstrap),
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def _run(command: list[str]) -> None:
+    """Run a child with this checkout first on its path; a failure shows the child's stderr."""
+    done = subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+    if done.returncode:
+        shown = " ".join(command[:3])
+        raise SystemExit(f"exit {done.returncode}: {shown} ...\n{done.stderr[-3000:]}")
+
+
+def time_run(args: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system of the process) of one ``face-bench`` run."""
+    before = os.times()
+    start = time.perf_counter()
+    _run([sys.executable, "-m", "face_bench", *args])
+    wall = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return wall, cpu
+
+
+def split_run(args: list[str], folder: Path) -> dict[str, float]:
+    """One run with a span around each part; seconds per span."""
+    spans = folder / "spans.json"
+    _run([sys.executable, "-c", _SPLIT_CHILD, repr(time.time()), str(spans), *args])
+    return {k: round(v, 3) for k, v in json.loads(spans.read_text()).items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed warm runs (default 5)")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="replicates (default 1000)")
+    parser.add_argument("--no-split", action="store_true", help="skip the split run")
+    add_output_options(parser, "warm")
+    args = parser.parse_args()
+    out = output_path(args, "warm")
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
+        folder = Path(tmp)
+        load_before = os.getloadavg()
+        step("cold run (fills the embedding cache)")
+        cold, _cpu = time_run(run_args(folder, 0))
+        walls, cpus = [], []
+        for i in range(args.repeat):
+            wall, cpu = time_run(run_args(folder, args.bootstrap))
+            step(f"warm run {i + 1}/{args.repeat}: {wall:.3f} s wall, {cpu:.3f} s CPU")
+            walls.append(wall)
+            cpus.append(cpu)
+        split = {} if args.no_split else split_run(run_args(folder, args.bootstrap), folder)
+        load_after = os.getloadavg()
+    summary = {
+        "case": "roc --subset young_women (225 images, 25,200 pairs), dlib + stand-in, cached",
+        "bootstrap": args.bootstrap,
+        "cold_fill_s": round(cold, 3),
+        "warm_runs": args.repeat,
+        "warm_min_s": round(min(walls), 3),
+        "warm_median_s": round(statistics.median(walls), 3),
+        "warm_cpu_min_s": round(min(cpus), 3),
+        "warm_cpu_median_s": round(statistics.median(cpus), 3),
+        "warm_walls_s": [round(w, 3) for w in walls],
+        "split_s": split,
+        "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
