@@ -35,6 +35,18 @@ def test_blocked_pair_scores_equal_the_full_matrix(similarity):
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_chunking_never_changes_a_score(similarity):
+    """Pairs are scored in cache-sized chunks; each score is computed on its own, so any chunk
+    size gives the same bits as one pass over every pair."""
+    rng = np.random.default_rng(4)
+    emb = rng.normal(size=(90, 512)).astype(np.float32)
+    a, b = rng.integers(0, 90, size=(2, 5000))
+    whole = scoring.score_pairs(emb, a, b, similarity, chunk_pairs=a.size)
+    for chunk in (None, 1, 7, 1024):
+        assert np.array_equal(scoring.score_pairs(emb, a, b, similarity, chunk_pairs=chunk), whole)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
 def test_failed_images_give_nan_scores_that_reject_failed_floors(similarity):
     vectors = np.array([[1.0, 0.0], [np.nan, np.nan], [0.6, 0.8]], dtype=np.float32)
     scores = scoring.score_pairs(vectors, np.array([0, 0, 1]), np.array([1, 2, 2]), similarity)
