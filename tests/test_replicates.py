@@ -84,6 +84,7 @@ def test_bootstrap_results_do_not_depend_on_the_way(monkeypatch):
 
     def run():
         u._AUC_REPLICATES.clear()
+        u._COUNTERS.clear()
         return (
             u.bootstrap_metrics(s, y, a, b, TARGETS, 400, 3),
             u.bootstrap_auc_difference(s, other, y, a, b, 400, 3),
@@ -95,3 +96,17 @@ def test_bootstrap_results_do_not_depend_on_the_way(monkeypatch):
     dense = run()
     assert by_class[:2] == dense[:2]
     assert all(same(x, z) for x, z in zip(by_class[2], dense[2], strict=True))
+
+
+def test_a_pair_set_is_ranked_once_for_intervals_and_band(monkeypatch):
+    s, y, a, b = pairs(10, 6, 7, 2)
+    u._COUNTERS.clear()
+    built = []
+    monkeypatch.setattr(u, "replicates", lambda *args: built.append(1) or rp.replicates(*args))
+    first = u.bootstrap_metrics(s, y, a, b, TARGETS, 100, 0)
+    band = u.bootstrap_det_band(s, y, a, b, np.geomspace(1e-2, 1, 10), 50, 0)
+    assert len(built) == 1
+    u._COUNTERS.clear()
+    assert u.bootstrap_metrics(s, y, a, b, TARGETS, 100, 0) == first
+    assert same(u.bootstrap_det_band(s, y, a, b, np.geomspace(1e-2, 1, 10), 50, 0), band)
+    assert len(built) == 2

@@ -174,7 +174,7 @@ def test_auc_difference_reuses_each_models_replicates_exactly(monkeypatch):
     u.bootstrap_metrics(s, y, a, b, n_boot=300, seed=4)
     u.bootstrap_metrics(noisy, y, a, b, n_boot=300, seed=4)
     assert len(u._AUC_REPLICATES) == 2
-    monkeypatch.setattr(u, "replicates", None)  # any recount would fail here
+    monkeypatch.setattr(u, "_each_chunk", None)  # any recount would fail here
     assert u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4) == fresh
     monkeypatch.undo()
     other_seed = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 5)  # not remembered

@@ -25,7 +25,12 @@ import numpy as np
 from face_bench.core.errors import MetricError
 from face_bench.metrics import summary as metrics
 from face_bench.metrics.catalog import far_key
-from face_bench.metrics.replicates import CELLS_PER_CHUNK, replicates
+from face_bench.metrics.replicates import (
+    CELLS_PER_CHUNK,
+    ClassReplicates,
+    DenseReplicates,
+    replicates,
+)
 
 _AUC_REPLICATES: dict[str, np.ndarray] = {}
 """Replicate AUCs of recent ``bootstrap_metrics`` calls by ``_replicate_key``: the paired AUC
@@ -33,6 +38,10 @@ difference of two models draws the very same people (same seed, same pairs), so 
 replicates are the difference of these, and recounting them would double the bootstrap."""
 _REMEMBERED = 64
 _THREADS = min(4, os.cpu_count() or 1)
+_COUNTERS: dict[str, ClassReplicates | DenseReplicates] = {}
+"""The last few ranked pair sets by ``_replicate_key(..., 0, 0)``: a model's intervals and its
+DET band count the same pairs."""
+_COUNTERS_KEPT = 4
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,19 @@ def _replicate_key(
     return digest.hexdigest()
 
 
+def _counter(
+    s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> ClassReplicates | DenseReplicates:
+    """``replicates(s, y, a, b)``, built once for the last few pair sets."""
+    key = _replicate_key(s, y, a, b, 0, 0)
+    found = _COUNTERS.get(key)
+    if found is None:
+        if len(_COUNTERS) >= _COUNTERS_KEPT:
+            _COUNTERS.pop(next(iter(_COUNTERS)))
+        found = _COUNTERS[key] = replicates(s, y, a, b)
+    return found
+
+
 def _remember_aucs(key: str, reps: np.ndarray) -> None:
     if len(_AUC_REPLICATES) >= _REMEMBERED:
         _AUC_REPLICATES.pop(next(iter(_AUC_REPLICATES)))
@@ -165,7 +187,7 @@ def bootstrap_metrics(
     if n_boot:
         a, b, n_ids = _identity_codes(id_a, id_b, s.size)
         copies = _draw_counts(n_ids, n_boot, seed)
-        roc = replicates(s, y, a, b)
+        roc = _counter(s, y, a, b)
         reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
         reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
         targets = [t.far_target for t in tars]
@@ -216,7 +238,7 @@ def bootstrap_auc_difference(
     if known_a is not None and known_b is not None:
         return _interval(diff, known_a - known_b, n_boot, seed, confidence)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc_a, roc_b = replicates(sa, y, a, b), replicates(sb, y, a, b)
+    roc_a, roc_b = _counter(sa, y, a, b), _counter(sb, y, a, b)
     reps = np.empty(n_boot)
 
     def count(r0: int, r1: int) -> None:
@@ -320,7 +342,7 @@ def bootstrap_det_band(
     grid = np.asarray(fmr_grid, dtype=np.float64)
     a, b, n_ids = _identity_codes(id_a, id_b, s.size)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc = replicates(s, y, a, b)
+    roc = _counter(s, y, a, b)
     reps = np.full((n_boot, grid.size), np.nan)
 
     def count(r0: int, r1: int) -> None:
