@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from face_bench.core.text import display, unique_slugs
 
@@ -44,23 +46,42 @@ def _det_marks(metrics: ModelMetrics) -> tuple:
     return tuple(marks)
 
 
-def _det_band(scores, fpr, n_boot: int, seed: int):
-    """The identity-bootstrap band of one DET curve, or None without a bootstrap."""
-    import numpy as np
+class BandPairs(NamedTuple):
+    """The pairs behind one DET curve's identity-bootstrap band."""
 
+    scores: np.ndarray
+    labels: np.ndarray
+    ids_a: np.ndarray
+    ids_b: np.ndarray
+
+
+class RocDet(NamedTuple):
+    """What roc.<fmt> and det.<fmt> show, as plain arrays and numbers: the figures can be
+    drawn from it in another process (``figure_process``) without the evaluation."""
+
+    roc: list  # plots.RocSeries
+    det: list  # plots.DetSeries, bands not yet counted
+    bands: list[BandPairs | None]  # one per DET curve
+    title: str
+    n_boot: int
+    seed: int
+
+
+def _det_band(pairs: BandPairs | None, fpr, n_boot: int, seed: int):
+    """The identity-bootstrap band of one DET curve, or None without a bootstrap."""
     from face_bench.metrics.uncertainty import bootstrap_det_band
     from face_bench.report import plots
 
-    if not n_boot or not scores.per_pair:
+    if not n_boot or pairs is None:
         return None
     positive = fpr[fpr > 0]
-    low = max(positive.min() if positive.size else 1e-4, 1.0 / max(1, (~scores.labels).sum()))
+    low = max(positive.min() if positive.size else 1e-4, 1.0 / max(1, (~pairs.labels).sum()))
     grid = np.geomspace(low, 1.0, 60)
     lower, upper = bootstrap_det_band(
-        scores.scores,
-        scores.labels,
-        scores.ids_a,
-        scores.ids_b,
+        pairs.scores,
+        pairs.labels,
+        pairs.ids_a,
+        pairs.ids_b,
         grid,
         min(n_boot, BAND_REPLICATES),
         seed,
@@ -68,18 +89,15 @@ def _det_band(scores, fpr, n_boot: int, seed: int):
     return plots.DetBand(grid, lower, upper)
 
 
-def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
-    """roc.<fmt> (log FMR axis) and det.<fmt>: colour = model, line style = subset.
-
-    The DET marks each curve's default threshold, target-FMR threshold and EER, with an
-    identity-bootstrap band when the run bootstrapped.
-    """
+def roc_det_inputs(evaluation) -> RocDet:
+    """The curves, legends and marks of roc.<fmt> and det.<fmt>: colour = model, line style =
+    subset; the DET marks each curve's default threshold, target-FMR threshold and EER."""
     from face_bench.report import plots
     from face_bench.run.analysis import curve_points
 
     several = len(evaluation.subsets) > 1
     settings = evaluation.results.settings
-    roc_curves, det_curves = [], []
+    roc_curves, det_curves, bands = [], [], []
     for subset in evaluation.subsets:
         run = evaluation.results.subset(subset.name)
         metrics = {m.name: m.metrics for m in run.models}
@@ -99,14 +117,32 @@ def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
                     model=name,
                     subset=subset.name,
                     points=_det_marks(m),
-                    band=_det_band(scores, fpr, settings.bootstrap, settings.seed),
                 )
             )
+            pairs = BandPairs(scores.scores, scores.labels, scores.ids_a, scores.ids_b)
+            bands.append(pairs if scores.per_pair else None)
     title = display(" vs ".join(display(s.name, NAME_WIDTH) for s in evaluation.subsets), 120)
-    return [
-        plots.plot_roc(roc_curves, out / f"roc.{fmt}", f"ROC — {title}"),
-        plots.plot_det(det_curves, out / f"det.{fmt}", f"DET — {title}"),
+    return RocDet(roc_curves, det_curves, bands, title, settings.bootstrap, settings.seed)
+
+
+def draw_roc_det(job: RocDet, out: Path, fmt: str = "png") -> list[Path]:
+    """roc.<fmt> (log FMR axis) and det.<fmt>, with an identity-bootstrap band on each DET
+    curve when the run bootstrapped."""
+    from face_bench.report import plots
+
+    det = [
+        curve._replace(band=_det_band(pairs, np.asarray(curve.fmr), job.n_boot, job.seed))
+        for curve, pairs in zip(job.det, job.bands, strict=True)
     ]
+    return [
+        plots.plot_roc(job.roc, out / f"roc.{fmt}", f"ROC — {job.title}"),
+        plots.plot_det(det, out / f"det.{fmt}", f"DET — {job.title}"),
+    ]
+
+
+def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
+    """roc.<fmt> and det.<fmt> of an evaluation, drawn here."""
+    return draw_roc_det(roc_det_inputs(evaluation), out, fmt)
 
 
 def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
@@ -197,8 +233,6 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
 
     The default and F1-optimal thresholds are drawn so the overlap they cut is visible.
     """
-    import numpy as np
-
     from face_bench.report import plots
 
     written = {}
