@@ -3,12 +3,14 @@
 Every embedding is in the cache, so what is left is start-up, imports, metrics (with the
 1,000-replicate identity bootstrap), writing results.json and scores.csv, and drawing
 roc.png and det.png. The run is timed ``--repeat`` times as a whole process (min and
-median wall, CPU of the main process), then once more with perf_counter spans around each
-part (``--split``): interpreter start, CLI imports, the run modules' imports, plan
-(dataset, hashes, models), embedding (cache reads), scoring, summaries (metrics,
-bootstrap, DeLong), the results.json / scores.csv / figure writers and the terminal table.
+median wall; CPU seconds of the process and the children it reaps),
+then once more with perf_counter spans around each part (skip with ``--no-split``):
+interpreter start, CLI imports, the run modules' imports, plan (dataset, hashes, models),
+embedding (cache reads), scoring, summaries (metrics, bootstrap, DeLong), the results.json /
+scores.csv / figure writers and the table.
 
-    python benchmarks/bench_warm.py [--repeat 5] [--bootstrap 1000] [--update-results | --out FILE]
+    python benchmarks/bench_warm.py [--repeat 5] [--bootstrap 1000] [--work DIR]
+        [--update-results | --out FILE]
 
 The machine may be shared: the load average is recorded before and after, and the figure to
 compare is the minimum.
@@ -108,7 +110,8 @@ def _run(command: list[str]) -> None:
 
 
 def time_run(args: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system of the process) of one ``face-bench`` run."""
+    """Wall and CPU seconds (user + system of the process and the children it reaped) of one
+    ``face-bench`` run."""
     before = os.times()
     start = time.perf_counter()
     _run([sys.executable, "-m", "face_bench", *args])
