@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import subprocess
 import sys
@@ -287,46 +286,3 @@ def test_real_crop_sizes_and_textures_stay_usable():
 
     assert unusable_crop(np.asarray(corpus.pattern(32, 32))) is None
     assert unusable_crop(np.asarray(corpus.pattern(112, 112))) is None
-
-
-# --- the saved detector ------------------------------------------------------------
-
-
-def test_saved_detector_is_written_once_and_reused(tmp_path):
-    first = alignment.saved_detector(tmp_path)
-    assert first is not None and first.parent == tmp_path / "models"
-    assert first.name.startswith(alignment.DETECTOR_FILE_STEM)
-    stamp = first.stat().st_mtime_ns
-    assert alignment.saved_detector(tmp_path) == first
-    assert first.stat().st_mtime_ns == stamp
-    assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary left
-
-
-def test_a_saved_detector_that_does_not_match_its_name_is_replaced(tmp_path):
-    first = alignment.saved_detector(tmp_path)
-    assert first is not None
-    first.write_bytes(first.read_bytes()[:-10] + b"0123456789")
-    again = alignment.saved_detector(tmp_path)
-    assert again == first and alignment.saved_detector(tmp_path) == first
-    assert first.stem.endswith(hashlib.sha256(first.read_bytes()).hexdigest()[:16])
-
-
-def test_an_unwritable_cache_means_no_saved_detector(tmp_path):
-    blocker = tmp_path / "cache"
-    blocker.write_text("a file where the cache folder should be")
-    assert alignment.saved_detector(blocker) is None
-
-
-@needs_data
-def test_the_saved_detector_finds_exactly_what_dlibs_own_finds(tmp_path):
-    import dlib
-
-    own = dlib.get_frontal_face_detector()
-    saved = dlib.fhog_object_detector(str(alignment.saved_detector(tmp_path)))
-    photos = [DEEPFACE_PHOTO, *sorted((DEEPFACE / "images").glob("*/*.jpg"))[:6]]
-    for photo in photos:
-        rgb = load_rgb(photo)
-        for upsample in (0, 1):
-            a, b = own.run(rgb, upsample, 0.0), saved.run(rgb, upsample, 0.0)
-            assert [str(r) for r in a[0]] == [str(r) for r in b[0]]
-            assert list(a[1]) == list(b[1]) and list(a[2]) == list(b[2])

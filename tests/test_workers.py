@@ -13,6 +13,7 @@ import crashing_worker
 import pytest
 from conftest import JP_FACES, needs_shared
 
+from face_bench.core.processes import start_worker_server
 from face_bench.embedding import workers
 from face_bench.faces.locate import FaceSettings
 
@@ -91,3 +92,23 @@ def test_sigterm_stops_workers_exits_143_and_leaves_no_process(tmp_path):
     assert "Traceback" not in err
     time.sleep(2)
     assert _session_processes(run.pid) == []
+
+
+def test_the_server_preload_builds_the_face_detector_once_for_every_worker():
+    code = (
+        "import face_bench.embedding.preload\n"
+        "from face_bench.faces.alignment import get_aligner\n"
+        "assert get_aligner.cache_info().currsize == 1, get_aligner.cache_info()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_server_is_started_for_one_worker(monkeypatch):
+    from multiprocessing import forkserver
+
+    started = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
+    start_worker_server(1)
+    assert started == []
+    start_worker_server(2)
+    assert started == [True]

@@ -42,6 +42,7 @@ from face_bench.cli.options import (
     WeightsOpt,
     WorkersOpt,
     evaluation_request,
+    prestart_workers,
 )
 from face_bench.core.modes import (
     AlignMode,
@@ -98,6 +99,7 @@ def evaluation_command(
     baseline: BaselineOpt = None,
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
+    prestart_workers(engine, workers)
     from face_bench.cli.render import info, progress_factory, render_evaluation, warn
     from face_bench.report.outputs import prepare_out, write_evaluation
     from face_bench.report.run_folder import run_folder

@@ -393,3 +393,12 @@ def evaluation_request(
         ray=embed.ray,
         command=command,  # as typed, from the entry point: the library never reads sys.argv
     )
+
+
+def prestart_workers(engine: Engine, workers: int | None) -> None:
+    """Start the embedding workers' server before the command's heavy imports, so that it
+    is ready when embedding begins (``core.processes.start_worker_server``)."""
+    if engine is Engine.LOCAL:
+        from face_bench.core.processes import start_worker_server
+
+        start_worker_server(workers)

@@ -12,9 +12,45 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
 from typing import Any
 
+from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import TerminatedRunError
+
+# What the embedding workers' server loads once for every worker (a module name, so this
+# light module needs none of it).
+WORKER_PRELOAD = "face_bench.embedding.preload"
+
+
+def worker_context() -> BaseContext:
+    """The multiprocessing context embedding workers start from: a clean server process.
+
+    Not a fork of this process, which may already run onnxruntime's thread pool (forking
+    a threaded process is unsafe). The server loads ``WORKER_PRELOAD`` once; each worker
+    forks from it ready.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([WORKER_PRELOAD])
+    return context
+
+
+def start_worker_server(workers: int | None = None) -> None:
+    """Start the embedding workers' server now, while the run is still starting up.
+
+    What it loads then loads on a core the single-threaded start-up and planning leave
+    idle, and the first worker forks from it ready when embedding begins. A run that finds
+    every embedding cached leaves it idle; it ends with this process. Nothing to do when
+    one worker (in-process) will embed, or when the server already runs.
+    """
+    if (workers or usable_cpus()) <= 1:
+        return
+    from multiprocessing import forkserver
+
+    worker_context()
+    forkserver.ensure_running()
 
 
 @contextlib.contextmanager

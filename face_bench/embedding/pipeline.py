@@ -176,10 +176,7 @@ def _embed_group(
 
         outcomes = ray_engine.run(tasks, settings, models, ray)
     else:
-        from face_bench.faces.alignment import saved_detector
-
-        detector = saved_detector(faces.root) if tasks else None
-        outcomes = run_workers(tasks, settings, models, workers, detector=_str(detector))
+        outcomes = run_workers(tasks, settings, models, workers)
     # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
     # not left to finish the whole queue while the interpreter waits for them.
     with _closing(outcomes) as stream:
@@ -200,10 +197,6 @@ def _embed_group(
                 assert isinstance(output, CacheEntry)  # every model is inferred by the workers
                 keep(name, index, output)
             tick(1)
-
-
-def _str(path: Path | None) -> str | None:
-    return None if path is None else str(path)
 
 
 @contextlib.contextmanager

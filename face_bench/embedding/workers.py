@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ImageError
-from face_bench.core.processes import stopping_pool
+from face_bench.core.processes import stopping_pool, worker_context
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import read_image_bytes
 from face_bench.faces.locate import Face, FaceSettings, decode_bytes, decode_failure, locate
@@ -66,17 +64,12 @@ _STATE: _State | None = None
 _STATE_ERROR: Exception | None = None  # a model that failed to load, raised on first use
 
 
-def init_state(
-    settings: FaceSettings, models: Sequence[WorkerModel], detector: str | None = None
-) -> None:
-    """Load every model once per process (dlib's detector loads on first use, from
-    ``detector``, the parent's ``saved_detector`` file, when given)."""
+def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
+    """Load every model once per process (what every run shares: see ``preload``)."""
     global _STATE
-    from face_bench.faces.alignment import use_detector_file
     from face_bench.models.dlib_backend import DlibDescriptor
     from face_bench.models.onnx_backend import OnnxModel
 
-    use_detector_file(None if detector is None else Path(detector))
     specs = {m.name: ModelSpec.model_validate_json(m.spec_json) for m in models}
     descriptors, sessions = {}, {}
     for m in models:
@@ -92,15 +85,13 @@ def init_state(
     _STATE = _State(settings, specs, descriptors, sessions)
 
 
-def init_worker(
-    settings: FaceSettings, models: Sequence[WorkerModel], detector: str | None = None
-) -> None:
+def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     """``init_state`` in a pool worker: a model that cannot load (a wrong ONNX shape) is
     raised by the first call, as the clear error it is, instead of breaking the pool
     (which would read as a crash on every image)."""
     global _STATE_ERROR
     try:
-        init_state(settings, models, detector)
+        init_state(settings, models)
     except Exception as exc:
         _STATE_ERROR = exc
 
@@ -206,16 +197,15 @@ def run(
     models: Sequence[WorkerModel],
     workers: int,
     func: Batch = process_batch,
-    detector: str | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes in task order, from ``workers`` processes (in-process for one worker).
 
     Tasks go out ``CHUNK_IMAGES`` at a time. A worker that dies takes the pool with it:
     the pool is restarted, the images that were in flight are retried one at a time, and
     an image that kills its worker again is recorded as ``worker_crashed`` instead of
-    ending the run. ``detector`` is a ``saved_detector`` file for every process to load.
+    ending the run.
     """
-    setup = (settings, tuple(models), detector)
+    setup = (settings, tuple(models))
     if workers <= 1 or len(tasks) < 8:
         init_state(*setup)
         for start in range(0, len(tasks), CHUNK_IMAGES):
@@ -241,37 +231,9 @@ def run(
             emitted += 1
 
 
-def _context():
-    # Workers start from a clean server process rather than a fork of this one, which may
-    # already run onnxruntime's thread pool (forking a threaded process is unsafe).
-    context = multiprocessing.get_context("forkserver")
-    # The server imports this module (numpy, dlib, Pillow) once; workers fork from it ready.
-    context.set_forkserver_preload(
-        ["face_bench.embedding.workers", "face_bench.models.dlib_backend"]
-    )
-    return context
-
-
-def start_server(workers: int | None = None) -> None:
-    """Start the workers' server process now, while the run is still planning.
-
-    Its imports (numpy, dlib, Pillow, face-bench's face stage) then run on a core the
-    single-threaded planning leaves idle, and the first worker forks from it ready when
-    embedding begins. A run that finds every embedding cached leaves it idle; it ends
-    with this process. Nothing to do when one worker (in-process) will embed.
-    """
-    if (workers or usable_cpus()) <= 1:
-        return
-    from multiprocessing import forkserver
-
-    _context()
-    forkserver.ensure_running()
-
-
 def _new_pool(setup: tuple, workers: int):
-    context = _context()
     return stopping_pool(
-        max_workers=workers, mp_context=context, initializer=init_worker, initargs=setup
+        max_workers=workers, mp_context=worker_context(), initializer=init_worker, initargs=setup
     )
 
 

@@ -24,9 +24,7 @@ with ``multiple_faces_skipped`` so reports can tell a deliberate skip from a fai
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,8 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from face_bench.core.errors import OutputError, WeightsMissingError
-from face_bench.core.io import atomic_write_bytes
+from face_bench.core.errors import WeightsMissingError
 from face_bench.core.modes import MultiFacePolicy
 
 if TYPE_CHECKING:
@@ -47,8 +44,6 @@ MMOD_DETECTOR = "mmod_human_face_detector.dat"
 DETECT_MAX_SIDE = 1024
 CROP_MAX_SIDE = 800
 CROP_MAX_ASPECT = 1.25
-DETECTOR_FILE_STEM = "dlib_frontal_face_detector"
-_detector_file: Path | None = None  # set per process by ``use_detector_file``
 
 
 @dataclass(frozen=True)
@@ -177,53 +172,6 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def saved_detector(cache_root: Path) -> Path | None:
-    """dlib's frontal face detector in dlib's binary form under ``cache_root``, saved once.
-
-    ``get_frontal_face_detector()`` parses the detector from text every time, about a
-    third of a second per process; the saved file loads in a millisecond into the same
-    filters (the same boxes and scores), so each worker starts that much sooner. The name
-    carries dlib's version and the file's sha256: a file that does not match its name is
-    ignored and written anew. None when the cache cannot be written (then every process
-    parses the text, as before).
-    """
-    import dlib
-
-    folder = Path(cache_root) / "models"
-    stem = f"{DETECTOR_FILE_STEM}-{dlib.__version__}"
-    for path in sorted(folder.glob(f"{stem}-*.svm")):
-        if path.is_file() and path.stem.endswith(
-            hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        ):
-            return path
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            dlib.get_frontal_face_detector().save(str(Path(tmp) / "detector.svm"))
-            data = (Path(tmp) / "detector.svm").read_bytes()
-        path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.svm"
-        atomic_write_bytes(path, data)
-    except (OSError, RuntimeError, OutputError):
-        return None
-    return path
-
-
-def use_detector_file(path: Path | None) -> None:
-    """Have this process's aligner load the detector from ``saved_detector``'s file."""
-    global _detector_file
-    _detector_file = path
-
-
-def _frontal_detector():
-    import dlib
-
-    if _detector_file is not None:
-        try:
-            return dlib.fhog_object_detector(str(_detector_file))
-        except RuntimeError:  # unreadable since it was checked: parse the text instead
-            pass
-    return dlib.get_frontal_face_detector()
-
-
 class FaceAligner:
     """dlib's detector and 5-point shape predictor, loaded once (use ``get_aligner``)."""
 
@@ -231,7 +179,7 @@ class FaceAligner:
         import dlib
 
         self.detect_max_side = detect_max_side
-        self._detector = _frontal_detector()
+        self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(dlib_model_path(SHAPE_PREDICTOR_5)))
         self._cnn: Any = None  # dlib's MMOD detector, loaded when a fallback needs it
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 from face_bench import __version__
 from face_bench.core.modes import OnFail
+from face_bench.core.processes import start_worker_server
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
-from face_bench.embedding.workers import start_server
 from face_bench.models.registry import ModelSpec
 from face_bench.results.blocks import SubsetDifferentials
 from face_bench.results.contract import (
@@ -286,7 +286,7 @@ def evaluate(
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
     if request.ray is None:
-        start_server(request.workers)  # its start-up overlaps the planning
+        start_worker_server(request.workers)  # its start-up overlaps the planning
     plan = plan_run(request, on_message or (lambda _m: None), on_info)
     paths = plan.paths
     embeddings, identities = embed_models(

@@ -20,6 +20,7 @@ import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
 from face_bench.core.modes import LfwOnFail, parse_choice
+from face_bench.core.processes import start_worker_server
 from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
 from face_bench.embedding.ray_engine import RayOptions
@@ -157,9 +158,7 @@ def run_lfw(
     on_fail = parse_choice(LfwOnFail, on_fail, "--on-fail (lfw)")
     started = time.perf_counter()
     if ray is None:
-        from face_bench.embedding.workers import start_server
-
-        start_server(workers)  # its start-up overlaps reading the pairs and hashing
+        start_worker_server(workers)  # its start-up overlaps reading the pairs and hashing
     say = on_message or (lambda _m: None)
     pairs = parse_lfw_pairs(pairs_file)
     images_root = find_images_root(Path(data), pairs)

@@ -1,0 +1,23 @@
+"""What every embedding worker needs, whatever the run: loaded once in the workers' server.
+
+multiprocessing's forkserver imports this module when it starts (``workers.start_server``,
+at the start of a run); each worker then forks from the server with numpy, Pillow, dlib,
+onnxruntime, face-bench's face stage and dlib's HOG detector and 5-point shape predictor
+already in memory. Building the detector alone takes about a third of a second (dlib
+parses it from text), time the server spends while the run is still planning instead of
+each worker spending it before its first image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import onnxruntime  # noqa: F401 - imported for the workers that fork from here
+
+from face_bench.embedding import workers  # noqa: F401 - the workers' own module
+from face_bench.faces.alignment import get_aligner
+
+# Missing weights are reported by the worker that needs them, as the usual one-line
+# error; here they must not stop the server from starting.
+with contextlib.suppress(Exception):
+    get_aligner()
