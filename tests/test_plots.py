@@ -283,3 +283,21 @@ def test_model_colors_stable_and_overridable():
 def test_marker_labels_show_enough_decimals():
     assert thresholds._threshold_decimals([plots.Marker("default", 0.6)]) == 2
     assert thresholds._threshold_decimals([plots.Marker("default", 0.363)]) == 3
+
+
+def test_cjk_fallback_only_where_a_name_needs_it(tmp_path, monkeypatch):
+    """Latin names draw the same pixels without the CJK fallback font; Japanese names keep it
+    (and draw without missing-glyph warnings)."""
+    curves = [("dlib · young_women", [0, 0.2, 1], [0, 0.7, 1], 0.81), ("m-ü", [0, 1], [0, 1], 0.5)]
+    assert not style._needs_fallback(["ROC — young_women", "dlib · ü", "≤ 0.6"])
+    assert style._needs_fallback(["新垣結衣"]) and style._needs_fallback(None)
+    lean = plots.plot_roc(curves, tmp_path / "lean.png", "ROC — a")
+    monkeypatch.setattr(style, "_needs_fallback", lambda texts: True)
+    full = plots.plot_roc(curves, tmp_path / "full.png", "ROC — a")
+    assert lean.read_bytes() == full.read_bytes()
+    monkeypatch.undo()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plots.plot_det([("新垣結衣", [0, 0.1, 1], [1, 0.3, 0], 0.2)], tmp_path / "d.png", "DET")
+    if plots.cjk_font_available():
+        assert not [w for w in caught if "missing from" in str(w.message)]

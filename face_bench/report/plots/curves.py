@@ -122,7 +122,7 @@ def plot_roc(
         smallest = min((p.min() for p in positives if p.size), default=1e-4)
         x_lo = 10.0 ** math.floor(math.log10(max(smallest, 1e-7)))
 
-    with _figure(path, 6.6, 5.8) as fig:
+    with _figure(path, 6.6, 5.8, [title, *(c.label for c in curves)]) as fig:
         ax = fig.add_subplot()
         for c, (fpr, tpr) in zip(curves, arrays, strict=True):
             x = np.clip(fpr, x_lo, 1.0) if log_x else fpr
@@ -225,7 +225,8 @@ def plot_det(
 
     # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
     legend_rows = math.ceil((len(curves) + 1) / 2)
-    with _figure(path, 6.6, 5.9 + 0.3 * legend_rows) as fig:
+    texts = [title, *(c.label for c in curves)]
+    with _figure(path, 6.6, 5.9 + 0.3 * legend_rows, texts) as fig:
         ax = fig.add_subplot()
         used_marks: set[str] = set()
         diag = ndtri([min(x_lo, y_lo), hi])

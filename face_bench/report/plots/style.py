@@ -110,10 +110,33 @@ def _pick_cjk(manager: Any) -> str | None:
     return next((name for name in _CJK_FONTS if name in installed), None)
 
 
-def _rc() -> dict[str, Any]:
-    """Style for every face-bench figure, with a CJK font as fallback after DejaVu."""
+@functools.cache
+def _dejavu_characters() -> frozenset[int]:
+    """The code points DejaVu Sans, every figure's first font, draws itself."""
+    from matplotlib import font_manager
+
+    path = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans"))
+    return frozenset(font_manager.get_font(path).get_charmap())
+
+
+def _needs_fallback(texts: Sequence[str] | None) -> bool:
+    """Whether a figure whose names are ``texts`` may need a glyph DejaVu Sans lacks.
+
+    Without one the CJK fallback is never drawn from, and leaving it out of the font list
+    saves the lookups matplotlib makes in it for every label: the same pixels, faster.
+    ``None`` (texts unknown) keeps it.
+    """
+    if texts is None:
+        return True
+    known = _dejavu_characters()
+    return any(ord(ch) not in known for text in texts for ch in text)
+
+
+def _rc(texts: Sequence[str] | None = None) -> dict[str, Any]:
+    """Style for every face-bench figure, with a CJK font as fallback after DejaVu when
+    ``texts`` (the figure's names; None: unknown) may need it."""
     cjk = cjk_font_available()
-    fallback = [cjk] if cjk else []
+    fallback = [cjk] if cjk and _needs_fallback(texts) else []
     return {
         "font.family": ["DejaVu Sans", *fallback],
         "font.sans-serif": ["DejaVu Sans", *fallback, "Arial", "Helvetica"],
@@ -139,13 +162,16 @@ def _rc() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _figure(path: str | Path, width: float, height: float) -> Iterator[Figure]:
-    """Yield a fresh Agg figure and write it to ``path`` when the block ends."""
+def _figure(
+    path: str | Path, width: float, height: float, texts: Sequence[str] | None = None
+) -> Iterator[Figure]:
+    """Yield a fresh Agg figure and write it to ``path`` when the block ends; ``texts``: every
+    name the figure shows besides face-bench's own words and numbers (None: unknown)."""
     from matplotlib import rc_context
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    with rc_context(_rc()), warnings.catch_warnings():
+    with rc_context(_rc(texts)), warnings.catch_warnings():
         # Without a CJK font every Japanese glyph would warn; cjk_font_available() tells.
         warnings.filterwarnings("ignore", message=r"Glyph .* missing from", category=UserWarning)
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
