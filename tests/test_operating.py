@@ -112,6 +112,16 @@ def test_cross_validated_thresholds_never_see_their_own_people():
         cross_validated_threshold(scores, labels, people[a], people[b], k=50)
 
 
+def test_identity_folds_map_every_person_once_and_refuse_strangers():
+    names = np.array(["ann", "bob", "cy", "dee", "ed", "flo"])
+    fold_of = identity_folds(names[:4], names[2:], 3, 0)
+    folds = fold_of(names)
+    assert folds.dtype == np.int64 and sorted(np.bincount(folds).tolist()) == [2, 2, 2]
+    assert fold_of(names[::-1]).tolist() == folds[::-1].tolist()
+    with pytest.raises(KeyError):
+        fold_of(np.array(["zed"]))
+
+
 def test_p_values_below_double_precision_are_not_printed_as_zero():
     from face_bench.metrics.uncertainty import delong_test
     from face_bench.report.text import p_value, ratio

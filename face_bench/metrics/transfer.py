@@ -82,10 +82,15 @@ def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> Callable[[np.ndar
     order = np.random.default_rng(seed).permutation(people.size)
     fold_of = np.empty(people.size, dtype=np.int64)
     fold_of[order] = np.arange(people.size) % k
-    lookup = dict(zip(people.tolist(), fold_of.tolist(), strict=True))
-    to_fold: Callable[[np.ndarray], np.ndarray] = np.vectorize(
-        lookup.__getitem__, otypes=[np.int64]
-    )
+
+    def to_fold(codes: np.ndarray) -> np.ndarray:
+        codes = np.asarray(codes)
+        at = np.minimum(np.searchsorted(people, codes), people.size - 1)  # people is sorted
+        if codes.size and not (people[at] == codes).all():
+            raise KeyError("a person outside the folds")
+        found: np.ndarray = fold_of[at]
+        return found
+
     return to_fold
 
 
