@@ -10,16 +10,19 @@ embedding (cache reads), scoring, summaries (metrics, bootstrap, DeLong), the re
 scores.csv / figure writers and the table.
 
     python benchmarks/bench_warm.py [--repeat 5] [--bootstrap 1000] [--work DIR]
-        [--update-results | --out FILE]
+        [--compare-with CHECKOUT] [--update-results | --out FILE]
 
 The machine may be shared: the load average is recorded before and after, and the figure to
-compare is the minimum.
+compare is the minimum. A shared host's speed also drifts, so ``reference_loop_s`` times a
+fixed Python loop, and ``--compare-with`` times another checkout (say a worktree of an older
+commit) in alternation with this one: the fair before/after on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -93,28 +96,48 @@ def run_args(folder: Path, bootstrap: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _env() -> dict[str, str]:
+def _env(checkout: Path = REPO) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     return env
 
 
-def _run(command: list[str]) -> None:
-    """Run a child with this checkout first on its path; a failure shows the child's stderr."""
+def _run(command: list[str], checkout: Path = REPO) -> None:
+    """Run a child with ``checkout`` first on its path; a failure shows the child's stderr."""
     done = subprocess.run(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env()
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(checkout),
+        cwd=tempfile.gettempdir(),  # not a checkout: ``python -m`` puts the working dir first
     )
     if done.returncode:
         shown = " ".join(command[:3])
         raise SystemExit(f"exit {done.returncode}: {shown} ...\n{done.stderr[-3000:]}")
 
 
-def time_run(args: list[str]) -> tuple[float, float]:
+def reference_loop_s() -> float:
+    """Seconds of a fixed pure-Python loop (fastest of 3): how fast this machine runs one
+    core today, to compare figures taken on different days of a shared host."""
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def time_run(args: list[str], checkout: Path = REPO) -> tuple[float, float]:
     """Wall and CPU seconds (user + system of the process and the children it reaped) of one
-    ``face-bench`` run."""
+    ``face-bench`` run of ``checkout``."""
     before = os.times()
     start = time.perf_counter()
-    _run([sys.executable, "-m", "face_bench", *args])
+    _run([sys.executable, "-m", "face_bench", *args], checkout)
     wall = time.perf_counter() - start
     after = os.times()
     cpu = (after.children_user - before.children_user) + (
@@ -143,6 +166,13 @@ def main() -> None:
         help="folder for the config, cache and outputs (default: a fresh temporary folder); "
         "a folder kept from an earlier run skips the 10-s cache fill",
     )
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another face-bench checkout (e.g. a worktree of an older commit) timed on the "
+        "same case in alternation with this one, with its own cache",
+    )
     add_output_options(parser, "warm")
     args = parser.parse_args()
     out = output_path(args, "warm")
@@ -150,20 +180,29 @@ def main() -> None:
         folder = args.work or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         load_before = os.getloadavg()
-        step("cold run (fills the embedding cache)")
-        cold, _cpu = time_run(run_args(folder, 0))
-        walls, cpus = [], []
+        reference = reference_loop_s()
+        checkouts = {"this": (REPO, folder)}
+        if args.compare_with:
+            other = folder / "compared"
+            other.mkdir(exist_ok=True)
+            checkouts["compared"] = (args.compare_with.resolve(), other)
+        colds = {}
+        for name, (checkout, work) in checkouts.items():
+            step(f"cold run of {name} (fills the embedding cache)")
+            colds[name], _cpu = time_run(run_args(work, 0), checkout)
+        timed: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
         for i in range(args.repeat):
-            wall, cpu = time_run(run_args(folder, args.bootstrap))
-            step(f"warm run {i + 1}/{args.repeat}: {wall:.3f} s wall, {cpu:.3f} s CPU")
-            walls.append(wall)
-            cpus.append(cpu)
+            for name, (checkout, work) in checkouts.items():
+                wall, cpu = time_run(run_args(work, args.bootstrap), checkout)
+                step(f"warm run {i + 1}/{args.repeat} of {name}: {wall:.3f} s, {cpu:.3f} s CPU")
+                timed[name].append((wall, cpu))
         split = {} if args.no_split else split_run(run_args(folder, args.bootstrap), folder)
         load_after = os.getloadavg()
+    walls, cpus = [w for w, _c in timed["this"]], [c for _w, c in timed["this"]]
     summary = {
         "case": "roc --subset young_women (225 images, 25,200 pairs), dlib + stand-in, cached",
         "bootstrap": args.bootstrap,
-        "cold_fill_s": round(cold, 3),
+        "cold_fill_s": round(colds["this"], 3),
         "warm_runs": args.repeat,
         "warm_min_s": round(min(walls), 3) if walls else None,
         "warm_median_s": round(statistics.median(walls), 3) if walls else None,
@@ -171,6 +210,8 @@ def main() -> None:
         "warm_cpu_median_s": round(statistics.median(cpus), 3) if cpus else None,
         "warm_walls_s": [round(w, 3) for w in walls],
         "split_s": split,
+        "compared": _compared(args.compare_with, timed.get("compared", [])),
+        "reference_loop_s": round(reference, 3),
         "cpu_count": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
@@ -178,6 +219,27 @@ def main() -> None:
     }
     out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2))
+
+
+def _compared(checkout: Path | None, timed: list[tuple[float, float]]) -> dict | None:
+    """The other checkout's figures, measured in alternation with this one's."""
+    if checkout is None or not timed:
+        return None
+    walls, cpus = [w for w, _c in timed], [c for _w, c in timed]
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {
+        "checkout": str(checkout),
+        "commit": commit or None,
+        "warm_min_s": round(min(walls), 3),
+        "warm_median_s": round(statistics.median(walls), 3),
+        "warm_cpu_min_s": round(min(cpus), 3),
+        "warm_cpu_median_s": round(statistics.median(cpus), 3),
+        "warm_walls_s": [round(w, 3) for w in walls],
+    }
 
 
 if __name__ == "__main__":
