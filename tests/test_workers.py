@@ -103,12 +103,15 @@ def test_the_server_preload_builds_the_face_detector_once_for_every_worker():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_no_server_is_started_for_one_worker(monkeypatch):
+def test_the_server_starts_early_only_for_a_cache_without_embeddings(monkeypatch, tmp_path):
     from multiprocessing import forkserver
 
     started = []
     monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(True))
-    start_worker_server(1)
+    start_worker_server(1, tmp_path)  # one worker embeds in-process: no server
     assert started == []
-    start_worker_server(2)
+    start_worker_server(2, tmp_path)  # a first run: it will embed
+    assert started == [True]
+    (tmp_path / "embeddings").mkdir()
+    start_worker_server(2, tmp_path)  # a warm cache may embed nothing: started on demand
     assert started == [True]

@@ -99,7 +99,7 @@ def evaluation_command(
     baseline: BaselineOpt = None,
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
-    prestart_workers(engine, workers)
+    prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, progress_factory, render_evaluation, warn
     from face_bench.report.outputs import prepare_out, write_evaluation
     from face_bench.report.run_folder import run_folder

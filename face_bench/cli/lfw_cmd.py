@@ -111,7 +111,7 @@ def lfw_cmd(
     out: LfwOutOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    prestart_workers(engine, workers)
+    prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.report.run_folder import run_folder

@@ -120,7 +120,7 @@ def umap_command(
     engine: EngineOpt = Engine.LOCAL,
     ray_address: RayAddressOpt = None,
 ) -> None:
-    prestart_workers(engine, workers)
+    prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info
     from face_bench.report.outputs import prepare_out
     from face_bench.report.page import write_umap
@@ -252,7 +252,7 @@ def report_command(
     self_contained: SelfContainedOpt = True,
     top_k: TopKOpt = 8,
 ) -> None:
-    prestart_workers(engine, workers)
+    prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, render_evaluation, stdout, warn
     from face_bench.report.outputs import prepare_out
     from face_bench.report.page import write_report

@@ -13,10 +13,12 @@ import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any
 
 from face_bench.core.cpus import usable_cpus
-from face_bench.core.errors import TerminatedRunError
+from face_bench.core.errors import FaceBenchError, TerminatedRunError
+from face_bench.core.io import default_cache_dir
 
 # What the embedding workers' server loads once for every worker (a module name, so this
 # light module needs none of it).
@@ -37,15 +39,22 @@ def worker_context() -> BaseContext:
     return context
 
 
-def start_worker_server(workers: int | None = None) -> None:
-    """Start the embedding workers' server now, while the run is still starting up.
+def start_worker_server(workers: int | None = None, cache_dir: Path | None = None) -> None:
+    """Start the embedding workers' server now, when the run will surely embed.
 
     What it loads then loads on a core the single-threaded start-up and planning leave
-    idle, and the first worker forks from it ready when embedding begins. A run that finds
-    every embedding cached leaves it idle; it ends with this process. Nothing to do when
-    one worker (in-process) will embed, or when the server already runs.
+    idle, and the first worker forks from it ready when embedding begins. Only for a cache
+    that holds no embedding yet (a first run, a CI job): on a warm cache the run may embed
+    nothing, and on two cores the server's loading would slow the run's own start. Nothing
+    to do when one worker (in-process) will embed, or when the server already runs.
     """
     if (workers or usable_cpus()) <= 1:
+        return
+    try:
+        embeddings = (cache_dir or default_cache_dir()) / "embeddings"
+        if embeddings.exists():
+            return
+    except (OSError, FaceBenchError):  # an unusable cache is reported where it is used
         return
     from multiprocessing import forkserver
 

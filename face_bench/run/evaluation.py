@@ -286,7 +286,7 @@ def evaluate(
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
     if request.ray is None:
-        start_worker_server(request.workers)  # its start-up overlaps the planning
+        start_worker_server(request.workers, request.cache_dir)  # overlaps the planning
     plan = plan_run(request, on_message or (lambda _m: None), on_info)
     paths = plan.paths
     embeddings, identities = embed_models(

@@ -158,7 +158,7 @@ def run_lfw(
     on_fail = parse_choice(LfwOnFail, on_fail, "--on-fail (lfw)")
     started = time.perf_counter()
     if ray is None:
-        start_worker_server(workers)  # its start-up overlaps reading the pairs and hashing
+        start_worker_server(workers, cache_dir)  # overlaps reading the pairs, hashing
     say = on_message or (lambda _m: None)
     pairs = parse_lfw_pairs(pairs_file)
     images_root = find_images_root(Path(data), pairs)
