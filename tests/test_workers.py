@@ -115,3 +115,17 @@ def test_the_server_starts_early_only_for_a_cache_without_embeddings(monkeypatch
     (tmp_path / "embeddings").mkdir()
     start_worker_server(2, tmp_path)  # a warm cache may embed nothing: started on demand
     assert started == [True]
+
+
+def test_a_model_that_cannot_load_in_the_workers_is_its_own_error(tmp_path):
+    from face_bench.core.errors import ModelFileError
+    from face_bench.models.registry import ModelSpec
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx graph")
+    spec = ModelSpec(name="broken", backend="onnx", threshold=0.4)
+    model = workers.WorkerModel("broken", spec.model_dump_json(), str(broken))
+    tasks = _tasks(tmp_path, [f"img{i:02d}.png" for i in range(12)])
+    tasks = [(path, digest, face, ("broken",)) for path, digest, face, _names in tasks]
+    with pytest.raises(ModelFileError, match="not a loadable ONNX model"):
+        list(workers.run(tasks, FaceSettings(), [model], 2))
