@@ -1,11 +1,11 @@
 """What every embedding worker needs, whatever the run: loaded once in the workers' server.
 
-multiprocessing's forkserver imports this module when it starts (``workers.start_server``,
-at the start of a run); each worker then forks from the server with numpy, Pillow, dlib,
-onnxruntime, face-bench's face stage and dlib's HOG detector and 5-point shape predictor
-already in memory. Building the detector alone takes about a third of a second (dlib
-parses it from text), time the server spends while the run is still planning instead of
-each worker spending it before its first image.
+multiprocessing's forkserver imports this module when it starts (early in a first run,
+``core.processes.start_worker_server``; otherwise with the first pool). Each worker then
+forks from the server with numpy, Pillow, dlib, onnxruntime, face-bench's face stage and
+dlib's HOG detector and 5-point shape predictor already in memory. Building the detector
+alone takes about a third of a second (dlib parses it from text), time the server spends
+once instead of each worker spending it before its first image.
 """
 
 from __future__ import annotations

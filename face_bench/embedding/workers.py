@@ -96,8 +96,8 @@ def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
         _STATE_ERROR = exc
 
 
-def process(task: Task) -> Outcome:
-    """Everything one image needs, in the worker that owns the dlib networks.
+def process(task: Task) -> tuple[Outcome, Face | None]:
+    """Everything one image needs but ONNX inference, and the face its models were fed.
 
     The file is read once; its hash and its pixels come from the same bytes, so what is
     cached under a hash is always the embedding of exactly those bytes, even when the
@@ -112,7 +112,7 @@ def process(task: Task) -> Outcome:
     try:
         data = read_image_bytes(path)
     except ImageError as exc:
-        return None, decode_failure(exc), {}
+        return (None, decode_failure(exc), {}), None
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         face_vector = None
@@ -121,64 +121,57 @@ def process(task: Task) -> Outcome:
     except ImageError as exc:
         failure = decode_failure(exc)
         if face_vector is None:
-            return digest, failure, {}  # the face stage's failure, for every model
-        return digest, None, dict.fromkeys(names, failure)
+            return (digest, failure, {}), None  # the face stage's failure, for every model
+        return (digest, None, dict.fromkeys(names, failure)), None
     face_entry = None
     if face_vector is None:
         face_entry = locate(rgb, settings)
         if face_entry.vector is None:
-            return digest, face_entry, {}
+            return (digest, face_entry, {}), None
         face_vector = face_entry.vector
     face = Face.from_vector(face_vector)
     out: dict[str, CacheEntry | np.ndarray] = {}
     for name in names:
         image = model_input(rgb, face, specs[name])
         if name in descriptors:
-            vector = descriptors[name].describe(image)
-            out[name] = CacheEntry(vector, n_faces=face.n_faces, detector=face.fallback)
+            out[name] = _embedded(descriptors[name].describe(image), face)
         else:
-            out[name] = image
-    return digest, face_entry, out
+            out[name] = image  # inferred by ``process_batch``, with its neighbours
+    return (digest, face_entry, out), face
+
+
+def _embedded(vector: np.ndarray, face: Face) -> CacheEntry:
+    """A model's vector as a cache entry, with the provenance of the face it saw."""
+    return CacheEntry(vector, n_faces=face.n_faces, detector=face.fallback)
 
 
 def process_batch(tasks: Sequence[Task]) -> list[Outcome]:
     """``process`` for each image, then each ONNX model on all of their inputs at once."""
     if _STATE_ERROR is not None:
         raise _STATE_ERROR
-    outcomes = [process(task) for task in tasks]
+    processed = [process(task) for task in tasks]
+    outcomes = [outcome for outcome, _face in processed]
     assert _STATE is not None
     for name, model in _STATE.sessions.items():
-        _infer(name, model, tasks, outcomes)
+        _infer(name, model, processed)
     return outcomes
 
 
-def _infer(name: str, model, tasks: Sequence[Task], outcomes: list[Outcome]) -> None:
+def _infer(name: str, model, processed: list[tuple[Outcome, Face | None]]) -> None:
     from face_bench.models.onnx_backend import to_tensor
 
-    # An ONNX input is an array; anything else under the name is already a cache entry.
+    # An ONNX input is an array (and has its face); anything else is already an entry.
     rows = [
-        (k, image)
-        for k, outcome in enumerate(outcomes)
-        if isinstance(image := outcome[2].get(name), np.ndarray)
+        (outputs, image, face)
+        for (_digest, _entry, outputs), face in processed
+        if isinstance(image := outputs.get(name), np.ndarray) and face is not None
     ]
     step = model.spec.batch_size
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        vectors = model.infer(to_tensor([image for _k, image in chunk], model.spec))
-        for (k, _image), vector in zip(chunk, vectors, strict=True):
-            _keep_vector(outcomes, tasks, k, name, vector)
-
-
-def _keep_vector(outcomes: list[Outcome], tasks: Sequence[Task], k: int, name: str, vector):
-    """An inferred vector as the cache entry of image ``k``, with its face's provenance."""
-    face_entry = outcomes[k][1]
-    face_vector = face_entry.vector if face_entry is not None else tasks[k][2]
-    face = None if face_vector is None else Face.from_vector(face_vector)
-    outcomes[k][2][name] = CacheEntry(
-        vector,
-        n_faces=None if face is None else face.n_faces,
-        detector=None if face is None else face.fallback,
-    )
+        vectors = model.infer(to_tensor([image for _o, image, _f in chunk], model.spec))
+        for (outputs, _image, face), vector in zip(chunk, vectors, strict=True):
+            outputs[name] = _embedded(vector, face)
 
 
 def crashed(task: Task) -> Outcome:

@@ -57,7 +57,7 @@ class BandPairs(NamedTuple):
 
 class RocDet(NamedTuple):
     """What roc.<fmt> and det.<fmt> show, as plain arrays and numbers: the figures can be
-    drawn from it in another process (``figure_process``) without the evaluation."""
+    drawn from it without the evaluation (in another process, say)."""
 
     roc: list  # plots.RocSeries
     det: list  # plots.DetSeries, bands not yet counted
