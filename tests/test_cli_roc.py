@@ -135,12 +135,23 @@ def test_several_subsets_report_differentials(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     results = json.loads((tmp_path / "o" / "results.json").read_text(encoding="utf-8"))
-    diff = results["subset_differentials"]["models"]["dlib"]
-    assert diff["threshold"] == pytest.approx(0.6)
-    assert {row["subset"] for row in diff["subsets"]} == {"young_women", "ordinary"}
-    assert 0.0 <= diff["fdr"] <= 1.0
+    diff = results["differentials"]
+    assert diff["reference"] == "ordinary" and diff["grouping"] == "subsets"
+    block = diff["models"]["dlib"]
+    assert block["threshold"] == pytest.approx(0.6)
     scores = pd.read_csv(tmp_path / "o" / "scores.csv")
     assert set(scores["subset"]) == {"young_women", "ordinary"}
+    # Every group's counts are those of its rows in scores.csv at the reported threshold.
+    for row in block["groups"]:
+        rows = scores[scores["subset"] == row["group"]]
+        accepted = -rows["dlib"] <= block["threshold"]  # scores are negated distances
+        assert row["fmr"]["n"] == int((rows["label"] == 0).sum())
+        assert row["fmr"]["errors"] == int((accepted & (rows["label"] == 0)).sum())
+        assert row["fnmr"]["n"] == int((rows["label"] == 1).sum())
+        assert row["fnmr"]["errors"] == int((~accepted & (rows["label"] == 1)).sum())
+    assert "inf" not in (tmp_path / "o" / "results.json").read_text(encoding="utf-8").lower()
+    assert "∞" not in result.stdout
+    assert "differentials at the model's default threshold" in " ".join(result.stdout.split())
 
 
 def test_deepface_full_photos_with_detection(tmp_path: Path) -> None:

@@ -74,6 +74,6 @@ def test_runs_are_byte_identical_across_workers_processes_and_caches(tmp_path):
     assert stable(one) == stable(two) == stable(cached)
     results = json.loads((one / "results.json").read_text(encoding="utf-8"))
     assert [s["name"] for s in results["subsets"]] == ["young_women", "ordinary"]
-    assert results["subset_differentials"] is not None
+    assert results["differentials"]["models"]
     ci = results["subsets"][0]["models"][0]["metrics"]["ci"]["roc_auc"]
     assert ci["n_boot"] == 40 and ci["lower"] is not None

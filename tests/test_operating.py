@@ -4,11 +4,9 @@ identity-disjoint threshold choice: checked against brute force on small cases."
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.demographics import fmr_by_group, matched_pairs
 from face_bench.metrics.operating import (
     identity_concentration,
     operating_point,
@@ -73,19 +71,6 @@ def test_identity_concentration_inverse_simpson():
     a_idx, b_idx = np.triu_indices(even.size, 1)
     c = identity_concentration(even, even[a_idx], even[a_idx] == even[b_idx])
     assert c.effective_identities == pytest.approx(8) and c.warning is None
-
-
-def test_matched_pairs_need_same_known_sex_and_age():
-    table = pd.DataFrame(
-        {"sex": ["F", "F", "M", "F", "unknown"], "age_group": ["young"] * 3 + ["adult", "young"]}
-    )
-    a, b = np.array([0, 0, 0, 1, 4]), np.array([1, 2, 3, 2, 4])
-    assert matched_pairs(table, a, b).tolist() == [True, False, False, False, False]
-    assert matched_pairs(table.drop(columns="sex"), a, b) is None
-    groups = fmr_by_group(
-        [0.9, 0.1, 0.8, 0.2], [False, False, False, True], [True, True, False, True], 0.5
-    )
-    assert [(g.fmr_errors, g.n_impostor) for g in groups] == [(1, 2), (1, 1)]
 
 
 def test_cross_validated_thresholds_never_see_their_own_people():

@@ -112,7 +112,7 @@ def test_report_has_every_section(report_runs: dict) -> None:
         "Score distributions",
         "Hardest pairs",
         "DET, ROC and error rates",
-        "Subset differentials",
+        "Demographic differentials",
         "UMAP of the embeddings",
     ):
         assert heading in page, heading

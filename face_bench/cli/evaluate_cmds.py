@@ -12,6 +12,7 @@ from face_bench.cli.options import (
     AlignOpt,
     BaselineOpt,
     BootstrapOpt,
+    ByOpt,
     CacheDirOpt,
     ConfigOpt,
     DataOpt,
@@ -32,6 +33,7 @@ from face_bench.cli.options import (
     OutputFormat,
     PairsFileOpt,
     RayAddressOpt,
+    ReferenceOpt,
     SampleOpt,
     SampleOptions,
     SamplePairsOpt,
@@ -86,6 +88,8 @@ def evaluation_command(
     bootstrap: BootstrapOpt = 1000,
     threshold: ThresholdRuleOpt = "far:1e-3",
     threshold_from: ThresholdFromOpt = None,
+    by: ByOpt = None,
+    reference: ReferenceOpt = None,
     figure_format: FigureFormatOpt = FigureFormat.PNG,
     out: OutOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
@@ -136,6 +140,8 @@ def evaluation_command(
         bootstrap=bootstrap,
         threshold=threshold,
         threshold_from=threshold_from,
+        by=by,
+        reference=reference,
         sweep=kind == "threshold-sweep",
     )
     target = prepare_out(request, out, baseline)  # checked before any embedding

@@ -230,8 +230,28 @@ ThresholdRuleOpt = Annotated[
     str,
     typer.Option(
         "--threshold",
-        help="Global threshold per model for subset differentials: far:TARGET (the threshold "
-        "giving that FMR on the pooled impostors of all subsets) or default (the model's own).",
+        help="One threshold per model for the demographic differentials: far:TARGET (the "
+        "threshold giving that FMR on the reference group's impostors, NIST FRTE style), "
+        "pooled:TARGET (on all groups' impostors together) or default (the model's own).",
+    ),
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Form the differentials' groups from manifest columns and their intersections "
+        "(e.g. --by sex,age_group) instead of from the named subsets.",
+        show_default=False,
+    ),
+]
+ReferenceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reference",
+        help="The reference group of the differentials: a subset name, or a group such as "
+        "'sex=M,age_group=adult' with --by (default: ordinary when it is a group, else the "
+        "group with the most people).",
+        show_default=False,
     ),
 ]
 ThresholdFromOpt = Annotated[
@@ -357,11 +377,14 @@ def evaluation_request(
     threshold: str,
     sweep: bool,
     threshold_from: str | None = None,
+    by: str | None = None,
+    reference: str | None = None,
     command: tuple[str, ...] = (),
 ) -> EvaluationRequest:
     """The library's request for one evaluation, from the parsed option groups."""
     from face_bench.core.config import load_config
     from face_bench.data.named import resolve_data
+    from face_bench.run.differentials import parse_by
     from face_bench.run.request import EvaluationRequest
 
     source = resolve_data(sampling.data, load_config(embed.config), embed.cache_dir)
@@ -383,6 +406,8 @@ def evaluation_request(
         duplicates=sampling.duplicates,
         bootstrap=bootstrap,
         differential_threshold=threshold,
+        by=parse_by(by),
+        reference=reference,
         threshold_from=threshold_from,
         sweep=sweep,
         config_path=embed.config,

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
         ConfidenceInterval,
         ModelComparison,
         ModelMetrics,
-        SubsetDifferentials,
     )
     from face_bench.results.contract import ModelRun, RunResults, SubsetRun
+    from face_bench.results.differentials import Differentials
     from face_bench.run.evaluation import Evaluation
 
 # Markup is off: names, paths and messages come from user data and may contain "[...]".
@@ -199,8 +199,8 @@ def render_evaluation(
             stdout.print(f"  identity concentration: {warning}")
     if kind == "threshold-sweep":
         _render_sweep(results)
-    if results.subset_differentials:
-        _render_differentials(results.subset_differentials)
+    if results.differentials:
+        _render_differentials(results.differentials)
     if written:
         stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
@@ -241,33 +241,47 @@ def _render_sweep(results: RunResults) -> None:
         stdout.print(table)
 
 
-def _render_differentials(diff: SubsetDifferentials) -> None:
-    """Ratios first (∞ against a zero rate, as on the page), matched impostors beside the raw
-    FMR, then the rates with their counts; FDR last with what it measures."""
-    from face_bench.report.sections import differentials
+def _render_differentials(diff: Differentials) -> None:
+    """Per model: each group's FMR and FNMR at the one threshold with counts and intervals,
+    ratios to the reference (bounds, never ∞) with the one-person-out range and the
+    identity-level test; then the summary measures, the matrix and who carries the errors."""
+    from face_bench.report.differentials_view import SIGNIFICANCE_RULE, views
 
-    for d in differentials(diff):
+    for note in diff.notes:
+        stdout.print(f"  differentials: {note}")
+    for v in views(diff):
+        title = f"{v['model']}: differentials at {v['rule']}"
+        if v["note"]:
+            stdout.print(f"{title}: {v['note']}")
+            continue
         table = SafeTable(
-            title=f"{d['model']}: subset differentials at {d['rule']} "
-            f"(threshold {d['threshold']} {d['units']})",
+            title=f"{title} (threshold {v['threshold']} {v['units']}; 95% intervals)",
             title_justify="left",
         )
-        columns = ["subset", "FMR ratio"] + (["matched FMR ratio"] if d["matched"] else [])
-        columns += ["FNMR ratio", "FMR"] + (["FMR, matched"] if d["matched"] else []) + ["FNMR"]
-        for column in columns:
+        for column in ("group", "people", "FMR (errors/pairs)", "FMR ratio", "FNMR (errors/pairs)",
+                       "FNMR ratio"):  # fmt: skip
             table.add_column(
-                column, justify="left" if column == "subset" else "right", overflow="fold"
+                column, justify="left" if column == "group" else "right", overflow="fold"
             )
-        for r in d["rows"]:
-            cells = [r["subset"], r["fmr_ratio"]] + ([r["matched_ratio"]] if d["matched"] else [])
-            cells += [r["fnmr_ratio"], r["fmr"]] + ([r["matched_fmr"]] if d["matched"] else [])
-            table.add_row(*cells, r["fnmr"])
+        for r in v["rows"]:
+            table.add_row(
+                r["group"], r["people"], r["fmr"], r["fmr_ratio"], r["fnmr"], r["fnmr_ratio"]
+            )
         stdout.print(table)
-        if d["note"]:
-            stdout.print(f"  note: {d['note']}")
-        stdout.print(
-            f"  FDR {d['fdr']} (1 = alike; absolute gaps, so read the ratios first); "
-            "matched = impostor pairs of the same sex and age group"
-            if d["matched"]
-            else f"  FDR {d['fdr']} (1 = alike; absolute gaps, so read the ratios first)"
-        )
+        for r in v["rows"]:
+            for label, key in (("FMR", "fmr"), ("FNMR", "fnmr")):
+                parts = [p for p in (r[f"{key}_test"], r[f"{key}_loo"]) if p]
+                if parts:
+                    stdout.print(f"  {r['group']} {label}: " + "; ".join(parts))
+            if r["status"]:
+                stdout.print(f"  {r['group']}: {r['status']}")
+        if v["summary"]:
+            stdout.print(
+                "  inequity: "
+                + "; ".join(
+                    f"{m['name']} {m['value']} {m['interval']}".rstrip() for m in v["summary"]
+                )
+            )
+        for warning in v["warnings"]:
+            stdout.print(f"  warning: {warning}")
+    stdout.print(f"  {SIGNIFICANCE_RULE}")

@@ -18,6 +18,7 @@ from face_bench.cli.options import (
     AlignOpt,
     BaselineOpt,
     BootstrapOpt,
+    ByOpt,
     CacheDirOpt,
     ConfigOpt,
     DataOpt,
@@ -38,6 +39,7 @@ from face_bench.cli.options import (
     OutputFormat,
     PairsFileOpt,
     RayAddressOpt,
+    ReferenceOpt,
     SampleOpt,
     SampleOptions,
     SamplePairsOpt,
@@ -238,6 +240,8 @@ def report_command(
     bootstrap: BootstrapOpt = 1000,
     threshold: ThresholdRuleOpt = "far:1e-3",
     threshold_from: ThresholdFromOpt = None,
+    by: ByOpt = None,
+    reference: ReferenceOpt = None,
     figure_format: FigureFormatOpt = FigureFormat.PNG,
     out: OutOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
@@ -288,6 +292,8 @@ def report_command(
         bootstrap=bootstrap,
         threshold=threshold,
         threshold_from=threshold_from,
+        by=by,
+        reference=reference,
         sweep=True,
     )
     target = prepare_out(request, out, baseline)  # checked before any embedding

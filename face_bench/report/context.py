@@ -303,7 +303,7 @@ class _Files:
     timings: dict[str, float]
 
 
-def side_figures(evaluation, out, fmt) -> tuple[list, dict, Any]:
+def side_figures(evaluation, out, fmt) -> tuple[list, dict, Any, Any]:
     """The sweep, rate, histogram and bar figures: the report's second process draws them
     while this one writes the CSVs, ROC, DET and thumbnails (matplotlib holds the GIL)."""
     from face_bench.report import figures
@@ -314,6 +314,7 @@ def side_figures(evaluation, out, fmt) -> tuple[list, dict, Any]:
         sweep_and_rate_figures(evaluation, out, fmt),
         figures.score_histograms(evaluation, out, fmt=fmt),
         figures.subset_bars(evaluation, out, fmt=fmt) if several else None,
+        figures.differential_matrix(evaluation, out, fmt=fmt),
     )
 
 
@@ -333,19 +334,22 @@ def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt, poo
     names = [s.name for s in evaluation.subsets]
     # Waited for (or drawn here when the second process is busy with UMAP).
     with timed(t, "sweep_rate_histogram_bar_figures_s"):
-        drawn, histograms, bars = side.result() if side else side_figures(evaluation, out, fmt)
+        drawn, histograms, bars, matrix = (
+            side.result() if side else side_figures(evaluation, out, fmt)
+        )
     written += drawn
     sweeps = [p for p in written if p.name.startswith("sweep") and p.suffix == f".{fmt}"]
     found = {
         "sweeps": dict(zip(names, sweeps, strict=True)),
         "histograms": histograms,
         "bars": bars,
+        "matrix": matrix,
         "roc": out / f"roc.{fmt}",
         "det": out / f"det.{fmt}",
         "rates": next((p for p in written if p.name == f"rates.{fmt}"), None),
         "umap": None,
     }
-    written += [*histograms.values()] + ([bars] if bars else [])
+    written += [*histograms.values()] + [f for f in (bars, matrix) if f]
     written += headline.write_exports(evaluation.results, out)
     with timed(t, "umap_wait_s"):
         projections, umap_notes = collect_projections(pending)
@@ -473,7 +477,7 @@ def _model_rows(results, colors) -> list[dict[str, Any]]:
 
 def build_context(evaluation, out: Path, files: _Files, self_contained: bool, top_k: int) -> dict:
     """The page's context: headline first, qualifications, subsets, run metadata last."""
-    from face_bench.report import headline, plots
+    from face_bench.report import differentials_view, headline, plots
 
     results: RunResults = evaluation.results
     colors = plots.model_colors([m.name for m in results.models])
@@ -498,8 +502,13 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
         "roc_all": _figure(src, figures["roc"], "ROC curves of every model and subset"),
         "rates": _figure(src, figures["rates"], "FMR and FNMR against the threshold"),
         "perfect": any(s["perfect"] for s in subsets),
-        "differentials": sections.differentials(results.subset_differentials),
-        "fdr_definition": sections.FDR_DEFINITION,
+        "differentials": differentials_view.views(results.differentials),
+        "differential_notes": results.differentials.notes if results.differentials else [],
+        "differential_reference": results.differentials.reference
+        if results.differentials
+        else None,
+        "significance_rule": differentials_view.SIGNIFICANCE_RULE,
+        "matrix": _figure(src, figures["matrix"], "FMR between every two groups"),
         "transfers": sections.transfers(results),
         "bars": _figure(src, figures["bars"], "FMR and FNMR per subset at one global threshold"),
         "umap": _figure(src, figures["umap"], "UMAP projection of each model's embeddings"),

@@ -267,24 +267,52 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
 
 
 def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | None:
-    """subset-rates.png: each subset's FMR and FNMR at one global threshold per model."""
+    """subset-rates.png: each group's FMR and FNMR at the one threshold per model."""
     from face_bench.report import plots
 
-    differentials = evaluation.results.subset_differentials
-    if not differentials:
+    differentials = evaluation.results.differentials
+    if not differentials or not differentials.models:
         return None
     rates, thresholds = [], {}
     for model, data in differentials.models.items():
         if data.threshold is not None:
             thresholds[model] = data.threshold
-        for row in data.subsets:
-            if row.fmr is None or row.fnmr is None:
+        for row in data.groups:
+            if row.fmr.rate is None or row.fnmr.rate is None:
                 continue
-            rates.append(plots.SubsetRate(row.subset, model, row.fmr, row.fnmr))
+            rates.append(plots.SubsetRate(row.group, model, row.fmr.rate, row.fnmr.rate))
     if not rates:
         return None
     return plots.plot_subset_bars(
         rates, out / f"subset-rates.{fmt}", thresholds=thresholds, model_colors=colors
+    )
+
+
+def differential_matrix(evaluation, out: Path, fmt: str = "png") -> Path | None:
+    """fmr-matrix.png: the cross-group impostor FMR of every model at its one threshold."""
+    from face_bench.report.plots.matrix import MatrixPanel, plot_fmr_matrix
+
+    differentials = evaluation.results.differentials
+    if not differentials or not differentials.models:
+        return None
+    panels = []
+    groups = differentials.groups
+    for model, data in differentials.models.items():
+        if data.threshold is None or not data.matrix:
+            continue
+        cells = {(c.group_a, c.group_b): c.fmr for c in data.matrix}
+        cells |= {(c.group_b, c.group_a): c.fmr for c in data.matrix}
+        errors = [
+            [cells[(a, b)].errors if (a, b) in cells else None for b in groups] for a in groups
+        ]
+        pairs = [[cells[(a, b)].n if (a, b) in cells else None for b in groups] for a in groups]
+        panels.append(
+            MatrixPanel(model, groups, errors, pairs, f"{data.threshold:.4g} {data.units}")
+        )
+    if not panels:
+        return None
+    return plot_fmr_matrix(
+        panels, out / f"fmr-matrix.{fmt}", "FMR between groups at one threshold per model"
     )
 
 

@@ -88,6 +88,43 @@ def write_sweep_csv(evaluation, path: Path) -> Path:
     return path
 
 
+def differential_rows(results) -> list[dict]:
+    """One row per model, group (or pair of groups) and rate: the differentials as a table."""
+    diff = results.differentials
+    rows: list[dict] = []
+    if diff is None:
+        return rows
+    for model, block in diff.models.items():
+        base = {"model": model, "threshold": block.threshold, "units": block.units}
+        for g in block.groups:
+            for name, rate, ratio in (("fmr", g.fmr, g.fmr_ratio), ("fnmr", g.fnmr, g.fnmr_ratio)):
+                rows.append(
+                    {**base, "kind": "group", "group_a": g.group, "group_b": g.group,
+                     "rate": name, **rate.model_dump(),
+                     "ratio": ratio.estimate if ratio else None,
+                     "ratio_lower": ratio.lower if ratio else None,
+                     "ratio_upper": ratio.upper if ratio else None,
+                     "ratio_lower_bound": ratio.lower_bound if ratio else None,
+                     "p_value": ratio.p_value if ratio else None}
+                )  # fmt: skip
+        for c in block.matrix:
+            rows.append(
+                {**base, "kind": "matrix", "group_a": c.group_a, "group_b": c.group_b,
+                 "rate": "fmr", **c.fmr.model_dump()}
+            )  # fmt: skip
+    return rows
+
+
+def write_differentials_csv(evaluation, path: Path) -> Path | None:
+    """differentials.csv: every group rate, ratio and matrix cell with counts and interval."""
+    rows = differential_rows(evaluation.results)
+    if not rows:
+        return None
+    table = spreadsheet_frame(pd.DataFrame(rows))
+    atomic_write_text(path, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+    return path
+
+
 @contextlib.contextmanager
 def timed(timings: dict[str, float] | None, name: str) -> Iterator[None]:
     """Add the block's wall time to ``timings[name]`` (the report's time split)."""
@@ -122,6 +159,9 @@ def write_evaluation(
         scores_csv = write_run_scores(evaluation, out / "scores.csv")
     if scores_csv is not None:
         written.append(scores_csv)
+    differentials_csv = write_differentials_csv(evaluation, out / "differentials.csv")
+    if differentials_csv is not None:
+        written.append(differentials_csv)
     with timed(timings, "roc_det_figures_s"):
         written += figures.roc_and_det(evaluation, out, fmt)
     if kind == "threshold-sweep":

@@ -10,20 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from face_bench.report.text import MISSING, pct, rate_with_counts, ratio
+from face_bench.report.text import MISSING, pct, rate_with_counts
 from face_bench.results.blocks import (
     CountedRates,
     CriterionNote,
-    SubsetDifferentials,
     ThresholdTransfer,
 )
 from face_bench.results.contract import RunResults, SubsetRun
-
-FDR_DEFINITION = (
-    "FDR = 1 − (α·max|ΔFMR| + (1 − α)·max|ΔFNMR|) with α = 0.5: the largest gaps between "
-    "subsets in absolute rates. Small absolute gaps give an FDR near 1 even when one subset's "
-    "FMR is many times another's, so read the ratios first."
-)
 
 
 def _thr(value: float | None) -> str:
@@ -42,47 +35,6 @@ def add_zero_rows(run: SubsetRun, add: Callable[[str, str, list[Any]], None]) ->
         zero_fnmr.append((value, pct(value), f"at {_thr(zn.threshold if zn else None)}"))
     add("zero_fmr", "ZeroFMR (FNMR where no impostor is accepted)", zero_fmr)
     add("zero_fnmr", "ZeroFNMR (FMR where no genuine pair is rejected)", zero_fnmr)
-
-
-def differentials(diff: SubsetDifferentials | None) -> list[dict[str, Any]]:
-    """Per model: each subset's FMR/FNMR with counts and ratios, matched-impostor FMR."""
-    if not diff:
-        return []
-    out = []
-    for model, data in diff.models.items():
-        rows = []
-        for row in data.subsets:
-            matched = "matched_fmr" in row.model_fields_set
-            rows.append(
-                {
-                    "subset": row.subset,
-                    "fmr": rate_with_counts(row.fmr, row.fmr_errors, row.n_impostor, 3),
-                    "fmr_ratio": ratio(row.fmr_ratio, row.fmr),
-                    "matched_fmr": rate_with_counts(
-                        row.matched_fmr, row.matched_fmr_errors, row.matched_n_impostor, 3
-                    )
-                    if matched
-                    else None,
-                    "matched_ratio": ratio(row.matched_fmr_ratio, row.matched_fmr)
-                    if matched
-                    else None,
-                    "fnmr": rate_with_counts(row.fnmr, row.fnmr_errors, row.n_genuine, 3),
-                    "fnmr_ratio": ratio(row.fnmr_ratio, row.fnmr),
-                }
-            )
-        out.append(
-            {
-                "model": model,
-                "threshold": _thr(data.threshold),
-                "units": data.units,
-                "rule": data.threshold_rule,
-                "fdr": MISSING if data.fdr is None else f"{data.fdr:.4f}",
-                "note": data.note,
-                "matched": any(r["matched_fmr"] is not None for r in rows),
-                "rows": rows,
-            }
-        )
-    return out
 
 
 def _point(block: CountedRates | ThresholdTransfer) -> dict[str, str]:

@@ -19,13 +19,15 @@ from face_bench.results.blocks import (
     IdentityConcentration,
     ModelComparison,
     ModelMetrics,
-    SubsetDifferentials,
     SubsetOverlap,
     ThresholdSweep,
 )
+from face_bench.results.differentials import Differentials
 
 # 2: every metric block is a closed, typed object (1 left them open dicts).
 SCHEMA_VERSION = 2
+LEGACY_KEYS = frozenset({"subset_differentials"})
+"""Top-level keys older files wrote that are no longer read (see ``RunResults.from_data``)."""
 
 
 class _Strict(BaseModel):
@@ -153,7 +155,7 @@ class RunResults(_Strict):
         default_factory=list, description="why a requested model did not run (weights missing)"
     )
     subsets: list[SubsetRun]
-    subset_differentials: SubsetDifferentials | None = None
+    differentials: Differentials | None = None
     volatile: Volatile
 
     def to_json(self) -> str:
@@ -178,7 +180,10 @@ class RunResults(_Strict):
         """Validate parsed JSON, turning the first error into a one-line ResultsError.
 
         Strictly: a number written as a string or a boolean is a broken file, not a figure.
+        ``subset_differentials`` of older files (subset rates at a pooled threshold, without
+        intervals) is superseded by ``differentials`` and dropped on reading.
         """
+        data = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
         try:
             return cls.model_validate(data, strict=True)
         except RecursionError:

@@ -22,15 +22,14 @@ from face_bench.results.blocks import (
     ConfidenceInterval,
     F1Point,
     ModelComparison,
-    ModelDifferential,
     ModelMetrics,
     OperatingPoint,
-    SubsetRate,
     SweepMarker,
     TarAtFarEntry,
     ThresholdSweep,
 )
 from face_bench.results.contract import (
+    LEGACY_KEYS,
     SCHEMA_VERSION,
     RunResults,
     read_json,
@@ -139,22 +138,12 @@ def _sweep_v1(sweep: Any) -> Any:
     return out
 
 
-def _differentials_v1(diff: Any) -> Any:
-    if not isinstance(diff, dict) or not isinstance(diff.get("models"), dict):
-        return diff
-    models = {}
-    for name, block in diff["models"].items():
-        out = _closed(block, ModelDifferential, {"threshold_rule": "", "subsets": [], "units": ""})
-        if isinstance(out, dict) and isinstance(out.get("subsets"), list):
-            out["subsets"] = [_closed(r, SubsetRate) for r in out["subsets"]]
-        models[name] = out
-    return {"models": models}
-
-
 def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     """A version-1 results object rewritten as version 2 (a copy; ``data`` is not changed)."""
     out = copy.deepcopy(data)
     out["schema_version"] = SCHEMA_VERSION
+    for key in LEGACY_KEYS:  # superseded figures, not carried into version 2
+        out.pop(key, None)
     for subset in out.get("subsets") or []:
         if not isinstance(subset, dict):
             continue
@@ -173,6 +162,4 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
             for comparison in subset["comparisons"]:
                 if isinstance(comparison, dict) and isinstance(comparison.get("ci"), dict):
                     comparison["ci"] = _closed(comparison["ci"], ConfidenceInterval)
-    if out.get("subset_differentials") is not None:
-        out["subset_differentials"] = _differentials_v1(out["subset_differentials"])
     return out

@@ -20,7 +20,6 @@ from face_bench.results import blocks as r
 from face_bench.run.subset_scores import ScoreTable
 
 if TYPE_CHECKING:
-    from face_bench.metrics.fairness import FairnessReport
     from face_bench.metrics.operating import OperatingPoint
     from face_bench.metrics.uncertainty import ConfidenceInterval
 
@@ -300,61 +299,3 @@ def compare_models(
                 )
             )
     return out
-
-
-def _differential(report: FairnessReport, spec) -> r.ModelDifferential:
-    j = m.json_float
-    return r.ModelDifferential(
-        threshold=_units(spec, report.threshold),
-        threshold_rule=report.threshold_rule,
-        alpha=report.alpha,
-        max_fmr_gap=j(report.max_fmr_gap),
-        max_fnmr_gap=j(report.max_fnmr_gap),
-        fdr=j(report.fdr),
-        subsets=[
-            r.SubsetRate(
-                subset=s.name,
-                n_genuine=s.n_genuine,
-                n_impostor=s.n_impostor,
-                fmr=j(s.fmr),
-                fmr_ratio=j(s.fmr_ratio),
-                fnmr=j(s.fnmr),
-                fnmr_ratio=j(s.fnmr_ratio),
-            )
-            for s in report.subsets
-        ],
-        units=spec.units,
-    )
-
-
-def differentials_in_units(
-    subsets, specs, far_target: float = 1e-3, use_default: bool = False
-) -> r.SubsetDifferentials:
-    """``metrics.fairness`` differentials of every model, thresholds in the model's units.
-
-    Too few impostors for the FAR target is a note in the block, not a failed run.
-    """
-    from face_bench.metrics.fairness import differentials_for_model
-
-    models: dict[str, r.ModelDifferential] = {}
-    for name, spec in specs.items():
-        per_subset = {s.name: (s.scores[name].scores, s.scores[name].labels) for s in subsets}
-        fixed = spec.to_score(spec.threshold) if use_default else None
-        try:
-            result = _differential(
-                differentials_for_model(per_subset, threshold=fixed, far_target=far_target), spec
-            )
-        except m.MetricError as exc:
-            # Too few impostors for the FAR target: say so instead of failing the whole run.
-            result = r.ModelDifferential(
-                threshold=None,
-                threshold_rule=f"FMR <= {far_target:g} on the pooled impostors",
-                fdr=None,
-                subsets=[],
-                units=spec.units,
-                note=str(exc),
-            )
-        if use_default:
-            result.threshold_rule = "the model's default threshold"
-        models[name] = result
-    return r.SubsetDifferentials(models=models)

@@ -24,7 +24,6 @@ from face_bench.core.processes import start_worker_server
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.models.registry import ModelSpec
-from face_bench.results.blocks import SubsetDifferentials
 from face_bench.results.contract import (
     DatasetInfo,
     Failure,
@@ -37,10 +36,11 @@ from face_bench.results.contract import (
     Volatile,
 )
 from face_bench.run import evidence
-from face_bench.run.analysis import compare_models, differentials_in_units, model_metrics
+from face_bench.run.analysis import compare_models, model_metrics
+from face_bench.run.differentials import run_differentials
 from face_bench.run.embed import embed_models
 from face_bench.run.plan import RunPlan, SubsetPlan, plan_run
-from face_bench.run.request import EvaluationRequest, parse_far_rule
+from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import BLOCKED_ABOVE, SubsetScores, score_pairset
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -235,19 +235,6 @@ def summarise_subset(
     )
 
 
-def _differentials(
-    scored: list[SubsetScores], specs: dict[str, ModelSpec], rule: str
-) -> SubsetDifferentials | None:
-    """Subset differentials at one global threshold per model; only with several subsets."""
-    if len(scored) < 2:
-        return None
-    differentials = differentials_in_units(
-        scored, specs, far_target=parse_far_rule(rule), use_default=rule == "default"
-    )
-    evidence.matched_differentials(differentials, scored, specs)
-    return differentials
-
-
 def _add_threshold_transfer(
     scored: list[SubsetScores], runs: list[SubsetRun], source: str | None
 ) -> None:
@@ -314,7 +301,18 @@ def evaluate(
         summarise_subset(s, data, embeddings, request, plan.on_fail)
         for s, data in zip(plan.subsets, scored, strict=True)
     ]
-    differentials = _differentials(scored, specs, request.differential_threshold)
+    differentials = run_differentials(
+        scored,
+        plan.images,
+        embeddings,
+        specs,
+        plan.on_fail,
+        by=request.by,
+        reference=request.reference,
+        rule=request.differential_threshold,
+        n_boot=request.bootstrap,
+        seed=request.seed,
+    )
     _add_threshold_transfer(scored, subset_runs, request.threshold_from)
     dataset = plan.dataset
     results = RunResults(
@@ -326,7 +324,7 @@ def evaluate(
         models=_model_infos(plan, embeddings, identities),
         skipped_models=plan.choice.messages,
         subsets=subset_runs,
-        subset_differentials=differentials,
+        differentials=differentials,
         volatile=Volatile(
             generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
             command=list(request.command),

@@ -1,5 +1,5 @@
-"""How much a run's comparisons can bear: subset overlap, identity concentration,
-demographically matched impostors and thresholds carried from one subset to another.
+"""How much a run's comparisons can bear: subset overlap, identity concentration and
+thresholds carried from one subset to another.
 
 Everything here is computed from the scored subsets of one run and added beside the
 figures it qualifies, so the report can say "these subsets share 69 images" or "72.5 % of
@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from face_bench.metrics import summary as m
-from face_bench.metrics.demographics import fmr_by_group, matched_pairs
 from face_bench.metrics.operating import identity_concentration, operating_point
 from face_bench.metrics.transfer import choose_threshold, criterion_label
 from face_bench.results import blocks as r
@@ -74,54 +73,6 @@ def concentration(data: SubsetScores) -> r.IdentityConcentration:
         result = identity_concentration(identities, codes, np.ones(codes.size, bool),
                                         names=np.unique(ids))  # fmt: skip
     return r.IdentityConcentration.model_validate(result, from_attributes=True)
-
-
-def _matched_mask(data: SubsetScores) -> np.ndarray | None:
-    if data.pairs.implicit:
-        return None
-    a, b = data.pairs.rows()
-    return matched_pairs(data.images, a, b)
-
-
-def matched_differentials(
-    differentials: r.SubsetDifferentials, subsets: list[SubsetScores], specs: dict[str, Any]
-) -> None:
-    """Add each subset's FMR over demographically matched impostors at the global threshold,
-    and the ratio of those FMRs, beside the raw figures (in place)."""
-    masks = {s.name: _matched_mask(s) for s in subsets}
-    if any(mask is None for mask in masks.values()):
-        return
-    for model, block in differentials.models.items():
-        if block.threshold is None:
-            continue
-        score_thr = float(specs[model].to_score(block.threshold))
-        rates = []
-        for row in block.subsets:
-            data = next(s for s in subsets if s.name == row.subset)
-            ms = data.scores[model]
-            point = operating_point(ms.scores, ms.labels, score_thr)
-            row.fmr_errors, row.fnmr_errors = point.fmr_errors, point.fnmr_errors
-            groups = fmr_by_group(ms.scores, ms.labels, masks[data.name], score_thr)
-            row.fmr_by_pair_demographics = [
-                r.GroupFmr.model_validate(g, from_attributes=True) for g in groups
-            ]
-            matched = groups[0]
-            row.matched_fmr = matched.fmr
-            row.matched_fmr_errors = matched.fmr_errors
-            row.matched_n_impostor = matched.n_impostor
-            rates.append(matched.fmr)
-        defined = [rate for rate in rates if rate is not None]
-        best = min(defined) if defined else None
-        for row, rate in zip(block.subsets, rates, strict=True):
-            if rate is None or best is None:
-                row.matched_fmr_ratio = None
-            elif best > 0:
-                row.matched_fmr_ratio = rate / best
-            else:
-                row.matched_fmr_ratio = 1.0 if rate == 0 else None
-        block.matched_definition = (
-            "impostor pairs of two people of the same sex and age group (both known)"
-        )
 
 
 Transfer = r.ThresholdTransfer | r.CriterionNote

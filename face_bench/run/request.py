@@ -38,7 +38,9 @@ class EvaluationRequest:
     far_targets: tuple[float, ...] = DEFAULT_FAR_TARGETS
     bootstrap: int = 0
     sweep: bool = False
-    differential_threshold: str = "far:1e-3"
+    differential_threshold: str = "far:1e-3"  # on the reference group (see run.differentials)
+    by: tuple[str, ...] = ()  # manifest columns whose values form the groups (--by)
+    reference: str | None = None  # the reference group (--reference); None: see run.differentials
     threshold_from: str | None = None
     config_path: Path | None = None
     weights: dict[str, Path] = field(default_factory=dict)
@@ -50,7 +52,11 @@ class EvaluationRequest:
 
 
 def parse_far_rule(rule: str) -> float:
-    """``far:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then)."""
+    """``far:1e-3`` or ``pooled:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then).
+
+    ``far:`` fixes the differentials' threshold on the reference group's impostors,
+    ``pooled:`` on all groups' impostors together (see ``run.differentials``).
+    """
     if rule == "default":
         return 1e-3
     name, _, value = rule.partition(":")
@@ -58,8 +64,9 @@ def parse_far_rule(rule: str) -> float:
         target = float(value)
     except ValueError:
         target = -1.0
-    if name != "far" or not 0 < target < 1:
+    if name not in ("far", "pooled") or not 0 < target < 1:
         raise ConfigError(
-            f"--threshold expects 'default' or 'far:TARGET' (e.g. far:1e-3), got {rule!r}"
+            "--threshold expects far:TARGET (FMR on the reference group's impostors, e.g. "
+            f"far:1e-3), pooled:TARGET (on all groups' impostors) or default, got {rule!r}"
         )
     return target
