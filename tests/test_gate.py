@@ -31,7 +31,7 @@ from face_bench.gate.verdict import (
     parse_tolerances,
     tolerance_for,
 )
-from face_bench.metrics.catalog import CATALOG, markdown_table
+from face_bench.metrics.catalog import CATALOG, DIFFERENTIALS, markdown_table
 from face_bench.results.blocks import ConfidenceInterval
 from face_bench.results.contract import (
     SCHEMA_VERSION,
@@ -883,7 +883,7 @@ def test_docs_show_the_metric_catalog(doc):
     assert markdown_table() in text, (
         f"docs/{doc}: paste face_bench.metrics.catalog.markdown_table()"
     )
-    assert {m.name: m.tolerance for m in CATALOG} == DEFAULT_TOLERANCES
+    assert {m.name: m.tolerance for m in (*CATALOG, *DIFFERENTIALS)} == DEFAULT_TOLERANCES
 
 
 def test_results_schema_doc_names_every_field():

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from face_bench.core.errors import ConfigError, GateInputError, ResultsError
 from face_bench.metrics.catalog import (
     DEFAULT_TOLERANCES,
+    DIFFERENTIALS,
+    SUMMARY_METRICS,
     TAR_FAMILY,
     metric,
     order_names,
@@ -305,8 +307,10 @@ def gate(
     overrides = validate_tolerances(tolerances or {}, "tolerances")
     mismatches, notes = _compare_setup(baseline, current)
     rows: list[GateRow] = []
+    mismatches += _check_differentials(baseline, current, notes)
     if allow_mismatch or not mismatches:
         rows = _compare_metrics(baseline, current, overrides, fail_outside_ci)
+        rows += _compare_differentials(baseline, current, overrides, fail_outside_ci)
     return GateReport(
         baseline=RunInfo.of(baseline, "baseline"),
         current=RunInfo.of(current, "current"),
@@ -584,6 +588,101 @@ def _compare_one(
     return replace(
         row, delta=delta, verdict=verdict, outside_ci=outside, ci_warning=warning, note=note
     )
+
+
+# ---------------------------------------------------------------- differentials
+
+Figures = dict[tuple[str, str], dict[str, tuple[float | None, tuple[float, float] | None]]]
+
+
+def _bounds(lower: float | None, upper: float | None) -> tuple[float, float] | None:
+    return (lower, upper) if lower is not None and upper is not None else None
+
+
+def _ratio_value(ratio: Any) -> tuple[float | None, tuple[float, float] | None]:
+    """A ratio's estimate, or its rule-of-three lower bound where the reference has no error."""
+    if ratio is None:
+        return None, None
+    if ratio.estimate is None:
+        return ratio.lower_bound, None
+    return ratio.estimate, _bounds(ratio.lower, ratio.upper)
+
+
+def differential_figures(results: RunResults) -> Figures:
+    """(scope, model) -> {gate name: (value, 95% interval)} of ``results.differentials``.
+
+    A group's scope is ``differentials <group>``; the summary measures' is
+    ``differentials``.
+    """
+    diff = results.differentials
+    out: Figures = {}
+    if diff is None:
+        return out
+    for model, block in diff.models.items():
+        for g in block.groups:
+            out[(f"differentials {g.group}", model)] = {
+                "group_fmr": (g.fmr.rate, _bounds(g.fmr.lower, g.fmr.upper)),
+                "group_fnmr": (g.fnmr.rate, _bounds(g.fnmr.lower, g.fnmr.upper)),
+                **({"fmr_ratio": _ratio_value(g.fmr_ratio)} if g.group != diff.reference else {}),
+                **({"fnmr_ratio": _ratio_value(g.fnmr_ratio)} if g.group != diff.reference else {}),
+            }
+        out[("differentials", model)] = {
+            SUMMARY_METRICS[m.name]: (m.estimate, _bounds(m.lower, m.upper))
+            for m in block.summary
+            if m.name in SUMMARY_METRICS
+        }
+    return out
+
+
+def _check_differentials(b: RunResults, c: RunResults, notes: list[str]) -> list[Mismatch]:
+    """Differentials are comparable only on the same groups, reference and threshold rule."""
+    base, cur = b.differentials, c.differentials
+    if base is None or not base.models:
+        if cur is not None and cur.models:
+            notes.append("differentials are new in the current run (not gated)")
+        return []
+    if cur is None or not cur.models:
+        return [Mismatch("differentials", "missing from the current run")]
+    out: list[Mismatch] = []
+    for what in ("grouping", "groups", "reference", "threshold_rule"):
+        out += _differs(
+            "differentials", what.replace("_", " "), getattr(base, what), getattr(cur, what)
+        )
+    return out
+
+
+def _compare_differentials(
+    baseline: RunResults,
+    current: RunResults,
+    overrides: Mapping[str, float],
+    fail_outside_ci: bool,
+) -> list[GateRow]:
+    """A row per group rate, ratio and summary measure the baseline has, per model."""
+    base, cur = differential_figures(baseline), differential_figures(current)
+    rows: list[GateRow] = []
+    for (scope, model), figures in base.items():
+        other = cur.get((scope, model))
+        if other is None:
+            continue
+        for name in (m.name for m in DIFFERENTIALS):
+            if name not in figures:
+                continue
+            b_flat = {name: figures[name][0]}
+            c_flat = {name: other[name][0]} if name in other else {}
+            ci = other[name][1] if name in other else None
+            rows.append(
+                _compare_one(
+                    scope,
+                    model,
+                    name,
+                    b_flat,
+                    c_flat,
+                    ci,
+                    tolerance_for(name, overrides),
+                    fail_outside_ci,
+                )
+            )
+    return rows
 
 
 # ---------------------------------------------------------------- from files

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Unit = Literal["rate", "score", "sigma"]
+Unit = Literal["rate", "score", "sigma", "ratio"]
 
 TAR_FAMILY = "tar_at_far"
 _TAR_KEY = re.compile(r"^tar_at_far_(\d+e[-+]\d+)$")
@@ -38,8 +38,9 @@ class MetricInfo:
     """One metric: its flat name, how it reads, which way is better, how it is shown.
 
     ``unit`` says how a value is displayed: ``rate`` (a fraction, shown as a percentage where
-    the reader wants one), ``score`` (a unitless figure in [0, 1] such as AUC or F1) or
-    ``sigma`` (d′, standard deviations). ``digits`` are the decimals of the plain form.
+    the reader wants one), ``score`` (a unitless figure in [0, 1] such as AUC or F1),
+    ``sigma`` (d′, standard deviations) or ``ratio`` (one rate over another). ``digits`` are
+    the decimals of the plain form.
     ``prevalence_dependent`` marks figures that change with the genuine/impostor mix and so
     cannot be compared across subsets (F1). ``source`` is where the value sits in a model's
     ``metrics`` block, for the docs.
@@ -120,8 +121,72 @@ CATALOG: tuple[MetricInfo, ...] = (
     ),
 )  # fmt: skip
 
-_BY_NAME = {m.name: m for m in CATALOG}
-DEFAULT_TOLERANCES: dict[str, float] = {m.name: m.tolerance for m in CATALOG}
+DIFFERENTIALS: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        "group_fmr", "Group FMR at the reference threshold", "group FMR", False, "rate", 0.001,
+        5, "differentials.models.<m>.groups[].fmr.rate",
+        "a group's FMR at the one threshold fixed on the reference group",
+    ),
+    MetricInfo(
+        "group_fnmr", "Group FNMR at the reference threshold", "group FNMR", False, "rate",
+        0.01, 4, "differentials.models.<m>.groups[].fnmr.rate",
+        "a group's FNMR at the one threshold fixed on the reference group",
+    ),
+    MetricInfo(
+        "fmr_ratio", "FMR ratio to the reference group", "FMR ratio", False, "ratio", 0.5, 3,
+        "differentials.models.<m>.groups[].fmr_ratio.estimate",
+        "a group's FMR over the reference group's (the rule-of-three lower bound where the "
+        "reference has no false match); absolute tolerance in ratio units",
+    ),
+    MetricInfo(
+        "fnmr_ratio", "FNMR ratio to the reference group", "FNMR ratio", False, "ratio", 0.1,
+        3, "differentials.models.<m>.groups[].fnmr_ratio.estimate",
+        "a group's FNMR over the reference group's (lower bound as for FMR)",
+    ),
+    MetricInfo(
+        "max_min_fmr", "max/min of group FMR", "max/min FMR", False, "ratio", 0.5, 3,
+        "differentials.models.<m>.summary[max/min FMR]", "the worst group's FMR over the best's",
+    ),
+    MetricInfo(
+        "max_geomean_fmr", "max/geomean of group FMR", "max/geomean FMR", False, "ratio", 0.25,
+        3, "differentials.models.<m>.summary[max/geomean FMR]",
+        "the worst group's FMR over the geometric mean (NIST's summary)",
+    ),
+    MetricInfo(
+        "max_min_fnmr", "max/min of group FNMR", "max/min FNMR", False, "ratio", 0.1, 3,
+        "differentials.models.<m>.summary[max/min FNMR]",
+        "the worst group's FNMR over the best's",
+    ),
+    MetricInfo(
+        "max_geomean_fnmr", "max/geomean of group FNMR", "max/geomean FNMR", False, "ratio",
+        0.05, 3, "differentials.models.<m>.summary[max/geomean FNMR]",
+        "the worst group's FNMR over the geometric mean",
+    ),
+    MetricInfo(
+        "garbe", "GARBE", "GARBE", False, "score", 0.02, 4,
+        "differentials.models.<m>.summary[GARBE]",
+        "Gini aggregation rate for biometric equitability (0 = equal)",
+    ),
+    MetricInfo(
+        "fdr", "Fairness discrepancy rate", "FDR", True, "score", 0.005, 4,
+        "differentials.models.<m>.summary[FDR]", "fairness discrepancy rate (1 = equal)",
+    ),
+)  # fmt: skip
+"""The gated figures of the demographic differentials (``results.differentials``): per group
+(rates and ratios) or per model (summary measures). Not in the per-subset tables."""
+
+SUMMARY_METRICS = {
+    "max/min FMR": "max_min_fmr",
+    "max/geomean FMR": "max_geomean_fmr",
+    "max/min FNMR": "max_min_fnmr",
+    "max/geomean FNMR": "max_geomean_fnmr",
+    "GARBE": "garbe",
+    "FDR": "fdr",
+}
+"""A summary measure's name in results.json -> its gate name."""
+
+_BY_NAME = {m.name: m for m in (*CATALOG, *DIFFERENTIALS)}
+DEFAULT_TOLERANCES: dict[str, float] = {m.name: m.tolerance for m in (*CATALOG, *DIFFERENTIALS)}
 
 
 def tar_metric(target: float) -> MetricInfo:
@@ -161,18 +226,18 @@ def order_names(names: Iterable[str]) -> list[str]:
 
 def tolerance_names() -> list[str]:
     """Names a tolerance may be set for: every metric, and the TAR family as a whole."""
-    return [m.name for m in CATALOG]
+    return [m.name for m in (*CATALOG, *DIFFERENTIALS)]
 
 
 def tolerance_help() -> str:
     """The defaults as one sentence, for ``gate --tolerance --help``."""
     groups: dict[float, list[str]] = {}
-    for info in CATALOG:
+    for info in (*CATALOG, *DIFFERENTIALS):
         groups.setdefault(info.tolerance, []).append(info.name)
     return "; ".join(f"{', '.join(names)} {value:g}" for value, names in groups.items()) + "."
 
 
-def markdown_table(rows: Sequence[MetricInfo] = CATALOG) -> str:
+def markdown_table(rows: Sequence[MetricInfo] = (*CATALOG, *DIFFERENTIALS)) -> str:
     """The catalog as the Markdown table docs/results-schema.md and ci-workflow.md show."""
     lines = [
         "| gate name | read from | better | default tolerance | prevalence-dependent | meaning |",
