@@ -248,3 +248,24 @@ def test_delong_identical_models():
     assert (r.diff, r.z, r.p_value) == (0.0, 0.0, 1.0)
     with pytest.raises(MetricError, match="at least two"):
         u.delong_test([0.1, 0.2, 0.3], [0.3, 0.2, 0.1], [True, False, False])
+
+
+def test_paired_identity_bootstrap_gives_the_p_value_and_a_wider_error_than_delong():
+    """All pairs of few people: pairs share people, so the identity-level standard error of
+    ΔAUC is larger than DeLong's, which treats the pairs as independent; the p-value is the
+    replicates' two-sided share beyond 0, never 0."""
+    rng = np.random.default_rng(5)
+    person = np.repeat(np.arange(12), 5)
+    a, b = np.triu_indices(person.size, 1)
+    y = person[a] == person[b]
+    hard = rng.normal(0, 1.0, 12)  # some people are hard for both models
+    base = np.where(y, 1.5, 0.0) + hard[person[a]] + hard[person[b]]
+    s1 = base + rng.normal(0, 1, a.size)
+    s2 = base + rng.normal(0, 1.2, a.size)
+    paired = u.paired_auc_difference(s1, s2, y, person[a], person[b], 400, 0)
+    delong = u.delong_test(s1, s2, y)
+    assert paired.std_error > delong.std_error
+    assert 2 / 401 <= paired.p_value <= 1.0
+    assert paired.ci == u.bootstrap_auc_difference(s1, s2, y, person[a], person[b], 400, 0)
+    same = u.paired_auc_difference(s1, s1, y, person[a], person[b], 100, 0)
+    assert same.p_value == 1.0

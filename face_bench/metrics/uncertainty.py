@@ -214,6 +214,17 @@ def bootstrap_metrics(
     )
 
 
+@dataclass(frozen=True)
+class PairedDifference:
+    """AUC(a) - AUC(b) judged on people: the paired identity bootstrap's interval, its
+    two-sided p-value (percentile inversion, never 0: at least 2 / (B + 1)) and the
+    replicates' standard deviation, the identity-level standard error."""
+
+    ci: ConfidenceInterval
+    p_value: float | None
+    std_error: float | None
+
+
 def bootstrap_auc_difference(
     scores_a: Any,
     scores_b: Any,
@@ -224,29 +235,53 @@ def bootstrap_auc_difference(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> ConfidenceInterval:
-    """CI of AUC(model a) - AUC(model b) on the same pairs, both models seeing the same
-    people in every replicate so that their shared difficulty cancels."""
+    """CI of AUC(model a) - AUC(model b) on the same pairs (``paired_auc_difference``)."""
+    return paired_auc_difference(
+        scores_a, scores_b, labels, id_a, id_b, n_boot, seed, confidence
+    ).ci
+
+
+def paired_auc_difference(
+    scores_a: Any,
+    scores_b: Any,
+    labels: Any,
+    id_a: Any,
+    id_b: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> PairedDifference:
+    """AUC(model a) - AUC(model b) on the same pairs, both models seeing the same people in
+    every replicate so that their shared difficulty cancels: interval, p-value, SE."""
     _check_boot(n_boot, confidence)
     sa, y = metrics.check_scores(scores_a, labels)
     sb, _ = metrics.check_scores(scores_b, labels)  # same labels: the same pairs
     diff = metrics.roc_auc(sa, y) - metrics.roc_auc(sb, y)
     if n_boot == 0:
-        return _interval(diff, None, 0, seed, confidence)
+        return PairedDifference(_interval(diff, None, 0, seed, confidence), None, None)
     a, b, n_ids = _identity_codes(id_a, id_b, sa.size)
     known_a = _AUC_REPLICATES.get(_replicate_key(sa, y, a, b, n_boot, seed))
     known_b = _AUC_REPLICATES.get(_replicate_key(sb, y, a, b, n_boot, seed))
     if known_a is not None and known_b is not None:
-        return _interval(diff, known_a - known_b, n_boot, seed, confidence)
-    copies = _draw_counts(n_ids, n_boot, seed)
-    roc_a, roc_b = _counter(sa, y, a, b), _counter(sb, y, a, b)
-    reps = np.empty(n_boot)
+        reps = known_a - known_b
+    else:
+        copies = _draw_counts(n_ids, n_boot, seed)
+        roc_a, roc_b = _counter(sa, y, a, b), _counter(sb, y, a, b)
+        reps = np.empty(n_boot)
 
-    def count(r0: int, r1: int) -> None:
-        chunk = copies[r0:r1]
-        reps[r0:r1] = roc_a.auc(chunk) - roc_b.auc(chunk)
+        def count(r0: int, r1: int) -> None:
+            chunk = copies[r0:r1]
+            reps[r0:r1] = roc_a.auc(chunk) - roc_b.auc(chunk)
 
-    _each_chunk(n_boot, min(roc_a.chunk, roc_b.chunk), count)
-    return _interval(diff, reps, n_boot, seed, confidence)
+        _each_chunk(n_boot, min(roc_a.chunk, roc_b.chunk), count)
+    ci = _interval(diff, reps, n_boot, seed, confidence)
+    valid = reps[np.isfinite(reps)]
+    if valid.size < 2:
+        return PairedDifference(ci, None, None)
+    below = (np.count_nonzero(valid <= 0) + 1) / (valid.size + 1)
+    above = (np.count_nonzero(valid >= 0) + 1) / (valid.size + 1)
+    p = float(min(1.0, 2 * min(below, above)))
+    return PairedDifference(ci, p, float(np.std(valid, ddof=1)))
 
 
 # ---------------------------------------------------------------- DeLong

@@ -294,9 +294,17 @@ class ThresholdSweep(Block):
 
 
 class ModelComparison(Block):
-    """DeLong's paired test of two models' AUCs on the same pairs (``ci`` with bootstrap)."""
+    """Two models' AUCs on the same pairs.
 
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"ci"})
+    With bootstrap, ``ci``, ``bootstrap_p`` and ``bootstrap_std_error`` come from the paired
+    identity bootstrap (people resampled, both models on the same draws): the primary
+    inference. DeLong's z and p assume independent pairs, which pairs sharing a person are
+    not; ``delong_std_error`` beside ``bootstrap_std_error`` shows by how much it understates.
+    """
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {"ci", "bootstrap_p", "bootstrap_std_error", "delong_std_error"}
+    )
 
     model_a: str
     model_b: str
@@ -309,6 +317,11 @@ class ModelComparison(Block):
         None, description="log10 of the p-value, exact where delong_p underflows to 0"
     )
     ci: ConfidenceInterval | None = None
+    bootstrap_p: float | None = Field(
+        None, description="paired identity bootstrap, two-sided p-value of ΔAUC = 0"
+    )
+    bootstrap_std_error: float | None = None
+    delong_std_error: float | None = None
 
 
 class IdentityConcentration(Block):

@@ -266,25 +266,30 @@ def sweep_frame(ms: ScoreTable) -> pd.DataFrame:
 def compare_models(
     model_scores: dict[str, ScoreTable], bootstrap: int, seed: int
 ) -> list[r.ModelComparison]:
-    """DeLong's paired test (and a bootstrap CI when asked) for each pair of models."""
+    """Each pair of models: the paired identity bootstrap of ΔAUC (interval, p-value and
+    standard error; the primary figures, with --bootstrap) and DeLong's test, which assumes
+    independent pairs."""
     names = list(model_scores)
     out: list[r.ModelComparison] = []
     if len(names) < 2 or not next(iter(model_scores.values())).per_pair:
         return out  # blocked runs have no pair identities to resample, and DeLong's ranks
         # of tens of millions of pairs would cost more than the rest of the run
-    from face_bench.metrics.uncertainty import bootstrap_auc_difference, delong_test
+    from face_bench.metrics.uncertainty import delong_test, paired_auc_difference
 
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
             a, b = model_scores[first], model_scores[second]
             test = delong_test(a.scores, b.scores, a.labels)
-            ci = None
+            paired: dict = {}
             if bootstrap:
-                ci = _interval(
-                    bootstrap_auc_difference(
-                        a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
-                    )
+                result = paired_auc_difference(
+                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
                 )
+                paired = {
+                    "ci": _interval(result.ci),
+                    "bootstrap_p": result.p_value,
+                    "bootstrap_std_error": result.std_error,
+                }
             out.append(
                 r.ModelComparison(
                     model_a=first,
@@ -295,7 +300,8 @@ def compare_models(
                     delong_z=m.json_float(test.z),
                     delong_p=m.json_float(test.p_value),
                     delong_log10_p=m.json_float(test.log10_p_value),
-                    **({"ci": ci} if ci is not None else {}),
+                    delong_std_error=m.json_float(test.std_error),
+                    **paired,
                 )
             )
     return out
