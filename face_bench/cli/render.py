@@ -243,7 +243,7 @@ def _render_sweep(results: RunResults) -> None:
 
 def _render_differentials(diff: Differentials) -> None:
     """Per model: each group's FMR and FNMR at the one threshold with counts and intervals,
-    ratios to the reference (bounds, never ∞) with the one-person-out range and the
+    ratios to the reference (bounds, never infinite) with the one-person-out range and the
     identity-level test; then the summary measures, the matrix and who carries the errors."""
     from face_bench.report.differentials_view import SIGNIFICANCE_RULE, views
 

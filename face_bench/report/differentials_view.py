@@ -2,7 +2,7 @@
 
 Every rate is shown with its counts and interval ("0.0138 (62/4,497) [0.0061, 0.024]"), a
 zero count as its rule-of-three bound ("0 (0/42,982) ≤ 7e-05"), every ratio with its
-interval or as a lower bound ("≥ 48×"), never as ∞, and with the range it takes when any
+interval or as a lower bound ("≥ 48×"), never as infinity, and with the range it takes when any
 one person is left out. Reads the typed results only; returns plain dicts.
 """
 

@@ -1,14 +1,13 @@
 """Numbers as the page, the CLI tables and the exported tables print them, in one place.
 
-A ratio against a zero rate, a p-value below double precision and a rate with its counts
-must read the same in the HTML, the terminal and a LaTeX table.
+A p-value below double precision and a rate with its counts must read the same in the
+HTML, the terminal and a LaTeX table (ratios: ``report.differentials_view``).
 """
 
 from __future__ import annotations
 
 import math
 
-INFINITY = "∞"
 MISSING = "—"
 
 
@@ -29,14 +28,6 @@ def rate_with_counts(rate: float | None, errors: int | None, n: int | None, digi
     text = pct(rate, digits)
     extra = counts(errors, n)
     return f"{text} {extra}" if extra and rate is not None else text
-
-
-def ratio(value: float | None, rate: float | None) -> str:
-    """A rate over the lowest rate: '33.84×'; against a zero lowest rate '∞' (1.00× when
-    this rate is zero too); '—' when this rate is undefined."""
-    if value is None or (isinstance(value, float) and math.isinf(value)):
-        return INFINITY if rate else MISSING
-    return f"{value:.2f}×"
 
 
 def p_value(p: float | None, log10_p: float | None = None) -> str:
