@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 import typer
 import typer.core
 
+from face_bench.core.deps import missing_dependency
 from face_bench.core.errors import FaceBenchError, InterruptedRunError, TerminatedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +47,8 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def guarded(func: F) -> F:
-    """Map FaceBenchError subclasses and Ctrl-C to a one-line message and their exit code."""
+    """Map FaceBenchError subclasses, a missing third-party package and Ctrl-C to a one-line
+    message and their exit code."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +59,11 @@ def guarded(func: F) -> F:
             return func(*args, **kwargs)
         except FaceBenchError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except ModuleNotFoundError as exc:
+            missing = missing_dependency(exc)
+            if missing is None:
+                raise
+            raise fail(str(missing), missing.exit_code) from None
         except KeyboardInterrupt:
             raise fail(
                 "interrupted; embeddings finished so far are kept in the cache",

@@ -19,6 +19,13 @@ class ConfigError(FaceBenchError):
     exit_code = 4
 
 
+class MissingDependencyError(FaceBenchError):
+    """A Python package face-bench imports is not installed (a partial install, an extra left
+    out); the message names the ``pip install`` command that adds it."""
+
+    exit_code = 5
+
+
 class DatasetError(FaceBenchError):
     """The dataset folder is missing or unusable."""
 
