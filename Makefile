@@ -12,7 +12,7 @@ DATA ?= $(SHARED)/datasets/jp_faces_dev
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test lint pytest gate browser-deps clean
+.PHONY: run test lint pytest gate wheel-smoke browser-deps clean
 
 # Re-install only when the dependency declarations change.
 $(STAMP): pyproject.toml constraints.txt
@@ -53,6 +53,12 @@ gate: $(STAMP)
 	else \
 		echo "gate skipped: $(DATA) not present (the shared test data sits beside the checkout)"; \
 	fi
+
+# The wheel as a user installs it (CI runs this after `make test`): built, installed alone with
+# constraints.txt into a fresh venv in a temporary folder (about 1 GB, removed afterwards), then
+# a small dlib run from outside the checkout, with an empty cache (.ci/wheel-smoke).
+wheel-smoke: $(STAMP)
+	BUILD_PYTHON=$(BIN)/python PYTHON=$(PYTHON) SHARED=$(SHARED) bash .ci/wheel-smoke
 
 # Headless Chromium for the report test, and a CJK font so Japanese names render in figures.
 browser-deps:

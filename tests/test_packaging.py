@@ -124,3 +124,14 @@ def test_wheel_declares_onnx_and_holds_the_package_data(dists):
     requires = re.findall(r"^Requires-Dist: (.*)$", metadata, flags=re.MULTILINE)
     core = {_name(r) for r in requires if "extra ==" not in r}
     assert core == {_name(r) for r in PROJECT["dependencies"]} and "onnx" in core
+
+
+def test_ci_installs_the_wheel_alone_and_runs_it():
+    """CI's second step is the wheel smoke check, run from a folder outside the checkout."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci.index("make wheel-smoke") > ci.index("make test")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^wheel-smoke:.*\n\t.*bash \.ci/wheel-smoke$", makefile, re.MULTILINE)
+    script = (REPO / ".ci" / "wheel-smoke").read_text(encoding="utf-8")
+    for step in ("-m build --wheel", "-m venv", "pip install -q -c constraints.txt", "roc --data"):
+        assert step in script
