@@ -8,6 +8,8 @@ images: ``young_women-40.json`` written by this face-bench (schema_version 2) an
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,16 @@ def test_gate_reads_a_v1_baseline_and_says_so(tmp_path, monkeypatch):
     )
     report = json.loads(as_json.stdout)
     assert (report["baseline"]["schema_version"], report["current"]["schema_version"]) == (1, 2)
+
+
+def test_schema_doc_validation_snippet_runs(tmp_path, monkeypatch):
+    """docs/results-schema.md's Python block, as a reader pastes it, validates a real file."""
+    pytest.importorskip("jsonschema")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "results-schema.md").read_text(
+        encoding="utf-8"
+    )
+    (block,) = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "results.json").write_bytes(V2.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    exec(compile(textwrap.dedent(block), "results-schema.md", "exec"), {})
