@@ -1,5 +1,6 @@
-# Two commands on a fresh machine with Python >= 3.11:
+# On a fresh machine with Python >= 3.11:
 #   make run    set up .venv (when missing or stale) and run the headline comparison
+#   make venv   only set up .venv
 #   make test   set up .venv, then lint, run the test suite and the regression gate (what CI runs)
 # Every install goes through constraints.txt, which locks the versions that move the numbers.
 
@@ -12,7 +13,7 @@ DATA ?= $(SHARED)/datasets/jp_faces_dev
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: run test lint pytest gate wheel-smoke browser-deps clean
+.PHONY: run venv test lint pytest gate wheel-smoke browser-deps clean
 
 # Re-install only when the dependency declarations change.
 $(STAMP): pyproject.toml constraints.txt
@@ -22,8 +23,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,ray]"
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The dataset is checked first (.ci/check_data.py, standard library only), so a missing
+# ../shared stops the run before minutes of installing, naming the setting that chose it.
+run:
+	@$(PYTHON) .ci/check_data.py
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/face-bench roc --subset ordinary --subset young_women
+
+venv: $(STAMP)
 
 test: $(STAMP) lint pytest gate
 

@@ -586,7 +586,11 @@ def test_explicit_weights_path_that_does_not_exist_is_not_replaced(
 
 def test_no_traceback_for_a_dataset_folder_that_does_not_exist(tmp_path):
     result = invoke(["roc", "--data", str(tmp_path / "nope"), "--model", "dlib"])
-    assert one_error_line(result) == f"face-bench: error: dataset folder not found: {tmp_path}/nope"
+    assert one_error_line(result) == (
+        f"face-bench: error: dataset folder not found: {tmp_path}/nope (chosen by --data); "
+        "pass --data DIR or set $FACE_BENCH_DATA, or download a public set with "
+        "`face-bench fetch lfw` and pass --data lfw"
+    )
     assert result.exit_code == 10
 
 

@@ -4,6 +4,10 @@ and models that were asked for. None of these needs ../shared."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import corpus
@@ -209,3 +213,82 @@ def test_a_model_asked_for_without_weights_stops_before_any_work(tmp_path, nowhe
     line = one_line(result)
     assert line.startswith("face-bench: error: model 'japanese-face-v1' was asked for but cannot")
     assert not (cache / "embeddings").exists()
+
+
+# ------------------------------------------------------------ a dataset that is not there
+
+
+def _check_data_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_data", REPO / ".ci" / "check_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_missing_folder_from_the_config_names_the_setting_and_what_to_do(nowhere):
+    (nowhere / "face-bench.toml").write_text('data = "../shared-absent/jp"\n', encoding="utf-8")
+    result = runner.invoke(app, ["roc", "--model", "dlib"])
+    assert result.exit_code == 10
+    line = one_line(result)
+    assert line.startswith(
+        f"face-bench: error: dataset folder not found: {nowhere.parent}/shared-absent/jp "
+        f"(chosen by data in {nowhere / 'face-bench.toml'}); "
+    )
+    assert "--data DIR" in line and "$FACE_BENCH_DATA" in line
+    assert "`face-bench fetch lfw`" in line
+
+
+def test_missing_folder_from_the_environment_names_it(nowhere, monkeypatch):
+    monkeypatch.setenv("FACE_BENCH_DATA", str(nowhere / "gone"))
+    result = runner.invoke(app, ["roc", "--model", "dlib"])
+    assert result.exit_code == 10
+    assert f"not found: {nowhere / 'gone'} (chosen by $FACE_BENCH_DATA);" in one_line(result)
+
+
+@pytest.mark.parametrize("source", ["config", "env"])
+def test_make_run_check_finds_the_folder_face_bench_would_read(nowhere, monkeypatch, source):
+    check = _check_data_module()
+    (nowhere / "face-bench.toml").write_text('data = "../faces"\n', encoding="utf-8")
+    if source == "env":
+        monkeypatch.setenv("FACE_BENCH_DATA", "other")
+    folder = resolve_data(None, load_config(None)).folder
+    assert f"not found: {folder.resolve()}\n" in check.problem()
+    folder.mkdir()
+    assert check.problem() is None
+
+
+def test_make_run_check_leaves_named_datasets_to_face_bench():
+    from face_bench.data.named import NAMED_DATASETS
+
+    assert set(_check_data_module().NAMED) == set(NAMED_DATASETS)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_checks_the_data_before_installing_anything(tmp_path):
+    """Without ../shared, `make run` stops at once, naming the setting, and builds no venv."""
+    repo = tmp_path / "checkout"
+    (repo / ".ci").mkdir(parents=True)
+    for name in ("Makefile", "face-bench.toml", "pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, repo / name)
+    shutil.copy(REPO / ".ci" / "check_data.py", repo / ".ci" / "check_data.py")
+    env = {k: v for k, v in os.environ.items() if k not in ("FACE_BENCH_DATA", "MAKEFLAGS")}
+    done = subprocess.run(
+        ["make", "run", f"PYTHON={sys.executable}"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert not (repo / ".venv").exists()
+    assert (
+        f"make run: dataset folder not found: {tmp_path / 'shared' / 'datasets' / 'jp_faces_dev'}"
+        in done.stderr
+    )
+    assert f'chosen by data = "../shared/datasets/jp_faces_dev" in {repo}' in done.stderr
+    assert "FACE_BENCH_DATA=/path/to/faces make run" in done.stderr

@@ -119,6 +119,18 @@ def resolve_data(
     return DataSource(path, origin)
 
 
+def require_folder(folder: Path, origin: str = "") -> None:
+    """Refuse a dataset folder that is not there, saying which setting chose it and what
+    else to pass, so a path taken from a config file or the environment is not a mystery."""
+    if folder.is_dir():
+        return
+    chosen = f" (chosen by {origin})" if origin else ""
+    raise DatasetError(
+        f"dataset folder not found: {folder}{chosen}; pass --data DIR or set ${DATA_ENV}, or "
+        "download a public set with `face-bench fetch lfw` and pass --data lfw"
+    )
+
+
 def default_data(config: Config, cache_dir: Path | None = None) -> dict[str, object] | None:
     """What a run here reads without --data (for ``face-bench datasets``), or None."""
     if not (os.environ.get(DATA_ENV) or config.data):

@@ -32,6 +32,7 @@ from face_bench.data.datasets import (
     select_subset,
     subset_spec,
 )
+from face_bench.data.named import require_folder
 from face_bench.data.pairset import PairMode, PairSet, from_local
 from face_bench.embedding.pipeline import hash_images
 from face_bench.faces.locate import FaceSettings
@@ -208,6 +209,7 @@ def plan_run(
     cache_dir = request.cache_dir or default_cache_dir()
     choice = choose_models(registry, request.models)
     on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
+    require_folder(request.data, request.data_origin)
     dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
     specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     _check_threshold_from(request)
