@@ -921,6 +921,30 @@ def test_example_workflow_uses_real_options():
             assert option in help_text, f"{command} has no {option}"
 
 
+def test_example_workflow_works_outside_face_bench_and_never_skips_forks():
+    """Installed from face-bench's repository at a pinned release with its constraints, not
+    with ``pip install .``; no job-level ``if``: a skipped job passes a required check, so a
+    fork's pull request (no secrets) fails its first step instead."""
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((DOCS / "github-actions-example.yml").read_text(encoding="utf-8"))
+    job = workflow["jobs"]["gate"]
+    assert "if" not in job
+    assert "pull_request_target" not in workflow[True]  # YAML reads the key `on` as true
+    guard = job["steps"][0]
+    assert "secrets." in guard["env"]["HAS_SECRETS"] and "exit 1" in guard["run"]
+    (install,) = [step["run"] for step in job["steps"] if "pip install" in step.get("run", "")]
+    assert "pip install ." not in install
+    command = " ".join(install.replace("\\\n", " ").split("face-bench --version")[0].split())
+    assert command == (
+        'python -m pip install -c "$FACE_BENCH_REPO/raw/$FACE_BENCH_REF/constraints.txt" '
+        '"face-bench @ git+$FACE_BENCH_REPO@$FACE_BENCH_REF"'
+    )
+    assert job["env"]["FACE_BENCH_REPO"].startswith("https://") and job["env"]["FACE_BENCH_REF"]
+    explained = (DOCS / "ci-workflow.md").read_text(encoding="utf-8")
+    assert command in " ".join(explained.replace("\\\n", " ").split())
+    assert "### Pull requests from forks" in explained
+
+
 # ---------------------------------------------------------------- a real run
 
 
