@@ -47,13 +47,16 @@ def test_dlib_without_onnx_is_one_line_naming_the_pip_command(tmp_path, monkeypa
     run stops with the install command and exit 5, not a traceback and the gate's exit 1."""
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ModuleNotFoundError
     data = _folder_dataset(tmp_path / "faces")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # the default --out: reports/ here
     result = runner.invoke(
         app,
         ["roc", "--data", str(data), "--model", "dlib", "--align", "none", "--bootstrap", "0",
-         "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")],
+         "--cache-dir", str(tmp_path / "cache")],
     )  # fmt: skip
     assert result.exit_code == MissingDependencyError.exit_code == 5, result.output
     assert "Traceback" not in result.output
+    assert list((tmp_path / "work").iterdir()) == []  # no empty reports/ left behind
     errors = [line for line in result.stderr.splitlines() if "error" in line]
     assert errors == [result.stderr.splitlines()[-1]]
     assert errors[0].startswith("face-bench: error: the Python package 'onnx' (module onnx)")

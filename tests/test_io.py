@@ -230,6 +230,19 @@ def test_output_folder_that_is_a_file(tmp_path):
     assert path.read_text() == "a file"
 
 
+def test_checking_an_output_folder_leaves_no_folder_behind(tmp_path):
+    """Checked before the work, created when the run writes: a failed run leaves no folder."""
+    fio.check_folder(tmp_path / "a" / "b" / "reports")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    fio.check_folder(tmp_path / "kept" / "reports")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    (tmp_path / "file").write_text("a file")
+    with pytest.raises(OutputError, match="cannot create"):
+        fio.check_folder(tmp_path / "file" / "reports")
+
+
 def test_cache_folder_that_is_a_file(tmp_path):
     path = tmp_path / "cache"
     path.write_text("x")

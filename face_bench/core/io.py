@@ -11,6 +11,7 @@ error instead of gigabytes of memory or a hang.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -74,6 +75,25 @@ def ensure_folder(path: Path, what: str = "output folder", error: type = OutputE
     except OSError as exc:
         raise error(f"{what} {path} is not writable: {exc.strerror or exc}") from None
     return path
+
+
+def check_folder(path: Path, what: str = "output folder", error: type = OutputError) -> None:
+    """``ensure_folder``'s check, leaving behind no folder it had to create for it.
+
+    A run proves its output folder usable before any work and creates it again when it
+    writes, so a run that fails in between (a missing package, a bad input) leaves the
+    working directory as it found it: no empty ``reports/``.
+    """
+    path = Path(path)
+    created = []
+    probe = path
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        created.append(probe)  # deepest first
+        probe = probe.parent
+    ensure_folder(path, what, error)
+    for folder in created:
+        with contextlib.suppress(OSError):  # another process wrote into it meanwhile: keep it
+            folder.rmdir()
 
 
 def ensure_cache_folder(path: Path) -> Path:

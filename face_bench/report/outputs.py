@@ -29,17 +29,17 @@ def default_lfw_out_dir(pairs_file: Path) -> Path:
 
 
 def prepare_out(request, out: Path | None, baseline: Path | None = None) -> Path:
-    """The run's output folder, refused or created-checked before any embedding starts.
+    """The run's output folder, refused or checked before any embedding starts.
 
     Also checks the cache folder, so an unusable one fails in a second, not after an hour.
     """
-    from face_bench.core.io import default_cache_dir, ensure_cache_folder, ensure_folder
+    from face_bench.core.io import check_folder, default_cache_dir, ensure_cache_folder
 
     cache_dir = Path(request.cache_dir or default_cache_dir())
     final = Path(out) if out is not None else default_out_dir(request)
     final = check_out_folder(final, data=request.data, cache_dir=cache_dir, baseline=baseline)
     ensure_cache_folder(cache_dir)
-    ensure_folder(final.parent, "output folder")
+    check_folder(final.parent, "output folder")  # created when the run writes, not before
     return final
 
 
