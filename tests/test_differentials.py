@@ -229,3 +229,15 @@ def test_summary_measures_in_an_analysis_have_intervals():
     ]
     for m in result.summary:
         assert m.lower is not None and m.lower <= m.upper
+
+
+def test_a_group_without_errors_has_a_ratio_bounded_from_above():
+    pairs = _toy(shift=-3.0)  # group B's impostors score far lower: no false match there
+    thr = reference_threshold(pairs, 0, 0.1)
+    result = analyse(pairs, thr, 0, n_boot=50, min_people=2)
+    b, ref = result.groups[1], result.groups[0]
+    assert b.fmr.errors == 0 and ref.fmr.errors > 0
+    ratio = b.fmr_ratio
+    assert ratio.estimate == 0.0 and ratio.lower == 0.0
+    assert ratio.upper == pytest.approx((3 / b.fmr.n) / ref.fmr.rate)
+    assert "rule of three" in ratio.note

@@ -286,6 +286,10 @@ def ratio_estimate(
             else "no errors in either group"
         )
         return RatioEstimate(None, None, None, False, bound, *loo, diff, d_lo, d_hi, p, note)
+    if group.table.n_errors == 0:  # the group's rule-of-three bound over the reference rate
+        bound = (RULE_OF_THREE / group.table.n_pairs) / r
+        note = f"no errors in {group.table.n_pairs:,}: ratio <= {bound:.3g} (rule of three)"
+        return RatioEstimate(0.0, 0.0, bound, False, None, *loo, diff, d_lo, d_hi, p, note)
     lo = hi = None
     unbounded = False
     if boot_g.size:

@@ -58,6 +58,8 @@ def loo_text(r: Ratio | None) -> str:
     """The leave-one-person-out range: 'LOO 6.2× (−A) – 20×(−B)'."""
     if r is None or (r.loo_min is None and r.loo_unbounded_without is None):
         return ""
+    if r.estimate == 0 and r.loo_max == 0:
+        return ""  # no error in the group: nobody's absence changes that
     if r.loo_unbounded_without is not None:
         high = f"no bound without {r.loo_unbounded_without}"
     else:
