@@ -17,11 +17,58 @@ import typer
 import typer.core
 
 from face_bench.core.deps import missing_dependency
+# Typer carries its own copy of Click; its usage errors are these classes, not click's.
+from typer._click.core import Context as ClickContext
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
 from face_bench.core.errors import FaceBenchError, InterruptedRunError, TerminatedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class OneLineUsageError(UsageError):
+    """A usage error printed as every face-bench error is: one ``face-bench: error:`` line,
+    then one line naming ``--help`` (Click's own form is a four-line block). Exit code 2."""
+
+    def show(self, file: Any = None) -> None:
+        from face_bench.core.text import display_line
+
+        typer.echo(f"face-bench: error: {display_line(self.format_message())}", err=True)
+        if self.ctx is not None:
+            typer.echo(f"Try '{display_line(self.ctx.command_path)} --help'.", err=True)
+
+
+def _one_line(exc: UsageError) -> UsageError:
+    # "face-bench" or "face-bench roc" with no arguments prints the help: left as it is.
+    if isinstance(exc, NoArgsIsHelpError | OneLineUsageError):
+        return exc
+    return OneLineUsageError(exc.format_message(), exc.ctx)
+
+
+class FaceBenchGroup(typer.core.TyperGroup):
+    """The root command: usage errors, its own or a subcommand's, are shown on one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise _one_line(exc) from None
+
+
 app = typer.Typer(
+    cls=FaceBenchGroup,
     name="face-bench",
     help=(
         "Measure how well face-recognition models tell people apart on a chosen population "

@@ -50,6 +50,11 @@ class EvaluationRequest:
     ray: RayOptions | None = None  # None: the local engine
     command: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Checked when the request is built, not when the differentials are computed: a bad
+        # --threshold must stop the run before any image is embedded, with one subset or many.
+        parse_far_rule(self.differential_threshold)
+
 
 def parse_far_rule(rule: str) -> float:
     """``far:1e-3`` or ``pooled:1e-3`` -> 1e-3; ``default`` -> the usual 1e-3 (unused then).
