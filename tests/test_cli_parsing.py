@@ -68,3 +68,21 @@ def test_a_bad_threshold_stops_the_run_before_any_work(tmp_path: Path, subsets: 
     ]
     assert not out.exists()
     assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
+
+
+@needs_shared
+def test_a_model_asked_for_without_weights_says_where_it_looked(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    result = runner.invoke(
+        app,
+        ["roc", "--data", str(JP_FACES), "--model", "japanese-face-v1", "--cache-dir", str(cache),
+         "--out", str(tmp_path / "out")],
+        env={"FACE_BENCH_JAPANESE_FACE_V1": None},
+    )  # fmt: skip
+    assert result.exit_code == 25
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("face-bench: error: model 'japanese-face-v1' was asked for")
+    expected = cache / "models" / "JAPANESE_FACE_v1.onnx"
+    for place in ("--weights japanese-face-v1=PATH", "$FACE_BENCH_JAPANESE_FACE_V1", str(expected)):
+        assert place in line
+    assert "Expected an ONNX file" in line

@@ -48,7 +48,7 @@ def compare_command(
     ray_address: RayAddressOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    from face_bench.cli.render import progress_factory, warn
+    from face_bench.cli.render import progress_factory
     from face_bench.core.errors import ImageError
     from face_bench.run.compare import compare_images
 
@@ -80,8 +80,6 @@ def compare_command(
             ray=embed.ray,
             progress=progress,
         )
-    for message in result.skipped:
-        warn(message)
     _render_compare(result, output_format)
     if not result.complete:
         raise fail(

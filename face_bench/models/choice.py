@@ -3,8 +3,8 @@
 A model the user named (``--model``, ``--weights NAME=PATH`` or ``$FACE_BENCH_<NAME>``)
 whose weights are missing stops the run before any work: quietly running the others
 instead would answer a different question than the one asked. A registered model nobody
-asked for is left out with one line per run; ``face-bench models`` says where its
-weights are looked for.
+asked for is left out without a word on the terminal (results.json lists it under
+``skipped_models``); ``face-bench models`` says where its weights are looked for.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def embed_files(
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
     _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
     choice = choose_models(registry, models)
-    skipped = announce_models(choice, cache_dir, on_message, on_info)
+    skipped = announce_models(choice, cache_dir, on_info)
     for message in runtime_notes([spec for spec, _w in choice.ready]):
         if on_message:
             on_message(message)
@@ -159,15 +159,14 @@ def embed_files(
 def announce_models(
     choice: ModelChoice,
     cache_dir: Path | None,
-    on_message: Callable[[str], None] | None,
     on_info: Callable[[str], None] | None,
 ) -> list[str]:
-    """The run header (each model's weights and SHA-256 prefix), then one line for the models
-    left out; returns that line as the run's note (empty when every model runs)."""
+    """The run header (each model's weights and SHA-256 prefix); returns the line naming the
+    registered models left out for want of weights as the run's note (empty when every model
+    runs). That line is not printed: nobody asked for those models, ``face-bench models``
+    says once where their weights go, and results.json records them (``skipped_models``)."""
     if on_info:
         for line in choice.header(cache_dir or default_cache_dir()):
             on_info(line)
     note = choice.note()
-    if note and on_message:
-        on_message(note)
     return [note] if note else []

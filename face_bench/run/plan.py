@@ -222,7 +222,7 @@ def plan_run(
     if on_info:
         origin = f" ({request.data_origin})" if request.data_origin else ""
         on_info(f"data: {request.data}{origin}: {len(images)} of {len(dataset)} images used")
-    skipped = announce_models(choice, cache_dir, say, on_info)
+    skipped = announce_models(choice, cache_dir, on_info)
     for message in runtime_notes([spec for spec, _w in choice.ready]):
         say(message)
     position = {p: i for i, p in enumerate(images["path"])}
