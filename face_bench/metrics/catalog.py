@@ -188,6 +188,23 @@ SUMMARY_METRICS = {
 _BY_NAME = {m.name: m for m in (*CATALOG, *DIFFERENTIALS)}
 DEFAULT_TOLERANCES: dict[str, float] = {m.name: m.tolerance for m in (*CATALOG, *DIFFERENTIALS)}
 
+# Shown in the report's metric table but not gated (so not in CATALOG): pyeer's zero-error
+# points. Both are error rates, so lower is better, like every rate the gate reads.
+ZERO_ERROR_POINTS: tuple[MetricInfo, ...] = (
+    MetricInfo(
+        "zero_fmr", "ZeroFMR (FNMR where no impostor is accepted)", "ZeroFMR", False, "rate",
+        0.0, 4, "zero_fmr.fnmr", "FNMR at the lowest threshold that accepts no impostor pair",
+        in_table=False,
+    ),
+    MetricInfo(
+        "zero_fnmr", "ZeroFNMR (FMR where no genuine pair is rejected)", "ZeroFNMR", False,
+        "rate", 0.0, 4, "zero_fnmr.fmr",
+        "FMR at the highest threshold that rejects no genuine pair", in_table=False,
+    ),
+)  # fmt: skip
+
+_SHOWN = {m.name: m for m in ZERO_ERROR_POINTS}
+
 
 def tar_metric(target: float) -> MetricInfo:
     """The catalog entry of TAR at one FAR target."""
@@ -206,6 +223,11 @@ def metric(name: str) -> MetricInfo | None:
     if target is not None:
         return tar_metric(target)
     return _BY_NAME.get(name) if name != TAR_FAMILY else None
+
+
+def shown_metric(name: str) -> MetricInfo | None:
+    """The entry of any figure a table shows: a gated metric or a zero-error point."""
+    return metric(name) or _SHOWN.get(name)
 
 
 def metrics_for(far_targets: Iterable[float]) -> list[MetricInfo]:

@@ -141,23 +141,24 @@ def _headline(run: SubsetRun, far_targets: list[float]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     everything = {m.name for m in run.models if m.metrics.at_default.accepts_everything}
 
-    def add(key: str, label: str, cells: list[Cell], direction: int = 1,
-            prevalence: bool = False) -> None:  # fmt: skip
+    def add(info: MetricInfo, cells: list[Cell]) -> None:
+        """One row; the ▲ goes the catalog entry's way (``info.direction``), never by default."""
+        key, prevalence = info.name, info.prevalence_dependent
         values = [c[0] for c in cells]
         if key.endswith("_at_default"):  # an accept-everything point wins nothing
             values = [
                 None if m.name in everything else v for m, v in zip(run.models, values, strict=True)
             ]
-        best = [False] * len(cells) if prevalence else _mark_best(values, direction)
+        best = [False] * len(cells) if prevalence else _mark_best(values, info.direction)
         rows.append(
             {
                 "key": key,
-                "label": label,
+                "label": info.label + (" (prevalence-dependent)" if prevalence else ""),
                 "prevalence": prevalence,
                 "direction": (
                     "depends on the genuine/impostor mix: not comparable across subsets"
                     if prevalence
-                    else ("higher is better" if direction > 0 else "lower is better")
+                    else f"{info.better} is better"
                 ),
                 "cells": [
                     {"text": text, "detail": detail, "best": mark}
@@ -167,9 +168,7 @@ def _headline(run: SubsetRun, far_targets: list[float]) -> dict[str, Any]:
         )
 
     for info in metrics_for(far_targets):
-        label = info.label + (" (prevalence-dependent)" if info.prevalence_dependent else "")
-        cells = [_cell(info, m) for m in run.models]
-        add(info.name, label, cells, info.direction, info.prevalence_dependent)
+        add(info, [_cell(info, m) for m in run.models])
         if info.name == "fnmr_at_default":
             add_zero_rows(run, add)
     return {"models": [m.name for m in run.models], "rows": rows}

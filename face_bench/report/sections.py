@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from face_bench.metrics.catalog import ZERO_ERROR_POINTS, MetricInfo
 from face_bench.report.text import MISSING, pct, rate_with_counts
 from face_bench.results.blocks import (
     CountedRates,
@@ -23,8 +24,9 @@ def _thr(value: float | None) -> str:
     return MISSING if value is None else f"{value:.4g}"
 
 
-def add_zero_rows(run: SubsetRun, add: Callable[[str, str, list[Any]], None]) -> None:
-    """ZeroFMR / ZeroFNMR rows (pyeer) for the per-subset metrics table."""
+def add_zero_rows(run: SubsetRun, add: Callable[[MetricInfo, list[Any]], None]) -> None:
+    """ZeroFMR / ZeroFNMR rows (pyeer) for the per-subset metrics table; their catalog
+    entries give the label and the direction (lower is better) the ▲ follows."""
     zero_fmr = []
     zero_fnmr = []
     for m in run.models:
@@ -33,8 +35,9 @@ def add_zero_rows(run: SubsetRun, add: Callable[[str, str, list[Any]], None]) ->
         zero_fmr.append((value, pct(value), f"at {_thr(zf.threshold if zf else None)}"))
         value = zn.fmr if zn else None
         zero_fnmr.append((value, pct(value), f"at {_thr(zn.threshold if zn else None)}"))
-    add("zero_fmr", "ZeroFMR (FNMR where no impostor is accepted)", zero_fmr)
-    add("zero_fnmr", "ZeroFNMR (FMR where no genuine pair is rejected)", zero_fnmr)
+    fmr_info, fnmr_info = ZERO_ERROR_POINTS
+    add(fmr_info, zero_fmr)
+    add(fnmr_info, zero_fnmr)
 
 
 def _point(block: CountedRates | ThresholdTransfer) -> dict[str, str]:
