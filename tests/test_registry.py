@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -221,7 +222,9 @@ def test_models_command_table(tmp_path, standin_config, monkeypatch):
             if line.count("│") > 3}  # fmt: skip
     assert "ready" in rows["dlib"] and "euclidean" in rows["dlib"] and "0.6" in rows["dlib"]
     assert "ready" in rows["standin"] and "512" in rows["standin"]
-    assert "weights missing" in rows[JF1] and "not found" in rows[JF1]
+    assert "weights missing" in rows[JF1]
+    # Weights paths follow the table, each whole on a line of its own.
+    assert f"standin weights: {os.path.normpath(TINY_ONNX)}" in result.stdout.splitlines()
     message = " ".join(result.stdout.split())
     assert f"{JF1}: weights not found (looked in:" in message
     assert f"weights.{JF1} in {standin_config}: not set" in message

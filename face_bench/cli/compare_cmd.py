@@ -26,7 +26,9 @@ from face_bench.cli.options import (
 from face_bench.core.modes import AlignMode, Engine, MultiFacePolicy
 
 if TYPE_CHECKING:
-    from face_bench.run.compare import Comparison
+    from rich.table import Table
+
+    from face_bench.run.compare import Comparison, PairVerdict
 
 ImagesArg = Annotated[
     list[Path],
@@ -88,41 +90,86 @@ def compare_command(
 
 
 def _render_compare(result: Comparison, output_format: OutputFormat) -> None:
-    """One row per pair and model with the verdict, or the comparison as JSON."""
+    """One row per pair and model with the verdict, or the comparison as JSON.
+
+    Images are shown relative to their common folder; where even those paths would have to
+    be squeezed into narrow columns, the table names them by number and lists them above.
+    """
     import json
 
-    from rich.text import Text
-
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import stdout
+    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.tables import natural_width
+    from face_bench.core.text import display
     from face_bench.run.compare import PERCENT_NOTE
 
     if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
-        table = Table(title="face-bench compare", title_justify="left")
-        for column in ("image A", "image B", "model", "score", "similarity", "verdict"):
-            table.add_column(
-                column,
-                justify="right" if column in ("score", "similarity") else "left",
-                overflow="fold",
+        return
+    folder, short = _short_paths(result.images)
+    table = _compare_table(result, short)
+    numbered = natural_width(table) > stdout.width
+    if numbered:
+        labels = {image: str(i) for i, image in enumerate(result.images, start=1)}
+        table = _compare_table(result, labels, short)
+    if folder:
+        print_unbroken(f"images in {display(folder, 4000)}" + (":" if numbered else ""))
+    if numbered:
+        for image in result.images:
+            print_unbroken(f"  {labels[image]}  {display(short[image], 4000)}")
+    stdout.print(table)
+    stdout.print(PERCENT_NOTE)
+
+
+def _compare_table(
+    result: Comparison, labels: dict[str, str], short: dict[str, str] | None = None
+) -> Table:
+    """The verdict table, each image named by ``labels`` (problems name it by ``short``)."""
+    from rich.text import Text
+
+    from face_bench.cli.render import SafeTable
+
+    short = short or labels
+    table = SafeTable(title="face-bench compare", title_justify="left")
+    for column in ("image A", "image B", "model", "similarity", "verdict"):
+        table.add_column(column, justify="right" if column == "similarity" else "left")
+    for p in result.pairs:
+        # Paths and reasons are user data: the consoles print them literally (no markup).
+        if p.same_person is None:
+            problem = p.problem
+            for image in (p.image_a, p.image_b):
+                problem = problem.replace(f"{image}: ", f"{short[image]}: ")
+            verdict = Text.assemble(("cannot compare", "red"), f": {problem}")
+            percent = "—"
+        else:
+            verdict = Text.assemble(
+                (p.verdict, "green" if p.same_person else "default"), f": {_reading(p)}"
             )
-        for p in result.pairs:
-            # Paths and reasons are user data: the consoles print them literally (no markup).
-            if p.same_person is None:
-                verdict = Text.assemble(("cannot compare", "red"), f": {p.problem}")
-                score, percent = "—", "—"
-            else:
-                distance = p.units.startswith("Euclidean")
-                colour = "green" if p.same_person else "default"
-                verdict = Text.assemble(
-                    (p.verdict, colour), f" ({'≤' if distance else '≥'} {p.threshold:g})"
-                )
-                score = f"{p.score:.4f} {'distance' if distance else 'cosine'}"
-                percent = f"{p.percent:.1f}%"
-            table.add_row(p.image_a, p.image_b, p.model, score, percent, verdict)
-        stdout.print(table)
-        stdout.print(PERCENT_NOTE)
+            percent = f"{p.percent:.1f}%"
+        table.add_row(labels[p.image_a], labels[p.image_b], p.model, percent, verdict)
+    return table
+
+
+def _reading(p: PairVerdict) -> str:
+    """The score against the threshold in plain words: 'distance 0.6234 > 0.6'."""
+    assert p.score is not None
+    if p.units.startswith("Euclidean"):
+        return f"distance {p.score:.4f} {'≤' if p.same_person else '>'} {p.threshold:g}"
+    return f"cosine similarity {p.score:.4f} {'≥' if p.same_person else '<'} {p.threshold:g}"
+
+
+def _short_paths(images: list[str]) -> tuple[str, dict[str, str]]:
+    """The images' common folder and each image relative to it, so the table shows the
+    part that differs; no common folder (or only ``/``): the paths as given."""
+    import os
+
+    absolute = {i: Path(os.path.normpath(Path(i).expanduser().absolute())) for i in images}
+    try:
+        folder = Path(os.path.commonpath([a.parent for a in absolute.values()]))
+    except ValueError:  # different drives
+        return "", {image: image for image in images}
+    if folder.parent == folder:  # only the root in common
+        return "", {image: image for image in images}
+    return str(folder), {image: str(a.relative_to(folder)) for image, a in absolute.items()}
 
 
 command(

@@ -114,7 +114,7 @@ def datasets(
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import stdout
+    from face_bench.cli.render import print_unbroken, stdout
     from face_bench.core.config import load_config
     from face_bench.core.io import default_cache_dir
     from face_bench.data.named import NAMED_DATASETS, default_data
@@ -138,16 +138,19 @@ def datasets(
         stdout.print_json(json.dumps({"datasets": rows, "default": default}, ensure_ascii=False))
         return
     table = Table(title="face-bench datasets", title_justify="left")
-    for column in ("name", "present", "location", "what", "licence"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "present", "what"):
+        table.add_column(column)
     for row in rows:
         present = "yes" if row["present"] else f"no ({row['get it with']})"
-        table.add_row(
-            str(row["name"]), present, str(row["location"]), str(row["what"]), str(row["licence"])
-        )
+        table.add_row(str(row["name"]), present, str(row["what"]))
     stdout.print(table)
+    # Paths and licence notes below the table: a path on an unbroken line of its own, a note
+    # wrapped between words, neither squeezed into a column nor shortened.
+    for row in rows:
+        print_unbroken(f"{row['name']} location: {row['location']}")
+        stdout.print(f"{row['name']} licence: {row['licence']}")
     if default:
-        stdout.print(
+        print_unbroken(
             f"default --data here: {default['folder']} ({default['origin']}; "
             f"{'present' if default['present'] else 'not found'})"
         )

@@ -29,7 +29,7 @@ ExportOutOpt = Annotated[
 
 
 def export_scores_cmd(run_dir: RunDirArg, to: ExportToOpt, out: ExportOutOpt = None) -> None:
-    from face_bench.cli.render import info, stdout
+    from face_bench.cli.render import info, print_unbroken, stdout
     from face_bench.results.export import ORIENTATION, export_scores
 
     folder, written = export_scores(run_dir, to, out)
@@ -39,7 +39,7 @@ def export_scores_cmd(run_dir: RunDirArg, to: ExportToOpt, out: ExportOutOpt = N
             f"{item.subset} / {item.model}: {item.n_genuine} genuine, {item.n_impostor} impostor"
             f"{dropped} -> {', '.join(p.name for p in item.paths)}"
         )
-    stdout.print(f"wrote {len(written)} export(s) to {folder} (scores: {ORIENTATION})")
+    print_unbroken(f"wrote {len(written)} export(s) to {folder} (scores: {ORIENTATION})")
     if to is ExportFormat.PYEER:
         info("pyeer: geteerinf -p DIR -g <model>_genuine.txt -i <model>_impostor.txt")
 

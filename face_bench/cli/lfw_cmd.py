@@ -168,7 +168,7 @@ def lfw_cmd(
 def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Path]) -> None:
     """The per-model table (or lfw.json on stdout), then failures and notes."""
     from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import fmt, stdout
+    from face_bench.cli.render import fmt, print_unbroken, stdout
 
     if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False))
@@ -214,7 +214,7 @@ def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Pat
     for note in result.notes:
         stdout.print(f"  note: {note}")
     if written:
-        stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+        print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 command(

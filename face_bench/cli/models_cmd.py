@@ -4,6 +4,7 @@
 ``[models.NAME]`` table that runs it.
 """
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,9 +77,10 @@ def models(
 
     from rich.text import Text
 
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import stdout
+    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.tables import fitted_table
     from face_bench.core.config import load_config
+    from face_bench.core.text import display
     from face_bench.models.registry import build_registry
 
     if inspect is not None:
@@ -106,32 +108,25 @@ def models(
         ]
         stdout.print_json(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table(title="face-bench models", title_justify="left")
-    for column in (
-        "model",
-        "backend",
-        "status",
-        "similarity",
-        "threshold",
-        "input",
-        "dim",
-        "weights",
-    ):
-        table.add_column(column, overflow="fold")
+    columns = ["model", "backend", "status", "similarity", "threshold", "input", "dim"]
+    table_rows = [
+        [
+            s.spec.name,
+            _backend(s.spec),
+            Text(s.state, style="green" if s.ready else "red"),
+            s.spec.similarity,
+            f"{s.spec.threshold:g}",
+            f"{s.spec.input_size[0]}x{s.spec.input_size[1]} {s.spec.color_order}",
+            str(s.spec.embedding_size or "?"),
+        ]
+        for s in statuses
+    ]
+    stdout.print(fitted_table("face-bench models", columns, table_rows, stdout.width, "left", ""))
+    # Paths go below the table, each on a line of its own that is never broken: squeezed into
+    # a column they could be neither read nor copied.
     for s in statuses:
-        spec = s.spec
-        colour = "green" if s.ready else "red"
-        table.add_row(
-            spec.name,
-            _backend(spec),
-            Text(s.state, style=colour),
-            spec.similarity,
-            f"{spec.threshold:g}",
-            f"{spec.input_size[0]}x{spec.input_size[1]} {spec.color_order}",
-            str(spec.embedding_size or "?"),
-            str(s.weights) if s.weights else "not found",
-        )
-    stdout.print(table)
+        if s.weights:
+            print_unbroken(f"{display(s.spec.name)} weights: {os.path.normpath(s.weights)}")
     for s in statuses:
         if not s.ready:
             stdout.print(Text.assemble((s.spec.name, "red"), f": {s.message}"))

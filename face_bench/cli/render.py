@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from face_bench.cli.tables import (
-    STACK_BELOW,
     SafeTable,
     console_width,
+    fitted_table,
     headline_table,
-    stacked_table,
-    wide_table,
 )
 from face_bench.core.text import display
 from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
@@ -149,12 +147,20 @@ def _model_row(model: ModelRun, shown: list[MetricInfo]) -> list[str]:
 
 
 def _comparison_line(c: ModelComparison) -> str:
-    line = f"  {c.model_a} vs {c.model_b}: ΔAUC {fmt_signed(c.auc_difference)}, DeLong p "
-    line += _p_text(c)
+    """ΔAUC judged by its identity-bootstrap interval; DeLong's p beside it, never alone and
+    never without what it assumes (pairs that share a person are not independent)."""
+    line = f"  {c.model_a} vs {c.model_b}: ΔAUC {fmt_signed(c.auc_difference)}"
     bounds = c.ci.bounds() if c.ci is not None else None
-    if bounds is not None:
-        line += f", 95% CI [{bounds[0]:+.4f}, {bounds[1]:+.4f}]"
-    return line
+    if bounds is None:
+        line += " (no identity-bootstrap interval: rerun with --bootstrap N to judge it)"
+    else:
+        line += f", identity-bootstrap 95% CI [{bounds[0]:+.4f}, {bounds[1]:+.4f}]"
+        if bounds[0] > 0 or bounds[1] < 0:
+            better = c.model_a if bounds[0] > 0 else c.model_b
+            line += f": excludes 0, {better} is better"
+        else:
+            line += ": includes 0, no clear difference"
+    return f"{line}\n    DeLong p (assumes independent pairs) {_p_text(c)}"
 
 
 def fmt_signed(value: float | None) -> str:
@@ -178,9 +184,7 @@ def render_evaluation(
         shown = _table_metrics(subset)
         columns = ["model", "images", "FTE", *(_COLUMN.get(i.name, i.short) for i in shown)]
         rows = [_model_row(model, shown) for model in subset.models]
-        narrow = (stdout.width or 200) < STACK_BELOW
-        table = (stacked_table if narrow else wide_table)(title, columns, rows)
-        stdout.print(table)
+        stdout.print(fitted_table(title, columns, rows, stdout.width))
         for comparison in subset.comparisons:
             stdout.print(_comparison_line(comparison))
         failures = {m.name: m.n_failures for m in subset.models if m.n_failures}
@@ -202,34 +206,37 @@ def render_evaluation(
     if results.differentials:
         _render_differentials(results.differentials)
     if written:
-        stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+        print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
+def print_unbroken(line: str) -> None:
+    """A line naming a path, never broken by the console: copied from the terminal, the
+    path must still work (the terminal itself may still fold it on screen)."""
+    stdout.print(line, soft_wrap=True)
+
+
+_SWEEP_COLUMNS = ("threshold", "F1", "precision", "recall", "FMR", "FNMR")
 
 
 def _render_sweep(results: RunResults) -> None:
+    """A table per subset and model: its units and accept rule in the title, the marked
+    thresholds as rows. Numbers never wrap or shorten (FMR 0.00000 and 0.00321 must read
+    apart), and seven narrow columns fit 80 columns whole."""
     for subset in results.subsets:
-        table = SafeTable(title=f"{subset.name}: thresholds (model units)", title_justify="left")
-        for column in (
-            "model",
-            "units",
-            "marker",
-            "threshold",
-            "F1",
-            "precision",
-            "recall",
-            "FMR",
-            "FNMR",
-        ):
-            table.add_column(
-                column, justify="left" if column in ("model", "units", "marker") else "right"
-            )
         for model in subset.models:
             sweep = model.threshold_sweep
             if sweep is None:
                 continue
+            table = SafeTable(
+                title=f"{subset.name}, {model.name}: thresholds in {sweep.units} "
+                f"(accept where {sweep.accept_rule})",
+                title_justify="left",
+            )
+            table.add_column("marker", overflow="fold")
+            for column in _SWEEP_COLUMNS:
+                table.add_column(column, justify="right", no_wrap=True, overflow="fold")
             for marker in sweep.markers:
                 table.add_row(
-                    model.name,
-                    sweep.units,
                     marker.name,
                     fmt(marker.threshold, 4),
                     fmt(marker.f1, 4),
@@ -238,7 +245,7 @@ def _render_sweep(results: RunResults) -> None:
                     fmt(marker.fmr, 5),
                     fmt(marker.fnmr, 5),
                 )
-        stdout.print(table)
+            stdout.print(table)
 
 
 def _render_differentials(diff: Differentials) -> None:

@@ -180,7 +180,7 @@ def _render_umap(
 ) -> None:
     """One row per model and notes on stderr, or the projections and files as JSON."""
     from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import stdout, warn
+    from face_bench.cli.render import print_unbroken, stdout, warn
 
     if output_format is OutputFormat.JSON:
         import json
@@ -206,7 +206,7 @@ def _render_umap(
     for note in notes:  # the models left out were noted once, before the run
         warn(note)
     if written:
-        stdout.print(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+        print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 command(
@@ -257,7 +257,7 @@ def report_command(
     top_k: TopKOpt = 8,
 ) -> None:
     prestart_workers(engine, workers, cache_dir)
-    from face_bench.cli.render import info, render_evaluation, stdout, warn
+    from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
     from face_bench.report.outputs import prepare_out
     from face_bench.report.page import write_report
     from face_bench.report.run_folder import run_folder
@@ -311,8 +311,8 @@ def report_command(
         warn(note)
     render_evaluation(evaluation, "threshold-sweep", output_format.value, [])
     if output_format is OutputFormat.TABLE:
-        stdout.print(f"wrote {len(result.written)} files to {target}")
-        stdout.print(f"report: {folder.final_path(result.html)}")
+        print_unbroken(f"wrote {len(result.written)} files to {target}")
+        print_unbroken(f"report: {folder.final_path(result.html)}")
     if baseline is not None:
         gate_against(baseline, target / "results.json", config)
 

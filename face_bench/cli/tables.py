@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from face_bench.core.text import display
@@ -27,12 +28,40 @@ class SafeTable(Table):
             title = display(title, 200)
         super().__init__(*args, title=title, **kwargs)
 
+    def add_column(self, *args: Any, overflow: Any = "fold", **kwargs: Any) -> None:
+        """Cells fold where a column is too narrow: a number is never cut to "0.00…"."""
+        super().add_column(*args, overflow=overflow, **kwargs)
+
     def add_row(self, *cells: Any, **kwargs: Any) -> None:
         super().add_row(*(display(c) if isinstance(c, str) else c for c in cells), **kwargs)
 
 
-STACK_BELOW = 120
-"""Terminal columns under which the per-subset table is printed a metric per row."""
+def natural_width(table: Table) -> int:
+    """The columns a table takes when nothing in it has to wrap."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console(width=10_000)
+    return Measurement.get(console, console.options, table).maximum
+
+
+def fitted_table(
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    width: int,
+    justify: JustifyMethod = "right",
+    field: str = "metric",
+) -> Table:
+    """A model per row where that fits ``width`` whole, else a field per row (stacked).
+
+    Decided by the table's own width, not a fixed terminal size: a wide table that would
+    have to wrap its cells (bootstrap intervals, "@ threshold") is stacked at any width.
+    """
+    wide = wide_table(title, columns, rows, justify)
+    if natural_width(wide) <= width:
+        return wide
+    return stacked_table(title, columns, rows, justify, field)
 
 
 def console_width() -> int | None:
@@ -72,21 +101,30 @@ def headline_table(results: Any) -> Table:
     return table
 
 
-def stacked_table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
-    """The wide per-subset table turned a quarter: a row per metric, a column per model."""
+def stacked_table(
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    justify: JustifyMethod = "right",
+    field: str = "metric",
+) -> Table:
+    """The wide table turned a quarter: a row per field (metric), a column per model."""
     table = SafeTable(title=title, title_justify="left")
-    table.add_column("metric", overflow="fold")
+    table.add_column(field, overflow="fold")
     for row in rows:
-        table.add_column(row[0], justify="right", overflow="fold")
+        table.add_column(row[0], justify=justify, overflow="fold")
     for i, name in enumerate(columns[1:], start=1):
         table.add_row(name, *(row[i] for row in rows))
     return table
 
 
-def wide_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+def wide_table(
+    title: str, columns: list[str], rows: list[list[Any]], justify: JustifyMethod = "right"
+) -> Table:
+    """A row per model; the first column (the model) left-aligned."""
     table = SafeTable(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "model" else "right", overflow="fold")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else justify, overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table
