@@ -37,3 +37,12 @@ def test_logs_use_columns_or_160(monkeypatch):
     assert console_width() == 100
     monkeypatch.delenv("COLUMNS")
     assert console_width() == 160
+
+
+def test_a_name_in_a_column_header_is_shown_safely():
+    rows = [
+        ["evil\x1b[2J\u202emodel", "300", "0.9990", "0.0151 @ 0.461", "0.8790", "0.940 @ 0.421"]
+    ]
+    text = _render(stacked_table("ordinary", COLUMNS, rows), 80)
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "\\x1b" in text and "\\u202e" in text

@@ -212,7 +212,7 @@ def render_evaluation(
 def print_unbroken(line: str) -> None:
     """A line naming a path, never broken by the console: copied from the terminal, the
     path must still work (the terminal itself may still fold it on screen)."""
-    stdout.print(line, soft_wrap=True)
+    stdout.print(display(line, 4000), soft_wrap=True)
 
 
 _SWEEP_COLUMNS = ("threshold", "F1", "precision", "recall", "FMR", "FNMR")

@@ -1,5 +1,5 @@
 """The ``roc`` tables: the headline operating points first, then the per-subset figures,
-wide on a wide terminal and stacked (a metric per row) on a narrow one, never cut.
+a model per row where that fits the terminal whole and a metric per row otherwise, never cut.
 
 Cells fold instead of ending in "…", so a figure is never shown truncated.
 """
@@ -28,9 +28,14 @@ class SafeTable(Table):
             title = display(title, 200)
         super().__init__(*args, title=title, **kwargs)
 
-    def add_column(self, *args: Any, overflow: Any = "fold", **kwargs: Any) -> None:
-        """Cells fold where a column is too narrow: a number is never cut to "0.00…"."""
-        super().add_column(*args, overflow=overflow, **kwargs)
+    def add_column(
+        self, header: Any = "", *args: Any, overflow: Any = "fold", **kwargs: Any
+    ) -> None:
+        """Cells fold where a column is too narrow: a number is never cut to "0.00…". A
+        header may be a name too (a model's, in a stacked table)."""
+        if isinstance(header, str):
+            header = display(header)
+        super().add_column(header, *args, overflow=overflow, **kwargs)
 
     def add_row(self, *cells: Any, **kwargs: Any) -> None:
         super().add_row(*(display(c) if isinstance(c, str) else c for c in cells), **kwargs)
