@@ -99,7 +99,6 @@ def _render_compare(result: Comparison, output_format: OutputFormat) -> None:
 
     from face_bench.cli.render import print_unbroken, stdout
     from face_bench.cli.tables import natural_width
-    from face_bench.core.text import display
     from face_bench.run.compare import PERCENT_NOTE
 
     if output_format is OutputFormat.JSON:
@@ -109,13 +108,14 @@ def _render_compare(result: Comparison, output_format: OutputFormat) -> None:
     table = _compare_table(result, short)
     numbered = natural_width(table) > stdout.width
     if numbered:
-        labels = {image: str(i) for i, image in enumerate(result.images, start=1)}
+        unique = list(dict.fromkeys(result.images))  # an image given twice is listed once
+        labels = {image: str(i) for i, image in enumerate(unique, start=1)}
         table = _compare_table(result, labels, short)
     if folder:
-        print_unbroken(f"images in {display(folder, 4000)}" + (":" if numbered else ""))
+        print_unbroken(f"images in {folder}" + (":" if numbered else ""))
     if numbered:
-        for image in result.images:
-            print_unbroken(f"  {labels[image]}  {display(short[image], 4000)}")
+        for image in labels:
+            print_unbroken(f"  {labels[image]}  {short[image]}")
     stdout.print(table)
     stdout.print(PERCENT_NOTE)
 
