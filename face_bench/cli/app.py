@@ -134,7 +134,14 @@ class RenamingCommand(typer.core.TyperCommand):
 
     # Typer hands in its own Context subclass; the base class names Click's.
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
-        return super().parse_args(ctx, self._rewrite(args))
+        try:
+            return super().parse_args(ctx, self._rewrite(args))
+        except UsageError as exc:
+            # Click's parser leaves some errors ("requires an argument") without the command,
+            # and the help hint needs it.
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
 
     def _rewrite(self, args: list[str]) -> list[str]:
         takes_value = {
