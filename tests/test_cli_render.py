@@ -247,3 +247,14 @@ def test_compare_says_the_verdict_in_plain_words(screen, tmp_path: Path, width: 
     else:
         assert {row[0] for row in _rows(text)} <= set(shorts)
     assert width > 80 or f"images in {folder}:" in text.splitlines()
+
+
+def test_the_page_calls_a_difference_only_on_the_identity_level_interval() -> None:
+    from face_bench.report.context import _comparisons
+
+    run = _results().subsets[0]
+    comparison = run.comparisons[0]
+    assert comparison.delong_p is not None and comparison.delong_p < 0.05
+    assert comparison.ci is not None and comparison.ci.lower < 0 < comparison.ci.upper
+    (row,) = _comparisons(run)
+    assert row["significant"] is False

@@ -16,11 +16,11 @@ from typing import Any, ClassVar, TypeVar
 import typer
 import typer.core
 
-from face_bench.core.deps import missing_dependency
 # Typer carries its own copy of Click; its usage errors are these classes, not click's.
 from typer._click.core import Context as ClickContext
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+from face_bench.core.deps import missing_dependency
 from face_bench.core.errors import FaceBenchError, InterruptedRunError, TerminatedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -160,7 +160,13 @@ def _comparison_line(c: ModelComparison) -> str:
             line += f": excludes 0, {better} is better"
         else:
             line += ": includes 0, no clear difference"
-    return f"{line}\n    DeLong p (assumes independent pairs) {_p_text(c)}"
+        if c.bootstrap_p is not None:
+            line += f"; p = {c.bootstrap_p:.2g} (identity bootstrap)"
+    delong = f"\n    DeLong p (assumes independent pairs) {_p_text(c)}"
+    if c.bootstrap_std_error is not None and c.delong_std_error:
+        ratio = c.bootstrap_std_error / c.delong_std_error
+        delong += f"; the identity-level standard error is {ratio:.1f}x DeLong's"
+    return line + delong
 
 
 def fmt_signed(value: float | None) -> str:

@@ -179,6 +179,9 @@ def _comparisons(run: SubsetRun) -> list[dict[str, Any]]:
     for c in run.comparisons:
         bounds = c.ci.bounds() if c.ci is not None else None
         p = c.delong_p
+        se_ratio = None
+        if c.bootstrap_std_error is not None and c.delong_std_error:
+            se_ratio = f"{c.bootstrap_std_error / c.delong_std_error:.1f}"
         out.append(
             {
                 "a": c.model_a,
@@ -188,8 +191,11 @@ def _comparisons(run: SubsetRun) -> list[dict[str, Any]]:
                 "diff": "—" if c.auc_difference is None else f"{c.auc_difference:+.4f}",
                 "z": "—" if c.delong_z is None else f"{c.delong_z:.2f}",
                 "p": p_value(p, c.delong_log10_p),
-                "significant": p is not None and p < 0.05,
+                # Judged on people: only the identity-bootstrap interval calls a difference.
+                "significant": bounds is not None and (bounds[0] > 0 or bounds[1] < 0),
                 "ci": f"{bounds[0]:+.4f} – {bounds[1]:+.4f}" if bounds else "",
+                "bootstrap_p": None if c.bootstrap_p is None else f"{c.bootstrap_p:.2g}",
+                "se_ratio": se_ratio,
             }
         )
     return out
