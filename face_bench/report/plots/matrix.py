@@ -61,6 +61,7 @@ def plot_fmr_matrix(panels: Sequence[MatrixPanel], path: str | Path, title: str 
         image = None
         for ax, panel, (rate, zero) in zip(axes, panels, values, strict=True):
             image = ax.imshow(np.ma.masked_invalid(rate), cmap="viridis", norm=norm)
+            ax.grid(False)
             k = len(panel.groups)
             ax.set_xticks(range(k), labels=list(panel.groups), rotation=35, ha="right")
             ax.set_yticks(range(k), labels=list(panel.groups))
