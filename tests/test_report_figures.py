@@ -63,6 +63,13 @@ def test_det_with_marks_bands_and_vector_formats(tmp_path: Path, fmt: str):
         assert again.read_bytes() == out.read_bytes()
 
 
+def test_svg_keeps_text_as_text(tmp_path: Path):
+    """Labels in an SVG are <text> elements a reader can search and edit, not glyph outlines."""
+    svg = plots.plot_det(_curves(), tmp_path / "det.svg", "DET").read_text(encoding="utf-8")
+    assert "<text" in svg
+    assert "False match rate" in svg and "m · s" in svg
+
+
 def test_colour_is_the_model_and_line_style_the_subset():
     assert plots.model_colors(["a", "b"]) == {"a": "#0072B2", "b": "#D55E00"}  # Okabe-Ito
     styles = plots.subset_styles(["ordinary", "young_women", "ordinary"])

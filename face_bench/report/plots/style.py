@@ -158,6 +158,8 @@ def _rc(texts: Sequence[str] | None = None) -> dict[str, Any]:
         "savefig.dpi": DPI,
         "savefig.facecolor": "white",
         "svg.hashsalt": "face-bench",  # stable SVG ids: reruns are byte-identical
+        # SVG text stays <text> (searchable, editable, a tenth of the size), not glyph paths.
+        "svg.fonttype": "none",
     }
 
 
