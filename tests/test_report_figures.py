@@ -166,3 +166,90 @@ def _fake_results():
 def test_fake_results_are_json_shaped():
     metrics = _fake_results().subsets[0].models[0].metrics
     assert json.loads(json.dumps(metrics.at_default.model_dump(mode="json")))
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """Every figure the plot functions save, kept open for inspection."""
+    from face_bench.report.plots import style
+
+    figures: list = []
+    save = style._save
+
+    def keep(fig, path):
+        figures.append(fig)
+        save(fig, path)
+
+    monkeypatch.setattr(style, "_save", keep)
+    return figures
+
+
+def _small_run():
+    """A strong model on few impostor pairs: FNMR is still 20% where FMR turns from 0 to 1/N."""
+    people = np.repeat(np.arange(8), 5)
+    a, b = np.triu_indices(people.size, 1)
+    labels = people[a] == people[b]
+    scores = np.random.default_rng(5).normal(size=a.size) + 4.0 * labels
+    return m.roc_curve(scores, labels), int(np.count_nonzero(~labels))
+
+
+def _curve_x(ax, label: str) -> np.ndarray:
+    return next(np.asarray(ln.get_xdata()) for ln in ax.lines if ln.get_label().startswith(label))
+
+
+def _limit_marked(ax, x: float, text: str) -> bool:
+    """A dotted vertical line at ``x`` and its label on the axes."""
+    vertical = [
+        ln
+        for ln in ax.lines
+        if ln.get_linestyle() == ":" and np.allclose(np.asarray(ln.get_xdata(), float), x)
+    ]
+    return bool(vertical) and any(t.get_text().startswith(text) for t in ax.texts)
+
+
+def test_det_stops_at_one_over_n_impostors_and_marks_it(tmp_path: Path, drawn):
+    from scipy.special import ndtri
+
+    roc, n = _small_run()
+    assert roc.fpr[0] == 0 and (1 - roc.tpr[roc.fpr == 0]).min() > 0.05  # FMR 0 at FNMR > 5%
+    curve = plots.DetSeries("sface", roc.fpr, 1 - roc.tpr, model="sface", n_impostor=n)
+    plots.plot_det([curve], tmp_path / "det.png", "DET")
+    ax = drawn[-1].axes[0]
+    limit = ndtri(1 / n)
+    x = _curve_x(ax, "sface")
+    assert x.min() == pytest.approx(limit)  # the curve begins at 1/N, not at the axis edge
+    assert ax.get_xlim()[0] < limit - 0.1  # and 1/N is inside the axes, away from the edge
+    assert _limit_marked(ax, limit, f"1/N = {100 / n:.2g}% (N = {n:,})")
+
+
+def test_roc_stops_at_one_over_n_impostors_and_marks_it(tmp_path: Path, drawn):
+    roc, n = _small_run()
+    curves = [plots.RocSeries("sface", roc.fpr, roc.tpr, None, "sface", n_impostor=n)]
+    plots.plot_roc(curves, tmp_path / "roc.png", "ROC")
+    ax = drawn[-1].axes[0]
+    x = _curve_x(ax, "sface")
+    assert x.min() == pytest.approx(1 / n) and ax.get_xlim()[0] < 1 / n / 1.5
+    assert _limit_marked(ax, 1 / n, "1/N = ")
+    # Without N the smallest FMR given is the limit; a linear axis has room for FMR = 0.
+    plots.plot_roc([curves[0]._replace(n_impostor=None)], tmp_path / "roc2.png")
+    assert _limit_marked(drawn[-1].axes[0], roc.fpr[roc.fpr > 0].min(), "1/N = ")
+    plots.plot_roc(curves, tmp_path / "roc3.png", log_x=False)
+    assert _curve_x(drawn[-1].axes[0], "sface").min() == 0 and not drawn[-1].axes[0].texts
+
+
+def test_det_bands_in_each_models_colour_and_explained(tmp_path: Path, drawn):
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Patch
+
+    first = _curves()[0]
+    curves = [first, first._replace(label="n · s", model="n", fnmr=np.asarray(first.fnmr) / 2)]
+    plots.plot_det(curves, tmp_path / "det.png", "DET")
+    legend = drawn[-1].legends[0]
+    assert "identity-bootstrap band" in legend.get_title().get_text()
+    colors = plots.model_colors(["m", "n"])
+    texts = [t.get_text() for t in legend.get_texts()]
+    entries = dict(zip(texts, legend.legend_handles, strict=True))
+    for label, model in (("m · s", "m"), ("n · s", "n")):
+        # The entry shows the band behind the line, both in the model's colour.
+        handle = next(h for text, h in entries.items() if text.startswith(label))
+        assert isinstance(handle, Patch) and to_hex(handle.get_facecolor()) == colors[model].lower()

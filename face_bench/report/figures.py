@@ -105,8 +105,11 @@ def roc_det_inputs(evaluation) -> RocDet:
             fpr, tpr = curve_points(scores)
             label = _label(name, subset.name, several)
             m = metrics[name]
+            n_impostor = int(np.count_nonzero(~np.asarray(scores.labels, dtype=bool)))
             roc_curves.append(
-                plots.RocSeries(label, fpr, tpr, m.roc_auc, model=name, subset=subset.name)
+                plots.RocSeries(
+                    label, fpr, tpr, m.roc_auc, name, subset.name, n_impostor=n_impostor
+                )
             )
             det_curves.append(
                 plots.DetSeries(
@@ -117,6 +120,7 @@ def roc_det_inputs(evaluation) -> RocDet:
                     model=name,
                     subset=subset.name,
                     points=_det_marks(m),
+                    n_impostor=n_impostor,
                 )
             )
             pairs = BandPairs(scores.scores, scores.labels, scores.ids_a, scores.ids_b)

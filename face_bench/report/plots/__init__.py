@@ -10,8 +10,9 @@ commands that write no figures. Figures are built with ``Figure`` and the Agg
 canvas, never pyplot, and styling is applied through ``rc_context`` so that no
 global matplotlib state changes between calls or leaks into a host program.
 
-Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET), ``rates``
-(FMR/FNMR vs threshold), ``thresholds`` (sweep, histograms, subset bars), ``embedding`` (UMAP).
+Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET), ``limits``
+(1/N on log FMR axes), ``rates`` (FMR/FNMR vs threshold), ``thresholds`` (sweep, histograms,
+subset bars), ``embedding`` (UMAP).
 """
 
 from face_bench.report.plots.curves import (

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from face_bench.report.plots.limits import draw_limits, fmr_limits, log_low
 from face_bench.report.plots.style import (
     _as_array,
     _figure,
@@ -30,7 +31,9 @@ class RocSeries(NamedTuple):
     from the metrics layer, not from here.
 
     ``model`` picks the colour and ``subset`` the line style (one encoding in every
-    figure); both default to the label."""
+    figure); both default to the label. ``n_impostor`` (the impostor pairs behind the curve)
+    sets the FMR resolution 1/N marked on a log axis; without it the smallest FMR given is
+    taken as that limit."""
 
     label: str
     fpr: ArrayLike
@@ -38,6 +41,7 @@ class RocSeries(NamedTuple):
     auc: float | None = None
     model: str | None = None
     subset: str | None = None
+    n_impostor: int | None = None
 
 
 class OperatingMark(NamedTuple):
@@ -57,7 +61,8 @@ class DetBand(NamedTuple):
 
 
 class DetSeries(NamedTuple):
-    """One model's DET curve; ``eer`` (a fraction) is marked on the FMR = FNMR line."""
+    """One model's DET curve; ``eer`` (a fraction) is marked on the FMR = FNMR line;
+    ``n_impostor`` as in ``RocSeries``."""
 
     label: str
     fmr: ArrayLike
@@ -67,6 +72,7 @@ class DetSeries(NamedTuple):
     subset: str | None = None
     points: tuple[OperatingMark, ...] = ()
     band: DetBand | None = None
+    n_impostor: int | None = None
 
 
 _MARK_SHAPES = {"default": "o", "target": "s", "EER": "D"}
@@ -116,20 +122,19 @@ def plot_roc(
     """
     curves, colors, arrays = _curve_inputs(curves, RocSeries, "plot_roc", title, model_colors)
 
-    x_lo = 0.0
-    if log_x:
-        positives = [f[f > 0] for f, _ in arrays]
-        smallest = min((p.min() for p in positives if p.size), default=1e-4)
-        x_lo = 10.0 ** math.floor(math.log10(max(smallest, 1e-7)))
+    x_lo, limits = 0.0, []
+    if log_x:  # FMR = 0 has no place on a log axis: curves stop at 1/N, which is marked
+        limits = fmr_limits(curves, arrays, colors)
+        x_lo = 10.0 ** math.floor(math.log10(max(log_low(limits, 1e-4), 1e-7)))
+        arrays = [(f[f > 0], t[f > 0]) for f, t in arrays]
 
     with _figure(path, 6.6, 5.8, [title, *(c.label for c in curves)]) as fig:
         ax = fig.add_subplot()
         for c, (fpr, tpr) in zip(curves, arrays, strict=True):
-            x = np.clip(fpr, x_lo, 1.0) if log_x else fpr
-            keep = thin_indices([np.log10(x) if log_x else x, tpr])
+            keep = thin_indices([np.log10(fpr) if log_x else fpr, tpr])
             label = c.label if c.auc is None else f"{c.label} (AUC {c.auc:.4f})"
             ax.plot(
-                x[keep],
+                fpr[keep],
                 tpr[keep],
                 color=colors[c.label],
                 linestyle=colors[("style", c.label)],
@@ -142,6 +147,7 @@ def plot_roc(
             ax.set_xlim(x_lo, 1.0)
             ax.xaxis.set_major_formatter(_pct_formatter())
             ax.grid(True, which="minor", alpha=0.12)
+            draw_limits(ax, limits, float, x_lo)
         else:
             ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
             ax.set_xlim(-0.01, 1.01)
@@ -217,30 +223,35 @@ def plot_det(
 
     curves, colors, arrays = _curve_inputs(curves, DetSeries, "plot_det", title, model_colors)
 
-    x_lo = _det_low([f for f, _ in arrays])
+    limits = fmr_limits(curves, arrays, colors)
+    x_lo = _det_low([np.array([log_low(limits, 1e-3)])])
+    arrays = [(f[f > 0], r[f > 0]) for f, r in arrays]  # FMR = 0: beyond the axis, see 1/N
     y_lo = _det_low([f for _, f in arrays])
     eers = [c.eer for c in curves if c.eer is not None]
     marked = [v for c in curves for p in c.points for v in (p.fmr, p.fnmr)]
     hi = 0.5 if all(e <= 0.4 for e in eers) and all(v <= 0.45 for v in marked) else 0.99
 
     # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
-    legend_rows = math.ceil((len(curves) + 1) / 2)
+    legend_rows = math.ceil((len(curves) + 5) / 2)
     texts = [title, *(c.label for c in curves)]
     with _figure(path, 6.6, 5.9 + 0.3 * legend_rows, texts) as fig:
         ax = fig.add_subplot()
         used_marks: set[str] = set()
+        with_band: dict = {}
         diag = ndtri([min(x_lo, y_lo), hi])
-        ax.plot(diag, diag, color="grey", linestyle=":", linewidth=1, label="FMR = FNMR")
+        ax.plot(diag, diag, color="grey", linestyle="--", linewidth=0.9, label="FMR = FNMR")
         for c, (fmr, fnmr) in zip(curves, arrays, strict=True):
             x = ndtri(np.clip(fmr, _DET_CLIP, 1 - _DET_CLIP))
             y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
             keep = thin_indices([x, y])
             color = colors[c.label]
             label = c.label if c.eer is None else f"{c.label} (EER {c.eer * 100:.2f}%)"
-            ax.plot(
+            (line,) = ax.plot(
                 x[keep], y[keep], color=color, linestyle=colors[("style", c.label)], label=label
             )
-            _draw_band(ax, c.band, color)
+            band = _draw_band(ax, c.band, color)
+            if band is not None:  # the legend shows the band behind its curve's line
+                with_band[line] = (band, line)
             marks = list(c.points)
             if c.eer is not None and 0 < c.eer < 1 and not any(p.kind == "EER" for p in marks):
                 marks.append(OperatingMark("EER", c.eer, c.eer))
@@ -250,6 +261,7 @@ def plot_det(
         for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
             ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
             axis.set_ticks(ndtri(ticks), [_pct(t) for t in ticks])
+        draw_limits(ax, limits, ndtri, x_lo)
         ax.set_xlim(ndtri(x_lo), ndtri(hi))
         ax.set_ylim(ndtri(y_lo), ndtri(hi))
         ax.set_xlabel("False match rate (FMR, normal deviate scale)")
@@ -265,33 +277,38 @@ def plot_det(
                     linestyle="none",
                     label=_MARK_NAMES[kind],
                 )
-        if any(c.band is not None for c in curves):
-            ax.fill_between(
-                [], [], [], color="#555555", alpha=0.18, label="95% identity-bootstrap band"
-            )
-        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(
+            [with_band.get(h, h) for h in handles],
+            labels,
+            loc="outside lower center",
+            ncol=2,
+            frameon=False,
+            title=_BAND_LEGEND if with_band else None,
+        )
     return Path(path)
 
 
-def _draw_band(ax, band: DetBand | None, color: str) -> None:
+_BAND_LEGEND = "Shaded, in each model's colour: 95% identity-bootstrap band of FNMR"
+
+
+def _draw_band(ax, band: DetBand | None, color: str):
+    """A faint fill with edges in the model's colour, so overlapping bands stay apart; the
+    fill, for the legend, or None without a band."""
     from scipy.special import ndtri
 
     if band is None:
-        return
+        return None
     x = np.asarray(band.fmr, dtype=float)
     lo, up = np.asarray(band.lower, dtype=float), np.asarray(band.upper, dtype=float)
-    ok = np.isfinite(lo) & np.isfinite(up)
+    ok = np.isfinite(lo) & np.isfinite(up) & (x > 0)
     if not ok.any():
-        return
+        return None
     clip = (_DET_CLIP, 1 - _DET_CLIP)
-    ax.fill_between(
-        ndtri(np.clip(x[ok], *clip)),
-        ndtri(np.clip(lo[ok], *clip)),
-        ndtri(np.clip(up[ok], *clip)),
-        color=color,
-        alpha=0.18,
-        linewidth=0,
-    )
+    x, lo, up = (ndtri(np.clip(v[ok], *clip)) for v in (x, lo, up))
+    for edge in (lo, up):
+        ax.plot(x, edge, color=color, linewidth=0.7, alpha=0.75)
+    return ax.fill_between(x, lo, up, color=color, alpha=0.12, linewidth=0)
 
 
 def _draw_mark(ax, mark: OperatingMark, color: str, limits: tuple[float, float, float]) -> None:
