@@ -277,6 +277,26 @@ def test_best_f1_against_brute_force(method):
         assert got.recall == pytest.approx(tp[k] / y.sum())
 
 
+@pytest.mark.parametrize("errors, n", [(1, 10), (12, 1000), (7, 7), (499, 1000)])
+def test_error_rate_interval_is_scipys_exact_interval(errors, n):
+    from scipy.stats import binomtest
+
+    from face_bench.metrics.rates import error_rate_interval
+
+    exact = binomtest(errors, n).proportion_ci(0.95, method="exact")
+    assert error_rate_interval(errors, n) == pytest.approx((exact.low, exact.high), abs=1e-9)
+
+
+def test_error_rate_interval_of_no_errors_is_a_one_sided_bound():
+    from face_bench.metrics.rates import error_rate_interval
+
+    lower, upper = error_rate_interval(0, 1000)
+    assert lower == 0 and upper == pytest.approx(1 - 0.05 ** (1 / 1000))
+    assert 2.9 / 1000 < upper < 3.0 / 1000  # the rule of three
+    with pytest.raises(MetricError, match="errors <= n"):
+        error_rate_interval(3, 2)
+
+
 def test_d_prime_and_moments():
     s = np.array([1.0, 3.0, -1.0, 1.0])
     y = np.array([True, True, False, False])

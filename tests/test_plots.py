@@ -141,14 +141,14 @@ def test_plot_score_histograms(tmp_path, scores):
     assert width > 1000  # two panels side by side
 
 
-def test_plot_subset_bars_with_zero_rate(tmp_path):
+def test_plot_subset_rates_without_counts(tmp_path):
     rates = [
         ("ordinary", "dlib", 0.012, 0.08),
         ("ordinary", "JAPANESE FACE v1", 0.0004, 0.02),
         plots.SubsetRate("young_women", "dlib", 0.06, 0.05),
         plots.SubsetRate("young_women", "JAPANESE FACE v1", 0.0, 0.03),
     ]
-    out = plots.plot_subset_bars(rates, tmp_path / "bars.png", thresholds={"dlib": 0.6})
+    out = plots.plot_subset_rates(rates, tmp_path / "bars.png", thresholds={"dlib": 0.6})
     _png_size(out)
 
 

@@ -253,3 +253,48 @@ def test_det_bands_in_each_models_colour_and_explained(tmp_path: Path, drawn):
         # The entry shows the band behind the line, both in the model's colour.
         handle = next(h for text, h in entries.items() if text.startswith(label))
         assert isinstance(handle, Patch) and to_hex(handle.get_facecolor()) == colors[model].lower()
+
+
+def _subset_rows():
+    from face_bench.results.blocks import ModelDifferential, SubsetRate
+
+    def row(subset, fmr_e, n_imp, fnmr_e, n_gen, counted):
+        errors = {"fmr_errors": fmr_e, "fnmr_errors": fnmr_e} if counted else {}
+        return SubsetRate.model_construct(
+            subset=subset, n_genuine=n_gen, n_impostor=n_imp, fmr=fmr_e / n_imp,
+            fnmr=fnmr_e / n_gen, fmr_ratio=None, fnmr_ratio=None, **errors,
+        )  # fmt: skip
+
+    rows = [
+        row("ordinary", 516, 42982, 15, 1868, counted=True),
+        row("young_women", 0, 17817, 3, 738, counted=False),
+    ]
+    return ModelDifferential.model_construct(
+        threshold=0.6, threshold_rule="given", fdr=None, subsets=rows, units="distance"
+    )
+
+
+def test_subset_rates_are_points_with_counts_and_zero_as_a_bound(tmp_path: Path, drawn):
+    """subset-rates: each rate a point with its exact interval and errors/pairs beside it; no
+    errors is an open triangle at the one-sided 95% bound (a row without error counts gets
+    them from its rate and pairs)."""
+    from types import SimpleNamespace
+
+    from face_bench.report import figures
+    from face_bench.results.blocks import SubsetDifferentials
+
+    differentials = SubsetDifferentials.model_construct(models={"dlib": _subset_rows()})
+    evaluation = SimpleNamespace(results=SimpleNamespace(subset_differentials=differentials))
+    out = figures.subset_bars(evaluation, tmp_path)
+    assert out == tmp_path / "subset-rates.png" and out.is_file()
+    fmr_panel, fnmr_panel = drawn[-1].axes[:2]
+    assert not fmr_panel.patches  # no bars
+    texts = [t.get_text() for t in fmr_panel.texts]
+    assert "516/42,982 = 1.2%" in texts and "0/17,817 ≤ 0.017%" in texts
+    assert "3/738 = 0.41%" in [t.get_text() for t in fnmr_panel.texts]
+    bound = 1 - 0.05 ** (1 / 17817)
+    triangles = [ln for ln in fmr_panel.lines if ln.get_marker() == "v"]
+    assert [ln.get_ydata()[0] for ln in triangles] == [pytest.approx(bound)]
+    assert triangles[0].get_markerfacecolor() == "white"  # open: a bound, not a measurement
+    whiskers = [c for c in fmr_panel.collections if c.get_segments()]
+    assert whiskers  # the measured rates carry interval whiskers

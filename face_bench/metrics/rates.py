@@ -60,6 +60,27 @@ def rates_at_threshold(scores: Any, labels: Any, threshold: float) -> Rates:
     )
 
 
+def error_rate_interval(errors: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a rate of ``errors`` in ``n`` trials.
+
+    With no errors the rate is a bound, not a point: (0, the one-sided upper bound), which
+    at 95% is about 3 / n, the rule of three. Pairs sharing a person make the true spread
+    wider; this is the least uncertainty the counts allow.
+    """
+    from scipy.special import betaincinv  # the beta quantile; scipy.stats is slow to import
+
+    if n <= 0 or not 0 <= errors <= n:
+        raise MetricError(f"an error rate needs 0 <= errors <= n and n > 0, got {errors}/{n}")
+    if not 0 < confidence < 1:
+        raise MetricError(f"confidence must lie in (0, 1), got {confidence}")
+    alpha = 1.0 - confidence
+    if errors == 0:
+        return 0.0, 1.0 - alpha ** (1.0 / n)
+    lower = float(betaincinv(errors, n - errors + 1, alpha / 2))
+    upper = 1.0 if errors == n else float(betaincinv(errors + 1, n - errors, 1 - alpha / 2))
+    return lower, upper
+
+
 # ---------------------------------------------------------------- distributions, FTA
 
 

@@ -271,7 +271,8 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
 
 
 def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | None:
-    """subset-rates.png: each group's FMR and FNMR at the one threshold per model."""
+    """subset-rates.png: each group's FMR and FNMR at the one threshold per model, with the
+    counts behind each rate and its identity-bootstrap 95% interval."""
     from face_bench.report import plots
 
     differentials = evaluation.results.differentials
@@ -284,10 +285,16 @@ def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | 
         for row in data.groups:
             if row.fmr.rate is None or row.fnmr.rate is None:
                 continue
-            rates.append(plots.SubsetRate(row.group, model, row.fmr.rate, row.fnmr.rate))
+            rates.append(
+                plots.SubsetRate(
+                    row.group, model, row.fmr.rate, row.fnmr.rate,
+                    row.fmr.errors, row.fmr.n, row.fnmr.errors, row.fnmr.n,
+                    (row.fmr.lower, row.fmr.upper), (row.fnmr.lower, row.fnmr.upper),
+                )  # fmt: skip
+            )
     if not rates:
         return None
-    return plots.plot_subset_bars(
+    return plots.plot_subset_rates(
         rates, out / f"subset-rates.{fmt}", thresholds=thresholds, model_colors=colors
     )
 

@@ -11,8 +11,8 @@ canvas, never pyplot, and styling is applied through ``rc_context`` so that no
 global matplotlib state changes between calls or leaks into a host program.
 
 Modules: ``style`` (rc, fonts, colours, saving, thinning), ``curves`` (ROC, DET), ``limits``
-(1/N on log FMR axes), ``rates`` (FMR/FNMR vs threshold), ``thresholds`` (sweep, histograms,
-subset bars), ``embedding`` (UMAP).
+(1/N on log FMR axes), ``rates`` (FMR/FNMR vs threshold), ``thresholds`` (sweep, histograms),
+``subsets`` (error rates per subset with their counts), ``embedding`` (UMAP).
 """
 
 from face_bench.report.plots.curves import (
@@ -33,13 +33,12 @@ from face_bench.report.plots.style import (
     model_colors,
     subset_styles,
 )
+from face_bench.report.plots.subsets import SubsetRate, plot_subset_rates
 from face_bench.report.plots.thresholds import (
     Marker,
     ScorePanel,
-    SubsetRate,
     SweepPanel,
     plot_score_histograms,
-    plot_subset_bars,
     plot_sweep,
 )
 
@@ -64,7 +63,7 @@ __all__ = [
     "plot_error_rates",
     "plot_roc",
     "plot_score_histograms",
-    "plot_subset_bars",
+    "plot_subset_rates",
     "plot_sweep",
     "plot_umap",
     "subset_styles",

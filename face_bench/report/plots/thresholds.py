@@ -1,8 +1,7 @@
-"""Figures read against a threshold: metric sweep, score histograms, per-subset error bars."""
+"""Figures read against a threshold: metric sweep and score histograms."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,6 @@ from face_bench.report.plots.style import (
     _model_colors,
     _note_cjk,
     _panel_size,
-    _pct,
-    _pct_formatter,
     _same_length,
     thin_indices,
 )
@@ -77,15 +74,6 @@ class ScorePanel:
     impostor: ArrayLike
     markers: Sequence[Marker | tuple[Any, ...]] = ()
     lower_is_same: bool | None = None
-
-
-class SubsetRate(NamedTuple):
-    """Error rates (fractions) of one model on one subset at its global threshold."""
-
-    subset: str
-    model: str
-    fmr: float
-    fnmr: float
 
 
 # -------------------------------------------------------------------- markers
@@ -253,147 +241,3 @@ def plot_score_histograms(
             _label_panel(ax, panel, colors, "Density")
         fig.suptitle(title)
     return Path(path)
-
-
-# --------------------------------------------------------------- subset bars
-
-
-@dataclass(frozen=True)
-class _BarLayout:
-    """What every panel of the subset-bar figure shares: order, colours and the log axis."""
-
-    subsets: list[str]
-    models: list[str]
-    colors: dict[str, str]
-    table: dict[tuple[str, str], SubsetRate]
-    floor: float  # bottom of the log axis; zero rates are stubs just above it
-    upper: float
-    annotate: bool
-    thresholds: Mapping[str, float] | None
-
-
-def _log_range(rates: list[SubsetRate]) -> tuple[float, float]:
-    """(floor, upper) of the log axis: two decades at least, ending at 100% at most."""
-    values = [v for r in rates for v in (r.fmr, r.fnmr) if v is not None and np.isfinite(v)]
-    positives = [v for v in values if v > 0]
-    floor = 10.0 ** math.floor(math.log10(min(positives) / 3)) if positives else 1e-4
-    top = max(positives, default=floor * 10)
-    # Rates end at 100%; two decades at least, so the axis never needs minor-tick labels.
-    upper = min(top * 8, 1.0)
-    return min(floor, 10.0 ** math.floor(math.log10(upper / 100))), upper
-
-
-def _bar_layout(rates, thresholds, model_colors, title: str) -> _BarLayout:
-    rates = [r if isinstance(r, SubsetRate) else SubsetRate(*r) for r in rates]
-    if not rates:
-        raise ValueError("plot_subset_bars needs at least one rate")
-    subsets = list(dict.fromkeys(r.subset for r in rates))
-    models = list(dict.fromkeys(r.model for r in rates))
-    _note_cjk([title, *subsets, *models])
-    floor, upper = _log_range(rates)
-    return _BarLayout(
-        subsets=subsets,
-        models=models,
-        colors=_model_colors(models, model_colors),
-        table={(r.subset, r.model): r for r in rates},
-        floor=floor,
-        upper=upper,
-        annotate=len(subsets) * len(models) <= 24,
-        thresholds=thresholds,
-    )
-
-
-def _model_bars(ax: Axes, layout: _BarLayout, metric: str, j: int, legend: bool) -> None:
-    """One model's bars of ``metric`` across the subsets; zero rates as hatched stubs."""
-    model = layout.models[j]
-    width = 0.8 / len(layout.models)
-    offset = np.arange(len(layout.subsets)) - 0.4 + width * (j + 0.5)
-    heights = np.array(
-        [
-            getattr(layout.table[(s, model)], metric) if (s, model) in layout.table else np.nan
-            for s in layout.subsets
-        ],
-        dtype=float,
-    )
-    zero = heights == 0
-    label = model
-    if layout.thresholds and model in layout.thresholds:
-        label = f"{model} @ {layout.thresholds[model]:.3g}"
-    color = layout.colors[model]
-    stub = layout.floor * 1.5
-    ax.bar(offset, np.where(zero, stub, heights), width * 0.92, color=color,
-           label=label if legend else None)  # fmt: skip
-    if zero.any():
-        ax.bar(offset[zero], stub, width * 0.92, color="white", edgecolor=color, hatch="//")
-    if layout.annotate:
-        for xi, h in zip(offset, heights, strict=True):
-            if np.isfinite(h):
-                _bar_label(ax, xi, h, layout.floor, layout.upper, rotated=len(layout.models) > 2)
-
-
-def _bar_panel(ax: Axes, layout: _BarLayout, metric: str, label: str, legend: bool) -> None:
-    """One panel (FMR or FNMR): every model's bars on the shared log axis."""
-    from matplotlib.ticker import NullFormatter
-
-    for j in range(len(layout.models)):
-        _model_bars(ax, layout, metric, j, legend)
-    ax.set_yscale("log")
-    ax.set_ylim(layout.floor, layout.upper)
-    ax.yaxis.set_major_formatter(_pct_formatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.set_xticks(np.arange(len(layout.subsets)), layout.subsets)
-    ax.set_title(label)
-    ax.set_xlabel("Subset")
-    ax.grid(True, axis="y", which="major")
-    ax.grid(False, axis="x")
-
-
-def plot_subset_bars(
-    rates: Sequence[SubsetRate | tuple[str, str, float, float]],
-    path: str | Path,
-    title: str = "Error rates per subset at the global threshold",
-    *,
-    thresholds: Mapping[str, float] | None = None,
-    model_colors: Mapping[str, str] | None = None,
-) -> Path:
-    """FMR and FNMR per subset, grouped by model, on a log scale.
-
-    Shows whether one global threshold treats subsets (e.g. ``ordinary`` vs
-    ``young_women``) alike. Zero rates cannot sit on a log axis, so they are drawn
-    as hatched stubs labelled 0. ``thresholds`` (model -> value) goes into the legend.
-    """
-    layout = _bar_layout(rates, thresholds, model_colors, title)
-    with _figure(path, max(9.0, 2.4 + 1.3 * len(layout.subsets) * 2), 5.0) as fig:
-        axes = fig.subplots(1, 2, sharey=True)
-        _bar_panel(axes[0], layout, "fmr", "False match rate (FMR)", legend=True)
-        _bar_panel(axes[1], layout, "fnmr", "False non-match rate (FNMR)", legend=False)
-        axes[0].set_ylabel("Rate (log scale)")
-        fig.legend(
-            loc="outside lower center",
-            ncol=len(layout.models),
-            title="Model at its global threshold" if thresholds else "Model",
-        )
-        fig.suptitle(title)
-    return Path(path)
-
-
-def _bar_label(
-    ax: Axes, x: float, rate: float, floor: float, upper: float, *, rotated: bool
-) -> None:
-    """Label a bar above its top, or inside it when a bar near 100% leaves no room above."""
-    text = _pct(rate) if rate > 0 else "0"
-    y = max(rate, floor * 1.5)
-    # Room above the bar and the label's height, both as fractions of the log axis.
-    room = math.log10(upper / (y * 1.15)) / math.log10(upper / floor)
-    needed = 0.02 * len(text) + 0.01 if rotated else 0.05
-    inside = room < needed
-    ax.text(
-        x,
-        y / 1.15 if inside else y * 1.15,
-        text,
-        ha="center",
-        va="top" if inside else "bottom",
-        fontsize=8.5,
-        rotation=90 if rotated else 0,
-        color="white" if inside else "black",
-    )
