@@ -298,3 +298,23 @@ def test_subset_rates_are_points_with_counts_and_zero_as_a_bound(tmp_path: Path,
     assert triangles[0].get_markerfacecolor() == "white"  # open: a bound, not a measurement
     whiskers = [c for c in fmr_panel.collections if c.get_segments()]
     assert whiskers  # the measured rates carry interval whiskers
+
+
+def test_score_histograms_show_the_impostor_tail_on_a_log_density_panel(tmp_path: Path, drawn):
+    """The few impostors past the threshold are invisible on a linear density axis; the log
+    panel below shows them, and each threshold line carries its name and value."""
+    rng = np.random.default_rng(2)
+    impostor = np.r_[rng.normal(0.1, 0.1, 20_000), [0.55, 0.6, 0.7]]  # 3 false matches
+    panel = plots.ScorePanel("m", "cosine", rng.normal(0.7, 0.1, 500), impostor,
+                             [plots.Marker("default", 0.5)], lower_is_same=False)  # fmt: skip
+    plots.plot_score_histograms([panel], tmp_path / "scores.png", "Scores")
+    top, low = drawn[-1].axes
+    assert top.get_yscale() == "linear" and low.get_yscale() == "log"
+    assert any(t.get_text().strip() == "default 0.50" for t in top.texts)
+    # The bins past the threshold holding the false matches rise above the log axis' floor.
+    tail = [a for a in low.patches if "impostor" in str(a.get_label())]
+    values, edges, _ = tail[0].get_data()
+    past = values[edges[:-1] >= 0.5]
+    assert (past > low.get_ylim()[0] * 1.5).sum() >= 2
+    plots.plot_score_histograms([panel], tmp_path / "flat.png", log_density=False)
+    assert [ax.get_yscale() for ax in drawn[-1].axes] == ["linear"]

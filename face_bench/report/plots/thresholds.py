@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,55 +190,124 @@ def plot_sweep(
 # ---------------------------------------------------------------- histograms
 
 
+def _densities(panel: ScorePanel, bins: int) -> tuple[np.ndarray, dict, dict[str, int]]:
+    """Bin edges shared by both classes (so their densities compare), each non-empty
+    class's density, genuine first, and its count of finite scores."""
+    scores = {}
+    for name in ("genuine", "impostor"):
+        values = np.asarray(getattr(panel, name), dtype=float).ravel()
+        scores[name] = values[np.isfinite(values)]
+    both = np.concatenate(list(scores.values()))
+    if both.size == 0:
+        raise ValueError(f"{panel.model}: no finite scores")
+    lo, hi = float(both.min()), float(both.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    counted = {name: v for name, v in scores.items() if v.size}
+    densities = {name: np.histogram(v, bins=edges, density=True)[0] for name, v in counted.items()}
+    return edges, densities, {name: v.size for name, v in counted.items()}
+
+
+def _draw_densities(ax, edges, densities, sizes, color: str, floor: float | None) -> None:
+    """Genuine filled in the model's colour, impostor hatched; ``floor`` (log axis only) is
+    where empty bins sit, since a density of 0 has no place on it."""
+    base = 0.0 if floor is None else floor
+    for name, density in densities.items():
+        values = density if floor is None else np.maximum(density, floor)
+        label = f"{name} pairs (n={sizes[name]:,})"
+        if name == "genuine":
+            ax.stairs(values, edges, baseline=base, fill=True, alpha=0.45, color=color,
+                      label=label)  # fmt: skip
+            ax.stairs(values, edges, baseline=base, color=color, linewidth=1.2)
+        else:
+            ax.stairs(values, edges, baseline=base, fill=False, hatch="///",
+                      color=_IMPOSTOR_EDGE, linewidth=1.2, label=label)  # fmt: skip
+
+
+def _name_markers(ax: Axes, markers: Sequence[Marker]) -> None:
+    """Each threshold's name and value written along its line, at the top of the axes."""
+    decimals = _threshold_decimals(markers)
+    for i, m in enumerate(sorted(markers, key=lambda m: m.threshold)):
+        ax.text(
+            m.threshold,
+            0.98 - 0.3 * (i % 2),  # close thresholds: labels at two heights
+            f" {m.name} {m.threshold:.{decimals}f}",
+            transform=ax.get_xaxis_transform(),
+            rotation=90,
+            ha="left",
+            va="top",
+            fontsize=8.5,
+            color="#222222",
+            parse_math=False,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
+        )
+
+
+def _histogram_axes(fig, n: int, log_density: bool) -> list[tuple[Axes, Axes | None]]:
+    """Per model its linear-density axes and, below it, the log-density one (or None)."""
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    rows = 2 if log_density else 1
+    ratios = [1.0, 0.8] * nrows if log_density else None
+    grid = fig.subplots(nrows * rows, ncols, squeeze=False, height_ratios=ratios)
+    pairs = []
+    for k in range(nrows * ncols):
+        r, c = divmod(k, ncols)
+        top, low = grid[r * rows][c], grid[r * rows + 1][c] if log_density else None
+        if k >= n:
+            for ax in (top, low):
+                if ax is not None:
+                    ax.set_visible(False)
+            continue
+        if low is not None:
+            low.sharex(top)
+        pairs.append((top, low))
+    return pairs
+
+
 def plot_score_histograms(
     panels: Sequence[ScorePanel],
     path: str | Path,
     title: str = "Genuine vs impostor scores",
     *,
     bins: int = 80,
+    log_density: bool = True,
     model_colors: Mapping[str, str] | None = None,
 ) -> Path:
-    """Genuine and impostor score densities per model, with its thresholds marked.
+    """Genuine and impostor score densities per model, with its thresholds marked and named.
 
-    The overlap of the two shapes is where errors happen; bins are shared within a
-    panel so the two densities are comparable.
+    The overlap of the two shapes is where errors happen; bins are shared within a panel
+    so the two densities are comparable. On a linear axis the impostor tail past a
+    threshold (the false matches) is too thin to see, so ``log_density`` adds below each
+    panel the same densities on a log axis.
     """
     if not panels:
         raise ValueError("plot_score_histograms needs at least one panel")
     colors = _model_colors([p.model for p in panels], model_colors)
     _note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
-    with _figure(path, *_panel_size(len(panels), 5.8, 4.9)) as fig:
-        for ax, panel in zip(_grid(fig, len(panels)), panels, strict=True):
-            genuine = np.asarray(panel.genuine, dtype=float).ravel()
-            impostor = np.asarray(panel.impostor, dtype=float).ravel()
-            genuine, impostor = genuine[np.isfinite(genuine)], impostor[np.isfinite(impostor)]
-            if genuine.size + impostor.size == 0:
-                raise ValueError(f"{panel.model}: no finite scores")
+    width, height = _panel_size(len(panels), 5.8, 8.6 if log_density else 4.9)
+    with _figure(path, width, height) as fig:
+        axes = _histogram_axes(fig, len(panels), log_density)
+        for (top, low), panel in zip(axes, panels, strict=True):
+            edges, densities, sizes = _densities(panel, bins)
             markers = _markers(panel.markers)
-            both = np.concatenate([genuine, impostor])
-            lo, hi = float(both.min()), float(both.max())
-            if hi <= lo:
-                lo, hi = lo - 0.5, hi + 0.5
-            edges = np.linspace(lo, hi, bins + 1)
             color = colors[panel.model]
-            if genuine.size:
-                density, _ = np.histogram(genuine, bins=edges, density=True)
-                label = f"genuine pairs (n={genuine.size:,})"
-                ax.stairs(density, edges, fill=True, alpha=0.45, color=color, label=label)
-                ax.stairs(density, edges, color=color, linewidth=1.2)
-            if impostor.size:
-                density, _ = np.histogram(impostor, bins=edges, density=True)
-                label = f"impostor pairs (n={impostor.size:,})"
-                ax.stairs(
-                    density,
-                    edges,
-                    fill=False,
-                    hatch="///",
-                    color=_IMPOSTOR_EDGE,
-                    linewidth=1.2,
-                    label=label,
-                )
-            _draw_markers(ax, markers)
-            _label_panel(ax, panel, colors, "Density")
+            _draw_densities(top, edges, densities, sizes, color, None)
+            _draw_markers(top, markers)
+            _name_markers(top, markers)
+            if low is None:
+                _label_panel(top, panel, colors, "Density")
+                continue
+            positive = [d[d > 0].min() for d in densities.values() if (d > 0).any()]
+            floor = min(positive, default=1e-3) / 3
+            _draw_densities(low, edges, densities, sizes, color, floor)
+            _draw_markers(low, markers)
+            low.set_yscale("log")
+            low.set_ylim(floor, max(float(d.max()) for d in densities.values()) * 3)
+            top.set_ylabel("Density")
+            top.set_title(panel.model, color=color, fontweight="bold")
+            _label_panel(low, panel, colors, "Density, log scale")
+            low.set_title("")
         fig.suptitle(title)
     return Path(path)
