@@ -318,3 +318,15 @@ def test_score_histograms_show_the_impostor_tail_on_a_log_density_panel(tmp_path
     assert (past > low.get_ylim()[0] * 1.5).sum() >= 2
     plots.plot_score_histograms([panel], tmp_path / "flat.png", log_density=False)
     assert [ax.get_yscale() for ax in drawn[-1].axes] == ["linear"]
+
+
+def test_names_with_dollar_signs_are_drawn_as_typed(tmp_path: Path, drawn):
+    """A model or subset name such as '$x$' is text, never matplotlib mathtext."""
+    from matplotlib.text import Text
+
+    rates = [plots.SubsetRate("$young$", "m$_1$", 0.01, 0.0, 10, 1000, 0, 50)]
+    plots.plot_subset_rates(rates, tmp_path / "s.png", thresholds={"m$_1$": 0.5})
+
+    texts = drawn[-1].findobj(Text)
+    assert any(t.get_text() == "m$_1$ @ 0.5" for t in texts)
+    assert all(not t.get_parse_math() for t in texts)

@@ -67,7 +67,7 @@ def draw_limits(ax, limits: Sequence[FmrLimit], x_of, x_lo: float) -> None:
         ax.axvline(x, color=limit.color, linestyle=":", linewidth=1.5, zorder=1.5)
         ax.text(
             x,
-            0.985 - 0.32 * (i % 2),  # neighbouring labels at two heights
+            0.985 - 0.49 * (i % 2),  # neighbouring labels at two heights
             limit.label,
             transform=ax.get_xaxis_transform(),
             rotation=90,
@@ -76,6 +76,7 @@ def draw_limits(ax, limits: Sequence[FmrLimit], x_of, x_lo: float) -> None:
             fontsize=8,
             color=limit.color,
             parse_math=False,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
         )
     if limits:
         ax.plot([], [], color=_LIMIT_GREY, linestyle=":", linewidth=1.5, label=_LIMIT_LEGEND)

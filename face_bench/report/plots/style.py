@@ -160,6 +160,8 @@ def _rc(texts: Sequence[str] | None = None) -> dict[str, Any]:
         "svg.hashsalt": "face-bench",  # stable SVG ids: reruns are byte-identical
         # SVG text stays <text> (searchable, editable, a tenth of the size), not glyph paths.
         "svg.fonttype": "none",
+        # Names are data: "$x$" in a model, subset or identity name is drawn as typed.
+        "text.parse_math": False,
     }
 
 
