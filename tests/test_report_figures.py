@@ -255,36 +255,39 @@ def test_det_bands_in_each_models_colour_and_explained(tmp_path: Path, drawn):
         assert isinstance(handle, Patch) and to_hex(handle.get_facecolor()) == colors[model].lower()
 
 
-def _subset_rows():
-    from face_bench.results.blocks import ModelDifferential, SubsetRate
+def _group_rows():
+    from face_bench.results.differentials import Differentials, GroupRow, ModelDifferentials, Rate
 
-    def row(subset, fmr_e, n_imp, fnmr_e, n_gen, counted):
-        errors = {"fmr_errors": fmr_e, "fnmr_errors": fnmr_e} if counted else {}
-        return SubsetRate.model_construct(
-            subset=subset, n_genuine=n_gen, n_impostor=n_imp, fmr=fmr_e / n_imp,
-            fnmr=fnmr_e / n_gen, fmr_ratio=None, fnmr_ratio=None, **errors,
+    def rate(errors, n, lower, upper):
+        method = "rule of three" if errors == 0 else "identity bootstrap"
+        return Rate(errors=errors, n=n, rate=errors / n, lower=lower, upper=upper, method=method)
+
+    def row(group, fmr, fnmr):
+        return GroupRow(
+            group=group, n_people=9, fmr=fmr, fnmr=fnmr, fmr_ratio=None, fnmr_ratio=None,
+            status=None,
         )  # fmt: skip
 
     rows = [
-        row("ordinary", 516, 42982, 15, 1868, counted=True),
-        row("young_women", 0, 17817, 3, 738, counted=False),
+        row("ordinary", rate(516, 42982, 0.004, 0.03), rate(15, 1868, 0.002, 0.02)),
+        row("young_women", rate(0, 17817, 0.0, 3 / 17817), rate(3, 738, 0.001, 0.012)),
     ]
-    return ModelDifferential.model_construct(
-        threshold=0.6, threshold_rule="given", fdr=None, subsets=rows, units="distance"
-    )
+    block = ModelDifferentials(threshold=0.6, units="distance", groups=rows)
+    return Differentials(
+        grouping="subsets", groups=["ordinary", "young_women"], reference="ordinary",
+        far_target=1e-3, threshold_rule="given", min_people=5, n_boot=100, seed=0,
+        confidence=0.95, models={"dlib": block},
+    )  # fmt: skip
 
 
 def test_subset_rates_are_points_with_counts_and_zero_as_a_bound(tmp_path: Path, drawn):
-    """subset-rates: each rate a point with its exact interval and errors/pairs beside it; no
-    errors is an open triangle at the one-sided 95% bound (a row without error counts gets
-    them from its rate and pairs)."""
+    """subset-rates: each rate a point with its identity-bootstrap interval and errors/pairs
+    beside it; no errors is an open triangle at its rule-of-three bound."""
     from types import SimpleNamespace
 
     from face_bench.report import figures
-    from face_bench.results.blocks import SubsetDifferentials
 
-    differentials = SubsetDifferentials.model_construct(models={"dlib": _subset_rows()})
-    evaluation = SimpleNamespace(results=SimpleNamespace(subset_differentials=differentials))
+    evaluation = SimpleNamespace(results=SimpleNamespace(differentials=_group_rows()))
     out = figures.subset_bars(evaluation, tmp_path)
     assert out == tmp_path / "subset-rates.png" and out.is_file()
     fmr_panel, fnmr_panel = drawn[-1].axes[:2]
@@ -292,12 +295,13 @@ def test_subset_rates_are_points_with_counts_and_zero_as_a_bound(tmp_path: Path,
     texts = [t.get_text() for t in fmr_panel.texts]
     assert "516/42,982 = 1.2%" in texts and "0/17,817 ≤ 0.017%" in texts
     assert "3/738 = 0.41%" in [t.get_text() for t in fnmr_panel.texts]
-    bound = 1 - 0.05 ** (1 / 17817)
     triangles = [ln for ln in fmr_panel.lines if ln.get_marker() == "v"]
-    assert [ln.get_ydata()[0] for ln in triangles] == [pytest.approx(bound)]
+    assert [ln.get_ydata()[0] for ln in triangles] == [pytest.approx(3 / 17817)]
     assert triangles[0].get_markerfacecolor() == "white"  # open: a bound, not a measurement
     whiskers = [c for c in fmr_panel.collections if c.get_segments()]
-    assert whiskers  # the measured rates carry interval whiskers
+    # the measured rate's whisker spans its identity-bootstrap interval, not a binomial one
+    ends = sorted(y for c in whiskers for seg in c.get_segments() for _x, y in seg)
+    assert ends[0] == pytest.approx(0.004) and ends[-1] == pytest.approx(0.03)
 
 
 def test_score_histograms_show_the_impostor_tail_on_a_log_density_panel(tmp_path: Path, drawn):

@@ -287,10 +287,17 @@ def subset_bars(evaluation, out: Path, colors=None, fmt: str = "png") -> Path | 
                 continue
             rates.append(
                 plots.SubsetRate(
-                    row.group, model, row.fmr.rate, row.fnmr.rate,
-                    row.fmr.errors, row.fmr.n, row.fnmr.errors, row.fnmr.n,
-                    (row.fmr.lower, row.fmr.upper), (row.fnmr.lower, row.fnmr.upper),
-                )  # fmt: skip
+                    row.group,
+                    model,
+                    row.fmr.rate,
+                    row.fnmr.rate,
+                    row.fmr.errors,
+                    row.fmr.n,
+                    row.fnmr.errors,
+                    row.fnmr.n,
+                    (row.fmr.lower, row.fmr.upper),
+                    (row.fnmr.lower, row.fnmr.upper),
+                )
             )
     if not rates:
         return None

@@ -23,9 +23,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+Interval = tuple[float | None, float | None]
+
+
 class SubsetRate(NamedTuple):
-    """Error rates (fractions) of one model on one subset at its global threshold, with the
-    counts behind them (None: unknown, drawn without an interval)."""
+    """Error rates (fractions) of one model on one group at its one threshold, with the
+    counts behind them (None: unknown, drawn without an interval) and, where the results
+    give them, their identity-bootstrap intervals, drawn instead of the exact binomial one
+    (pairs that share a person are not independent)."""
 
     subset: str
     model: str
@@ -35,6 +40,8 @@ class SubsetRate(NamedTuple):
     n_impostor: int | None = None
     fnmr_errors: int | None = None
     n_genuine: int | None = None
+    fmr_interval: Interval | None = None
+    fnmr_interval: Interval | None = None
 
 
 class _Point(NamedTuple):
@@ -49,7 +56,7 @@ class _Point(NamedTuple):
 
 
 _GREY = "#555555"
-_LEGEND_POINT = "rate, exact 95% interval (errors/pairs beside it)"
+_LEGEND_POINT = "rate, 95% interval (errors/pairs beside it)"
 _LEGEND_BOUND = "no errors: one-sided 95% upper bound"
 _ANNOTATE_UP_TO = 24  # points per panel that still leave room for their labels
 
@@ -59,11 +66,15 @@ def _short(rate: float) -> str:
     return f"{rate * 100:.2g}%"
 
 
-def _point(x: float, rate: float, errors: int | None, n: int | None) -> _Point:
-    """The point of one rate; the counts give its interval and label when known."""
+def _point(
+    x: float, rate: float, errors: int | None, n: int | None, given: Interval | None = None
+) -> _Point:
+    """The point of one rate; the counts give its label, and its interval unless one is given."""
     if errors is None or not n:
         return _Point(x, rate, rate, rate, False, "0" if rate == 0 else _short(rate))
     lower, upper = error_rate_interval(errors, n)
+    if given is not None and given[0] is not None and given[1] is not None:
+        lower, upper = given
     if errors == 0:
         return _Point(x, upper, 0.0, upper, True, f"0/{n:,} ≤ {_short(upper)}")
     return _Point(x, errors / n, lower, upper, False, f"{errors:,}/{n:,} = {_short(errors / n)}")
@@ -83,7 +94,8 @@ def _points(rates: Sequence[SubsetRate], metric: str, subsets, models) -> dict[s
             if rate is None or not math.isfinite(rate):
                 continue
             errors, n = (getattr(r, name) for name in counts)
-            out[model].append(_point(i - 0.4 + width * (j + 0.5), rate, errors, n))
+            given = getattr(r, f"{metric}_interval")
+            out[model].append(_point(i - 0.4 + width * (j + 0.5), rate, errors, n, given))
     return out
 
 
