@@ -125,6 +125,10 @@ class InputFileError(FaceBenchError):
     exit_code = 32
 
 
+class UnguardedMainError(FaceBenchError):
+    """A script starts face-bench's worker processes outside ``if __name__ == "__main__":``."""
+
+
 class EngineError(FaceBenchError):
     """The execution engine (a Ray cluster) is missing, unreachable or failed."""
 

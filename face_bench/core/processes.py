@@ -19,6 +19,7 @@ from typing import Any
 from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import FaceBenchError, TerminatedRunError
 from face_bench.core.io import default_cache_dir
+from face_bench.core.mainguard import require_main_guard
 
 # What the embedding workers' server loads once for every worker (a module name, so this
 # light module needs none of it).
@@ -58,13 +59,23 @@ def start_worker_server(workers: int | None = None, cache_dir: Path | None = Non
         return
     from multiprocessing import forkserver
 
+    require_main_guard()
     worker_context()
     forkserver.ensure_running()
 
 
 @contextlib.contextmanager
 def stopping_pool(**kwargs: Any) -> Iterator[ProcessPoolExecutor]:
-    """A ``ProcessPoolExecutor`` whose workers are ended, not awaited, when the block fails."""
+    """A ``ProcessPoolExecutor`` whose workers are ended, not awaited, when the block fails.
+
+    Workers that do not fork from this process run the main script again: a script calling
+    face-bench outside ``if __name__ == "__main__":`` is refused here, with one line.
+    """
+    import multiprocessing
+
+    context = kwargs.get("mp_context") or multiprocessing.get_context()
+    if context.get_start_method() != "fork":
+        require_main_guard()
     pool = ProcessPoolExecutor(**kwargs)
     try:
         yield pool
