@@ -478,6 +478,13 @@ def _new_weights(results: RunResults) -> RunResults:
     return out
 
 
+def _colour_order(results: RunResults, order: str) -> RunResults:
+    """The same weights, the colour channels fed in another order."""
+    out = results.model_copy(deep=True)
+    out.models[0].preprocessing = {**out.models[0].preprocessing, "color_order": order}
+    return out
+
+
 def _drop_model_run(results: RunResults) -> RunResults:
     out = results.model_copy(deep=True)
     out.subsets[1].models = out.subsets[1].models[:1]
@@ -502,6 +509,11 @@ def _other_definition(results: RunResults) -> RunResults:
         (lambda: make_results(digest="sha256:0000aaaa"), "run: dataset digest differs"),
         (lambda: make_results(seed=7), "run: seed differs (baseline 0, current 7)"),
         (lambda: _new_weights(make_results()), f"model '{JFV1}': weights differ"),
+        (
+            lambda: _colour_order(make_results(), "BGR"),
+            f"model '{JFV1}': preprocessing differs: color_order 'RGB' in baseline, "
+            "'BGR' in current",
+        ),
         (
             lambda: _drop_subset(make_results(), "young_women"),
             "subset 'young_women': missing from the current run",

@@ -329,6 +329,20 @@ def _differs(scope: str, what: str, base: Any, cur: Any) -> list[Mismatch]:
     return [Mismatch(scope, f"{what} differs (baseline {base!r}, current {cur!r})")]
 
 
+def _preprocessing(scope: str, base: dict[str, Any], cur: dict[str, Any]) -> list[Mismatch]:
+    """The same weights fed other pixels (BGR for RGB, another chip) are another model.
+
+    Only settings both files record are compared: a setting an older face-bench did not
+    record yet is not a change.
+    """
+    changed = [
+        f"{key} {base[key]!r} in baseline, {cur[key]!r} in current"
+        for key in sorted(base.keys() & cur.keys())
+        if base[key] != cur[key]
+    ]
+    return [Mismatch(scope, f"preprocessing differs: {'; '.join(changed)}")] if changed else []
+
+
 def _short(digest: str) -> str:
     return digest[:12] + "…" if len(digest) > 12 else digest
 
@@ -385,6 +399,7 @@ def _check_models(
                 )
             )
         mismatches += _differs(scope, "similarity", model.similarity, other.similarity)
+        mismatches += _preprocessing(scope, model.preprocessing, other.preprocessing)
     base_names = {m.name for m in b.models}
     notes += [
         f"model {name!r} is new in the current run (not gated)"
