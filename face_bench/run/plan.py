@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from face_bench.core.config import Config
-from face_bench.core.errors import ConfigError, PairsFileError
+from face_bench.core.errors import ConfigError, EmptySubsetError, PairsFileError
 from face_bench.core.io import MAX_TABLE_BYTES, default_cache_dir, read_bounded
 from face_bench.core.modes import OnFail, parse_choice
 from face_bench.data.datasets import (
@@ -109,6 +109,7 @@ def _sample(request: EvaluationRequest, dataset: Dataset, spec: SubsetSpec) -> _
         images, listed, note = pairs_from_file(dataset, pool, request.pairs_file)
         return _Sample(spec, len(pool), images, listed, "file", note)
     images = sample_images(pool, request.sample, request.seed)
+    _check_people(spec.name, images["identity"])
     blocked = use_blocks(len(images), request.pairs, from_file=False)
     identities = images["identity"].to_numpy()
     pairs: Pairs | None = None
@@ -121,6 +122,28 @@ def _sample(request: EvaluationRequest, dataset: Dataset, spec: SubsetSpec) -> _
             f"--sample {request.sample}: using all of them"
         )
     return _Sample(spec, len(pool), images, pairs, "random" if request.pairs else "all", note)
+
+
+def _check_people(name: str, identities: pd.Series) -> None:
+    """Refuse, before any embedding, a subset whose images cannot give both kinds of pair.
+
+    Impostor pairs need two people and genuine pairs a person with two images; without
+    both, ROC-AUC and every rate are undefined, which used to surface only after embedding.
+    """
+    counts = identities.value_counts()
+    if len(counts) == 1:
+        person, n = next(iter(counts.items()))
+        raise EmptySubsetError(
+            f"subset {name!r} has 1 person ({person!r}, {n} images): impostor pairs need "
+            "at least 2 people; widen the subset's filters"
+        )
+    if counts.max() < 2:
+        shown = ", ".join(repr(person) for person in counts.index[:5])
+        more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+        raise EmptySubsetError(
+            f"subset {name!r} has {len(counts)} people with one image each ({shown}{more}): "
+            "a genuine pair needs a person with at least 2 images"
+        )
 
 
 def _image_list(samples: list[_Sample]) -> pd.DataFrame:
