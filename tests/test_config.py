@@ -86,6 +86,8 @@ def test_bom_is_accepted(tmp_path):
         ("[subsets.x]\nsex = { a = 1 }\n", "subsets.x.sex must be a value or a non-empty list"),
         ("[weights]\nx = 3\n", r"\[weights\] must map model names to file paths"),
         ('gate = "strict"\n', r"\[gate\] must be a table"),
+        ('default_subsets = "ordinary"\n', "default_subsets must be a list of subset names"),
+        ("default_subsets = [1]\n", "default_subsets must be a list of subset names"),
     ],
 )
 def test_invalid_files_name_the_file(tmp_path, text, message):
@@ -93,6 +95,23 @@ def test_invalid_files_name_the_file(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config(path)
     assert str(path) in str(info.value) and info.value.exit_code == 4
+
+
+def test_default_subsets_sit_beside_subset_tables(tmp_path):
+    """A top-level list naming subsets, built-in or from [subsets.NAME], in order, once each."""
+    text = (
+        'default_subsets = ["young_men", "ordinary", "young_men"]\n[subsets.young_men]\nsex = "M"\n'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.default_subsets == ("young_men", "ordinary")
+    assert config.subsets == {"young_men": {"sex": ["M"]}}
+
+
+def test_repository_config_defaults_to_the_headline_comparison():
+    from conftest import REPO
+
+    config = load_config(REPO / "face-bench.toml")
+    assert config.default_subsets == ("ordinary", "young_women")
 
 
 def test_not_utf8_and_missing_file(tmp_path):

@@ -132,9 +132,31 @@ def test_default_out_folders_are_unique_and_name_the_models(tmp_path):
     from face_bench.run.evaluation import EvaluationRequest
 
     request = EvaluationRequest(data=tmp_path, subsets=("all",), models=("dlib", "hse"))
-    names = {default_out_dir(request).name for _ in range(50)}
+    names = {default_out_dir(request, "roc").name for _ in range(50)}
     assert len(names) == 50
-    assert all("dlib+hse" in name for name in names)
+    assert all(name.startswith(f"roc-{tmp_path.name}-all-dlib+hse-") for name in names)
+
+
+@needs_shared
+def test_no_flags_run_the_configs_default_subsets_into_a_folder_named_for_the_run(
+    tiny_set, standin_config, tmp_path, monkeypatch
+):
+    """No --subset, --model or --out: the config's default subsets, every model that can
+    run, and a folder named by command, subsets and the models that ran."""
+    text = standin_config.read_text(encoding="utf-8")
+    standin_config.write_text('default_subsets = ["all", "ordinary"]\n' + text, "utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = ["threshold-sweep", "--data", str(tiny_set), "--config", str(standin_config)]
+    args += ["--align", "none", "--bootstrap", "0", "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [folder] = (work / "reports").iterdir()
+    assert folder.name.startswith("threshold-sweep-data-all+ordinary-dlib+standin-")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in results["subsets"]] == ["all", "ordinary"]
+    assert [m["name"] for m in results["models"]] == ["dlib", "standin"]
 
 
 def test_failed_write_leaves_the_previous_run_whole(tmp_path):

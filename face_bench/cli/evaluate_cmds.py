@@ -71,7 +71,7 @@ def gate_against(baseline: Path, current: Path, config: Path | None) -> None:
 
 def evaluation_command(
     ctx: typer.Context,
-    subset: SubsetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    subset: SubsetOpt = None,  # none: the config's default_subsets, else all
     data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
@@ -105,7 +105,7 @@ def evaluation_command(
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
     prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, progress_factory, render_evaluation, warn
-    from face_bench.report.outputs import prepare_out, write_evaluation
+    from face_bench.report.outputs import prepare_out, run_out_dir, write_evaluation
     from face_bench.report.run_folder import run_folder
     from face_bench.run.evaluation import evaluate
 
@@ -113,7 +113,7 @@ def evaluation_command(
     request = evaluation_request(
         SampleOptions(
             data=data,
-            subsets=tuple(subset),
+            subsets=tuple(subset or ()),
             sample=sample,
             seed=seed,
             sample_pairs=sample_pairs,
@@ -144,9 +144,10 @@ def evaluation_command(
         reference=reference,
         sweep=kind == "threshold-sweep",
     )
-    target = prepare_out(request, out, baseline)  # checked before any embedding
+    target = prepare_out(request, out, baseline, kind)  # checked before any embedding
     with progress_factory() as progress:
         evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
+    target = run_out_dir(target, out, request, kind, evaluation)
     with run_folder(target) as folder:
         written = write_evaluation(evaluation, folder.staging, kind, figure_format.value)
     written = [folder.final_path(p) for p in written]

@@ -49,14 +49,15 @@ EVALUATION_RENAMES = {"--pairs": "--sample-pairs"}
 # ----------------------------------------------------------------- what is sampled
 
 SubsetOpt = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--subset",
         "--dataset",
         "-d",
         metavar="NAME",
         help="Subset of the dataset to evaluate: built-in all, ordinary, young_women, or one "
-        "from the config file. Repeat for several subsets. --dataset is the same option "
+        "from the config file. Repeat for several subsets. Default: the config file's "
+        "default_subsets, else all. --dataset is the same option "
         "(the spelling of `face-bench roc --dataset young_women`); --data names the dataset.",
     ),
 ]
@@ -358,7 +359,7 @@ class SampleOptions:
     """Which images and pairs an evaluation scores."""
 
     data: Path | None = None  # None: $FACE_BENCH_DATA, then the config file's data
-    subsets: tuple[str, ...] = ("all",)
+    subsets: tuple[str, ...] = ()  # none: the config's default_subsets, else "all"
     sample: int = 300
     seed: int = 0
     sample_pairs: int | None = None
@@ -387,11 +388,12 @@ def evaluation_request(
     from face_bench.run.differentials import parse_by
     from face_bench.run.request import EvaluationRequest
 
-    source = resolve_data(sampling.data, load_config(embed.config), embed.cache_dir)
+    config = load_config(embed.config)
+    source = resolve_data(sampling.data, config, embed.cache_dir)
     return EvaluationRequest(
         data=source.folder,
         data_origin=source.origin,
-        subsets=sampling.subsets,
+        subsets=sampling.subsets or config.default_subsets or ("all",),
         models=embed.models,
         sample=sampling.sample or None,
         seed=sampling.seed,

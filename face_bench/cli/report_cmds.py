@@ -97,7 +97,7 @@ def _evaluate(request: EvaluationRequest) -> Evaluation:
 
 
 def umap_command(
-    subset: SubsetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    subset: SubsetOpt = None,  # none: the config's default_subsets, else all
     data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
@@ -124,7 +124,7 @@ def umap_command(
 ) -> None:
     prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info
-    from face_bench.report.outputs import prepare_out
+    from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_umap
     from face_bench.report.run_folder import run_folder
 
@@ -133,7 +133,7 @@ def umap_command(
     request = evaluation_request(
         SampleOptions(
             data=data,
-            subsets=tuple(subset),
+            subsets=tuple(subset or ()),
             sample=sample,
             seed=seed,
             sample_pairs=sample_pairs,
@@ -161,8 +161,9 @@ def umap_command(
         threshold="default",
         sweep=False,
     )
-    target = prepare_out(request, out)  # checked before any embedding
+    target = prepare_out(request, out, command="umap")  # checked before any embedding
     evaluation = _evaluate(request)
+    target = run_out_dir(target, out, request, "umap", evaluation)
     with run_folder(target) as folder:
         written, projections, notes = write_umap(
             evaluation, folder.staging, say=info, fmt=figure_format.value
@@ -223,7 +224,7 @@ command(
 
 
 def report_command(
-    subset: SubsetOpt = ["all"],  # noqa: B006 - Typer reads the default
+    subset: SubsetOpt = None,  # none: the config's default_subsets, else all
     data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
@@ -258,14 +259,14 @@ def report_command(
 ) -> None:
     prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
-    from face_bench.report.outputs import prepare_out
+    from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_report
     from face_bench.report.run_folder import run_folder
 
     request = evaluation_request(
         SampleOptions(
             data=data,
-            subsets=tuple(subset),
+            subsets=tuple(subset or ()),
             sample=sample,
             seed=seed,
             sample_pairs=sample_pairs,
@@ -296,8 +297,9 @@ def report_command(
         reference=reference,
         sweep=True,
     )
-    target = prepare_out(request, out, baseline)  # checked before any embedding
+    target = prepare_out(request, out, baseline, "report")  # checked before any embedding
     evaluation = _evaluate(request)
+    target = run_out_dir(target, out, request, "report", evaluation)
     with run_folder(target) as folder:
         result = write_report(
             evaluation,

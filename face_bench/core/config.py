@@ -16,7 +16,7 @@ from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded
 
 DEFAULT_CONFIG_NAME = "face-bench.toml"
 KNOWN_SECTIONS = {"models", "subsets", "weights", "gate"}
-KNOWN_KEYS = {"data"}  # top-level values, before any [section]
+KNOWN_KEYS = {"data", "default_subsets"}  # top-level values, before any [section]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Config:
     weights: dict[str, Path] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
     data: str | None = None  # as written: a folder (relative to the file) or a dataset name
+    # The subsets a command evaluates when no --subset is given (empty: the built-in "all").
+    default_subsets: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -64,6 +66,7 @@ def load_config(path: Path | None = None) -> Config:
     dataset = data.get("data")
     if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
         raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
+    default_subsets = _default_subsets(data.get("default_subsets", []), path)
     base = path.resolve().parent
     models = _table_of_tables(data.get("models", {}), "models", path)
     for name, spec in models.items():
@@ -84,8 +87,24 @@ def load_config(path: Path | None = None) -> Config:
     if not isinstance(gate, dict):
         raise ConfigError(f"{path}: [gate] must be a table")
     return Config(
-        path=path, models=models, subsets=subsets, weights=weights, gate=gate, data=dataset
+        path=path,
+        models=models,
+        subsets=subsets,
+        weights=weights,
+        gate=gate,
+        data=dataset,
+        default_subsets=default_subsets,
     )
+
+
+def _default_subsets(value: Any, path: Path) -> tuple[str, ...]:
+    """``default_subsets = ["ordinary", "young_women"]``: names, checked when a run uses them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(
+            f"{path}: default_subsets must be a list of subset names, e.g. "
+            '["ordinary", "young_women"]'
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def _table_of_tables(value: Any, section: str, path: Path) -> dict[str, dict[str, Any]]:

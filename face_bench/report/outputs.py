@@ -15,12 +15,31 @@ from face_bench.core.text import spreadsheet_frame
 from face_bench.report.run_folder import check_out_folder, unique_name
 
 
-def default_out_dir(request) -> Path:
-    """``reports/<dataset>-<subsets>-<models>-<timestamp>-<run id>/`` under the working dir."""
+def default_out_dir(request, command: str, models: tuple[str, ...] = ()) -> Path:
+    """``reports/<command>-<dataset>-<subsets>-<models>-<timestamp>-<run id>/``.
+
+    ``models`` are the models that ran (known once the run is done); before that, the
+    models asked for, or ``models`` when every registered model may run.
+    """
     dataset = Path(request.data).resolve().name or "dataset"
     subsets = "+".join(request.subsets)
-    models = "+".join(request.models) or "models"
-    return Path("reports") / unique_name(dataset[:40], subsets[:60], models[:60])
+    names = "+".join(models or request.models) or "models"
+    return Path("reports") / unique_name(command, dataset[:40], subsets[:60], names[:60])
+
+
+def run_out_dir(target: Path, out: Path | None, request, command: str, evaluation) -> Path:
+    """The folder a finished run is written to: ``--out``, or its default named after the
+    models that actually ran (a registered model without weights is left out of the name).
+    """
+    if out is not None:
+        return target
+    from face_bench.core.io import default_cache_dir
+
+    ran = tuple(model.name for model in evaluation.results.models)
+    cache_dir = Path(request.cache_dir or default_cache_dir())
+    return check_out_folder(
+        default_out_dir(request, command, ran), data=request.data, cache_dir=cache_dir
+    )
 
 
 def default_lfw_out_dir(pairs_file: Path) -> Path:
@@ -28,15 +47,19 @@ def default_lfw_out_dir(pairs_file: Path) -> Path:
     return Path("reports") / unique_name("lfw", Path(pairs_file).stem[:60])
 
 
-def prepare_out(request, out: Path | None, baseline: Path | None = None) -> Path:
+def prepare_out(
+    request, out: Path | None, baseline: Path | None = None, command: str = "roc"
+) -> Path:
     """The run's output folder, refused or checked before any embedding starts.
 
     Also checks the cache folder, so an unusable one fails in a second, not after an hour.
+    Without ``--out``, the default folder's place is checked here and its final name
+    chosen by ``run_out_dir``.
     """
     from face_bench.core.io import check_folder, default_cache_dir, ensure_cache_folder
 
     cache_dir = Path(request.cache_dir or default_cache_dir())
-    final = Path(out) if out is not None else default_out_dir(request)
+    final = Path(out) if out is not None else default_out_dir(request, command)
     final = check_out_folder(final, data=request.data, cache_dir=cache_dir, baseline=baseline)
     ensure_cache_folder(cache_dir)
     check_folder(final.parent, "output folder")  # created when the run writes, not before
