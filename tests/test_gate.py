@@ -1008,3 +1008,38 @@ def test_real_results_validate_and_gate(tmp_path, standin_config, session_cache)
     result = invoke("--baseline", first, "--current", roc("c", 1), "--config", standin_config)
     assert result.exit_code == 2
     assert "seed differs (baseline 0, current 1)" in result.stderr
+
+
+def test_tar_rows_too_small_to_gate_say_how_many_impostor_pairs_they_need(tmp_path):
+    """The CI baseline (--sample 40) has too few impostor pairs for every TAR@FAR target:
+    each such row says, in the Markdown and the JUnit, what it needs and what it has."""
+    from conftest import REPO
+
+    from face_bench.metrics.catalog import MIN_SUPPORT_ERRORS, far_key
+
+    baseline = REPO / "tests" / "baselines" / "young_women-40.json"
+    results = RunResults.model_validate_json(baseline.read_text(encoding="utf-8"))
+    junit = tmp_path / "gate.xml"
+    result = invoke("--baseline", baseline, "--current", baseline, "--junit", junit)
+    assert result.exit_code == 0, result.output
+    skipped = {
+        case.classname + "/" + case.name: r.message
+        for suite in JUnitXml.fromfile(str(junit))
+        for case in suite
+        for r in case.result
+        if isinstance(r, Skipped)
+    }
+    unsupported = [
+        (subset.name, run.name, entry.far_target, run.metrics.n_impostor)
+        for subset in results.subsets
+        for run in subset.models
+        for entry in run.metrics.tar_at_far
+        if not entry.supported
+    ]
+    assert unsupported and len(skipped) == len(unsupported)
+    for subset, model, target, impostors in unsupported:
+        needed = round(MIN_SUPPORT_ERRORS / target)
+        why = f"needs ≥ {needed:,} impostor pairs for FAR {target:g}"
+        why += f" ({MIN_SUPPORT_ERRORS} false accepts), has {impostors:,}"
+        assert why in row_for(result.stdout, subset, model, far_key(target))
+        assert skipped[f"{subset} / {model}/{far_key(target)}"] == f"not comparable: {why}"

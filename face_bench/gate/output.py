@@ -90,6 +90,8 @@ def _verdict_cell(row: GateRow) -> str:
     icon = VERDICT_ICONS[row.verdict]
     if row.verdict == "pass" and row.ci_warning:
         icon = "⚠️"
+    if row.verdict == "not comparable" and row.note:  # say why, e.g. too few impostor pairs
+        return f"{icon} {row.verdict}: {escape_markdown(row.note)}"
     return f"{icon} {row.verdict}"
 
 

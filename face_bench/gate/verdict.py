@@ -19,7 +19,9 @@ from face_bench.metrics.catalog import (
     DEFAULT_TOLERANCES,
     DIFFERENTIALS,
     SUMMARY_METRICS,
+    MIN_SUPPORT_ERRORS,
     TAR_FAMILY,
+    far_target,
     metric,
     order_names,
     tolerance_names,
@@ -518,19 +520,47 @@ def _compare_metrics(
             base_flat = run.metrics.values()
             cur_flat = cur_run.metrics.values()
             for name in _metric_names(base_flat, cur_flat):
-                rows.append(
-                    _compare_one(
-                        subset.name,
-                        run.name,
-                        name,
-                        base_flat,
-                        cur_flat,
-                        _interval(cur_run.metrics, name),
-                        tolerance_for(name, overrides),
-                        fail_outside_ci,
-                    )
+                row = _compare_one(
+                    subset.name,
+                    run.name,
+                    name,
+                    base_flat,
+                    cur_flat,
+                    _interval(cur_run.metrics, name),
+                    tolerance_for(name, overrides),
+                    fail_outside_ci,
                 )
+                if row.verdict == "not comparable":
+                    why = _unsupported_tar(name, run.metrics, cur_run.metrics)
+                    row = replace(row, note=why or row.note)
+                rows.append(row)
     return rows
+
+
+def _unsupported_tar(name: str, base: ModelMetrics, cur: ModelMetrics) -> str | None:
+    """Why a TAR@FAR row is not gated: too few impostor pairs for the target (the support
+    rule of ``metrics.summary``), with the counts a reader needs to size the run."""
+    target = far_target(name)
+    if target is None:
+        return None
+    short = {
+        side: metrics.n_impostor
+        for side, metrics in (("baseline", base), ("current", cur))
+        if (entry := metrics.tar(target)) is not None and not entry.supported
+    }
+    if not short:
+        return None
+    needed = math.ceil(MIN_SUPPORT_ERRORS / target - 1e-9)
+    counts = set(short.values())
+    has = (
+        f"has {counts.pop():,}"
+        if len(short) == 2 and len(counts) == 1
+        else " and ".join(f"{side} has {n:,}" for side, n in short.items())
+    )
+    return (
+        f"needs ≥ {needed:,} impostor pairs for FAR {target:g} "
+        f"({MIN_SUPPORT_ERRORS} false accepts), {has}"
+    )
 
 
 def _require_number(value: Any, side: str, subset: str, model: str, name: str) -> None:

@@ -27,6 +27,10 @@ def far_key(target: float) -> str:
     return "tar_at_far_" + f"{target:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
+MIN_SUPPORT_ERRORS = 10
+"""False accepts a TAR@FAR target must allow (far_target * n_impostors) to be 'supported'."""
+
+
 def far_target(name: str) -> float | None:
     """The FAR target of a ``tar_at_far_<target>`` name, None for any other name."""
     match = _TAR_KEY.match(name)

@@ -31,6 +31,7 @@ import numpy as np
 
 from face_bench.core.errors import MetricError
 from face_bench.metrics import weighted
+from face_bench.metrics.catalog import MIN_SUPPORT_ERRORS
 from face_bench.metrics.confusion import (
     _CHUNK,
     ConfusionCounts,
@@ -336,10 +337,6 @@ class TarAtFar:
         d = asdict(self)
         d["threshold"] = json_float(self.threshold)
         return d
-
-
-MIN_SUPPORT_ERRORS = 10
-"""False accepts a TAR@FAR target must allow (far_target * n_impostors) to be 'supported'."""
 
 
 def _allowed_false_accepts(target: float, n_neg: int) -> int:
