@@ -538,6 +538,22 @@ def test_incomparable_runs_exit_2_with_the_reason(base, tmp_path, current, words
     assert table_lines(result.stdout) == []
 
 
+def test_a_change_in_face_bench_own_face_stage_is_compared_with_a_note(base, tmp_path):
+    """A new face stage is face-bench's change to measure, not another model."""
+    current = make_results().model_copy(deep=True)
+    base_results = make_results().model_copy(deep=True)
+    for results, version in ((base_results, 2), (current, 3)):
+        results.models[0].preprocessing = {
+            **results.models[0].preprocessing,
+            "face_stage_version": version,
+        }
+    baseline = write(base_results, tmp_path / "b.json")
+    result = invoke("--baseline", baseline, "--current", write(current, tmp_path / "c.json"))
+    assert result.exit_code == 0, result.output
+    assert f"model '{JFV1}': face-bench's own face or model stage differs" in result.stdout
+    assert "face_stage_version 2 in baseline, 3 in current" in result.stdout
+
+
 def test_allow_mismatch_compares_anyway(base, tmp_path):
     doctored = set_metric(make_results(seed=3), "ordinary", JFV1, "roc_auc", 0.90)
     current = write(_drop_subset(doctored, "young_women"), tmp_path / "c.json")

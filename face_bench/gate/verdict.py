@@ -331,18 +331,35 @@ def _differs(scope: str, what: str, base: Any, cur: Any) -> list[Mismatch]:
     return [Mismatch(scope, f"{what} differs (baseline {base!r}, current {cur!r})")]
 
 
-def _preprocessing(scope: str, base: dict[str, Any], cur: dict[str, Any]) -> list[Mismatch]:
+# Recorded beside a model's preprocessing but set by face-bench's own code, not by the
+# model's settings: a change there is what the gate exists to measure, so it is noted and
+# the figures are compared. (Both dlib runtimes give the same descriptors to 1e-5.)
+_CODE_KEYS = frozenset(
+    {"pipeline_version", "face_stage_version", "load_max_side", "crop_detect_side", "runtime"}
+)
+
+
+def _preprocessing(
+    scope: str, base: dict[str, Any], cur: dict[str, Any], notes: list[str]
+) -> list[Mismatch]:
     """The same weights fed other pixels (BGR for RGB, another chip) are another model.
 
     Only settings both files record are compared: a setting an older face-bench did not
     record yet is not a change.
     """
-    changed = [
-        f"{key} {base[key]!r} in baseline, {cur[key]!r} in current"
+    changed = {
+        key: f"{key} {base[key]!r} in baseline, {cur[key]!r} in current"
         for key in sorted(base.keys() & cur.keys())
         if base[key] != cur[key]
-    ]
-    return [Mismatch(scope, f"preprocessing differs: {'; '.join(changed)}")] if changed else []
+    }
+    code = [text for key, text in changed.items() if key in _CODE_KEYS]
+    if code:
+        notes.append(
+            f"{scope}: face-bench's own face or model stage differs ({'; '.join(code)}); "
+            "compared, as a change in face-bench itself"
+        )
+    settings = [text for key, text in changed.items() if key not in _CODE_KEYS]
+    return [Mismatch(scope, f"preprocessing differs: {'; '.join(settings)}")] if settings else []
 
 
 def _short(digest: str) -> str:
@@ -401,7 +418,7 @@ def _check_models(
                 )
             )
         mismatches += _differs(scope, "similarity", model.similarity, other.similarity)
-        mismatches += _preprocessing(scope, model.preprocessing, other.preprocessing)
+        mismatches += _preprocessing(scope, model.preprocessing, other.preprocessing, notes)
     base_names = {m.name for m in b.models}
     notes += [
         f"model {name!r} is new in the current run (not gated)"
