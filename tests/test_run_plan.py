@@ -62,3 +62,15 @@ def test_subset_without_both_kinds_of_pair_stops_before_embedding(
     assert result.exit_code == 13, result.output
     assert result.stderr.count("\n") == 1 and words in result.stderr
     assert not (cache / "embeddings").exists()
+
+
+def test_a_default_subset_that_does_not_fit_says_it_came_from_the_config(tmp_path: Path) -> None:
+    data = dataset(tmp_path / "faces")
+    config = tmp_path / "face-bench.toml"
+    config.write_text('default_subsets = ["all", "young_men"]\n' + CONFIG, encoding="utf-8")
+    args = ["roc", "--data", str(data), "--config", str(config), "--model", "dlib"]
+    args += ["--sample", "0", "--cache-dir", str(tmp_path / "cache")]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 13, result.output
+    assert "subset 'young_men' has 1 person ('Ken Sato', 4 images)" in result.stderr
+    assert f"(subsets from default_subsets in {config}; --subset chooses others)" in result.stderr

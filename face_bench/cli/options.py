@@ -390,10 +390,12 @@ def evaluation_request(
 
     config = load_config(embed.config)
     source = resolve_data(sampling.data, config, embed.cache_dir)
+    defaults = not sampling.subsets and bool(config.default_subsets)
     return EvaluationRequest(
         data=source.folder,
         data_origin=source.origin,
         subsets=sampling.subsets or config.default_subsets or ("all",),
+        subsets_origin=f"default_subsets in {config.path}" if defaults else "",
         models=embed.models,
         sample=sampling.sample or None,
         seed=sampling.seed,

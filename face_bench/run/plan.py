@@ -8,9 +8,10 @@ image has one index everywhere: embeddings, pairs, failures and the report.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from face_bench.core.config import Config
-from face_bench.core.errors import ConfigError, EmptySubsetError, PairsFileError
+from face_bench.core.errors import (
+    ConfigError,
+    EmptySubsetError,
+    PairsFileError,
+    UnknownSubsetError,
+)
 from face_bench.core.io import MAX_TABLE_BYTES, default_cache_dir, read_bounded
 from face_bench.core.modes import OnFail, parse_choice
 from face_bench.data.datasets import (
@@ -122,6 +128,18 @@ def _sample(request: EvaluationRequest, dataset: Dataset, spec: SubsetSpec) -> _
             f"--sample {request.sample}: using all of them"
         )
     return _Sample(spec, len(pool), images, pairs, "random" if request.pairs else "all", note)
+
+
+@contextlib.contextmanager
+def _naming_origin(origin: str) -> Iterator[None]:
+    """A subset the config chose by default that does not fit the data says where it came
+    from, and how to choose others."""
+    try:
+        yield
+    except (EmptySubsetError, UnknownSubsetError) as exc:
+        if not origin:
+            raise
+        raise type(exc)(f"{exc} (subsets from {origin}; --subset chooses others)") from None
 
 
 def _check_people(name: str, identities: pd.Series) -> None:
@@ -234,17 +252,20 @@ def plan_run(
     on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
     require_folder(request.data, request.data_origin)
     dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
-    specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
     _check_threshold_from(request)
     samples = []
-    for spec in specs:
-        samples.append(_sample(request, dataset, spec))
-        if samples[-1].note:
-            say(samples[-1].note)
+    with _naming_origin(request.subsets_origin):
+        specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
+        for spec in specs:
+            samples.append(_sample(request, dataset, spec))
+            if samples[-1].note:
+                say(samples[-1].note)
     images = _image_list(samples)
     if on_info:
         origin = f" ({request.data_origin})" if request.data_origin else ""
         on_info(f"data: {request.data}{origin}: {len(images)} of {len(dataset)} images used")
+        if request.subsets_origin:
+            on_info(f"subsets: {', '.join(request.subsets)} ({request.subsets_origin})")
     skipped = announce_models(choice, cache_dir, on_info)
     for message in runtime_notes([spec for spec, _w in choice.ready]):
         say(message)

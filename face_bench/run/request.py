@@ -23,6 +23,7 @@ class EvaluationRequest:
     data: Path
     data_origin: str = ""  # which setting chose the folder (--data, $FACE_BENCH_DATA, config)
     subsets: tuple[str, ...] = ("all",)
+    subsets_origin: str = ""  # set when the config's default_subsets chose them
     models: tuple[str, ...] = ()
     sample: int | None = 300
     seed: int = 0
