@@ -108,8 +108,9 @@ def test_mixed_set_follows_the_aligned_column_under_any_align(tmp_path):
         out = tmp_path / align
         result = runner.invoke(
             app,
-            ["roc", "--data", str(root), "--model", "dlib", "--align", align, "--sample", "0",
-             "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--bootstrap", "0"],
+            ["roc", "--data", str(root), "--subset", "all", "--model", "dlib", "--align", align,
+             "--sample", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+             "--bootstrap", "0"],
         )  # fmt: skip
         assert result.exit_code == 0, result.stderr
         assert "aligned column: 1 image(s) taken as aligned crops, 2 detected" in result.stderr
