@@ -11,6 +11,7 @@ import pytest
 from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
+from face_bench.core.errors import ModelError
 from face_bench.data.datasets import make_pairs
 from face_bench.data.pairset import from_local
 from face_bench.embedding.pipeline import Embeddings
@@ -77,3 +78,16 @@ def test_blocked_run_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert subset["pairs"]["n_genuine"] + subset["pairs"]["n_impostor"] == 190
     assert any("scored in blocks" in note for note in subset["notes"])
     assert "ci" not in subset["models"][0]["metrics"]
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "all-pairs"])
+def test_a_subset_that_lost_its_images_says_why(listed: bool) -> None:
+    """Every image lost (e.g. every worker crashed): the error counts the reasons."""
+    n = 6
+    images = pd.DataFrame({"path": [f"{i}.png" for i in range(n)], "identity": [0, 0, 1, 1, 2, 2]})
+    vectors = np.full((n, 4), np.nan, dtype=np.float32)
+    emb = Embeddings("m", vectors, {i: ("worker_crashed", "") for i in range(n)})
+    rows = np.arange(n)
+    planned = from_local(make_pairs(images["identity"].to_numpy()) if listed else None, rows, "all")
+    with pytest.raises(ModelError, match=r"m: 6 of 6 images failed \(worker_crashed 6\)"):
+        subset_scores.score_pairset("s", images, planned, {"m": emb}, {"m": COSINE}, "exclude")

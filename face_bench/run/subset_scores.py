@@ -12,6 +12,7 @@ note saying so.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,6 +108,20 @@ def use_blocks(n_images: int, requested_pairs: int | None, from_file: bool) -> b
     )
 
 
+def _failure_summary(embeddings: dict[str, Embeddings], members: np.ndarray) -> str:
+    """``: dlib: 40 of 40 images failed (worker_crashed 40)``: the reasons, so a run that
+    lost every image says why instead of only that nothing was left."""
+    inside = set(members.tolist())
+    parts = []
+    for model, result in embeddings.items():
+        reasons = Counter(reason for row, (reason, _) in result.failures.items() if row in inside)
+        if reasons:
+            shown = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(3))
+            failed = sum(reasons.values())
+            parts.append(f"{model}: {failed} of {len(inside)} images failed ({shown})")
+    return ": " + "; ".join(parts) if parts else ""
+
+
 def _failed_rows(embeddings: dict[str, Embeddings], n_images: int) -> np.ndarray:
     """Image-list rows that at least one model could not enrol."""
     failed = np.zeros(n_images, dtype=bool)
@@ -150,7 +165,10 @@ def score_pairset(
     scores: dict[str, ScoreTable] = {}
     if pairs.implicit:
         if len(pairs.members) < 2:
-            raise ModelError(f"subset {name!r}: fewer than two images left after failures")
+            raise ModelError(
+                f"subset {name!r}: fewer than two images left after failures to enrol"
+                f"{_failure_summary(embeddings, members)}"
+            )
         for model, result in embeddings.items():
             vectors = result.vectors[pairs.members]
             table = _score_all_pairs(vectors, codes[pairs.members], specs[model], on_fail, mapper)
@@ -158,7 +176,10 @@ def score_pairset(
     else:
         a, b, labels = pairs.explicit()
         if not len(a):
-            raise ModelError(f"subset {name!r}: no pair left after excluding failures to enrol")
+            raise ModelError(
+                f"subset {name!r}: no pair left after excluding failures to enrol"
+                f"{_failure_summary(embeddings, members)}"
+            )
         for model, result in embeddings.items():
             values = pair_values(pairs, result.vectors, specs[model].similarity)
             if on_fail is OnFail.REJECT:
