@@ -61,6 +61,29 @@ def test_code_without_a_script_file_needs_no_guard(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout) == (0, "worker True\n"), done.stderr
 
 
+def test_a_package_main_needs_no_guard(tmp_path: Path) -> None:
+    """``python -m package`` (as ``python -m face_bench``): its ``__main__.py`` is never run
+    again in the workers, so top-level code there may start them."""
+    package = tmp_path / "tool"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "__main__.py").write_text(POOL.format(method="spawn") + "work()\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "tool"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (0, "worker True\n"), done.stderr
+
+
+def test_a_module_run_with_dash_m_is_checked_like_a_script(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(POOL.format(method="spawn") + "work()\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "job"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "job.py line 7 " in done.stderr.strip().splitlines()[-1]
+
+
 def test_readme_api_example_without_its_guard_stops_before_any_work(tmp_path: Path) -> None:
     """The README's example with its guard removed, as a user might first write it."""
     [(_, example)] = [b for b in blocks("python") if b[0].startswith("README.md")]

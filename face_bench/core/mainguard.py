@@ -35,14 +35,18 @@ def require_main_guard() -> None:
 def unguarded_main_line() -> tuple[str, int] | None:
     """(script, line) when the main script's top-level code is running outside a guard.
 
-    None for an interactive session or ``python -c`` (no script file), for a call made
-    from inside a guard, and whenever the script's source cannot be read: this check
+    None for an interactive session or ``python -c`` (no script file), for a package's
+    ``__main__.py`` (multiprocessing does not run it again), for a call made from inside
+    a guard, and whenever the script's source cannot be read: this check
     explains a failure, it never invents one.
     """
     main = sys.modules.get("__main__")
     script = getattr(main, "__file__", None)
     if main is None or not isinstance(script, str):
         return None
+    module = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if module == "__main__" or module.endswith(".__main__"):
+        return None  # a package's __main__ (python -m face_bench): workers never run it again
     frame = _top_level_frame(vars(main))
     if frame is None:
         return None
