@@ -18,8 +18,8 @@ from face_bench.core.errors import ConfigError, GateInputError, ResultsError
 from face_bench.metrics.catalog import (
     DEFAULT_TOLERANCES,
     DIFFERENTIALS,
-    SUMMARY_METRICS,
     MIN_SUPPORT_ERRORS,
+    SUMMARY_METRICS,
     TAR_FAMILY,
     far_target,
     metric,

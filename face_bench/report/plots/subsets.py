@@ -94,7 +94,7 @@ def _points(rates: Sequence[SubsetRate], metric: str, subsets, models) -> dict[s
             if rate is None or not math.isfinite(rate):
                 continue
             errors, n = (getattr(r, name) for name in counts)
-            given = getattr(r, f"{metric}_interval")
+            given = r.fmr_interval if metric == "fmr" else r.fnmr_interval
             out[model].append(_point(i - 0.4 + width * (j + 0.5), rate, errors, n, given))
     return out
 
