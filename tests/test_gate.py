@@ -766,6 +766,7 @@ def test_json_format(base, tmp_path):
         "ci_warning": False,
         "current_ci": [pytest.approx(0.928), pytest.approx(0.95)],
         "note": "worse by 0.04, tolerance 0.005",
+        "baseline_unusable": False,
     }
     assert data["baseline"]["label"] == str(base)
 

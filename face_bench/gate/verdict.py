@@ -21,6 +21,7 @@ from face_bench.metrics.catalog import (
     MIN_SUPPORT_ERRORS,
     SUMMARY_METRICS,
     TAR_FAMILY,
+    far_key,
     far_target,
     metric,
     order_names,
@@ -184,6 +185,7 @@ class GateRow:
     ci_warning: bool = False
     current_ci: tuple[float, float] | None = None
     note: str = ""
+    baseline_unusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,11 @@ class GateReport:
         return tuple(r for r in self.rows if r.ci_warning)
 
     @property
+    def unusable(self) -> tuple[GateRow, ...]:
+        """Gated metrics the current run has but the baseline holds no finite value for."""
+        return tuple(r for r in self.rows if r.baseline_unusable)
+
+    @property
     def compared(self) -> tuple[GateRow, ...]:
         return tuple(r for r in self.rows if r.verdict != "not comparable")
 
@@ -244,6 +251,14 @@ class GateReport:
             reasons = "; ".join(str(m) for m in self.mismatches)
             return (
                 f"runs are not comparable: {reasons} (pass --allow-mismatch to compare them anyway)"
+            )
+        if self.unusable:
+            first = self.unusable[0]
+            more = f" and {len(self.unusable) - 1} more" if len(self.unusable) > 1 else ""
+            return (
+                f"unusable baseline: subset {first.subset!r}, model {first.model!r}, "
+                f"{first.metric}: {first.note}{more}; the current run has a value, so the "
+                "baseline cannot hold it to anything (regenerate the baseline)"
             )
         if not self.compared:
             return "no metric could be compared between the two runs"
@@ -272,6 +287,7 @@ class GateReport:
                 "improved": len(self.improvements),
                 "regressed": len(self.regressions),
                 "not_comparable": len(self.not_comparable),
+                "unusable_baseline": len(self.unusable),
                 "ci_warnings": len(self.ci_warnings),
             },
             "baseline": asdict(self.baseline),
@@ -514,7 +530,10 @@ def _metric_names(base: dict[str, Any], cur: dict[str, Any]) -> list[str]:
 
 def _interval(metrics: ModelMetrics, name: str) -> tuple[float, float] | None:
     ci = metrics.interval(name)
-    return ci.bounds() if ci is not None else None
+    bounds = ci.bounds() if ci is not None else None
+    if bounds is None or not all(math.isfinite(v) for v in bounds):
+        return None  # a NaN or infinite bound says nothing about where the baseline lies
+    return bounds
 
 
 def _compare_metrics(
@@ -536,6 +555,7 @@ def _compare_metrics(
                 continue
             base_flat = run.metrics.values()
             cur_flat = cur_run.metrics.values()
+            judged = _unsupported(run.metrics)
             for name in _metric_names(base_flat, cur_flat):
                 row = _compare_one(
                     subset.name,
@@ -547,7 +567,9 @@ def _compare_metrics(
                     tolerance_for(name, overrides),
                     fail_outside_ci,
                 )
-                if row.verdict == "not comparable":
+                if row.baseline is None and row.current is not None and name not in judged:
+                    row = replace(row, baseline_unusable=True, note=_no_value(name, base_flat))
+                elif row.verdict == "not comparable":
                     why = _unsupported_tar(name, run.metrics, cur_run.metrics)
                     row = replace(row, note=why or row.note)
                 rows.append(row)
@@ -578,6 +600,19 @@ def _unsupported_tar(name: str, base: ModelMetrics, cur: ModelMetrics) -> str | 
         f"needs ≥ {needed:,} impostor pairs for FAR {target:g} "
         f"({MIN_SUPPORT_ERRORS} false accepts), {has}"
     )
+
+
+def _unsupported(metrics: ModelMetrics) -> set[str]:
+    """TAR@FAR targets the baseline judged too thin to report (its support rule): a
+    deliberate "no value", not a broken baseline."""
+    return {far_key(t.far_target) for t in metrics.tar_at_far if not t.supported}
+
+
+def _no_value(name: str, flat: Mapping[str, Any]) -> str:
+    if name not in flat:
+        return "missing from the baseline"
+    value = flat[name]
+    return "null in the baseline" if value is None else f"{value!r} in the baseline"
 
 
 def _require_number(value: Any, side: str, subset: str, model: str, name: str) -> None:

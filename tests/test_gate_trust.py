@@ -1,0 +1,105 @@
+"""A baseline or results file the gate cannot trust is "cannot tell" (exit 2), never a pass:
+a gated metric without a finite value in the baseline, duplicate names or JSON keys, counts
+that contradict each other. An unwritable step summary never changes the verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from test_gate import JFV1, invoke, make_results, write
+from test_gate_inputs import _metrics, _one_line_error, _raw
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _regressed_current(tmp_path: Path) -> Path:
+    """A current run whose AUC is 0.30 below the baseline's: a regression by any tolerance."""
+
+    def edit(data: dict) -> None:
+        _metrics(data)["roc_auc"] -= 0.30
+
+    return _raw(tmp_path, "current.json", edit)
+
+
+def _assert_cannot_tell(result, words: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr, result.stderr
+    assert "passed" not in result.stderr
+    _one_line_error(result)
+
+
+# --- a baseline without a finite value for a gated metric -------------------------------------
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, None])
+@pytest.mark.parametrize("version", [1, 2])
+def test_baseline_metric_without_a_finite_value_is_unusable(tmp_path, value, version):
+    def edit(data: dict) -> None:
+        data["schema_version"] = version
+        _metrics(data)["roc_auc"] = value
+
+    base = _raw(tmp_path, "baseline.json", edit)
+    result = invoke("--baseline", base, "--current", _regressed_current(tmp_path))
+    _assert_cannot_tell(result, "unusable baseline: subset 'ordinary', model 'dlib', roc_auc")
+
+
+def test_v1_baseline_without_the_metric_is_unusable(tmp_path):
+    def edit(data: dict) -> None:
+        data["schema_version"] = 1
+        _metrics(data).pop("roc_auc")
+
+    base = _raw(tmp_path, "baseline.json", edit)
+    result = invoke("--baseline", base, "--current", _regressed_current(tmp_path))
+    _assert_cannot_tell(result, "roc_auc: null in the baseline")
+
+
+def test_shipped_v1_baseline_with_nan_auc_cannot_pass(tmp_path):
+    """The committed v1 baseline, its AUC broken: the same file as current with AUC 0.30 lower
+    must not pass."""
+    shipped = Path(__file__).parent / "baselines" / "young_women-40.v1.json"
+    data = json.loads(shipped.read_text(encoding="utf-8"))
+    current = json.loads(json.dumps(data))
+    run = data["subsets"][0]["models"][0]
+    run["metrics"]["roc_auc"] = math.nan
+    current["subsets"][0]["models"][0]["metrics"]["roc_auc"] -= 0.30
+    base_path, cur_path = tmp_path / "b.json", tmp_path / "c.json"
+    base_path.write_text(json.dumps(data), encoding="utf-8")
+    cur_path.write_text(json.dumps(current), encoding="utf-8")
+    result = invoke("--baseline", base_path, "--current", cur_path)
+    _assert_cannot_tell(result, f"model {run['name']!r}, roc_auc: nan in the baseline")
+
+
+def test_tar_target_missing_from_a_v2_baseline_is_unusable(tmp_path):
+    base = _raw(tmp_path, "baseline.json", lambda d: _metrics(d)["tar_at_far"].pop(0))
+    result = invoke("--baseline", base, "--current", write(make_results(), tmp_path / "c.json"))
+    _assert_cannot_tell(result, "tar_at_far_1e-2: missing from the baseline")
+
+
+def test_tar_the_baseline_judged_unsupported_stays_not_comparable(tmp_path):
+    """The support rule's "no value" is a verdict on thin data, not a broken baseline."""
+
+    def thin(data: dict) -> None:
+        entry = _metrics(data)["tar_at_far"][0]
+        entry.update(tar=None, supported=False, reason="insufficient data")
+
+    base = _raw(tmp_path, "baseline.json", thin)
+    result = invoke("--baseline", base, "--current", write(make_results(), tmp_path / "c.json"))
+    assert result.exit_code == 0, result.output
+
+
+def test_non_finite_current_interval_is_ignored_not_a_warning(tmp_path):
+    base = write(make_results(), tmp_path / "baseline.json")
+
+    def edit(data: dict) -> None:
+        _metrics(data, model=JFV1)["ci"]["roc_auc"].update(lower=-math.inf, upper=-math.inf)
+
+    current = _raw(tmp_path, "current.json", edit)
+    result = invoke("--baseline", base, "--current", current, "--fail-outside-interval")
+    assert result.exit_code == 0, result.output
