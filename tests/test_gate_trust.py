@@ -103,3 +103,107 @@ def test_non_finite_current_interval_is_ignored_not_a_warning(tmp_path):
     current = _raw(tmp_path, "current.json", edit)
     result = invoke("--baseline", base, "--current", current, "--fail-outside-interval")
     assert result.exit_code == 0, result.output
+
+
+# --- duplicate names and keys, contradicting counts: malformed, exit 2 ------------------------
+
+
+def _duplicate_first_subset(data: dict) -> None:
+    """The first copy of 'ordinary' regressed, a good copy after it (which a reader keeping
+    the last would compare)."""
+    good = json.loads(json.dumps(data["subsets"][0]))
+    _metrics(data)["roc_auc"] -= 0.30
+    data["subsets"].insert(1, good)
+
+
+def _duplicate_model_run(data: dict) -> None:
+    runs = data["subsets"][0]["models"]
+    runs.append(json.loads(json.dumps(runs[1])))
+    _metrics(data)["roc_auc"] -= 0.30
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (_duplicate_first_subset, "subset 'ordinary' listed twice"),
+        (_duplicate_model_run, "subset 'ordinary': model 'dlib' listed twice"),
+        (lambda d: d["models"].append(d["models"][0]), f"model {JFV1!r} listed twice in models"),
+        (
+            lambda d: _metrics(d)["tar_at_far"].append(_metrics(d)["tar_at_far"][1]),
+            "TAR at FAR 0.001 listed twice",
+        ),
+        (
+            lambda d: d["subsets"][0]["models"][1].update(n_failures=5),
+            "n_failures is 5 but 1 failure(s) listed",
+        ),
+        (
+            lambda d: d["subsets"][0]["models"][1].update(n_images_attempted=0, n_failures=0),
+            "n_failures is 0 but 1 failure(s) listed",
+        ),
+        (
+            lambda d: _metrics(d).update(n_genuine=10),
+            "metrics count 10 genuine / 17817 impostor pairs, the subset's pairs 7383 / 17817",
+        ),
+        (
+            lambda d: d["subsets"][1]["pairs"].update(n_impostor=3),
+            "the subset's pairs 7383 / 3",
+        ),
+    ],
+    ids=[
+        "subset",
+        "model-run",
+        "model",
+        "tar-target",
+        "failures",
+        "attempted",
+        "metric-counts",
+        "pair-counts",
+    ],
+)
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_duplicates_and_contradicting_counts_are_malformed(tmp_path, edit, words, side):
+    good = write(make_results(), tmp_path / "good.json")
+    broken = _raw(tmp_path, "broken.json", edit)
+    args = ("--baseline", broken, "--current", good)
+    if side == "current":
+        args = ("--baseline", good, "--current", broken)
+    result = invoke(*args)
+    _assert_cannot_tell(result, f"{side}: {broken}: malformed results file: ")
+    assert words in result.stderr
+
+
+def test_attempted_fewer_than_failures_is_malformed(tmp_path):
+    good = write(make_results(), tmp_path / "good.json")
+    broken = _raw(
+        tmp_path, "broken.json", lambda d: d["subsets"][0]["models"][1].update(n_images_attempted=0)
+    )
+    result = invoke("--baseline", good, "--current", broken)
+    _assert_cannot_tell(result, "1 failure(s) out of 0 attempted image(s)")
+
+
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_duplicate_json_key_is_malformed(tmp_path, side):
+    """json keeps the last of two keys; a regressed AUC written first must not vanish."""
+    good = write(make_results(), tmp_path / "good.json")
+    text = good.read_text(encoding="utf-8")
+    assert '"roc_auc": 0.88' in text
+    broken = tmp_path / "broken.json"
+    broken.write_text(
+        text.replace('"roc_auc": 0.88', '"roc_auc": 0.58, "roc_auc": 0.88', 1), encoding="utf-8"
+    )
+    args = ("--baseline", broken, "--current", good)
+    if side == "current":
+        args = ("--baseline", good, "--current", broken)
+    _assert_cannot_tell(invoke(*args), "malformed results file: duplicate key 'roc_auc'")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("[]", "an array"), ('"results"', "a string"), ("3", "a number"), ("null", "null")],
+)
+def test_json_that_is_not_an_object_is_exit_2(tmp_path, text, kind):
+    good = write(make_results(), tmp_path / "good.json")
+    other = tmp_path / "other.json"
+    other.write_text(text, encoding="utf-8")
+    result = invoke("--baseline", good, "--current", other)
+    _assert_cannot_tell(result, f"not a face-bench results file (JSON {kind}, not an object)")

@@ -161,3 +161,18 @@ def test_schema_doc_validation_snippet_runs(tmp_path, monkeypatch):
     (tmp_path / "out" / "results.json").write_bytes(V2.read_bytes())
     monkeypatch.chdir(tmp_path)
     exec(compile(textwrap.dedent(block), "results-schema.md", "exec"), {})
+
+
+@pytest.mark.parametrize("path", [V1, V2], ids=["v1", "v2"])
+def test_a_subset_named_twice_is_refused_by_every_reader(tmp_path, path):
+    """Outside the gate too (exit 50): a reader keeping one copy would hide the other."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["subsets"].append(data["subsets"][0])
+    broken = tmp_path / "results.json"
+    broken.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ResultsError, match="subset 'young_women' listed twice") as info:
+        read_any_version(broken)
+    assert info.value.exit_code == 50
+    if path == V2:
+        with pytest.raises(ResultsError, match="listed twice"):
+            RunResults.from_disk(broken)

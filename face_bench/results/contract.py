@@ -179,19 +179,23 @@ class RunResults(_Strict):
     def from_data(cls, data: dict[str, Any], path: Path | str) -> RunResults:
         """Validate parsed JSON, turning the first error into a one-line ResultsError.
 
-        Strictly: a number written as a string or a boolean is a broken file, not a figure.
+        Strictly: a number written as a string or a boolean is a broken file, not a figure;
+        so is a file naming one subset or model twice or whose counts contradict each other.
         ``subset_differentials`` of older files (subset rates at a pooled threshold, without
         intervals) is superseded by ``differentials`` and dropped on reading.
         """
+        from face_bench.results.consistency import check_results
+
         data = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
         try:
-            return cls.model_validate(data, strict=True)
+            results = cls.model_validate(data, strict=True)
         except RecursionError:
             raise ResultsError(f"{path}: invalid results file: nested too deeply") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ResultsError(f"{path}: invalid results file at {where}: {first['msg']}") from None
+        return check_results(results, path)
 
     def subset(self, name: str) -> SubsetRun:
         for subset in self.subsets:
@@ -202,11 +206,19 @@ class RunResults(_Strict):
 
 def read_json(path: Path) -> dict[str, Any]:
     """A results file's JSON object; errors name the file and say what is wrong."""
+    from face_bench.results.consistency import DuplicateKeyError, reject_duplicate_keys
+
+    text = read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError)
     try:
-        data = json.loads(read_bounded(path, MAX_JSON_BYTES, "results file", ResultsError))
+        data = json.loads(text, object_pairs_hook=reject_duplicate_keys)
+    except DuplicateKeyError as exc:
+        raise ResultsError(f"{path}: malformed results file: {exc}") from None
     except (ValueError, RecursionError) as exc:
         raise ResultsError(f"{path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", type(None): "null"}.get(type(data), "a number")
+        raise ResultsError(f"{path}: not a face-bench results file (JSON {kind}, not an object)")
+    if "schema_version" not in data:
         raise ResultsError(f"{path}: not a face-bench results file (no schema_version)")
     return data
 
