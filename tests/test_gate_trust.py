@@ -207,3 +207,35 @@ def test_json_that_is_not_an_object_is_exit_2(tmp_path, text, kind):
     other.write_text(text, encoding="utf-8")
     result = invoke("--baseline", good, "--current", other)
     _assert_cannot_tell(result, f"not a face-bench results file (JSON {kind}, not an object)")
+
+
+# --- an unwritable step summary is a warning; the verdict's exit code stands ------------------
+
+
+@pytest.mark.parametrize("where", ["folder", "missing-parent"])
+@pytest.mark.parametrize(("auc_drop", "code"), [(0.30, 1), (0.0, 0)])
+def test_unwritable_step_summary_keeps_the_verdict_exit_code(tmp_path, where, auc_drop, code):
+    base = write(make_results(), tmp_path / "baseline.json")
+    current = _raw(tmp_path, "current.json", lambda d: _metrics(d).update(roc_auc=0.88 - auc_drop))
+    target = tmp_path if where == "folder" else tmp_path / "no such folder" / "summary.md"
+    result = invoke(
+        "--baseline", base, "--current", current, env={"GITHUB_STEP_SUMMARY": str(target)}
+    )
+    assert result.exit_code == code, result.output
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("face-bench: warning: $GITHUB_STEP_SUMMARY not written: ")
+    assert str(target) in warnings[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "no such folder").exists()
+
+
+def test_unwritable_step_summary_keeps_cannot_tell_exit_2(tmp_path):
+    base = write(make_results(), tmp_path / "baseline.json")
+    current = write(make_results(seed=5), tmp_path / "current.json")
+    result = invoke(
+        "--baseline", base, "--current", current, env={"GITHUB_STEP_SUMMARY": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "runs are not comparable" in result.stderr
+    assert "$GITHUB_STEP_SUMMARY not written" in result.stderr
