@@ -7,7 +7,9 @@ computes its EER from them as its own definition says.
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
+from face_bench.results.contract import PairInfo, RunResults
 from face_bench.results.export import export_scores
 from face_bench.results.scorefile import read_bob, read_pyeer, read_score_file
 
@@ -140,11 +143,38 @@ def test_cli_help_names_every_format():
 
 
 def write_run(tmp_path: Path, scores_csv: str, meta: str = "results.json", models=("m 1",)) -> Path:
+    """A run folder: scores.csv as given and the results.json (or lfw.json) that matches it."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    names = json.dumps({"models": [{"name": n} for n in models]})
-    (tmp_path / meta).write_text(names, encoding="utf-8")
     (tmp_path / "scores.csv").write_text(scores_csv, encoding="utf-8")
+    frame = pd.read_csv(io.StringIO(scores_csv), dtype=str, keep_default_na=False)
+    if meta == "lfw.json":
+        genuine = int((frame["label"] == "1").sum())
+        scored = [{"name": n, "n_pairs_scored": int((frame[n] != "").sum())} for n in models]
+        lfw = {"n_genuine": genuine, "n_impostor": len(frame) - genuine, "models": scored}
+        (tmp_path / meta).write_text(json.dumps(lfw), encoding="utf-8")
+        return tmp_path
+    (tmp_path / meta).write_text(_results_for(frame, models).to_json(), encoding="utf-8")
     return tmp_path
+
+
+def _results_for(frame: pd.DataFrame, models) -> RunResults:
+    """make_results' run, cut to the subsets, images, pair counts and models of ``frame``."""
+    from test_gate import make_results
+
+    results = make_results(subsets=("template",), models=tuple(models))
+    template = results.subsets[0]
+    subsets = []
+    for name in dict.fromkeys(frame["subset"]):
+        part = frame[frame["subset"] == name]
+        genuine = int((part["label"] == "1").sum())
+        subset = template.model_copy(deep=True, update={"name": name})
+        subset.images = sorted({*part["image_a"], *part["image_b"]})
+        subset.sample_size = len(subset.images)
+        subset.pairs = PairInfo(mode="random", n_genuine=genuine, n_impostor=len(part) - genuine)
+        for run in subset.models:
+            run.metrics.n_genuine, run.metrics.n_impostor = genuine, len(part) - genuine
+        subsets.append(subset)
+    return results.model_copy(update={"subsets": subsets})
 
 
 def test_lfw_run_folder_exports_with_folds_and_drops_unscored_pairs(tmp_path):
@@ -213,3 +243,70 @@ def test_missing_or_broken_run_folders_fail_clearly(tmp_path):
     )
     result = runner.invoke(app, ["export-scores", str(one_class), "--to", "pyeer"])
     assert result.exit_code == 50 and "no genuine pairs" in result.stderr
+
+
+# --- a scores.csv that is not the run's is refused, never exported -----------------------------
+
+
+def _damaged(run_dir: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the run folder whose scores.csv lines went through ``edit``."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("export-*"))
+    lines = (run_dir / "scores.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (copy / "scores.csv").write_text("".join(edit(lines)), encoding="utf-8")
+    return copy
+
+
+def _set_score(lines: list[str], row: int, value: str) -> list[str]:
+    cells = lines[row].rstrip("\n").split(",")
+    cells[-1] = value
+    return [*lines[:row], ",".join(cells) + "\n", *lines[row + 1 :]]
+
+
+def _pair_twice(lines: list[str]) -> list[str]:
+    """The first pair replaced by a copy of a later pair with the same label: counts kept."""
+    header = lines[0].rstrip("\n").split(",")
+    label = header.index("label")
+    first = lines[1].split(",")[label]
+    twin = next(line for line in lines[2:] if line.split(",")[label] == first)
+    return [lines[0], twin, *lines[2:]]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda lines: lines[:50], "impostor pair(s) in scores.csv, "),
+        (lambda lines: [*lines, lines[1].replace("all", "other", 1)], "rows for subset 'other'"),
+        (lambda lines: _set_score(lines, 3, ""), "model 'standin': 434 pair(s) with a score"),
+        (lambda lines: _set_score(lines, 3, "nan"), "line 4: column 'standin' holds 'nan'"),
+        (lambda lines: _set_score(lines, 5, "inf"), "line 6: column 'standin' holds 'inf'"),
+        (_pair_twice, "not the pair set the run drew (pairs_sha256 differs)"),
+    ],
+    ids=["truncated", "foreign-subset", "empty-score", "nan", "inf", "pair-twice"],
+)
+def test_export_refuses_a_score_file_that_is_not_the_runs(run_dir, tmp_path, edit, words):
+    damaged = _damaged(run_dir, tmp_path, edit)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["export-scores", str(damaged), "--to", "pyeer", "--out", str(out)])
+    assert result.exit_code == 50, result.output
+    assert words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_lfw_counts_are_checked_too(tmp_path):
+    run = write_run(
+        tmp_path / "lfw",
+        "fold,image_a,image_b,identity_a,identity_b,label,m 1\n"
+        "1,A/A_0001.jpg,A/A_0002.jpg,A,A,1,-0.25\n"
+        "1,A/A_0001.jpg,B/B_0001.jpg,A,B,0,-0.75\n",
+        meta="lfw.json",
+    )
+    lfw = json.loads((run / "lfw.json").read_text(encoding="utf-8"))
+    lfw["n_impostor"] = 300
+    (run / "lfw.json").write_text(json.dumps(lfw), encoding="utf-8")
+    result = runner.invoke(app, ["export-scores", str(run), "--to", "csv"])
+    assert result.exit_code == 50
+    assert "subset 'lfw': 1 genuine / 1 impostor pair(s) in scores.csv, 1 / 300 scored" in (
+        result.stderr
+    )

@@ -274,10 +274,21 @@ def read_score_file(
         raise ResultsError(f"{path} line {int(np.argmax(bad)) + 2}: label must be 0 or 1")
     frame["label"] = frame["label"] == "1"
     for name in names:
+        column = frame[name]
         try:
-            frame[name] = frame[name].replace("", "nan").astype(np.float64)
+            values = column.replace("", "nan").astype(np.float64)
         except ValueError:
             raise ResultsError(f"{path}: column {name!r} holds a non-number") from None
+        # face-bench writes an unscored pair as an empty cell; "nan" or "inf" written out
+        # is a damaged or foreign file, not a failure to enrol.
+        corrupt = (column != "").to_numpy() & ~np.isfinite(values.to_numpy())
+        if corrupt.any():
+            row = int(np.argmax(corrupt))
+            raise ResultsError(
+                f"{path} line {row + 2}: column {name!r} holds {column.iloc[row]!r}, "
+                "not a finite score (an unscored pair is an empty cell)"
+            )
+        frame[name] = values
     return frame, names
 
 
