@@ -301,12 +301,15 @@ def test_a_registered_model_nobody_asked_for_is_quiet_and_recorded(small_set, tm
     recorded = " ".join(data["skipped_models"])
     assert recorded.startswith(f"model 'japanese-face-v1': {JFV1_MISSING}")
     for place in (
-        "--weights japanese-face-v1=PATH: not given",
-        "$FACE_BENCH_JAPANESE_FACE_V1: not set",
-        f"weights.japanese-face-v1 in {config}: not set",
-        f"the cache dir: {cache / 'models' / 'JAPANESE_FACE_v1.onnx'} (not found)",
+        "--weights japanese-face-v1=PATH",
+        "$FACE_BENCH_JAPANESE_FACE_V1",
+        "weights.japanese-face-v1 in the config file",
+        "<cache dir>/models/JAPANESE_FACE_v1.onnx",
     ):
         assert place in recorded
+    # results.json is shared: it names the places, never this machine's paths.
+    for path in (str(cache), str(config), str(tmp_path)):
+        assert path not in recorded
     # The run header names each model's weights file and the start of its SHA-256.
     header = [line for line in result.stderr.splitlines() if line.startswith("model standin: ")]
     assert header == [f"model standin: {TINY_ONNX} (sha256 71d8d9215f35)"]
@@ -580,6 +583,45 @@ def test_explicit_weights_path_that_does_not_exist_is_not_replaced(
     line = one_error_line(result)
     assert result.exit_code == 25
     assert f"--weights japanese-face-v1=PATH: {gone} (not found); later places not tried" in line
+
+
+@pytest.mark.parametrize("kind", ["device", "folder", "fifo"])
+@pytest.mark.parametrize("how", ["--weights", "env", "config"])
+def test_weights_that_are_there_but_no_regular_file_exit_32(small_set, tmp_path, kind, how):
+    """/dev/zero, a folder or a named pipe as weights is there, so not "not found" (25)."""
+    import os
+
+    target = {"device": Path("/dev/zero"), "folder": tmp_path / "w", "fifo": tmp_path / "w"}[kind]
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    config = tmp_path / "face-bench.toml"
+    config.write_text(config_text(), encoding="utf-8")
+    args = ["roc", "--data", str(small_set), "--model", "standin", "--bootstrap", "0",
+            "--config", str(config), "--out", str(tmp_path / "out")]  # fmt: skip
+    env: dict[str, str | None] = {}
+    if how == "--weights":
+        args += ["--weights", f"standin={target}"]
+    elif how == "env":
+        env["FACE_BENCH_STANDIN"] = str(target)
+    else:
+        config.write_text(config_text(f'[weights]\nstandin = "{target}"\n'), encoding="utf-8")
+    result = invoke(args, **env)
+    line = one_error_line(result)
+    assert result.exit_code == 32, line
+    described = {"device": "a character device", "folder": "a folder", "fifo": "a named pipe"}
+    assert f"{target} is {described[kind]}, not a regular file" in line
+    assert "not found" not in line and not (tmp_path / "out").exists()
+
+
+def test_models_lists_weights_that_are_no_regular_file(tmp_path):
+    """``face-bench models`` shows the problem for that model and lists the others."""
+    result = invoke(["models", "--weights", "japanese-face-v1=/dev/zero", "--cache-dir",
+                     str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "/dev/zero is a character device, not a regular file" in text and "dlib" in text
 
 
 def test_no_traceback_for_a_dataset_folder_that_does_not_exist(tmp_path):

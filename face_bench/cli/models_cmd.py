@@ -22,7 +22,7 @@ from face_bench.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from face_bench.models.registry import ModelSpec
+    from face_bench.models.registry import ModelSpec, ModelStatus, Registry
 
 InspectOpt = Annotated[
     Path | None,
@@ -92,7 +92,7 @@ def models(
         cache_dir,
         dlib_runtime.value if dlib_runtime else None,
     )
-    statuses = [registry.status(name) for name in registry.names()]
+    statuses = [_status(registry, name) for name in registry.names()]
     if output_format is OutputFormat.JSON:
         rows = [
             {
@@ -146,3 +146,14 @@ command(
     "looked for. With --inspect PATH: an ONNX file's inputs, outputs and a suggested "
     "config block.",
 )(models)
+
+
+def _status(registry: "Registry", name: str) -> "ModelStatus":
+    """A model's status; weights given as a device or folder are listed, not fatal here."""
+    from face_bench.core.errors import InputFileError
+    from face_bench.models.registry import ModelStatus
+
+    try:
+        return registry.status(name)
+    except InputFileError as exc:
+        return ModelStatus(registry.get(name), "bad file", None, (), str(exc))

@@ -188,6 +188,11 @@ def append_text(path: Path, text: str) -> None:
         raise OutputError(f"cannot append to {path}: {exc.strerror or exc}") from None
 
 
+def describe_kind(path: Path) -> str:
+    """What is at ``path`` when it is not a regular file: "a folder", "a character device"..."""
+    return _describe(Path(path).stat().st_mode)
+
+
 def _describe(mode: int) -> str:
     kinds = (
         (stat.S_ISDIR, "a folder"),

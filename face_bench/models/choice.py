@@ -25,10 +25,7 @@ class ModelChoice:
     ready: list[tuple[ModelSpec, Path]]
     skipped: list[ModelStatus]
 
-    @property
-    def messages(self) -> list[str]:
-        """Every left-out model's full message (where its weights were looked for)."""
-        return [f"model {s.spec.name!r}: {s.message}" for s in self.skipped]
+    shareable: tuple[str, ...] = ()  # why each left-out model did not run, without paths
 
     def note(self) -> str | None:
         """One line for all left-out models, or None when every registered model runs."""
@@ -86,4 +83,7 @@ def choose_models(registry: Registry, requested: tuple[str, ...]) -> ModelChoice
             "no model can run: "
             + " | ".join(f"model {s.spec.name!r}: {s.message}" for s in skipped)
         )
-    return ModelChoice(ready, skipped)
+    shareable = tuple(
+        f"model {s.spec.name!r}: {registry.shareable_message(s.spec.name)}" for s in skipped
+    )
+    return ModelChoice(ready, skipped, shareable)

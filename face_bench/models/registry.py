@@ -284,11 +284,31 @@ class Registry:
             if candidate.is_file():
                 looked.append(f"{where}: {candidate}")
                 return candidate, tuple(looked)
+            _refuse_special(name, where, candidate)
             looked.append(f"{where}: {candidate} (not found)")
             if (where, candidate, absent) in explicit:
                 looked.append("later places not tried, since a path was given explicitly")
                 break
         return None, tuple(looked)
+
+    def shareable_message(self, name: str) -> str:
+        """Why a model did not run, for results.json: the places looked for its weights named
+        without this machine's paths (the cache dir, the config file), so the file can be
+        shared; ``face-bench models`` shows the paths themselves."""
+        spec = self.get(name)
+        filename = spec.weights_filename or f"{name}.onnx"
+        places = [
+            f"--weights {name}=PATH",
+            f"${env_var_for(name)}",
+            f"weights.{name} in the config file",
+            *([f"models.{name}.path"] if spec.path else []),
+            f"<cache dir>/models/{filename}",
+        ]
+        source = f" Obtain it from {spec.source}." if spec.source else ""
+        return (
+            f"weights not found (looked in: {', '.join(places)}; `face-bench models` shows "
+            f"where on this machine).{source}"
+        )
 
     def missing_message(self, name: str, looked: tuple[str, ...]) -> str:
         spec = self.get(name)
@@ -324,6 +344,22 @@ class Registry:
             except ModelFileError as exc:
                 return ModelStatus(spec, "bad file", path, looked, str(exc))
         return ModelStatus(spec, "ready", path, looked)
+
+
+def _refuse_special(name: str, where: str, candidate: Path) -> None:
+    """Something that is there but is no regular file (/dev/zero, a folder, a FIFO) is not
+    "not found": reading it would never end or fail later, so it stops the run (exit 32)."""
+    from face_bench.core.errors import InputFileError
+    from face_bench.core.io import describe_kind
+
+    try:
+        kind = describe_kind(candidate)
+    except OSError:
+        return  # nothing there (or a dangling link): not found
+    raise InputFileError(
+        f"model {name!r}: {where}: {candidate} is {kind}, not a regular file; "
+        "give the path of the weights file itself"
+    )
 
 
 def runtime_notes(specs: list[ModelSpec]) -> list[str]:

@@ -322,7 +322,7 @@ def evaluate(
         ),
         settings=_settings(request, plan.on_fail),
         models=_model_infos(plan, embeddings, identities),
-        skipped_models=plan.choice.messages,
+        skipped_models=list(plan.choice.shareable),
         subsets=subset_runs,
         differentials=differentials,
         volatile=Volatile(
