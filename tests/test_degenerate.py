@@ -84,7 +84,7 @@ def _model(path: Path, kind: str) -> Path:
         helper.make_node("Mul", ["m", "zero"], ["z"]),
         helper.make_node("Add", ["z", "shift"], ["y"]),
     ]
-    shift = [0.0, 0.0, 0.0] if kind == "zero" else [1.0, 2.0, 3.0]
+    shift = {"zero": [0.0] * 3, "nan": [float("nan")] * 3}.get(kind, [1.0, 2.0, 3.0])
     inits = [
         helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
         helper.make_tensor("shift", TensorProto.FLOAT, [3], shift),
@@ -108,7 +108,7 @@ def _config(tmp_path: Path, kind: str) -> Path:
 
 
 @needs_shared
-@pytest.mark.parametrize("kind", ["zero", "constant"])
+@pytest.mark.parametrize("kind", ["zero", "nan", "constant"])
 def test_broken_model_never_reports_a_number(tmp_path, kind):
     out = tmp_path / "out"
     result = runner.invoke(
@@ -124,4 +124,9 @@ def test_broken_model_never_reports_a_number(tmp_path, kind):
         assert result.exit_code == ModelError.exit_code
         assert "same embedding" in result.output
     else:
-        assert "failures to enrol" in result.output
+        # The one line names the model and why every image failed, not only "no pair left".
+        error = result.stderr.strip().splitlines()[-1]
+        vector = "a zero vector" if kind == "zero" else "NaN or inf"
+        assert error.startswith("face-bench: error: subset 'all': no pair left after excluding")
+        assert f"model {kind!r} failed on 12 of 12 image(s)" in error
+        assert f"(degenerate_embedding: the model returned {vector})" in error

@@ -108,20 +108,6 @@ def use_blocks(n_images: int, requested_pairs: int | None, from_file: bool) -> b
     )
 
 
-def _failure_summary(embeddings: dict[str, Embeddings], members: np.ndarray) -> str:
-    """``: dlib: 40 of 40 images failed (worker_crashed 40)``: the reasons, so a run that
-    lost every image says why instead of only that nothing was left."""
-    inside = set(members.tolist())
-    parts = []
-    for model, result in embeddings.items():
-        reasons = Counter(reason for row, (reason, _) in result.failures.items() if row in inside)
-        if reasons:
-            shown = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(3))
-            failed = sum(reasons.values())
-            parts.append(f"{model}: {failed} of {len(inside)} images failed ({shown})")
-    return ": " + "; ".join(parts) if parts else ""
-
-
 def _failed_rows(embeddings: dict[str, Embeddings], n_images: int) -> np.ndarray:
     """Image-list rows that at least one model could not enrol."""
     failed = np.zeros(n_images, dtype=bool)
@@ -166,8 +152,8 @@ def score_pairset(
     if pairs.implicit:
         if len(pairs.members) < 2:
             raise ModelError(
-                f"subset {name!r}: fewer than two images left after failures to enrol"
-                f"{_failure_summary(embeddings, members)}"
+                f"subset {name!r}: fewer than two images left after failures"
+                + _who_failed(planned.members, embeddings)
             )
         for model, result in embeddings.items():
             vectors = result.vectors[pairs.members]
@@ -178,7 +164,7 @@ def score_pairset(
         if not len(a):
             raise ModelError(
                 f"subset {name!r}: no pair left after excluding failures to enrol"
-                f"{_failure_summary(embeddings, members)}"
+                + _who_failed(planned.members, embeddings)
             )
         for model, result in embeddings.items():
             values = pair_values(pairs, result.vectors, specs[model].similarity)
@@ -186,6 +172,26 @@ def score_pairset(
                 values, _floor = reject_failed(values)
             scores[model] = ScoreTable(specs[model], values, labels, codes[a], codes[b])
     return SubsetScores(name, images, planned, pairs, scores, failed_rows[members])
+
+
+def _who_failed(members: np.ndarray, embeddings: dict[str, Embeddings]) -> str:
+    """``: model 'x' failed on 12 of 12 image(s) (reason: detail)`` for each model that lost
+    images of the subset, with its most common reason: a model whose every embedding is NaN
+    or zero must be named, not hidden behind "no pair left"."""
+    from collections import Counter
+
+    parts = []
+    for model, result in embeddings.items():
+        lost = [result.failures[row] for row in members.tolist() if row in result.failures]
+        if not lost:
+            continue
+        (reason, detail), _count = Counter(lost).most_common(1)[0]
+        why = f"{reason}: {detail}" if detail else reason
+        mixed = ", the most common reason" if len(set(lost)) > 1 else ""
+        parts.append(
+            f"model {model!r} failed on {len(lost)} of {len(members)} image(s) ({why}{mixed})"
+        )
+    return ": " + "; ".join(parts) if parts else ""
 
 
 def _score_all_pairs(
