@@ -310,3 +310,19 @@ def test_lfw_counts_are_checked_too(tmp_path):
     assert "subset 'lfw': 1 genuine / 1 impostor pair(s) in scores.csv, 1 / 300 scored" in (
         result.stderr
     )
+
+
+def test_a_model_column_given_twice_is_refused(tmp_path):
+    """pandas would rename the second copy and readers take the first: ambiguous, so refused."""
+    run = write_run(
+        tmp_path / "twice",
+        "subset,image_a,image_b,identity_a,identity_b,label,m 1,m 1\n"
+        "all,a/1,a/2,a,a,1,0.75,0.1\n"
+        "all,a/1,b/1,a,b,0,0.5,0.9\n",
+    )
+    result = runner.invoke(
+        app, ["export-scores", str(run), "--to", "csv", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 50
+    assert "column 'm 1' appears twice in the header" in result.stderr
+    assert not (tmp_path / "o").exists()

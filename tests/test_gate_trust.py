@@ -133,6 +133,10 @@ def _duplicate_model_run(data: dict) -> None:
             "TAR at FAR 0.001 listed twice",
         ),
         (
+            lambda d: d["models"].pop(),
+            "subset 'ordinary': model 'dlib' is not in models",
+        ),
+        (
             lambda d: d["subsets"][0]["models"][1].update(n_failures=5),
             "n_failures is 5 but 1 failure(s) listed",
         ),
@@ -154,6 +158,7 @@ def _duplicate_model_run(data: dict) -> None:
         "model-run",
         "model",
         "tar-target",
+        "unlisted-model",
         "failures",
         "attempted",
         "metric-counts",

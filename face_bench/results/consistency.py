@@ -70,10 +70,14 @@ def problem(results: RunResults) -> str | None:
     name = _twice(s.name for s in results.subsets)
     if name is not None:
         return f"subset {name!r} listed twice"
+    known = {m.name for m in results.models}
     for subset in results.subsets:
         name = _twice(run.name for run in subset.models)
         if name is not None:
             return f"subset {subset.name!r}: model {name!r} listed twice"
+        name = next((run.name for run in subset.models if run.name not in known), None)
+        if name is not None:
+            return f"subset {subset.name!r}: model {name!r} is not in models"
         for run in subset.models:
             reason = _model_problem(subset, run)
             if reason is not None:

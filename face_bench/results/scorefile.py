@@ -259,6 +259,7 @@ def read_score_file(
         raise ResultsError(f"{path}: not a readable CSV ({exc})") from None
     # scores.csv is written for spreadsheets (formula-like cells prefixed with '): undo that.
     frame.columns = [from_spreadsheet_cell(c) for c in frame.columns]
+    _refuse_repeated_columns(text, path)
     frame = frame.map(from_spreadsheet_cell)
     if models is None:
         after = list(frame.columns).index("label") + 1 if "label" in frame.columns else 0
@@ -290,6 +291,20 @@ def read_score_file(
             )
         frame[name] = values
     return frame, names
+
+
+def _refuse_repeated_columns(text: str, path: str | Path) -> None:
+    """pandas renames a repeated header to ``name.1`` and readers take the first copy: two
+    score columns for one model (or two label columns) make the file ambiguous, so refuse."""
+    import csv
+
+    header = next(csv.reader(io.StringIO(text)), [])  # the first record only
+    seen: set[str] = set()
+    for cell in header:
+        name = str(from_spreadsheet_cell(cell))
+        if name in seen:
+            raise ResultsError(f"{path}: column {name!r} appears twice in the header")
+        seen.add(name)
 
 
 def _read(path: str | Path) -> str:
