@@ -137,6 +137,10 @@ def _duplicate_model_run(data: dict) -> None:
             "subset 'ordinary': model 'dlib' is not in models",
         ),
         (
+            lambda d: d["subsets"][0]["models"].pop(),
+            "subset 'ordinary': model 'dlib' of models has no run here",
+        ),
+        (
             lambda d: d["subsets"][0]["models"][1].update(n_failures=5),
             "n_failures is 5 but 1 failure(s) listed",
         ),
@@ -159,6 +163,7 @@ def _duplicate_model_run(data: dict) -> None:
         "model",
         "tar-target",
         "unlisted-model",
+        "model-not-run",
         "failures",
         "attempted",
         "metric-counts",

@@ -89,5 +89,5 @@ def test_a_subset_that_lost_its_images_says_why(listed: bool) -> None:
     emb = Embeddings("m", vectors, {i: ("worker_crashed", "") for i in range(n)})
     rows = np.arange(n)
     planned = from_local(make_pairs(images["identity"].to_numpy()) if listed else None, rows, "all")
-    with pytest.raises(ModelError, match=r"m: 6 of 6 images failed \(worker_crashed 6\)"):
+    with pytest.raises(ModelError, match=r"model .m. failed on 6 of 6 image\(s\) \(worker_crashed"):
         subset_scores.score_pairset("s", images, planned, {"m": emb}, {"m": COSINE}, "exclude")

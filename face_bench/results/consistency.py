@@ -62,6 +62,21 @@ def _model_problem(subset: SubsetRun, run: ModelRun) -> str | None:
     return None
 
 
+def _runs_problem(subset: SubsetRun, known: set[str]) -> str | None:
+    """Every model of ``models[]`` runs once on every subset, and no other: face-bench
+    writes them so, and a run missing from a baseline would leave the current one ungated."""
+    where = f"subset {subset.name!r}"
+    name = _twice(run.name for run in subset.models)
+    if name is not None:
+        return f"{where}: model {name!r} listed twice"
+    ran = {run.name for run in subset.models}
+    if ran - known:
+        return f"{where}: model {min(ran - known)!r} is not in models"
+    if known - ran:
+        return f"{where}: model {min(known - ran)!r} of models has no run here"
+    return None
+
+
 def problem(results: RunResults) -> str | None:
     """The first reason ``results`` cannot be trusted as a whole, or None."""
     name = _twice(m.name for m in results.models)
@@ -72,12 +87,9 @@ def problem(results: RunResults) -> str | None:
         return f"subset {name!r} listed twice"
     known = {m.name for m in results.models}
     for subset in results.subsets:
-        name = _twice(run.name for run in subset.models)
-        if name is not None:
-            return f"subset {subset.name!r}: model {name!r} listed twice"
-        name = next((run.name for run in subset.models if run.name not in known), None)
-        if name is not None:
-            return f"subset {subset.name!r}: model {name!r} is not in models"
+        reason = _runs_problem(subset, known)
+        if reason is not None:
+            return reason
         for run in subset.models:
             reason = _model_problem(subset, run)
             if reason is not None:
