@@ -171,8 +171,10 @@ def _results_for(frame: pd.DataFrame, models) -> RunResults:
         subset.images = sorted({*part["image_a"], *part["image_b"]})
         subset.sample_size = len(subset.images)
         subset.pairs = PairInfo(mode="random", n_genuine=genuine, n_impostor=len(part) - genuine)
+        subset.pool_size = len(subset.images)
         for run in subset.models:
             run.metrics.n_genuine, run.metrics.n_impostor = genuine, len(part) - genuine
+            run.n_images_attempted, run.n_failures, run.failures = len(subset.images), 0, []
         subsets.append(subset)
     return results.model_copy(update={"subsets": subsets})
 

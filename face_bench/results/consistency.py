@@ -38,16 +38,35 @@ def _twice(names: Iterable[Any]) -> Any | None:
     return next((name for name, n in counts.items() if n > 1), None)
 
 
+def _sample_problem(subset: SubsetRun) -> str | None:
+    """Why a subset's sample contradicts itself: its size, its image list, its pool."""
+    where = f"subset {subset.name!r}"
+    if subset.sample_size != len(subset.images):
+        return (
+            f"{where}: sample_size is {subset.sample_size} but {len(subset.images)} image(s) listed"
+        )
+    image = _twice(subset.images)
+    if image is not None:
+        return f"{where}: image {image!r} listed twice"
+    if subset.sample_size > subset.pool_size:
+        return f"{where}: a sample of {subset.sample_size} from a pool of {subset.pool_size}"
+    return None
+
+
 def _model_problem(subset: SubsetRun, run: ModelRun) -> str | None:
     """Why one model's counts on one subset contradict each other or the subset's pairs."""
     where = f"subset {subset.name!r}, model {run.name!r}"
     if run.n_failures != len(run.failures):
         return f"{where}: n_failures is {run.n_failures} but {len(run.failures)} failure(s) listed"
-    if run.n_failures > run.n_images_attempted:
+    if run.n_images_attempted != subset.sample_size:
         return (
-            f"{where}: {run.n_failures} failure(s) out of {run.n_images_attempted} "
-            "attempted image(s)"
+            f"{where}: {run.n_images_attempted} image(s) attempted, "
+            f"the sample holds {subset.sample_size}"
         )
+    images = set(subset.images)
+    stranger = next((f.image for f in run.failures if f.image not in images), None)
+    if stranger is not None:
+        return f"{where}: failure of {stranger!r}, which is not in the sample"
     metrics = run.metrics
     counts = (metrics.n_genuine, metrics.n_impostor)
     pairs = (subset.pairs.n_genuine, subset.pairs.n_impostor)
@@ -87,7 +106,7 @@ def problem(results: RunResults) -> str | None:
         return f"subset {name!r} listed twice"
     known = {m.name for m in results.models}
     for subset in results.subsets:
-        reason = _runs_problem(subset, known)
+        reason = _sample_problem(subset) or _runs_problem(subset, known)
         if reason is not None:
             return reason
         for run in subset.models:
