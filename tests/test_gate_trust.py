@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -238,12 +239,18 @@ def test_json_that_is_not_an_object_is_exit_2(tmp_path, text, kind):
 # --- an unwritable step summary is a warning; the verdict's exit code stands ------------------
 
 
-@pytest.mark.parametrize("where", ["folder", "missing-parent"])
+@pytest.mark.parametrize("where", ["folder", "missing-parent", "fifo-nobody-reads"])
 @pytest.mark.parametrize(("auc_drop", "code"), [(0.30, 1), (0.0, 0)])
 def test_unwritable_step_summary_keeps_the_verdict_exit_code(tmp_path, where, auc_drop, code):
     base = write(make_results(), tmp_path / "baseline.json")
     current = _raw(tmp_path, "current.json", lambda d: _metrics(d).update(roc_auc=0.88 - auc_drop))
-    target = tmp_path if where == "folder" else tmp_path / "no such folder" / "summary.md"
+    target = {
+        "folder": tmp_path,
+        "missing-parent": tmp_path / "no such folder" / "summary.md",
+        "fifo-nobody-reads": tmp_path / "summary.fifo",
+    }[where]
+    if where == "fifo-nobody-reads":
+        os.mkfifo(target)
     result = invoke(
         "--baseline", base, "--current", current, env={"GITHUB_STEP_SUMMARY": str(target)}
     )
