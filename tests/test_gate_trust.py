@@ -272,3 +272,13 @@ def test_unwritable_step_summary_keeps_cannot_tell_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "runs are not comparable" in result.stderr
     assert "$GITHUB_STEP_SUMMARY not written" in result.stderr
+
+
+def test_a_tolerance_given_twice_is_refused(tmp_path):
+    """-t roc_auc=0.01 -t roc_auc=0.5: the last winning silently would loosen the gate."""
+    base = write(make_results(), tmp_path / "baseline.json")
+    result = invoke(
+        "--baseline", base, "--current", _regressed_current(tmp_path),
+        "-t", "roc_auc=0.01", "-t", "roc_auc=0.5",
+    )  # fmt: skip
+    _assert_cannot_tell(result, "--tolerance gives 'roc_auc' twice")

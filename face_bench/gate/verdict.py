@@ -101,6 +101,8 @@ def parse_tolerances(items: Iterable[str]) -> dict[str, float]:
             raise GateInputError(
                 f"--tolerance expects METRIC=VALUE (e.g. roc_auc=0.01), got {item!r}"
             )
+        if name in raw:  # the last would win silently, and which one was meant is unclear
+            raise GateInputError(f"--tolerance gives {name!r} twice; give each metric once")
         raw[name] = number
     return validate_tolerances(raw, "--tolerance")
 
