@@ -178,7 +178,6 @@ def _who_failed(members: np.ndarray, embeddings: dict[str, Embeddings]) -> str:
     """``: model 'x' failed on 12 of 12 image(s) (reason: detail)`` for each model that lost
     images of the subset, with its most common reason: a model whose every embedding is NaN
     or zero must be named, not hidden behind "no pair left"."""
-    from collections import Counter
 
     parts = []
     for model, result in embeddings.items():
