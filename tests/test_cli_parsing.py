@@ -65,7 +65,8 @@ def test_a_bad_threshold_stops_the_run_before_any_work(tmp_path: Path, subsets: 
     result = runner.invoke(app, args)
     assert result.exit_code == ConfigError.exit_code, result.output
     assert result.stderr.splitlines() == [
-        "face-bench: error: --threshold expects 'default' or 'far:TARGET' (e.g. far:1e-3), "
+        "face-bench: error: --threshold expects far:TARGET (FMR on the reference group's "
+        "impostors, e.g. far:1e-3), pooled:TARGET (on all groups' impostors) or default, "
         "got 'bogus'"
     ]
     assert not out.exists()

@@ -68,7 +68,25 @@ def shell_commands() -> list[tuple[str, str]]:
 def test_the_docs_have_blocks_of_every_kind_checked() -> None:
     assert blocks("python") and blocks("toml") and blocks("csv") and shell_commands()
     tags = {match.group(1) for path in DOCS for match in FENCE.finditer(path.read_text())}
-    assert tags <= {"python", "toml", "csv", "bash", ""}, f"a block kind nothing checks: {tags}"
+    assert tags <= {"python", "toml", "csv", "bash", "text", ""}, (
+        f"a block kind nothing checks: {tags}"
+    )
+
+
+@pytest.mark.parametrize(("where", "text"), blocks("text"), ids=_ids(blocks("text")))
+def test_text_blocks_are_what_face_bench_prints(where: str, text: str) -> None:
+    """A ``text`` block shows face-bench's own output for the command its first line names
+    (``No such option: --no-such-option`` is what ``face-bench roc --no-such-option`` says)."""
+    first = text.splitlines()[0]
+    match = re.match(r"face-bench: error: No such option: (\S+)", first)
+    assert match, f"{where}: a text block nothing checks"
+    command = re.search(r"Try 'face-bench (\w[\w-]*) --help'", text)
+    assert command, where
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("face-bench")), command.group(1), match.group(1)],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip() == text.strip(), where
 
 
 @pytest.mark.parametrize(("where", "line"), shell_commands(), ids=lambda v: v)
