@@ -56,20 +56,11 @@ class PersonTable:
 
     def by_person(self) -> np.ndarray:
         """Errors each person takes part in (a pair of one person counts once)."""
-        coo = self.errors.tocoo()
-        out = np.zeros(self.errors.shape[0])
-        np.add.at(out, coo.row, coo.data)
-        other = coo.row != coo.col
-        np.add.at(out, coo.col[other], coo.data[other])
-        return out
+        return _per_person(self.errors)
 
     def pairs_by_person(self) -> np.ndarray:
-        coo = self.pairs.tocoo()
-        out = np.zeros(self.pairs.shape[0])
-        np.add.at(out, coo.row, coo.data)
-        other = coo.row != coo.col
-        np.add.at(out, coo.col[other], coo.data[other])
-        return out
+        """Pairs each person takes part in, counted as ``by_person`` counts errors."""
+        return _per_person(self.pairs)
 
     def top_error_pairs(self, k: int) -> list[tuple[int, int, int, int]]:
         """The ``k`` pairs of people with most errors: (p, q, errors, pairs between them)."""
@@ -84,6 +75,16 @@ class PersonTable:
             )
             for i in order
         ]
+
+
+def _per_person(table: sparse.csr_matrix) -> np.ndarray:
+    """Row plus column sums of an upper-triangular person table, the diagonal once."""
+    coo = table.tocoo()
+    out = np.zeros(table.shape[0])
+    np.add.at(out, coo.row, coo.data)
+    other = coo.row != coo.col
+    np.add.at(out, coo.col[other], coo.data[other])
+    return out
 
 
 def stratified_draws(strata: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
