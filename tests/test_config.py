@@ -144,3 +144,17 @@ def test_invalid_model_table_names_file_and_field(tmp_path):
     result = CliRunner().invoke(app, ["models", "--config", str(path)])
     assert result.exit_code == 4
     assert result.stderr.startswith(f"face-bench: error: {path}: [models.mine] backend: ")
+
+
+@pytest.mark.parametrize(
+    "nesting", ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{b = " * 3000 + "1" + "}" * 3000]
+)
+def test_deeply_nested_toml_is_one_config_error(tmp_path, nesting):
+    path = write(tmp_path, nesting)
+    assert path.stat().st_size < 20_000
+    with pytest.raises(ConfigError, match="nested too deeply") as info:
+        load_config(path)
+    assert info.value.exit_code == 4
+    result = CliRunner().invoke(app, ["models", "--config", str(path)])
+    assert result.exit_code == 4
+    assert result.stderr.strip() == f"face-bench: error: {path}: not valid TOML: nested too deeply"

@@ -87,6 +87,72 @@ def test_invalid_toml_models_name_file_model_and_field(tmp_path, table, where):
     assert message.startswith(f"{config}: [models.mine] ") and where in message
 
 
+ONNX_TABLE = 'backend = "onnx"\n'
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ("threshold = 0.4\ninput_size = [100000, 100000]", "input_size.0: Input should be less"),
+        ("threshold = 0.4\ninput_size = [0, 0]", "input_size.0: Input should be greater"),
+        ("threshold = 0.4\nchip_size = 200000", "chip_size: Input should be less"),
+        ("threshold = 0.4\nchip_size = 0", "chip_size: Input should be greater"),
+        ("threshold = 0.4\nscale = nan", "scale: Input should be a finite number"),
+        ("threshold = 0.4\nscale = 0", "scale: Input should be greater than 0"),
+        ("threshold = nan", "threshold: Input should be a finite number"),
+        ("threshold = inf", "threshold: Input should be a finite number"),
+        ("threshold = 7", "threshold: a cosine similarity threshold must be between -1 and 1"),
+        ("threshold = 0.4\nmean = [0, nan, 0]", "mean.1: Input should be a finite number"),
+        ("threshold = 0.4\nstd = [1, inf, 1]", "std.1: Input should be a finite number"),
+        ("threshold = 0.4\nstd = [1, -1, 1]", "std: Value error, std values must be positive"),
+        ("threshold = 0.4\nchip_padding = -1", "chip_padding: Input should be greater"),
+        ("threshold = 0.4\nchip_padding = nan", "chip_padding: Input should be a finite"),
+        ("threshold = 0.4\nembedding_size = 0", "embedding_size: Input should be greater"),
+        ("threshold = 0.4\nbatch_size = 1024\ninput_size = [512, 512]", "batch_size: 1024 inputs"),
+    ],
+)
+def test_out_of_range_values_are_refused_when_the_config_is_read(tmp_path, table, where):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(f"[models.mine]\n{ONNX_TABLE}{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        build_registry(load_config(config), {}, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{config}: [models.mine] {where}") and "\n" not in message
+
+
+def test_a_builtin_adjusted_out_of_range_is_refused(tmp_path):
+    config = tmp_path / "face-bench.toml"
+    config.write_text("[models.dlib]\nthreshold = -0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[models\.dlib\] threshold: a Euclidean distance"):
+        build_registry(load_config(config), {}, tmp_path)
+    config.write_text("[models.dlib]\nchip_size = 200000\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[models\.dlib\] chip_size: "):
+        build_registry(load_config(config), {}, tmp_path)
+
+
+def test_the_widest_values_still_allowed_build_a_spec(tmp_path):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(
+        f"[models.mine]\n{ONNX_TABLE}threshold = -1\ninput_size = [4096, 4096]\n"
+        "batch_size = 8\nchip_size = 4096\nchip_padding = 0\n",
+        encoding="utf-8",
+    )
+    spec = build_registry(load_config(config), {}, tmp_path).get("mine")
+    assert spec.input_size == (4096, 4096) and spec.threshold == -1
+
+
+def test_cli_names_the_out_of_range_key_in_one_line_with_exit_4(tmp_path):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(f"[models.mine]\n{ONNX_TABLE}threshold = nan\n", encoding="utf-8")
+    result = runner.invoke(app, ["models", "--config", str(config)])
+    assert result.exit_code == 4
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"face-bench: error: {config}: [models.mine] threshold: Input should be a finite "
+        "number (got nan)"
+    ]
+
+
 def test_unknown_model_suggests_a_close_name(tmp_path):
     registry = build_registry(Config(), {}, tmp_path)
     with pytest.raises(UnknownModelError, match="Did you mean 'japanese-face-v1'") as info:

