@@ -223,6 +223,63 @@ def test_corrupt_dat_is_a_face_bench_error(dat_path: Path, tmp_path: Path, cut: 
     )
 
 
+def tensor_header(*dims: int) -> bytes:
+    """A serialized resizable_tensor's version and dimensions."""
+    return pack_int(2) + b"".join(pack_int(d) for d in dims)
+
+
+def short_by_one(data: bytes, dims: tuple[int, ...], last: bool = False) -> bytes:
+    """``data`` with the tensor of shape ``dims`` declared and stored one value shorter."""
+    header = tensor_header(*dims)
+    at = data.rfind(header) if last else data.find(header)
+    assert at > 0
+    count = int(np.prod(dims))
+    shorter = tensor_header(count - 1, 1, 1, 1)
+    body = at + len(header)
+    return data[:at] + shorter + data[body + 4 : body + 4 * count] + data[body + 4 * count :]
+
+
+@pytest.mark.parametrize(
+    ("dims", "last", "what"),
+    [
+        ((4736, 1, 1, 1), False, "con params holds 4735 values, its shape needs 4736"),
+        ((64, 1, 1, 1), False, "affine params holds 63 values, its shape needs 64"),
+        ((256, 128, 1, 1), True, "fc params holds 32767 values, its shape needs 32768"),
+    ],
+    ids=["con", "affine", "fc"],
+)
+def test_a_tensor_one_value_short_is_refused_before_conversion(
+    dat_path: Path, tmp_path: Path, dims, last, what
+) -> None:
+    bad = tmp_path / "short.dat"
+    bad.write_bytes(short_by_one(dat_path.read_bytes(), dims, last))
+    with pytest.raises(ModelFileError, match=what) as caught:
+        ensure_converted(bad, tmp_path / "cache")
+    assert caught.value.exit_code == 24 and "short.dat" in str(caught.value)
+    assert not list((tmp_path / "cache").rglob("*.onnx"))
+
+
+def test_nan_weights_are_refused(dat_path: Path, tmp_path: Path) -> None:
+    data = dat_path.read_bytes()
+    body = data.find(tensor_header(4736, 1, 1, 1)) + len(tensor_header(4736, 1, 1, 1))
+    bad = tmp_path / "nan.dat"
+    bad.write_bytes(data[:body] + np.float32(np.nan).tobytes() + data[body + 4 :])
+    with pytest.raises(ModelFileError, match="con params holds NaN"):
+        ensure_converted(bad, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("dims", [(0, 1 << 40, 1 << 40, 1 << 40), (1 << 62, 0, 0, 0)])
+def test_an_empty_tensor_with_huge_dimensions_is_a_format_error(dims) -> None:
+    reader = _Reader(tensor_header(*dims) + b"\0" * 64)
+    with pytest.raises(DatFormatError, match="implausible tensor shape") as caught:
+        reader.tensor()
+    assert caught.value.exit_code == 24
+
+
+def test_an_empty_tensor_of_modest_shape_still_reads() -> None:
+    assert _Reader(tensor_header(0, 3, 2, 2)).tensor().shape == (0, 3, 2, 2)
+
+
 def test_random_chips_match_dlib(session, dlib_net) -> None:
     chips = np.random.default_rng(1).integers(0, 256, (3, 150, 150, 3), dtype=np.uint8)
     assert np.abs(run_onnx(session, chips) - run_dlib(dlib_net, chips)).max() <= TOLERANCE

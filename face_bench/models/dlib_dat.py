@@ -21,6 +21,7 @@ import numpy as np
 from face_bench.core.errors import ModelFileError
 
 _FLOAT_SPECIAL = {32000: math.inf, 32001: -math.inf, 32002: math.nan}
+MAX_TENSOR_SPAN = 1 << 32  # product of a tensor's non-zero dimensions
 # Named outside ``_Reader``, whose ``int`` method hides the builtin in its own annotations.
 Dims4 = tuple[int, int, int, int]
 
@@ -117,6 +118,10 @@ class _Reader:
         shape = tuple(self.int() for _ in range(4))
         if any(d < 0 for d in shape):
             raise self.fail("negative tensor dimension")
+        if math.prod(d for d in shape if d) > MAX_TENSOR_SPAN:
+            # A zero-size tensor holds no bytes, so only this bound stops a shape numpy
+            # cannot even describe (an empty tensor of 2**40 x 2**40 x 2**40).
+            raise self.fail(f"implausible tensor shape {shape}")
         count = math.prod(shape)
         raw = self.take(4 * count)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
@@ -210,7 +215,54 @@ def _details(r: _Reader) -> Layer:
     version = r.string()
     if version not in _LAYERS:
         raise r.fail(f"unsupported layer {version!r}")
-    return _LAYERS[version](r, version)
+    layer = _LAYERS[version](r, version)
+    _check_sizes(r, layer)
+    return layer
+
+
+def _expected_sizes(layer: Layer) -> dict[str, int]:
+    """How many values each tensor of ``layer`` must hold, from its declared shapes.
+
+    These are the sizes dlib's ``setup`` gives the tensors (``con_``: filters then one
+    bias per filter; ``fc_``: a (num_inputs [+ 1 bias row]) x num_outputs matrix;
+    ``affine_``/``bn_``: gamma then beta). A tensor one value short would otherwise be
+    converted, cached and only fail inside onnxruntime.
+    """
+    p = layer.params
+    if layer.kind == "con":
+        filters, biases = math.prod(p["filters"]), math.prod(p["biases"])
+        return {"params": filters + (biases if p["use_bias"] else 0)}
+    if layer.kind == "fc":
+        rows = p["num_inputs"] + (1 if p["bias_mode"] == 0 else 0)
+        return {"params": rows * p["num_outputs"]}
+    if layer.kind in ("affine", "bn"):
+        channels = math.prod(p["gamma"])
+        sizes = {"params": 2 * channels}
+        if layer.kind == "bn":
+            sizes |= {"running_means": channels, "running_variances": channels}
+        return sizes
+    return {}
+
+
+def _check_sizes(r: _Reader, layer: Layer) -> None:
+    """Every tensor's element count against its layer's shapes, and finite values."""
+    p = layer.params
+    if layer.kind == "con":
+        n, nr, nc = p["num_filters"], p["nr"], p["nc"]
+        if p["filters"][0] != n or tuple(p["filters"][2:]) != (nr, nc):
+            raise r.fail(f"con filters {p['filters']} do not match {n} filters of {nr}x{nc}")
+    if layer.kind == "fc" and math.prod(p["weights"]) != p["num_inputs"] * p["num_outputs"]:
+        raise r.fail(f"fc weights {p['weights']} are not {p['num_inputs']}x{p['num_outputs']}")
+    if layer.kind in ("affine", "bn") and tuple(p["gamma"]) != tuple(p["beta"]):
+        raise r.fail(f"{layer.kind} gamma {p['gamma']} and beta {p['beta']} differ")
+    for name, want in _expected_sizes(layer).items():
+        have = p[name].size
+        if have != want:
+            raise r.fail(f"{layer.kind} {name} holds {have} values, its shape needs {want}")
+        if not np.isfinite(p[name]).all():
+            raise r.fail(f"{layer.kind} {name} holds NaN or infinite values")
+    if layer.kind == "bn" and not (math.isfinite(p["eps"]) and p["eps"] > 0):
+        raise r.fail(f"bn epsilon {p['eps']} is not a positive number")
 
 
 def _input(r: _Reader) -> Layer:
@@ -218,6 +270,8 @@ def _input(r: _Reader) -> Layer:
     if version != "input_rgb_image_sized":
         raise r.fail(f"unsupported input layer {version!r}")
     mean = (r.float32(), r.float32(), r.float32())
+    if not all(math.isfinite(m) for m in mean):
+        raise r.fail("input mean is NaN or infinite")
     return Layer("input", {"mean": mean, "nr": r.int(), "nc": r.int()})
 
 
