@@ -198,10 +198,49 @@ def test_conversion_is_cached_by_sha256_and_atomic(dat_path: Path, tmp_path: Pat
     digest = hashlib.sha256(dat_path.read_bytes()).hexdigest()
     out = ensure_converted(dat_path, tmp_path)
     assert out == converted_path(tmp_path, digest) and digest in out.name
-    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
+    # No temporary left behind; the graph's own digest is recorded beside it.
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name, out.name + ".sha256"]
     stamp = out.stat().st_mtime_ns
     assert ensure_converted(dat_path, tmp_path, digest) == out
     assert out.stat().st_mtime_ns == stamp  # second use converts nothing
+
+
+def another_valid_graph(converted: Path) -> bytes:
+    """The converted graph with its descriptor weights zeroed: valid ONNX, other numbers."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(converted))
+    last = model.graph.initializer[-1]
+    zeros = np.zeros_like(numpy_helper.to_array(last))
+    last.CopyFrom(numpy_helper.from_array(zeros, last.name))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "another graph", "no digest recorded"])
+def test_an_altered_converted_graph_is_rebuilt(
+    dat_path: Path, converted: Path, tmp_path: Path, damage: str
+) -> None:
+    import hashlib
+
+    from face_bench.core.io import digest_file, matches_recorded_digest
+
+    good = converted.read_bytes()
+    digest = hashlib.sha256(dat_path.read_bytes()).hexdigest()
+    target = converted_path(tmp_path, digest)
+    target.parent.mkdir(parents=True)
+    if damage == "truncated":
+        target.write_bytes(good[: len(good) // 2])
+    elif damage == "another graph":
+        target.write_bytes(another_valid_graph(converted))
+    else:
+        target.write_bytes(good)  # as an earlier face-bench left it: no record beside it
+    if damage != "no digest recorded":
+        digest_file(target).write_bytes(digest_file(converted).read_bytes())
+    out = ensure_converted(dat_path, tmp_path, digest)
+    assert out == target and out.read_bytes() == good
+    assert matches_recorded_digest(out)
 
 
 @pytest.mark.parametrize("cut", ["truncate", "trailing", "flip"])

@@ -280,3 +280,29 @@ def sha256_file(path: Path, cache_dir: Path | None = None) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def digest_file(path: Path) -> Path:
+    """Where ``write_with_digest`` records ``path``'s SHA-256: ``<name>.sha256`` beside it."""
+    return path.with_name(path.name + ".sha256")
+
+
+def write_with_digest(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically, then its SHA-256 beside it.
+
+    For files face-bench derives and reuses by name (a converted model): a later run checks
+    the bytes against the record instead of trusting the name, so a truncated or replaced
+    file is rebuilt rather than used. The digest is written last: a run killed in between
+    leaves no record, which reads as a miss.
+    """
+    atomic_write_bytes(path, data)
+    atomic_write_text(digest_file(path), hashlib.sha256(data).hexdigest() + "\n")
+
+
+def matches_recorded_digest(path: Path) -> bool:
+    """True when ``path`` holds exactly the bytes whose digest ``write_with_digest`` recorded."""
+    try:
+        recorded = digest_file(path).read_text(encoding="ascii").strip()
+        return len(recorded) == 64 and sha256_file(path) == recorded
+    except (OSError, UnicodeDecodeError):
+        return False

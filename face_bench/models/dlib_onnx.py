@@ -8,7 +8,8 @@ the larger shape (dlib's ``tt::add`` on tensors of different sizes), pools with
 dlib's sizes and paddings, and ``fc`` as a MatMul. The layout in the file is
 checked against ``dnn_face_recognition_ex.cpp``'s type before anything is built,
 as dlib itself would, so an unknown or damaged file fails with a clear message.
-The conversion runs once per ``.dat`` (keyed by its SHA-256) into the cache.
+The conversion runs once per ``.dat`` (keyed by its SHA-256) into the cache, with the
+graph's own SHA-256 recorded beside it; a graph that no longer matches is rebuilt.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from face_bench.core.io import atomic_write_bytes, sha256_file
+from face_bench.core.io import matches_recorded_digest, sha256_file, write_with_digest
 from face_bench.models.dlib_dat import DatFormatError, DatNetwork, Layer, parse_dat
 
 if TYPE_CHECKING:
@@ -334,16 +335,16 @@ def convert_file(dat: Path, target: Path) -> Path:
     except DatFormatError as exc:
         raise DatFormatError(f"{dat}: {exc}") from None
     onnx.checker.check_model(model)
-    atomic_write_bytes(target, model.SerializeToString())
+    write_with_digest(target, model.SerializeToString())
     return target
 
 
 def ensure_converted(dat: Path, cache_dir: Path, dat_sha256: str | None = None) -> Path:
-    """The converted graph of ``dat``, converting it on first use."""
+    """The converted graph of ``dat``, converting it on first use or when it was altered."""
     if dat_sha256 is None:
         dat_sha256 = sha256_file(dat, cache_dir)
     target = converted_path(cache_dir, dat_sha256)
-    if target.is_file():
+    if target.is_file() and matches_recorded_digest(target):
         return target
     return convert_file(dat, target)
 
