@@ -110,6 +110,13 @@ def test_damaged_vector_entry_is_detected(tmp_path, how):
     assert fresh.get(SHA) is None and fresh.corrupt_seen == 1
 
 
+def test_a_deeply_nested_entry_is_damage_not_a_crash(tmp_path):
+    cache = store(tmp_path)
+    cache.put(SHA, CacheEntry(np.arange(4, dtype=np.float32)))
+    cache._path(SHA).write_text("[" * 100_000 + "]" * 100_000)
+    assert cache.get(SHA) is None and cache.corrupt_seen == 1
+
+
 @pytest.mark.parametrize("field", ["reason", "detail"])
 def test_tampered_failure_entry_is_detected(tmp_path, field):
     cache = store(tmp_path)
@@ -242,3 +249,53 @@ def test_a_file_changed_after_hashing_never_poisons_the_cache(
     image.write_bytes(face_a)  # restored: the cache must give face A's own vector
     assert np.array_equal(embed(tmp_path / "cache"), embed(tmp_path / "fresh-a"))
     assert not np.array_equal(raced, embed(tmp_path / "cache"))
+
+
+# --- a whole entry of the wrong width is a miss ---------------------------------------------
+
+
+def _rewrite_width(entry: Path, width: int) -> None:
+    """Give a cached vector another width, with a checksum that matches it."""
+    import base64
+
+    from face_bench.embedding.cache import _checksum, _faces_bytes
+
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    raw = np.linspace(1, 2, width, dtype="<f4").tobytes()
+    data |= {"vector": base64.b64encode(raw).decode(), "dim": width}
+    data["check"] = _checksum(raw + _faces_bytes(data.get("faces"), data.get("detector")))
+    entry.write_text(json.dumps(data), encoding="utf-8")
+
+
+@needs_shared
+@pytest.mark.parametrize("declared", [True, False], ids=["embedding_size", "no embedding_size"])
+def test_a_cached_vector_of_another_width_is_recomputed(tmp_path, declared):
+    from conftest import TINY_ONNX
+
+    from face_bench.run import embed as embed_step
+
+    config = tmp_path / "face-bench.toml"
+    size = "embedding_size = 512\n" if declared else ""
+    config.write_text(
+        f'[models.standin]\nbackend = "onnx"\npath = "{TINY_ONNX.as_posix()}"\n{size}'
+        'similarity = "cosine"\nthreshold = 0.4\n',
+        encoding="utf-8",
+    )
+    images = sorted(corpus.JP_FACES.glob("images/*/*_1.png"))[:6]
+
+    def embed():
+        return embed_step.embed_files(
+            images, ("standin",), FaceSettings("none"), config_path=config,
+            cache_dir=tmp_path / "cache", workers=1,
+        ).embeddings["standin"]  # fmt: skip
+
+    first = embed()
+    entries = [
+        p for p in (tmp_path / "cache" / "embeddings").glob("*/*/*.json")
+        if json.loads(p.read_text(encoding="utf-8")).get("dim") == 512
+    ]  # fmt: skip
+    _rewrite_width(entries[0], 7)
+    again = embed()
+    assert again.computed == 1 and again.cached == len(images) - 1 and not again.failures
+    assert np.array_equal(again.vectors, first.vectors)
+    assert json.loads(entries[0].read_text(encoding="utf-8"))["dim"] == 512  # rewritten

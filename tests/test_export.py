@@ -328,3 +328,12 @@ def test_a_model_column_given_twice_is_refused(tmp_path):
     assert result.exit_code == 50
     assert "column 'm 1' appears twice in the header" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_deeply_nested_results_file_is_one_line_exit_50(tmp_path):
+    run = tmp_path / "deep"
+    run.mkdir()
+    (run / "results.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = runner.invoke(app, ["export-scores", str(run), "--to", "csv"])
+    assert result.exit_code == 50
+    assert len(result.stderr.strip().splitlines()) == 1 and "cannot read" in result.stderr

@@ -83,7 +83,7 @@ class EmbeddingCache:
             return CacheEntry(vector, n_faces=n_faces, detector=detector)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             self.corrupt_seen += 1
             return None
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,19 +222,37 @@ def _with_graph(model: WorkerModel, job: ModelJob) -> WorkerModel:
 
 
 def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings, list[int]]:
+    """Cached entries of ``job``'s model; the indices still to compute.
+
+    A vector whose width is not the model's (its ``embedding_size``, else the width most
+    cached vectors have) is a miss: its checksum only says the entry is whole, not that
+    this model wrote it, and one odd row cannot be scored with the rest.
+    """
     result = Embeddings(job.spec.name, np.empty((len(hashes), 0), dtype=np.float32))
-    todo: list[int] = []
+    found: dict[int, CacheEntry | None] = {}
     for index, digest in enumerate(hashes):
         if digest is None:
             result.failures[index] = ("missing", "file not found or unreadable")
-            continue
-        entry = job.cache.get(digest)
+        else:
+            found[index] = job.cache.get(digest)
+    width = job.spec.embedding_size or _usual_width(found.values())
+    todo: list[int] = []
+    for index, entry in found.items():
         if entry is None:
+            todo.append(index)
+        elif entry.vector is not None and entry.vector.size != width:
+            job.cache.corrupt_seen += 1
             todo.append(index)
         else:
             _record(result, index, entry)
     result.cached = len(hashes) - len(todo)
     return result, todo
+
+
+def _usual_width(entries: Iterable[CacheEntry | None]) -> int | None:
+    """The most common width among cached vectors (None when none is cached)."""
+    widths = Counter(e.vector.size for e in entries if e is not None and e.vector is not None)
+    return widths.most_common(1)[0][0] if widths else None
 
 
 def _record(result: Embeddings, index: int, entry: CacheEntry) -> None:
@@ -283,8 +302,8 @@ def check_not_constant(result: Embeddings, hashes: Sequence[str | None]) -> None
     for index, vector in result.rows.items():
         digest = hashes[index] if index < len(hashes) else None
         rows.setdefault(digest or f"#{index}", vector)
-    if len(rows) < MIN_DISTINCT_FOR_CONSTANT:
-        return
+    if len(rows) < MIN_DISTINCT_FOR_CONSTANT or len({v.size for v in rows.values()}) > 1:
+        return  # vectors of several widths: _finalise names them
     matrix = np.stack([v.astype(np.float64) for v in rows.values()])
     scale = float(np.linalg.norm(matrix, axis=1).max())
     spread = float(np.linalg.norm(matrix - matrix[0], axis=1).max())
