@@ -28,6 +28,7 @@ PDF
 _.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit
 _.graph_optimization_level  # onnxruntime.SessionOptions
 _.intra_op_num_threads
+_.max_redirections  # urllib's HTTPRedirectHandler (face-bench's fetch)
 _.inter_op_num_threads
 _.log_severity_level
 _.ir_version  # onnx.ModelProto

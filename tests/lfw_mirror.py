@@ -11,6 +11,7 @@ import hashlib
 import io
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,6 +84,41 @@ class Mirror:
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=dict)
     honour_range: bool = True
+    # Misbehaviours, per file name: close cleanly after N body bytes (Content-Length stays
+    # the whole file's), send one byte every S seconds, announce another Content-Length,
+    # or send an endless body (bounded by ENDLESS_LIMIT) with no Content-Length.
+    cut_after: dict[str, int] = field(default_factory=dict)
+    trickle: dict[str, float] = field(default_factory=dict)
+    content_length: dict[str, int] = field(default_factory=dict)
+    endless: set[str] = field(default_factory=set)
+    redirect_to: str | None = None  # answer every request with a 302 to this URL + name
+    content_range_start: int | None = None  # a 206 reply claiming to start elsewhere
+
+
+ENDLESS_LIMIT = 8 << 20  # the "endless" body stops here, whatever the client does
+
+
+def _endless(write) -> int:
+    sent, block = 0, b"x" * (1 << 16)
+    try:
+        while sent < ENDLESS_LIMIT:
+            write(block)
+            sent += len(block)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return sent
+
+
+def _trickle(write, body: bytes, every: float) -> int:
+    sent = 0
+    try:
+        for i in range(len(body)):
+            write(body[i : i + 1])
+            sent += 1
+            time.sleep(every)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return sent
 
 
 @contextmanager
@@ -99,6 +135,16 @@ def serve(files: dict[str, bytes]) -> Iterator[Mirror]:
             if data is None:
                 self.send_error(404)
                 return
+            if mirror.redirect_to is not None:
+                self.send_response(302)
+                self.send_header("Location", mirror.redirect_to + name)
+                self.end_headers()
+                return
+            if name in mirror.endless:
+                self.send_response(200)
+                self.end_headers()
+                mirror.bytes_sent[name] = _endless(self.wfile.write)
+                return
             start = 0
             if ranged and mirror.honour_range:
                 start = int(ranged.removeprefix("bytes=").rstrip("-"))
@@ -106,14 +152,22 @@ def serve(files: dict[str, bytes]) -> Iterator[Mirror]:
                     self.send_error(416)
                     return
                 self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                claimed = (
+                    start if mirror.content_range_start is None else mirror.content_range_start
+                )
+                self.send_header("Content-Range", f"bytes {claimed}-{len(data) - 1}/{len(data)}")
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(mirror.content_length.get(name, len(body))))
             self.end_headers()
-            self.wfile.write(body)
-            mirror.bytes_sent[name] = mirror.bytes_sent.get(name, 0) + len(body)
+            if name in mirror.trickle:
+                sent = _trickle(self.wfile.write, body, mirror.trickle[name])
+            else:
+                body = body[: mirror.cut_after.get(name, len(body))]
+                self.wfile.write(body)
+                sent = len(body)
+            mirror.bytes_sent[name] = mirror.bytes_sent.get(name, 0) + sent
 
         def log_message(self, *args: object) -> None:
             pass

@@ -134,3 +134,159 @@ def test_an_interrupted_unpack_is_redone(tmp_path, files):
         result = fetch_lfw(tmp_path, mirror=mirror.url)
     assert result.n_images == sum(PEOPLE.values())
     assert Path(result.folder, "Carol_Cole", "Carol_Cole_0001.jpg").is_file()
+
+
+# --- what a server or a user can send: bounded ---------------------------------------------
+
+ARCHIVE = "lfw-funneled.tgz"
+
+
+def _home(tmp_path: Path) -> Path:
+    return tmp_path / "lfw_home"
+
+
+def test_an_endless_body_is_cut_at_the_files_ceiling(tmp_path, files, monkeypatch):
+    from face_bench.data import fetch
+
+    ceiling = len(files[ARCHIVE]) + 1000
+    monkeypatch.setitem(fetch.MAX_BYTES, ARCHIVE, ceiling)
+    with serve(files) as mirror, pytest.raises(FetchError, match="at most") as caught:
+        mirror.endless.add(ARCHIVE)
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert f"at most {ceiling:,}" in str(caught.value) and caught.value.exit_code == 16
+    assert not list(_home(tmp_path).glob(ARCHIVE + "*"))  # the garbage is not kept
+
+
+def test_a_content_length_above_the_ceiling_is_refused_before_writing(tmp_path, files):
+    with serve(files) as mirror, pytest.raises(FetchError, match="1,000,000,000,000 bytes"):
+        mirror.content_length[ARCHIVE] = 10**12
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert not list(_home(tmp_path).glob(ARCHIVE + "*"))
+
+
+def test_a_trickling_server_is_stopped_by_the_deadline_and_the_rerun_resumes(tmp_path, files):
+    import time
+
+    name = "pairsDevTrain.txt"
+    with serve(files) as mirror:
+        mirror.trickle[name] = 0.1  # one byte every 0.1 s: each read is quick, the whole not
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="ran past the --deadline"):
+            fetch_lfw(tmp_path, mirror=mirror.url, timeout=5, deadline=1)
+        assert time.monotonic() - started < 4
+        kept = (_home(tmp_path) / f"{name}.part").stat().st_size
+        assert 0 < kept < len(files[name])
+        del mirror.trickle[name]
+        result = fetch_lfw(tmp_path, mirror=mirror.url)
+    assert (name, f"bytes={kept}-") in mirror.requests
+    assert result.n_images == sum(PEOPLE.values())
+
+
+def test_a_clean_close_before_the_end_keeps_the_part_for_resuming(tmp_path, files):
+    archive = files[ARCHIVE]
+    cut = len(archive) // 2
+    with serve(files) as mirror:
+        mirror.cut_after[ARCHIVE] = cut
+        with pytest.raises(FetchError, match=f"ended early .* after {cut:,} of") as caught:
+            fetch_lfw(tmp_path, mirror=mirror.url)
+        assert "run the same command again to resume" in str(caught.value)
+        assert (_home(tmp_path) / f"{ARCHIVE}.part").read_bytes() == archive[:cut]
+        del mirror.cut_after[ARCHIVE]
+        result = fetch_lfw(tmp_path, mirror=mirror.url)
+    assert (ARCHIVE, f"bytes={cut}-") in mirror.requests
+    assert result.n_images == sum(PEOPLE.values())
+
+
+def test_a_content_length_too_large_ends_as_a_resumable_break(tmp_path, files):
+    with serve(files) as mirror:
+        mirror.content_length[ARCHIVE] = len(files[ARCHIVE]) + 10
+        with pytest.raises(FetchError, match="ended early"):
+            fetch_lfw(tmp_path, mirror=mirror.url)
+        mirror.content_length.clear()
+        result = fetch_lfw(tmp_path, mirror=mirror.url)  # 416: the part already holds it all
+    assert result.n_images == sum(PEOPLE.values())
+
+
+def test_a_content_length_too_small_is_a_checksum_error(tmp_path, files):
+    with serve(files) as mirror, pytest.raises(FetchError, match="SHA-256"):
+        mirror.content_length[ARCHIVE] = len(files[ARCHIVE]) - 10
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert not list(_home(tmp_path).glob(ARCHIVE + "*"))
+
+
+def test_a_resume_answered_from_another_byte_is_refused(tmp_path, files):
+    home = _home(tmp_path)
+    home.mkdir()
+    (home / f"{ARCHIVE}.part").write_bytes(files[ARCHIVE][:100])
+    with serve(files) as mirror, pytest.raises(FetchError, match="from byte 100 with bytes"):
+        mirror.content_range_start = 0
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert not (home / f"{ARCHIVE}.part").exists()
+
+
+@pytest.mark.parametrize(
+    "mirror",
+    ["notaurl", "file:///etc", "ftp://127.0.0.1/lfw", "http://", "http://127.0.0.1:port/"],
+)
+def test_a_mirror_that_is_not_an_http_url_is_one_error(tmp_path, files, mirror):
+    with pytest.raises(FetchError, match="--mirror") as caught:
+        fetch_lfw(tmp_path, mirror=mirror)
+    assert "\n" not in str(caught.value) and mirror in str(caught.value)
+    assert not _home(tmp_path).exists()
+
+
+def test_cli_mirror_notaurl_is_one_line_exit_16(tmp_path):
+    from typer.testing import CliRunner
+
+    from face_bench.cli.app import app
+
+    cache = tmp_path / "cache"
+    result = CliRunner().invoke(
+        app, ["fetch", "lfw", "--mirror", "notaurl", "--cache-dir", str(cache)]
+    )
+    assert result.exit_code == 16
+    assert result.stderr.strip().splitlines()[-1] == (
+        "face-bench: error: --mirror 'notaurl' is not an http:// or https:// URL with a host name"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_redirect_to_another_http_server_is_followed(tmp_path, files):
+    with serve(files) as real, serve(files) as front:
+        front.redirect_to = real.url
+        result = fetch_lfw(tmp_path, mirror=front.url)
+    assert result.n_images == sum(PEOPLE.values())
+    assert {name for name, _ in real.requests} == set(files)
+
+
+@pytest.mark.parametrize("scheme", ["file", "ftp"])
+def test_a_redirect_to_anything_but_http_is_refused(tmp_path, files, scheme):
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "pairsDevTrain.txt").write_bytes(files["pairsDevTrain.txt"])
+    where = local.as_uri() if scheme == "file" else f"ftp://127.0.0.1:{_closed_port()}"
+    with serve(files) as front, pytest.raises(FetchError) as caught:
+        front.redirect_to = where + "/"
+        fetch_lfw(tmp_path, mirror=front.url)
+    message = str(caught.value)
+    assert where in message and ("not an http(s) URL" in message or "not allowed" in message)
+    assert not list(_home(tmp_path).glob("pairsDevTrain.txt*"))
+
+
+def test_a_part_file_that_is_a_link_is_never_written_through(tmp_path, files):
+    home = _home(tmp_path)
+    home.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (home / "pairsDevTrain.txt.part").symlink_to(victim)
+    with serve(files) as mirror, pytest.raises(FetchError, match="not a regular file"):
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert victim.read_text(encoding="utf-8") == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("timeout", float("nan")), ("deadline", float("inf")), ("deadline", 0.0)]
+)
+def test_timeouts_must_be_finite_and_positive(tmp_path, files, option, value):
+    with pytest.raises(FetchError, match=f"--{option} must be a positive number"):
+        fetch_lfw(tmp_path, mirror="http://127.0.0.1:9/", **{option: value})

@@ -24,7 +24,16 @@ MirrorOpt = Annotated[
     ),
 ]
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for the server.", min=1)
+    float, typer.Option("--timeout", help="Seconds to wait for each read from the server.", min=1)
+]
+DeadlineOpt = Annotated[
+    float,
+    typer.Option(
+        "--deadline",
+        help="Seconds the whole fetch may take; what arrived by then is kept, and the same "
+        "command resumes it.",
+        min=1,
+    ),
 ]
 
 
@@ -69,6 +78,7 @@ def fetch(
     mirror: MirrorOpt = None,
     cache_dir: CacheDirOpt = None,
     timeout: TimeoutOpt = 30.0,
+    deadline: DeadlineOpt = 3600.0,
 ) -> None:
     from face_bench.cli.render import info, stdout
     from face_bench.core.errors import DatasetError
@@ -90,6 +100,7 @@ def fetch(
             progress=bars,
             on_message=info,
             timeout=timeout,
+            deadline=deadline,
         )
     if result.reused and not result.downloaded:
         info("already downloaded and verified; nothing fetched")

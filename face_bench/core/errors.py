@@ -63,7 +63,7 @@ class PairsFileError(DatasetError):
 
 
 class FetchError(DatasetError):
-    """A dataset download failed: offline, an HTTP error, or a checksum mismatch."""
+    """A dataset download failed: offline, HTTP, checksum, size, deadline or a bad mirror URL."""
 
     exit_code = 16
 

@@ -7,13 +7,21 @@ scikit-learn would fetch. What face-bench adds: a progress callback, resuming a
 broken download where it stopped (HTTP Range into a ``.part`` file), a mirror for
 hosts without access to figshare, one-line errors offline, and a ``manifest.csv``
 (plus ``pairs.txt``) so the result is an ordinary face-bench dataset folder.
+
+What a server sends is bounded: no file may grow past a ceiling above its known size,
+the whole fetch has a deadline besides the per-read timeout, only http(s) URLs are
+opened or followed through a redirect, and a body that ends short of its
+Content-Length is kept as a ``.part`` to resume, never taken for the whole file.
 """
 
 from __future__ import annotations
 
 import http.client
+import math
 import os
+import re
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -22,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from face_bench.core.errors import FetchError
+from face_bench.core.errors import FetchError, OutputError
 from face_bench.core.io import atomic_write_text, sha256_file
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -30,6 +38,18 @@ Message = Callable[[str], None]
 MIRROR_ENV = "FACE_BENCH_LFW_MIRROR"
 CHUNK = 1 << 16
 USER_AGENT = "face-bench (+https://github.com/) urllib"
+DEADLINE = 3600.0  # seconds for a whole fetch; a rerun resumes where it stopped
+# Ceilings above each file's size (the pairs files are under 200 kB, the archives about
+# 180 MB and 240 MB): a server sending more is cut off instead of filling the disk.
+MAX_BYTES = {
+    "pairsDevTrain.txt": 1 << 20,
+    "pairsDevTest.txt": 1 << 20,
+    "pairs.txt": 1 << 20,
+    "lfw.tgz": 320 << 20,
+    "lfw-funneled.tgz": 320 << 20,
+}
+DEFAULT_MAX_BYTES = 512 << 20
+_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,7 @@ class Remote:
     filename: str
     url: str
     checksum: str
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -77,11 +98,42 @@ def lfw_remotes(funneled: bool, mirror: str | None = None) -> list[Remote]:
     """
     lfw = _sklearn_lfw()
     archive = lfw.FUNNELED_ARCHIVE if funneled else lfw.ARCHIVE
+    if mirror:
+        check_mirror(mirror)
     remotes = []
     for meta in (*lfw.TARGETS, archive):
         url = f"{mirror.rstrip('/')}/{meta.filename}" if mirror else meta.url
-        remotes.append(Remote(meta.filename, url, meta.checksum))
+        size = MAX_BYTES.get(meta.filename, DEFAULT_MAX_BYTES)
+        remotes.append(Remote(meta.filename, url, meta.checksum, size))
     return remotes
+
+
+def check_mirror(mirror: str) -> None:
+    """Refuse a mirror that is not an http(s) URL with a host (a path, ``file://``, a typo)."""
+    try:
+        parts = urlsplit(mirror)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise FetchError(f"--mirror {mirror!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in _SCHEMES or not parts.hostname:
+        raise FetchError(f"--mirror {mirror!r} is not an http:// or https:// URL with a host name")
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a few redirects, and only to http(s): never to ``file://`` or ``ftp://``."""
+
+    max_redirections = 5
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urlsplit(newurl).scheme not in _SCHEMES:
+            raise FetchError(
+                f"cannot download {req.full_url}: the server redirects to {newurl}, "
+                "which is not an http(s) URL"
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def _offline_message(url: str, reason: object) -> str:
@@ -98,7 +150,7 @@ def _open(url: str, offset: int, timeout: float) -> Any:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        return urllib.request.urlopen(request, timeout=timeout)
+        return _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return None  # the partial file already holds everything the server has
@@ -106,6 +158,100 @@ def _open(url: str, offset: int, timeout: float) -> Any:
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(_offline_message(url, reason)) from None
+    except http.client.HTTPException as exc:  # a reply that is not HTTP at all
+        raise FetchError(f"cannot download {url}: not an HTTP reply ({exc!r})") from None
+
+
+def _regular_or_absent(path: Path) -> None:
+    """Never append to or rename onto a link, folder or device someone left at ``path``."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise FetchError(f"{path} is not a regular file; remove it and run again")
+
+
+def _resume_start(response: Any, offset: int) -> int:
+    """Where a 206 reply's bytes start, from its Content-Range (``offset`` when absent)."""
+    found = re.match(r"bytes (\d+)-", response.headers.get("Content-Range") or "")
+    return int(found.group(1)) if found else offset
+
+
+class _OversizeError(FetchError):
+    """More bytes than the file can be: the ``.part`` is garbage, not worth resuming."""
+
+
+@dataclass
+class _Transfer:
+    """One response being written to a ``.part``: what arrived, what was announced."""
+
+    remote: Remote
+    part: Path
+    offset: int
+    total: int  # offset + Content-Length; 0 when the server did not say
+    deadline: float  # time.monotonic() by which the whole fetch must end
+    received: int = 0
+
+    def broke_off(self, why: str) -> FetchError:
+        size = f" of {self.total:,}" if self.total else ""
+        return FetchError(
+            f"download of {self.remote.filename} {why} after {self.offset + self.received:,}"
+            f"{size} bytes; run the same command again to resume"
+        )
+
+    def too_large(self, size: int) -> FetchError:
+        return _OversizeError(
+            f"{self.remote.url} sends {size:,} bytes or more for {self.remote.filename}, "
+            f"which is at most {self.remote.max_bytes:,}; the download was removed"
+        )
+
+
+def _stream(response: Any, handle: Any, job: _Transfer, tick: Any) -> None:
+    """Copy the body into ``handle`` within the size ceiling and the deadline."""
+    while block := response.read1(CHUNK):  # whatever arrived: a trickle cannot stall a read
+        job.received += len(block)
+        if job.offset + job.received > job.remote.max_bytes:
+            raise job.too_large(job.offset + job.received)
+        try:
+            handle.write(block)
+        except OSError as exc:
+            raise OutputError(f"cannot write {job.part}: {exc.strerror or exc}") from None
+        if tick:
+            tick(len(block))
+        if time.monotonic() > job.deadline:
+            raise job.broke_off("ran past the --deadline")
+    if job.total and job.offset + job.received < job.total:
+        raise job.broke_off("ended early (the server closed the connection)")
+
+
+def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: float,
+             progress: Progress | None) -> None:  # fmt: skip
+    """Write ``response`` into ``part``: appended after ``offset`` on a 206, else from 0."""
+    resumed = offset > 0 and response.status == 206
+    if resumed and _resume_start(response, offset) != offset:
+        part.unlink()
+        raise FetchError(
+            f"{remote.url} answered a resume from byte {offset:,} with bytes from "
+            f"{_resume_start(response, offset):,}; the partial file was removed, run again"
+        )
+    offset = offset if resumed else 0
+    length = response.headers.get("Content-Length")
+    total = offset + int(length) if length and length.isdigit() else 0
+    job = _Transfer(remote, part, offset, total, deadline)
+    tick = progress(remote.filename, total) if progress else None
+    if tick and offset:
+        tick(offset)
+    try:
+        if total > remote.max_bytes:
+            raise job.too_large(total)
+        try:
+            handle = part.open("ab" if resumed else "wb")
+        except OSError as exc:
+            raise OutputError(f"cannot write {part}: {exc.strerror or exc}") from None
+        with handle:
+            _stream(response, handle, job, tick)
+    except _OversizeError:
+        part.unlink(missing_ok=True)
+        raise
+    except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        raise job.broke_off(f"broke off ({exc})") from None
 
 
 def download(
@@ -114,44 +260,37 @@ def download(
     progress: Progress | None = None,
     timeout: float = 30.0,
     on_message: Message | None = None,
+    deadline: float | None = None,
 ) -> bool:
     """Fetch ``remote`` into ``folder``; True when bytes were downloaded, False when reused.
 
     A file already there with the right checksum is kept. Bytes arrive in
-    ``<name>.part``; an interrupted download resumes from its end with an HTTP Range
-    request (a server that ignores Range sends the whole file, which replaces it).
-    Only a file whose checksum matches is renamed into place.
+    ``<name>.part``; an interrupted download (a timeout, a closed connection, the
+    deadline) resumes from its end with an HTTP Range request (a server that ignores
+    Range sends the whole file, which replaces it). Only a file whose checksum matches
+    is renamed into place. ``deadline`` is a ``time.monotonic()`` value (default: now
+    plus ``DEADLINE``).
     """
     target = folder / remote.filename
+    part = folder / (remote.filename + ".part")
+    _regular_or_absent(target)
+    _regular_or_absent(part)
     if target.is_file() and sha256_file(target) == remote.checksum:
         return False
     folder.mkdir(parents=True, exist_ok=True)
-    part = folder / (remote.filename + ".part")
     offset = part.stat().st_size if part.is_file() else 0
+    if offset > remote.max_bytes:  # not the start of this file: start again
+        part.unlink()
+        offset = 0
     if on_message:
         resume = f" (resuming after {offset:,} bytes)" if offset else ""
         on_message(f"downloading {remote.filename} from {remote.url}{resume}")
+    if deadline is None:
+        deadline = time.monotonic() + DEADLINE
     response = _open(remote.url, offset, timeout)
     if response is not None:
         with response:
-            resumed = offset > 0 and response.status == 206
-            offset = offset if resumed else 0
-            length = response.headers.get("Content-Length")
-            total = offset + int(length) if length and length.isdigit() else 0
-            tick = progress(remote.filename, total) if progress else None
-            if tick and offset:
-                tick(offset)
-            try:
-                with part.open("ab" if resumed else "wb") as handle:
-                    for block in iter(lambda: response.read(CHUNK), b""):
-                        handle.write(block)
-                        if tick:
-                            tick(len(block))
-            except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-                raise FetchError(
-                    f"download of {remote.filename} broke off ({exc}); run the same command "
-                    "again to resume"
-                ) from None
+            _receive(response, remote, part, offset, deadline, progress)
     actual = sha256_file(part)
     if actual != remote.checksum:
         part.unlink()
@@ -189,13 +328,19 @@ def fetch_lfw(
     progress: Progress | None = None,
     on_message: Message | None = None,
     timeout: float = 30.0,
+    deadline: float = DEADLINE,
 ) -> FetchResult:
     """Download LFW (scikit-learn's files) under ``home`` and make it a face-bench dataset.
 
     ``home`` is scikit-learn's data home: files land in ``home/lfw_home`` as
     ``fetch_lfw_pairs(data_home=home)`` expects them, and the image folder gets a
     manifest.csv and a copy of pairs.txt. Safe to rerun: finished files are reused.
+    ``timeout`` bounds each read, ``deadline`` the whole fetch (seconds).
     """
+    for name, value in (("--timeout", timeout), ("--deadline", deadline)):
+        if not (math.isfinite(value) and value > 0):
+            raise FetchError(f"{name} must be a positive number of seconds, got {value}")
+    ends = time.monotonic() + deadline
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     lfw = _sklearn_lfw()
     lfw_home = home / "lfw_home"
@@ -211,7 +356,7 @@ def fetch_lfw(
         if remote.filename == archive and folder.is_dir():
             reused.append(remote.filename)  # already extracted (the archive is gone by design)
             continue
-        fetched = download(remote, lfw_home, progress, timeout, on_message)
+        fetched = download(remote, lfw_home, progress, timeout, on_message, ends)
         (downloaded if fetched else reused).append(remote.filename)
     if not folder.is_dir() and on_message:
         on_message(f"extracting {archive} into {lfw_home}")
