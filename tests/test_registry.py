@@ -130,6 +130,32 @@ def test_a_builtin_adjusted_out_of_range_is_refused(tmp_path):
         build_registry(load_config(config), {}, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ("chip_size = 100", "chip_size: dlib's network takes 150-pixel chips, got 100"),
+        ("input_size = [224, 224]", "input_size: dlib's network takes 150x150 inputs, got 224x224"),
+    ],
+)
+def test_a_dlib_model_of_another_chip_size_is_refused(tmp_path, table, where):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(f"[models.dlib]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        build_registry(load_config(config), {}, tmp_path)
+    assert str(info.value) == f"{config}: [models.dlib] {where}"
+
+
+def test_a_dlib_table_without_sizes_gets_dlibs_150(tmp_path):
+    config = tmp_path / "face-bench.toml"
+    config.write_text(
+        '[models.mine]\nbackend = "dlib"\nsimilarity = "euclidean"\nthreshold = 0.6\n',
+        encoding="utf-8",
+    )
+    spec = build_registry(load_config(config), {}, tmp_path).get("mine")
+    assert spec.input_size == (150, 150) and spec.chip_size == 150
+    assert spec.preprocessing()["chip_size"] == 150
+
+
 def test_the_widest_values_still_allowed_build_a_spec(tmp_path):
     config = tmp_path / "face-bench.toml"
     config.write_text(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +25,18 @@ from pydantic import (
 
 from face_bench.core.config import Config
 from face_bench.core.errors import ConfigError, UnknownModelError, WeightsMissingError
+from face_bench.models.spec_bounds import (
+    MAX_EMBEDDING,
+    MAX_SIDE,
+    check_spec,
+    dlib_size_defaults,
+    first_error,
+)
 
 DLIB_WEIGHTS_PACKAGE = "face_recognition_models"
 DLIB_DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DLIB_SHAPE_FILE = "shape_predictor_5_face_landmarks.dat"
 PIPELINE_VERSION = 1  # bump when preprocessing code changes what an embedding is
-# Bounds on what a spec may ask for, so a typo fails when the config is read instead of
-# allocating gigabytes (or reaching dlib with a 0-pixel chip) inside a worker.
-MAX_SIDE = 4096  # pixels per side of a model input or face chip
-MAX_BATCH_BYTES = 2 << 30  # one float32 input batch: batch_size x height x width x 3
-MAX_EMBEDDING = 1 << 16
 Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
 
 
@@ -91,27 +92,14 @@ class ModelSpec(BaseModel):
             raise ValueError("runtime = 'dlib' only applies to backend = 'dlib'")
         return self
 
-    @model_validator(mode="after")
-    def _threshold_in_range(self) -> ModelSpec:
-        """A cosine lies in [-1, 1] and a distance is >= 0: any other threshold is a typo."""
-        low, high = (-1.0, 1.0) if self.similarity == "cosine" else (0.0, math.inf)
-        if not low <= self.threshold <= high:
-            span = "between -1 and 1" if self.similarity == "cosine" else "0 or more"
-            raise ValueError(
-                f"threshold: a {self.units} threshold must be {span}, got {self.threshold}"
-            )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _dlib_sizes_default_to_150(cls, data: Any) -> Any:
+        return dlib_size_defaults(data)
 
     @model_validator(mode="after")
-    def _batch_fits_memory(self) -> ModelSpec:
-        height, width = self.input_size
-        need = self.batch_size * height * width * 3 * 4
-        if need > MAX_BATCH_BYTES:
-            raise ValueError(
-                f"batch_size: {self.batch_size} inputs of {height}x{width} need "
-                f"{need / (1 << 30):.1f} GiB per batch, over the "
-                f"{MAX_BATCH_BYTES >> 30} GiB limit; lower batch_size or input_size"
-            )
+    def _values_in_range(self) -> ModelSpec:
+        check_spec(self)
         return self
 
     @property
@@ -403,20 +391,6 @@ def runtime_notes(specs: list[ModelSpec]) -> list[str]:
     ]
 
 
-def _first_error(exc: ValidationError) -> str:
-    """``key: problem (got value)`` for the first invalid entry of a model table."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = first["msg"]
-    if where:
-        got = first.get("input")
-        shown = (
-            f" (got {got!r})" if isinstance(got, int | float) and first["type"] != "missing" else ""
-        )
-        return f"{where}: {message}{shown}"
-    return message.removeprefix("Value error, ")  # a check across keys names its key itself
-
-
 def build_registry(
     config: Config,
     overrides: dict[str, Path] | None = None,
@@ -440,7 +414,7 @@ def build_registry(
         try:
             specs[name] = ModelSpec(name=name, **table)
         except ValidationError as exc:
-            raise ConfigError(f"{config.path}: [models.{name}] {_first_error(exc)}") from None
+            raise ConfigError(f"{config.path}: [models.{name}] {first_error(exc)}") from None
         except TypeError as exc:
             raise ConfigError(f"{config.path}: [models.{name}]: {exc}") from None
     if dlib_runtime is not None:
