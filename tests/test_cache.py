@@ -299,3 +299,54 @@ def test_a_cached_vector_of_another_width_is_recomputed(tmp_path, declared):
     assert again.computed == 1 and again.cached == len(images) - 1 and not again.failures
     assert np.array_equal(again.vectors, first.vectors)
     assert json.loads(entries[0].read_text(encoding="utf-8"))["dim"] == 512  # rewritten
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [np.arange(7), np.arange(6), np.r_[1, 99, np.arange(14)], np.r_[1, 0.5, np.arange(14)],
+     np.r_[1, 0, np.nan, np.arange(13)]],
+    ids=["7 values", "no landmarks", "unknown source", "fractional source", "NaN"],
+)  # fmt: skip
+def test_a_face_record_is_recognised_before_use(vector):
+    from face_bench.faces.locate import Face, FaceBox
+
+    face = Face(1, "detector", FaceBox(1, 2, 30, 40), tuple((i, i + 1) for i in range(5)))
+    assert Face.readable(face.to_vector())
+    assert not Face.readable(np.asarray(vector, dtype=np.float32))
+
+
+@needs_shared
+def test_a_cached_face_record_of_another_width_is_located_again(tmp_path):
+    from conftest import TINY_ONNX
+
+    from face_bench.run import embed as embed_step
+
+    config = tmp_path / "face-bench.toml"
+    config.write_text(
+        f'[models.standin]\nbackend = "onnx"\npath = "{TINY_ONNX.as_posix()}"\n'
+        'similarity = "cosine"\nthreshold = 0.4\n',
+        encoding="utf-8",
+    )
+    images = sorted(corpus.JP_FACES.glob("images/*/*_1.png"))[:6]
+    cache = tmp_path / "cache"
+
+    def embed():
+        return embed_step.embed_files(
+            images, ("standin",), FaceSettings("none"), config_path=config,
+            cache_dir=cache, workers=1,
+        ).embeddings["standin"]  # fmt: skip
+
+    first = embed()
+    folders = {
+        json.loads((key / "model.json").read_text(encoding="utf-8")).get("stage"): key
+        for key in (cache / "embeddings").iterdir()
+    }
+    face_entry = next(folders["faces"].glob("*/*.json"))
+    _rewrite_width(face_entry, 7)
+    for stage, folder in folders.items():
+        if stage != "faces":  # the model's vectors gone: the cached face is what is used
+            for entry in folder.glob("*/*.json"):
+                entry.unlink()
+    again = embed()
+    assert not again.failures and np.array_equal(again.vectors, first.vectors)
+    assert json.loads(face_entry.read_text(encoding="utf-8"))["dim"] == 16  # located again

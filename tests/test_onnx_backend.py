@@ -272,3 +272,13 @@ def test_raw_nhwc_hse_export_scores_like_the_wrapped_one(tmp_path):
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
     assert len(scores) > 20_000
     assert np.max(np.abs(scores["wrapped"] - scores["raw"])) < 1e-5
+
+
+@needs_shared
+def test_a_deeply_nested_check_memo_is_ignored(tmp_path):
+    from face_bench.models.onnx_backend import inspect_onnx
+
+    (tmp_path / "onnx-checked.json").write_text("[" * 100_000 + "]" * 100_000)
+    io = inspect_onnx(TINY_ONNX, spec(embedding_size=512), tmp_path)
+    assert io.embedding_size == 512
+    assert json.loads((tmp_path / "onnx-checked.json").read_text())  # rewritten

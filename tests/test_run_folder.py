@@ -203,3 +203,12 @@ def test_roc_baseline_inside_out_is_refused_and_kept(tiny_set, standin_config, t
     assert result.exit_code == 2, result.output
     assert "baseline" in result.output and "Traceback" not in result.output
     assert (out / "results.json").read_bytes() == before
+
+
+def test_a_deeply_nested_marker_is_not_a_run_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    (out / MARKER).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(OutputError, match="did not write there"):
+        check_out_folder(out)

@@ -25,7 +25,7 @@ from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
-from face_bench.faces.locate import FaceSettings
+from face_bench.faces.locate import Face, FaceSettings
 from face_bench.models.registry import ModelSpec
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -161,6 +161,9 @@ def _embed_group(
         digest = hashes[index]
         assert digest is not None
         known = faces.get(digest)
+        if known is not None and known.vector is not None and not Face.readable(known.vector):
+            faces.corrupt_seen += 1
+            known = None  # a whole entry that is no face record: located again
         if known is not None and known.vector is None:
             for name in names:  # no face, or not decodable: the same failure for every model
                 keep(name, index, known)

@@ -41,6 +41,7 @@ LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no mor
 CROP_DETECT_SIDE = 320
 FACE_STAGE_VERSION = 3  # bump when a face record's content changes
 _SOURCES = ("detector", "whole_image", "mmod")  # append only: records store the index
+FACE_VECTOR_SIZE = 6 + 2 * 5  # count, source, box, then dlib's five landmarks
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,19 @@ class Face:
         flat = [self.n_faces, _SOURCES.index(self.source), b.left, b.top, b.right, b.bottom]
         flat += [c for point in self.points for c in point]
         return np.asarray(flat, dtype=np.float32)
+
+    @staticmethod
+    def readable(vector: np.ndarray) -> bool:
+        """Whether ``vector`` is one ``to_vector`` wrote: a count, a known source, a box and
+        five landmarks, all finite. A cached vector is checked before use: its checksum
+        proves it whole, not that it is a face record."""
+        v = np.asarray(vector, dtype=np.float64)
+        return (
+            v.shape == (FACE_VECTOR_SIZE,)
+            and bool(np.isfinite(v).all())
+            and 0 <= v[1] < len(_SOURCES)
+            and float(v[1]).is_integer()
+        )
 
     @classmethod
     def from_vector(cls, vector: np.ndarray) -> Face:

@@ -153,7 +153,7 @@ def inspect_onnx(path: Path, spec: ModelSpec, memo_dir: Path | None = None) -> O
             known = json.loads(memo.read_text(encoding="utf-8"))
             if key in known:
                 return OnnxIO(**known[key])
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, RecursionError):
             known = {}
     io = check_io(make_session(path, threads=1), spec, path)
     if memo:

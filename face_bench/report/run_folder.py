@@ -88,7 +88,7 @@ def _replaceable(final: Path, shown: Path) -> None:
         return
     try:
         listed = set(json.loads((final / MARKER).read_text(encoding="utf-8"))["files"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         listed = None
     if listed is None or not {e for e in entries if e != MARKER} <= {
         f.split("/", 1)[0] for f in listed
