@@ -290,3 +290,29 @@ def test_a_part_file_that_is_a_link_is_never_written_through(tmp_path, files):
 def test_timeouts_must_be_finite_and_positive(tmp_path, files, option, value):
     with pytest.raises(FetchError, match=f"--{option} must be a positive number"):
         fetch_lfw(tmp_path, mirror="http://127.0.0.1:9/", **{option: value})
+
+
+def test_a_full_disk_is_one_output_error_naming_the_part(tmp_path, files, monkeypatch):
+    import errno
+    import io
+
+    from face_bench.core.errors import OutputError
+    from face_bench.data import fetch
+
+    class FullDisk(io.BytesIO):
+        def write(self, data) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = Path.open
+
+    def open_part(self, mode="r", *args, **kwargs):
+        return (
+            FullDisk()
+            if self.name.endswith(".part") and "b" in mode
+            else real_open(self, mode, *args, **kwargs)
+        )
+
+    monkeypatch.setattr(fetch.Path, "open", open_part)
+    with serve(files) as mirror, pytest.raises(OutputError, match="No space left") as caught:
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert caught.value.exit_code == 30 and ".part" in str(caught.value)
