@@ -29,6 +29,8 @@ _.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit
 _.graph_optimization_level  # onnxruntime.SessionOptions
 _.intra_op_num_threads
 _.max_redirections  # urllib's HTTPRedirectHandler (face-bench's fetch)
+_.http_open  # urllib's opener calls <scheme>_open on its handlers
+_.https_open
 _.inter_op_num_threads
 _.log_severity_level
 _.ir_version  # onnx.ModelProto

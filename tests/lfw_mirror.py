@@ -93,6 +93,7 @@ class Mirror:
     endless: set[str] = field(default_factory=set)
     redirect_to: str | None = None  # answer every request with a 302 to this URL + name
     content_range_start: int | None = None  # a 206 reply claiming to start elsewhere
+    trickle_headers: float | None = None  # a status line, then a header byte every S seconds
 
 
 ENDLESS_LIMIT = 8 << 20  # the "endless" body stops here, whatever the client does
@@ -134,6 +135,10 @@ def serve(files: dict[str, bytes]) -> Iterator[Mirror]:
             data = mirror.files.get(name)
             if data is None:
                 self.send_error(404)
+                return
+            if mirror.trickle_headers is not None:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+                _trickle(self.wfile.write, b"x" * 100, mirror.trickle_headers)
                 return
             if mirror.redirect_to is not None:
                 self.send_response(302)

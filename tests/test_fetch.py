@@ -182,6 +182,17 @@ def test_a_trickling_server_is_stopped_by_the_deadline_and_the_rerun_resumes(tmp
     assert result.n_images == sum(PEOPLE.values())
 
 
+def test_a_server_trickling_its_headers_is_stopped_by_the_deadline(tmp_path, files):
+    import time
+
+    with serve(files) as mirror:
+        mirror.trickle_headers = 0.1  # 100 header bytes, one every 0.1 s: 10 s in all
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="ran past the --deadline"):
+            fetch_lfw(tmp_path, mirror=mirror.url, timeout=5, deadline=1)
+        assert time.monotonic() - started < 4
+
+
 def test_a_clean_close_before_the_end_keeps_the_part_for_resuming(tmp_path, files):
     archive = files[ARCHIVE]
     cut = len(archive) // 2
@@ -316,3 +327,9 @@ def test_a_full_disk_is_one_output_error_naming_the_part(tmp_path, files, monkey
     with serve(files) as mirror, pytest.raises(OutputError, match="No space left") as caught:
         fetch_lfw(tmp_path, mirror=mirror.url)
     assert caught.value.exit_code == 30 and ".part" in str(caught.value)
+
+
+def test_an_https_mirror_goes_through_the_guarded_connection(tmp_path, files):
+    url = f"https://127.0.0.1:{_closed_port()}/"
+    with pytest.raises(FetchError, match="unreachable"):
+        fetch_lfw(tmp_path, mirror=url, timeout=5)

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from face_bench.core.errors import FetchError, OutputError
 from face_bench.core.io import atomic_write_text, sha256_file
+from face_bench.data.http_guard import SCHEMES, guarded_opener
 
 Progress = Callable[[str, int], Callable[[int], None]]
 Message = Callable[[str], None]
@@ -49,7 +50,6 @@ MAX_BYTES = {
     "lfw-funneled.tgz": 320 << 20,
 }
 DEFAULT_MAX_BYTES = 512 << 20
-_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -115,25 +115,8 @@ def check_mirror(mirror: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError as exc:
         raise FetchError(f"--mirror {mirror!r} is not a valid URL ({exc})") from None
-    if parts.scheme not in _SCHEMES or not parts.hostname:
+    if parts.scheme not in SCHEMES or not parts.hostname:
         raise FetchError(f"--mirror {mirror!r} is not an http:// or https:// URL with a host name")
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a few redirects, and only to http(s): never to ``file://`` or ``ftp://``."""
-
-    max_redirections = 5
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urlsplit(newurl).scheme not in _SCHEMES:
-            raise FetchError(
-                f"cannot download {req.full_url}: the server redirects to {newurl}, "
-                "which is not an http(s) URL"
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_HttpOnlyRedirects)
 
 
 def _offline_message(url: str, reason: object) -> str:
@@ -144,22 +127,35 @@ def _offline_message(url: str, reason: object) -> str:
     )
 
 
-def _open(url: str, offset: int, timeout: float) -> Any:
+def _past_deadline(remote: Remote, got: int) -> FetchError:
+    return FetchError(
+        f"download of {remote.filename} ran past the --deadline after {got:,} bytes; run "
+        "the same command again to resume"
+    )
+
+
+def _open(opener: Any, remote: Remote, offset: int, timeout: float, deadline: float) -> Any:
+    url = remote.url
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        return _OPENER.open(request, timeout=timeout)
+        response = opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return None  # the partial file already holds everything the server has
         raise FetchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchError(_offline_message(url, reason)) from None
-    except http.client.HTTPException as exc:  # a reply that is not HTTP at all
-        raise FetchError(f"cannot download {url}: not an HTTP reply ({exc!r})") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        if time.monotonic() > deadline:  # the deadline shut a trickling reply down
+            raise _past_deadline(remote, offset) from None
+        if isinstance(exc, http.client.HTTPException):  # a reply that is not HTTP at all
+            raise FetchError(f"cannot download {url}: not an HTTP reply ({exc!r})") from None
+        raise FetchError(_offline_message(url, getattr(exc, "reason", exc))) from None
+    if time.monotonic() > deadline:
+        response.close()
+        raise _past_deadline(remote, offset)
+    return response
 
 
 def _regular_or_absent(path: Path) -> None:
@@ -217,6 +213,8 @@ def _stream(response: Any, handle: Any, job: _Transfer, tick: Any) -> None:
             tick(len(block))
         if time.monotonic() > job.deadline:
             raise job.broke_off("ran past the --deadline")
+    if time.monotonic() > job.deadline:  # the deadline shut the connection down
+        raise job.broke_off("ran past the --deadline")
     if job.total and job.offset + job.received < job.total:
         raise job.broke_off("ended early (the server closed the connection)")
 
@@ -251,7 +249,8 @@ def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: f
         part.unlink(missing_ok=True)
         raise
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
-        raise job.broke_off(f"broke off ({exc})") from None
+        late = time.monotonic() > deadline  # the deadline shut the connection down
+        raise job.broke_off("ran past the --deadline" if late else f"broke off ({exc})") from None
 
 
 def download(
@@ -287,10 +286,11 @@ def download(
         on_message(f"downloading {remote.filename} from {remote.url}{resume}")
     if deadline is None:
         deadline = time.monotonic() + DEADLINE
-    response = _open(remote.url, offset, timeout)
-    if response is not None:
-        with response:
-            _receive(response, remote, part, offset, deadline, progress)
+    with guarded_opener(deadline) as opener:
+        response = _open(opener, remote, offset, timeout, deadline)
+        if response is not None:
+            with response:
+                _receive(response, remote, part, offset, deadline, progress)
     actual = sha256_file(part)
     if actual != remote.checksum:
         part.unlink()
