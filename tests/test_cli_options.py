@@ -113,3 +113,24 @@ def test_old_and_new_spellings_fill_the_same_parameter() -> None:
     ctx = _command("roc").make_context("roc", ["--dataset", "a", "-d", "b", "--pairs", "7"])
     assert list(ctx.params["subset"]) == ["a", "b"]
     assert ctx.params["sample_pairs"] == 7
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value", "limit"),
+    [
+        ("roc", "--bootstrap", "1000000000", "100000"),
+        ("report", "--bootstrap", "100001", "100000"),
+        ("roc", "--workers", "100000", "1024"),
+        ("compare", "--workers", "1025", "1024"),
+        ("lfw", "--workers", "5000", "1024"),
+    ],
+)
+def test_counts_that_would_exhaust_the_machine_are_usage_errors(
+    tmp_path, command, option, value, limit
+):
+    # An empty --data: were the bound missing, the command would stop at once, not run.
+    data = [] if command == "compare" else ["--data", str(tmp_path)]
+    result = runner.invoke(app, [command, option, value, *data])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert f"less than or equal to {limit}" in result.stderr

@@ -198,7 +198,8 @@ CacheDirOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Worker processes (default: one per core).", min=1)
+    int | None,
+    typer.Option("--workers", help="Worker processes (default: one per core).", min=1, max=1024),
 ]
 EngineOpt = Annotated[
     Engine,
@@ -224,7 +225,10 @@ RayAddressOpt = Annotated[
 BootstrapOpt = Annotated[
     int,
     typer.Option(
-        "--bootstrap", help="Bootstrap replicates over identities for 95% CIs (0 = off).", min=0
+        "--bootstrap",
+        help="Bootstrap replicates over identities for 95% CIs (0 = off).",
+        min=0,
+        max=100_000,
     ),
 ]
 ThresholdRuleOpt = Annotated[
