@@ -333,3 +333,11 @@ def test_an_https_mirror_goes_through_the_guarded_connection(tmp_path, files):
     url = f"https://127.0.0.1:{_closed_port()}/"
     with pytest.raises(FetchError, match="unreachable"):
         fetch_lfw(tmp_path, mirror=url, timeout=5)
+
+
+def test_a_redirect_loop_is_one_http_error(tmp_path, files):
+    with serve(files) as mirror, pytest.raises(FetchError, match="HTTP 30") as caught:
+        mirror.redirect_to = mirror.url  # every file redirects to itself
+        fetch_lfw(tmp_path, mirror=mirror.url, timeout=5)
+    assert "\n" not in str(caught.value)
+    assert len(mirror.requests) <= 6  # the first request and at most five redirects

@@ -145,7 +145,8 @@ def _open(opener: Any, remote: Remote, offset: int, timeout: float, deadline: fl
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             return None  # the partial file already holds everything the server has
-        raise FetchError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+        reason = " ".join(str(exc.reason).split())  # urllib's redirect-loop reason spans lines
+        raise FetchError(f"cannot download {url}: HTTP {exc.code} {reason}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         if time.monotonic() > deadline:  # the deadline shut a trickling reply down
             raise _past_deadline(remote, offset) from None
