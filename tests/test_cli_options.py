@@ -123,11 +123,11 @@ def test_old_and_new_spellings_fill_the_same_parameter() -> None:
         ("roc", "--workers", "100000", "1024"),
         ("compare", "--workers", "1025", "1024"),
         ("lfw", "--workers", "5000", "1024"),
+        ("umap", "--seed", str(2**32), str(2**32 - 1)),
+        ("roc", "--seed", str(10**30), str(2**32 - 1)),
     ],
 )
-def test_counts_that_would_exhaust_the_machine_are_usage_errors(
-    tmp_path, command, option, value, limit
-):
+def test_counts_out_of_range_are_usage_errors(tmp_path, command, option, value, limit):
     # An empty --data: were the bound missing, the command would stop at once, not run.
     data = [] if command == "compare" else ["--data", str(tmp_path)]
     result = runner.invoke(app, [command, option, value, *data])

@@ -73,8 +73,15 @@ DataOpt = Annotated[
 SampleOpt = Annotated[
     int, typer.Option("--sample", help="Images sampled per subset (0 = all of them).", min=0)
 ]
+MAX_SEED = 2**32 - 1  # UMAP hands the seed to numpy's RandomState, which takes no more
 SeedOpt = Annotated[
-    int, typer.Option("--seed", help="Seed for sampling, pairs and bootstrap (0 or more).", min=0)
+    int,
+    typer.Option(
+        "--seed",
+        help="Seed for sampling, pairs, bootstrap and UMAP (0 to 4294967295).",
+        min=0,
+        max=MAX_SEED,
+    ),
 ]
 SamplePairsOpt = Annotated[
     int | None,
