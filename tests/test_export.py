@@ -336,4 +336,5 @@ def test_a_deeply_nested_results_file_is_one_line_exit_50(tmp_path):
     (run / "results.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     result = runner.invoke(app, ["export-scores", str(run), "--to", "csv"])
     assert result.exit_code == 50
-    assert len(result.stderr.strip().splitlines()) == 1 and "cannot read" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "not a JSON file" in result.stderr
+    assert "Traceback" not in result.output
