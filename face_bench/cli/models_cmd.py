@@ -52,7 +52,10 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
             kind: [{"name": t.name, "type": t.type, "shape": list(t.shape)} for t in items]
             for kind, items in (("inputs", description.inputs), ("outputs", description.outputs))
         }
-        stdout.print_json(json.dumps({"path": str(path), **tensors, "toml": block}))
+        changes = list(description.changes)
+        stdout.print_json(
+            json.dumps({"path": str(path), **tensors, "changed_in_memory": changes, "toml": block})
+        )
         return
     table = Table(title=str(path), title_justify="left")
     for column in ("kind", "name", "type", "shape"):
@@ -61,6 +64,10 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
         for t in items:
             table.add_row(kind, t.name, t.type, t.shape_text())
     stdout.print(table)
+    if description.changes:
+        stdout.print("Changed in memory before running (the file is left as it is):")
+        for change in description.changes:
+            stdout.print(f"- {change}", markup=False, highlight=False)
     stdout.print("Suggested block for face-bench.toml (check the commented values):")
     stdout.print(block, markup=False, highlight=False)
 

@@ -23,15 +23,23 @@ def _ort():
 
 
 def make_session(path: Path, threads: int | None = None):
-    """An onnxruntime CPU session with full graph optimisation and threads matched to cores."""
+    """An onnxruntime CPU session with full graph optimisation and threads matched to cores.
+
+    The graph is first mended in memory where an export as shipped would stop onnxruntime
+    (``onnx_repair``); the file itself is only read.
+    """
+    from face_bench.models.onnx_repair import repair_graph
+
     ort = _ort()
+    repaired = repair_graph(path)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or usable_cpus()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        model = repaired.data if repaired.data is not None else str(path)
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a loadable ONNX model ({first[:200]})") from None

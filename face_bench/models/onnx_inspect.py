@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from face_bench.models.onnx_backend import make_session
+from face_bench.models.onnx_repair import repair_graph
 
 ARCFACE_SIZE = 112  # InsightFace/ArcFace models take 112x112 chips warped to its template
 
@@ -44,6 +45,7 @@ class OnnxDescription:
     path: Path
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    changes: tuple[str, ...] = ()  # what face-bench mends in memory before running it
 
 
 def describe_onnx(path: Path) -> OnnxDescription:
@@ -58,6 +60,7 @@ def describe_onnx(path: Path) -> OnnxDescription:
         path,
         tuple(info(i) for i in session.get_inputs()),
         tuple(info(o) for o in session.get_outputs()),
+        repair_graph(path).changes,
     )
 
 

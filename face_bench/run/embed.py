@@ -50,6 +50,12 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
         "preprocessing": spec.preprocessing(),
         "faces": settings.identity(),
     }
+    if spec.backend == "onnx":  # an export mended in memory: what was changed is part of it
+        from face_bench.models.onnx_repair import repair_graph
+
+        changes = repair_graph(weights).changes
+        if changes:
+            identity["graph_changes"] = list(changes)
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
     identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
     if spec.alignment == "arcface":

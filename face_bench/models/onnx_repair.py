@@ -1,0 +1,165 @@
+"""Exports as they ship: what keeps onnxruntime from running them, mended in memory.
+
+Real exports carry leftovers that other runtimes tolerate and onnxruntime does not:
+
+* graph inputs that no node reads (an onnxruntime session demands a value for each), and
+  weights listed as graph inputs besides being initializers (each then looks like an
+  input to feed and blocks constant folding);
+* ``DequantizeLinear`` nodes with a ``block_size`` on per-tensor or per-axis scales,
+  which onnxruntime refuses when it runs them ("block_size must be 0 for per-tensor
+  quantization"): their constant weights are dequantized to float initializers.
+
+The file is never written: the mended graph is serialised and handed to onnxruntime as
+bytes, and what was changed is listed, so a run's cache key and ``face-bench models
+--inspect`` can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GraphRepair:
+    """The mended graph as bytes (None when the file runs as it is) and what was changed."""
+
+    data: bytes | None
+    changes: tuple[str, ...]
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _drop_inputs(graph: Any) -> list[str]:
+    """Remove graph inputs no node or output reads, and inputs that are initializers."""
+    used = {name for node in graph.node for name in node.input}
+    used |= {output.name for output in graph.output}
+    initializers = {tensor.name for tensor in graph.initializer}
+    unused = [i.name for i in graph.input if i.name not in used and i.name not in initializers]
+    weights = [i.name for i in graph.input if i.name in initializers]
+    if not unused and not weights:
+        return []
+    keep = [i for i in graph.input if i.name not in initializers and i.name in used]
+    del graph.input[:]
+    graph.input.extend(keep)
+    changes = []
+    if unused:
+        changes.append(f"dropped {len(unused)} graph input(s) no node reads: {_names(unused)}")
+    if weights:
+        changes.append(
+            f"dropped {len(weights)} graph input(s) that are initializers (weights): "
+            f"{_names(weights)}"
+        )
+    return changes
+
+
+def _attribute(node: Any, name: str, default: int) -> int:
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return int(attribute.i)
+    return default
+
+
+def _broadcast(values: np.ndarray, shape: tuple[int, ...], axis: int, block: int) -> np.ndarray:
+    """A scale or zero point spread over the quantized tensor's shape (ONNX semantics)."""
+    if values.size == 1:
+        return values.reshape(())
+    if values.ndim == len(shape) and block > 0:  # blocked: one value per block along axis
+        return np.repeat(values, block, axis=axis).take(range(shape[axis]), axis=axis)
+    view = [1] * len(shape)
+    view[axis] = -1
+    return values.reshape(view)  # per-axis
+
+
+def dequantize(
+    quantized: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, axis: int, block: int
+) -> np.ndarray:
+    """``(q - zero_point) * scale`` in the scale's float type, as DequantizeLinear computes it."""
+    axis = axis % max(quantized.ndim, 1)
+    values = quantized.astype(np.float64)
+    if zero is not None:
+        values = values - _broadcast(zero.astype(np.float64), quantized.shape, axis, block)
+    result = values * _broadcast(scale.astype(np.float64), quantized.shape, axis, block)
+    return result.astype(scale.dtype)
+
+
+def _refused_block(node: Any, constants: dict[str, np.ndarray]) -> bool:
+    """A DequantizeLinear with block_size on scales that are not blocked (onnxruntime refuses)."""
+    if node.op_type != "DequantizeLinear" or _attribute(node, "block_size", 0) == 0:
+        return False
+    if len(node.input) < 2 or node.input[1] not in constants or node.input[0] not in constants:
+        return False
+    scale, quantized = constants[node.input[1]], constants[node.input[0]]
+    return scale.size == 1 or scale.ndim != quantized.ndim
+
+
+def _dequantize_blocked(graph: Any) -> list[str]:
+    """Replace refused DequantizeLinear nodes on constant weights by float initializers."""
+    from onnx import numpy_helper
+
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    refused = [node for node in graph.node if _refused_block(node, constants)]
+    if not refused:
+        return []
+    for node in refused:
+        inputs = list(node.input) + [""] * 3
+        zero = constants.get(inputs[2]) if inputs[2] else None
+        value = dequantize(
+            constants[inputs[0]],
+            constants[inputs[1]],
+            zero,
+            _attribute(node, "axis", 1),
+            _attribute(node, "block_size", 0),
+        )
+        graph.initializer.append(numpy_helper.from_array(value, name=node.output[0]))
+        graph.node.remove(node)
+    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    spent = {name for node in refused for name in node.input}
+    orphans = [t for t in graph.initializer if t.name in spent and t.name not in read]
+    for tensor in orphans:
+        graph.initializer.remove(tensor)
+    return [
+        f"dequantized {len(refused)} DequantizeLinear node(s) whose block_size sits on "
+        "per-tensor or per-axis scales (onnxruntime refuses them) into float weights"
+    ]
+
+
+def _repair_bytes(raw: bytes) -> GraphRepair:
+    import onnx
+
+    try:
+        model = onnx.load_from_string(raw)
+    except Exception:  # not a protobuf onnx reads: onnxruntime reports it in its own words
+        return GraphRepair(None, ())
+    changes = _drop_inputs(model.graph) + _dequantize_blocked(model.graph)
+    if not changes:
+        return GraphRepair(None, ())
+    return GraphRepair(model.SerializeToString(), tuple(changes))
+
+
+@lru_cache(maxsize=8)
+def _repair_cached(file: tuple[str, int, int]) -> GraphRepair:
+    """Memoised on (path, size, mtime): a process loads each model once or twice."""
+    return _repair_bytes(Path(file[0]).read_bytes())
+
+
+def repair_graph(path: Path) -> GraphRepair:
+    """The graph at ``path`` mended in memory for onnxruntime, or ``data=None`` when it runs
+    as it is (also for models with external data files, which are loaded as they are)."""
+    from face_bench.models.weights_files import external_data_files
+
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return GraphRepair(None, ())
+    if path.suffix.lower() == ".onnx" and external_data_files(path):
+        return GraphRepair(None, ())
+    return _repair_cached((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
