@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
+from face_bench.models.registry import BUILTIN_MODELS
 
 pytestmark = [needs_shared, pytest.mark.slow]
 runner = CliRunner()
@@ -33,7 +34,8 @@ def young_women_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     config.write_text(
         f'[models.standin]\nbackend = "onnx"\npath = "{TINY_ONNX.as_posix()}"\n'
         "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
-        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
+        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n'
+        'source = "tiny random stand-in"\nlicence = "test data"\n',
         encoding="utf-8",
     )
     cache = root / "cache"
@@ -84,6 +86,12 @@ def test_results_record_what_was_run(young_women_run: dict) -> None:
     names = [m["name"] for m in results["models"]]
     assert names == ["dlib", "standin"]
     assert all(len(m["weights_sha256"]) == 64 for m in results["models"])
+    provenance = [(m["source"], m["licence"]) for m in results["models"]]
+    dlib_spec = BUILTIN_MODELS["dlib"]
+    assert provenance == [
+        (dlib_spec.source, dlib_spec.licence),
+        ("tiny random stand-in", "test data"),
+    ]
     dlib = subset["models"][0]
     assert dlib["metrics"]["at_default"]["threshold"] == pytest.approx(0.6)
     assert "failures" in dlib and dlib["n_failures"] == len(dlib["failures"])

@@ -16,6 +16,12 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.data.protocols import kfold_accuracy, parse_lfw_pairs
+from face_bench.models.registry import (
+    BUILTIN_MODELS,
+    DLIB_DESCRIPTOR_FILE,
+    dlib_weight_path,
+)
+from face_bench.models.weights_files import weights_sha256
 from face_bench.run.lfw import find_images_root, run_lfw, write_lfw
 
 pytestmark = needs_shared
@@ -166,6 +172,12 @@ def test_cli_runs_the_protocol_and_writes_its_files(tmp_path, session_cache, mon
     assert "wrote lfw.json, scores.csv" in table.stdout
     saved = json.loads((out / "lfw.json").read_text(encoding="utf-8"))
     assert saved["models"][0]["name"] == "dlib" and saved["n_folds"] == 2
+    dlib = BUILTIN_MODELS["dlib"]
+    assert saved["models"][0]["weights_sha256"] == weights_sha256(
+        dlib_weight_path(DLIB_DESCRIPTOR_FILE)
+    )
+    assert saved["models"][0]["source"] == dlib.source
+    assert saved["models"][0]["licence"] == dlib.licence
 
     printed = runner.invoke(app, [*args, *common, "--format", "json"])
     assert printed.exit_code == 0, printed.stderr

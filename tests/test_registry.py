@@ -347,3 +347,60 @@ def test_models_command_rejects_malformed_weights_option():
     assert result.stderr.strip() == (
         "face-bench: error: --weights expects NAME=PATH, got 'no-equals-sign'"
     )
+
+
+def _two_models(tmp_path: Path) -> Config:
+    """The tiny stand-in twice: once run by default, once registered to run by name only."""
+    path = tmp_path / "face-bench.toml"
+    weights = TINY_ONNX.as_posix()
+    table = f'backend = "onnx"\npath = "{weights}"\nembedding_size = 512\nthreshold = 0.4\n'
+    path.write_text(
+        f"[models.usual]\n{table}\n[models.by-name]\n{table}default = false\n", encoding="utf-8"
+    )
+    return load_config(path)
+
+
+@needs_shared
+def test_a_model_marked_not_default_runs_only_when_named(tmp_path, monkeypatch):
+    from face_bench.models.choice import choose_models
+
+    config = _two_models(tmp_path)
+    registry = build_registry(config, cache_dir=tmp_path)
+    assert "by-name" in registry.names() and "by-name" not in registry.default_names()
+    unnamed = [spec.name for spec, _ in choose_models(registry, ()).ready]
+    assert "usual" in unnamed and "by-name" not in unnamed
+    named = [spec.name for spec, _ in choose_models(registry, ("by-name",)).ready]
+    assert named == ["by-name"]
+    given = build_registry(config, {"by-name": TINY_ONNX}, cache_dir=tmp_path)
+    assert "by-name" in [spec.name for spec, _ in choose_models(given, ()).ready]
+    monkeypatch.setenv(env_var_for("by-name"), str(TINY_ONNX))
+    assert "by-name" in [spec.name for spec, _ in choose_models(registry, ()).ready]
+
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_NETWORKS = ("sface", "mobilefacenet-192", "mobilefacenet-512", "effb0-arcface", "hse-faceres")
+
+
+def test_the_repository_config_registers_the_real_networks_with_provenance():
+    registry = build_registry(load_config(REPO / "face-bench.toml"))
+    assert set(REAL_NETWORKS) <= set(registry.names())
+    # A run without --model (make run, the CI gate): dlib, SFace and JAPANESE FACE v1.
+    assert registry.default_names() == ["dlib", JF1, "sface"]
+    for name in REAL_NETWORKS:
+        spec = registry.get(name)
+        assert spec.source and spec.licence and spec.description, name
+        assert spec.alignment == "arcface" and spec.similarity == "cosine", name
+        assert spec.path and (REPO / spec.path).name.endswith(".onnx"), name
+    # HSE FaceRec scores higher on LFW fold 1 fed BGR than RGB (README, face-bench.toml).
+    assert registry.get("hse-faceres").color_order == "BGR"
+    # The as-shipped SFace file is the cleaned one's twin: same preprocessing, by name only.
+    shipped, clean = registry.get("sface-as-shipped"), registry.get("sface")
+    assert shipped.preprocessing() == clean.preprocessing() and not shipped.default
+
+
+@needs_shared
+def test_the_repository_configs_real_networks_are_ready():
+    registry = build_registry(load_config(REPO / "face-bench.toml"))
+    for name in (*REAL_NETWORKS, "sface-as-shipped"):
+        status = registry.status(name)
+        assert status.ready, f"{name}: {status.message}"

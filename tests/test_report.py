@@ -22,6 +22,8 @@ from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
+from face_bench.models.registry import BUILTIN_MODELS
+from face_bench.models.weights_files import weights_sha256
 
 runner = CliRunner()
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,7 +45,8 @@ def _config(folder: Path) -> Path:
         f'[models.standin]\nbackend = "onnx"\npath = "{TINY_ONNX.as_posix()}"\n'
         "input_size = [224, 224]\n"
         "mean = [0.485, 0.456, 0.406]\nstd = [0.229, 0.224, 0.225]\n"
-        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n',
+        'embedding_size = 512\nsimilarity = "cosine"\nthreshold = 0.4\n'
+        'source = "tiny random stand-in, ../shared/models"\nlicence = "test data only"\n',
         encoding="utf-8",
     )
     return path
@@ -82,6 +85,19 @@ def _ok(runs: dict, name: str) -> tuple[Path, str]:
 
 def _srcs(page: str) -> list[str]:
     return [html.unescape(s) for s in re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)]
+
+
+@needs_shared
+@pytest.mark.slow
+def test_model_table_gives_each_models_source_licence_and_sha256(report_runs: dict) -> None:
+    _folder, page = _ok(report_runs, "self")
+    table = page[page.index('id="models"') :]
+    table = table[: table.index("</table>")]
+    assert "<th>Source</th><th>Licence</th>" in table
+    assert "tiny random stand-in, ../shared/models</td><td>test data only</td>" in table
+    dlib = BUILTIN_MODELS["dlib"]
+    assert f"<td>{html.escape(dlib.licence or '')}</td>" in table
+    assert f'title="{weights_sha256(TINY_ONNX)}"' in table
 
 
 @needs_shared

@@ -60,8 +60,12 @@ def choose_models(registry: Registry, requested: tuple[str, ...]) -> ModelChoice
     Weights present but of the wrong shape or not ONNX are an error for any model:
     running without it would silently change what is compared.
     """
-    names = list(dict.fromkeys(requested)) or registry.names()
     required = required_models(registry, requested)
+    # Without --model: the default models, and any other whose weights were given by name.
+    names = list(dict.fromkeys(requested)) or [
+        *registry.default_names(),
+        *(n for n in registry.names() if n in required and n not in registry.default_names()),
+    ]
     ready: list[tuple[ModelSpec, Path]] = []
     skipped: list[ModelStatus] = []
     for name in names:

@@ -85,6 +85,12 @@ class ModelSpec(BaseModel):
         "dlib's own code (num_jitters > 1 always uses dlib's own code)",
     )
     description: str = ""
+    default: bool = Field(
+        True,
+        description="run when no --model is given; false registers a model that runs only "
+        "by name (--model NAME), so adding it changes neither make run nor the CI gate",
+    )
+    licence: str | None = Field(None, description="the weights' licence, as their source states")
 
     @model_validator(mode="after")
     def _runtime_fits_backend(self) -> ModelSpec:
@@ -183,6 +189,7 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         chip_size=150,
         chip_padding=0.25,
         runtime="onnx",
+        licence="public domain, as its author released it (github.com/davisking/dlib-models)",
         description="dlib ResNet face descriptor (HOG detector, 5-point alignment), 128-d",
     ),
     "japanese-face-v1": ModelSpec(
@@ -201,6 +208,7 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         threshold=0.4,
         chip_size=224,
         chip_padding=0.1,
+        licence="its author's licence, which forbids redistribution",
         description="EfficientNetV2 + ArcFace fine-tuned on Japanese faces, 512-d",
     ),
 }
@@ -250,6 +258,10 @@ class Registry:
 
     def names(self) -> list[str]:
         return list(self.specs)
+
+    def default_names(self) -> list[str]:
+        """The models a run uses when none is named: those not marked ``default = false``."""
+        return [name for name, spec in self.specs.items() if spec.default]
 
     def get(self, name: str) -> ModelSpec:
         if name not in self.specs:

@@ -475,6 +475,8 @@ def _model_rows(results, colors) -> list[dict[str, Any]]:
             "sha_short": m.weights_sha256[:12],
             "sha": m.weights_sha256,
             "path": m.weights_path,
+            "source": m.source,
+            "licence": m.licence,
         }
         for m in results.models
     ]

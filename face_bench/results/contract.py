@@ -54,6 +54,9 @@ class ModelInfo(_Strict):
     weights_path: str
     embedding_size: int
     preprocessing: dict[str, Any]
+    # Provenance, from the model's spec: where the weights come from and their licence.
+    source: str | None = None
+    licence: str | None = None
 
 
 class ModelRun(_Strict):

@@ -124,6 +124,8 @@ def _model_infos(
                 **identities[spec.name]["preprocessing"],
                 **identities[spec.name]["faces"],
             },
+            source=spec.source,
+            licence=spec.licence,
         )
         for spec, weights in plan.chosen
     ]

@@ -66,6 +66,10 @@ class LfwModelResult:
     embeddings_cached: int
     note: str | None = None
     fallback_images: int = 0  # images only the fallback detector found a face in
+    # Provenance: the weights' SHA-256 and, from the model's spec, their source and licence.
+    weights_sha256: str | None = None
+    source: str | None = None
+    licence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,11 +223,18 @@ def _score_models(
     """Every chosen model's protocol figures, and its scores (NaN where an image failed)."""
     results: list[LfwModelResult] = []
     scores_by_model: dict[str, np.ndarray] = {}
-    for spec, _weights in embedded.chosen:
+    from face_bench.models.weights_files import weights_sha256
+
+    for spec, weights in embedded.chosen:
         emb = embedded.embeddings[spec.name]
         scores, result = _score_model(spec, emb, names, pair_set, on_fail)
         scores_by_model[spec.name] = scores
-        results.append(dataclasses.replace(result, fallback_images=len(emb.fallback)))
+        provenance = {
+            "weights_sha256": weights_sha256(weights),
+            "source": spec.source,
+            "licence": spec.licence,
+        }
+        results.append(dataclasses.replace(result, fallback_images=len(emb.fallback), **provenance))
     return results, scores_by_model
 
 
