@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.faces.locate import FaceSettings
+from face_bench.models import onnx_repair
 from face_bench.models.onnx_backend import OnnxModel, make_session, to_tensor
-from face_bench.models.onnx_repair import dequantize, repair_graph
+from face_bench.models.onnx_repair import dequantize, graph_changes, repair_graph
 from face_bench.models.registry import ModelSpec
 from face_bench.run.embed import _model_identity
 
@@ -186,3 +187,18 @@ def test_models_inspect_of_the_shipped_yunet_says_it_dequantized():
     assert result.exit_code == 0, result.output
     changes = json.loads(result.stdout)["changed_in_memory"]
     assert len(changes) == 1 and "per-tensor or per-axis scales" in changes[0]
+
+
+@needs_sface
+def test_the_changes_are_remembered_by_digest_so_a_rerun_parses_nothing(tmp_path, monkeypatch):
+    digest = sha256(SFACE_SHIPPED)
+    first = graph_changes(SFACE_SHIPPED, digest, tmp_path)
+    assert first == repair_graph(SFACE_SHIPPED).changes
+
+    def no_parse(path):
+        raise AssertionError(f"parsed {path} again")
+
+    monkeypatch.setattr(onnx_repair, "repair_graph", no_parse)
+    assert graph_changes(SFACE_SHIPPED, digest, tmp_path) == first
+    with pytest.raises(AssertionError, match="parsed"):
+        graph_changes(SFACE_SHIPPED, "another digest", tmp_path)

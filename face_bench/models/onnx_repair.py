@@ -163,3 +163,33 @@ def repair_graph(path: Path) -> GraphRepair:
     if path.suffix.lower() == ".onnx" and external_data_files(path):
         return GraphRepair(None, ())
     return _repair_cached((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+
+
+def graph_changes(path: Path, sha256: str, memo_dir: Path | None = None) -> tuple[str, ...]:
+    """What ``repair_graph`` changes in the file whose SHA-256 is ``sha256``.
+
+    Remembered in ``memo_dir`` by that digest, so a cached rerun neither imports ``onnx``
+    nor parses the graph just to name the changes in its cache key.
+    """
+    import json
+
+    memo = memo_dir / "onnx-repairs.json" if memo_dir else None
+    known: dict = {}
+    if memo and memo.is_file():
+        try:
+            known = json.loads(memo.read_text(encoding="utf-8"))
+            if isinstance(known.get(sha256), list):
+                return tuple(str(change) for change in known[sha256])
+        except (OSError, ValueError, AttributeError):
+            known = {}
+    changes = repair_graph(path).changes
+    if memo:
+        from face_bench.core.io import atomic_write_text
+
+        known[sha256] = list(changes)
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(memo, json.dumps(known, indent=0, sort_keys=True))
+        except OSError:
+            pass  # an unwritable memo only costs the next run a parse
+    return changes

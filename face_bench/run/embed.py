@@ -51,9 +51,9 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
         "faces": settings.identity(),
     }
     if spec.backend == "onnx":  # an export mended in memory: what was changed is part of it
-        from face_bench.models.onnx_repair import repair_graph
+        from face_bench.models.onnx_repair import graph_changes
 
-        changes = repair_graph(weights).changes
+        changes = graph_changes(weights, digest, cache_dir)
         if changes:
             identity["graph_changes"] = list(changes)
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
