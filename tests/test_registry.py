@@ -404,3 +404,15 @@ def test_the_repository_configs_real_networks_are_ready():
     for name in (*REAL_NETWORKS, "sface-as-shipped"):
         status = registry.status(name)
         assert status.ready, f"{name}: {status.message}"
+
+
+@needs_shared
+def test_models_command_says_which_models_run_by_name(tmp_path):
+    config = _two_models(tmp_path)
+    result = runner.invoke(
+        app, ["models", "--config", str(config.path), "--cache-dir", str(tmp_path / "c")]
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
+            if line.count("│") > 3}  # fmt: skip
+    assert "by name" in rows["by-name"] and "by default" in rows["usual"]

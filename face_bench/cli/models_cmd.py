@@ -115,12 +115,13 @@ def models(
         ]
         stdout.print_json(json.dumps(rows, ensure_ascii=False))
         return
-    columns = ["model", "backend", "status", "similarity", "threshold", "input", "dim"]
+    columns = ["model", "backend", "status", "runs", "similarity", "threshold", "input", "dim"]
     table_rows = [
         [
             s.spec.name,
             _backend(s.spec),
             Text(s.state, style="green" if s.ready else "red"),
+            "by default" if s.spec.default else "by name",
             s.spec.similarity,
             f"{s.spec.threshold:g}",
             f"{s.spec.input_size[0]}x{s.spec.input_size[1]} {s.spec.color_order}",

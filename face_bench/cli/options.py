@@ -154,7 +154,8 @@ ModelOpt = Annotated[
         "--model",
         "-m",
         metavar="NAME",
-        help="Model to run (repeatable). Default: every registered model.",
+        help="Model to run (repeatable). Default: every registered model but those marked "
+        "default = false in the config file (`face-bench models`, column runs).",
     ),
 ]
 AlignOpt = Annotated[
