@@ -130,10 +130,10 @@ def _run_script(text: str, folder: Path) -> subprocess.CompletedProcess[str]:
     work = folder / "work"
     baselines = work / "tests" / "baselines"
     baselines.mkdir(parents=True)
-    shutil.copy(REPO / "tests" / "baselines" / "young_women-40.json", baselines)
+    shutil.copy(REPO / "tests" / "baselines" / "headline-60.json", baselines)
     gate_run = work / "out" / "gate-run"  # what the CI page's `roc ... --out out/gate-run` left
     gate_run.mkdir(parents=True)
-    shutil.copy(REPO / "tests" / "baselines" / "young_women-40.json", gate_run / "results.json")
+    shutil.copy(REPO / "tests" / "baselines" / "headline-60.json", gate_run / "results.json")
     (work / "example.py").write_text(text, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     command = [sys.executable, "example.py"]
