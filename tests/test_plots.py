@@ -202,6 +202,38 @@ def test_plot_umap_many_identities(tmp_path):
     _png_size(plots.plot_umap(panels, tmp_path / "umap.png"))
 
 
+# Names are data: a name that reads as mathtext must be drawn as typed, and a huge one
+# shortened as the terminal shortens it, in every figure and every place a name is drawn.
+MATH = r"$\undefinedmacro{x}$"
+HUGE = "x" * 10_000
+
+
+@pytest.mark.parametrize("name", [MATH, HUGE, "$a$ and $b$", "a$b"])
+def test_every_figure_draws_any_name_as_plain_text_of_bounded_width(tmp_path, scores, name):
+    gen, imp = scores["dlib"]
+    fmr, tmr = _rates(-gen, -imp)
+    _png_size(plots.plot_roc([plots.RocSeries(name, fmr, tmr, 0.9)], tmp_path / "roc.png", name))
+    _png_size(
+        plots.plot_roc([plots.RocSeries(name, fmr, tmr, 0.9)], tmp_path / "r.png", log_x=False)
+    )
+    det = plots.DetSeries(name, fmr, 1 - tmr, 0.04)
+    _png_size(plots.plot_det([det], tmp_path / "det.png", name))
+    _png_size(plots.plot_sweep([_sweep_panel(name, gen, imp, True)], tmp_path / "s.png", name))
+    marker = plots.Marker(name, 0.6, 0.5)
+    panel = plots.ScorePanel(name, name, gen, imp, [marker], True)
+    _png_size(plots.plot_score_histograms([panel], tmp_path / "h.png", name))
+    rates = [plots.SubsetRate(name, name, 0.01, 0.02), plots.SubsetRate("b", name, 0.0, 0.1)]
+    _png_size(plots.plot_subset_bars(rates, tmp_path / "b.png", name, thresholds={name: 0.6}))
+    threshold = np.linspace(0, 1, 50)
+    curve = plots.RateCurve(name, name, name, threshold, threshold, 1 - threshold, 0.5, True)
+    _png_size(plots.plot_error_rates([curve], tmp_path / "rates.png", name))
+    coords, identities = _blobs(3, [name, "b", "c"])
+    umap = plots.plot_umap(
+        [plots.EmbeddingPanel(name, coords, identities)], tmp_path / "u.png", name
+    )
+    _png_size(umap)
+
+
 def test_plot_umap_rejects_bad_shapes(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         plots.plot_umap([plots.EmbeddingPanel("dlib", np.zeros((4, 3)), list("abcd"))], tmp_path)

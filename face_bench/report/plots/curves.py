@@ -11,6 +11,7 @@ import numpy as np
 
 from face_bench.report.plots.limits import draw_limits, fmr_limits, log_low
 from face_bench.report.plots.style import (
+    TITLE_WIDTH,
     _as_array,
     _figure,
     _model_colors,
@@ -18,6 +19,7 @@ from face_bench.report.plots.style import (
     _pct,
     _pct_formatter,
     _same_length,
+    shown,
     subset_styles,
     thin_indices,
 )
@@ -120,6 +122,8 @@ def plot_roc(
     ``fpr`` and ``tpr`` are fractions in [0, 1]; the AUC in the legend is taken as
     given.
     """
+    from matplotlib.ticker import NullFormatter
+
     curves, colors, arrays = _curve_inputs(curves, RocSeries, "plot_roc", title, model_colors)
 
     x_lo, limits = 0.0, []
@@ -132,7 +136,7 @@ def plot_roc(
         ax = fig.add_subplot()
         for c, (fpr, tpr) in zip(curves, arrays, strict=True):
             keep = thin_indices([np.log10(fpr) if log_x else fpr, tpr])
-            label = c.label if c.auc is None else f"{c.label} (AUC {c.auc:.4f})"
+            label = shown(c.label) if c.auc is None else f"{shown(c.label)} (AUC {c.auc:.4f})"
             ax.plot(
                 fpr[keep],
                 tpr[keep],
@@ -146,6 +150,7 @@ def plot_roc(
             ax.set_xscale("log")
             ax.set_xlim(x_lo, 1.0)
             ax.xaxis.set_major_formatter(_pct_formatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels are mathtext
             ax.grid(True, which="minor", alpha=0.12)
             draw_limits(ax, limits, float, x_lo)
         else:
@@ -158,7 +163,7 @@ def plot_roc(
             "False match rate (impostor pairs accepted)" + (", log scale" if log_x else "")
         )
         ax.set_ylabel("True match rate (genuine pairs accepted)")
-        ax.set_title(title)
+        ax.set_title(shown(title, TITLE_WIDTH))
         ax.legend(loc="lower right")
     return Path(path)
 
@@ -245,7 +250,8 @@ def plot_det(
             y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
             keep = thin_indices([x, y])
             color = colors[c.label]
-            label = c.label if c.eer is None else f"{c.label} (EER {c.eer * 100:.2f}%)"
+            label = shown(c.label)
+            label += "" if c.eer is None else f" (EER {c.eer * 100:.2f}%)"
             (line,) = ax.plot(
                 x[keep], y[keep], color=color, linestyle=colors[("style", c.label)], label=label
             )
@@ -266,7 +272,7 @@ def plot_det(
         ax.set_ylim(ndtri(y_lo), ndtri(hi))
         ax.set_xlabel("False match rate (FMR, normal deviate scale)")
         ax.set_ylabel("False non-match rate (FNMR, normal deviate scale)")
-        ax.set_title(title)
+        ax.set_title(shown(title, TITLE_WIDTH))
         for kind in ("default", "target", "EER"):
             if kind in used_marks:  # one legend entry per marker shape, in grey
                 ax.plot(

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from face_bench.report.plots.style import _figure, _grid, _note_cjk, _panel_size
+from face_bench.report.plots.style import (
+    TITLE_WIDTH,
+    _figure,
+    _grid,
+    _note_cjk,
+    _panel_size,
+    shown,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -76,7 +83,7 @@ def _scatter_panel(ax, panel, coords, names, style, axis_labels, show_legend: bo
             continue
         ax.scatter(coords[mask, 0], coords[mask, 1], s=size, color=color, marker=marker,
                    alpha=0.85, linewidths=0.3, edgecolors="white")  # fmt: skip
-    ax.set_title(panel.model)
+    ax.set_title(shown(panel.model))
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     # Projection units are arbitrary; tick values would only invite reading them.
@@ -92,7 +99,7 @@ def _identity_legend(fig, style) -> None:
     from matplotlib.lines import Line2D
 
     handles = [
-        Line2D([], [], color=color, marker=marker, linestyle="none", markersize=8, label=n)
+        Line2D([], [], color=color, marker=marker, linestyle="none", markersize=8, label=shown(n))
         for n, (color, marker) in style.items()
     ]
     fig.legend(handles=handles, loc="outside right upper", title="Identity")
@@ -122,11 +129,11 @@ def plot_umap(
     show_legend = len(identities) <= MAX_LEGEND_IDENTITIES
     width, height = _panel_size(len(panels), 5.4, 5.2)
     if show_legend and identities:
-        width += 1.2 + 0.09 * max(len(n) for n in identities)
+        width += 1.2 + 0.09 * max(len(shown(n)) for n in identities)
     with _figure(path, width, height) as fig:
         for ax, panel, (coords, names) in zip(_grid(fig, len(panels)), panels, data, strict=True):
             _scatter_panel(ax, panel, coords, names, style, axis_labels, show_legend)
         if show_legend and identities:
             _identity_legend(fig, style)
-        fig.suptitle(title)
+        fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from face_bench.report.plots.style import (
+    TITLE_WIDTH,
     _as_array,
     _figure,
     _model_colors,
     _note_cjk,
     _pct_formatter,
     _same_length,
+    shown,
     subset_styles,
     thin_indices,
 )
@@ -77,7 +79,7 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                         np.clip(rate[keep], 1e-9, None),
                         color=colors[model],
                         linestyle=styles[c.subset],
-                        label=f"{c.subset}",
+                        label=shown(c.subset),
                     )
                 ax.set_yscale("log")
                 ax.set_ylim(max(floor / 2, 1e-7), 1.2)
@@ -94,12 +96,12 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                     )
                 ax.set_ylabel(f"{name} (log scale)")
                 if row == 0:
-                    ax.set_title(model, color=colors[model], fontweight="bold")
+                    ax.set_title(shown(model), color=colors[model], fontweight="bold")
                 else:
                     hint = ""
                     if mine[0].lower_is_same is not None:
                         hint = " (lower = same person)" if mine[0].lower_is_same else ""
-                    ax.set_xlabel(f"threshold, {mine[0].units}{hint}")
+                    ax.set_xlabel(f"threshold, {shown(mine[0].units)}{hint}")
                     ax.legend(
                         loc="upper center",
                         bbox_to_anchor=(0.5, -0.2),
@@ -108,5 +110,5 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                         title="line style = subset",
                     )
         if title:
-            fig.suptitle(title)
+            fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)

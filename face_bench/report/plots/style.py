@@ -29,6 +29,19 @@ MAX_PLOT_POINTS = 2000
 
 _MAX_COLS = 3
 
+NAME_WIDTH = 40
+"""Names (models, subsets, identities, markers) are shortened to this in figures, as in the
+terminal: a 10 kB identity must not make a figure 100,000 px wide."""
+TITLE_WIDTH = 160
+
+
+def shown(name: object, width: int = NAME_WIDTH) -> str:
+    """A name as a figure draws it: invisible characters escaped, shortened in the middle."""
+    from face_bench.core.text import display
+
+    return display(name, width)
+
+
 # Preferred first: Japanese glyph shapes for identity names such as 新垣結衣.
 _CJK_FONTS = (
     "Noto Sans CJK JP",
@@ -160,7 +173,9 @@ def _rc(texts: Sequence[str] | None = None) -> dict[str, Any]:
         "svg.hashsalt": "face-bench",  # stable SVG ids: reruns are byte-identical
         # SVG text stays <text> (searchable, editable, a tenth of the size), not glyph paths.
         "svg.fonttype": "none",
-        # Names are data: "$x$" in a model, subset or identity name is drawn as typed.
+        # Every label is plain text: a name holding "$...$" must never be read as mathtext
+        # (an unknown macro would crash the figure). face-bench's own tick labels are
+        # plain too (percentages), so nothing here needs mathtext.
         "text.parse_math": False,
     }
 

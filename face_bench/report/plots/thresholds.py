@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from face_bench.report.plots.style import (
+    TITLE_WIDTH,
     _as_array,
     _figure,
     _grid,
@@ -18,6 +19,7 @@ from face_bench.report.plots.style import (
     _note_cjk,
     _panel_size,
     _same_length,
+    shown,
     thin_indices,
 )
 
@@ -114,7 +116,7 @@ def _draw_markers(ax: Axes, markers: Sequence[Marker]) -> None:
         style = _marker_style(m.name, extra)
         if style in _EXTRA_MARKER_STYLES:
             extra += 1
-        label = f"{m.name} {m.threshold:.{decimals}f}"
+        label = f"{shown(m.name)} {m.threshold:.{decimals}f}"
         if m.f1 is not None and np.isfinite(m.f1):
             label += f" (F1 {m.f1:.{f1_decimals}f})"
         ax.axvline(m.threshold, color="#222222", linestyle=style, linewidth=1.5, label=label)
@@ -122,8 +124,8 @@ def _draw_markers(ax: Axes, markers: Sequence[Marker]) -> None:
 
 def _axis_units(units: str, lower_is_same: bool | None) -> str:
     if lower_is_same is None:
-        return units
-    return f"{units} ({'lower' if lower_is_same else 'higher'} = same person)"
+        return shown(units)
+    return f"{shown(units)} ({'lower' if lower_is_same else 'higher'} = same person)"
 
 
 def _legend_below(ax: Axes, ncol: int = 2) -> None:
@@ -137,7 +139,7 @@ def _label_panel(ax, panel, colors: Mapping[str, str], ylabel: str) -> None:
     """Axis labels in the model's units, the model as a coloured title, legend below."""
     ax.set_xlabel(_axis_units(panel.units, panel.lower_is_same))
     ax.set_ylabel(ylabel)
-    ax.set_title(panel.model, color=colors[panel.model], fontweight="bold")
+    ax.set_title(shown(panel.model), color=colors[panel.model], fontweight="bold")
     _legend_below(ax)
 
 
@@ -183,7 +185,7 @@ def plot_sweep(
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(threshold[0], threshold[-1])
             _label_panel(ax, panel, colors, "Metric value")
-        fig.suptitle(title)
+        fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)
 
 
@@ -306,8 +308,8 @@ def plot_score_histograms(
             low.set_yscale("log")
             low.set_ylim(floor, max(float(d.max()) for d in densities.values()) * 3)
             top.set_ylabel("Density")
-            top.set_title(panel.model, color=color, fontweight="bold")
+            top.set_title(shown(panel.model), color=color, fontweight="bold")
             _label_panel(low, panel, colors, "Density, log scale")
             low.set_title("")
-        fig.suptitle(title)
+        fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)
