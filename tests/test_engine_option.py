@@ -29,3 +29,45 @@ def test_engine_ray_without_ray_installed_fails_before_any_work(monkeypatch, tmp
     assert "pip install 'face-bench[ray]'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (cache / "embeddings").exists()  # nothing was embedded
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("address", ["ray://127.0.0.1:{port}", "ray://notahost.invalid:6379"])
+def test_an_unreachable_ray_address_is_refused_at_once(address):
+    import time
+
+    from face_bench.core.errors import EngineError
+    from face_bench.embedding import ray_engine
+
+    address = address.format(port=_closed_port())
+    started = time.monotonic()
+    with pytest.raises(EngineError, match="cannot reach the Ray cluster at"):
+        ray_engine._check_reachable(address)
+    assert time.monotonic() - started < ray_engine.CONNECT_TIMEOUT_S + 2
+
+
+def test_a_ray_address_that_never_answers_is_refused_within_the_bound(monkeypatch):
+    import socket
+    import time
+
+    from face_bench.core.errors import EngineError
+    from face_bench.embedding import ray_engine
+
+    def silent(*_args, **_kwargs):  # a host that drops every packet
+        time.sleep(3)
+        raise TimeoutError
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    monkeypatch.setattr(ray_engine, "CONNECT_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(EngineError, match=r"no answer within 0.5 s"):
+        ray_engine._check_reachable("ray://192.0.2.1:10001")
+    assert time.monotonic() - started < 3

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -206,3 +207,24 @@ def test_a_block_task_whose_worker_dies_is_retried(cluster, tmp_path):
     runner.join(timeout=120)
     assert results == [(0, 1)]  # Ray retried the block on another worker
     assert int(marker.read_text()) != first
+
+
+@needs_shared
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "notahost.invalid:6379"])
+def test_an_unreachable_ray_address_ends_the_run_with_exit_35_at_once(tmp_path, address):
+    from face_bench.embedding.ray_engine import CONNECT_TIMEOUT_S
+
+    args = ["roc", "--subset", "young_women", "--data", str(JP_FACES), "--model", "dlib",
+            "--sample", "4", "--cache-dir", str(tmp_path / "cache"), "--out",
+            str(tmp_path / "out"), "--engine", "ray", "--ray-address", address]  # fmt: skip
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "face_bench", *args], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 35, run.stderr
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"face-bench: error: cannot reach the Ray cluster at {address}")
+    )
+    assert time.monotonic() - started < CONNECT_TIMEOUT_S + 60  # start-up included

@@ -27,12 +27,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from face_bench.core.errors import EngineError, FaceBenchError
+from face_bench.core.errors import EngineError, FaceBenchError, StoppedRunError
 from face_bench.embedding import workers
 from face_bench.faces.locate import FaceSettings
 
 BATCH_IMAGES = 16  # images per actor call: large enough to batch ONNX, small enough to spread
 MAX_RETRIES = 3  # restarts of a dead actor, and retries of the batch it held
+CONNECT_TIMEOUT_S = 10.0
+"""How long a cluster address may take to answer before the run stops with exit 35. Ray's
+own client retries an unreachable address for many minutes without a word."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Cluster:
             cls._current = cls(ray, started_here=False)
             return cls._current
         address = options.address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            _check_reachable(address)
         # face-bench speaks for the run: Ray's own notices stay off the terminal (errors
         # still surface as face-bench's one-line messages).
         logging.getLogger("ray").setLevel(logging.ERROR)
@@ -121,6 +126,55 @@ class Cluster:
             self.ray.shutdown()
         if Cluster._current is self:
             Cluster._current = None
+
+
+def _bootstrap_target(address: str) -> tuple[str, int] | None:
+    """The host and port Ray will connect to for ``address`` (None: Ray decides, e.g.
+    ``local``, or an address form this check does not know)."""
+    if address.startswith("ray://"):
+        target: str | None = address.removeprefix("ray://")
+    else:
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+
+            target = canonicalize_bootstrap_address(address)  # "auto": the recorded cluster
+        except Exception:  # an address Ray itself will refuse, with its own message
+            return None
+    host, sep, port = (target or "").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse, within ``CONNECT_TIMEOUT_S``, a cluster address that nothing answers at (an
+    unknown host, a closed port, a host that drops packets), before Ray starts retrying."""
+    import socket
+    import threading
+
+    target = _bootstrap_target(address)
+    if target is None:
+        return
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:  # name lookup included: getaddrinfo has no timeout of its own
+        try:
+            socket.create_connection(target, timeout=CONNECT_TIMEOUT_S).close()
+            outcome.append(None)
+        except Exception as exc:  # OSError, or a host name no encoding can carry
+            outcome.append(exc)
+
+    probe = threading.Thread(target=connect, name="face-bench-ray-probe", daemon=True)
+    probe.start()
+    probe.join(CONNECT_TIMEOUT_S + 1)
+    if outcome and outcome[0] is None:
+        return
+    if not outcome or isinstance(outcome[0], TimeoutError):
+        reason = f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    else:
+        error = outcome[0]
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    raise EngineError(f"cannot reach the Ray cluster at {address}: {reason}")
 
 
 @contextlib.contextmanager
@@ -192,7 +246,7 @@ def _translated(exc: BaseException) -> BaseException:
     """
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, FaceBenchError | KeyboardInterrupt):
+        if isinstance(seen, FaceBenchError | StoppedRunError | KeyboardInterrupt):
             return seen
         seen = seen.__cause__ or seen.__context__
     if type(exc).__module__.startswith("ray"):
