@@ -263,6 +263,54 @@ def test_cache_dir_with_home_tilde_expands(monkeypatch, tmp_path):
     assert fio.default_cache_dir() == tmp_path / "c"
 
 
+@pytest.mark.parametrize("how", ["option", "variable"])
+def test_a_home_tilde_in_the_cache_dir_expands_and_makes_no_literal_folder(
+    monkeypatch, tmp_path, how
+):
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    args = ["datasets", "--format", "json"]
+    if how == "option":
+        args += ["--cache-dir", "~/x"]
+    else:
+        monkeypatch.setenv("FACE_BENCH_CACHE_DIR", "~/x")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f'"location": "{home / "x" / "datasets"}' in result.stdout
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "named"),
+    [
+        (["datasets", "--cache-dir", "~nosuchuser_face_bench/x"], 31, "--cache-dir"),
+        (["datasets", "--cache-dir", "$HOME/x"], 31, "$HOME"),
+        (["roc", "--data", "~nosuchuser_face_bench/d"], 10, "--data"),
+        (["roc", "--data", "DATA", "--out", "~nosuchuser_face_bench/o"], 30, "--out"),
+    ],
+)
+def test_a_path_that_no_shell_expanded_is_one_line_with_its_exit_code(
+    monkeypatch, tmp_path, args, code, named
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "DATA" / "someone").mkdir(parents=True)
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1 and named in result.stderr
+    assert "Traceback" not in result.output
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(("~", "$"))]
+
+
+def test_the_cache_variable_that_names_no_home_is_named_in_its_line(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FACE_BENCH_CACHE_DIR", "~nosuchuser_face_bench/x")
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 31
+    assert result.stderr.startswith("face-bench: error: $FACE_BENCH_CACHE_DIR")
+
+
 # --- item 17: worker count from the CPUs this process may use -----------------------------
 
 

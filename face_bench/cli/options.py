@@ -197,12 +197,32 @@ DlibRuntimeOpt = Annotated[
         "descriptors, much faster) or on dlib's own code.",
     ),
 ]
+
+
+def _cache_dir_value(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--cache-dir`` (or ``$FACE_BENCH_CACHE_DIR``) with ``~`` expanded; a ``~`` naming
+    no home folder is exit 31 with one line, never a folder named ``~`` (see ``user_path``)."""
+    if value is None:
+        return None
+    from face_bench.cli.app import fail
+    from face_bench.core.errors import CacheDirError
+    from face_bench.core.io import user_path
+
+    source = getattr(ctx.get_parameter_source("cache_dir"), "name", "")  # click's enum
+    shown = "$FACE_BENCH_CACHE_DIR" if source == "ENVIRONMENT" else "--cache-dir"
+    try:
+        return user_path(value, shown, CacheDirError)
+    except CacheDirError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+
+
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--cache-dir",
         help="Embedding cache (default $XDG_CACHE_HOME/face-bench).",
         envvar="FACE_BENCH_CACHE_DIR",
+        callback=_cache_dir_value,
     ),
 ]
 WorkersOpt = Annotated[
@@ -313,13 +333,14 @@ BaselineOpt = Annotated[
 def parse_weights(values: list[str] | tuple[str, ...] | None) -> dict[str, Path]:
     """``NAME=PATH`` pairs from ``--weights``."""
     from face_bench.core.errors import ConfigError
+    from face_bench.core.io import user_path
 
     out: dict[str, Path] = {}
     for value in values or []:
         name, sep, path = value.partition("=")
         if not sep or not name or not path:
             raise ConfigError(f"--weights expects NAME=PATH, got {value!r}")
-        out[name.strip()] = Path(path).expanduser()
+        out[name.strip()] = user_path(path, f"--weights {name.strip()}", ConfigError)
     return out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from face_bench.core.errors import ConfigError
-from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded
+from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded, user_path
 
 DEFAULT_CONFIG_NAME = "face-bench.toml"
 KNOWN_SECTIONS = {"models", "subsets", "weights", "gate"}
@@ -39,7 +39,7 @@ class Config:
 
 
 def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
+    path = user_path(value, "a path in the config file", ConfigError)
     return path if path.is_absolute() else (base / path)
 
 

@@ -36,18 +36,33 @@ def default_cache_dir() -> Path:
     folder literally named ``~`` wherever face-bench happens to run.
     """
     if os.environ.get("FACE_BENCH_CACHE_DIR"):
-        return _expanded(os.environ["FACE_BENCH_CACHE_DIR"], "FACE_BENCH_CACHE_DIR")
+        return user_path(os.environ["FACE_BENCH_CACHE_DIR"], "$FACE_BENCH_CACHE_DIR", CacheDirError)
     if os.environ.get("XDG_CACHE_HOME"):
-        return _expanded(os.environ["XDG_CACHE_HOME"], "XDG_CACHE_HOME") / "face-bench"
+        xdg = user_path(os.environ["XDG_CACHE_HOME"], "$XDG_CACHE_HOME", CacheDirError)
+        return xdg / "face-bench"
     return Path.home() / ".cache" / "face-bench"
 
 
-def _expanded(value: str, variable: str) -> Path:
-    path = Path(os.path.expanduser(value))  # noqa: PTH111 (Path raises for ~unknown)
-    if any(part.startswith("~") for part in path.parts):
-        raise CacheDirError(
-            f"{variable}={value!r}: '~' does not name a home folder here; give a full path"
+def user_path(
+    value: str | os.PathLike[str], what: str, error: type[FaceBenchError] = InputFileError
+) -> Path:
+    """A path a user gave, with ``~`` and ``~user`` expanded as a shell would have.
+
+    A value that reached face-bench quoted, from an environment variable or from a config
+    file was never expanded by a shell. A ``~`` that names no home folder here, or a
+    leading ``$VARIABLE`` left as written, is refused with ``error`` (one line) instead of
+    becoming a folder literally named ``~`` or ``$HOME`` in the working directory.
+    """
+    text = os.fspath(value)
+    path = Path(os.path.expanduser(text))  # noqa: PTH111 (Path raises for ~unknown)
+    tilde = next((part for part in path.parts if part.startswith("~")), None)
+    if tilde is not None:
+        raise error(
+            f"{what} {text!r}: {tilde!r} does not name a home folder here; give a full path"
         )
+    first = path.parts[0] if path.parts else ""
+    if first.startswith("$"):
+        raise error(f"{what} {text!r}: the variable {first} was not expanded; give a full path")
     return path
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from face_bench.core.config import DEFAULT_CONFIG_NAME, Config
 from face_bench.core.errors import DatasetError
-from face_bench.core.io import default_cache_dir
+from face_bench.core.io import default_cache_dir, user_path
 
 DATA_ENV = "FACE_BENCH_DATA"
 NO_DATA = (
@@ -104,7 +104,7 @@ def resolve_data(
         value, origin, base = config.data, f"data in {config.path}", config.base_dir
     else:
         raise DatasetError(NO_DATA)
-    path = Path(value).expanduser()
+    path = user_path(value, origin, DatasetError)
     if base is not None and not path.is_absolute():
         path = Path(os.path.normpath(base / path))  # tidy "a/b/../c", keep symlinks as named
     named = named_dataset(value)

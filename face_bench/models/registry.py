@@ -25,6 +25,7 @@ from pydantic import (
 
 from face_bench.core.config import Config
 from face_bench.core.errors import ConfigError, UnknownModelError, WeightsMissingError
+from face_bench.core.io import user_path
 from face_bench.models.spec_bounds import (
     MAX_EMBEDDING,
     MAX_SIDE,
@@ -288,7 +289,7 @@ class Registry:
             (f"--weights {name}=PATH", self.overrides.get(name), "not given"),
             (
                 f"${env}",
-                Path(os.environ[env]).expanduser() if os.environ.get(env) else None,
+                user_path(os.environ[env], f"${env}", ConfigError) if os.environ.get(env) else None,
                 "not set",
             ),
         ]

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from face_bench.core.errors import InputFileError
+from face_bench.core.io import user_path
 from face_bench.data.pairset import every_pair_of
 from face_bench.embedding.ray_engine import RayOptions
 
@@ -144,7 +146,7 @@ def compare_images(
     from face_bench.run.subset_scores import pair_values
 
     shown = [str(p) for p in images]
-    paths = [Path(p).expanduser() for p in images]
+    paths = [user_path(p, "image", InputFileError) for p in images]
     embedded = embed_files(
         paths,
         tuple(models),
