@@ -1,5 +1,5 @@
 """``python -m face_bench`` runs the CLI."""
 
-from face_bench.cli.app import main
+from face_bench.cli.entry import main
 
 main()

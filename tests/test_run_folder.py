@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,13 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.core.errors import CacheDirError, GateInputError, OutputError
-from face_bench.report.run_folder import MARKER, check_out_folder, run_folder
+from face_bench.report.run_folder import (
+    MARKER,
+    check_out_folder,
+    open_run_folder,
+    remove_stale,
+    run_folder,
+)
 
 runner = CliRunner()
 PEOPLE = ("尾野真千子", "麻生久美子", "Audrey Hepburn")
@@ -181,6 +190,50 @@ def test_a_rerun_replaces_the_previous_run_whole(tmp_path):
         (folder.staging / "results.json").write_text("second")
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "results.json"]
     assert json.loads((out / MARKER).read_text())["files"] == ["results.json"]
+
+
+def _killed_run(out: Path, publishing: bool = False) -> None:
+    """A run into ``out`` killed with SIGKILL while writing (or between the two renames of
+    its publish, when ``publishing``): only the kernel cleans up after it."""
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from face_bench.report.run_folder import open_run_folder\n"
+        "folder = open_run_folder(Path(sys.argv[1]))\n"
+        "(folder.staging / 'results.json').write_text('killed')\n"
+        "if sys.argv[2] == '1':\n"
+        "    folder.final.rename(folder.staging.name.replace('.partial-', '.old-', 1))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(out), str(int(publishing))],
+                         cwd=out.parent, check=False)  # fmt: skip
+    assert run.returncode == -signal.SIGKILL
+
+
+def test_a_killed_runs_partial_folder_is_removed_by_the_next_run_not_a_live_one(tmp_path):
+    out = tmp_path / "run"
+    live = open_run_folder(out)  # a run still writing into the same folder
+    try:
+        _killed_run(out)
+        assert len([p for p in tmp_path.iterdir() if ".partial-" in p.name]) == 2
+        with run_folder(out) as folder:
+            (folder.staging / "results.json").write_text("next")
+        assert [p for p in tmp_path.iterdir() if ".partial-" in p.name] == [live.staging]
+        assert (out / "results.json").read_text() == "next"
+    finally:
+        live.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_run_killed_while_publishing_gives_the_previous_run_back(tmp_path):
+    out = tmp_path / "run"
+    with run_folder(out) as folder:
+        (folder.staging / "results.json").write_text("previous")
+    _killed_run(out, publishing=True)
+    assert not out.exists()  # moved aside, the new one not yet in
+    assert remove_stale(out)  # the killed run's staging folder
+    assert (out / "results.json").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 @needs_shared

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import crashing_worker
 import pytest
-from conftest import JP_FACES, needs_shared
+from conftest import JP_FACES, needs_shared, session_processes
 
 from face_bench.core.processes import start_worker_server
 from face_bench.embedding import workers
@@ -48,22 +48,6 @@ def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
     assert [o[0] for o in outcomes] == [t[1] for t in tasks]
 
 
-def _session_processes(sid: int) -> list[str]:
-    """Command lines of live processes in session ``sid`` (zombies are already dead)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
-
-
 @needs_shared
 @pytest.mark.slow
 def test_sigterm_stops_workers_exits_143_and_leaves_no_process(tmp_path):
@@ -84,14 +68,14 @@ def test_sigterm_stops_workers_exits_143_and_leaves_no_process(tmp_path):
         assert run.poll() is None, "the run ended before it could be stopped"
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert len(_session_processes(run.pid)) >= 3  # the run, its fork server, its workers
+    assert len(session_processes(run.pid)) >= 3  # the run, its fork server, its workers
     os.kill(run.pid, signal.SIGTERM)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("face-bench: error: terminated")
     assert "Traceback" not in err
     time.sleep(2)
-    assert _session_processes(run.pid) == []
+    assert session_processes(run.pid) == []
 
 
 def test_the_server_preload_builds_the_face_detector_once_for_every_worker():

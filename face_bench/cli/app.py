@@ -21,7 +21,7 @@ from typer._click.core import Context as ClickContext
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from face_bench.core.deps import missing_dependency
-from face_bench.core.errors import FaceBenchError, InterruptedRunError, TerminatedRunError
+from face_bench.core.errors import FaceBenchError, InterruptedRunError, StoppedRunError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,32 +94,45 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def guarded(func: F) -> F:
-    """Map FaceBenchError subclasses, a missing third-party package and Ctrl-C to a one-line
-    message and their exit code."""
+    """Map FaceBenchError subclasses, a missing third-party package and stop signals to a
+    one-line message and their exit code. A stop signal wins over whatever the command did
+    after it: a run asked to stop never exits 0, even when a library swallowed the exception
+    the signal raised."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from face_bench.core.processes import handle_sigterm
+        from face_bench.core.signals import handle_stop_signals, received_stop
 
-        restore = handle_sigterm()  # SIGTERM stops workers and exits 143, as Ctrl-C does
+        restore = handle_stop_signals()  # SIGTERM/SIGHUP stop workers and exit 143/129
         try:
-            return func(*args, **kwargs)
-        except FaceBenchError as exc:
-            raise fail(str(exc), exc.exit_code) from None
-        except ModuleNotFoundError as exc:
-            missing = missing_dependency(exc)
-            if missing is None:
-                raise
-            raise fail(str(missing), missing.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail(
-                "interrupted; embeddings finished so far are kept in the cache",
-                InterruptedRunError.exit_code,
-            ) from None
+            try:
+                result = func(*args, **kwargs)
+            except FaceBenchError as exc:
+                raise _failed(received_stop() or exc) from None
+            except (StoppedRunError, KeyboardInterrupt) as exc:
+                raise _failed(exc) from None
+            except ModuleNotFoundError as exc:
+                missing = missing_dependency(exc)
+                if missing is None:
+                    raise
+                raise _failed(received_stop() or missing) from None
+            stop = received_stop()
+            if stop is not None:
+                raise _failed(stop)
+            return result
         finally:
             restore()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _failed(exc: BaseException) -> typer.Exit:
+    if isinstance(exc, FaceBenchError | StoppedRunError):
+        return fail(str(exc), exc.exit_code)
+    return fail(
+        "interrupted; embeddings finished so far are kept in the cache",
+        InterruptedRunError.exit_code,
+    )
 
 
 class RenamingCommand(typer.core.TyperCommand):
@@ -238,21 +251,48 @@ def main() -> None:
     """Console-script entry point."""
     import gc
 
+    from face_bench.core.signals import handle_stop_signals
+
+    handle_stop_signals()  # for the whole process: option parsing and exit as well
+    # multiprocessing's resource tracker (a helper process that unlinks the worker pools'
+    # semaphores) warns on stderr when a stopped run left it one to unlink: it cleans up
+    # as designed, and the run's own one line already said that it stopped.
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
     # Importing pandas, matplotlib and the typed results creates hundreds of thousands of
     # objects that live as long as the process; at the default thresholds (700, 10, 10) the
     # collector walks them all again and again, about 0.15 s of a 2 s warm run. Cycles are
     # still collected, just in larger batches.
     gc.set_threshold(10_000, 50, 100)
+    code: Any = 0
+    stopped: BaseException | None = None
     try:
         app()
     except SystemExit as done:
-        if done.code in (InterruptedRunError.exit_code, TerminatedRunError.exit_code):
-            _exit_now(int(done.code))
-        if (done.code is None or isinstance(done.code, int)) and _only_thread():
+        code = done.code
+    except (StoppedRunError, KeyboardInterrupt) as exc:  # outside a command (parsing, exit)
+        stopped = exc
+    finish(code, stopped)
+
+
+def finish(code: Any, stopped: BaseException | None = None) -> None:
+    """Leave with ``code``, or with a stop signal's code when one arrived at any point.
+
+    Signals that arrive from here on are only recorded: the exit itself is not cut short.
+    """
+    from face_bench.core.signals import received_stop, signals_deferred
+
+    with signals_deferred(reraise=False):
+        stop = stopped or received_stop()
+        if stop is not None:
+            stop_code = getattr(stop, "exit_code", InterruptedRunError.exit_code)
+            if code != stop_code:  # stopped outside a command: say so in its one line
+                _failed(stop)
+            _exit_now(stop_code)
+        if (code is None or isinstance(code, int)) and _only_thread():
             # Finished: every file is written and closed. Tearing down ~1,300 modules would
             # add 0.2 s to every command, so leave at once (exit handlers still run).
-            _exit_now(done.code or 0)
-        raise
+            _exit_now(code or 0)
+    sys.exit(code)
 
 
 def _only_thread() -> bool:

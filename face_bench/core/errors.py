@@ -1,7 +1,10 @@
 """Error types for face-bench.
 
 Every user-facing failure is a ``FaceBenchError`` subclass carrying its own exit
-code, so the CLI can map all of them in one place to a one-line message.
+code, so the CLI can map all of them in one place to a one-line message. A signal that
+stops a run (SIGINT, SIGTERM, SIGHUP) is a ``StoppedRunError`` instead, derived from
+``BaseException`` as ``KeyboardInterrupt`` is: no ``except Exception`` (face-bench's or a
+library's) can catch it and let the run go on or report it as another failure.
 """
 
 from __future__ import annotations
@@ -162,13 +165,31 @@ class MetricError(FaceBenchError):
     exit_code = 60
 
 
-class InterruptedRunError(FaceBenchError):
-    """The user pressed Ctrl-C; finished embeddings are already in the cache."""
+class StoppedRunError(BaseException):
+    """A signal stopped the run; finished embeddings are already in the cache.
 
-    exit_code = 130
+    Not an ``Exception``: a handler for errors must never swallow a stop request (the run
+    would finish and exit 0) or report it as something else (an unloadable model, a
+    failed image cached as such).
+    """
+
+    exit_code: int = 130
+    signal_name: str = "SIGINT"
 
 
-class TerminatedRunError(InterruptedRunError):
+class InterruptedRunError(StoppedRunError):
+    """The user pressed Ctrl-C (SIGINT): exit 128 + 2."""
+
+
+class TerminatedRunError(StoppedRunError):
     """SIGTERM (a supervisor, ``kill``, ``timeout``): handled like Ctrl-C, exit 128 + 15."""
 
     exit_code = 143
+    signal_name = "SIGTERM"
+
+
+class HangupRunError(StoppedRunError):
+    """SIGHUP (the terminal or SSH session closed): handled like Ctrl-C, exit 128 + 1."""
+
+    exit_code = 129
+    signal_name = "SIGHUP"

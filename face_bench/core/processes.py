@@ -3,23 +3,24 @@
 ``ProcessPoolExecutor.__exit__`` waits for every queued task; on Ctrl-C the workers die
 with the terminal's signal, but on SIGTERM (a supervisor, ``kill``, ``timeout``) only
 this process is told, so the workers would go on for the whole queue, holding memory and
-the pipeline's stdout. Here any exception cancels what is queued and ends the workers.
+the pipeline's stdout. Here any exception cancels what is queued and ends the workers
+(``core.signals`` turns SIGTERM and SIGHUP into exceptions).
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from face_bench.core.cpus import usable_cpus
-from face_bench.core.errors import FaceBenchError, TerminatedRunError
+from face_bench.core.errors import FaceBenchError
 from face_bench.core.io import default_cache_dir
 from face_bench.core.mainguard import require_main_guard
+from face_bench.core.signals import signals_deferred
 
 # What the embedding workers' server loads once for every worker (a module name, so this
 # light module needs none of it).
@@ -86,34 +87,17 @@ def stopping_pool(**kwargs: Any) -> Iterator[ProcessPoolExecutor]:
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued work, end every worker process and reap it."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.terminate()
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(5)
-            if process.is_alive():
-                process.kill()
-                process.join(1)
-
-
-def _raise_terminated(_signum: int, _frame: Any) -> None:
-    raise TerminatedRunError(
-        "terminated (SIGTERM); embeddings finished so far are kept in the cache"
-    )
-
-
-def handle_sigterm() -> Callable[[], None]:
-    """Turn SIGTERM into ``TerminatedRunError`` (like Ctrl-C); returns the undo function."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread: leave signals to whoever owns them
-        return lambda: None
-
-    def undo() -> None:
-        signal.signal(signal.SIGTERM, previous)
-
-    return undo
+    """Cancel queued work, end every worker process and reap it (a second stop signal
+    meanwhile waits until every worker is gone)."""
+    with signals_deferred():
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(5)
+                if process.is_alive():
+                    process.kill()
+                    process.join(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -22,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from face_bench.core.errors import GateInputError, OutputError
-from face_bench.core.io import atomic_write_text, ensure_folder
+from face_bench.core.errors import FaceBenchError, GateInputError, OutputError
+from face_bench.core.io import atomic_write_text, ensure_folder, user_path
+from face_bench.core.signals import signals_deferred
 
 # Written into every finished run folder: the files of that run, so a later run into the
 # same folder may replace exactly those and nothing else.
@@ -41,8 +43,10 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or path.is_relative_to(folder)
 
 
-def _resolved(path: Path | None) -> Path | None:
-    return None if path is None else Path(path).expanduser().resolve()
+def _resolved(
+    path: Path | None, what: str, error: type[FaceBenchError] = OutputError
+) -> Path | None:
+    return None if path is None else user_path(path, what, error).resolve()
 
 
 def check_out_folder(
@@ -53,11 +57,11 @@ def check_out_folder(
     baseline: Path | None = None,
 ) -> Path:
     """Refuse an output folder face-bench must not write (see the module docstring)."""
-    final = _resolved(out)
+    final = _resolved(out, "--out")
     assert final is not None
     for label, other in (
-        ("dataset folder", _resolved(data)),
-        ("cache folder", _resolved(cache_dir)),
+        ("dataset folder", _resolved(data, "the dataset folder")),
+        ("cache folder", _resolved(cache_dir, "the cache folder")),
     ):
         if other is None:
             continue
@@ -68,7 +72,7 @@ def check_out_folder(
             )
         if _inside(other, final):
             raise OutputError(f"--out {out} contains the {label} {other}; choose another folder")
-    base = _resolved(baseline)
+    base = _resolved(baseline, "--baseline", GateInputError)
     if base is not None and _inside(base, final):
         raise GateInputError(
             f"the baseline {baseline} is inside --out {out}, which this run replaces; "
@@ -101,10 +105,16 @@ def _replaceable(final: Path, shown: Path) -> None:
 
 @dataclass
 class RunFolder:
-    """A run's temporary folder and the folder it becomes."""
+    """A run's temporary folder and the folder it becomes.
+
+    The staging folder is locked (``flock`` on the folder itself) while the run lives; the
+    kernel drops the lock when the process ends in any way, ``kill -9`` included, so a later
+    run can tell an abandoned staging folder from a live one and remove only the former.
+    """
 
     final: Path
     staging: Path
+    lock: int | None = None  # the open, locked staging folder; None where flock is missing
 
     def final_path(self, path: Path) -> Path:
         """Where a file written into the staging folder ends up."""
@@ -123,7 +133,9 @@ class RunFolder:
         old = None
         if self.final.is_dir():
             _replaceable(self.final, self.final)
-            old = self.final.with_name(f".{self.final.name}.old-{uuid.uuid4().hex[:8]}")
+            # Named after the staging folder: while that is locked, the old folder is this
+            # run's to restore or remove, not a leftover (see remove_stale).
+            old = self.final.with_name(self.staging.name.replace(_PARTIAL, _OLD, 1))
             self.final.rename(old)
         try:
             self.staging.rename(self.final)
@@ -131,22 +143,90 @@ class RunFolder:
             if old is not None:
                 old.rename(self.final)
             raise OutputError(f"cannot move the run into {self.final}: {exc.strerror}") from None
+        finally:
+            self._unlock()
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
     def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Remove the staging folder whole, even if a second stop signal arrives meanwhile."""
+        with signals_deferred():
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
+_PARTIAL, _OLD = ".partial-", ".old-"
+
+
+def _lock_folder(folder: Path) -> int | None:
+    """An open descriptor holding an exclusive lock on ``folder``; None when it is locked
+    by a live run, or where the platform has no ``flock`` (then nothing counts as stale)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def remove_stale(final: Path) -> list[Path]:
+    """Remove what runs into ``final`` that were killed (``kill -9``, a power cut) left
+    beside it: unlocked ``.<name>.partial-*`` staging folders, and ``.<name>.old-*``
+    folders whose run is gone; an old folder is put back as ``final`` when a run died
+    between moving it aside and moving its own folder in. Returns what was removed."""
+    prefix = f".{final.name[:80]}"
+    removed: list[Path] = []
+    try:
+        entries = sorted(final.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix + _PARTIAL) or entry.is_symlink():
+            continue
+        fd = _lock_folder(entry)
+        if fd is not None:  # nobody holds it: its run is gone
+            shutil.rmtree(entry, ignore_errors=True)
+            os.close(fd)
+            removed.append(entry)
+    for entry in entries:
+        if not entry.name.startswith(prefix + _OLD) or entry.is_symlink():
+            continue
+        staging = entry.with_name(entry.name.replace(_OLD, _PARTIAL, 1))
+        if staging.exists():  # its run is still publishing (or stale and locked elsewhere)
+            continue
+        if not final.exists():
+            with contextlib.suppress(OSError):
+                entry.rename(final)
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def open_run_folder(final: Path) -> RunFolder:
-    """A hidden temporary sibling of ``final`` (same file system, so the rename is atomic)."""
+    """A hidden temporary sibling of ``final`` (same file system, so the rename is atomic),
+    after removing what killed runs into ``final`` left behind."""
     parent = ensure_folder(final.parent, "output folder")
+    remove_stale(final)
     try:
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final.name[:80]}.partial-"))
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final.name[:80]}{_PARTIAL}"))
     except OSError as exc:
         raise OutputError(f"cannot write in {parent}: {exc.strerror or exc}") from None
     staging.chmod(0o755)
-    return RunFolder(final, staging)
+    return RunFolder(final, staging, _lock_folder(staging))
 
 
 @contextlib.contextmanager
