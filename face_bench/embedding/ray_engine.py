@@ -98,7 +98,8 @@ class Cluster:
         logging.getLogger("ray").setLevel(logging.ERROR)
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        on_sigterm = signal.getsignal(signal.SIGTERM)
+        stops = [signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", signal.SIGTERM)]
+        handlers = {signum: signal.getsignal(signum) for signum in stops}
         try:
             with _quiet_native_stderr():
                 if address:
@@ -106,9 +107,10 @@ class Cluster:
                 else:
                     ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
             # Ray's driver installs a crash handler that aborts on SIGTERM; face-bench's own
-            # (stop, keep the cache, exit 143, shut the cluster down) must stay in charge.
-            with contextlib.suppress(ValueError, TypeError):  # not the main thread / no handler
-                signal.signal(signal.SIGTERM, on_sigterm)
+            # (stop, keep the cache, exit 143/129/130, shut the cluster down) stay in charge.
+            for signum, handler in handlers.items():
+                with contextlib.suppress(ValueError, TypeError):  # not the main thread / none
+                    signal.signal(signum, handler)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
             where = address or "a local cluster"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
