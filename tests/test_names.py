@@ -143,3 +143,31 @@ def test_hostile_names_through_a_run(tmp_path, hostile_set, standin_config):
     text = "\n".join(p.read_text(encoding="utf-8") for p in (out / "export-bob").rglob("*.txt"))
     assert HOSTILE_IDENTITY.split(",")[0] in text  # machine formats keep names exact
     assert "'=" not in text
+
+
+@needs_shared
+@pytest.mark.slow
+def test_mathtext_and_huge_identities_through_a_report(tmp_path, standin_config):
+    from PIL import Image
+
+    people = {r"$\undefinedmacro{x}$": "尾野真千子", "x" * 10_000: "麻生久美子", "$a$": "北川景子"}
+    root = tmp_path / "data"
+    rows = ["path,identity"]
+    for k, (identity, source) in enumerate(people.items()):
+        for j, image in enumerate(sorted((JP_FACES / "images" / source).glob("*.png"))[:3]):
+            (root / f"{k}").mkdir(parents=True, exist_ok=True)
+            shutil.copy(image, root / f"{k}" / f"{j}.png")
+            rows.append(f'"{k}/{j}.png","{identity}"')
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["report", "--data", str(root), "--model", "standin", "--align", "none",
+         "--bootstrap", "0", "--workers", "1", "--config", str(standin_config),
+         "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for figure in out.glob("*.png"):
+        with Image.open(figure) as image:
+            assert image.width <= 5000 and image.height <= 5000, (figure.name, image.size)
+    assert (out / "umap.png").exists()

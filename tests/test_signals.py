@@ -4,6 +4,7 @@ no partial folder or process left behind."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -122,6 +123,17 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
+def _cache_is_whole(cache: Path) -> None:
+    """No temporary file, and no entry that records the stop as an image's failure."""
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
+    for entry in cache.glob("embeddings/*/*/*.json"):
+        data = json.loads(entry.read_text(encoding="utf-8"))
+        text = json.dumps(data).lower()
+        assert data["status"] == "ok" or not any(
+            word in text for word in ("terminated", "sigterm", "sighup", "interrupt")
+        ), data
+
+
 def _stop_and_check(run: subprocess.Popen, tmp_path: Path, signum: int, code: int) -> bool:
     """Send ``signum``; a run that was still going must end with ``code`` and leave nothing.
     Returns whether the signal reached a running process."""
@@ -134,6 +146,7 @@ def _stop_and_check(run: subprocess.Popen, tmp_path: Path, signum: int, code: in
         assert "Traceback" not in err and "Exception ignored" not in err, err
     leftovers = [p.name for p in tmp_path.iterdir() if ".partial-" in p.name or ".old-" in p.name]
     assert leftovers == []
+    _cache_is_whole(tmp_path / "cache")
     deadline = time.monotonic() + 10
     while session_processes(run.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
