@@ -21,7 +21,13 @@ from typer._click.core import Context as ClickContext
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from face_bench.core.deps import missing_dependency
-from face_bench.core.errors import FaceBenchError, InterruptedRunError, StoppedRunError
+from face_bench.core.errors import (
+    FaceBenchError,
+    HangupRunError,
+    InterruptedRunError,
+    StoppedRunError,
+    TerminatedRunError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -274,6 +280,9 @@ def main() -> None:
     finish(code, stopped)
 
 
+_STOP_CODES = tuple(e.exit_code for e in (TerminatedRunError, HangupRunError, InterruptedRunError))
+
+
 def finish(code: Any, stopped: BaseException | None = None) -> None:
     """Leave with ``code``, or with a stop signal's code when one arrived at any point.
 
@@ -288,6 +297,8 @@ def finish(code: Any, stopped: BaseException | None = None) -> None:
             if code != stop_code:  # stopped outside a command: say so in its one line
                 _failed(stop)
             _exit_now(stop_code)
+        if code in _STOP_CODES:  # a worker pool's threads must not be waited for
+            _exit_now(code)
         if (code is None or isinstance(code, int)) and _only_thread():
             # Finished: every file is written and closed. Tearing down ~1,300 modules would
             # add 0.2 s to every command, so leave at once (exit handlers still run).
