@@ -265,3 +265,26 @@ def test_a_deeply_nested_marker_is_not_a_run_folder(tmp_path):
     (out / MARKER).write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(OutputError, match="did not write there"):
         check_out_folder(out)
+
+
+def test_checking_the_default_out_leaves_no_empty_reports_folder(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from face_bench.report.outputs import prepare_out
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    request = SimpleNamespace(
+        data=tmp_path / "data", subsets=("all",), models=("dlib",), cache_dir=tmp_path / "c"
+    )
+    final = prepare_out(request, None)  # a run that fails after this check writes nothing
+    assert final.parent == tmp_path / "reports"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "data"]
+    deep = prepare_out(request, tmp_path / "a" / "b" / "out")
+    assert deep == tmp_path / "a" / "b" / "out" and not (tmp_path / "a").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        prepare_out(request, tmp_path / "file" / "out")
+    with run_folder(final) as folder:  # the run that succeeds creates it
+        (folder.staging / "results.json").write_text("{}")
+    assert (final / "results.json").exists()

@@ -228,11 +228,11 @@ command(
 
 def _checked_out(out: Path, data: Path, cache_dir: Path | None) -> Path:
     """The output folder, refused or checked before any embedding (as for ``roc``)."""
-    from face_bench.core.io import default_cache_dir, ensure_cache_folder, ensure_folder
+    from face_bench.core.io import check_folder, default_cache_dir, ensure_cache_folder
     from face_bench.report.run_folder import check_out_folder
 
     cache = Path(cache_dir or default_cache_dir())
     final = check_out_folder(Path(out), data=data, cache_dir=cache)
     ensure_cache_folder(cache)
-    ensure_folder(final.parent, "output folder")
+    check_folder(final.parent, "output folder")
     return final
