@@ -113,3 +113,19 @@ def test_a_model_that_cannot_load_in_the_workers_is_its_own_error(tmp_path):
     tasks = [(path, digest, face, ("broken",)) for path, digest, face, _names in tasks]
     with pytest.raises(ModelFileError, match="not a loadable ONNX model"):
         list(workers.run(tasks, FaceSettings(), [model], 2))
+
+
+def test_a_worker_dying_while_the_run_stops_is_the_stop_not_a_crash(tmp_path, monkeypatch):
+    from face_bench.core import signals
+    from face_bench.core.errors import TerminatedRunError
+
+    names = [f"img{i:02d}.png" for i in range(12)]
+    names[5] = "crash05.png"
+    tasks = _tasks(tmp_path, names)
+    restore = signals.handle_stop_signals()  # a run's handlers
+    monkeypatch.setattr(signals, "_received", [signal.SIGTERM])  # the group got SIGTERM
+    try:
+        with pytest.raises(TerminatedRunError):
+            list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_on_marked))
+    finally:
+        restore()

@@ -41,8 +41,8 @@ def stop_error(signum: int) -> BaseException:
 def received_stop() -> BaseException | None:
     """The stop the run was asked for, even when the exception it raised was swallowed
     (a library's ``except BaseException``, a destructor): the run must still end with the
-    signal's exit code, never 0."""
-    return stop_error(_received[0]) if _received else None
+    signal's exit code, never 0. None outside a run (no handlers installed)."""
+    return stop_error(_received[0]) if _received and _installed else None
 
 
 def _unraisable(info: Any) -> None:

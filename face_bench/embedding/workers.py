@@ -252,6 +252,7 @@ def _pool_pass(tasks, todo, setup: tuple, workers: int, func: Batch, lost: list[
                 try:
                     outcomes = future.result()
                 except BrokenProcessPool:
+                    _raise_if_stopped()
                     lost.extend(chunk)
                     continue
                 yield from zip(chunk, outcomes, strict=True)
@@ -269,4 +270,16 @@ def _alone(task: Task, setup: tuple, func: Batch) -> Outcome:
         try:
             return pool.submit(func, [task]).result()[0]
         except BrokenProcessPool:
+            _raise_if_stopped()
             return crashed(task)
+
+
+def _raise_if_stopped() -> None:
+    """A worker that died while the run was being stopped died of the stop (SIGTERM or
+    SIGHUP sent to the whole process group, as systemd and terminals do), not of its
+    image: never record, and cache, its images as crashes."""
+    from face_bench.core.signals import received_stop
+
+    stop = received_stop()
+    if stop is not None:
+        raise stop
