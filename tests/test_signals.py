@@ -79,6 +79,20 @@ def test_an_onnx_load_stopped_by_sigterm_is_not_an_unloadable_model(monkeypatch,
         onnx_backend.make_session(tmp_path / "model.onnx")
 
 
+def test_a_signal_ignored_at_start_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        restore = handle_stop_signals()
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.2)
+            assert received_stop() is None
+        finally:
+            restore()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def test_a_command_that_swallowed_a_stop_still_exits_with_its_code():
     def swallowing() -> None:
         try:
@@ -130,15 +144,18 @@ def _cache_is_whole(cache: Path) -> None:
         data = json.loads(entry.read_text(encoding="utf-8"))
         text = json.dumps(data).lower()
         assert data["status"] == "ok" or not any(
-            word in text for word in ("terminated", "sigterm", "sighup", "interrupt")
+            word in text for word in ("terminated", "sigterm", "sighup", "interrupt", "crash")
         ), data
 
 
-def _stop_and_check(run: subprocess.Popen, tmp_path: Path, signum: int, code: int) -> bool:
-    """Send ``signum``; a run that was still going must end with ``code`` and leave nothing.
+def _stop_and_check(
+    run: subprocess.Popen, tmp_path: Path, signum: int, code: int, group: bool = False
+) -> bool:
+    """Send ``signum`` (to the whole process group with ``group``, as systemd and a closed
+    terminal do); a run that was still going must end with ``code`` and leave nothing.
     Returns whether the signal reached a running process."""
     alive = _alive(run.pid)
-    os.kill(run.pid, signum)
+    (os.killpg if group else os.kill)(run.pid, signum)
     _, err = run.communicate(timeout=120)
     if alive:
         assert run.returncode == code, err
@@ -158,11 +175,11 @@ def _stop_and_check(run: subprocess.Popen, tmp_path: Path, signum: int, code: in
 @pytest.mark.slow
 def test_stop_signals_at_many_moments_of_roc_and_report(tmp_path, standin_config):
     cache = tmp_path / "cache"
-    # While embedding (a cold cache): stopped once the first entries are written.
+    # While embedding (a cold cache), the workers too: stopped once entries are written.
     run = _run(tmp_path, "report", cache)
     while len(list(cache.glob("embeddings/*/*/*.json"))) < 2 and run.poll() is None:
         time.sleep(0.05)
-    assert _stop_and_check(run, tmp_path, signal.SIGTERM, 143)
+    assert _stop_and_check(run, tmp_path, signal.SIGTERM, 143, group=True)
     # The cache filled, then a whole warm run, to spread the signals over its length.
     assert _run(tmp_path, "report", cache).wait(timeout=600) == 0
     started = time.monotonic()
