@@ -303,6 +303,42 @@ def test_a_path_that_no_shell_expanded_is_one_line_with_its_exit_code(
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(("~", "$"))]
 
 
+BASELINE = Path(__file__).parent / "baselines" / "young_women-40.v1.json"
+
+
+def test_files_named_with_a_home_tilde_are_read_and_written_there(monkeypatch, tmp_path):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    (home / "b.json").write_bytes(BASELINE.read_bytes())
+    args = ["gate", "--baseline", "~/b.json", "--current", "~/b.json", "--junit", "~/j.xml"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (home / "j.xml").is_file()
+    (home / "c.toml").write_text('data = "x"\n', encoding="utf-8")
+    listed = runner.invoke(app, ["models", "--config", "~/c.toml", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["gate", "--baseline", str(BASELINE), "--current", str(BASELINE),
+         "--junit", "~nosuchuser_face_bench/j.xml"],
+        ["export-scores", "RUN", "--to", "csv", "--out", "~nosuchuser_face_bench/e"],
+    ],
+)  # fmt: skip
+def test_an_output_file_under_an_unknown_home_is_refused(monkeypatch, tmp_path, args):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 30, result.output
+    assert result.stderr.count("\n") == 1 and "does not name a home folder" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_cache_variable_that_names_no_home_is_named_in_its_line(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FACE_BENCH_CACHE_DIR", "~nosuchuser_face_bench/x")

@@ -8,10 +8,15 @@ from typing import Annotated
 import typer
 
 from face_bench.cli.app import command
+from face_bench.cli.options import home_expanded, output_path
 from face_bench.core.modes import ExportFormat
 
 RunDirArg = Annotated[
-    Path, typer.Argument(help="Run folder holding scores.csv and results.json (or lfw.json).")
+    Path,
+    typer.Argument(
+        help="Run folder holding scores.csv and results.json (or lfw.json).",
+        callback=home_expanded,
+    ),
 ]
 ExportToOpt = Annotated[
     ExportFormat,
@@ -24,7 +29,12 @@ ExportToOpt = Annotated[
 ]
 ExportOutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Output folder (default RUN_DIR/export-<format>/)."),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Output folder (default RUN_DIR/export-<format>/).",
+        callback=output_path,
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from face_bench.cli.app import command
-from face_bench.cli.options import ConfigOpt
+from face_bench.cli.options import ConfigOpt, home_expanded, output_path
 from face_bench.metrics.catalog import tolerance_help
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ def gate_command(
             "--baseline",
             help="results.json of the accepted run, usually committed next to the workflow.",
             show_default=False,
+            callback=home_expanded,
         ),
     ],
     current: Annotated[
@@ -38,6 +39,7 @@ def gate_command(
             "--current",
             help="results.json of the run under test (written by roc or threshold-sweep).",
             show_default=False,
+            callback=home_expanded,
         ),
     ],
     tolerance: Annotated[
@@ -73,7 +75,11 @@ def gate_command(
     ] = None,
     markdown: Annotated[
         Path | None,
-        typer.Option("--markdown", help="Also write the Markdown summary to this file."),
+        typer.Option(
+            "--markdown",
+            help="Also write the Markdown summary to this file.",
+            callback=output_path,
+        ),
     ] = None,
     junit: Annotated[
         Path | None,
@@ -81,6 +87,7 @@ def gate_command(
             "--junit",
             help="Write JUnit XML: one testcase per subset x model x metric, failures for "
             "regressions, skipped for metrics that cannot be compared.",
+            callback=output_path,
         ),
     ] = None,
     output_format: Annotated[

@@ -26,6 +26,7 @@ from face_bench.cli.options import (
     RayAddressOpt,
     WeightsOpt,
     WorkersOpt,
+    home_expanded,
     prestart_workers,
 )
 from face_bench.core.modes import AlignMode, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
@@ -49,6 +50,7 @@ LfwPairsOpt = Annotated[
         help="LFW pairs file (pairs.txt format: header, then folds). Default: pairs.txt in "
         "the data folder. (Formerly --pairs.)",
         show_default=False,
+        callback=home_expanded,
     ),
 ]
 LfwOnFailOpt = Annotated[

@@ -18,6 +18,7 @@ from face_bench.cli.options import (
     FormatOpt,
     OutputFormat,
     WeightsOpt,
+    home_expanded,
     parse_weights,
 )
 
@@ -30,6 +31,7 @@ InspectOpt = Annotated[
         "--inspect",
         help="Print this ONNX file's inputs and outputs with their shapes and a suggested "
         "[models.NAME] block for face-bench.toml, instead of the model list.",
+        callback=home_expanded,
     ),
 ]
 

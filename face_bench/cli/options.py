@@ -61,6 +61,31 @@ SubsetOpt = Annotated[
         "(the spelling of `face-bench roc --dataset young_women`); --data names the dataset.",
     ),
 ]
+
+
+def home_expanded(value: Path | None) -> Path | None:
+    """A file to read, with ``~`` expanded as a shell would have (a quoted value, a variable);
+    a ``~`` naming no home is left as typed, and the command says it was not found."""
+    import os
+
+    return None if value is None else Path(os.path.expanduser(value))  # noqa: PTH111
+
+
+def output_path(param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """A file or folder to write, with ``~`` expanded; a ``~`` naming no home (or a leading
+    ``$VARIABLE``) is exit 30 in one line, never a folder named ``~`` in the working one."""
+    if value is None:
+        return None
+    from face_bench.cli.app import fail
+    from face_bench.core.errors import OutputError
+    from face_bench.core.io import user_path
+
+    try:
+        return user_path(value, (param.opts or ["path"])[0], OutputError)
+    except OutputError as exc:
+        raise fail(str(exc), exc.exit_code) from None
+
+
 DataOpt = Annotated[
     Path | None,
     typer.Option(
@@ -98,6 +123,7 @@ PairsFileOpt = Annotated[
         "--pairs-file",
         help="CSV of labelled pairs (image_a,image_b,label or file_x,file_y,Decision) "
         "to score instead of pairs of a sample.",
+        callback=home_expanded,
     ),
 ]
 OnFailOpt = Annotated[
@@ -181,7 +207,12 @@ FallbackOpt = Annotated[
     ),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="TOML file (default ./face-bench.toml if present).")
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file (default ./face-bench.toml if present).",
+        callback=home_expanded,
+    ),
 ]
 WeightsOpt = Annotated[
     list[str] | None,
@@ -323,6 +354,7 @@ BaselineOpt = Annotated[
         "--baseline",
         help="Gate the new results.json against this baseline right after the run "
         "(exit 1 on regression, 2 when the runs are not comparable); see `face-bench gate`.",
+        callback=home_expanded,
     ),
 ]
 
