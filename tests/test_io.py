@@ -303,6 +303,15 @@ def test_a_path_that_no_shell_expanded_is_one_line_with_its_exit_code(
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(("~", "$"))]
 
 
+def test_a_relative_xdg_cache_home_is_ignored_as_the_spec_says(monkeypatch, tmp_path):
+    monkeypatch.delenv("FACE_BENCH_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert fio.default_cache_dir() == tmp_path / ".cache" / "face-bench"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fio.default_cache_dir() == tmp_path / "xdg" / "face-bench"
+
+
 BASELINE = Path(__file__).parent / "baselines" / "young_women-40.v1.json"
 
 

@@ -30,7 +30,8 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def default_cache_dir() -> Path:
-    """``$FACE_BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/face-bench``, else ``~/.cache``.
+    """``$FACE_BENCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/face-bench`` (when absolute, as the
+    XDG spec requires), else ``~/.cache/face-bench``.
 
     A ``~`` that does not expand to a home folder is refused: it would otherwise create a
     folder literally named ``~`` wherever face-bench happens to run.
@@ -39,7 +40,8 @@ def default_cache_dir() -> Path:
         return user_path(os.environ["FACE_BENCH_CACHE_DIR"], "$FACE_BENCH_CACHE_DIR", CacheDirError)
     if os.environ.get("XDG_CACHE_HOME"):
         xdg = user_path(os.environ["XDG_CACHE_HOME"], "$XDG_CACHE_HOME", CacheDirError)
-        return xdg / "face-bench"
+        if xdg.is_absolute():  # the XDG spec: a relative value is invalid and ignored
+            return xdg / "face-bench"
     return Path.home() / ".cache" / "face-bench"
 
 
