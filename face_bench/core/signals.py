@@ -21,10 +21,9 @@ from face_bench.core.errors import HangupRunError, StoppedRunError, TerminatedRu
 
 # Signals that stop a run, and the error each becomes. SIGINT stays Python's own
 # KeyboardInterrupt (what libraries expect of Ctrl-C); the others end the run the same way.
-_STOP_ERRORS: dict[int, type[StoppedRunError]] = {
-    signal.SIGTERM: TerminatedRunError,
-    getattr(signal, "SIGHUP", signal.SIGTERM): HangupRunError,
-}
+_STOP_ERRORS: dict[int, type[StoppedRunError]] = {signal.SIGTERM: TerminatedRunError}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    _STOP_ERRORS[signal.SIGHUP] = HangupRunError
 _received: list[int] = []  # stop signals this run was sent, first first
 _deferred = 0  # > 0 while cleanup that a stop must not cut short is running
 _installed = 0  # nesting depth of handle_stop_signals

@@ -98,8 +98,12 @@ class Cluster:
         logging.getLogger("ray").setLevel(logging.ERROR)
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        stops = [signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", signal.SIGTERM)]
-        handlers = {signum: signal.getsignal(signum) for signum in stops}
+        stops = ("SIGTERM", "SIGINT", "SIGHUP")  # SIGHUP: not on Windows
+        handlers = {
+            getattr(signal, name): signal.getsignal(getattr(signal, name))
+            for name in stops
+            if hasattr(signal, name)
+        }
         try:
             with _quiet_native_stderr():
                 if address:
