@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from face_bench.cli.app import command
-from face_bench.cli.options import home_expanded, output_path
+from face_bench.cli.paths import home_expanded, output_path
 from face_bench.core.modes import ExportFormat
 
 RunDirArg = Annotated[

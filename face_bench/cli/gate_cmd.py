@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from face_bench.cli.app import command
-from face_bench.cli.options import ConfigOpt, home_expanded, output_path
+from face_bench.cli.options import ConfigOpt
+from face_bench.cli.paths import home_expanded, output_path
 from face_bench.metrics.catalog import tolerance_help
 
 if TYPE_CHECKING:

@@ -26,9 +26,9 @@ from face_bench.cli.options import (
     RayAddressOpt,
     WeightsOpt,
     WorkersOpt,
-    home_expanded,
     prestart_workers,
 )
+from face_bench.cli.paths import home_expanded
 from face_bench.core.modes import AlignMode, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
 
 if TYPE_CHECKING:

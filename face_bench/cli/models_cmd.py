@@ -18,9 +18,9 @@ from face_bench.cli.options import (
     FormatOpt,
     OutputFormat,
     WeightsOpt,
-    home_expanded,
     parse_weights,
 )
+from face_bench.cli.paths import home_expanded
 
 if TYPE_CHECKING:
     from face_bench.models.registry import ModelSpec, ModelStatus, Registry

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from face_bench.cli.paths import cache_dir_value, home_expanded
 from face_bench.core.modes import (
     AlignMode,
     DlibRuntime,
@@ -61,29 +62,6 @@ SubsetOpt = Annotated[
         "(the spelling of `face-bench roc --dataset young_women`); --data names the dataset.",
     ),
 ]
-
-
-def home_expanded(value: Path | None) -> Path | None:
-    """A file to read, with ``~`` expanded as a shell would have (a quoted value, a variable);
-    a ``~`` naming no home is left as typed, and the command says it was not found."""
-    import os
-
-    return None if value is None else Path(os.path.expanduser(value))  # noqa: PTH111
-
-
-def output_path(param: typer.CallbackParam, value: Path | None) -> Path | None:
-    """A file or folder to write, with ``~`` expanded; a ``~`` naming no home (or a leading
-    ``$VARIABLE``) is exit 30 in one line, never a folder named ``~`` in the working one."""
-    if value is None:
-        return None
-    from face_bench.cli.app import fail
-    from face_bench.core.errors import OutputError
-    from face_bench.core.io import user_path
-
-    try:
-        return user_path(value, (param.opts or ["path"])[0], OutputError)
-    except OutputError as exc:
-        raise fail(str(exc), exc.exit_code) from None
 
 
 DataOpt = Annotated[
@@ -230,30 +208,13 @@ DlibRuntimeOpt = Annotated[
 ]
 
 
-def _cache_dir_value(ctx: typer.Context, value: Path | None) -> Path | None:
-    """``--cache-dir`` (or ``$FACE_BENCH_CACHE_DIR``) with ``~`` expanded; a ``~`` naming
-    no home folder is exit 31 with one line, never a folder named ``~`` (see ``user_path``)."""
-    if value is None:
-        return None
-    from face_bench.cli.app import fail
-    from face_bench.core.errors import CacheDirError
-    from face_bench.core.io import user_path
-
-    source = getattr(ctx.get_parameter_source("cache_dir"), "name", "")  # click's enum
-    shown = "$FACE_BENCH_CACHE_DIR" if source == "ENVIRONMENT" else "--cache-dir"
-    try:
-        return user_path(value, shown, CacheDirError)
-    except CacheDirError as exc:
-        raise fail(str(exc), exc.exit_code) from None
-
-
 CacheDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--cache-dir",
         help="Embedding cache (default $XDG_CACHE_HOME/face-bench).",
         envvar="FACE_BENCH_CACHE_DIR",
-        callback=_cache_dir_value,
+        callback=cache_dir_value,
     ),
 ]
 WorkersOpt = Annotated[
