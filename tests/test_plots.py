@@ -223,7 +223,7 @@ def test_every_figure_draws_any_name_as_plain_text_of_bounded_width(tmp_path, sc
     panel = plots.ScorePanel(name, name, gen, imp, [marker], True)
     _png_size(plots.plot_score_histograms([panel], tmp_path / "h.png", name))
     rates = [plots.SubsetRate(name, name, 0.01, 0.02), plots.SubsetRate("b", name, 0.0, 0.1)]
-    _png_size(plots.plot_subset_bars(rates, tmp_path / "b.png", name, thresholds={name: 0.6}))
+    _png_size(plots.plot_subset_rates(rates, tmp_path / "b.png", name, thresholds={name: 0.6}))
     threshold = np.linspace(0, 1, 50)
     curve = plots.RateCurve(name, name, name, threshold, threshold, 1 - threshold, 0.5, True)
     _png_size(plots.plot_error_rates([curve], tmp_path / "rates.png", name))

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from face_bench.metrics.rates import error_rate_interval
-from face_bench.report.plots.style import _figure, _model_colors, _note_cjk, _pct_formatter
+from face_bench.report.plots.style import (
+    TITLE_WIDTH,
+    _figure,
+    _model_colors,
+    _note_cjk,
+    _pct_formatter,
+    shown,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -171,7 +178,7 @@ def _panel(ax: Axes, layout: _Layout, metric: str, title: str) -> None:
     ax.yaxis.set_major_formatter(_pct_formatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(-0.5, len(layout.subsets) - 0.5)
-    ax.set_xticks(np.arange(len(layout.subsets)), layout.subsets, parse_math=False)
+    ax.set_xticks(np.arange(len(layout.subsets)), [shown(s) for s in layout.subsets])
     for edge in np.arange(len(layout.subsets) - 1) + 0.5:  # subsets apart
         ax.axvline(edge, color="#cccccc", linewidth=0.8)
     ax.set_title(title)
@@ -205,9 +212,9 @@ def plot_subset_rates(
         axes[0].set_ylabel("Rate (log scale)")
         handles = []
         for model in layout.models:
-            label = model
+            label = shown(model)
             if thresholds and model in thresholds:
-                label = f"{model} @ {thresholds[model]:.3g}"
+                label = f"{label} @ {thresholds[model]:.3g}"
             handles.append(Line2D([], [], color=layout.colors[model], marker="o", label=label))
         handles.append(Line2D([], [], color=_GREY, marker="o", label=_LEGEND_POINT))
         bounds = [p for by in layout.points.values() for ps in by.values() for p in ps]
@@ -220,5 +227,5 @@ def plot_subset_rates(
             ncol=min(len(handles), 3),
             title="Model at its global threshold" if thresholds else "Model",
         )
-        fig.suptitle(title)
+        fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)

@@ -234,7 +234,7 @@ def _name_markers(ax: Axes, markers: Sequence[Marker]) -> None:
         ax.text(
             m.threshold,
             0.98 - 0.3 * (i % 2),  # close thresholds: labels at two heights
-            f" {m.name} {m.threshold:.{decimals}f}",
+            f" {shown(m.name)} {m.threshold:.{decimals}f}",
             transform=ax.get_xaxis_transform(),
             rotation=90,
             ha="left",
