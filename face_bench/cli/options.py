@@ -150,6 +150,41 @@ DuplicatesOpt = Annotated[
     ),
 ]
 
+
+class NearDuplicatePolicy(StrEnum):
+    """What to do with perceptually near-identical images (the same photo re-encoded)."""
+
+    KEEP = "keep"
+    EXCLUDE = "exclude"
+
+
+NearDuplicatesOpt = Annotated[
+    NearDuplicatePolicy,
+    typer.Option(
+        "--near-duplicates",
+        help="Pairs of two near-identical images (the same photo resized or re-encoded, by "
+        "perceptual hash): leave them out (exclude, default: as genuine pairs they flatter "
+        "FNMR) or score them (keep). Always reported.",
+    ),
+]
+StratifyByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stratify-by",
+        metavar="COLUMN",
+        help="Repeat the subset differentials within each value of this manifest column "
+        "(e.g. source_repo), on the pairs whose two images share that value.",
+    ),
+]
+ExcludeSuspectsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exclude-suspects",
+        help="Also compute the subset differentials without the images every model places "
+        "far from their own identity (suspected label errors); both are shown.",
+    ),
+]
+
 # ----------------------------------------------------------------- how models embed
 
 ModelOpt = Annotated[
@@ -394,6 +429,9 @@ class SampleOptions:
     identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None
     duplicates: str = "exclude"
+    near_duplicates: str = "exclude"
+    stratify_by: str | None = None
+    exclude_suspects: bool = False
 
 
 def evaluation_request(
@@ -447,6 +485,9 @@ def evaluation_request(
         workers=embed.workers,
         ray=embed.ray,
         command=command,  # as typed, from the entry point: the library never reads sys.argv
+        near_duplicates=sampling.near_duplicates,
+        stratify_by=sampling.stratify_by,
+        exclude_suspects=sampling.exclude_suspects,
     )
 
 

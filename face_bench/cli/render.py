@@ -211,6 +211,9 @@ def render_evaluation(
         _render_sweep(results)
     if results.differentials:
         _render_differentials(results.differentials)
+    from face_bench.cli.quality_tables import render_quality
+
+    render_quality(results.data_quality, stdout, _render_differentials)
     if written:
         print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 

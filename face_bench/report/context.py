@@ -20,6 +20,7 @@ import numpy as np
 
 from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
 from face_bench.report import sections
+from face_bench.report.quality import quality_context
 from face_bench.report.sections import add_zero_rows
 from face_bench.report.text import counts, p_value
 from face_bench.results.blocks import ConfidenceInterval
@@ -517,6 +518,7 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
         "significance_rule": differentials_view.SIGNIFICANCE_RULE,
         "matrix": _figure(src, figures["matrix"], "FMR between every two groups"),
         "transfers": sections.transfers(results),
+        "quality": quality_context(results.data_quality),
         "bars": _figure(src, figures["bars"], "FMR and FNMR per subset at one global threshold"),
         "umap": _figure(src, figures["umap"], "UMAP projection of each model's embeddings"),
         "projections": [

@@ -23,6 +23,7 @@ from face_bench.results.blocks import (
     ThresholdSweep,
 )
 from face_bench.results.differentials import Differentials
+from face_bench.results.quality import DataQuality
 
 # 2: every metric block is a closed, typed object (1 left them open dicts).
 SCHEMA_VERSION = 2
@@ -160,6 +161,11 @@ class RunResults(_Strict):
     subsets: list[SubsetRun]
     differentials: Differentials | None = None
     volatile: Volatile
+    data_quality: DataQuality | None = Field(
+        default=None,
+        description="confounds, suspected label errors, near-duplicates, strata "
+        "(docs/data-quality.md)",
+    )
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

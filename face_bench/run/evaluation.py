@@ -316,6 +316,10 @@ def evaluate(
         seed=request.seed,
     )
     _add_threshold_transfer(scored, subset_runs, request.threshold_from)
+    from face_bench.run.quality import assess
+
+    context = (plan.dataset.root, [s.definition for s in plan.subsets], plan.near_duplicates)
+    quality = assess(scored, embeddings, specs, request, context, on_message or (lambda _m: None))
     dataset = plan.dataset
     results = RunResults(
         face_bench_version=__version__,
@@ -334,6 +338,7 @@ def evaluate(
             embeddings_computed={name: e.computed for name, e in embeddings.items()},
             embeddings_cached={name: e.cached for name, e in embeddings.items()},
         ),
+        data_quality=quality,
     )
     return Evaluation(
         results, scored, specs, embeddings, plan.images, plan.skipped, dataset, plan.cache_dir

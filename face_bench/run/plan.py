@@ -45,6 +45,7 @@ from face_bench.faces.locate import FaceSettings
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, runtime_notes
 from face_bench.results.blocks import SubsetOverlap
+from face_bench.results.quality import NearDuplicates
 from face_bench.run import evidence
 from face_bench.run.duplicates import DuplicateReport
 from face_bench.run.embed import announce_models, open_registry
@@ -82,6 +83,7 @@ class RunPlan:
     subsets: tuple[SubsetPlan, ...]
     hashes: list[str | None] = field(default_factory=list)  # content hash per image (None: missing)
     aligns: list[str | None] | None = None  # the manifest's per-image --align override
+    near_duplicates: NearDuplicates | None = None  # perceptual near-duplicates, what was done
 
     @property
     def chosen(self) -> list[tuple[ModelSpec, Path]]:
@@ -253,6 +255,10 @@ def plan_run(
     require_folder(request.data, request.data_origin)
     dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
     _check_threshold_from(request)
+    if request.stratify_by is not None:
+        from face_bench.run.quality import check_stratify_column
+
+        check_stratify_column(request.stratify_by, list(dataset.table.columns))
     samples = []
     with _naming_origin(request.subsets_origin):
         specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
@@ -272,6 +278,12 @@ def plan_run(
     position = {p: i for i, p in enumerate(images["path"])}
     hashes = hash_images([dataset.root / p for p in images["path"]])
     samples, duplicates = _settle_duplicates(samples, hashes, position, request, say)
+    from face_bench.run import near_duplicates
+
+    digests = dict(zip(images["path"], hashes, strict=True))
+    samples, near = near_duplicates.settle(
+        samples, dataset.root, request.near_duplicates, say, digests
+    )
     shared = evidence.overlaps({s.spec.name: s.images for s in samples})
     for name, rows in shared.items():
         for line in evidence.overlap_notes(name, rows):
@@ -298,4 +310,5 @@ def plan_run(
         ),
         hashes=hashes,
         aligns=aligns,
+        near_duplicates=near,
     )

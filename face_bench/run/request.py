@@ -50,6 +50,9 @@ class EvaluationRequest:
     workers: int | None = None
     ray: RayOptions | None = None  # None: the local engine
     command: tuple[str, ...] = ()
+    near_duplicates: str = "exclude"  # keep | exclude (see run.near_duplicates)
+    stratify_by: str | None = None  # a metadata column: differentials within each value
+    exclude_suspects: bool = False  # differentials also without the agreed label suspects
 
     def __post_init__(self) -> None:
         # Checked when the request is built, not when the differentials are computed: a bad

@@ -1,0 +1,125 @@
+"""Near-duplicate images in a sample: reported always, their pairs left out by default.
+
+The same photo resized or re-encoded under another file name (``data.near_duplicates``)
+is not a new comparison. As a genuine pair it is an easy match that no real capture would
+give, so it makes FNMR look better than it is; under two identities it is a label error and
+a false accept the model cannot avoid. ``--near-duplicates exclude`` (default, as an
+ISO/IEC 19795-1 style evaluation expects: genuine comparisons of one capture with itself
+are not genuine attempts) leaves every pair of two near-duplicate images out of the scored
+pairs; ``keep`` scores them. Either way they are counted in the notes and listed in
+``results.json`` (``data_quality.near_duplicates``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from face_bench.data.datasets import Pairs
+from face_bench.data.near_duplicates import (
+    MAX_DISTANCE,
+    MIN_CORRELATION,
+    Fingerprint,
+    fingerprint,
+    near_pairs,
+)
+from face_bench.results.quality import NearDuplicatePair, NearDuplicates
+
+POLICIES = ("keep", "exclude")
+RULE = (
+    f"pHash (64-bit DCT) at most {MAX_DISTANCE} bits apart and 32x32 greyscale thumbnails "
+    f"correlated at >= {MIN_CORRELATION}"
+)
+
+
+def drop_pairs(pairs: Pairs, found: Sequence[tuple[int, int]]) -> tuple[Pairs, int]:
+    """``pairs`` without those joining the two images of any of ``found`` (either order)."""
+    if not found or not len(pairs):
+        return pairs, 0
+    n = int(max(pairs.a.max(), pairs.b.max(), *(max(p) for p in found))) + 1
+    low, high = np.minimum(pairs.a, pairs.b), np.maximum(pairs.a, pairs.b)
+    keys = low.astype(np.int64) * n + high
+    bad = np.array([min(p) * n + max(p) for p in found], dtype=np.int64)
+    drop = np.isin(keys, bad)
+    keep = ~drop
+    return Pairs(pairs.a[keep], pairs.b[keep], pairs.label[keep]), int(drop.sum())
+
+
+def settle(
+    samples: list[Any],
+    root: Path,
+    policy: str,
+    say: Callable[[str], None],
+    digests: Mapping[str, str | None] | None = None,
+) -> tuple[list[Any], NearDuplicates]:
+    """Each sample's pairs under ``--near-duplicates`` (samples: ``plan._Sample``), and the
+    block for results.json. Every pair of a large sample (no pair list) keeps its pairs.
+
+    Byte-identical images (equal ``digests``, content hashes by path) are ``--duplicates``'
+    business and are left out of this check, so that each option keeps its own meaning."""
+    digests = digests or {}
+    if policy not in POLICIES:
+        raise ValueError(f"unknown near-duplicates policy {policy!r}")
+    cache: dict[str, Fingerprint | None] = {}
+    settled, listed = [], []
+    excluded_total = 0
+    for sample in samples:
+        paths = [str(p) for p in sample.images["path"]]
+        identities = [str(i) for i in sample.images["identity"]]
+        for path in paths:
+            if path not in cache:
+                cache[path] = fingerprint(root / path)
+        found = [
+            f
+            for f in near_pairs([cache[p] for p in paths])
+            if digests.get(paths[f.a]) is None or digests.get(paths[f.a]) != digests.get(paths[f.b])
+        ]
+        pairs, excluded = sample.pairs, 0
+        if found and policy == "exclude" and pairs is not None:
+            pairs, excluded = drop_pairs(pairs, [(f.a, f.b) for f in found])
+        excluded_total += excluded
+        dropped = policy == "exclude" and sample.pairs is not None
+        listed += [
+            NearDuplicatePair(
+                subset=sample.spec.name,
+                image_a=paths[f.a],
+                image_b=paths[f.b],
+                identity_a=identities[f.a],
+                identity_b=identities[f.b],
+                hash_distance=f.distance,
+                correlation=round(f.correlation, 4),
+                excluded=dropped,
+            )
+            for f in found
+        ]
+        if found:
+            say(_note(sample.spec.name, found, identities, excluded, policy, sample.pairs))
+        settled.append(dataclasses.replace(sample, pairs=pairs))
+    genuine = sum(p.identity_a == p.identity_b for p in listed)
+    block = NearDuplicates(
+        policy=policy,
+        rule=RULE,
+        n_genuine=genuine,
+        n_impostor=len(listed) - genuine,
+        excluded_pairs=excluded_total,
+        pairs=listed,
+    )
+    return settled, block
+
+
+def _note(subset: str, found: list[Any], identities: list[str], excluded: int,
+          policy: str, pairs: Pairs | None) -> str:  # fmt: skip
+    same = sum(identities[f.a] == identities[f.b] for f in found)
+    text = (
+        f"subset {subset!r}: {len(found)} pair(s) of near-duplicate images (the same photo "
+        f"resized or re-encoded: {same} of one person, {len(found) - same} across identities)"
+    )
+    if policy == "keep":
+        return text + "; scored (--near-duplicates keep): genuine ones flatter FNMR"
+    if pairs is None:
+        return text + "; every pair of a large sample is scored in blocks, so they are scored"
+    return text + f"; {excluded} scored pair(s) of them left out (--near-duplicates exclude)"

@@ -1,0 +1,294 @@
+"""Data-quality checks of a run: confounds, suspected label errors, strata.
+
+Computed after scoring from the same pairs and embeddings as the figures, and recorded in
+``results.json`` (``data_quality``) beside them. The differentials are recomputed on any
+selection of a run's pairs through :func:`recompute_differentials`, the one place that
+decides which differentials a run reports: ``--stratify-by`` (pairs whose two images share
+one value of a column) and ``--exclude-suspects`` (pairs touching no agreed suspect) both
+come through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from face_bench.core.errors import ConfigError
+from face_bench.data.confounds import (
+    MIN_KS,
+    MIN_V,
+    compare_groups,
+    image_sizes,
+)
+from face_bench.metrics import label_noise
+from face_bench.metrics.summary import MetricError
+from face_bench.results import blocks as r
+from face_bench.results import quality as q
+from face_bench.run.analysis import _units, differentials_in_units
+from face_bench.run.request import parse_far_rule
+from face_bench.run.subset_scores import ScoreTable, SubsetScores
+
+
+@dataclass
+class _Selected:
+    """A subset's name and its models' score tables restricted to some pairs."""
+
+    name: str
+    scores: dict[str, ScoreTable]
+
+
+WITHOUT_HINT = "; --exclude-suspects shows the differentials without them"
+
+
+def _restrict(table: ScoreTable, keep: np.ndarray) -> ScoreTable:
+    ids_a = None if table.ids_a is None else table.ids_a[keep]
+    ids_b = None if table.ids_b is None else table.ids_b[keep]
+    return ScoreTable(table.spec, table.scores[keep], table.labels[keep], ids_a, ids_b)
+
+
+def recompute_differentials(
+    scored: list[SubsetScores], specs: dict[str, Any], rule: str, keep: Mapping[str, np.ndarray]
+) -> r.SubsetDifferentials | None:
+    """The run's differentials on the scored pairs ``keep[subset]`` marks (one bool per pair).
+
+    A subset left with no genuine or no impostor pair is left out; None below two subsets.
+    """
+    chosen = []
+    for data in scored:
+        mask = keep[data.name]
+        labels = data.labels[mask]
+        if labels.any() and not labels.all():
+            chosen.append(
+                _Selected(data.name, {m: _restrict(t, mask) for m, t in data.scores.items()})
+            )
+    if len(chosen) < 2:
+        return None
+    return differentials_in_units(
+        chosen, specs, far_target=parse_far_rule(rule), use_default=rule == "default"
+    )
+
+
+def _defining(definitions: list[dict[str, list[str]]]) -> set[str]:
+    """Columns the subsets are defined by (they differ by construction)."""
+    out: set[str] = set()
+    for definition in definitions:
+        for key, values in definition.items():
+            if key == "not":
+                out |= {term.split("=", 1)[0] for term in values}
+            else:
+                out.add(key)
+    return out
+
+
+def confounds(scored: list[SubsetScores], root: Path, definitions: list[dict[str, list[str]]]):
+    """Every non-defining column and the image size compared across the subsets."""
+    if len(scored) < 2:
+        return []
+    groups = {}
+    for data in scored:
+        sample = data.sample
+        sizes = image_sizes([root / p for p in sample["path"]])
+        groups[data.name] = pd.concat([sample, sizes], axis=1)
+    checks = []
+    for c in compare_groups(groups, sorted(_defining(definitions))):
+        checks.append(
+            q.ConfoundCheck(
+                column=c.column,
+                kind=c.kind,
+                measure=c.measure,
+                strength=None if c.strength is None else round(c.strength, 4),
+                warning_at=MIN_V if c.kind == "categorical" else MIN_KS,
+                warn=c.warn,
+                counts=c.counts,
+                quartiles=c.quartiles,
+            )
+        )
+    return checks
+
+
+def _subset_evidence(data: SubsetScores, embeddings: dict[str, Any]) -> list[q.SuspectImage]:
+    """Per image of one subset, every model's evidence; images flagged by any model."""
+    rows = data.planned.members[~data.failed]
+    paths = data.images["path"].to_numpy()[rows]
+    identities = data.images["identity"].astype(str).to_numpy()[rows]
+    per_model: dict[str, list[tuple[label_noise.ImageEvidence, float | None]]] = {}
+    for model, table in data.scores.items():
+        spec = table.spec
+        threshold = table.summarise((1e-3,)).eer_threshold
+        found = label_noise.image_evidence(
+            embeddings[model].vectors[rows], identities, spec.similarity, threshold
+        )
+        per_model[model] = [(e, _units(spec, threshold)) for e in found]
+    flags = [[e.flagged for e, _t in found] for found in per_model.values()]
+    agreed = label_noise.agreement(flags)
+    out = []
+    for i in range(len(rows)):
+        by = [m for m, found in per_model.items() if found[i][0].flagged]
+        if not by:
+            continue
+        evidence = [
+            _model_evidence(m, found[i], data.scores[m].spec, paths, identities)
+            for m, found in per_model.items()
+        ]
+        out.append(
+            q.SuspectImage(
+                subset=data.name,
+                image=str(paths[i]),
+                identity=str(identities[i]),
+                flagged_by=by,
+                agreed=bool(agreed[i]),
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+def _model_evidence(model, pair, spec, paths, identities) -> q.ModelEvidence:
+    found, threshold = pair
+    other = found.nearest_other_index
+    return q.ModelEvidence(
+        model=model,
+        threshold=threshold,
+        n_same=found.n_same,
+        median_same=_units(spec, found.median_same),
+        nearest_other=_units(spec, found.nearest_other),
+        nearest_other_image=None if other is None else str(paths[other]),
+        nearest_other_identity=None if other is None else str(identities[other]),
+        flagged=found.flagged,
+    )
+
+
+def suspects(scored: list[SubsetScores], embeddings: dict[str, Any]) -> q.LabelSuspects:
+    """Suspected label errors of every subset scored pair by pair."""
+    images: list[q.SuspectImage] = []
+    skipped = []
+    for data in scored:
+        if data.pairs.implicit:
+            skipped.append(data.name)
+            continue
+        images += _subset_evidence(data, embeddings)
+    models = list(embeddings)
+    flagged = {m: sum(m in s.flagged_by for s in images) for m in models}
+    note = None
+    if skipped:
+        note = f"not checked (scored in blocks): {', '.join(skipped)}"
+    return q.LabelSuspects(
+        rule=label_noise.RULE,
+        flagged=flagged,
+        agreed=sum(s.agreed for s in images),
+        images=images,
+        note=note,
+    )
+
+
+def _keep_without(data: SubsetScores, bad_paths: set[str]) -> np.ndarray:
+    a, b = data.pairs.rows()
+    paths = data.images["path"].to_numpy()
+    bad = np.isin(paths, list(bad_paths))
+    return ~(bad[a] | bad[b])
+
+
+def without_suspects(scored, specs, rule, found: q.LabelSuspects) -> r.SubsetDifferentials | None:
+    """The differentials with every pair touching an agreed suspect left out."""
+    if any(data.pairs.implicit for data in scored):
+        return None
+    bad = {s.image for s in found.images if s.agreed}
+    keep = {data.name: _keep_without(data, bad) for data in scored}
+    return recompute_differentials(scored, specs, rule, keep)
+
+
+def check_stratify_column(column: str, columns: list[str]) -> None:
+    """``--stratify-by`` names a metadata column of the dataset (checked before embedding)."""
+    usable = [c for c in columns if c not in ("path", "identity")]
+    if column not in usable:
+        raise ConfigError(
+            f"--stratify-by {column!r} is not a metadata column of the dataset "
+            f"(columns: {', '.join(usable) or 'none'})"
+        )
+
+
+def strata(scored: list[SubsetScores], specs, rule: str, column: str) -> list[q.Stratum]:
+    """The differentials within each value of ``column`` (pairs of two images sharing it)."""
+    images = scored[0].images
+    check_stratify_column(column, list(images.columns))
+    if any(data.pairs.implicit for data in scored):
+        return [q.Stratum(column=column, value="*", note="not computed: pairs scored in blocks")]
+    values = images[column].fillna("").astype(str).to_numpy()
+    present = sorted({v for data in scored for v in values[data.planned.members]})
+    out = []
+    for value in present:
+        keep = {}
+        for data in scored:
+            a, b = data.pairs.rows()
+            keep[data.name] = (values[a] == value) & (values[b] == value)
+        note: str | None = None
+        try:
+            diff = recompute_differentials(scored, specs, rule, keep)
+        except MetricError as exc:
+            diff, note = None, str(exc)
+        else:
+            note = None if diff is not None else "fewer than two subsets with pairs of both kinds"
+        out.append(q.Stratum(column=column, value=value, differentials=diff, note=note))
+    return out
+
+
+def assess(
+    scored: list[SubsetScores],
+    embeddings: dict[str, Any],
+    specs: dict[str, Any],
+    request: Any,
+    context: tuple[Path, list[dict[str, list[str]]], q.NearDuplicates | None],
+    say: Callable[[str], None],
+) -> q.DataQuality:
+    """Every check of the run's data, with one warning line per finding (also said)."""
+    root, definitions, near = context
+    rule = request.differential_threshold
+    block = q.DataQuality(
+        confounds=confounds(scored, root, definitions),
+        near_duplicates=near,
+        suspects=suspects(scored, embeddings),
+        exclude_suspects=request.exclude_suspects,
+        stratify_by=request.stratify_by,
+    )
+    for check in block.confounds:
+        if check.warn:
+            block.warnings.append(f"confound: {_describe(check)}")
+    found = block.suspects
+    if found is not None and found.agreed:
+        flagged = ", ".join(f"{m} {n}" for m, n in found.flagged.items())
+        hint = "" if request.exclude_suspects else WITHOUT_HINT
+        block.warnings.append(
+            f"suspected label errors: {found.agreed} image(s) flagged by every model "
+            f"(flagged per model: {flagged}); listed in results.json (data_quality.suspects)" + hint
+        )
+    if request.exclude_suspects and found is not None:
+        block.without_suspects = without_suspects(scored, specs, rule, found)
+    if request.stratify_by is not None:
+        block.strata = strata(scored, specs, rule, request.stratify_by)
+    for line in block.warnings:
+        say(line)
+    return block
+
+
+def _describe(check: q.ConfoundCheck) -> str:
+    if check.kind == "categorical":
+        mixes = "; ".join(
+            f"{group}: " + ", ".join(f"{v} {n}" for v, n in values.items() if n)
+            for group, values in check.counts.items()
+        )
+        return (
+            f"{check.column!r} differs between the subsets (Cramér's V {check.strength:.2f} "
+            f">= {check.warning_at}): {mixes}"
+        )
+    spread = "; ".join(
+        f"{group} {qs[0]:g} / {qs[1]:g} / {qs[2]:g}" for group, qs in check.quartiles.items()
+    )
+    return (
+        f"{check.column!r} differs between the subsets (Kolmogorov-Smirnov distance "
+        f"{check.strength:.2f} >= {check.warning_at}): quartiles {spread}"
+    )

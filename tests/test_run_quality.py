@@ -1,0 +1,227 @@
+"""A run's data-quality block: differentials on selected pairs, strata, suspects, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import JP_FACES, needs_shared
+from typer.testing import CliRunner
+
+from face_bench.cli.app import app
+from face_bench.core.errors import ConfigError
+from face_bench.data.datasets import make_pairs
+from face_bench.data.pairset import from_local
+from face_bench.embedding.pipeline import Embeddings
+from face_bench.metrics.fairness import differentials_for_model
+from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
+from face_bench.run import quality
+from face_bench.run.analysis import differentials_in_units
+from face_bench.run.subset_scores import score_pairset
+
+COSINE = ModelSpec(name="c", backend="onnx", similarity="cosine", threshold=0.4)
+EUCLID = BUILTIN_MODELS["dlib"]
+SPECS = {"c": COSINE, "e": EUCLID}
+RULE = "far:1e-1"
+
+
+def _run(wrong: int | None = None):
+    """Two subsets of 6 people x 5 images; half of each from source x, half from y.
+
+    ``wrong``: an image row given a picture of another person of its subset."""
+    rng = np.random.default_rng(3)
+    people = [f"p{i}" for i in range(12)]
+    identities = [p for p in people for _ in range(5)]
+    centres = np.eye(32)[:12] * 2
+    vectors = np.array([centres[int(p[1:])] for p in identities]) + 0.35 * rng.standard_normal(
+        (60, 32)
+    )
+    if wrong is not None:
+        vectors[wrong] = centres[(int(identities[wrong][1:]) + 1) % 6] + 0.1
+    images = pd.DataFrame(
+        {
+            "path": [f"{i:02d}.png" for i in range(60)],
+            "identity": identities,
+            "source": ["x" if i % 5 < 3 else "y" for i in range(60)],
+        }
+    )
+    embeddings = {
+        "c": Embeddings("c", vectors.astype(np.float32), {}),
+        "e": Embeddings("e", vectors.astype(np.float32) * 0.2, {}),
+    }
+    scored = []
+    for name, rows in (("first", np.arange(30)), ("second", np.arange(30, 60))):
+        pairs = make_pairs(images["identity"].to_numpy()[rows])
+        planned = from_local(pairs, rows, "all")
+        scored.append(score_pairset(name, images, planned, embeddings, SPECS, "exclude"))
+    return scored, embeddings
+
+
+def _dump(block) -> dict:
+    return block.model_dump(mode="json")
+
+
+def test_every_pair_kept_gives_the_run_differentials():
+    scored, _emb = _run()
+    keep = {s.name: np.ones(len(s.labels), bool) for s in scored}
+    again = quality.recompute_differentials(scored, SPECS, RULE, keep)
+    assert _dump(again) == _dump(differentials_in_units(scored, SPECS, far_target=0.1))
+
+
+def test_a_selection_matches_the_differentials_of_the_selected_pairs_by_hand():
+    scored, _emb = _run()
+    rng = np.random.default_rng(0)
+    keep = {s.name: rng.random(len(s.labels)) < 0.6 for s in scored}
+    block = quality.recompute_differentials(scored, SPECS, RULE, keep)
+    for model, spec in SPECS.items():
+        chosen = {
+            s.name: (s.scores[model].scores[keep[s.name]], s.labels[keep[s.name]]) for s in scored
+        }
+        expected = differentials_for_model(chosen, far_target=0.1)
+        got = block.models[model]
+        assert got.threshold == pytest.approx(spec.from_score(expected.threshold))
+        assert [r.fnmr for r in got.subsets] == [r.fnmr for r in expected.subsets]
+        assert [r.fmr for r in got.subsets] == [r.fmr for r in expected.subsets]
+
+
+def test_strata_use_the_pairs_whose_two_images_share_the_value():
+    scored, _emb = _run()
+    found = quality.strata(scored, SPECS, RULE, "source")
+    assert [s.value for s in found] == ["x", "y"]
+    values = scored[0].images["source"].to_numpy()
+    for stratum in found:
+        keep = {}
+        for s in scored:
+            a, b = s.pairs.rows()
+            keep[s.name] = (values[a] == stratum.value) & (values[b] == stratum.value)
+        expected = quality.recompute_differentials(scored, SPECS, RULE, keep)
+        assert _dump(stratum.differentials) == _dump(expected)
+        counts = [r.n_genuine + r.n_impostor for r in stratum.differentials.models["c"].subsets]
+        assert counts == [int(keep[s.name].sum()) for s in scored]
+
+
+def test_an_unknown_stratify_column_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"--stratify-by 'nope'.*columns: source"):
+        quality.check_stratify_column("nope", ["path", "identity", "source"])
+    with pytest.raises(ConfigError):
+        quality.check_stratify_column("identity", ["path", "identity"])
+
+
+def test_a_wrong_label_is_a_suspect_in_agreement_and_leaves_the_rerun():
+    scored, embeddings = _run(wrong=7)
+    found = quality.suspects(scored, embeddings)
+    agreed = [s for s in found.images if s.agreed]
+    assert [s.image for s in agreed] == ["07.png"]
+    suspect = agreed[0]
+    assert suspect.flagged_by == ["c", "e"] and suspect.identity == "p1"
+    for evidence in suspect.evidence:
+        assert evidence.flagged and evidence.nearest_other_identity == "p2"
+    cosine = next(e for e in suspect.evidence if e.model == "c")
+    assert cosine.median_same < cosine.threshold  # similarity: below the EER threshold
+    dist = next(e for e in suspect.evidence if e.model == "e")
+    assert dist.median_same > dist.threshold  # a distance: beyond it
+    without = quality.without_suspects(scored, SPECS, RULE, found)
+    first = without.models["c"].subsets[0]
+    # image 7 of 30 in the first subset: its 4 genuine and 25 impostor pairs are left out
+    assert first.n_genuine == scored[0].labels.sum() - 4
+    assert first.n_impostor == (~scored[0].labels).sum() - 25
+
+
+def test_a_clean_run_has_no_agreed_suspects():
+    scored, embeddings = _run()
+    assert quality.suspects(scored, embeddings).agreed == 0
+
+
+# ---------------------------------------------------------------- through the CLI
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def two_sources(tmp_path: Path) -> Path:
+    """Six people from jp_faces_dev, three images each, with a source column that is the
+    same for every image of one sex (a confound) and a re-encoded copy of one photo."""
+    from PIL import Image
+
+    manifest = pd.read_csv(JP_FACES / "manifest.csv")
+    chosen = manifest[manifest["japanese"] == "yes"].groupby("identity").head(3)
+    young = (chosen["sex"] == "F") & (chosen["age_group"] == "young")
+    people = list(chosen[young]["identity"].unique()[:3])
+    people += list(chosen[~young]["identity"].unique()[:3])
+    rows = chosen[chosen["identity"].isin(people)].copy()
+    root = tmp_path / "data"
+    for path in rows["path"]:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(JP_FACES / path, root / path)
+    first = rows.iloc[0]
+    copy = Path(first["path"]).with_name("copy.jpg").as_posix()
+    Image.open(root / first["path"]).convert("RGB").resize((300, 300)).save(root / copy)
+    rows = pd.concat([rows, first.to_frame().T.assign(path=copy)])
+    rows["source"] = np.where(rows["age_group"] == "young", "s1", "s2")
+    rows[["path", "identity", "sex", "age_group", "japanese", "source"]].to_csv(
+        root / "manifest.csv", index=False
+    )
+    return root
+
+
+def _roc(data: Path, out: Path, config: Path, *extra: str):
+    return runner.invoke(
+        app,
+        ["roc", "--data", str(data), "--model", "standin", "--align", "none", "--bootstrap",
+         "0", "--workers", "1", "--config", str(config), "--out", str(out),
+         "--subset", "ordinary", "--subset", "young_women", *extra],
+    )  # fmt: skip
+
+
+@needs_shared
+def test_a_bad_stratify_column_stops_before_embedding(two_sources, standin_config, tmp_path):
+    result = _roc(two_sources, tmp_path / "o", standin_config, "--stratify-by", "nope")
+    assert result.exit_code == ConfigError.exit_code
+    assert "--stratify-by 'nope'" in result.output and "Traceback" not in result.output
+    assert "embedding" not in result.output
+
+
+@needs_shared
+def test_data_quality_through_a_run(two_sources, standin_config, tmp_path):
+    result = _roc(
+        two_sources, tmp_path / "o", standin_config, "--stratify-by", "source", "--exclude-suspects"
+    )
+    assert result.exit_code == 0, result.output
+    dq = json.loads((tmp_path / "o" / "results.json").read_text())["data_quality"]
+    assert {c["column"] for c in dq["confounds"]} >= {"source", "image_width", "image_height"}
+    source = next(c for c in dq["confounds"] if c["column"] == "source")
+    assert source["warn"] and "confound: 'source'" in result.output
+    assert dq["near_duplicates"]["n_genuine"] >= 1 and dq["near_duplicates"]["excluded_pairs"]
+    assert "near-duplicate" in result.output
+    assert [s["value"] for s in dq["strata"]] == ["s1", "s2"]
+    assert dq["exclude_suspects"] and dq["suspects"]["rule"]
+    kept = _roc(two_sources, tmp_path / "k", standin_config, "--near-duplicates", "keep")
+    assert kept.exit_code == 0, kept.output
+    near = json.loads((tmp_path / "k" / "results.json").read_text())["data_quality"]
+    assert near["near_duplicates"]["excluded_pairs"] == 0
+    assert near["near_duplicates"]["pairs"] == [
+        dict(p, excluded=False) for p in dq["near_duplicates"]["pairs"]
+    ]
+
+
+@needs_shared
+def test_the_report_and_the_terminal_show_the_data_quality(two_sources, standin_config, tmp_path):
+    result = runner.invoke(
+        app,
+        ["report", "--data", str(two_sources), "--model", "standin", "--align", "none",
+         "--bootstrap", "0", "--workers", "1", "--config", str(standin_config),
+         "--out", str(tmp_path / "r"), "--subset", "ordinary", "--subset", "young_women",
+         "--stratify-by", "source", "--exclude-suspects"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "data quality: do the subsets differ" in result.output
+    assert "near-duplicates: 1 pair(s) of one person" in result.output
+    assert "differentials within source = s1:" in result.output
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert 'id="data-quality"' in page and "Near-duplicates" in page
+    assert "Differentials within each source" in page and "source = s2" in page
+    assert "Suspected label errors" in page
