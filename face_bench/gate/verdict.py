@@ -408,6 +408,13 @@ def _check_run(b: RunResults, c: RunResults, mismatches: list[Mismatch], notes: 
     )
     for what in ("seed", "sample", "pairs", "align", "multi_face", "on_fail"):
         mismatches += _differs("run", what, getattr(b.settings, what), getattr(c.settings, what))
+    # A file from before --near-duplicates scored every pair, i.e. as ``keep`` does.
+    mismatches += _differs(
+        "run",
+        "--near-duplicates",
+        b.settings.near_duplicates or "keep",
+        c.settings.near_duplicates or "keep",
+    )
     if b.face_bench_version != c.face_bench_version:
         notes.append(
             f"baseline made by face-bench {b.face_bench_version}, current by {c.face_bench_version}"

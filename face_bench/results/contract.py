@@ -134,6 +134,11 @@ class RunSettings(_Strict):
     far_targets: list[float]
     bootstrap: int = 0
     threshold_from: str | None = None
+    near_duplicates: str | None = Field(
+        default=None,
+        description="--near-duplicates (exclude | keep); null in files written before the "
+        "option existed, which scored every pair (keep)",
+    )
 
 
 class Volatile(_Strict):

@@ -263,6 +263,7 @@ def _settings(request: EvaluationRequest, on_fail: OnFail) -> RunSettings:
         far_targets=list(request.far_targets),
         bootstrap=request.bootstrap,
         threshold_from=request.threshold_from,
+        near_duplicates=request.near_duplicates,
     )
 
 
