@@ -188,7 +188,7 @@ def test_compare_groups_warns_on_source_and_size_not_on_defining_or_id_columns()
     assert source.counts == {"a": {"x": 20, "y": 0}, "b": {"x": 0, "y": 20}}
     width = by_column["image_width"]
     assert width.kind == "numeric" and width.warn and width.strength >= MIN_KS
-    assert width.quartiles["b"] == [600.0, 600.0, 600.0]
+    assert width.five_numbers["b"] == [600.0] * 5
     alike = compare_groups(
         {"a": group(20, "x", 200, "M"), "b": group(20, "x", 200, "F")}, defining=["sex"]
     )

@@ -20,7 +20,7 @@ from face_bench.embedding.pipeline import Embeddings
 from face_bench.metrics.fairness import differentials_for_model
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run import quality
-from face_bench.run.analysis import differentials_in_units
+from face_bench.run.evaluation import _differentials
 from face_bench.run.subset_scores import score_pairset
 
 COSINE = ModelSpec(name="c", backend="onnx", similarity="cosine", threshold=0.4)
@@ -69,7 +69,7 @@ def test_every_pair_kept_gives_the_run_differentials():
     scored, _emb = _run()
     keep = {s.name: np.ones(len(s.labels), bool) for s in scored}
     again = quality.recompute_differentials(scored, SPECS, RULE, keep)
-    assert _dump(again) == _dump(differentials_in_units(scored, SPECS, far_target=0.1))
+    assert _dump(again) == _dump(_differentials(scored, SPECS, RULE))
 
 
 def test_a_selection_matches_the_differentials_of_the_selected_pairs_by_hand():
@@ -243,3 +243,58 @@ def test_the_gate_refuses_runs_with_different_near_duplicate_policies(tmp_path):
     assert [m.reason for m in mismatches] == [
         "--near-duplicates differs (baseline 'keep', current 'exclude')"
     ]
+
+
+V2 = JP_FACES.parent / "jp_faces_v2"
+
+
+@pytest.mark.slow
+@needs_shared
+def test_jp_faces_v2_confounds_suspects_and_near_duplicates(tmp_path, session_cache):
+    """The larger Japanese set: its source and size confound, its mislabelled idol crops and
+    its re-encoded copies are all found, with dlib and the real ONNX network."""
+    if not V2.exists():
+        pytest.skip(f"needs {V2}")
+    repo_config = Path(__file__).resolve().parents[1] / "face-bench.toml"
+    text = repo_config.read_text(encoding="utf-8").replace(
+        "../shared/models/", (JP_FACES.parents[1] / "models").as_posix() + "/"
+    )
+    config = tmp_path / "face-bench.toml"
+    config.write_text(text.replace('data = "../shared/datasets/jp_faces_dev"', ""), "utf-8")
+
+    def run(out: str, *extra: str) -> dict:
+        result = runner.invoke(
+            app,
+            ["roc", "--data", str(V2), "--subset", "ordinary", "--subset", "young_women",
+             "--sample", "100", "--bootstrap", "0", "--config", str(config),
+             "--model", "dlib", "--model", "hse-faceres",
+             "--cache-dir", str(session_cache), "--out", str(tmp_path / out), *extra],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "confound: 'source_repo'" in result.output
+        return json.loads((tmp_path / out / "results.json").read_text())
+
+    results = run("ex", "--stratify-by", "source_repo", "--exclude-suspects")
+    dq = results["data_quality"]
+    warned = {c["column"] for c in dq["confounds"] if c["warn"]}
+    assert {"source_repo", "image_width", "image_height"} <= warned
+    suspects = dq["suspects"]
+    assert set(suspects["flagged"]) == {"dlib", "hse-faceres"} and suspects["agreed"] >= 1
+    agreed = [s for s in suspects["images"] if s["agreed"]]
+    assert all({e["model"] for e in s["evidence"]} == {"dlib", "hse-faceres"} for s in agreed)
+    assert any("DeepNogizaka" in _source(V2, s["image"]) for s in agreed)  # the idol crops
+    assert dq["without_suspects"] is not None
+    assert any(s["differentials"] for s in dq["strata"])
+    near = dq["near_duplicates"]
+    assert (
+        near["n_genuine"] >= 1 and near["excluded_pairs"] == near["n_genuine"] + near["n_impostor"]
+    )
+    kept = run("keep", "--near-duplicates", "keep")
+    assert kept["data_quality"]["near_duplicates"]["excluded_pairs"] == 0
+    genuine = [s["pairs"]["n_genuine"] for s in results["subsets"]]
+    assert sum(s["pairs"]["n_genuine"] for s in kept["subsets"]) - sum(genuine) == near["n_genuine"]
+
+
+def _source(root: Path, image: str) -> str:
+    manifest = pd.read_csv(root / "manifest.csv")
+    return str(manifest.loc[manifest["path"] == image, "source_repo"].iloc[0])

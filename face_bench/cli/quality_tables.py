@@ -26,7 +26,10 @@ def _confound_table(rows: list[dict[str, Any]]) -> SafeTable:
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for r in rows:
         name = f"{r['column']} ⚠" if r["warn"] else r["column"]
-        table.add_row(name, r["measure"], r["strength"], r["warning_at"], r["mix"])
+        for i, line in enumerate(r["lines"]):  # one value per line: long names stay whole
+            first = i == 0
+            cells = (name, r["measure"], r["strength"], r["warning_at"]) if first else ("",) * 4
+            table.add_row(*cells, line)
     return table
 
 

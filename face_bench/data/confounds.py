@@ -8,7 +8,8 @@ headers without decoding), the groups are compared:
 
 - a categorical column: the contingency table groups x values and Cramér's V (0 = the same
   mix in every group, 1 = each value belongs to one group); a warning at V >= ``MIN_V``;
-- a numeric column (image width, height, any numeric metadata): quartiles per group and the
+- a numeric column (image width, height, any numeric metadata): the five-number summary
+  (min, quartiles, max) per group and the
   largest two-sample Kolmogorov-Smirnov distance between two groups (the most any threshold
   splits them apart: 0 = the same distribution, 1 = no overlap); a warning at
   D >= ``MIN_KS``. Unlike a ratio of medians it also sees a minority at another size.
@@ -45,7 +46,7 @@ class Confound:
     strength: float | None  # Cramér's V, or the largest Kolmogorov-Smirnov distance
     warn: bool
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # group -> value -> n
-    quartiles: dict[str, list[float]] = field(default_factory=dict)  # group -> [q1, med, q3]
+    five_numbers: dict[str, list[float]] = field(default_factory=dict)  # min, q1, med, q3, max
 
     @property
     def measure(self) -> str:
@@ -109,14 +110,14 @@ def ks_distance(groups: Sequence[np.ndarray]) -> float | None:
 
 def _numeric_confound(column: str, groups: Mapping[str, pd.Series]) -> Confound:
     values = {g: s.dropna().to_numpy(float) for g, s in groups.items()}
-    quartiles = {
-        g: [float(x) for x in np.quantile(v, [0.25, 0.5, 0.75])]
+    five = {
+        g: [float(x) for x in np.quantile(v, [0, 0.25, 0.5, 0.75, 1])]
         for g, v in values.items()
         if v.size
     }
     distance = ks_distance(list(values.values()))
     warn = distance is not None and distance >= MIN_KS
-    return Confound(column, "numeric", distance, warn, quartiles=quartiles)
+    return Confound(column, "numeric", distance, warn, five_numbers=five)
 
 
 def compare_groups(

@@ -25,12 +25,18 @@ def _confounds(dq: DataQuality) -> list[dict[str, Any]]:
     rows = []
     for c in dq.confounds:
         if c.kind == "categorical":
-            mix = "; ".join(
+            per_subset = [
                 f"{g}: " + ", ".join(f"{v} {n}" for v, n in values.items() if n)
                 for g, values in c.counts.items()
-            )
+            ]
+            lines = [
+                f"{g}: {v} {n}" for g, values in c.counts.items() for v, n in values.items() if n
+            ]
         else:
-            mix = "; ".join(f"{g}: {q[0]:g} / {q[1]:g} / {q[2]:g}" for g, q in c.quartiles.items())
+            per_subset = [
+                f"{g}: " + " / ".join(f"{x:g}" for x in q) for g, q in c.five_numbers.items()
+            ]
+            lines = per_subset
         measure = "Cramér's V" if c.measure == "cramers_v" else "KS distance"
         rows.append(
             {
@@ -39,7 +45,8 @@ def _confounds(dq: DataQuality) -> list[dict[str, Any]]:
                 "strength": _num(c.strength, 2),
                 "warning_at": f"{c.warning_at:g}",
                 "warn": c.warn,
-                "mix": mix,
+                "mix": "; ".join(per_subset),
+                "lines": lines,  # short enough for a terminal cell each
             }
         )
     return rows

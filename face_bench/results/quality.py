@@ -24,8 +24,9 @@ class ConfoundCheck(Block):
     counts: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="subset -> value -> images (categorical)"
     )
-    quartiles: dict[str, list[float]] = Field(
-        default_factory=dict, description="subset -> [first quartile, median, third] (numeric)"
+    five_numbers: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="subset -> [min, first quartile, median, third quartile, max] (numeric)",
     )
 
 

@@ -11,7 +11,7 @@ come through it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +29,10 @@ from face_bench.metrics import label_noise
 from face_bench.metrics.summary import MetricError
 from face_bench.results import blocks as r
 from face_bench.results import quality as q
+from face_bench.run import evidence
 from face_bench.run.analysis import _units, differentials_in_units
 from face_bench.run.request import parse_far_rule
 from face_bench.run.subset_scores import ScoreTable, SubsetScores
-
-
-@dataclass
-class _Selected:
-    """A subset's name and its models' score tables restricted to some pairs."""
-
-    name: str
-    scores: dict[str, ScoreTable]
-
 
 WITHOUT_HINT = "; --exclude-suspects shows the differentials without them"
 
@@ -54,7 +46,8 @@ def _restrict(table: ScoreTable, keep: np.ndarray) -> ScoreTable:
 def recompute_differentials(
     scored: list[SubsetScores], specs: dict[str, Any], rule: str, keep: Mapping[str, np.ndarray]
 ) -> r.SubsetDifferentials | None:
-    """The run's differentials on the scored pairs ``keep[subset]`` marks (one bool per pair).
+    """The run's differentials on the scored pairs ``keep[subset]`` marks (one bool per pair):
+    a global threshold chosen again on them, rates with counts, matched-impostor FMR.
 
     A subset left with no genuine or no impostor pair is left out; None below two subsets.
     """
@@ -63,14 +56,16 @@ def recompute_differentials(
         mask = keep[data.name]
         labels = data.labels[mask]
         if labels.any() and not labels.all():
-            chosen.append(
-                _Selected(data.name, {m: _restrict(t, mask) for m, t in data.scores.items()})
-            )
+            tables = {m: _restrict(t, mask) for m, t in data.scores.items()}
+            pairs = data.pairs.select(mask)
+            chosen.append(replace(data, pairs=pairs, scores=tables))
     if len(chosen) < 2:
         return None
-    return differentials_in_units(
+    differentials = differentials_in_units(
         chosen, specs, far_target=parse_far_rule(rule), use_default=rule == "default"
     )
+    evidence.matched_differentials(differentials, chosen, specs)
+    return differentials
 
 
 def _defining(definitions: list[dict[str, list[str]]]) -> set[str]:
@@ -105,7 +100,7 @@ def confounds(scored: list[SubsetScores], root: Path, definitions: list[dict[str
                 warning_at=MIN_V if c.kind == "categorical" else MIN_KS,
                 warn=c.warn,
                 counts=c.counts,
-                quartiles=c.quartiles,
+                five_numbers=c.five_numbers,
             )
         )
     return checks
@@ -286,9 +281,9 @@ def _describe(check: q.ConfoundCheck) -> str:
             f">= {check.warning_at}): {mixes}"
         )
     spread = "; ".join(
-        f"{group} {qs[0]:g} / {qs[1]:g} / {qs[2]:g}" for group, qs in check.quartiles.items()
+        f"{group} " + " / ".join(f"{x:g}" for x in qs) for group, qs in check.five_numbers.items()
     )
     return (
         f"{check.column!r} differs between the subsets (Kolmogorov-Smirnov distance "
-        f"{check.strength:.2f} >= {check.warning_at}): quartiles {spread}"
+        f"{check.strength:.2f} >= {check.warning_at}): min / quartiles / max {spread}"
     )
