@@ -131,6 +131,18 @@ def test_a_wrong_label_is_a_suspect_in_agreement_and_leaves_the_rerun():
     assert first.n_impostor == (~scored[0].labels).sum() - 25
 
 
+def test_the_run_s_eer_thresholds_give_the_same_suspects():
+    scored, embeddings = _run(wrong=7)
+    eer = {
+        s.name: {
+            m: SPECS[m].from_score(t.summarise((1e-3,)).eer_threshold) for m, t in s.scores.items()
+        }
+        for s in scored
+    }
+    given = quality.suspects(scored, embeddings, eer)
+    assert _dump(given) == _dump(quality.suspects(scored, embeddings))
+
+
 def test_a_clean_run_has_no_agreed_suspects():
     scored, embeddings = _run()
     assert quality.suspects(scored, embeddings).agreed == 0

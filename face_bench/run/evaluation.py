@@ -317,9 +317,14 @@ def evaluate(
         seed=request.seed,
     )
     _add_threshold_transfer(scored, subset_runs, request.threshold_from)
-    from face_bench.run.quality import assess
+    from face_bench.run.quality import QualityContext, assess
 
-    context = (plan.dataset.root, [s.definition for s in plan.subsets], plan.near_duplicates)
+    context = QualityContext(
+        plan.dataset.root,
+        [s.definition for s in plan.subsets],
+        plan.near_duplicates,
+        {r.name: {m.name: m.metrics.eer_threshold for m in r.models} for r in subset_runs},
+    )
     quality = assess(scored, embeddings, specs, request, context, on_message or (lambda _m: None))
     dataset = plan.dataset
     results = RunResults(

@@ -11,7 +11,7 @@ come through it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +106,24 @@ def confounds(scored: list[SubsetScores], root: Path, definitions: list[dict[str
     return checks
 
 
-def _subset_evidence(data: SubsetScores, embeddings: dict[str, Any]) -> list[q.SuspectImage]:
-    """Per image of one subset, every model's evidence; images flagged by any model."""
+def _subset_evidence(
+    data: SubsetScores, embeddings: dict[str, Any], eer: Mapping[str, float | None]
+) -> list[q.SuspectImage]:
+    """Per image of one subset, every model's evidence; images flagged by any model.
+
+    ``eer``: each model's EER threshold on the subset in its units, as the run's metrics
+    give it (computed here when missing)."""
     rows = data.planned.members[~data.failed]
     paths = data.images["path"].to_numpy()[rows]
     identities = data.images["identity"].astype(str).to_numpy()[rows]
     per_model: dict[str, list[tuple[label_noise.ImageEvidence, float | None]]] = {}
     for model, table in data.scores.items():
         spec = table.spec
-        threshold = table.summarise((1e-3,)).eer_threshold
+        known = eer.get(model)
+        if known is None:
+            threshold = table.summarise((1e-3,)).eer_threshold
+        else:
+            threshold = float(spec.to_score(known))
         found = label_noise.image_evidence(
             embeddings[model].vectors[rows], identities, spec.similarity, threshold
         )
@@ -158,15 +167,20 @@ def _model_evidence(model, pair, spec, paths, identities) -> q.ModelEvidence:
     )
 
 
-def suspects(scored: list[SubsetScores], embeddings: dict[str, Any]) -> q.LabelSuspects:
-    """Suspected label errors of every subset scored pair by pair."""
+def suspects(
+    scored: list[SubsetScores],
+    embeddings: dict[str, Any],
+    eer: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> q.LabelSuspects:
+    """Suspected label errors of every subset scored pair by pair (``eer``: subset -> model
+    -> EER threshold in model units, from the run's metrics)."""
     images: list[q.SuspectImage] = []
     skipped = []
     for data in scored:
         if data.pairs.implicit:
             skipped.append(data.name)
             continue
-        images += _subset_evidence(data, embeddings)
+        images += _subset_evidence(data, embeddings, (eer or {}).get(data.name, {}))
     models = list(embeddings)
     flagged = {m: sum(m in s.flagged_by for s in images) for m in models}
     note = None
@@ -232,21 +246,31 @@ def strata(scored: list[SubsetScores], specs, rule: str, column: str) -> list[q.
     return out
 
 
+@dataclass(frozen=True)
+class QualityContext:
+    """What the checks need from the plan and the run's metrics."""
+
+    root: Path  # the dataset folder (image headers are read from it)
+    definitions: list[dict[str, list[str]]]  # each subset's filters: columns left out
+    near_duplicates: q.NearDuplicates | None = None  # found while planning
+    eer_thresholds: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+
 def assess(
     scored: list[SubsetScores],
     embeddings: dict[str, Any],
     specs: dict[str, Any],
     request: Any,
-    context: tuple[Path, list[dict[str, list[str]]], q.NearDuplicates | None],
+    context: QualityContext,
     say: Callable[[str], None],
 ) -> q.DataQuality:
     """Every check of the run's data, with one warning line per finding (also said)."""
-    root, definitions, near = context
+    root, definitions, near = context.root, context.definitions, context.near_duplicates
     rule = request.differential_threshold
     block = q.DataQuality(
         confounds=confounds(scored, root, definitions),
         near_duplicates=near,
-        suspects=suspects(scored, embeddings),
+        suspects=suspects(scored, embeddings, context.eer_thresholds),
         exclude_suspects=request.exclude_suspects,
         stratify_by=request.stratify_by,
     )
