@@ -235,6 +235,8 @@ def test_the_report_and_the_terminal_show_the_data_quality(two_sources, standin_
     assert "differentials within source = s1:" in result.output
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert 'id="data-quality"' in page and "Near-duplicates" in page
+    notes = page.split('id="notes"')[1].split("</div>")[0]
+    assert "confound: &#39;source&#39;" in notes or "confound: 'source'" in notes
     assert "Differentials within each source" in page and "source = s2" in page
     assert "Suspected label errors" in page
 
@@ -310,3 +312,30 @@ def test_jp_faces_v2_confounds_suspects_and_near_duplicates(tmp_path, session_ca
 def _source(root: Path, image: str) -> str:
     manifest = pd.read_csv(root / "manifest.csv")
     return str(manifest.loc[manifest["path"] == image, "source_repo"].iloc[0])
+
+
+def test_the_terminal_lists_ten_agreed_suspects_and_counts_the_rest():
+    import io
+
+    from rich.console import Console
+
+    from face_bench.cli.quality_tables import render_quality
+    from face_bench.results import quality as q
+
+    evidence = [
+        q.ModelEvidence(model="m", threshold=0.5, n_same=3, median_same=0.1, nearest_other=0.7,
+                        nearest_other_image="x.png", nearest_other_identity="x", flagged=True)
+    ]  # fmt: skip
+    images = [
+        q.SuspectImage(subset="s", image=f"img{i:02d}.png", identity="p", flagged_by=["m"],
+                       agreed=True, evidence=evidence)
+        for i in range(12)
+    ]  # fmt: skip
+    dq = q.DataQuality(
+        suspects=q.LabelSuspects(rule="r", flagged={"m": 12}, agreed=12, images=images)
+    )
+    buffer = io.StringIO()
+    render_quality(dq, Console(file=buffer, width=200), lambda _d: None)
+    text = buffer.getvalue()
+    assert "img09.png" in text and "img10.png" not in text
+    assert "2 more in results.json" in text

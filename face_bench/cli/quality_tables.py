@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from face_bench.cli.tables import SafeTable
 from face_bench.report.quality import quality_context
 
+SHOWN_SUSPECTS = 10
+"""Agreed suspects listed on the terminal (the report lists more, results.json all)."""
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -75,9 +78,11 @@ def render_quality(
         )
     found = view["suspects"]
     if found is not None and found["rows"]:
-        out.print(_suspect_table(found))
-        if found["more"]:
-            out.print(f"  {found['more']} more in results.json (data_quality.suspects)")
+        shown = found["rows"][:SHOWN_SUSPECTS]
+        out.print(_suspect_table({**found, "rows": shown}))
+        more = found["agreed"] - len(shown)
+        if more > 0:
+            out.print(f"  {more} more in results.json (data_quality.suspects) and the report")
     if dq.exclude_suspects and dq.without_suspects is not None:
         out.print("differentials without the suspects (--exclude-suspects):")
         differentials(dq.without_suspects)

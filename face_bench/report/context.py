@@ -483,6 +483,12 @@ def _model_rows(results, colors) -> list[dict[str, Any]]:
     ]
 
 
+def _quality_warnings(results: RunResults) -> list[str]:
+    """Confound and suspect warnings, at the top of the page beside the other notes."""
+    dq = results.data_quality
+    return [] if dq is None else [f"{w} (see Data quality)" for w in dq.warnings]
+
+
 def build_context(evaluation, out: Path, files: _Files, self_contained: bool, top_k: int) -> dict:
     """The page's context: headline first, qualifications, subsets, run metadata last."""
     from face_bench.report import differentials_view, headline, plots
@@ -533,5 +539,5 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
         "top_k": top_k,
         "files": sorted({p.relative_to(out).as_posix() for p in files.written if p.parent == out}),
         "thumbnails": sum(1 for p in files.thumbs.values() if isinstance(p, Path)),
-        "notes": files.notes + list(evaluation.skipped),
+        "notes": files.notes + list(evaluation.skipped) + _quality_warnings(results),
     }
