@@ -1,11 +1,10 @@
 """Data-quality checks of a run: confounds, suspected label errors, strata.
 
 Computed after scoring from the same pairs and embeddings as the figures, and recorded in
-``results.json`` (``data_quality``) beside them. The differentials are recomputed on any
-selection of a run's pairs through :func:`recompute_differentials`, the one place that
-decides which differentials a run reports: ``--stratify-by`` (pairs whose two images share
-one value of a column) and ``--exclude-suspects`` (pairs touching no agreed suspect) both
-come through it.
+``results.json`` (``data_quality``) beside them. :func:`recompute_differentials` gives the
+run's differentials on any selection of its pairs: ``--stratify-by`` (pairs whose two images
+share one value of a column) and ``--exclude-suspects`` (pairs touching no agreed suspect)
+both come through it, so a change to what the run's differentials hold is made there once.
 """
 
 from __future__ import annotations
