@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -14,13 +15,14 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.core.errors import ConfigError
+from face_bench.core.modes import OnFail
 from face_bench.data.datasets import make_pairs
 from face_bench.data.pairset import from_local
 from face_bench.embedding.pipeline import Embeddings
-from face_bench.metrics.fairness import differentials_for_model
+from face_bench.metrics.operating import threshold_at_fmr
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run import quality
-from face_bench.run.evaluation import _differentials
+from face_bench.run.differentials import run_differentials
 from face_bench.run.subset_scores import score_pairset
 
 COSINE = ModelSpec(name="c", backend="onnx", similarity="cosine", threshold=0.4)
@@ -65,43 +67,62 @@ def _dump(block) -> dict:
     return block.model_dump(mode="json")
 
 
+REQUEST = SimpleNamespace(
+    on_fail="exclude", by=(), reference=None, differential_threshold=RULE, bootstrap=50, seed=0
+)
+
+
+def _counts(block, model: str = "c") -> dict[str, tuple[int, int]]:
+    """Per group: (impostor pairs, genuine pairs) the differentials counted."""
+    return {g.group: (g.fmr.n, g.fnmr.n) for g in block.models[model].groups}
+
+
 def test_every_pair_kept_gives_the_run_differentials():
-    scored, _emb = _run()
-    keep = {s.name: np.ones(len(s.labels), bool) for s in scored}
-    again = quality.recompute_differentials(scored, SPECS, RULE, keep)
-    assert _dump(again) == _dump(_differentials(scored, SPECS, RULE))
+    scored, emb = _run()
+    again = quality.recompute_differentials(
+        scored, emb, SPECS, REQUEST, lambda a, b: np.ones(len(a), bool)
+    )
+    run = run_differentials(
+        scored, scored[0].images, emb, SPECS, OnFail.EXCLUDE, rule=RULE, n_boot=50
+    )
+    assert _dump(again) == _dump(run)
 
 
 def test_a_selection_matches_the_differentials_of_the_selected_pairs_by_hand():
-    scored, _emb = _run()
-    rng = np.random.default_rng(0)
-    keep = {s.name: rng.random(len(s.labels)) < 0.6 for s in scored}
-    block = quality.recompute_differentials(scored, SPECS, RULE, keep)
+    scored, emb = _run()
+
+    def some(a, b):
+        return (a * 61 + b) % 5 < 3
+
+    block = quality.recompute_differentials(scored, emb, SPECS, REQUEST, some)
     for model, spec in SPECS.items():
-        chosen = {
-            s.name: (s.scores[model].scores[keep[s.name]], s.labels[keep[s.name]]) for s in scored
-        }
-        expected = differentials_for_model(chosen, far_target=0.1)
         got = block.models[model]
-        assert got.threshold == pytest.approx(spec.from_score(expected.threshold))
-        assert [r.fnmr for r in got.subsets] == [r.fnmr for r in expected.subsets]
-        assert [r.fmr for r in got.subsets] == [r.fmr for r in expected.subsets]
+        thr = spec.to_score(got.threshold)
+        for s in scored:
+            a, b = s.pairs.rows()
+            kept = some(a, b)
+            scores, labels = s.scores[model].scores[kept], s.labels[kept]
+            if s.name == block.reference:  # the threshold is fixed on the reference group
+                assert thr == pytest.approx(threshold_at_fmr(scores, labels, 0.1))
+            row = got.group(s.name)
+            accepted = scores >= thr
+            assert row.fmr.n == int((~labels).sum())
+            assert row.fmr.errors == int((accepted & ~labels).sum())
+            assert row.fnmr.errors == int((~accepted & labels).sum())
 
 
 def test_strata_use_the_pairs_whose_two_images_share_the_value():
-    scored, _emb = _run()
-    found = quality.strata(scored, SPECS, RULE, "source")
+    scored, emb = _run()
+    found = quality.strata(scored, emb, SPECS, REQUEST, "source")
     assert [s.value for s in found] == ["x", "y"]
     values = scored[0].images["source"].to_numpy()
     for stratum in found:
-        keep = {}
+        expected = {}
         for s in scored:
             a, b = s.pairs.rows()
-            keep[s.name] = (values[a] == stratum.value) & (values[b] == stratum.value)
-        expected = quality.recompute_differentials(scored, SPECS, RULE, keep)
-        assert _dump(stratum.differentials) == _dump(expected)
-        counts = [r.n_genuine + r.n_impostor for r in stratum.differentials.models["c"].subsets]
-        assert counts == [int(keep[s.name].sum()) for s in scored]
+            keep = (values[a] == stratum.value) & (values[b] == stratum.value)
+            expected[s.name] = (int((keep & ~s.labels).sum()), int((keep & s.labels).sum()))
+        assert _counts(stratum.differentials) == expected
 
 
 def test_an_unknown_stratify_column_is_a_config_error():
@@ -124,11 +145,11 @@ def test_a_wrong_label_is_a_suspect_in_agreement_and_leaves_the_rerun():
     assert cosine.median_same < cosine.threshold  # similarity: below the EER threshold
     dist = next(e for e in suspect.evidence if e.model == "e")
     assert dist.median_same > dist.threshold  # a distance: beyond it
-    without = quality.without_suspects(scored, SPECS, RULE, found)
-    first = without.models["c"].subsets[0]
+    without = quality.without_suspects(scored, embeddings, SPECS, REQUEST, found)
+    first = without.models["c"].group("first")
     # image 7 of 30 in the first subset: its 4 genuine and 25 impostor pairs are left out
-    assert first.n_genuine == scored[0].labels.sum() - 4
-    assert first.n_impostor == (~scored[0].labels).sum() - 25
+    assert first.fnmr.n == scored[0].labels.sum() - 4
+    assert first.fmr.n == (~scored[0].labels).sum() - 25
 
 
 def test_the_run_s_eer_thresholds_give_the_same_suspects():

@@ -17,7 +17,7 @@ SHOWN_SUSPECTS = 10
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from face_bench.results.blocks import SubsetDifferentials
+    from face_bench.results.differentials import Differentials
     from face_bench.results.quality import DataQuality
 
 
@@ -61,7 +61,7 @@ def _suspect_table(found: dict[str, Any]) -> SafeTable:
 def render_quality(
     dq: DataQuality | None,
     out: Console,
-    differentials: Callable[[SubsetDifferentials], None],
+    differentials: Callable[[Differentials], None],
 ) -> None:
     """Print the data-quality block (nothing when the run has none)."""
     view = quality_context(dq)

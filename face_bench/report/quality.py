@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from face_bench.report import sections
+from face_bench.report import differentials_view
 from face_bench.report.text import MISSING
 from face_bench.results.quality import DataQuality, SuspectImage
 
@@ -129,13 +129,13 @@ def quality_context(dq: DataQuality | None) -> dict[str, Any] | None:
         "near": _near(dq),
         "suspects": _suspects(dq),
         "exclude_suspects": dq.exclude_suspects,
-        "without_suspects": sections.differentials(dq.without_suspects),
+        "without_suspects": differentials_view.views(dq.without_suspects),
         "stratify_by": dq.stratify_by,
         "strata": [
             {
                 "value": s.value,
                 "note": s.note,
-                "differentials": sections.differentials(s.differentials),
+                "differentials": differentials_view.views(s.differentials),
             }
             for s in dq.strata
         ],

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from face_bench.results.blocks import Block, SubsetDifferentials
+from face_bench.results.blocks import Block
+from face_bench.results.differentials import Differentials
 
 
 class ConfoundCheck(Block):
@@ -93,7 +94,7 @@ class Stratum(Block):
 
     column: str
     value: str
-    differentials: SubsetDifferentials | None = None
+    differentials: Differentials | None = None
     note: str | None = None
 
 
@@ -104,7 +105,7 @@ class DataQuality(Block):
     near_duplicates: NearDuplicates | None = None
     suspects: LabelSuspects | None = None
     exclude_suspects: bool = False
-    without_suspects: SubsetDifferentials | None = Field(
+    without_suspects: Differentials | None = Field(
         default=None, description="the differentials with the agreed suspects left out"
     )
     stratify_by: str | None = None

@@ -12,6 +12,7 @@ and applied to every group; ``pooled:`` fixes it on all groups' impostors togeth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,11 +154,16 @@ def _choose_reference(
     return max(groups, key=lambda g: (people[g], g))
 
 
+PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Image-list rows (a, b) of the pairs -> which pairs to keep (a stratum, no suspects)."""
+
+
 def setup_groups(
     scored: list[SubsetScores],
     images: pd.DataFrame,
     by: tuple[str, ...],
     reference: str | None,
+    pair_filter: PairFilter | None = None,
 ) -> GroupSetup:
     """Which pairs, which groups, which reference; MetricError when no comparison exists."""
     if any(s.planned.implicit for s in scored):
@@ -166,6 +172,9 @@ def setup_groups(
             f"{BLOCKED_ABOVE:,} pairs is scored in blocks"
         )
     a, b, notes = _union_pairs(scored)
+    if pair_filter is not None:
+        keep = np.asarray(pair_filter(a, b), dtype=bool)
+        a, b = a[keep], b[keep]
     if len(a) > BLOCKED_ABOVE:
         raise MetricError(
             f"differentials need at most {BLOCKED_ABOVE:,} pairs, these subsets form {len(a):,}"
@@ -238,13 +247,18 @@ def run_differentials(
     rule: str = "far:1e-3",
     n_boot: int = 0,
     seed: int = 0,
+    pair_filter: PairFilter | None = None,
 ) -> d.Differentials | None:
-    """The ``differentials`` block of results.json; None when the run has one group."""
+    """The ``differentials`` block of results.json; None when the run has one group.
+
+    ``pair_filter`` restricts the pairs (data-quality reruns: within a stratum, without the
+    suspected label errors); everything else is computed as for the run itself.
+    """
     threshold_rule = parse_threshold_rule(rule)
     if len(scored) < 2 and not by:
         return None
     try:
-        setup = setup_groups(scored, images, by, reference)
+        setup = setup_groups(scored, images, by, reference, pair_filter)
     except MetricError as exc:
         return d.Differentials.unavailable(str(exc), threshold_rule.far_target, n_boot, seed)
     union = score_pairset("differentials", images, setup.pairs, embeddings, specs, on_fail)

@@ -10,7 +10,7 @@ both come through it, so a change to what the run's differentials hold is made t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from face_bench.core.errors import ConfigError
+from face_bench.core.modes import OnFail
 from face_bench.data.confounds import (
     MIN_KS,
     MIN_V,
@@ -25,46 +26,37 @@ from face_bench.data.confounds import (
     image_sizes,
 )
 from face_bench.metrics import label_noise
-from face_bench.metrics.summary import MetricError
-from face_bench.results import blocks as r
 from face_bench.results import quality as q
-from face_bench.run import evidence
-from face_bench.run.analysis import _units, differentials_in_units
-from face_bench.run.request import parse_far_rule
-from face_bench.run.subset_scores import ScoreTable, SubsetScores
+from face_bench.results.differentials import Differentials
+from face_bench.run.analysis import _units
+from face_bench.run.differentials import PairFilter, run_differentials
+from face_bench.run.subset_scores import SubsetScores
 
 WITHOUT_HINT = "; --exclude-suspects shows the differentials without them"
 
 
-def _restrict(table: ScoreTable, keep: np.ndarray) -> ScoreTable:
-    ids_a = None if table.ids_a is None else table.ids_a[keep]
-    ids_b = None if table.ids_b is None else table.ids_b[keep]
-    return ScoreTable(table.spec, table.scores[keep], table.labels[keep], ids_a, ids_b)
-
-
 def recompute_differentials(
-    scored: list[SubsetScores], specs: dict[str, Any], rule: str, keep: Mapping[str, np.ndarray]
-) -> r.SubsetDifferentials | None:
-    """The run's differentials on the scored pairs ``keep[subset]`` marks (one bool per pair):
-    a global threshold chosen again on them, rates with counts, matched-impostor FMR.
-
-    A subset left with no genuine or no impostor pair is left out; None below two subsets.
-    """
-    chosen = []
-    for data in scored:
-        mask = keep[data.name]
-        labels = data.labels[mask]
-        if labels.any() and not labels.all():
-            tables = {m: _restrict(t, mask) for m, t in data.scores.items()}
-            pairs = data.pairs.select(mask)
-            chosen.append(replace(data, pairs=pairs, scores=tables))
-    if len(chosen) < 2:
-        return None
-    differentials = differentials_in_units(
-        chosen, specs, far_target=parse_far_rule(rule), use_default=rule == "default"
+    scored: list[SubsetScores],
+    embeddings: dict[str, Any],
+    specs: dict[str, Any],
+    request: Any,
+    pair_filter: PairFilter,
+) -> Differentials | None:
+    """The run's differentials (same groups, reference, threshold rule and bootstrap) on the
+    pairs ``pair_filter`` keeps, the threshold fixed again on them."""
+    return run_differentials(
+        scored,
+        scored[0].images,
+        embeddings,
+        specs,
+        OnFail(request.on_fail),
+        by=request.by,
+        reference=request.reference,
+        rule=request.differential_threshold,
+        n_boot=request.bootstrap,
+        seed=request.seed,
+        pair_filter=pair_filter,
     )
-    evidence.matched_differentials(differentials, chosen, specs)
-    return differentials
 
 
 def _defining(definitions: list[dict[str, list[str]]]) -> set[str]:
@@ -194,20 +186,21 @@ def suspects(
     )
 
 
-def _keep_without(data: SubsetScores, bad_paths: set[str]) -> np.ndarray:
-    a, b = data.pairs.rows()
-    paths = data.images["path"].to_numpy()
-    bad = np.isin(paths, list(bad_paths))
-    return ~(bad[a] | bad[b])
-
-
-def without_suspects(scored, specs, rule, found: q.LabelSuspects) -> r.SubsetDifferentials | None:
+def without_suspects(
+    scored: list[SubsetScores],
+    embeddings: dict[str, Any],
+    specs: dict[str, Any],
+    request: Any,
+    found: q.LabelSuspects,
+) -> Differentials | None:
     """The differentials with every pair touching an agreed suspect left out."""
     if any(data.pairs.implicit for data in scored):
         return None
-    bad = {s.image for s in found.images if s.agreed}
-    keep = {data.name: _keep_without(data, bad) for data in scored}
-    return recompute_differentials(scored, specs, rule, keep)
+    paths = scored[0].images["path"].to_numpy()
+    bad = np.isin(paths, [s.image for s in found.images if s.agreed])
+    return recompute_differentials(
+        scored, embeddings, specs, request, lambda a, b: ~(bad[a] | bad[b])
+    )
 
 
 def check_stratify_column(column: str, columns: list[str]) -> None:
@@ -220,7 +213,13 @@ def check_stratify_column(column: str, columns: list[str]) -> None:
         )
 
 
-def strata(scored: list[SubsetScores], specs, rule: str, column: str) -> list[q.Stratum]:
+def strata(
+    scored: list[SubsetScores],
+    embeddings: dict[str, Any],
+    specs: dict[str, Any],
+    request: Any,
+    column: str,
+) -> list[q.Stratum]:
     """The differentials within each value of ``column`` (pairs of two images sharing it)."""
     images = scored[0].images
     check_stratify_column(column, list(images.columns))
@@ -230,17 +229,16 @@ def strata(scored: list[SubsetScores], specs, rule: str, column: str) -> list[q.
     present = sorted({v for data in scored for v in values[data.planned.members]})
     out = []
     for value in present:
-        keep = {}
-        for data in scored:
-            a, b = data.pairs.rows()
-            keep[data.name] = (values[a] == value) & (values[b] == value)
-        note: str | None = None
-        try:
-            diff = recompute_differentials(scored, specs, rule, keep)
-        except MetricError as exc:
-            diff, note = None, str(exc)
-        else:
-            note = None if diff is not None else "fewer than two subsets with pairs of both kinds"
+
+        def within(a: np.ndarray, b: np.ndarray, value: str = value) -> np.ndarray:
+            same: np.ndarray = (values[a] == value) & (values[b] == value)
+            return same
+
+        diff = recompute_differentials(scored, embeddings, specs, request, within)
+        note = None
+        if diff is None or not diff.models:
+            note = "; ".join(diff.notes) if diff is not None else "one group only"
+            diff = None
         out.append(q.Stratum(column=column, value=value, differentials=diff, note=note))
     return out
 
@@ -265,7 +263,6 @@ def assess(
 ) -> q.DataQuality:
     """Every check of the run's data, with one warning line per finding (also said)."""
     root, definitions, near = context.root, context.definitions, context.near_duplicates
-    rule = request.differential_threshold
     block = q.DataQuality(
         confounds=confounds(scored, root, definitions),
         near_duplicates=near,
@@ -285,9 +282,9 @@ def assess(
             f"(flagged per model: {flagged}); listed in results.json (data_quality.suspects)" + hint
         )
     if request.exclude_suspects and found is not None:
-        block.without_suspects = without_suspects(scored, specs, rule, found)
+        block.without_suspects = without_suspects(scored, embeddings, specs, request, found)
     if request.stratify_by is not None:
-        block.strata = strata(scored, specs, rule, request.stratify_by)
+        block.strata = strata(scored, embeddings, specs, request, request.stratify_by)
     for line in block.warnings:
         say(line)
     return block
