@@ -240,17 +240,21 @@ def plan_run(
     request: EvaluationRequest,
     say: Callable[[str], None] = lambda _m: None,
     on_info: Callable[[str], None] | None = None,
+    choice: ModelChoice | None = None,
 ) -> RunPlan:
     """Choose the models, open the dataset and plan every subset's pairs.
 
     Models come first: a model asked for that cannot run stops the run before any data is
     read. The header (data, models) is printed once the inputs are known to be usable.
+    ``choice`` is a caller's own choice of models (the probe's model, which may be a file
+    the registry does not know); None chooses ``request.models`` from the registry.
     """
     config, registry = open_registry(
         request.config_path, request.weights, request.cache_dir, request.dlib_runtime
     )
     cache_dir = request.cache_dir or default_cache_dir()
-    choice = choose_models(registry, request.models)
+    if choice is None:
+        choice = choose_models(registry, request.models)
     on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
     require_folder(request.data, request.data_origin)
     dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
