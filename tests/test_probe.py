@@ -3,6 +3,7 @@ ranking, the table to paste, and end-to-end probes of real models on real faces.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -13,15 +14,18 @@ from conftest import LFW, REPO, SHARED, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.metrics.uncertainty import ConfidenceInterval
+from face_bench.cli.probe_view import verdict
+from face_bench.metrics.uncertainty import ConfidenceInterval, PairedDifference
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run.probe import (
     SCALINGS,
+    ProbeResult,
     ProbeRow,
     alignment_grid,
     colour_scaling_grid,
     measure,
     rank,
+    result_dict,
     toml_table,
 )
 from face_bench.run.subset_scores import ScoreTable
@@ -143,6 +147,48 @@ def test_the_toml_table_parses_back_to_the_same_spec(spec: ModelSpec) -> None:
     assert ModelSpec(name=name, **table) == spec.model_copy(
         update={"description": spec.description}
     )
+
+
+def _result(gain: tuple[float, float, float] | None) -> ProbeResult:
+    """A probe whose best variant (BGR) beats the spec as given (RGB) by ``gain``."""
+    given, other = colour_scaling_grid(HSE_LIKE)[0], colour_scaling_grid(HSE_LIKE)[3]
+    rows = [
+        ProbeRow(other, other.apply(HSE_LIKE), _ci(0.98), _ci(0.05)),
+        ProbeRow(given, HSE_LIKE, _ci(0.97), _ci(0.06)),
+    ]
+    paired = None
+    if gain is not None:
+        paired = PairedDifference(ConfidenceInterval(*gain, 200, 0, 0.95), 0.01, 0.003)
+    return ProbeResult(HSE_LIKE, Path("m.onnx"), rows, 80, 100, 900, 200, [], paired)
+
+
+@pytest.mark.parametrize(
+    ("gain", "words"),
+    [
+        ((0.01, 0.004, 0.02), "+0.0100 [+0.0040, +0.0200] (paired identity bootstrap; the "
+         "interval excludes 0)"),
+        ((0.01, -0.002, 0.02), "the interval includes 0: not settled"),
+        (None, "no bootstrap: no interval on its gain"),
+    ],
+)  # fmt: skip
+def test_the_verdict_says_whether_the_evidence_settles_a_change(
+    gain: tuple[float, float, float] | None, words: str
+) -> None:
+    result = _result(gain)
+    line = verdict(result)
+    assert line.startswith("best: BGR, 0..255, arcface") and words in line
+    data = result_dict(result)
+    assert [v["as_given"] for v in data["variants"]] == [False, True]
+    table = tomllib.loads(data["toml"])["models"]["hse-like"]
+    assert table["color_order"] == "BGR"
+    assert "re-choose it" in data["toml"]  # the threshold was chosen for the spec as given
+
+
+def test_when_the_spec_as_given_wins_the_verdict_says_so() -> None:
+    result = _result(None)
+    result = dataclasses.replace(result, rows=result.rows[::-1])
+    assert verdict(result) == "best: RGB, 0..255, arcface (the spec as given)"
+    assert "re-choose" not in result_dict(result)["toml"]
 
 
 # ---------------------------------------------------------------- the command
