@@ -103,6 +103,11 @@ def test_ranking_is_by_auc_then_by_eer() -> None:
     assert [r.variant for r in ranked] == [variants[2], variants[1], variants[0], variants[3]]
 
 
+def test_the_pasted_path_is_normalised() -> None:
+    spec = HSE_LIKE.model_copy(update={"path": "/work/repo/../shared/m.onnx"})
+    assert tomllib.loads(toml_table(spec))["models"]["hse-like"]["path"] == "/work/shared/m.onnx"
+
+
 def test_an_undefined_auc_ranks_last() -> None:
     variants = colour_scaling_grid(HSE_LIKE)[:2]
     rows = [

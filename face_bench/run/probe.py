@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,6 +354,8 @@ def toml_table(spec: ModelSpec, threshold_note: str = "") -> str:
             continue
         if key == "chip_padding" and spec.alignment != "dlib_chip":
             continue
+        if key == "path":
+            value = os.path.normpath(value)  # "a/../shared/m.onnx" as "shared/m.onnx"
         note = f"  # {threshold_note}" if key == "threshold" and threshold_note else ""
         lines.append(f"{key} = {_toml_value(value)}{note}")
     return "\n".join(lines)
