@@ -318,10 +318,10 @@ def _gain(
 # ------------------------------------------------------------------ the table to paste
 
 TOML_ORDER = (
-    "backend", "path", "weights_filename", "source", "layout", "input", "output",
+    "backend", "path", "weights_filename", "source", "licence", "layout", "input", "output",
     "input_size", "embedding_size", "color_order", "scale", "mean", "std", "alignment",
     "chip_size", "chip_padding", "normalize", "similarity", "threshold", "batch_size",
-    "description",
+    "default", "description",
 )  # fmt: skip
 
 
@@ -353,6 +353,8 @@ def toml_table(spec: ModelSpec, threshold_note: str = "") -> str:
         if value is None or (key == "description" and not value):
             continue
         if key == "chip_padding" and spec.alignment != "dlib_chip":
+            continue
+        if key == "default" and value:  # runs without --model unless said otherwise
             continue
         if key == "path":
             value = os.path.normpath(value)  # "a/../shared/m.onnx" as "shared/m.onnx"
