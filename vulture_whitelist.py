@@ -23,6 +23,7 @@ FILENAME
 CSV
 SVG
 PDF
+ISOTONIC  # face-bench calibrate --method isotonic
 
 # Settings read by the libraries they are set on.
 _.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit
@@ -63,6 +64,7 @@ threshold_mean
 threshold_min
 threshold_max
 from_subset  # written as "from"
+cross_fitting  # the calibration file's folds and seed (face_bench.results.calibration_file)
 _omit_unset_extras  # pydantic calls it (@model_serializer on results blocks)
 
 # Types only annotations use.

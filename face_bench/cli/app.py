@@ -241,6 +241,7 @@ def _load_commands() -> None:
         "evaluate_cmds",
         "report_cmds",
         "compare_cmd",
+        "calibrate_cmd",
         "lfw_cmd",
         "models_cmd",
         "gate_cmd",

@@ -11,6 +11,7 @@ from face_bench.cli.app import command, fail
 from face_bench.cli.options import (
     AlignOpt,
     CacheDirOpt,
+    CalibrationOpt,
     ConfigOpt,
     DlibRuntimeOpt,
     EmbedOptions,
@@ -19,9 +20,11 @@ from face_bench.cli.options import (
     ModelOpt,
     MultiFaceOpt,
     OutputFormat,
+    PriorOpt,
     RayAddressOpt,
     WeightsOpt,
     WorkersOpt,
+    check_prior,
 )
 from face_bench.core.modes import AlignMode, Engine, MultiFacePolicy
 
@@ -49,6 +52,8 @@ def compare_command(
     engine: EngineOpt = Engine.LOCAL,
     ray_address: RayAddressOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
+    calibration: CalibrationOpt = None,
+    prior: PriorOpt = None,
 ) -> None:
     from face_bench.cli.render import progress_factory
     from face_bench.core.errors import ImageError
@@ -56,6 +61,9 @@ def compare_command(
 
     if len(images) < 2:
         raise fail("compare needs at least two images", 2)
+    check_prior(prior)
+    if prior is not None and calibration is None:
+        raise fail("--prior applies to calibrated probabilities: give --calibration FILE", 2)
     embed = EmbedOptions(
         models=tuple(model or ()),
         align=align,
@@ -81,6 +89,8 @@ def compare_command(
             workers=embed.workers,
             ray=embed.ray,
             progress=progress,
+            calibration=calibration,
+            prior=prior,
         )
     _render_compare(result, output_format)
     if not result.complete:
@@ -117,7 +127,23 @@ def _render_compare(result: Comparison, output_format: OutputFormat) -> None:
         for image in labels:
             print_unbroken(f"  {labels[image]}  {short[image]}")
     stdout.print(table)
-    stdout.print(PERCENT_NOTE)
+    stdout.print(_calibration_note(result) if result.calibration else PERCENT_NOTE)
+
+
+def _calibration_note(result: Comparison) -> str:
+    """Where the probabilities come from and the prior each assumes."""
+    assert result.calibration is not None
+    priors = "; ".join(
+        f"{m['name']} {m['calibration']['method']} at prior {m['calibration']['prior']:.4g} "
+        f"({m['calibration']['prior_source']})"
+        for m in result.models
+        if "calibration" in m
+    )
+    return (
+        f"P(same person) from {result.calibration['file']} (sha256 "
+        f"{result.calibration['sha256'][:12]}): {priors}. At another prior q the odds are "
+        "LR × q / (1 − q); see docs/calibration.md."
+    )
 
 
 def _compare_table(
@@ -130,8 +156,9 @@ def _compare_table(
 
     short = short or labels
     table = SafeTable(title="face-bench compare", title_justify="left")
-    for column in ("image A", "image B", "model", "similarity", "verdict"):
-        table.add_column(column, justify="right" if column == "similarity" else "left")
+    middle = "P(same)" if result.calibration else "similarity"
+    for column in ("image A", "image B", "model", middle, "verdict"):
+        table.add_column(column, justify="right" if column == middle else "left")
     for p in result.pairs:
         # Paths and reasons are user data: the consoles print them literally (no markup).
         if p.same_person is None:
@@ -144,9 +171,18 @@ def _compare_table(
             verdict = Text.assemble(
                 (p.verdict, "green" if p.same_person else "default"), f": {_reading(p)}"
             )
-            percent = f"{p.percent:.1f}%"
+            percent = f"{p.percent:.1f}%" if p.probability is None else _chance(p.probability)
         table.add_row(labels[p.image_a], labels[p.image_b], p.model, percent, verdict)
     return table
+
+
+def _chance(probability: float) -> str:
+    """A probability as a percentage that never rounds to a certainty it does not have."""
+    if probability > 0.999:
+        return ">99.9%"
+    if probability < 0.001:
+        return "<0.1%"
+    return f"{probability * 100:.1f}%"
 
 
 def _reading(p: PairVerdict) -> str:
@@ -179,5 +215,6 @@ command(
     "('same person' / 'different person'). Similarity % is a display convenience, not a "
     "probability: cosine s -> (s+1)/2, Euclidean distance d -> 1 - d/2, clipped to 0-100%. "
     "Images a model cannot use get a 'cannot compare' row with the reason, and the exit "
-    "status is then 40.",
+    "status is then 40. With --calibration FILE (from face-bench calibrate), P(same person) "
+    "at the file's prior replaces the similarity %.",
 )(compare_command)

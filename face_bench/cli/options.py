@@ -104,6 +104,23 @@ PairsFileOpt = Annotated[
         callback=home_expanded,
     ),
 ]
+CalibrationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration",
+        metavar="FILE",
+        help="A calibration file from face-bench calibrate: show P(same person) for the "
+        "models it was fitted for (another model is refused, exit 53).",
+    ),
+]
+PriorOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--prior",
+        help="Genuine-pair prior for calibrated probabilities, strictly between 0 and 1 "
+        "(default: the calibration's fitting set's genuine fraction).",
+    ),
+]
 OnFailOpt = Annotated[
     OnFail,
     typer.Option(
@@ -498,3 +515,11 @@ def prestart_workers(engine: Engine, workers: int | None, cache_dir: Path | None
         from face_bench.core.processes import start_worker_server
 
         start_worker_server(workers, cache_dir)
+
+
+def check_prior(prior: float | None) -> None:
+    """``--prior``: a probability strictly between 0 and 1 (0 and 1 have no log-odds)."""
+    if prior is not None and not 0.0 < prior < 1.0:
+        from face_bench.cli.app import fail
+
+        raise fail(f"--prior must be strictly between 0 and 1, got {prior:g}", 2)

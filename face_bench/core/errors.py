@@ -159,6 +159,19 @@ class GateInputError(FaceBenchError):
     exit_code = 2
 
 
+class CalibrationFileError(FaceBenchError):
+    """A calibration file is not one ``face-bench calibrate`` wrote (malformed, other format)."""
+
+    exit_code = 52
+
+
+class CalibrationMismatchError(CalibrationFileError):
+    """A calibration file was fitted for another model (weights or preprocessing differ):
+    its probabilities would be meaningless for this model's scores."""
+
+    exit_code = 53
+
+
 class MetricError(FaceBenchError):
     """A metric is undefined for the given scores (e.g. only one class)."""
 

@@ -8,9 +8,9 @@ seen by a benchmark are not embedded again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from face_bench.core.errors import InputFileError
 from face_bench.core.io import user_path
 from face_bench.data.pairset import every_pair_of
 from face_bench.embedding.ray_engine import RayOptions
+
+if TYPE_CHECKING:
+    from face_bench.results.calibration_file import CalibrationFile, ModelMap
 
 PERCENT_MAPPING = {
     "cosine": "(s + 1) / 2 × 100 for cosine similarity s",
@@ -55,6 +58,7 @@ class PairVerdict:
     percent: float | None
     same_person: bool | None
     problem: str = ""
+    probability: float | None = None  # P(same person) from a calibration file, at its prior
 
     @property
     def verdict(self) -> str:
@@ -72,6 +76,7 @@ class Comparison:
     pairs: list[PairVerdict]
     failures: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None  # the file, its digest and the prior used
 
     @property
     def complete(self) -> bool:
@@ -88,6 +93,7 @@ class Comparison:
             },
             "skipped_models": self.skipped,
             "similarity_percent": PERCENT_NOTE,
+            "calibration": self.calibration,
         }
 
 
@@ -139,12 +145,23 @@ def compare_images(
     workers: int | None = None,
     ray: RayOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    calibration: Path | None = None,
+    prior: float | None = None,
 ) -> Comparison:
-    """Embed ``images`` with each model (cached) and score every unordered pair."""
+    """Embed ``images`` with each model (cached) and score every unordered pair.
+
+    With ``calibration`` (a file from ``face-bench calibrate``), each pair also gets
+    P(same person) at ``prior`` (default: the file's fitting prior); a model the file
+    has no map for (other weights or preprocessing) is refused.
+    """
     from face_bench.faces.locate import FaceSettings
+    from face_bench.results.calibration_file import load_calibration
     from face_bench.run.embed import embed_files
     from face_bench.run.subset_scores import pair_values
 
+    calibrated: Calibrated | None = None
+    if calibration is not None:  # read before any embedding: a bad file stops at once
+        calibrated = (*load_calibration(calibration), calibration)
     shown = [str(p) for p in images]
     paths = [user_path(p, "image", InputFileError) for p in images]
     embedded = embed_files(
@@ -181,5 +198,51 @@ def compare_images(
                 "percent_mapping": PERCENT_MAPPING[spec.similarity],
             }
         )
-        verdicts += _verdicts(spec, result, shown, pairs, scores)
-    return Comparison(shown, infos, verdicts, failures, skipped)
+        found = _verdicts(spec, result, shown, pairs, scores)
+        if calibrated is not None:
+            found = _calibrated(found, scores, calibrated, spec.name, embedded.identities, prior)
+            infos[-1]["calibration"] = _calibration_info(calibrated, spec.name, embedded, prior)
+        verdicts += found
+    about = None if calibrated is None else {"file": str(calibration), "sha256": calibrated[1]}
+    return Comparison(shown, infos, verdicts, failures, skipped, about)
+
+
+Calibrated = tuple["CalibrationFile", str, Path]
+
+
+def _entry(calibrated: Calibrated, name: str, identities: dict[str, dict]) -> ModelMap:
+    from face_bench.results.calibration_file import map_for
+
+    file, _digest, path = calibrated
+    identity = identities[name]
+    return map_for(file, path, name, identity["weights_sha256"], identity["preprocessing"])
+
+
+def _calibrated(
+    verdicts: list[PairVerdict],
+    scores: np.ndarray,
+    calibrated: Calibrated,
+    name: str,
+    identities: dict[str, dict],
+    prior: float | None,
+) -> list[PairVerdict]:
+    """The verdicts with P(same person) from the model's own map."""
+    mapped = _entry(calibrated, name, identities).calibration_map()
+    probability = mapped.probability(scores, prior) if len(scores) else np.array([])
+    return [
+        replace(v, probability=float(probability[k])) if v.score is not None else v
+        for k, v in enumerate(verdicts)
+    ]
+
+
+def _calibration_info(
+    calibrated: Calibrated, name: str, embedded: Any, prior: float | None
+) -> dict[str, Any]:
+    entry = _entry(calibrated, name, embedded.identities)
+    fitted = calibrated[0].fitted_on
+    return {
+        "method": entry.method,
+        "prior": entry.prior if prior is None else prior,
+        "prior_source": "the fitting set's genuine fraction" if prior is None else "--prior",
+        "fitted_on": f"{fitted.subset} of {fitted.dataset}",
+    }

@@ -131,6 +131,7 @@ class FileEmbeddings:
     skipped: list[str]
     hashes: list[str | None]
     embeddings: dict[str, Embeddings]
+    identities: dict[str, dict] = dataclasses.field(default_factory=dict)  # weights, preprocessing
 
 
 def embed_files(
@@ -156,10 +157,10 @@ def embed_files(
         if on_message:
             on_message(message)
     hashes = hash_images(paths)
-    embeddings, _identities = embed_models(
+    embeddings, identities = embed_models(
         choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
     )
-    return FileEmbeddings(choice.ready, skipped, hashes, embeddings)
+    return FileEmbeddings(choice.ready, skipped, hashes, embeddings, identities)
 
 
 def announce_models(

@@ -1,0 +1,201 @@
+"""``calibrate``: fit score -> P(same person) maps and say how well they hold on new people."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from face_bench.cli.app import command, invocation
+from face_bench.cli.options import (
+    AlignOpt,
+    BootstrapOpt,
+    CacheDirOpt,
+    ConfigOpt,
+    DataOpt,
+    DlibRuntimeOpt,
+    EmbedOptions,
+    FormatOpt,
+    ModelOpt,
+    OutputFormat,
+    PairsFileOpt,
+    PriorOpt,
+    SampleOpt,
+    SampleOptions,
+    SamplePairsOpt,
+    SeedOpt,
+    WeightsOpt,
+    WorkersOpt,
+    check_prior,
+    evaluation_request,
+)
+from face_bench.core.modes import AlignMode
+
+if TYPE_CHECKING:
+    from face_bench.run.calibrate import Calibration
+
+FitSubsetOpt = Annotated[
+    str,
+    typer.Option(
+        "--subset",
+        "-d",
+        metavar="NAME",
+        help="The labelled subset the maps are fitted on (cross-fitted over its people).",
+    ),
+]
+ApplyToOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--apply-to",
+        metavar="NAME",
+        help="Another subset to judge the fitted maps on, as they are. Repeat for several.",
+    ),
+]
+
+
+class MapMethod(StrEnum):
+    """The two maps scikit-learn fits (see docs/calibration.md)."""
+
+    PLATT = "platt"
+    ISOTONIC = "isotonic"
+
+
+MethodOpt = Annotated[
+    MapMethod,
+    typer.Option("--method", help="platt (logistic regression on the score) or isotonic."),
+]
+FoldsOpt = Annotated[
+    int,
+    typer.Option("--folds", min=2, help="Identity-disjoint folds for the held-out quality."),
+]
+CalibrationOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="Calibration file to write (default "
+        "reports/calibration-<dataset>-<subset>-<method>.json).",
+    ),
+]
+
+
+def calibrate_command(
+    subset: FitSubsetOpt = "all",
+    apply_to: ApplyToOpt = None,
+    method: MethodOpt = MapMethod.PLATT,
+    folds: FoldsOpt = 5,
+    prior: PriorOpt = None,
+    data: DataOpt = None,
+    model: ModelOpt = None,
+    sample: SampleOpt = 300,
+    seed: SeedOpt = 0,
+    sample_pairs: SamplePairsOpt = None,
+    pairs_file: PairsFileOpt = None,
+    align: AlignOpt = AlignMode.AUTO,
+    bootstrap: BootstrapOpt = 1000,
+    out: CalibrationOutOpt = None,
+    output_format: FormatOpt = OutputFormat.TABLE,
+    config: ConfigOpt = None,
+    weights: WeightsOpt = None,
+    dlib_runtime: DlibRuntimeOpt = None,
+    cache_dir: CacheDirOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    from face_bench.cli.render import info, progress_factory, warn
+    from face_bench.core.io import atomic_write_text
+    from face_bench.run.calibrate import CalibrationSettings, calibrate
+
+    check_prior(prior)
+    request = evaluation_request(
+        SampleOptions(
+            data=data,
+            subsets=(subset, *(apply_to or ())),
+            sample=sample,
+            seed=seed,
+            sample_pairs=sample_pairs,
+            pairs_file=pairs_file,
+        ),
+        EmbedOptions(
+            models=tuple(model or ()),
+            align=align,
+            config=config,
+            weights=tuple(weights or ()),
+            dlib_runtime=dlib_runtime,
+            cache_dir=cache_dir,
+            workers=workers,
+        ),
+        command=invocation(),
+        bootstrap=0,  # the evaluation's own intervals are not needed here
+        threshold="far:1e-3",
+        sweep=False,
+    )
+    settings = CalibrationSettings(
+        "platt" if method is MapMethod.PLATT else "isotonic", folds, bootstrap, seed, prior
+    )
+    with progress_factory() as progress:
+        result = calibrate(request, settings, progress=progress, on_message=warn, on_info=info)
+    target = out or Path("reports") / (
+        f"calibration-{request.data.name}-{subset}-{method.value}.json"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, result.file.text())
+    _render(result, output_format, target)
+
+
+def _render(result: Calibration, output_format: OutputFormat, target: Path) -> None:
+    import json
+
+    from face_bench.cli.render import SafeTable, fmt, print_unbroken, stdout
+    from face_bench.run.calibrate import summary_rows
+
+    rows = summary_rows(result)
+    if output_format is OutputFormat.JSON:
+        stdout.print_json(json.dumps({"file": str(target), "sets": rows}, ensure_ascii=False))
+        return
+    table = SafeTable(
+        title="face-bench calibrate (95% identity-bootstrap intervals)", title_justify="left"
+    )
+    for column in (
+        "model",
+        "set",
+        "prior",
+        "mean P",
+        "observed",
+        "Cllr",
+        "minCllr",
+        "Brier",
+        "ECE",
+    ):
+        table.add_column(column, justify="left" if column in ("model", "set") else "right")
+    for row in rows:
+        table.add_row(
+            row["model"],
+            row["set"],
+            fmt(row["prior"], 3),
+            fmt(row["mean_probability"], 3),
+            fmt(row["observed_rate"], 3),
+            *(_interval(row[m]) for m in ("cllr", "min_cllr", "brier", "ece")),
+        )
+    stdout.print(table)
+    print_unbroken(f"wrote the calibration file to {target}")
+
+
+def _interval(ci: dict[str, float | None]) -> str:
+    from face_bench.cli.render import fmt
+
+    text = fmt(ci["estimate"], 3)
+    if ci["lower"] is not None and ci["upper"] is not None:
+        text += f" [{fmt(ci['lower'], 3)}, {fmt(ci['upper'], 3)}]"
+    return text
+
+
+command(
+    "calibrate",
+    "Fit a score -> P(same person) map per model (Platt or isotonic, scikit-learn) on one "
+    "labelled subset, cross-fitted over identity-disjoint folds; report held-out Cllr, "
+    "minCllr, Brier, ECE and reliability bins with identity-bootstrap intervals, and the same "
+    "on --apply-to subsets; write a calibration file tied to each model's weights and "
+    "preprocessing (for compare --calibration).",
+)(calibrate_command)

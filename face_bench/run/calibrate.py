@@ -1,0 +1,171 @@
+"""``face-bench calibrate``: fit score -> P(same person) maps on one subset, judge them on
+held-out people and on other subsets.
+
+One evaluation scores the fitting subset and every ``apply_to`` subset; then, per model:
+
+1. the map written to the file is fitted on every pair of the fitting subset;
+2. its held-out quality comes from identity-disjoint cross-fitting (``k`` folds of people:
+   each fold's own pairs are scored by a map fitted without any of its people), with
+   probabilities at the held-out pairs' own genuine fraction (within-fold pairs keep every
+   genuine pair but only a k-th of the impostor pairs, so their base rate is not the
+   fitting set's);
+3. on each other subset the map is applied as it is, at the stated prior (default: the
+   fitting subset's genuine fraction): what a user of the probabilities would see there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from face_bench import __version__
+from face_bench.core.errors import MetricError
+from face_bench.metrics.calibration import CalibrationQuality, calibration_quality
+from face_bench.metrics.calibration_maps import Method, cross_fit, fit_map, logit, sigmoid
+from face_bench.results.calibration_file import CalibrationFile, FittedOn, ModelMap
+from face_bench.run.evaluation import Evaluation, Progress, evaluate
+from face_bench.run.request import EvaluationRequest
+from face_bench.run.subset_scores import ScoreTable, SubsetScores
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    method: Method = "platt"
+    k: int = 5
+    n_boot: int = 1000
+    seed: int = 0
+    prior: float | None = None  # None: the fitting subset's genuine fraction
+
+
+@dataclass
+class Calibration:
+    """The file to write and every quality block, keyed by model then set."""
+
+    file: CalibrationFile
+    quality: dict[str, dict[str, CalibrationQuality]] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+
+
+def _pairs(table: ScoreTable, subset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if table.ids_a is None or table.ids_b is None:
+        raise MetricError(
+            f"{subset}: too many pairs to calibrate pair by pair; use --sample or --sample-pairs"
+        )
+    return table.scores.astype(np.float64), table.labels.astype(bool), table.ids_a, table.ids_b
+
+
+def _held_out(table: ScoreTable, name: str, settings: CalibrationSettings) -> CalibrationQuality:
+    scores, labels, ids_a, ids_b = _pairs(table, name)
+    fitted = cross_fit(scores, labels, ids_a, ids_b, settings.method, settings.k, settings.seed)
+    h = fitted.held_out
+    prior = float(labels[h].mean())
+    llr = fitted.llr[h]
+    probability = sigmoid(llr + float(logit(prior)))
+    return calibration_quality(
+        scores[h],
+        labels[h],
+        llr,
+        probability,
+        (ids_a[h], ids_b[h]),
+        prior,
+        settings.n_boot,
+        settings.seed,
+    )
+
+
+def _applied(
+    table: ScoreTable, name: str, entry: ModelMap, settings: CalibrationSettings
+) -> CalibrationQuality:
+    scores, labels, ids_a, ids_b = _pairs(table, name)
+    mapped = entry.calibration_map()
+    prior = entry.prior if settings.prior is None else settings.prior
+    return calibration_quality(
+        scores,
+        labels,
+        mapped.llr(scores),
+        mapped.probability(scores, prior),
+        (ids_a, ids_b),
+        prior,
+        settings.n_boot,
+        settings.seed,
+    )
+
+
+def _fitted_on(evaluation: Evaluation, fit: SubsetScores) -> FittedOn:
+    results = evaluation.results
+    run = next(s for s in results.subsets if s.name == fit.name)
+    table = next(iter(fit.scores.values()))
+    _s, labels, ids_a, ids_b = _pairs(table, fit.name)
+    return FittedOn(
+        dataset=results.dataset.path,
+        dataset_digest=results.dataset.digest,
+        subset=fit.name,
+        pairs_sha256=run.pairs.pairs_sha256,
+        n_genuine=int(labels.sum()),
+        n_impostor=int((~labels).sum()),
+        n_people=int(np.unique(np.concatenate([ids_a, ids_b])).size),
+    )
+
+
+def fit_models(evaluation: Evaluation, settings: CalibrationSettings) -> Calibration:
+    """Fit, cross-fit and apply every model's map on an evaluation's subsets (first: fit)."""
+    fit, *others = evaluation.subsets
+    infos = {m.name: m for m in evaluation.results.models}
+    entries: list[ModelMap] = []
+    quality: dict[str, dict[str, CalibrationQuality]] = {}
+    for name, table in fit.scores.items():
+        scores, labels, _a, _b = _pairs(table, fit.name)
+        mapped = fit_map(scores, labels, settings.method)
+        spec = evaluation.specs[name]
+        held = _held_out(table, fit.name, settings)
+        entry = ModelMap(
+            name=name,
+            weights_sha256=infos[name].weights_sha256,
+            preprocessing=spec.preprocessing(),
+            faces={
+                k: v for k, v in infos[name].preprocessing.items() if k not in spec.preprocessing()
+            },
+            similarity=spec.similarity,
+            units=spec.units,
+            method=settings.method,
+            prior=mapped.prior,
+            parameters=mapped.parameters(),
+            held_out=held.to_dict(),
+        )
+        quality[name] = {f"{fit.name} (held out)": held}
+        for other in others:
+            applied = _applied(other.scores[name], other.name, entry, settings)
+            entry.applied[other.name] = applied.to_dict()
+            quality[name][other.name] = applied
+        entries.append(entry)
+    file = CalibrationFile(
+        face_bench_version=__version__,
+        fitted_on=_fitted_on(evaluation, fit),
+        cross_fitting={"k": settings.k, "seed": settings.seed, "folds": "identity-disjoint"},
+        models=entries,
+    )
+    return Calibration(file, quality, evaluation)
+
+
+def calibrate(
+    request: EvaluationRequest,
+    settings: CalibrationSettings,
+    progress: Progress | None = None,
+    on_message: Callable[[str], None] | None = None,
+    on_info: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Evaluate the request's subsets (the first is fitted on) and fit every model's map."""
+    evaluation = evaluate(request, progress=progress, on_message=on_message, on_info=on_info)
+    return fit_models(evaluation, settings)
+
+
+def summary_rows(calibration: Calibration) -> list[dict[str, Any]]:
+    """One row per model and set, for tables and --format json."""
+    rows = []
+    for model, sets in calibration.quality.items():
+        for name, q in sets.items():
+            rows.append({"model": model, "set": name, **q.to_dict()})
+    return rows

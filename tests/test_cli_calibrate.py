@@ -1,0 +1,169 @@
+"""`face-bench calibrate` and `compare --calibration`: fitted maps, their quality, their use,
+and the refusal to apply one model's map to another model's scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import JP_FACES, needs_shared
+from typer.testing import CliRunner
+
+from face_bench.cli.app import app
+from face_bench.core.errors import CalibrationFileError, CalibrationMismatchError
+from face_bench.results.calibration_file import CalibrationFile, load_calibration, map_for
+
+runner = CliRunner()
+WOMAN_A = JP_FACES / "images/新垣結衣/新垣結衣_072K.jpg_align_resize.png"
+WOMAN_A2 = JP_FACES / "images/新垣結衣/新垣結衣_35nN.jpg_align_resize.png"
+WOMAN_B = JP_FACES / "images/橋本環奈/橋本環奈_0Dty.png_align_resize.png"
+
+
+def _file(weights: str = "a" * 64) -> dict:
+    quality = {"cllr": {"estimate": 0.5}}
+    return {
+        "face_bench_version": "0",
+        "fitted_on": {
+            "dataset": "d",
+            "dataset_digest": "x",
+            "subset": "ordinary",
+            "pairs_sha256": "y",
+            "n_genuine": 3,
+            "n_impostor": 7,
+            "n_people": 4,
+        },
+        "cross_fitting": {"k": 5},
+        "models": [
+            {
+                "name": "dlib",
+                "weights_sha256": weights,
+                "preprocessing": {"backend": "dlib"},
+                "faces": {},
+                "similarity": "euclidean",
+                "units": "Euclidean distance",
+                "method": "platt",
+                "prior": 0.3,
+                "parameters": {"slope": 10.0, "intercept": 5.0},
+                "held_out": quality,
+            }
+        ],
+    }
+
+
+def test_a_map_is_refused_for_another_model(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(_file()), encoding="utf-8")
+    calibration, digest = load_calibration(path)
+    assert len(digest) == 64
+    entry = map_for(calibration, path, "dlib", "a" * 64, {"backend": "dlib"})
+    assert entry.calibration_map().probability([-0.5])[0] == pytest.approx(0.5)
+    for weights, preprocessing, why in (
+        ("b" * 64, {"backend": "dlib"}, "other weights or preprocessing"),
+        ("a" * 64, {"backend": "dlib", "num_jitters": 10}, "other weights or preprocessing"),
+    ):
+        with pytest.raises(CalibrationMismatchError, match=why):
+            map_for(calibration, path, "dlib", weights, preprocessing)
+    with pytest.raises(CalibrationMismatchError, match="another model"):
+        map_for(calibration, path, "sface", "c" * 64, {"backend": "onnx"})
+    # The model is its weights and preprocessing, not its name: a renamed copy still fits.
+    assert map_for(calibration, path, "dlib-copy", "a" * 64, {"backend": "dlib"}) == entry
+
+
+def test_a_malformed_calibration_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    broken = _file()
+    del broken["models"][0]["prior"]
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(CalibrationFileError, match=r"models\.0\.prior"):
+        load_calibration(path)
+    result = runner.invoke(app, ["compare", "x.png", "y.png", "--calibration", str(path)])
+    assert result.exit_code == CalibrationFileError.exit_code
+    assert result.stderr.count("\n") == 1 and "not a face-bench calibration file" in result.stderr
+
+
+def test_file_round_trips(tmp_path: Path) -> None:
+    parsed = CalibrationFile.model_validate(_file())
+    path = tmp_path / "c.json"
+    path.write_text(parsed.text(), encoding="utf-8")
+    assert load_calibration(path)[0] == parsed
+
+
+@pytest.mark.parametrize("prior", ["0", "1", "1.5"])
+def test_prior_must_be_a_probability(prior: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["calibrate", "--prior", prior, "--out", str(tmp_path / "c.json")])
+    assert result.exit_code == 2
+    assert "--prior must be strictly between 0 and 1" in result.stderr
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_compare_prior_needs_a_calibration() -> None:
+    result = runner.invoke(app, ["compare", "x.png", "y.png", "--prior", "0.5"])
+    assert result.exit_code == 2 and "give --calibration FILE" in result.stderr
+
+
+@needs_shared
+@pytest.mark.slow
+def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "calibration.json"
+    common = ["--config", str(standin_config), "--cache-dir", str(session_cache)]
+    fitted = runner.invoke(
+        app,
+        [
+            "calibrate",
+            "--data",
+            str(JP_FACES),
+            "--subset",
+            "ordinary",
+            "--apply-to",
+            "young_women",
+            "--sample",
+            "40",
+            "--bootstrap",
+            "30",
+            "--model",
+            "dlib",
+            "--model",
+            "standin",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+            *common,
+        ],
+    )
+    assert fitted.exit_code == 0, fitted.output
+    rows = json.loads(fitted.stdout)["sets"]
+    assert {(r["model"], r["set"]) for r in rows} == {
+        (m, s) for m in ("dlib", "standin") for s in ("ordinary (held out)", "young_women")
+    }
+    for row in rows:
+        for measure in ("cllr", "min_cllr", "brier", "ece"):
+            ci = row[measure]
+            assert ci["lower"] is not None and ci["lower"] <= ci["upper"]
+        assert row["min_cllr"]["estimate"] <= row["cllr"]["estimate"] + 1e-12
+        assert sum(b["n_pairs"] for b in row["reliability"]) == row["n_genuine"] + row["n_impostor"]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    dlib = next(m for m in data["models"] if m["name"] == "dlib")
+    assert dlib["method"] == "platt" and dlib["parameters"]["slope"] > 0
+    assert 0 < dlib["prior"] < 1 and "young_women" in dlib["applied"]
+    assert data["fitted_on"]["subset"] == "ordinary" and data["fitted_on"]["n_people"] > 2
+
+    images = [str(WOMAN_A), str(WOMAN_B), str(WOMAN_A2)]
+    args = ["compare", *images, "--model", "dlib", "--model", "standin", *common]
+    shown = runner.invoke(app, [*args, "--calibration", str(out), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    compared = json.loads(shown.stdout)
+    assert all(0.0 <= p["probability"] <= 1.0 for p in compared["pairs"])
+    assert {m["name"] for m in compared["models"] if "calibration" in m} == {"dlib", "standin"}
+    assert compared["calibration"]["sha256"] == load_calibration(out)[1]
+    table = runner.invoke(app, [*args, "--calibration", str(out)])
+    assert "P(same)" in table.stdout and "at prior" in table.stdout
+    assert "not a probability" not in table.stdout
+
+    dlib["weights_sha256"] = "0" * 64  # as if fitted on other weights
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    refused = runner.invoke(app, [*args, "--calibration", str(other)])
+    assert refused.exit_code == CalibrationMismatchError.exit_code
+    assert refused.stderr.strip().count("\n") == 0 and "not dlib" in refused.stderr
