@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,6 +34,8 @@ from face_bench.cli.options import (
 from face_bench.core.modes import AlignMode
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from face_bench.run.calibrate import Calibration
 
 FitSubsetOpt = Annotated[
@@ -179,7 +181,34 @@ def _render(result: Calibration, output_format: OutputFormat, target: Path) -> N
             *(_interval(row[m]) for m in ("cllr", "min_cllr", "brier", "ece")),
         )
     stdout.print(table)
+    for model in result.quality:
+        stdout.print(_reliability_table([r for r in rows if r["model"] == model], model))
     print_unbroken(f"wrote the calibration file to {target}")
+
+
+def _reliability_table(rows: list[dict[str, Any]], model: str) -> Table:
+    """The reliability diagram as numbers: per bin and set, pairs, P given, rate observed."""
+    from face_bench.cli.render import SafeTable, fmt
+
+    table = SafeTable(
+        title=f"{model}: reliability (10 equal-width bins of P; pairs, mean P, observed rate)",
+        title_justify="left",
+    )
+    table.add_column("P bin")
+    for row in rows:
+        table.add_column(row["set"], justify="right")
+    for b, first in enumerate(rows[0]["reliability"]):
+        cells = []
+        for row in rows:
+            cell = row["reliability"][b]
+            cells.append(
+                f"{cell['n_pairs']:,}: {fmt(cell['mean_probability'], 3)} / "
+                f"{fmt(cell['observed_rate'], 3)}"
+                if cell["n_pairs"]
+                else "0"
+            )
+        table.add_row(f"{first['lower']:.1f}–{first['upper']:.1f}", *cells)
+    return table
 
 
 def _interval(ci: dict[str, float | None]) -> str:
