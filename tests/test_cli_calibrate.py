@@ -149,6 +149,25 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
     assert 0 < dlib["prior"] < 1 and "young_women" in dlib["applied"]
     assert data["fitted_on"]["subset"] == "ordinary" and data["fitted_on"]["n_people"] > 2
 
+    grouped = tmp_path / "grouped.json"
+    by_sex = runner.invoke(
+        app,
+        [
+            "calibrate", "--data", str(JP_FACES), "--subset", "all", "--sample", "60",
+            "--bootstrap", "20", "--model", "dlib", "--by", "sex", "--method", "isotonic",
+            "--out", str(grouped), *common,
+        ],
+    )  # fmt: skip
+    assert by_sex.exit_code == 0, by_sex.output
+    assert "all (held out) · sex=F" in by_sex.stdout and "reliability" in by_sex.stdout
+    entry = json.loads(grouped.read_text(encoding="utf-8"))["models"][0]
+    assert entry["method"] == "isotonic" and set(entry["groups"]) == {
+        "all (held out) · sex=F",
+        "all (held out) · sex=M",
+    }
+    for group in entry["groups"].values():
+        assert group["gap"] == pytest.approx(group["mean_probability"] - group["observed_rate"])
+
     images = [str(WOMAN_A), str(WOMAN_B), str(WOMAN_A2)]
     args = ["compare", *images, "--model", "dlib", "--model", "standin", *common]
     shown = runner.invoke(app, [*args, "--calibration", str(out), "--format", "json"])

@@ -12,6 +12,7 @@ from face_bench.cli.app import command, invocation
 from face_bench.cli.options import (
     AlignOpt,
     BootstrapOpt,
+    ByOpt,
     CacheDirOpt,
     ConfigOpt,
     DataOpt,
@@ -89,6 +90,7 @@ def calibrate_command(
     method: MethodOpt = MapMethod.PLATT,
     folds: FoldsOpt = 5,
     prior: PriorOpt = None,
+    by: ByOpt = None,
     data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
@@ -108,6 +110,7 @@ def calibrate_command(
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.core.io import atomic_write_text
     from face_bench.run.calibrate import CalibrationSettings, calibrate
+    from face_bench.run.differentials import parse_by
 
     check_prior(prior)
     request = evaluation_request(
@@ -134,7 +137,12 @@ def calibrate_command(
         sweep=False,
     )
     settings = CalibrationSettings(
-        "platt" if method is MapMethod.PLATT else "isotonic", folds, bootstrap, seed, prior
+        "platt" if method is MapMethod.PLATT else "isotonic",
+        folds,
+        bootstrap,
+        seed,
+        prior,
+        parse_by(by),
     )
     with progress_factory() as progress:
         result = calibrate(request, settings, progress=progress, on_message=warn, on_info=info)

@@ -49,6 +49,7 @@ class ModelMap(_Strict):
     parameters: dict[str, Any]
     held_out: dict[str, Any]
     applied: dict[str, dict[str, Any]] = {}
+    groups: dict[str, dict[str, Any]] = {}  # "<set> · <column>=<value>": the same measures
 
     def calibration_map(self) -> CalibrationMap:
         return CalibrationMap.from_parameters(self.method, self.prior, self.parameters)

@@ -38,6 +38,7 @@ class CalibrationSettings:
     n_boot: int = 1000
     seed: int = 0
     prior: float | None = None  # None: the fitting subset's genuine fraction
+    by: tuple[str, ...] = ()  # manifest columns: measures per group of pairs within one group
 
 
 @dataclass
@@ -57,41 +58,78 @@ def _pairs(table: ScoreTable, subset: str) -> tuple[np.ndarray, np.ndarray, np.n
     return table.scores.astype(np.float64), table.labels.astype(bool), table.ids_a, table.ids_b
 
 
-def _held_out(table: ScoreTable, name: str, settings: CalibrationSettings) -> CalibrationQuality:
+@dataclass(frozen=True)
+class _Mapped:
+    """One set's pairs with the LLRs a map gave them, and the prior to read them at."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    llr: np.ndarray
+    ids_a: np.ndarray
+    ids_b: np.ndarray
+    prior: float
+    keep: np.ndarray  # which of the subset's scored pairs these are
+
+    def quality(
+        self, settings: CalibrationSettings, within: np.ndarray | None = None
+    ) -> CalibrationQuality:
+        k = np.ones(self.labels.size, dtype=bool) if within is None else within[self.keep]
+        probability = sigmoid(self.llr[k] + float(logit(self.prior)))
+        return calibration_quality(
+            self.scores[k], self.labels[k], self.llr[k], probability,
+            (self.ids_a[k], self.ids_b[k]), self.prior, settings.n_boot, settings.seed,
+        )  # fmt: skip
+
+
+def _held_out(table: ScoreTable, name: str, settings: CalibrationSettings) -> _Mapped:
+    """Cross-fitted LLRs of the pairs within one fold, at their own genuine fraction."""
     scores, labels, ids_a, ids_b = _pairs(table, name)
     fitted = cross_fit(scores, labels, ids_a, ids_b, settings.method, settings.k, settings.seed)
     h = fitted.held_out
     prior = float(labels[h].mean())
-    llr = fitted.llr[h]
-    probability = sigmoid(llr + float(logit(prior)))
-    return calibration_quality(
-        scores[h],
-        labels[h],
-        llr,
-        probability,
-        (ids_a[h], ids_b[h]),
-        prior,
-        settings.n_boot,
-        settings.seed,
-    )
+    return _Mapped(scores[h], labels[h], fitted.llr[h], ids_a[h], ids_b[h], prior, h)
 
 
 def _applied(
     table: ScoreTable, name: str, entry: ModelMap, settings: CalibrationSettings
-) -> CalibrationQuality:
+) -> _Mapped:
+    """The map as it is, at the stated prior (default: the fitting prior)."""
     scores, labels, ids_a, ids_b = _pairs(table, name)
-    mapped = entry.calibration_map()
+    llr = entry.calibration_map().llr(scores)
     prior = entry.prior if settings.prior is None else settings.prior
-    return calibration_quality(
-        scores,
-        labels,
-        mapped.llr(scores),
-        mapped.probability(scores, prior),
-        (ids_a, ids_b),
-        prior,
-        settings.n_boot,
-        settings.seed,
-    )
+    return _Mapped(scores, labels, llr, ids_a, ids_b, prior, np.ones(scores.size, dtype=bool))
+
+
+def _groups(
+    evaluation: Evaluation, subset: SubsetScores, by: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """``--by`` groups: the subset's pairs whose two images share the group's values."""
+    from face_bench.run.differentials import _group_labels
+
+    if not by:
+        return {}
+    a, b, _label = subset.pairs.explicit()
+    group_a = _group_labels(evaluation.images, a, by)
+    group_b = _group_labels(evaluation.images, b, by)
+    same = group_a == group_b
+    return {str(g): same & (group_a == g) for g in sorted(set(group_a[same].tolist()))}
+
+
+def _by_group(
+    evaluation: Evaluation,
+    subset: SubsetScores,
+    label: str,
+    mapped: _Mapped,
+    settings: CalibrationSettings,
+) -> dict[str, CalibrationQuality]:
+    """The same measures per group; a group without both kinds of pair is left out."""
+    out = {}
+    for group, within in _groups(evaluation, subset, settings.by).items():
+        try:
+            out[f"{label} · {group}"] = mapped.quality(settings, within)
+        except MetricError:
+            continue
+    return out
 
 
 def _fitted_on(evaluation: Evaluation, fit: SubsetScores) -> FittedOn:
@@ -120,7 +158,8 @@ def fit_models(evaluation: Evaluation, settings: CalibrationSettings) -> Calibra
         scores, labels, _a, _b = _pairs(table, fit.name)
         mapped = fit_map(scores, labels, settings.method)
         spec = evaluation.specs[name]
-        held = _held_out(table, fit.name, settings)
+        held_pairs = _held_out(table, fit.name, settings)
+        held = held_pairs.quality(settings)
         entry = ModelMap(
             name=name,
             weights_sha256=infos[name].weights_sha256,
@@ -135,11 +174,17 @@ def fit_models(evaluation: Evaluation, settings: CalibrationSettings) -> Calibra
             parameters=mapped.parameters(),
             held_out=held.to_dict(),
         )
-        quality[name] = {f"{fit.name} (held out)": held}
+        label = f"{fit.name} (held out)"
+        quality[name] = {label: held}
+        groups = _by_group(evaluation, fit, label, held_pairs, settings)
         for other in others:
-            applied = _applied(other.scores[name], other.name, entry, settings)
+            applied_pairs = _applied(other.scores[name], other.name, entry, settings)
+            applied = applied_pairs.quality(settings)
             entry.applied[other.name] = applied.to_dict()
             quality[name][other.name] = applied
+            groups.update(_by_group(evaluation, other, other.name, applied_pairs, settings))
+        entry.groups.update({g: q.to_dict() for g, q in groups.items()})
+        quality[name].update(groups)
         entries.append(entry)
     file = CalibrationFile(
         face_bench_version=__version__,
