@@ -172,3 +172,22 @@ def test_quality_intervals_resample_people() -> None:
     assert q.n_people == 25 and q.gap == pytest.approx(probability.mean() - labels.mean())
     off = calibration_quality(*args, n_boot=0)
     assert off.cllr.lower is None and off.cllr.estimate == q.cllr.estimate
+
+
+def test_exported_bob_scores_give_bob_values(tmp_path) -> None:
+    """The scores as ``export-scores --to bob`` writes them, read back as bob reads them."""
+    from face_bench.results.scorefile import ScoreRow, read_bob, write_bob
+
+    rng = np.random.default_rng(8)
+    people = rng.integers(0, 12, size=(400, 2))
+    rows = [
+        ScoreRow(f"{a}/{i}.png", f"{b}/{i}.png", f"p{a}", f"p{b}", a == b,
+                 float(rng.normal(1.5 * (a == b), 1.0)))
+        for i, (a, b) in enumerate(people.tolist())
+    ]  # fmt: skip
+    read = read_bob(write_bob(tmp_path / "scores.txt", rows))
+    scores = np.array([r.score for r in read])
+    labels = np.array([r.genuine for r in read])
+    negatives, positives = scores[~labels].tolist(), scores[labels].tolist()
+    assert cllr(scores, labels) == pytest.approx(bob_cllr(negatives, positives), abs=1e-6)
+    assert min_cllr(scores, labels) == pytest.approx(bob_min_cllr(negatives, positives), abs=1e-6)

@@ -102,6 +102,13 @@ def test_compare_prior_needs_a_calibration() -> None:
     assert result.exit_code == 2 and "give --calibration FILE" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["roc", "report", "threshold-sweep"])
+def test_evaluation_prior_needs_a_calibration(command: str, tmp_path: Path) -> None:
+    args = [command, "--data", str(tmp_path), "--subset", "all", "--prior", "0.5"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "give --calibration FILE" in result.stderr
+
+
 @needs_shared
 @pytest.mark.slow
 def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_path: Path) -> None:
@@ -180,9 +187,37 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
     assert "P(same)" in table.stdout and "at prior" in table.stdout
     assert "not a probability" not in table.stdout
 
+    run = tmp_path / "run"
+    roc = runner.invoke(
+        app,
+        [
+            "roc", "--data", str(JP_FACES), "--subset", "young_women", "--sample", "40",
+            "--bootstrap", "20", "--model", "dlib", "--model", "standin",
+            "--calibration", str(out), "--prior", "0.2", "--out", str(run), *common,
+        ],
+    )  # fmt: skip
+    assert roc.exit_code == 0, roc.output
+    assert "P(same person) on this run's pairs" in roc.stdout
+    section = json.loads((run / "results.json").read_text(encoding="utf-8"))["calibration"]
+    assert section["sha256"] == load_calibration(out)[1] and section["prior"] == 0.2
+    assert set(section["models"]) == {"dlib", "standin"}
+    assert section["models"]["dlib"]["young_women"]["prior"] == 0.2
+
     dlib["weights_sha256"] = "0" * 64  # as if fitted on other weights
     other = tmp_path / "other.json"
     other.write_text(json.dumps(data), encoding="utf-8")
     refused = runner.invoke(app, [*args, "--calibration", str(other)])
     assert refused.exit_code == CalibrationMismatchError.exit_code
     assert refused.stderr.strip().count("\n") == 0 and "not dlib" in refused.stderr
+    fresh = tmp_path / "fresh-cache"
+    before = runner.invoke(
+        app,
+        [
+            "roc", "--data", str(JP_FACES), "--subset", "young_women", "--sample", "40",
+            "--model", "dlib", "--calibration", str(other), "--out", str(tmp_path / "r2"),
+            "--config", str(standin_config), "--cache-dir", str(fresh),
+        ],
+    )  # fmt: skip
+    assert before.exit_code == CalibrationMismatchError.exit_code
+    embedded = [p for p in fresh.rglob("*") if p.is_file() and "embeddings" in p.parts]
+    assert not embedded  # refused before any image is embedded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,8 +35,6 @@ from face_bench.cli.options import (
 from face_bench.core.modes import AlignMode
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from face_bench.run.calibrate import Calibration
 
 FitSubsetOpt = Annotated[
@@ -157,75 +155,18 @@ def calibrate_command(
 def _render(result: Calibration, output_format: OutputFormat, target: Path) -> None:
     import json
 
-    from face_bench.cli.render import SafeTable, fmt, print_unbroken, stdout
+    from face_bench.cli.calibration_view import quality_table, reliability_table
+    from face_bench.cli.render import print_unbroken, stdout
     from face_bench.run.calibrate import summary_rows
 
     rows = summary_rows(result)
     if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps({"file": str(target), "sets": rows}, ensure_ascii=False))
         return
-    table = SafeTable(
-        title="face-bench calibrate (95% identity-bootstrap intervals)", title_justify="left"
-    )
-    for column in (
-        "model",
-        "set",
-        "prior",
-        "mean P",
-        "observed",
-        "Cllr",
-        "minCllr",
-        "Brier",
-        "ECE",
-    ):
-        table.add_column(column, justify="left" if column in ("model", "set") else "right")
-    for row in rows:
-        table.add_row(
-            row["model"],
-            row["set"],
-            fmt(row["prior"], 3),
-            fmt(row["mean_probability"], 3),
-            fmt(row["observed_rate"], 3),
-            *(_interval(row[m]) for m in ("cllr", "min_cllr", "brier", "ece")),
-        )
-    stdout.print(table)
+    stdout.print(quality_table(rows, "face-bench calibrate (95% identity-bootstrap intervals)"))
     for model in result.quality:
-        stdout.print(_reliability_table([r for r in rows if r["model"] == model], model))
+        stdout.print(reliability_table([r for r in rows if r["model"] == model], model))
     print_unbroken(f"wrote the calibration file to {target}")
-
-
-def _reliability_table(rows: list[dict[str, Any]], model: str) -> Table:
-    """The reliability diagram as numbers: per bin and set, pairs, P given, rate observed."""
-    from face_bench.cli.render import SafeTable, fmt
-
-    table = SafeTable(
-        title=f"{model}: reliability (10 equal-width bins of P; pairs, mean P, observed rate)",
-        title_justify="left",
-    )
-    table.add_column("P bin")
-    for row in rows:
-        table.add_column(row["set"], justify="right")
-    for b, first in enumerate(rows[0]["reliability"]):
-        cells = []
-        for row in rows:
-            cell = row["reliability"][b]
-            cells.append(
-                f"{cell['n_pairs']:,}: {fmt(cell['mean_probability'], 3)} / "
-                f"{fmt(cell['observed_rate'], 3)}"
-                if cell["n_pairs"]
-                else "0"
-            )
-        table.add_row(f"{first['lower']:.1f}–{first['upper']:.1f}", *cells)
-    return table
-
-
-def _interval(ci: dict[str, float | None]) -> str:
-    from face_bench.cli.render import fmt
-
-    text = fmt(ci["estimate"], 3)
-    if ci["lower"] is not None and ci["upper"] is not None:
-        text += f" [{fmt(ci['lower'], 3)}, {fmt(ci['upper'], 3)}]"
-    return text
 
 
 command(

@@ -14,6 +14,7 @@ from face_bench.cli.options import (
     BootstrapOpt,
     ByOpt,
     CacheDirOpt,
+    CalibrationOpt,
     ConfigOpt,
     DataOpt,
     DlibRuntimeOpt,
@@ -35,6 +36,7 @@ from face_bench.cli.options import (
     OutOpt,
     OutputFormat,
     PairsFileOpt,
+    PriorOpt,
     RayAddressOpt,
     ReferenceOpt,
     SampleOpt,
@@ -108,6 +110,8 @@ def evaluation_command(
     engine: EngineOpt = Engine.LOCAL,
     ray_address: RayAddressOpt = None,
     baseline: BaselineOpt = None,
+    calibration: CalibrationOpt = None,
+    prior: PriorOpt = None,
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
     prestart_workers(engine, workers, cache_dir)
@@ -153,6 +157,8 @@ def evaluation_command(
         by=by,
         reference=reference,
         sweep=kind == "threshold-sweep",
+        calibration=calibration,
+        prior=prior,
     )
     target = prepare_out(request, out, baseline, kind)  # checked before any embedding
     with progress_factory() as progress:

@@ -462,6 +462,8 @@ def evaluation_request(
     by: str | None = None,
     reference: str | None = None,
     command: tuple[str, ...] = (),
+    calibration: Path | None = None,
+    prior: float | None = None,
 ) -> EvaluationRequest:
     """The library's request for one evaluation, from the parsed option groups."""
     from face_bench.core.config import load_config
@@ -505,7 +507,19 @@ def evaluation_request(
         near_duplicates=sampling.near_duplicates,
         stratify_by=sampling.stratify_by,
         exclude_suspects=sampling.exclude_suspects,
+        calibration=calibration,
+        calibration_prior=_calibration_prior(calibration, prior),
     )
+
+
+def _calibration_prior(calibration: Path | None, prior: float | None) -> float | None:
+    """``--prior`` is checked before any work, and only means something with a file."""
+    check_prior(prior)
+    if prior is not None and calibration is None:
+        from face_bench.cli.app import fail
+
+        raise fail("--prior applies to calibrated probabilities: give --calibration FILE", 2)
+    return prior
 
 
 def prestart_workers(engine: Engine, workers: int | None, cache_dir: Path | None) -> None:

@@ -214,6 +214,10 @@ def render_evaluation(
     from face_bench.cli.quality_tables import render_quality
 
     render_quality(results.data_quality, stdout, _render_differentials)
+    if results.calibration is not None:
+        from face_bench.cli.calibration_view import render_section
+
+        render_section(results.calibration)
     if written:
         print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 

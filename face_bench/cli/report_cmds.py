@@ -20,6 +20,7 @@ from face_bench.cli.options import (
     BootstrapOpt,
     ByOpt,
     CacheDirOpt,
+    CalibrationOpt,
     ConfigOpt,
     DataOpt,
     DlibRuntimeOpt,
@@ -41,6 +42,7 @@ from face_bench.cli.options import (
     OutOpt,
     OutputFormat,
     PairsFileOpt,
+    PriorOpt,
     RayAddressOpt,
     ReferenceOpt,
     SampleOpt,
@@ -263,6 +265,8 @@ def report_command(
     baseline: BaselineOpt = None,
     self_contained: SelfContainedOpt = True,
     top_k: TopKOpt = 8,
+    calibration: CalibrationOpt = None,
+    prior: PriorOpt = None,
 ) -> None:
     prestart_workers(engine, workers, cache_dir)
     from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
@@ -306,6 +310,8 @@ def report_command(
         by=by,
         reference=reference,
         sweep=True,
+        calibration=calibration,
+        prior=prior,
     )
     target = prepare_out(request, out, baseline, "report")  # checked before any embedding
     evaluation = _evaluate(request)

@@ -101,3 +101,14 @@ def map_for(
         f"a map is only valid for the model it was fitted on ({why}); "
         f"fit one with face-bench calibrate --model {name}"
     )
+
+
+class CalibrationSection(_Strict):
+    """results.json's ``calibration``: the file a run applied (``--calibration``) and, per
+    model and subset, the calibration measures of its map on the run's pairs."""
+
+    file: str
+    sha256: str
+    fitted_on: FittedOn
+    prior: float | None  # the stated prior (--prior); None: each model's own fitting prior
+    models: dict[str, dict[str, dict[str, Any]]]  # model -> subset -> measures

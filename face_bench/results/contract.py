@@ -22,6 +22,7 @@ from face_bench.results.blocks import (
     SubsetOverlap,
     ThresholdSweep,
 )
+from face_bench.results.calibration_file import CalibrationSection
 from face_bench.results.differentials import Differentials
 from face_bench.results.quality import DataQuality
 
@@ -165,6 +166,7 @@ class RunResults(_Strict):
     )
     subsets: list[SubsetRun]
     differentials: Differentials | None = None
+    calibration: CalibrationSection | None = None
     volatile: Volatile
     data_quality: DataQuality | None = Field(
         default=None,

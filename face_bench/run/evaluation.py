@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,10 @@ from face_bench.run.plan import RunPlan, SubsetPlan, plan_run
 from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import BLOCKED_ABOVE, SubsetScores, score_pairset
 
+if TYPE_CHECKING:
+    from face_bench.results.calibration_file import CalibrationSection
+    from face_bench.run.calibration_apply import RunCalibration
+
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
@@ -61,6 +66,7 @@ class Evaluation:
     skipped: list[str]
     dataset: Dataset
     cache_dir: Path | None = None  # where derived artefacts (UMAP layouts) may be reused
+    calibration: RunCalibration | None = None  # --calibration: each model's map
 
     def scores_frame(self) -> pd.DataFrame:
         """One row per scored pair: subset, images, identities, label, a score column per model.
@@ -267,6 +273,16 @@ def _settings(request: EvaluationRequest, on_fail: OnFail) -> RunSettings:
     )
 
 
+def _calibration(
+    calibration: RunCalibration | None, scored: list[SubsetScores], request: EvaluationRequest
+) -> CalibrationSection | None:
+    if calibration is None:
+        return None
+    from face_bench.run.calibration_apply import calibration_section
+
+    return calibration_section(calibration, scored, request.bootstrap, request.seed)
+
+
 def evaluate(
     request: EvaluationRequest,
     progress: Progress | None = None,
@@ -278,6 +294,11 @@ def evaluate(
     if request.ray is None:
         start_worker_server(request.workers, request.cache_dir)  # overlaps the planning
     plan = plan_run(request, on_message or (lambda _m: None), on_info)
+    calibration = None
+    if request.calibration is not None:  # another model's file stops the run before embedding
+        from face_bench.run.calibration_apply import match_models
+
+        calibration = match_models(request.calibration, plan.chosen, request.calibration_prior)
     paths = plan.paths
     embeddings, identities = embed_models(
         plan.chosen,
@@ -337,6 +358,7 @@ def evaluate(
         skipped_models=list(plan.choice.shareable),
         subsets=subset_runs,
         differentials=differentials,
+        calibration=_calibration(calibration, scored, request),
         volatile=Volatile(
             generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
             command=list(request.command),
@@ -347,5 +369,13 @@ def evaluate(
         data_quality=quality,
     )
     return Evaluation(
-        results, scored, specs, embeddings, plan.images, plan.skipped, dataset, plan.cache_dir
+        results,
+        scored,
+        specs,
+        embeddings,
+        plan.images,
+        plan.skipped,
+        dataset,
+        plan.cache_dir,
+        calibration,
     )

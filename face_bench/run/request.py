@@ -53,6 +53,8 @@ class EvaluationRequest:
     near_duplicates: str = "exclude"  # keep | exclude (see run.near_duplicates)
     stratify_by: str | None = None  # a metadata column: differentials within each value
     exclude_suspects: bool = False  # differentials also without the agreed label suspects
+    calibration: Path | None = None  # --calibration FILE: apply its maps to every subset
+    calibration_prior: float | None = None  # --prior; None: each map's fitting prior
 
     def __post_init__(self) -> None:
         # Checked when the request is built, not when the differentials are computed: a bad
