@@ -237,11 +237,23 @@ def _figure(src: _Sources, path: Path | None, alt: str) -> dict[str, Any] | None
 def _score_text(score) -> dict[str, Any]:
     if score.score is None:
         return {"model": score.model, "score": "—", "verdict": "no score"}
+    shown = f"{score.score:.3f}"
+    if score.probability is not None:
+        shown += f" (P(same) {_chance(score.probability)})"
     return {
         "model": score.model,
-        "score": f"{score.score:.3f}",
+        "score": shown,
         "verdict": "accepted" if score.accepted else "rejected",
     }
+
+
+def _chance(probability: float) -> str:
+    """A calibrated probability that never rounds to a certainty it does not have."""
+    if probability > 0.999:
+        return ">99.9%"
+    if probability < 0.001:
+        return "<0.1%"
+    return f"{probability * 100:.1f}%"
 
 
 def _gallery(
@@ -365,7 +377,9 @@ def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt, poo
             found["umap"] = figures.umap_figure(projections, out, fmt)
             written += [found["umap"], write_umap_csv(evaluation, projections, out / "umap.csv")]
     with timed(t, "gallery_thumbnails_s"):
-        galleries = {s.name: gallery.select(s, top_k) for s in evaluation.subsets}
+        galleries = {
+            s.name: gallery.select(s, top_k, evaluation.calibration) for s in evaluation.subsets
+        }
         images = set().union(*(g.images() for gs in galleries.values() for g in gs))
         if self_contained:
             thumbs: dict = gallery.thumbnail_bytes(images, evaluation.dataset.root)
@@ -491,7 +505,7 @@ def _quality_warnings(results: RunResults) -> list[str]:
 
 def build_context(evaluation, out: Path, files: _Files, self_contained: bool, top_k: int) -> dict:
     """The page's context: headline first, qualifications, subsets, run metadata last."""
-    from face_bench.report import differentials_view, headline, plots
+    from face_bench.report import calibration_view, differentials_view, headline, plots
 
     results: RunResults = evaluation.results
     colors = plots.model_colors([m.name for m in results.models])
@@ -522,6 +536,7 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
         if results.differentials
         else None,
         "significance_rule": differentials_view.SIGNIFICANCE_RULE,
+        "calibration": calibration_view.view(results.calibration),
         "matrix": _figure(src, figures["matrix"], "FMR between every two groups"),
         "transfers": sections.transfers(results),
         "quality": quality_context(results.data_quality),

@@ -28,6 +28,7 @@ class PairScore:
     model: str
     score: float | None
     accepted: bool | None
+    probability: float | None = None  # P(same person) from --calibration, at its prior
 
 
 @dataclass(frozen=True)
@@ -76,19 +77,28 @@ def _accept_rule(spec) -> str:
     )
 
 
-def _pair_score(spec, model: str, score: float) -> PairScore:
+def _pair_score(spec, model: str, score: float, calibration=None) -> PairScore:
     if not np.isfinite(score):
         return PairScore(model, None, None)
+    probability = (
+        None
+        if calibration is None
+        else float(calibration.probability(model, np.array([score], dtype=np.float64))[0])
+    )
     return PairScore(
-        model, float(spec.from_score(score)), bool(score >= spec.to_score(spec.threshold))
+        model,
+        float(spec.from_score(score)),
+        bool(score >= spec.to_score(spec.threshold)),
+        probability,
     )
 
 
-def select(subset, k: int = DEFAULT_TOP_K) -> list[ModelGallery]:
+def select(subset, k: int = DEFAULT_TOP_K, calibration=None) -> list[ModelGallery]:
     """Hardest pairs of every model in ``subset`` (a ``subset_scores.SubsetScores``).
 
     Impostors are ranked most similar first, genuine pairs least similar first; ties keep
-    pair order so the gallery is the same on every run.
+    pair order so the gallery is the same on every run. With ``calibration`` (a
+    ``run.calibration_apply.RunCalibration``) each score carries P(same person).
     """
     if subset.pairs.implicit:
         return []  # scored in blocks: no pair indices to show
@@ -106,9 +116,9 @@ def select(subset, k: int = DEFAULT_TOP_K) -> list[ModelGallery]:
         def build(indices: Iterable[int], genuine: bool, model: str = name, spec=spec):
             pairs = []
             for i in indices:
-                mine = _pair_score(spec, model, subset.scores[model].scores[i])
+                mine = _pair_score(spec, model, subset.scores[model].scores[i], calibration)
                 others = tuple(
-                    _pair_score(other.spec, other_name, other.scores[i])
+                    _pair_score(other.spec, other_name, other.scores[i], calibration)
                     for other_name, other in subset.scores.items()
                     if other_name != model
                 )
