@@ -203,6 +203,20 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
     assert set(section["models"]) == {"dlib", "standin"}
     assert section["models"]["dlib"]["young_women"]["prior"] == 0.2
 
+    page = tmp_path / "report"
+    report = runner.invoke(
+        app,
+        [
+            "report", "--data", str(JP_FACES), "--subset", "young_women", "--sample", "40",
+            "--bootstrap", "0", "--model", "dlib", "--calibration", str(out),
+            "--out", str(page), *common,
+        ],
+    )  # fmt: skip
+    assert report.exit_code == 0, report.output
+    html = (page / "report.html").read_text(encoding="utf-8")
+    assert 'id="calibration"' in html and "Reliability: dlib on young_women" in html
+    assert "(P(same) " in html  # the gallery's scores carry the probability
+
     dlib["weights_sha256"] = "0" * 64  # as if fitted on other weights
     other = tmp_path / "other.json"
     other.write_text(json.dumps(data), encoding="utf-8")
