@@ -11,7 +11,7 @@ from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.core.errors import CalibrationFileError, CalibrationMismatchError
+from face_bench.core.errors import CalibrationFileError, CalibrationMismatchError, OutputError
 from face_bench.results.calibration_file import CalibrationFile, load_calibration, map_for
 
 runner = CliRunner()
@@ -100,6 +100,23 @@ def test_prior_must_be_a_probability(prior: str, tmp_path: Path) -> None:
 def test_compare_prior_needs_a_calibration() -> None:
     result = runner.invoke(app, ["compare", "x.png", "y.png", "--prior", "0.5"])
     assert result.exit_code == 2 and "give --calibration FILE" in result.stderr
+
+
+def test_out_is_checked_before_any_work(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    target = tmp_path / "real.json"
+    target.write_text("{}", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    empty = tmp_path / "no-images"
+    empty.mkdir()  # were the dataset read first, this would be exit 10
+    for out, why in ((folder, "is a folder"), (link, "is a symbolic link")):
+        args = ["calibrate", "--data", str(empty), "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == OutputError.exit_code, result.output
+        assert why in result.stderr
+    assert target.read_text(encoding="utf-8") == "{}"
 
 
 @pytest.mark.parametrize("command", ["roc", "report", "threshold-sweep"])

@@ -106,7 +106,8 @@ def calibrate_command(
     workers: WorkersOpt = None,
 ) -> None:
     from face_bench.cli.render import info, progress_factory, warn
-    from face_bench.core.io import atomic_write_text
+    from face_bench.core.io import atomic_write_text, ensure_folder
+    from face_bench.core.text import file_slug
     from face_bench.run.calibrate import CalibrationSettings, calibrate
     from face_bench.run.differentials import parse_by
 
@@ -142,14 +143,27 @@ def calibrate_command(
         prior,
         parse_by(by),
     )
+    target = out or Path("reports") / (
+        f"calibration-{file_slug(request.data.name)}-{file_slug(subset)}-{method.value}.json"
+    )
+    _check_target(target)  # before any embedding: a long run never ends unwritable
     with progress_factory() as progress:
         result = calibrate(request, settings, progress=progress, on_message=warn, on_info=info)
-    target = out or Path("reports") / (
-        f"calibration-{request.data.name}-{subset}-{method.value}.json"
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     atomic_write_text(target, result.file.text())
     _render(result, output_format, target)
+
+
+def _check_target(target: Path) -> None:
+    """The calibration file's path: a regular file or nothing yet, in a usable folder."""
+    from face_bench.core.errors import OutputError
+    from face_bench.core.io import check_folder, describe_kind
+
+    if target.is_symlink():
+        raise OutputError(f"--out {target} is a symbolic link; name a new or regular file")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"--out {target} is {describe_kind(target)}, not a calibration file")
+    check_folder(target.parent)
 
 
 def _render(result: Calibration, output_format: OutputFormat, target: Path) -> None:
