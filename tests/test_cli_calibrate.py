@@ -237,10 +237,11 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
     dlib["weights_sha256"] = "0" * 64  # as if fitted on other weights
     other = tmp_path / "other.json"
     other.write_text(json.dumps(data), encoding="utf-8")
-    refused = runner.invoke(app, [*args, "--calibration", str(other)])
+    fresh = tmp_path / "fresh-cache"
+    compare_args = [*args[:-2], "--cache-dir", str(fresh), "--calibration", str(other)]
+    refused = runner.invoke(app, compare_args)
     assert refused.exit_code == CalibrationMismatchError.exit_code
     assert refused.stderr.strip().count("\n") == 0 and "not dlib" in refused.stderr
-    fresh = tmp_path / "fresh-cache"
     before = runner.invoke(
         app,
         [

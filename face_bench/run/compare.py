@@ -20,7 +20,8 @@ from face_bench.data.pairset import every_pair_of
 from face_bench.embedding.ray_engine import RayOptions
 
 if TYPE_CHECKING:
-    from face_bench.results.calibration_file import CalibrationFile, ModelMap
+    from face_bench.models.registry import ModelSpec
+    from face_bench.run.calibration_apply import RunCalibration
 
 PERCENT_MAPPING = {
     "cosine": "(s + 1) / 2 × 100 for cosine similarity s",
@@ -155,13 +156,16 @@ def compare_images(
     has no map for (other weights or preprocessing) is refused.
     """
     from face_bench.faces.locate import FaceSettings
-    from face_bench.results.calibration_file import load_calibration
+    from face_bench.run.calibration_apply import match_models
     from face_bench.run.embed import embed_files
     from face_bench.run.subset_scores import pair_values
 
-    calibrated: Calibrated | None = None
-    if calibration is not None:  # read before any embedding: a bad file stops at once
-        calibrated = (*load_calibration(calibration), calibration)
+    matched: list[RunCalibration] = []
+
+    def match(chosen: list[tuple[ModelSpec, Path]]) -> None:
+        if calibration is not None:  # another model's file stops before any embedding
+            matched.append(match_models(calibration, chosen, prior))
+
     shown = [str(p) for p in images]
     paths = [user_path(p, "image", InputFileError) for p in images]
     embedded = embed_files(
@@ -175,7 +179,9 @@ def compare_images(
         workers=workers,
         ray=ray,
         progress=progress,
+        before_embedding=match,
     )
+    calibrated = matched[0] if matched else None
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
     pair_set = every_pair_of(len(paths))
     a, b = pair_set.rows()
@@ -200,49 +206,33 @@ def compare_images(
         )
         found = _verdicts(spec, result, shown, pairs, scores)
         if calibrated is not None:
-            found = _calibrated(found, scores, calibrated, spec.name, embedded.identities, prior)
-            infos[-1]["calibration"] = _calibration_info(calibrated, spec.name, embedded, prior)
+            found = _calibrated(found, scores, calibrated, spec.name)
+            infos[-1]["calibration"] = _calibration_info(calibrated, spec.name)
         verdicts += found
-    about = None if calibrated is None else {"file": str(calibration), "sha256": calibrated[1]}
+    about = (
+        None if calibrated is None else {"file": str(calibrated.path), "sha256": calibrated.sha256}
+    )
     return Comparison(shown, infos, verdicts, failures, skipped, about)
 
 
-Calibrated = tuple["CalibrationFile", str, Path]
-
-
-def _entry(calibrated: Calibrated, name: str, identities: dict[str, dict]) -> ModelMap:
-    from face_bench.results.calibration_file import map_for
-
-    file, _digest, path = calibrated
-    identity = identities[name]
-    return map_for(file, path, name, identity["weights_sha256"], identity["preprocessing"])
-
-
 def _calibrated(
-    verdicts: list[PairVerdict],
-    scores: np.ndarray,
-    calibrated: Calibrated,
-    name: str,
-    identities: dict[str, dict],
-    prior: float | None,
+    verdicts: list[PairVerdict], scores: np.ndarray, calibrated: RunCalibration, name: str
 ) -> list[PairVerdict]:
     """The verdicts with P(same person) from the model's own map."""
-    mapped = _entry(calibrated, name, identities).calibration_map()
-    probability = mapped.probability(scores, prior) if len(scores) else np.array([])
+    probability = calibrated.probability(name, scores) if len(scores) else np.array([])
     return [
         replace(v, probability=float(probability[k])) if v.score is not None else v
         for k, v in enumerate(verdicts)
     ]
 
 
-def _calibration_info(
-    calibrated: Calibrated, name: str, embedded: Any, prior: float | None
-) -> dict[str, Any]:
-    entry = _entry(calibrated, name, embedded.identities)
-    fitted = calibrated[0].fitted_on
+def _calibration_info(calibrated: RunCalibration, name: str) -> dict[str, Any]:
+    fitted = calibrated.file.fitted_on
     return {
-        "method": entry.method,
-        "prior": entry.prior if prior is None else prior,
-        "prior_source": "the fitting set's genuine fraction" if prior is None else "--prior",
+        "method": calibrated.maps[name].method,
+        "prior": calibrated.prior_of(name),
+        "prior_source": "the fitting set's genuine fraction"
+        if calibrated.prior is None
+        else "--prior",
         "fitted_on": f"{fitted.subset} of {fitted.dataset}",
     }

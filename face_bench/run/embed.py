@@ -131,7 +131,6 @@ class FileEmbeddings:
     skipped: list[str]
     hashes: list[str | None]
     embeddings: dict[str, Embeddings]
-    identities: dict[str, dict] = dataclasses.field(default_factory=dict)  # weights, preprocessing
 
 
 def embed_files(
@@ -148,19 +147,26 @@ def embed_files(
     on_message: Callable[[str], None] | None = None,
     ray: RayOptions | None = None,
     on_info: Callable[[str], None] | None = None,
+    before_embedding: Callable[[list[tuple[ModelSpec, Path]]], None] | None = None,
 ) -> FileEmbeddings:
-    """Choose the models, report skipped ones, and embed ``paths`` (cached) with each."""
+    """Choose the models, report skipped ones, and embed ``paths`` (cached) with each.
+
+    ``before_embedding`` sees the chosen models first and may refuse them (a calibration
+    file for other models), so nothing is embedded for a run that cannot finish.
+    """
     _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
     choice = choose_models(registry, models)
+    if before_embedding is not None:
+        before_embedding(choice.ready)
     skipped = announce_models(choice, cache_dir, on_info)
     for message in runtime_notes([spec for spec, _w in choice.ready]):
         if on_message:
             on_message(message)
     hashes = hash_images(paths)
-    embeddings, identities = embed_models(
+    embeddings, _identities = embed_models(
         choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
     )
-    return FileEmbeddings(choice.ready, skipped, hashes, embeddings, identities)
+    return FileEmbeddings(choice.ready, skipped, hashes, embeddings)
 
 
 def announce_models(
