@@ -157,7 +157,9 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
         ],
     )
     assert fitted.exit_code == 0, fitted.output
-    rows = json.loads(fitted.stdout)["sets"]
+    shown = json.loads(fitted.stdout)
+    assert Path(shown["figure"]).read_bytes().startswith(b"\x89PNG")
+    rows = shown["sets"]
     assert {(r["model"], r["set"]) for r in rows} == {
         (m, s) for m in ("dlib", "standin") for s in ("ordinary (held out)", "young_women")
     }

@@ -68,3 +68,12 @@ def test_gallery_scores_carry_the_calibrated_probability(tmp_path: Path) -> None
     assert plain.probability is None and _score_text(plain)["score"] == "0.500"
     at = RunCalibration(tmp_path / "c.json", file, "0" * 64, {"dlib": file.models[0]}, 0.01)
     assert at.probability("dlib", np.array([-0.5]))[0] < 0.5 and at.prior_of("dlib") == 0.01
+
+
+def test_reliability_figure_is_written(tmp_path: Path) -> None:
+    rows = [{"model": "dlib", "set": name, **_quality(0.3)} for name in ("ordinary", "young_women")]
+    path = calibration_view.write_reliability_figure(rows, tmp_path / "reliability.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    svg = calibration_view.write_reliability_figure(rows, tmp_path / "reliability.svg")
+    text = svg.read_text(encoding="utf-8")
+    assert "young_women" in text and "perfect" in text

@@ -18,6 +18,7 @@ from face_bench.cli.options import (
     DataOpt,
     DlibRuntimeOpt,
     EmbedOptions,
+    FigureFormatOpt,
     FormatOpt,
     ModelOpt,
     OutputFormat,
@@ -32,7 +33,7 @@ from face_bench.cli.options import (
     check_prior,
     evaluation_request,
 )
-from face_bench.core.modes import AlignMode
+from face_bench.core.modes import AlignMode, FigureFormat
 
 if TYPE_CHECKING:
     from face_bench.run.calibrate import Calibration
@@ -98,6 +99,7 @@ def calibrate_command(
     align: AlignOpt = AlignMode.AUTO,
     bootstrap: BootstrapOpt = 1000,
     out: CalibrationOutOpt = None,
+    figure_format: FigureFormatOpt = FigureFormat.PNG,
     output_format: FormatOpt = OutputFormat.TABLE,
     config: ConfigOpt = None,
     weights: WeightsOpt = None,
@@ -108,7 +110,8 @@ def calibrate_command(
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.core.io import atomic_write_text, ensure_folder
     from face_bench.core.text import file_slug
-    from face_bench.run.calibrate import CalibrationSettings, calibrate
+    from face_bench.report.calibration_view import write_reliability_figure
+    from face_bench.run.calibrate import CalibrationSettings, calibrate, summary_rows
     from face_bench.run.differentials import parse_by
 
     check_prior(prior)
@@ -151,7 +154,9 @@ def calibrate_command(
         result = calibrate(request, settings, progress=progress, on_message=warn, on_info=info)
     ensure_folder(target.parent)
     atomic_write_text(target, result.file.text())
-    _render(result, output_format, target)
+    figure = target.with_name(f"{target.stem}-reliability.{figure_format.value}")
+    write_reliability_figure(summary_rows(result), figure)
+    _render(result, output_format, target, figure)
 
 
 def _check_target(target: Path) -> None:
@@ -166,7 +171,7 @@ def _check_target(target: Path) -> None:
     check_folder(target.parent)
 
 
-def _render(result: Calibration, output_format: OutputFormat, target: Path) -> None:
+def _render(result: Calibration, output_format: OutputFormat, target: Path, figure: Path) -> None:
     import json
 
     from face_bench.cli.calibration_view import quality_table, reliability_table
@@ -175,12 +180,14 @@ def _render(result: Calibration, output_format: OutputFormat, target: Path) -> N
 
     rows = summary_rows(result)
     if output_format is OutputFormat.JSON:
-        stdout.print_json(json.dumps({"file": str(target), "sets": rows}, ensure_ascii=False))
+        shown = {"file": str(target), "figure": str(figure), "sets": rows}
+        stdout.print_json(json.dumps(shown, ensure_ascii=False))
         return
     stdout.print(quality_table(rows, "face-bench calibrate (95% identity-bootstrap intervals)"))
     for model in result.quality:
         stdout.print(reliability_table([r for r in rows if r["model"] == model], model))
     print_unbroken(f"wrote the calibration file to {target}")
+    print_unbroken(f"wrote the reliability diagram to {figure}")
 
 
 command(

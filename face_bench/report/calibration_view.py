@@ -3,6 +3,7 @@ claim against what happened, per model and subset, with the reliability bins as 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from face_bench.results.calibration_file import CalibrationSection
@@ -58,3 +59,22 @@ def view(section: CalibrationSection | None) -> dict[str, Any] | None:
         "labels": [label for _key, label in MEASURES],
         "rows": rows,
     }
+
+
+def write_reliability_figure(rows: list[dict[str, Any]], path: Path) -> Path:
+    """``calibrate``'s reliability diagram: rows as ``run.calibrate.summary_rows`` gives them."""
+    from face_bench.report.plots.reliability import ReliabilityCurve, plot_reliability
+
+    curves = []
+    for row in rows:
+        used = [b for b in row["reliability"] if b["n_pairs"]]
+        curves.append(
+            ReliabilityCurve(
+                model=row["model"],
+                label=row["set"],
+                mean_probability=tuple(b["mean_probability"] for b in used),
+                observed_rate=tuple(b["observed_rate"] for b in used),
+                n_pairs=tuple(b["n_pairs"] for b in used),
+            )
+        )
+    return plot_reliability(curves, path)
