@@ -12,7 +12,6 @@ from face_bench.cli.app import command, invocation
 from face_bench.cli.options import (
     AlignOpt,
     BootstrapOpt,
-    ByOpt,
     CacheDirOpt,
     ConfigOpt,
     DataOpt,
@@ -23,7 +22,6 @@ from face_bench.cli.options import (
     ModelOpt,
     OutputFormat,
     PairsFileOpt,
-    PriorOpt,
     SampleOpt,
     SampleOptions,
     SamplePairsOpt,
@@ -72,6 +70,23 @@ FoldsOpt = Annotated[
     int,
     typer.Option("--folds", min=2, help="Identity-disjoint folds for the held-out quality."),
 ]
+CalibrationByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Also report every measure per group of manifest columns (e.g. --by "
+        "sex,age_group): the pairs whose two images share the group's values.",
+        show_default=False,
+    ),
+]
+FitPriorOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--prior",
+        help="Genuine-pair prior for the probabilities on --apply-to subsets, strictly "
+        "between 0 and 1 (default: the fitting subset's genuine fraction).",
+    ),
+]
 CalibrationOutOpt = Annotated[
     Path | None,
     typer.Option(
@@ -88,8 +103,8 @@ def calibrate_command(
     apply_to: ApplyToOpt = None,
     method: MethodOpt = MapMethod.PLATT,
     folds: FoldsOpt = 5,
-    prior: PriorOpt = None,
-    by: ByOpt = None,
+    prior: FitPriorOpt = None,
+    by: CalibrationByOpt = None,
     data: DataOpt = None,
     model: ModelOpt = None,
     sample: SampleOpt = 300,
