@@ -104,13 +104,13 @@ def _groups(
     evaluation: Evaluation, subset: SubsetScores, by: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """``--by`` groups: the subset's pairs whose two images share the group's values."""
-    from face_bench.run.differentials import _group_labels
+    from face_bench.run.differentials import group_labels
 
     if not by:
         return {}
     a, b, _label = subset.pairs.explicit()
-    group_a = _group_labels(evaluation.images, a, by)
-    group_b = _group_labels(evaluation.images, b, by)
+    group_a = group_labels(evaluation.images, a, by)
+    group_b = group_labels(evaluation.images, b, by)
     same = group_a == group_b
     return {str(g): same & (group_a == g) for g in sorted(set(group_a[same].tolist()))}
 

@@ -69,7 +69,7 @@ def parse_by(value: str | None) -> tuple[str, ...]:
     return columns
 
 
-def _group_labels(images: pd.DataFrame, rows: np.ndarray, by: tuple[str, ...]) -> np.ndarray:
+def group_labels(images: pd.DataFrame, rows: np.ndarray, by: tuple[str, ...]) -> np.ndarray:
     missing = [c for c in by if c not in images.columns]
     if missing:
         have = ", ".join(c for c in images.columns if c not in ("path", "identity")) or "none"
@@ -127,7 +127,7 @@ def _groups_of(
     scored: list[SubsetScores], images: pd.DataFrame, members: np.ndarray, by: tuple[str, ...]
 ) -> tuple[dict[int, str], str]:
     if by:
-        labels = _group_labels(images, members, by)
+        labels = group_labels(images, members, by)
         return dict(zip(members.tolist(), labels.tolist(), strict=True)), "by " + ", ".join(by)
     owner: dict[int, str] = {}
     for s in scored:
