@@ -257,3 +257,26 @@ def test_a_mislabelled_image_is_flagged_and_its_nearest_neighbour_is_its_real_pe
         == [False] * 4 + [True] + [False] * 4
     )
     assert agreement([]).size == 0
+
+
+def test_fingerprints_are_kept_by_content_hash_and_a_rerun_decodes_nothing(tmp_path, monkeypatch):
+    import face_bench.run.near_duplicates as nd
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    sample = _near_sample(data)
+    digests = {p: f"{i:064x}" for i, p in enumerate(sample.images["path"])}
+    _, first = settle([sample], data, "exclude", lambda _m: None, digests, cache)
+    assert len(list((cache / "fingerprints").rglob("*.bin"))) == 4
+
+    def no_decoding(path):
+        raise AssertionError(f"{path} decoded again")
+
+    monkeypatch.setattr(nd, "fingerprint", no_decoding)
+    _, again = settle([sample], data, "exclude", lambda _m: None, digests, cache)
+    assert again == first
+    # a record that is not one is a miss: computed again, not trusted
+    broken = next((cache / "fingerprints").rglob("*.bin"))
+    broken.write_bytes(b"short")
+    monkeypatch.setattr(nd, "fingerprint", fingerprint)
+    _, third = settle([sample], data, "exclude", lambda _m: None, digests, cache)
+    assert third == first and broken.stat().st_size == 8 + 32 * 32 * 4

@@ -12,17 +12,22 @@ pairs; ``keep`` scores them. Either way they are counted in the notes and listed
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from face_bench.core.errors import OutputError
+from face_bench.core.io import atomic_write_bytes
 from face_bench.data.datasets import Pairs
 from face_bench.data.near_duplicates import (
     MAX_DISTANCE,
     MIN_CORRELATION,
+    THUMB_SIZE,
     Fingerprint,
     fingerprint,
     near_pairs,
@@ -49,12 +54,70 @@ def drop_pairs(pairs: Pairs, found: Sequence[tuple[int, int]]) -> tuple[Pairs, i
     return Pairs(pairs.a[keep], pairs.b[keep], pairs.label[keep]), int(drop.sum())
 
 
+_RECORD = struct.Struct(">Q")
+_THUMB_BYTES = THUMB_SIZE * THUMB_SIZE * 4
+
+
+class FingerprintStore:
+    """Fingerprints kept under the cache folder by image content hash, so a rerun decodes
+    no image for this check (the same bytes have the same picture). A record that is not
+    one (another size, unreadable) is a miss, computed again and rewritten."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.folder = None if cache_dir is None else Path(cache_dir) / "fingerprints" / "v1"
+
+    def _path(self, digest: str) -> Path | None:
+        if self.folder is None or not digest.isalnum():
+            return None
+        return self.folder / digest[:2] / f"{digest}.bin"
+
+    def get(self, digest: str | None) -> Fingerprint | None:
+        path = self._path(digest) if digest else None
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if len(data) != _RECORD.size + _THUMB_BYTES:
+            return None
+        thumb = np.frombuffer(data, dtype="<f4", offset=_RECORD.size).astype(np.float32)
+        if not np.isfinite(thumb).all():
+            return None
+        return Fingerprint(_RECORD.unpack_from(data)[0], thumb)
+
+    def put(self, digest: str | None, found: Fingerprint) -> None:
+        path = self._path(digest) if digest else None
+        if path is None:
+            return
+        data = _RECORD.pack(found.phash) + np.asarray(found.thumb, dtype="<f4").tobytes()
+        with contextlib.suppress(OSError, OutputError):  # a read-only cache: computed again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+
+
+def _fingerprints(
+    paths: Sequence[str], root: Path, digests: Mapping[str, str | None], store: FingerprintStore
+) -> dict[str, Fingerprint | None]:
+    out: dict[str, Fingerprint | None] = {}
+    for path in paths:
+        digest = digests.get(path)
+        known = store.get(digest)
+        if known is None:
+            known = fingerprint(root / path)
+            if known is not None:
+                store.put(digest, known)
+        out[path] = known
+    return out
+
+
 def settle(
     samples: list[Any],
     root: Path,
     policy: str,
     say: Callable[[str], None],
     digests: Mapping[str, str | None] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[list[Any], NearDuplicates]:
     """Each sample's pairs under ``--near-duplicates`` (samples: ``plan._Sample``), and the
     block for results.json. Every pair of a large sample (no pair list) keeps its pairs.
@@ -64,15 +127,14 @@ def settle(
     digests = digests or {}
     if policy not in POLICIES:
         raise ValueError(f"unknown near-duplicates policy {policy!r}")
+    store = FingerprintStore(cache_dir)
     cache: dict[str, Fingerprint | None] = {}
     settled, listed = [], []
     excluded_total = 0
     for sample in samples:
         paths = [str(p) for p in sample.images["path"]]
         identities = [str(i) for i in sample.images["identity"]]
-        for path in paths:
-            if path not in cache:
-                cache[path] = fingerprint(root / path)
+        cache |= _fingerprints([p for p in paths if p not in cache], root, digests, store)
         found = [
             f
             for f in near_pairs([cache[p] for p in paths])

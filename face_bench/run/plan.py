@@ -286,7 +286,7 @@ def plan_run(
 
     digests = dict(zip(images["path"], hashes, strict=True))
     samples, near = near_duplicates.settle(
-        samples, dataset.root, request.near_duplicates, say, digests
+        samples, dataset.root, request.near_duplicates, say, digests, Path(cache_dir)
     )
     shared = evidence.overlaps({s.spec.name: s.images for s in samples})
     for name, rows in shared.items():
