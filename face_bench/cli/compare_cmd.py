@@ -153,6 +153,7 @@ def _compare_table(
     from rich.text import Text
 
     from face_bench.cli.render import SafeTable
+    from face_bench.report.text import chance
 
     short = short or labels
     table = SafeTable(title="face-bench compare", title_justify="left")
@@ -171,18 +172,9 @@ def _compare_table(
             verdict = Text.assemble(
                 (p.verdict, "green" if p.same_person else "default"), f": {_reading(p)}"
             )
-            percent = f"{p.percent:.1f}%" if p.probability is None else _chance(p.probability)
+            percent = f"{p.percent:.1f}%" if p.probability is None else chance(p.probability)
         table.add_row(labels[p.image_a], labels[p.image_b], p.model, percent, verdict)
     return table
-
-
-def _chance(probability: float) -> str:
-    """A probability as a percentage that never rounds to a certainty it does not have."""
-    if probability > 0.999:
-        return ">99.9%"
-    if probability < 0.001:
-        return "<0.1%"
-    return f"{probability * 100:.1f}%"
 
 
 def _reading(p: PairVerdict) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.transfer import identity_folds
+from face_bench.metrics.transfer import fold_splits
 
 Method = Literal["platt", "isotonic"]
 ISOTONIC_CLIP = 1e-4
@@ -142,16 +142,10 @@ def cross_fit(
     """Fit on the other folds' people, apply to this fold's own pairs, for every fold."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels).astype(bool)
-    to_fold = identity_folds(id_a, id_b, k, seed)
-    fa, fb = to_fold(np.asarray(id_a)), to_fold(np.asarray(id_b))
     llr = np.full(s.size, np.nan)
     held = np.zeros(s.size, dtype=bool)
     used = 0
-    for fold in range(k):
-        train = (fa != fold) & (fb != fold)
-        test = (fa == fold) & (fb == fold)
-        if not test.any():
-            continue
+    for _fold, train, test in fold_splits(id_a, id_b, k, seed):
         try:
             fitted = fit_map(s[train], y[train], method)
         except MetricError:

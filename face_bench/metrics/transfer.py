@@ -11,7 +11,7 @@ fold's own people, so no person is on both sides.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -94,6 +94,20 @@ def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> Callable[[np.ndar
     return to_fold
 
 
+def fold_splits(
+    id_a: Any, id_b: Any, k: int, seed: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(fold, train, test) for every fold with pairs of its own: ``train`` marks the pairs
+    among the other folds' people, ``test`` those among the fold's own people (pairs across
+    folds are in neither), so no person is on both sides."""
+    to_fold = identity_folds(id_a, id_b, k, seed)
+    fa, fb = to_fold(np.asarray(id_a)), to_fold(np.asarray(id_b))
+    for fold in range(k):
+        test = (fa == fold) & (fb == fold)
+        if test.any():
+            yield fold, (fa != fold) & (fb != fold), test
+
+
 def cross_validated_threshold(
     scores: Any,
     labels: Any,
@@ -106,14 +120,8 @@ def cross_validated_threshold(
 ) -> CrossValidated:
     """Choose on the other folds' people, judge on this fold's people, for every fold."""
     s, y = metrics.check_scores(scores, labels)
-    to_fold = identity_folds(id_a, id_b, k, seed)
-    fa, fb = to_fold(np.asarray(id_a)), to_fold(np.asarray(id_b))
     results = []
-    for fold in range(k):
-        train = (fa != fold) & (fb != fold)
-        test = (fa == fold) & (fb == fold)
-        if not test.any():
-            continue
+    for fold, train, test in fold_splits(id_a, id_b, k, seed):
         try:
             thr = choose_threshold(s[train], y[train], criterion, far)
         except MetricError:

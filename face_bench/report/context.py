@@ -22,7 +22,7 @@ from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
 from face_bench.report import sections
 from face_bench.report.quality import quality_context
 from face_bench.report.sections import add_zero_rows
-from face_bench.report.text import counts, p_value
+from face_bench.report.text import chance, counts, p_value
 from face_bench.results.blocks import ConfidenceInterval
 from face_bench.results.contract import ModelRun, RunResults, SubsetRun
 
@@ -239,21 +239,12 @@ def _score_text(score) -> dict[str, Any]:
         return {"model": score.model, "score": "—", "verdict": "no score"}
     shown = f"{score.score:.3f}"
     if score.probability is not None:
-        shown += f" (P(same) {_chance(score.probability)})"
+        shown += f" (P(same) {chance(score.probability)})"
     return {
         "model": score.model,
         "score": shown,
         "verdict": "accepted" if score.accepted else "rejected",
     }
-
-
-def _chance(probability: float) -> str:
-    """A calibrated probability that never rounds to a certainty it does not have."""
-    if probability > 0.999:
-        return ">99.9%"
-    if probability < 0.001:
-        return "<0.1%"
-    return f"{probability * 100:.1f}%"
 
 
 def _gallery(

@@ -39,3 +39,12 @@ def p_value(p: float | None, log10_p: float | None = None) -> str:
     if log10_p is not None and math.isfinite(log10_p):
         return f"< 1e-300 (log10 p = {log10_p:.1f})"
     return "< 1e-300"
+
+
+def chance(probability: float) -> str:
+    """A probability as a percentage that never rounds to a certainty it does not have."""
+    if probability > 0.999:
+        return ">99.9%"
+    if probability < 0.001:
+        return "<0.1%"
+    return f"{probability * 100:.1f}%"
