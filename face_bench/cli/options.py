@@ -23,6 +23,7 @@ import typer
 from face_bench.cli.paths import cache_dir_value, home_expanded
 from face_bench.core.modes import (
     AlignMode,
+    Detector,
     DlibRuntime,
     Engine,
     FallbackDetector,
@@ -236,6 +237,16 @@ FallbackOpt = Annotated[
         "a failure to enrol (slower; such images are counted in the results).",
     ),
 ]
+DetectorOpt = Annotated[
+    Detector | None,
+    typer.Option(
+        "--detector",
+        help="Face detector: hog (dlib's HOG), mmod (dlib's CNN, slow) or yunet (OpenCV Zoo's "
+        "YuNet on onnxruntime, fast; its weights via --weights yunet=PATH). Default: the "
+        "config's detector, else hog.",
+        show_default=False,
+    ),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -397,6 +408,7 @@ class EmbedOptions:
     align: AlignMode = AlignMode.AUTO
     multi_face: MultiFacePolicy = MultiFacePolicy.LARGEST
     fallback_detector: FallbackDetector = FallbackDetector.NONE
+    detector: Detector | None = None  # None: the config's detector, else HOG
     config: Path | None = None
     weights: tuple[str, ...] = ()
     dlib_runtime: DlibRuntime | None = None  # None: each dlib model's own setting
@@ -487,6 +499,7 @@ def evaluation_request(
         align=embed.align.value,
         multi_face=embed.multi_face.value,
         fallback_detector=embed.fallback,
+        detector=None if embed.detector is None else embed.detector.value,
         on_fail=sampling.on_fail,
         identity_from=sampling.identity_from,
         identity_pattern=sampling.identity_pattern,

@@ -13,10 +13,13 @@ from typing import Any
 
 from face_bench.core.errors import ConfigError
 from face_bench.core.io import MAX_CONFIG_BYTES, read_bounded, user_path
+from face_bench.core.modes import Detector
+
+DETECTORS = tuple(d.value for d in Detector)
 
 DEFAULT_CONFIG_NAME = "face-bench.toml"
 KNOWN_SECTIONS = {"models", "subsets", "weights", "gate"}
-KNOWN_KEYS = {"data", "default_subsets"}  # top-level values, before any [section]
+KNOWN_KEYS = {"data", "default_subsets", "detector"}  # top-level values, before any [section]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Config:
     data: str | None = None  # as written: a folder (relative to the file) or a dataset name
     # The subsets a command evaluates when no --subset is given (empty: the built-in "all").
     default_subsets: tuple[str, ...] = ()
+    detector: str | None = None  # the face detector when --detector is not given
 
     @property
     def base_dir(self) -> Path:
@@ -69,6 +73,9 @@ def load_config(path: Path | None = None) -> Config:
     if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
         raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
     default_subsets = _default_subsets(data.get("default_subsets", []), path)
+    detector = data.get("detector")
+    if detector is not None and detector not in DETECTORS:
+        raise ConfigError(f"{path}: detector must be one of {', '.join(DETECTORS)}")
     base = path.resolve().parent
     models = _table_of_tables(data.get("models", {}), "models", path)
     for name, spec in models.items():
@@ -96,6 +103,7 @@ def load_config(path: Path | None = None) -> Config:
         gate=gate,
         data=dataset,
         default_subsets=default_subsets,
+        detector=detector,
     )
 
 

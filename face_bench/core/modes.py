@@ -48,6 +48,14 @@ class FallbackDetector(StrEnum):
     MMOD = "mmod"  # dlib's CNN detector: slower, finds more faces
 
 
+class Detector(StrEnum):
+    """The face detector: dlib's HOG, dlib's CNN (MMOD) or OpenCV Zoo's YuNet (ONNX)."""
+
+    HOG = "hog"
+    MMOD = "mmod"
+    YUNET = "yunet"
+
+
 class Engine(StrEnum):
     """Where embedding and all-pairs scoring run: this machine, or a Ray cluster."""
 

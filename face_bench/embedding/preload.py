@@ -5,7 +5,9 @@ multiprocessing's forkserver imports this module when it starts (early in a firs
 forks from the server with numpy, Pillow, dlib, onnxruntime, face-bench's face stage and
 dlib's HOG detector and 5-point shape predictor already in memory. Building the detector
 alone takes about a third of a second (dlib parses it from text), time the server spends
-once instead of each worker spending it before its first image.
+once instead of each worker spending it before its first image. With ``--detector
+yunet`` each worker opens its own one-thread YuNet session (a few ms) when it starts: the
+weights file is known only once a run is planned.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import onnxruntime  # noqa: F401 - imported for the workers that fork from here
 
 from face_bench.embedding import workers  # noqa: F401 - the workers' own module
+from face_bench.faces import yunet  # noqa: F401 - YuNet's session opens in each worker
 from face_bench.faces.alignment import get_aligner
 
 # Missing weights are reported by the worker that needs them, as the usual one-line

@@ -71,6 +71,10 @@ def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     from face_bench.models.onnx_backend import OnnxModel
 
     specs = {m.name: ModelSpec.model_validate_json(m.spec_json) for m in models}
+    if settings.detector == "yunet" and settings.detector_weights:
+        from face_bench.faces.yunet import get_yunet
+
+        get_yunet(settings.detector_weights)  # this worker's one-thread YuNet session
     descriptors, sessions = {}, {}
     for m in models:
         spec = specs[m.name]

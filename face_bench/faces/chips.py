@@ -6,7 +6,8 @@
   maps five points — eye centres, nose tip, mouth corners from dlib's 68-point predictor —
   onto the standard ArcFace reference points, then a bilinear warp. InsightFace/ArcFace
   models were trained on crops made exactly so; a chip cut another way shifts and scales
-  the face they see and costs accuracy.
+  the face they see and costs accuracy. With ``--detector yunet`` the five points are
+  YuNet's own landmarks instead.
 
 The similarity transform is Umeyama's least-squares estimate (the method behind
 scikit-image's ``SimilarityTransform.estimate``), written out in numpy since neither
@@ -111,7 +112,13 @@ def warp(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 def arcface_chip(rgb: np.ndarray, points68: np.ndarray, size: int = 112) -> np.ndarray:
     """The ArcFace-aligned ``size`` x ``size`` chip of the face with these 68 landmarks."""
-    matrix = similarity_transform(five_points(points68), arcface_points(size))
+    return five_points_chip(rgb, five_points(points68), size)
+
+
+def five_points_chip(rgb: np.ndarray, points5: np.ndarray, size: int = 112) -> np.ndarray:
+    """The ArcFace-aligned chip from five points already in the template's order (a
+    detector's own landmarks, e.g. YuNet's)."""
+    matrix = similarity_transform(np.asarray(points5, dtype=np.float64), arcface_points(size))
     return warp(rgb, matrix, size)
 
 

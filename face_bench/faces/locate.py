@@ -12,9 +12,15 @@ at most ``CROP_DETECT_SIDE`` pixels wide, which finds the large face of a crop
 several times faster than a full search, and when it finds none the whole crop
 is the face.
 
-``--fallback-detector mmod`` runs dlib's CNN (MMOD) detector on an image where HOG
-found no face and which would otherwise fail to enrol; a face it finds is recorded
-with source ``mmod`` so runs can count these images separately.
+``--fallback-detector mmod`` runs dlib's CNN (MMOD) detector on an image where the
+detector found no face and which would otherwise fail to enrol; a face it finds is
+recorded with source ``mmod`` so runs can count these images separately.
+
+``--detector`` picks the face detector: ``hog`` (dlib's HOG, the default), ``mmod``
+(dlib's CNN) or ``yunet`` (OpenCV Zoo's YuNet on onnxruntime, see ``faces.yunet``).
+dlib's 5-point shape predictor always places the landmarks dlib's chip is cut from, on
+whichever box the detector gave. YuNet's own 5 landmarks (eye centres, nose tip, mouth
+corners) are kept as well, after dlib's, and ArcFace-template chips are cut from them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import load_rgb, load_rgb_bytes
 from face_bench.faces.alignment import (
+    FaceAligner,
     FaceBox,
     choose_face,
     get_aligner,
@@ -41,7 +48,7 @@ LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no mor
 CROP_DETECT_SIDE = 320
 FACE_STAGE_VERSION = 3  # bump when a face record's content changes
 _SOURCES = ("detector", "whole_image", "mmod")  # append only: records store the index
-FACE_VECTOR_SIZE = 6 + 2 * 5  # count, source, box, then dlib's five landmarks
+FACE_VECTOR_SIZE = 6 + 2 * 5  # count, source, box, dlib's five landmarks; then the detector's own
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,12 @@ class FaceSettings:
     align: str = "auto"
     multi_face: str = "largest"
     upsample: int = 1
-    fallback: str | None = None  # "mmod": dlib's CNN detector where HOG finds no face
+    fallback: str | None = None  # "mmod": dlib's CNN detector where the detector finds none
+    detector: str = "hog"  # "hog", "mmod" or "yunet"
+    detector_weights: str | None = None  # YuNet's ONNX file, for detector "yunet"
 
     def identity(self) -> dict:
-        return {
+        identity = {
             "align": self.align,
             "multi_face": self.multi_face,
             "upsample": self.upsample,
@@ -63,6 +72,21 @@ class FaceSettings:
             "crop_detect_side": CROP_DETECT_SIDE,
             "face_stage_version": FACE_STAGE_VERSION,
         }
+        # HOG's records predate the choice: its keys stay as they were, so caches and
+        # baselines made before it still match.
+        if self.detector != "hog":
+            identity["detector"] = self.detector
+        if self.detector == "yunet":
+            from face_bench.faces import yunet
+
+            identity["detector_sha256"] = yunet.weights_digest(self._yunet_path())
+            identity["detector_settings"] = yunet.settings()
+        return identity
+
+    def _yunet_path(self) -> str:
+        if not self.detector_weights:
+            raise ValueError("detector 'yunet' needs its weights file (detector_weights)")
+        return self.detector_weights
 
 
 @dataclass(frozen=True)
@@ -72,22 +96,26 @@ class Face:
     n_faces: int
     source: str
     box: FaceBox
-    points: tuple[tuple[int, int], ...]
+    points: tuple[tuple[int, int], ...]  # dlib's 5 landmarks, for dlib's chip
+    # The detector's own 5 points (YuNet) in the ArcFace template's order, or None.
+    marks: tuple[tuple[float, float], ...] | None = None
 
     def to_vector(self) -> np.ndarray:
         b = self.box
-        flat = [self.n_faces, _SOURCES.index(self.source), b.left, b.top, b.right, b.bottom]
+        flat: list[float] = [self.n_faces, _SOURCES.index(self.source)]
+        flat += [b.left, b.top, b.right, b.bottom]
         flat += [c for point in self.points for c in point]
+        flat += [c for point in self.marks or () for c in point]
         return np.asarray(flat, dtype=np.float32)
 
     @staticmethod
     def readable(vector: np.ndarray) -> bool:
         """Whether ``vector`` is one ``to_vector`` wrote: a count, a known source, a box and
-        five landmarks, all finite. A cached vector is checked before use: its checksum
-        proves it whole, not that it is a face record."""
+        five landmarks (then, from YuNet, its own five), all finite. A cached vector is checked
+        before use: its checksum proves it whole, not that it is a face record."""
         v = np.asarray(vector, dtype=np.float64)
         return (
-            v.shape == (FACE_VECTOR_SIZE,)
+            v.shape in ((FACE_VECTOR_SIZE,), (FACE_VECTOR_SIZE + 10,))
             and bool(np.isfinite(v).all())
             and 0 <= v[1] < len(_SOURCES)
             and float(v[1]).is_integer()
@@ -95,9 +123,11 @@ class Face:
 
     @classmethod
     def from_vector(cls, vector: np.ndarray) -> Face:
-        v = [round(float(x)) for x in vector]
+        v = [round(float(x)) for x in vector[:FACE_VECTOR_SIZE]]
         points = tuple((v[i], v[i + 1]) for i in range(6, len(v), 2))
-        return cls(v[0], _SOURCES[v[1]], FaceBox(v[2], v[3], v[4], v[5]), points)
+        rest = [float(x) for x in vector[FACE_VECTOR_SIZE:]]
+        marks = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2)) or None
+        return cls(v[0], _SOURCES[v[1]], FaceBox(v[2], v[3], v[4], v[5]), points, marks)
 
     @property
     def fallback(self) -> str | None:
@@ -127,6 +157,7 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
     """Find the face of one decoded image under ``settings``."""
     aligner = get_aligner()
     mode = AlignMode(settings.align)
+    marks = None
     if mode is AlignMode.NONE:
         junk = unusable_crop(rgb)
         if junk is not None:
@@ -134,13 +165,13 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
         n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
     else:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
-        boxes = _detect_small(aligner, rgb) if crop else aligner.detect(rgb, settings.upsample)
+        boxes, found_marks = _detect(aligner, rgb, settings, crop)
         result = choose_face(boxes, settings.multi_face)
         source = "detector"
-        if result.n_faces == 0 and not crop and settings.fallback == "mmod":
-            # Before a failure to enrol: the CNN detector finds faces HOG misses.
+        if result.n_faces == 0 and not crop and _fallback_applies(settings):
+            # Before a failure to enrol: the CNN detector finds faces the first one misses.
             result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
-            source = "mmod"
+            source, found_marks = "mmod", []
         if result.n_faces == 0 and crop:
             junk = unusable_crop(rgb)
             if junk is not None:
@@ -151,9 +182,46 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
             return CacheEntry(None, result.reason or "no_face", detail)
         else:
             n_faces, box = result.n_faces, result.box
+            if found_marks:
+                marks = found_marks[boxes.index(box)]
     shape = aligner.landmarks(rgb, box)
     points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
-    return CacheEntry(Face(n_faces, source, box, points).to_vector())
+    return CacheEntry(Face(n_faces, source, box, points, marks).to_vector())
+
+
+Marks = tuple[tuple[float, float], ...]
+
+
+def _fallback_applies(settings: FaceSettings) -> bool:
+    """``--fallback-detector mmod`` behind another detector (not behind MMOD itself)."""
+    return settings.fallback == "mmod" and settings.detector != "mmod"
+
+
+def _detect(
+    aligner: FaceAligner, rgb: np.ndarray, settings: FaceSettings, crop: bool
+) -> tuple[list[FaceBox], list[Marks]]:
+    """The chosen detector's boxes and, for YuNet, each box's 5 landmarks."""
+    if settings.detector == "yunet":
+        from face_bench.faces.yunet import FLOOR_SCORE, MAX_SIDE, faces, get_yunet
+
+        side = CROP_DETECT_SIDE if crop else MAX_SIDE
+        found = faces(get_yunet(settings._yunet_path()).detect(rgb, side, FLOOR_SCORE))
+        h, w = rgb.shape[:2]
+        boxes = [
+            FaceBox(
+                max(0, round(d.box[0])),
+                max(0, round(d.box[1])),
+                min(w - 1, round(d.box[2]) - 1),
+                min(h - 1, round(d.box[3]) - 1),
+                d.score,
+            )
+            for d in found
+        ]
+        marks = [tuple((float(x), float(y)) for x, y in d.landmarks) for d in found]
+        return boxes, marks
+    if settings.detector == "mmod":
+        return aligner.detect_cnn(rgb, 0 if crop else settings.upsample), []
+    return (_detect_small(aligner, rgb) if crop else aligner.detect(rgb, settings.upsample)), []
 
 
 def _detect_small(aligner, rgb: np.ndarray) -> list[FaceBox]:

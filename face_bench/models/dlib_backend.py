@@ -32,8 +32,10 @@ def model_input(rgb: np.ndarray, face: Face, spec: ModelSpec) -> np.ndarray:
         return np.ascontiguousarray(np.asarray(resized))
     size = spec.chip_size or spec.input_size[0]
     if spec.alignment == "arcface":
-        from face_bench.faces.chips import arcface_chip, landmarks68
+        from face_bench.faces.chips import arcface_chip, five_points_chip, landmarks68
 
+        if face.marks is not None:  # the detector's own 5 points (YuNet)
+            return five_points_chip(rgb, np.asarray(face.marks), size)
         return arcface_chip(rgb, landmarks68(rgb, face.box), size)
     import dlib
 

@@ -438,7 +438,8 @@ def build_registry(
             for name, spec in specs.items()
         }
     overrides = dict(overrides or {})
-    unknown = set(overrides) - set(specs)
+    # --weights yunet=PATH is the face detector's file (--detector yunet), not a model's.
+    unknown = set(overrides) - set(specs) - {"yunet"}
     if unknown:
         name = sorted(unknown)[0]
         raise UnknownModelError(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from face_bench.core.config import Config, load_config
 from face_bench.core.io import default_cache_dir, sha256_file
+from face_bench.core.modes import Detector, parse_choice
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.pipeline import (
     Embeddings,
@@ -37,6 +38,24 @@ def open_registry(
     """The config file and the model registry it extends."""
     config = load_config(config_path)
     return config, build_registry(config, weights, cache_dir, dlib_runtime)
+
+
+def resolve_detector(
+    faces: FaceSettings,
+    detector: str | None,
+    config: Config,
+    weights: dict[str, Path],
+    cache_dir: Path | None,
+) -> FaceSettings:
+    """``faces`` with its detector: ``--detector``, else the config's ``detector``, else HOG;
+    YuNet's weights are found here, before any work (see ``faces.yunet.find_weights``)."""
+    chosen = parse_choice(Detector, detector or config.detector or Detector.HOG, "--detector")
+    path = None
+    if chosen is Detector.YUNET:
+        from face_bench.faces.yunet import find_weights
+
+        path = str(find_weights(weights, config.weights, cache_dir or default_cache_dir()))
+    return dataclasses.replace(faces, detector=chosen.value, detector_weights=path)
 
 
 def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_dir: Path) -> dict:
@@ -131,6 +150,7 @@ class FileEmbeddings:
     skipped: list[str]
     hashes: list[str | None]
     embeddings: dict[str, Embeddings]
+    detector: str = "hog"  # the face detector the run used (--detector, else the config's)
 
 
 def embed_files(
@@ -148,13 +168,15 @@ def embed_files(
     ray: RayOptions | None = None,
     on_info: Callable[[str], None] | None = None,
     before_embedding: Callable[[list[tuple[ModelSpec, Path]]], None] | None = None,
+    detector: str | None = None,
 ) -> FileEmbeddings:
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each.
 
     ``before_embedding`` sees the chosen models first and may refuse them (a calibration
     file for other models), so nothing is embedded for a run that cannot finish.
     """
-    _config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
+    config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
+    faces = resolve_detector(faces, detector, config, dict(weights or {}), cache_dir)
     choice = choose_models(registry, models)
     if before_embedding is not None:
         before_embedding(choice.ready)
@@ -166,7 +188,7 @@ def embed_files(
     embeddings, _identities = embed_models(
         choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
     )
-    return FileEmbeddings(choice.ready, skipped, hashes, embeddings)
+    return FileEmbeddings(choice.ready, skipped, hashes, embeddings, faces.detector)
 
 
 def announce_models(

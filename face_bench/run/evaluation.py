@@ -170,7 +170,7 @@ def _model_run(
         metrics.fallback_detector_images = found
         notes.append(
             f"{name}: {found} image(s) found by the fallback detector "
-            f"({request.fallback_detector}) where HOG found no face"
+            f"({request.fallback_detector}) where the detector found no face"
         )
     run = ModelRun(
         name=name,

@@ -93,6 +93,7 @@ class LfwResult:
     notes: tuple[str, ...] = ()
     duration_s: float = 0.0
     fallback_detector: str | None = None
+    detector: str = "hog"  # the face detector: hog, mmod or yunet
     pairs: tuple[LfwPair, ...] = field(default=(), repr=False)
     scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -145,6 +146,7 @@ def run_lfw(
     align: str = "detect",
     multi_face: str = "largest",
     fallback_detector: str | None = None,
+    detector: str | None = None,
     config_path: Path | None = None,
     weights: dict[str, Path] | None = None,
     dlib_runtime: str | None = None,
@@ -182,6 +184,7 @@ def run_lfw(
         progress=progress,
         on_message=say,
         on_info=on_info,
+        detector=detector,
     )
     n_missing = sum(h is None for h in embedded.hashes)
     if n_missing:
@@ -208,6 +211,7 @@ def run_lfw(
         multi_face=multi_face,
         std_ddof=0,
         fallback_detector=fallback_detector,
+        detector=embedded.detector,
         models=tuple(results),
         skipped=tuple(embedded.skipped),
         notes=tuple(notes),
@@ -243,7 +247,7 @@ def _protocol_notes(
 ) -> list[str]:
     notes = [
         f"{r.name}: {r.fallback_images} image(s) found by the fallback detector "
-        f"({fallback_detector}) where HOG found no face"
+        f"({fallback_detector}) where the detector found no face"
         for r in results
         if fallback_detector
     ]

@@ -48,7 +48,7 @@ from face_bench.results.blocks import SubsetOverlap
 from face_bench.results.quality import NearDuplicates
 from face_bench.run import evidence
 from face_bench.run.duplicates import DuplicateReport
-from face_bench.run.embed import announce_models, open_registry
+from face_bench.run.embed import announce_models, open_registry, resolve_detector
 from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import use_blocks
 
@@ -253,6 +253,13 @@ def plan_run(
         request.config_path, request.weights, request.cache_dir, request.dlib_runtime
     )
     cache_dir = request.cache_dir or default_cache_dir()
+    faces = resolve_detector(
+        FaceSettings(request.align, request.multi_face, fallback=request.fallback_detector),
+        request.detector,
+        config,
+        request.weights,
+        cache_dir,
+    )
     if choice is None:
         choice = choose_models(registry, request.models)
     on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
@@ -304,7 +311,7 @@ def plan_run(
         dataset=dataset,
         choice=choice,
         skipped=skipped,
-        faces=FaceSettings(request.align, request.multi_face, fallback=request.fallback_detector),
+        faces=faces,
         on_fail=on_fail,
         cache_dir=cache_dir,
         images=images,

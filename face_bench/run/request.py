@@ -32,6 +32,7 @@ class EvaluationRequest:
     align: str = "auto"
     multi_face: str = "largest"
     fallback_detector: str | None = None
+    detector: str | None = None  # "hog", "mmod", "yunet"; None: the config's, else HOG
     on_fail: OnFail = OnFail.EXCLUDE
     identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None

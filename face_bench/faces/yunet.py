@@ -1,0 +1,206 @@
+"""OpenCV Zoo's YuNet face detector on onnxruntime: boxes, scores and 5 landmarks per face.
+
+YuNet (``face_detection_yunet_2023mar``) is a small anchor-free network: per stride 8,
+16 and 32 it predicts, at every point of a grid over the input, a class score ``cls``,
+an objectness ``obj``, a box offset ``bbox`` and 5 landmark offsets ``kps``. Decoding
+follows OpenCV's ``FaceDetectorYN``: the face score is ``sqrt(cls * obj)`` (both clipped
+to 0..1), the box centre ``(grid + bbox[:2]) * stride``, its size ``exp(bbox[2:]) *
+stride``, each landmark ``(grid + kps) * stride``; boxes under ``SCORE_THRESHOLD`` are
+dropped and the rest go through greedy non-maximum suppression at ``NMS_IOU`` (OpenCV's
+defaults, 0.9 and 0.3). ``faces`` applies face-bench's one addition: a photo with no
+face at 0.9 takes its best box scoring at least ``FLOOR_SCORE`` (0.5) rather than fail
+to enrol, since the photos face-bench reads are meant to hold a face.
+
+The network takes BGR 0..255 at any size that is a multiple of 32: a photo is scaled
+down (never up) so that its longer side is at most ``max_side`` and padded with black at
+the right and bottom, and the outputs are scaled back to the photo's pixels.
+
+YuNet's landmarks are the subject's right eye, left eye, nose tip, right and left mouth
+corners: on a frontal face the subject's right eye is on the image's left, so this is
+already the ArcFace template's order (eyes and mouth corners by ascending x in the image).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+YUNET_FILE = "yunet_2023mar_fp32.onnx"
+STRIDES = (8, 16, 32)
+SCORE_THRESHOLD = 0.9  # a face, as OpenCV's FaceDetectorYN counts faces by default
+# A photo without any face at SCORE_THRESHOLD takes its best box down to this score:
+# on LFW fold 1 six real faces score 0.88-0.90 (none under 0.8), noise about 0.13.
+FLOOR_SCORE = 0.5
+NMS_IOU = 0.3
+MAX_SIDE = 640  # a photo's longer side as the network sees it, at most
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face in photo pixels: box corners (x1, y1, x2, y2), score, (5, 2) landmarks."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+
+
+def to_tensor(rgb: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float]:
+    """The [1, 3, H, W] BGR float32 input (H, W multiples of 32) and the scale applied."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    sh, sw = rgb.shape[:2]
+    padded = np.zeros((3, -(-sh // 32) * 32, -(-sw // 32) * 32), dtype=np.float32)
+    padded[:, :sh, :sw] = rgb[:, :, ::-1].transpose(2, 0, 1)
+    return padded[None], scale
+
+
+def decode(
+    outputs: dict[str, np.ndarray],
+    height: int,
+    width: int,
+    score_threshold: float = SCORE_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (n, 4) as x1, y1, x2, y2, scores (n,) and landmarks (n, 5, 2) above the
+    threshold, in the pixels of the ``height`` x ``width`` network input."""
+    boxes, scores, marks = [], [], []
+    for stride in STRIDES:
+        rows, cols = height // stride, width // stride
+        cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        if cls.size != rows * cols:
+            raise ValueError(f"YuNet stride {stride}: {cls.size} scores for a {rows}x{cols} grid")
+        bbox = outputs[f"bbox_{stride}"].reshape(-1, 4).astype(np.float64)
+        kps = outputs[f"kps_{stride}"].reshape(-1, 5, 2).astype(np.float64)
+        grid_y, grid_x = np.divmod(np.arange(rows * cols), cols)
+        grid = np.stack([grid_x, grid_y], axis=1).astype(np.float64)
+        score = np.sqrt(cls * obj)
+        keep = score >= score_threshold
+        centre = (grid[keep] + bbox[keep, :2]) * stride
+        size = np.exp(bbox[keep, 2:]) * stride
+        boxes.append(np.hstack([centre - size / 2, centre + size / 2]))
+        scores.append(score[keep])
+        marks.append((grid[keep, None, :] + kps[keep]) * stride)
+    return np.concatenate(boxes), np.concatenate(scores), np.concatenate(marks)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> list[int]:
+    """Indices kept by greedy non-maximum suppression, best score first."""
+    order = list(np.argsort(-scores, kind="stable"))
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    while order:
+        best, order = order[0], order[1:]
+        kept.append(int(best))
+        if not order:
+            break
+        rest = np.asarray(order)
+        x1 = np.maximum(boxes[best, 0], boxes[rest, 0])
+        y1 = np.maximum(boxes[best, 1], boxes[rest, 1])
+        x2 = np.minimum(boxes[best, 2], boxes[rest, 2])
+        y2 = np.minimum(boxes[best, 3], boxes[rest, 3])
+        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+        overlap = inter / np.maximum(area[best] + area[rest] - inter, 1e-9)
+        order = [int(i) for i in rest[overlap <= iou]]
+    return kept
+
+
+class YuNet:
+    """One onnxruntime session of YuNet (use ``get_yunet``: loading takes a moment)."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.names = [o.name for o in self.session.get_outputs()]
+
+    def detect(
+        self, rgb: np.ndarray, max_side: int = MAX_SIDE, threshold: float = SCORE_THRESHOLD
+    ) -> list[Detection]:
+        """Faces scoring at least ``threshold`` after NMS, in the photo's pixels, best first."""
+        tensor, scale = to_tensor(rgb, max_side)
+        values = self.session.run(self.names, {"input": tensor})
+        outputs = dict(zip(self.names, values, strict=True))
+        boxes, scores, marks = decode(outputs, tensor.shape[2], tensor.shape[3], threshold)
+        return [
+            Detection(
+                tuple(float(v) / scale for v in boxes[i]),  # type: ignore[arg-type]
+                float(scores[i]),
+                marks[i] / scale,
+            )
+            for i in nms(boxes, scores)
+        ]
+
+
+def settings() -> dict[str, float]:
+    """What decides YuNet's faces besides its weights: recorded in every cache key."""
+    return {
+        "max_side": MAX_SIDE,
+        "score_threshold": SCORE_THRESHOLD,
+        "floor_score": FLOOR_SCORE,
+        "nms_iou": NMS_IOU,
+    }
+
+
+def faces(found: list[Detection]) -> list[Detection]:
+    """The faces counted for the multi-face policy: those at ``SCORE_THRESHOLD``, else the
+    single best box at ``FLOOR_SCORE`` or more (``found`` as ``YuNet.detect`` orders it)."""
+    counted = [d for d in found if d.score >= SCORE_THRESHOLD]
+    return counted or [d for d in found[:1] if d.score >= FLOOR_SCORE]
+
+
+@functools.cache
+def get_yunet(path: str) -> YuNet:
+    """The process-wide YuNet session for the weights at ``path`` (one thread)."""
+    return YuNet(Path(path))
+
+
+def weights_digest(path: str) -> str:
+    """SHA-256 of YuNet's weights file, read every time: part of every face record's key."""
+    from face_bench.core.io import sha256_file
+
+    return sha256_file(Path(path))
+
+
+def find_weights(
+    overrides: dict[str, Path], config_weights: dict[str, Path], cache_dir: Path
+) -> Path:
+    """YuNet's weights: ``--weights yunet=PATH``, ``$FACE_BENCH_YUNET``, ``[weights] yunet``
+    in the config, then ``<cache dir>/models/yunet_2023mar_fp32.onnx``.
+
+    A path given but missing is an error rather than a reason to look further: another
+    file would quietly change what is measured.
+    """
+    import os
+
+    from face_bench.core.errors import WeightsMissingError
+
+    env = os.environ.get("FACE_BENCH_YUNET")
+    given = [
+        ("--weights yunet=PATH", overrides.get("yunet")),
+        ("$FACE_BENCH_YUNET", Path(env).expanduser() if env else None),
+        ("weights.yunet in the config", config_weights.get("yunet")),
+    ]
+    for where, path in given:
+        if path is None:
+            continue
+        if not path.is_file():
+            raise WeightsMissingError(f"YuNet weights {path} ({where}): no such file")
+        return path
+    default = cache_dir / "models" / YUNET_FILE
+    if default.is_file():
+        return default
+    raise WeightsMissingError(
+        f"--detector yunet needs OpenCV Zoo's YuNet ({YUNET_FILE}): give --weights "
+        f"yunet=PATH, set $FACE_BENCH_YUNET or weights.yunet in the config, or put it at "
+        f"{default}"
+    )
