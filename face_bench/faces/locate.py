@@ -165,7 +165,7 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
         n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
     else:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
-        boxes, found_marks = _detect(aligner, rgb, settings, crop)
+        boxes, found_marks = detect(aligner, rgb, settings, crop)
         result = choose_face(boxes, settings.multi_face)
         source = "detector"
         if result.n_faces == 0 and not crop and _fallback_applies(settings):
@@ -197,10 +197,11 @@ def _fallback_applies(settings: FaceSettings) -> bool:
     return settings.fallback == "mmod" and settings.detector != "mmod"
 
 
-def _detect(
-    aligner: FaceAligner, rgb: np.ndarray, settings: FaceSettings, crop: bool
+def detect(
+    aligner: FaceAligner, rgb: np.ndarray, settings: FaceSettings, crop: bool = False
 ) -> tuple[list[FaceBox], list[Marks]]:
-    """The chosen detector's boxes and, for YuNet, each box's 5 landmarks."""
+    """The chosen detector's boxes and, for YuNet, each box's 5 landmarks: the detection
+    step of ``locate`` alone (``crop``: the quick search ``--align auto`` gives a crop)."""
     if settings.detector == "yunet":
         from face_bench.faces.yunet import FLOOR_SCORE, MAX_SIDE, faces, get_yunet
 

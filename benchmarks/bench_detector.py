@@ -1,0 +1,114 @@
+"""Face detection per image, YuNet against dlib's HOG, on the same photos in one run (not a test).
+
+Each photo is decoded once (as the face stage decodes it) and handed to each detector in
+turn through ``face_bench.faces.locate.detect``, the detection step of the face stage
+under ``--align detect``: HOG at upsample 1, YuNet on one onnxruntime thread at its
+input size (long side at most 640, padded to multiples of 32). Their order alternates
+from photo to photo, so a machine's drift touches both alike; each detector's first photo
+is run once untimed (model loading, first-call allocations). A photo where a detector
+finds no face is a failure to enrol under ``--align detect`` (``--multi-face largest``).
+
+    python benchmarks/bench_detector.py [--sets lfw_fold1,jp_faces_dev] [--limit N]
+        [--detectors hog,yunet[,mmod]] [--out FILE | --update-results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from common import SHARED, add_output_options, output_path, step
+
+YUNET = SHARED / "models" / "yunet_2023mar_fp32.onnx"
+
+
+def settings_for(name: str):
+    from face_bench.faces.locate import FaceSettings
+
+    weights = str(YUNET) if name == "yunet" else None
+    return FaceSettings("detect", "largest", detector=name, detector_weights=weights)
+
+
+def photos(dataset: str, limit: int | None) -> list[Path]:
+    """The set's images in manifest order (the first ``limit`` when given)."""
+    import csv
+
+    root = SHARED / "datasets" / dataset
+    with (root / "manifest.csv").open(encoding="utf-8", newline="") as handle:
+        paths = [root / row["path"] for row in csv.DictReader(handle)]
+    return paths[:limit] if limit else paths
+
+
+def bench_set(dataset: str, detectors: list[str], limit: int | None) -> dict:
+    from face_bench.faces.alignment import get_aligner
+    from face_bench.faces.locate import decode, detect
+
+    aligner = get_aligner()
+    settings = {name: settings_for(name) for name in detectors}
+    paths = photos(dataset, limit)
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    missed: dict[str, list[str]] = {name: [] for name in detectors}
+    several = dict.fromkeys(detectors, 0)
+    for i, path in enumerate(paths):
+        rgb = decode(path)
+        order = detectors if i % 2 == 0 else detectors[::-1]
+        for name in order:
+            if i == 0:
+                detect(aligner, rgb, settings[name])  # untimed: loading, first call
+            start = time.perf_counter()
+            boxes, _marks = detect(aligner, rgb, settings[name])
+            times[name].append(time.perf_counter() - start)
+            if not boxes:
+                missed[name].append(path.relative_to(SHARED / "datasets" / dataset).as_posix())
+            several[name] += len(boxes) > 1
+        if (i + 1) % 100 == 0:
+            step(f"{dataset}: {i + 1}/{len(paths)}")
+    out: dict = {"images": len(paths), "detectors": {}}
+    for name in detectors:
+        ms = sorted(t * 1000 for t in times[name])
+        out["detectors"][name] = {
+            "mean_ms": round(statistics.fmean(ms), 2),
+            "median_ms": round(statistics.median(ms), 2),
+            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
+            "failures_to_enrol": len(missed[name]),
+            "several_faces": several[name],
+            "no_face_images": missed[name][:20],
+        }
+    if "hog" in detectors and "yunet" in detectors:
+        d = out["detectors"]
+        out["hog_over_yunet_mean"] = round(d["hog"]["mean_ms"] / d["yunet"]["mean_ms"], 1)
+        out["hog_over_yunet_median"] = round(d["hog"]["median_ms"] / d["yunet"]["median_ms"], 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="lfw_fold1,jp_faces_dev")
+    parser.add_argument("--detectors", default="hog,yunet")
+    parser.add_argument("--limit", type=int, default=None, help="first N images of each set")
+    add_output_options(parser, "detector")
+    args = parser.parse_args()
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
+    out = output_path(args, "detector")
+    summary: dict = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "limit": args.limit,
+        "sets": {},
+    }
+    for dataset in [s.strip() for s in args.sets.split(",") if s.strip()]:
+        step(f"{dataset}: {', '.join(detectors)}")
+        summary["sets"][dataset] = bench_set(dataset, detectors, args.limit)
+    summary["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
