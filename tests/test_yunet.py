@@ -228,3 +228,67 @@ def test_roc_with_yunet_records_it_in_each_models_face_settings(tmp_path):
     model = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"][0]
     assert model["preprocessing"]["detector"] == "yunet"
     assert model["preprocessing"]["detector_sha256"] == yunet.weights_digest(str(YUNET))
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("weights", "says"),
+    [
+        ("yunet_2023mar_int8bq.onnx", "takes any size that is a multiple of 32"),
+        ("tiny_512_random.onnx", "missing cls_8"),
+        ("not_onnx", "onnxruntime cannot load them"),
+    ],
+)
+def test_a_file_that_is_not_a_usable_yunet_is_one_line_and_exit_24(tmp_path, weights, says):
+    path = SHARED / "models" / weights
+    if weights == "not_onnx":
+        path = tmp_path / "yunet.onnx"
+        path.write_bytes(b"not a model")
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    result = runner.invoke(
+        app,
+        ["lfw", "--data", str(LFW), "--pairs-file", str(LFW / "protocol" / "pairs.txt"),
+         "-m", "dlib", "--detector", "yunet", "--weights", f"yunet={path}",
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 24, result.output
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@needs_shared
+@needs_yunet
+@pytest.mark.slow
+def test_config_detector_applies_to_compare_and_the_option_overrides_it(tmp_path):
+    """George Galloway's photo has no face for HOG: it compares only under YuNet."""
+    config = tmp_path / "face-bench.toml"
+    config.write_text(f'detector = "yunet"\n[weights]\nyunet = "{YUNET.as_posix()}"\n')
+    images = [
+        str(LFW_PHOTOS[2]),
+        str(LFW / "images" / "George_Galloway" / "George_Galloway_0001.jpg"),
+    ]
+    base = [
+        "compare",
+        *images,
+        "-m",
+        "dlib",
+        "--config",
+        str(config),
+        "--format",
+        "json",
+        "--align",
+        "detect",
+    ]
+    assert runner.invoke(app, base).exit_code == 0
+    assert runner.invoke(app, [*base, "--detector", "hog"]).exit_code != 0
+
+
+@needs_shared
+@pytest.mark.slow
+def test_mmod_as_the_detector_finds_the_face_hog_misses_as_its_own():
+    rgb = decode(LFW / "images" / "Brawley_King" / "Brawley_King_0001.jpg")
+    assert not locate(rgb, FaceSettings("detect")).ok
+    face = Face.from_vector(locate(rgb, FaceSettings("detect", detector="mmod")).vector)
+    # Found by the chosen detector, not rescued by a fallback: not counted as one.
+    assert (face.source, face.fallback, face.n_faces, face.marks) == ("detector", None, 1, None)

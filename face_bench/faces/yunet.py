@@ -120,6 +120,7 @@ class YuNet:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: exports' harmless warnings are noise
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.names = [o.name for o in self.session.get_outputs()]
 
@@ -156,6 +157,39 @@ def faces(found: list[Detection]) -> list[Detection]:
     single best box at ``FLOOR_SCORE`` or more (``found`` as ``YuNet.detect`` orders it)."""
     counted = [d for d in found if d.score >= SCORE_THRESHOLD]
     return counted or [d for d in found[:1] if d.score >= FLOOR_SCORE]
+
+
+OUTPUTS = tuple(f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for stride in STRIDES)
+
+
+def check_weights(path: Path) -> None:
+    """Refuse, as one clear error before any work, a file that is not a usable YuNet: one
+    that does not load, lacks YuNet's outputs, or takes one fixed input size only."""
+    from face_bench.core.errors import ModelFileError
+
+    try:
+        detector = YuNet(path)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(
+            f"YuNet weights {path}: onnxruntime cannot load them: {first}"
+        ) from None
+    missing = [name for name in OUTPUTS if name not in detector.names]
+    inputs = [i.name for i in detector.session.get_inputs()]
+    if inputs != ["input"] or missing:
+        raise ModelFileError(
+            f"YuNet weights {path}: expected input 'input' and outputs {', '.join(OUTPUTS)}; "
+            f"got input(s) {', '.join(inputs)}"
+            + (f", missing {', '.join(missing)}" if missing else "")
+        )
+    try:
+        detector.detect(np.zeros((64, 96, 3), np.uint8))
+    except Exception as exc:
+        raise ModelFileError(
+            f"YuNet weights {path}: a 64x96 input fails ({type(exc).__name__}); face-bench "
+            "needs an export that takes any size that is a multiple of 32, such as "
+            f"{YUNET_FILE}"
+        ) from None
 
 
 @functools.cache

@@ -139,6 +139,7 @@ def compare_images(
     *,
     align: str = "auto",
     multi_face: str = "largest",
+    detector: str | None = None,
     config_path: Path | None = None,
     weights: dict[str, Path] | None = None,
     dlib_runtime: str | None = None,
@@ -180,6 +181,7 @@ def compare_images(
         ray=ray,
         progress=progress,
         before_embedding=match,
+        detector=detector,
     )
     calibrated = matched[0] if matched else None
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings

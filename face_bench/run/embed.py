@@ -52,9 +52,11 @@ def resolve_detector(
     chosen = parse_choice(Detector, detector or config.detector or Detector.HOG, "--detector")
     path = None
     if chosen is Detector.YUNET:
-        from face_bench.faces.yunet import find_weights
+        from face_bench.faces.yunet import check_weights, find_weights
 
-        path = str(find_weights(weights, config.weights, cache_dir or default_cache_dir()))
+        found = find_weights(weights, config.weights, cache_dir or default_cache_dir())
+        check_weights(found)
+        path = str(found)
     return dataclasses.replace(faces, detector=chosen.value, detector_weights=path)
 
 
