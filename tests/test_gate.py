@@ -497,6 +497,12 @@ def _other_images(results: RunResults) -> RunResults:
     return out
 
 
+def _other_detector(results: RunResults) -> RunResults:
+    out = results.model_copy(deep=True)
+    out.settings.detector = "yunet"
+    return out
+
+
 def _other_definition(results: RunResults) -> RunResults:
     out = results.model_copy(deep=True)
     out.subsets[0].definition = {"japanese": ["yes", "unknown"]}
@@ -521,6 +527,10 @@ def _other_definition(results: RunResults) -> RunResults:
         (lambda: make_results(models=(JFV1,)), f"model '{DLIB}': missing from the current run"),
         (lambda: _other_images(make_results()), "sampled images differ (1 only in baseline"),
         (lambda: _other_definition(make_results()), "subset 'ordinary': definition differs"),
+        (
+            lambda: _other_detector(make_results()),
+            "run: detector differs (baseline 'hog', current 'yunet')",
+        ),
     ],
 )
 def test_incomparable_runs_exit_2_with_the_reason(base, tmp_path, current, words):

@@ -225,7 +225,9 @@ def test_roc_with_yunet_records_it_in_each_models_face_settings(tmp_path):
         tmp_path, "--detector", "yunet", "--weights", f"yunet={YUNET}", "--out", str(out)
     )
     assert result.exit_code == 0, result.stderr
-    model = json.loads((out / "results.json").read_text(encoding="utf-8"))["models"][0]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["settings"]["detector"] == "yunet"
+    model = results["models"][0]
     assert model["preprocessing"]["detector"] == "yunet"
     assert model["preprocessing"]["detector_sha256"] == yunet.weights_digest(str(YUNET))
 

@@ -406,7 +406,7 @@ def _check_run(b: RunResults, c: RunResults, mismatches: list[Mismatch], notes: 
     mismatches += _differs(
         "run", "identity source", b.dataset.identity_source, c.dataset.identity_source
     )
-    for what in ("seed", "sample", "pairs", "align", "multi_face", "on_fail"):
+    for what in ("seed", "sample", "pairs", "align", "multi_face", "detector", "on_fail"):
         mismatches += _differs("run", what, getattr(b.settings, what), getattr(c.settings, what))
     # A file from before --near-duplicates scored every pair, i.e. as ``keep`` does.
     mismatches += _differs(

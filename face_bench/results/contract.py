@@ -131,6 +131,8 @@ class RunSettings(_Strict):
     align: str
     multi_face: str
     fallback_detector: str | None = None
+    # The face detector (--detector); files made before the choice existed used HOG.
+    detector: str = "hog"
     on_fail: str
     far_targets: list[float]
     bootstrap: int = 0

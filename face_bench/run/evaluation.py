@@ -255,7 +255,7 @@ def _add_threshold_transfer(
             model_run.metrics.threshold_transfer = transfers[model_run.name][run.name]
 
 
-def _settings(request: EvaluationRequest, on_fail: OnFail) -> RunSettings:
+def _settings(request: EvaluationRequest, on_fail: OnFail, detector: str) -> RunSettings:
     from_file = request.pairs_file is not None
     return RunSettings(
         seed=request.seed,
@@ -265,6 +265,7 @@ def _settings(request: EvaluationRequest, on_fail: OnFail) -> RunSettings:
         align=request.align,
         multi_face=request.multi_face,
         fallback_detector=request.fallback_detector,
+        detector=detector,
         on_fail=on_fail.value,
         far_targets=list(request.far_targets),
         bootstrap=request.bootstrap,
@@ -353,7 +354,7 @@ def evaluate(
         dataset=DatasetInfo(
             path=str(request.data), digest=dataset.digest, identity_source=dataset.identity_source
         ),
-        settings=_settings(request, plan.on_fail),
+        settings=_settings(request, plan.on_fail, plan.faces.detector),
         models=_model_infos(plan, embeddings, identities),
         skipped_models=list(plan.choice.shareable),
         subsets=subset_runs,
