@@ -6,7 +6,8 @@ dlib is imported inside functions only, so importing this module stays fast.
 
 ``--align`` modes:
 
-* ``detect``: a face must be found by the HOG detector, else failure ``no_face``.
+* ``detect``: a face must be found by the detector (HOG unless ``--detector`` says
+  otherwise), else failure ``no_face``.
 * ``none``: the photo is taken as an already-aligned crop; the face box is the whole
   image, so the shape predictor still places 5 landmarks on it.
 * ``auto`` (default): a photo that looks like a crop (at most ``CROP_MAX_SIDE`` pixels on

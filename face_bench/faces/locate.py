@@ -1,16 +1,17 @@
 """The face stage: decode, detect and place 5 landmarks once per image, shared by all models.
 
-Every model aligns from the same dlib landmarks, so they are found once per
-image (in worker processes) and cached by content hash and face settings. A
-face record is stored as a small vector in the embedding cache format:
-``[n_faces, source, left, top, right, bottom, x1, y1, ..., x5, y5]`` in the
-coordinates of the decoded image, or as a failure with its reason.
+Every model aligns from the same landmarks, so they are found once per image (in
+worker processes) and cached by content hash and face settings. A face record is
+stored as a small vector in the embedding cache format:
+``[n_faces, source, left, top, right, bottom, x1, y1, ..., x5, y5]`` (dlib's 5
+points) in the coordinates of the decoded image, then, for YuNet, its own 5 points
+as 10 more values; or as a failure with its reason.
 
 ``--align auto`` treats a photo that looks like a crop (see
-``alignment.looks_like_crop``) as one: the detector runs at upsample 0 on a copy
-at most ``CROP_DETECT_SIDE`` pixels wide, which finds the large face of a crop
-several times faster than a full search, and when it finds none the whole crop
-is the face.
+``alignment.looks_like_crop``) as one: the detector runs at upsample 0 (YuNet: at
+its usual resolution) on a copy at most ``CROP_DETECT_SIDE`` pixels wide, which
+finds the large face of a crop several times faster than a full search, and when
+it finds none the whole crop is the face.
 
 ``--fallback-detector mmod`` runs dlib's CNN (MMOD) detector on an image where the
 detector found no face and which would otherwise fail to enrol; a face it finds is
