@@ -7,6 +7,8 @@ input size (long side at most 640, padded to multiples of 32). Their order alter
 from photo to photo, so a machine's drift touches both alike; each detector's first photo
 is run once untimed (model loading, first-call allocations). A photo where a detector
 finds no face is a failure to enrol under ``--align detect`` (``--multi-face largest``).
+Then, untimed, where HOG's box sits relative to YuNet's on the faces both find alone:
+the offsets ``faces.yunet.DLIB_FRAME`` moves YuNet's box by before dlib's predictor.
 
     python benchmarks/bench_detector.py [--sets lfw_fold1,jp_faces_dev] [--limit N]
         [--detectors hog,yunet[,mmod]] [--out FILE | --update-results]
@@ -69,6 +71,8 @@ def bench_set(dataset: str, detectors: list[str], limit: int | None) -> dict:
         if (i + 1) % 100 == 0:
             step(f"{dataset}: {i + 1}/{len(paths)}")
     out: dict = {"images": len(paths), "detectors": {}}
+    if "hog" in detectors and "yunet" in detectors:
+        out["hog_box_in_yunet_widths"] = hog_frame(aligner, paths)
     for name in detectors:
         ms = sorted(t * 1000 for t in times[name])
         out["detectors"][name] = {
@@ -84,6 +88,30 @@ def bench_set(dataset: str, detectors: list[str], limit: int | None) -> dict:
         out["hog_over_yunet_mean"] = round(d["hog"]["mean_ms"] / d["yunet"]["mean_ms"], 1)
         out["hog_over_yunet_median"] = round(d["hog"]["median_ms"] / d["yunet"]["median_ms"], 1)
     return out
+
+
+def hog_frame(aligner, paths: list[Path]) -> dict:
+    """Median offsets of HOG's box from YuNet's raw box on the same face, in YuNet box widths
+    (left, top, right, bottom): what ``faces.yunet.DLIB_FRAME`` is set from. Faces both
+    detectors find alone, with centres less than a third of a width apart."""
+    from face_bench.faces import yunet
+    from face_bench.faces.locate import decode
+
+    detector = yunet.get_yunet(str(YUNET))
+    rows = []
+    for path in paths:
+        rgb = decode(path)
+        hog, found = aligner.detect(rgb, 1), yunet.faces(detector.detect(rgb))
+        if len(hog) != 1 or len(found) != 1:
+            continue
+        (x1, y1, x2, y2), h = found[0].box, hog[0]
+        width = x2 - x1
+        if abs((h.left + h.right + 1) / 2 - (x1 + x2) / 2) > width / 3:
+            continue
+        edges = (h.left - x1, h.top - y1, h.right + 1 - x2, h.bottom + 1 - y2)
+        rows.append([e / width for e in edges])
+    medians = [round(statistics.median(r[i] for r in rows), 3) for i in range(4)] if rows else []
+    return {"faces": len(rows), "left_top_right_bottom": medians, "in_use": yunet.DLIB_FRAME}
 
 
 def main() -> None:

@@ -78,12 +78,21 @@ def test_input_is_bgr_scaled_down_and_padded_to_multiples_of_32():
     rgb = np.zeros((250, 1000, 3), np.uint8)
     rgb[..., 0] = 200  # red
     tensor, scale = yunet.to_tensor(rgb, 640)
-    assert scale == pytest.approx(0.64)
+    assert scale == pytest.approx((0.64, 0.64))
     assert tensor.shape == (1, 3, 160, 640)  # 160 x 640, 160 already a multiple of 32
     assert tensor[0, 2, :160, :].min() == 200 and tensor[0, 0].max() == 0  # R last
     small, scale = yunet.to_tensor(np.full((250, 250, 3), 9, np.uint8))
-    assert scale == 1.0 and small.shape == (1, 3, 256, 256)
+    assert scale == (1.0, 1.0) and small.shape == (1, 3, 256, 256)  # never scaled up
     assert small[0, :, 250:, :].max() == 0 and small[0, :, :250, :250].min() == 9
+
+
+def test_yunets_box_moves_to_where_hog_puts_its_box_before_dlibs_predictor():
+    left, top, right, bottom = yunet.DLIB_FRAME
+    x1, y1, x2, y2 = yunet.dlib_frame((100.0, 50.0, 200.0, 190.0))  # 100 px wide
+    assert (x1, y1, x2, y2) == pytest.approx(
+        (100 + 100 * left, 50 + 100 * top, 200 + 100 * right, 190 + 100 * bottom)
+    )
+    assert top > 0 > bottom  # HOG's box starts below the hairline and ends above the chin
 
 
 def test_a_photo_without_a_sure_face_takes_its_best_box_above_the_floor():

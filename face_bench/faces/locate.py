@@ -204,21 +204,23 @@ def detect(
     """The chosen detector's boxes and, for YuNet, each box's 5 landmarks: the detection
     step of ``locate`` alone (``crop``: the quick search ``--align auto`` gives a crop)."""
     if settings.detector == "yunet":
-        from face_bench.faces.yunet import FLOOR_SCORE, MAX_SIDE, faces, get_yunet
+        from face_bench.faces.yunet import FLOOR_SCORE, MAX_SIDE, dlib_frame, faces, get_yunet
 
         side = CROP_DETECT_SIDE if crop else MAX_SIDE
         found = faces(get_yunet(settings._yunet_path()).detect(rgb, side, FLOOR_SCORE))
         h, w = rgb.shape[:2]
-        boxes = [
-            FaceBox(
-                max(0, round(d.box[0])),
-                max(0, round(d.box[1])),
-                min(w - 1, round(d.box[2]) - 1),
-                min(h - 1, round(d.box[3]) - 1),
-                d.score,
+        boxes = []
+        for d in found:
+            x1, y1, x2, y2 = dlib_frame(d.box)
+            boxes.append(
+                FaceBox(
+                    max(0, round(x1)),
+                    max(0, round(y1)),
+                    min(w - 1, round(x2) - 1),
+                    min(h - 1, round(y2) - 1),
+                    d.score,
+                )
             )
-            for d in found
-        ]
         marks = [tuple((float(x), float(y)) for x, y in d.landmarks) for d in found]
         return boxes, marks
     if settings.detector == "mmod":
