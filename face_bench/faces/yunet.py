@@ -166,13 +166,14 @@ def dlib_frame(box: tuple[float, float, float, float]) -> tuple[float, float, fl
     return x1 + left * width, y1 + top * width, x2 + right * width, y2 + bottom * width
 
 
-def settings() -> dict[str, float]:
+def settings() -> dict[str, float | list[float]]:
     """What decides YuNet's faces besides its weights: recorded in every cache key."""
     return {
         "max_side": MAX_SIDE,
         "score_threshold": SCORE_THRESHOLD,
         "floor_score": FLOOR_SCORE,
         "nms_iou": NMS_IOU,
+        "dlib_frame": list(DLIB_FRAME),
     }
 
 
