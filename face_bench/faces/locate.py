@@ -80,11 +80,12 @@ class FaceSettings:
         if self.detector == "yunet":
             from face_bench.faces import yunet
 
-            identity["detector_sha256"] = yunet.weights_digest(self._yunet_path())
+            identity["detector_sha256"] = yunet.weights_digest(self.yunet_weights())
             identity["detector_settings"] = yunet.settings()
         return identity
 
-    def _yunet_path(self) -> str:
+    def yunet_weights(self) -> str:
+        """YuNet's weights file; the run layer resolves it (``run.embed.resolve_detector``)."""
         if not self.detector_weights:
             raise ValueError("detector 'yunet' needs its weights file (detector_weights)")
         return self.detector_weights
@@ -207,7 +208,7 @@ def detect(
         from face_bench.faces.yunet import FLOOR_SCORE, MAX_SIDE, dlib_frame, faces, get_yunet
 
         side = CROP_DETECT_SIDE if crop else MAX_SIDE
-        found = faces(get_yunet(settings._yunet_path()).detect(rgb, side, FLOOR_SCORE))
+        found = faces(get_yunet(settings.yunet_weights()).detect(rgb, side, FLOOR_SCORE))
         h, w = rgb.shape[:2]
         boxes = []
         for d in found:
