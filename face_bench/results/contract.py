@@ -169,12 +169,12 @@ class RunResults(_Strict):
     subsets: list[SubsetRun]
     differentials: Differentials | None = None
     calibration: CalibrationSection | None = None
-    volatile: Volatile
     data_quality: DataQuality | None = Field(
         default=None,
         description="confounds, suspected label errors, near-duplicates, strata "
         "(docs/data-quality.md)",
     )
+    volatile: Volatile  # last: everything above it is the same for identical runs
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
