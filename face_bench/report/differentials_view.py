@@ -14,7 +14,7 @@ from face_bench.report.text import MISSING
 from face_bench.results.differentials import Differentials, ModelDifferentials, Rate, Ratio
 
 SIGNIFICANCE_RULE = (
-    "a difference is called significant only when its identity-bootstrap 95% interval "
+    "A difference is called significant only when its identity-bootstrap 95% interval "
     "excludes 0 (people resampled within their group; pairs that share a person are not "
     "independent)"
 )
