@@ -201,8 +201,10 @@ def grouped_pairs(setup: GroupSetup, scored: SubsetScores) -> GroupedPairs:
     identities = scored.images["identity"].to_numpy()
     person_codes, people = pd.factorize(np.concatenate([identities[a], identities[b]]))
     index = {g: i for i, g in enumerate(setup.groups)}
-    ga = np.array([index[setup.group_of_row[int(r)]] for r in a], dtype=np.int64)
-    gb = np.array([index[setup.group_of_row[int(r)]] for r in b], dtype=np.int64)
+    code = np.full(len(identities), -1, dtype=np.int64)  # image row -> group code
+    for row, group in setup.group_of_row.items():
+        code[row] = index[group]
+    ga, gb = code[a], code[b]
     n = len(a)
     return GroupedPairs(
         table.scores,
