@@ -374,3 +374,24 @@ def test_default_workers_follow_affinity(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
     monkeypatch.setattr(os, "cpu_count", lambda: 64)
     assert pipeline.default_workers() == 1
+
+
+def test_sweep_removes_a_killed_writers_temp_files_but_not_a_live_ones(tmp_path):
+    """A writer locks its temporary file while writing: what a killed process left (no lock)
+    is swept, a live writer's file is not, and finished entries are never touched."""
+    import fcntl
+
+    from face_bench.core.io import atomic_write_text, sweep_temp_files
+
+    folder = tmp_path / "embeddings" / "m"
+    atomic_write_text(folder / "ab" / "abc.json", "{}")
+    stale = folder / "ab" / ".abd.json.x1.tmp"
+    stale.write_text("half")
+    live = folder / "ab" / ".abe.json.x2.tmp"
+    live.write_text("being written")
+    with live.open("rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert sweep_temp_files(folder) == 1
+    assert not stale.exists() and live.exists()
+    assert (folder / "ab" / "abc.json").read_text() == "{}"
+    assert sweep_temp_files(tmp_path / "nowhere") == 0

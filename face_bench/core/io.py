@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: temporary files are then never swept
+    fcntl = None  # type: ignore[assignment]
 import hashlib
 import io
 import os
@@ -145,23 +150,68 @@ def atomic_write_bytes(path: Path, data: bytes, *, stream_ok: bool = False) -> N
             return
         raise OutputError(f"cannot write {path}: {_describe(mode)}, not a regular file")
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    for attempt in range(2):
+        try:
+            _write_replacing(target, data)
+            return
+        except FileNotFoundError:
+            if attempt:  # the temporary file was swept twice: the folder is being removed
+                raise OutputError(f"cannot write {path}: the folder vanished") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_replacing(target: Path, data: bytes) -> None:
+    """Write a locked temporary sibling, then rename it over ``target``.
+
+    The temporary file is locked (``flock``) while it is written, so ``sweep_temp_files``
+    can tell a live writer's file from one a killed process left behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.", suffix=".tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         # mkstemp creates 0600 files; results and reports are meant to be shared.
         os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        Path(tmp).replace(target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+            handle.flush()
+            Path(tmp).replace(target)  # still locked: renamed before the lock goes
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sweep_temp_files(folder: Path) -> int:
+    """Remove the temporary files a killed writer left in ``folder`` and its subfolders one
+    level down (``.NAME.*.tmp``); a file still locked by a live writer is left alone."""
+    if fcntl is None or not folder.is_dir():
+        return 0
+    removed = 0
+    for sub in (folder, *(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())):
+        for entry in os.scandir(sub):
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            if entry.is_file(follow_symlinks=False) and _unlocked(entry.path):
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
+                    removed += 1
+    return removed
+
+
+def _unlocked(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a live writer holds it
+    finally:
+        os.close(fd)
+    return True
 
 
 def _write_through(path: Path, data: bytes) -> None:

@@ -52,6 +52,12 @@ class EmbeddingCache:
     def _path(self, image_sha256: str) -> Path:
         return self.folder / image_sha256[:2] / f"{image_sha256}.json"
 
+    def sweep(self) -> int:
+        """Remove the half-written entries a killed run left (never a live writer's)."""
+        from face_bench.core.io import sweep_temp_files
+
+        return sweep_temp_files(self.folder)
+
     def get(self, image_sha256: str) -> CacheEntry | None:
         """The stored entry, or None when absent or damaged (then it is recomputed)."""
         path = self._path(image_sha256)

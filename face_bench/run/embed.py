@@ -133,12 +133,16 @@ def embed_models(
     for spec, weights in chosen:
         identity = _model_identity(spec, weights, faces, cache_dir)
         identities[spec.name] = identity
-        jobs.append(ModelJob(spec, weights, EmbeddingCache(cache_dir, identity)))
+        cache = EmbeddingCache(cache_dir, identity)
+        cache.sweep()  # a killed run's half-written entries, left by no live writer
+        jobs.append(ModelJob(spec, weights, cache))
     landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
 
     def face_cache(settings: FaceSettings) -> EmbeddingCache:
         identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
-        return EmbeddingCache(cache_dir, identity)
+        cache = EmbeddingCache(cache_dir, identity)
+        cache.sweep()
+        return cache
 
     embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress, ray)
     return embeddings, identities
