@@ -22,7 +22,7 @@ from face_bench.embedding.pipeline import Embeddings
 from face_bench.metrics.operating import threshold_at_fmr
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run import quality
-from face_bench.run.differentials import run_differentials
+from face_bench.run.differentials import request_differentials, run_differentials
 from face_bench.run.subset_scores import score_pairset
 
 COSINE = ModelSpec(name="c", backend="onnx", similarity="cosine", threshold=0.4)
@@ -79,9 +79,7 @@ def _counts(block, model: str = "c") -> dict[str, tuple[int, int]]:
 
 def test_every_pair_kept_gives_the_run_differentials():
     scored, emb = _run()
-    again = quality.recompute_differentials(
-        scored, emb, SPECS, REQUEST, lambda a, b: np.ones(len(a), bool)
-    )
+    again = request_differentials(REQUEST, scored, emb, SPECS, lambda a, b: np.ones(len(a), bool))
     run = run_differentials(
         scored, scored[0].images, emb, SPECS, OnFail.EXCLUDE, rule=RULE, n_boot=50
     )
@@ -94,7 +92,7 @@ def test_a_selection_matches_the_differentials_of_the_selected_pairs_by_hand():
     def some(a, b):
         return (a * 61 + b) % 5 < 3
 
-    block = quality.recompute_differentials(scored, emb, SPECS, REQUEST, some)
+    block = request_differentials(REQUEST, scored, emb, SPECS, some)
     for model, spec in SPECS.items():
         got = block.models[model]
         thr = spec.to_score(got.threshold)

@@ -27,7 +27,7 @@ from face_bench.metrics.group_analysis import DifferentialAnalysis, analyse
 from face_bench.metrics.operating import threshold_at_fmr
 from face_bench.models.registry import ModelSpec
 from face_bench.results import differentials as d
-from face_bench.run.request import parse_far_rule
+from face_bench.run.request import EvaluationRequest, parse_far_rule
 from face_bench.run.subset_scores import BLOCKED_ABOVE, SubsetScores, score_pairset
 
 DEFAULT_REFERENCE = "ordinary"
@@ -287,6 +287,31 @@ def run_differentials(
         confidence=0.95,
         models=models,
         notes=list(setup.notes),
+    )
+
+
+def request_differentials(
+    request: EvaluationRequest,
+    scored: list[SubsetScores],
+    embeddings: dict[str, Embeddings],
+    specs: dict[str, ModelSpec],
+    pair_filter: PairFilter | None = None,
+) -> d.Differentials | None:
+    """The differentials a run's request asks for (groups, reference, threshold rule,
+    bootstrap), on every pair or on those ``pair_filter`` keeps: the run itself and its
+    data-quality reruns (a stratum, no suspects) are computed the same way."""
+    return run_differentials(
+        scored,
+        scored[0].images,
+        embeddings,
+        specs,
+        OnFail(request.on_fail),
+        by=request.by,
+        reference=request.reference,
+        rule=request.differential_threshold,
+        n_boot=request.bootstrap,
+        seed=request.seed,
+        pair_filter=pair_filter,
     )
 
 

@@ -38,7 +38,7 @@ from face_bench.results.contract import (
 )
 from face_bench.run import evidence
 from face_bench.run.analysis import compare_models, model_metrics
-from face_bench.run.differentials import run_differentials
+from face_bench.run.differentials import request_differentials
 from face_bench.run.embed import embed_models
 from face_bench.run.plan import RunPlan, SubsetPlan, plan_run
 from face_bench.run.request import EvaluationRequest
@@ -326,18 +326,7 @@ def evaluate(
         summarise_subset(s, data, embeddings, request, plan.on_fail)
         for s, data in zip(plan.subsets, scored, strict=True)
     ]
-    differentials = run_differentials(
-        scored,
-        plan.images,
-        embeddings,
-        specs,
-        plan.on_fail,
-        by=request.by,
-        reference=request.reference,
-        rule=request.differential_threshold,
-        n_boot=request.bootstrap,
-        seed=request.seed,
-    )
+    differentials = request_differentials(request, scored, embeddings, specs)
     _add_threshold_transfer(scored, subset_runs, request.threshold_from)
     from face_bench.run.quality import QualityContext, assess
 

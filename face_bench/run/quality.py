@@ -1,10 +1,10 @@
 """Data-quality checks of a run: confounds, suspected label errors, strata.
 
 Computed after scoring from the same pairs and embeddings as the figures, and recorded in
-``results.json`` (``data_quality``) beside them. :func:`recompute_differentials` gives the
-run's differentials on any selection of its pairs: ``--stratify-by`` (pairs whose two images
-share one value of a column) and ``--exclude-suspects`` (pairs touching no agreed suspect)
-both come through it, so a change to what the run's differentials hold is made there once.
+``results.json`` (``data_quality``) beside them. ``run.differentials.request_differentials``
+gives the run's differentials on any selection of its pairs: ``--stratify-by`` (pairs whose
+two images share one value of a column) and ``--exclude-suspects`` (pairs touching no agreed
+suspect) both come through it, so a change to what the run's differentials hold is made there once.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from face_bench.core.errors import ConfigError
-from face_bench.core.modes import OnFail
 from face_bench.data.confounds import (
     MIN_KS,
     MIN_V,
@@ -29,34 +28,10 @@ from face_bench.metrics import label_noise
 from face_bench.results import quality as q
 from face_bench.results.differentials import Differentials
 from face_bench.run.analysis import _units
-from face_bench.run.differentials import PairFilter, run_differentials
+from face_bench.run.differentials import request_differentials
 from face_bench.run.subset_scores import SubsetScores
 
 WITHOUT_HINT = "; --exclude-suspects shows the differentials without them"
-
-
-def recompute_differentials(
-    scored: list[SubsetScores],
-    embeddings: dict[str, Any],
-    specs: dict[str, Any],
-    request: Any,
-    pair_filter: PairFilter,
-) -> Differentials | None:
-    """The run's differentials (same groups, reference, threshold rule and bootstrap) on the
-    pairs ``pair_filter`` keeps, the threshold fixed again on them."""
-    return run_differentials(
-        scored,
-        scored[0].images,
-        embeddings,
-        specs,
-        OnFail(request.on_fail),
-        by=request.by,
-        reference=request.reference,
-        rule=request.differential_threshold,
-        n_boot=request.bootstrap,
-        seed=request.seed,
-        pair_filter=pair_filter,
-    )
 
 
 def _defining(definitions: list[dict[str, list[str]]]) -> set[str]:
@@ -198,8 +173,8 @@ def without_suspects(
         return None
     paths = scored[0].images["path"].to_numpy()
     bad = np.isin(paths, [s.image for s in found.images if s.agreed])
-    return recompute_differentials(
-        scored, embeddings, specs, request, lambda a, b: ~(bad[a] | bad[b])
+    return request_differentials(
+        request, scored, embeddings, specs, lambda a, b: ~(bad[a] | bad[b])
     )
 
 
@@ -234,7 +209,7 @@ def strata(
             same: np.ndarray = (values[a] == value) & (values[b] == value)
             return same
 
-        diff = recompute_differentials(scored, embeddings, specs, request, within)
+        diff = request_differentials(request, scored, embeddings, specs, within)
         note = None
         if diff is None or not diff.models:
             note = "; ".join(diff.notes) if diff is not None else "one group only"
