@@ -28,6 +28,8 @@ ISOTONIC  # face-bench calibrate --method isotonic
 # Settings read by the libraries they are set on.
 _.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit
 _.graph_optimization_level  # onnxruntime.SessionOptions
+_.__signature__  # inspect.signature: Typer reads a grouped command's options (cli.groups)
+_.__annotations__  # typing.get_type_hints: Typer, on the same commands
 _.intra_op_num_threads
 _.max_redirections  # urllib's HTTPRedirectHandler (face-bench's fetch)
 _.http_open  # urllib's opener calls <scheme>_open on its handlers

@@ -12,8 +12,8 @@ from conftest import JP_FACES, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.cli.options import Duplicates
 from face_bench.core.errors import DatasetError
+from face_bench.core.modes import Duplicates
 from face_bench.data.datasets import make_pairs
 from face_bench.run.duplicates import apply_policy
 

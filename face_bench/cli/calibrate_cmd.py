@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -9,29 +10,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from face_bench.cli.app import command, invocation
+from face_bench.cli.groups import with_groups
 from face_bench.cli.options import (
-    AlignOpt,
+    EMBED,
+    SAMPLE,
     BootstrapOpt,
-    CacheDirOpt,
-    ConfigOpt,
-    DataOpt,
-    DlibRuntimeOpt,
     EmbedOptions,
     FigureFormatOpt,
     FormatOpt,
-    ModelOpt,
+    MetricOptions,
     OutputFormat,
-    PairsFileOpt,
-    SampleOpt,
     SampleOptions,
-    SamplePairsOpt,
-    SeedOpt,
-    WeightsOpt,
-    WorkersOpt,
     check_prior,
     evaluation_request,
 )
-from face_bench.core.modes import AlignMode, FigureFormat
+from face_bench.core.modes import FigureFormat
 
 if TYPE_CHECKING:
     from face_bench.run.calibrate import Calibration
@@ -98,6 +91,17 @@ CalibrationOutOpt = Annotated[
 ]
 
 
+# The fitting subset and --apply-to name the subsets; the embedding runs on this machine.
+CALIBRATE_SAMPLE = SAMPLE.without(
+    "subset", "on_fail", "identity_from", "identity_pattern", "duplicates", "near_duplicates",
+    "stratify_by", "exclude_suspects",
+)  # fmt: skip
+CALIBRATE_EMBED = EMBED.without(
+    "multi_face", "fallback_detector", "detector", "engine", "ray_address"
+)
+
+
+@with_groups(sampling=CALIBRATE_SAMPLE, embed=CALIBRATE_EMBED)
 def calibrate_command(
     subset: FitSubsetOpt = "all",
     apply_to: ApplyToOpt = None,
@@ -105,22 +109,13 @@ def calibrate_command(
     folds: FoldsOpt = 5,
     prior: FitPriorOpt = None,
     by: CalibrationByOpt = None,
-    data: DataOpt = None,
-    model: ModelOpt = None,
-    sample: SampleOpt = 300,
-    seed: SeedOpt = 0,
-    sample_pairs: SamplePairsOpt = None,
-    pairs_file: PairsFileOpt = None,
-    align: AlignOpt = AlignMode.AUTO,
+    *,
+    sampling: SampleOptions,
+    embed: EmbedOptions,
     bootstrap: BootstrapOpt = 1000,
     out: CalibrationOutOpt = None,
     figure_format: FigureFormatOpt = FigureFormat.PNG,
     output_format: FormatOpt = OutputFormat.TABLE,
-    config: ConfigOpt = None,
-    weights: WeightsOpt = None,
-    dlib_runtime: DlibRuntimeOpt = None,
-    cache_dir: CacheDirOpt = None,
-    workers: WorkersOpt = None,
 ) -> None:
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.core.io import atomic_write_text, ensure_folder
@@ -130,34 +125,15 @@ def calibrate_command(
     from face_bench.run.differentials import parse_by
 
     check_prior(prior)
-    request = evaluation_request(
-        SampleOptions(
-            data=data,
-            subsets=(subset, *(apply_to or ())),
-            sample=sample,
-            seed=seed,
-            sample_pairs=sample_pairs,
-            pairs_file=pairs_file,
-        ),
-        EmbedOptions(
-            models=tuple(model or ()),
-            align=align,
-            config=config,
-            weights=tuple(weights or ()),
-            dlib_runtime=dlib_runtime,
-            cache_dir=cache_dir,
-            workers=workers,
-        ),
-        command=invocation(),
-        bootstrap=0,  # the evaluation's own intervals are not needed here
-        threshold="far:1e-3",
-        sweep=False,
-    )
+    sampling = replace(sampling, subsets=(subset, *(apply_to or ())))
+    # The evaluation's own intervals are not needed here.
+    metrics = MetricOptions(bootstrap=0)
+    request = evaluation_request(sampling, embed, metrics, sweep=False, command=invocation())
     settings = CalibrationSettings(
         "platt" if method is MapMethod.PLATT else "isotonic",
         folds,
         bootstrap,
-        seed,
+        sampling.seed,
         prior,
         parse_by(by),
     )

@@ -8,26 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from face_bench.cli.app import command, fail
+from face_bench.cli.groups import with_groups
 from face_bench.cli.options import (
-    AlignOpt,
-    CacheDirOpt,
-    CalibrationOpt,
-    ConfigOpt,
-    DetectorOpt,
-    DlibRuntimeOpt,
+    CALIBRATION,
+    EMBED,
+    CalibrationOptions,
     EmbedOptions,
-    EngineOpt,
     FormatOpt,
-    ModelOpt,
-    MultiFaceOpt,
     OutputFormat,
-    PriorOpt,
-    RayAddressOpt,
-    WeightsOpt,
-    WorkersOpt,
-    check_prior,
 )
-from face_bench.core.modes import AlignMode, Engine, MultiFacePolicy
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -40,22 +29,13 @@ ImagesArg = Annotated[
 ]
 
 
+@with_groups(embed=EMBED.without("fallback_detector"), calibration=CALIBRATION)
 def compare_command(
     images: ImagesArg,
-    model: ModelOpt = None,
-    align: AlignOpt = AlignMode.AUTO,
-    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
-    detector: DetectorOpt = None,
-    config: ConfigOpt = None,
-    weights: WeightsOpt = None,
-    dlib_runtime: DlibRuntimeOpt = None,
-    cache_dir: CacheDirOpt = None,
-    workers: WorkersOpt = None,
-    engine: EngineOpt = Engine.LOCAL,
-    ray_address: RayAddressOpt = None,
+    embed: EmbedOptions,
     output_format: FormatOpt = OutputFormat.TABLE,
-    calibration: CalibrationOpt = None,
-    prior: PriorOpt = None,
+    *,
+    calibration: CalibrationOptions,
 ) -> None:
     from face_bench.cli.render import progress_factory
     from face_bench.core.errors import ImageError
@@ -63,22 +43,7 @@ def compare_command(
 
     if len(images) < 2:
         raise fail("compare needs at least two images", 2)
-    check_prior(prior)
-    if prior is not None and calibration is None:
-        raise fail("--prior applies to calibrated probabilities: give --calibration FILE", 2)
-    embed = EmbedOptions(
-        models=tuple(model or ()),
-        align=align,
-        multi_face=multi_face,
-        detector=detector,
-        config=config,
-        weights=tuple(weights or ()),
-        dlib_runtime=dlib_runtime,
-        cache_dir=cache_dir,
-        workers=workers,
-        engine=engine,
-        ray_address=ray_address,
-    )
+    prior = calibration.checked_prior()
     with progress_factory() as progress:
         result = compare_images(
             images,
@@ -93,7 +58,7 @@ def compare_command(
             workers=embed.workers,
             ray=embed.ray,
             progress=progress,
-            calibration=calibration,
+            calibration=calibration.calibration,
             prior=prior,
         )
     _render_compare(result, output_format)

@@ -11,26 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from face_bench.cli.app import command
-from face_bench.cli.options import (
-    AlignOpt,
-    CacheDirOpt,
-    ConfigOpt,
-    DetectorOpt,
-    DlibRuntimeOpt,
-    EmbedOptions,
-    EngineOpt,
-    FallbackOpt,
-    FormatOpt,
-    ModelOpt,
-    MultiFaceOpt,
-    OutputFormat,
-    RayAddressOpt,
-    WeightsOpt,
-    WorkersOpt,
-    prestart_workers,
-)
+from face_bench.cli.groups import with_groups
+from face_bench.cli.options import EMBED, EmbedOptions, FormatOpt, OutputFormat
 from face_bench.cli.paths import home_expanded
-from face_bench.core.modes import AlignMode, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
+from face_bench.core.modes import LFW_ALIGN, LfwOnFail
 
 if TYPE_CHECKING:
     from face_bench.run.lfw import LfwResult
@@ -96,48 +80,25 @@ def lfw_inputs(data: Path | None, pairs: Path | None, cache_dir: Path | None) ->
     return folder, pairs
 
 
+@with_groups(embed=EMBED.defaults(align=LFW_ALIGN))
 def lfw_cmd(
     data: LfwDataOpt = None,
     pairs_file: LfwPairsOpt = None,
-    model: ModelOpt = None,
     on_fail: LfwOnFailOpt = LfwOnFail.ERROR,
-    align: AlignOpt = AlignMode.DETECT,
-    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
-    fallback_detector: FallbackOpt = FallbackDetector.NONE,
-    detector: DetectorOpt = None,
-    config: ConfigOpt = None,
-    weights: WeightsOpt = None,
-    dlib_runtime: DlibRuntimeOpt = None,
-    cache_dir: CacheDirOpt = None,
-    workers: WorkersOpt = None,
-    engine: EngineOpt = Engine.LOCAL,
-    ray_address: RayAddressOpt = None,
+    *,
+    embed: EmbedOptions,
     out: LfwOutOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    prestart_workers(engine, workers, cache_dir)
+    embed.prestart()
     from face_bench.cli.render import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.report.run_folder import run_folder
     from face_bench.run.lfw import run_lfw, write_lfw
 
-    data, pairs = lfw_inputs(data, pairs_file, cache_dir)
-    target = _checked_out(out or default_lfw_out_dir(pairs), data, cache_dir)
+    data, pairs = lfw_inputs(data, pairs_file, embed.cache_dir)
+    target = _checked_out(out or default_lfw_out_dir(pairs), data, embed.cache_dir)
 
-    embed = EmbedOptions(
-        models=tuple(model or ()),
-        align=align,
-        multi_face=multi_face,
-        fallback_detector=fallback_detector,
-        detector=detector,
-        config=config,
-        weights=tuple(weights or ()),
-        dlib_runtime=dlib_runtime,
-        cache_dir=cache_dir,
-        workers=workers,
-        engine=engine,
-        ray_address=ray_address,
-    )
     with contextlib.ExitStack() as stack:
         bars: list[Callable[[str, int], Callable[[int], None]]] = []
 

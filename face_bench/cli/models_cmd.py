@@ -74,7 +74,12 @@ def probe(
     """Parse, call ``run.probe``, render: the command stays thin."""
     import json
 
-    from face_bench.cli.options import EmbedOptions, SampleOptions, evaluation_request
+    from face_bench.cli.options import (
+        EmbedOptions,
+        MetricOptions,
+        SampleOptions,
+        evaluation_request,
+    )
     from face_bench.cli.probe_view import render_probe
     from face_bench.cli.render import info, progress_factory, stdout, warn
     from face_bench.run.probe import probe_model, probe_target, result_dict
@@ -93,9 +98,8 @@ def probe(
         seed=options.seed,
         pairs_file=options.pairs_file,
     )
-    request = evaluation_request(
-        sampling, embed, bootstrap=options.bootstrap, threshold="default", sweep=False
-    )
+    metrics = MetricOptions(bootstrap=options.bootstrap, threshold="default")
+    request = evaluation_request(sampling, embed, metrics, sweep=False)
     info(f"probe {spec.name}: {weights}; data: {request.data}")
     with progress_factory() as progress:
         result = probe_model(spec, weights, request, progress=progress, on_message=warn)

@@ -1,14 +1,16 @@
-"""The options commands share: one annotated type per option, grouped in small dataclasses.
+"""The options commands share: one annotated type per option, declared once in groups.
 
 Every command spells a shared option through the same ``...Opt`` type, so the flag, its
-help and its checks are written once. A command lists its options explicitly, then packs
-them into the dataclass of its group (``EmbedOptions`` for everything that embeds,
-``SampleOptions`` for what an evaluation scores) and hands that to the library.
+help and its checks are written once. Options that travel together form a group
+(``cli.groups``): ``SAMPLE`` fills ``SampleOptions`` (what an evaluation scores), ``EMBED``
+``EmbedOptions`` (which models run and how faces reach them), ``METRICS``, ``OUTPUT`` and
+``CALIBRATION`` the rest of an evaluation. A command takes a group as one parameter and
+hands the dataclass to the library; a command's own options stay ordinary parameters.
 
 Adding an option to every command of a group: its ``...Opt`` type here, a field on the
-group's dataclass, and one parameter line per command (``roc`` and ``threshold-sweep``
-share one function). Choices come from ``face_bench.core.modes``, the library's own
-vocabularies. Nothing here imports more than Typer, so ``--help`` stays instant.
+group's dataclass and one ``GroupOption`` line in the group. Choices come from
+``face_bench.core.modes``, the library's own vocabularies. Nothing here imports more than
+Typer, so ``--help`` stays instant.
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from face_bench.cli.groups import GroupOption, OptionGroup, as_tuple
 from face_bench.cli.paths import cache_dir_value, home_expanded
 from face_bench.core.modes import (
     AlignMode,
     Detector,
     DlibRuntime,
+    Duplicates,
     Engine,
     FallbackDetector,
     FigureFormat,
     IdentityFrom,
     MultiFacePolicy,
+    NearDuplicatePolicy,
     OnFail,
 )
 
@@ -150,14 +155,6 @@ IdentityPatternOpt = Annotated[
 ]
 
 
-class Duplicates(StrEnum):
-    """What to do with byte-identical images under different identities."""
-
-    KEEP = "keep"
-    EXCLUDE = "exclude"
-    ERROR = "error"
-
-
 DuplicatesOpt = Annotated[
     Duplicates,
     typer.Option(
@@ -167,13 +164,6 @@ DuplicatesOpt = Annotated[
         "reported in the notes and results.json.",
     ),
 ]
-
-
-class NearDuplicatePolicy(StrEnum):
-    """What to do with perceptually near-identical images (the same photo re-encoded)."""
-
-    KEEP = "keep"
-    EXCLUDE = "exclude"
 
 
 NearDuplicatesOpt = Annotated[
@@ -384,6 +374,11 @@ BaselineOpt = Annotated[
 
 
 # ----------------------------------------------------------------- option groups
+#
+# Each group's options are declared once below, as an ``OptionGroup`` filling one frozen
+# dataclass; a command takes the whole group (or a part: ``SAMPLE.without(...)``) through
+# ``cli.groups.with_groups``. Adding an option to every command of a group: its ``...Opt``
+# type above, a field on the dataclass and one ``GroupOption`` line in the group.
 
 
 def parse_weights(values: list[str] | tuple[str, ...] | None) -> dict[str, Path]:
@@ -443,6 +438,28 @@ class EmbedOptions:
         """``--dlib-runtime`` as the library takes it (None: each model's own setting)."""
         return None if self.dlib_runtime is None else self.dlib_runtime.value
 
+    def prestart(self) -> None:
+        """Start the embedding workers' server before the command's heavy imports, so
+        that it is ready when embedding begins (``core.processes.start_worker_server``)."""
+        prestart_workers(self.engine, self.workers, self.cache_dir)
+
+
+EMBED = OptionGroup(
+    EmbedOptions,
+    GroupOption("model", ModelOpt, None, "models", as_tuple),
+    GroupOption("align", AlignOpt, AlignMode.AUTO),
+    GroupOption("multi_face", MultiFaceOpt, MultiFacePolicy.LARGEST),
+    GroupOption("fallback_detector", FallbackOpt, FallbackDetector.NONE),
+    GroupOption("detector", DetectorOpt, None),
+    GroupOption("config", ConfigOpt, None),
+    GroupOption("weights", WeightsOpt, None, convert=as_tuple),
+    GroupOption("dlib_runtime", DlibRuntimeOpt, None),
+    GroupOption("cache_dir", CacheDirOpt, None),
+    GroupOption("workers", WorkersOpt, None),
+    GroupOption("engine", EngineOpt, Engine.LOCAL),
+    GroupOption("ray_address", RayAddressOpt, None),
+)
+
 
 @dataclass(frozen=True)
 class SampleOptions:
@@ -457,25 +474,101 @@ class SampleOptions:
     on_fail: OnFail = OnFail.EXCLUDE
     identity_from: IdentityFrom = IdentityFrom.AUTO
     identity_pattern: str | None = None
-    duplicates: str = "exclude"
-    near_duplicates: str = "exclude"
+    duplicates: Duplicates = Duplicates.EXCLUDE
+    near_duplicates: NearDuplicatePolicy = NearDuplicatePolicy.EXCLUDE
     stratify_by: str | None = None
     exclude_suspects: bool = False
+
+
+SAMPLE = OptionGroup(
+    SampleOptions,
+    GroupOption("subset", SubsetOpt, None, "subsets", as_tuple),
+    GroupOption("data", DataOpt, None),
+    GroupOption("sample", SampleOpt, 300),
+    GroupOption("seed", SeedOpt, 0),
+    GroupOption("sample_pairs", SamplePairsOpt, None),
+    GroupOption("pairs_file", PairsFileOpt, None),
+    GroupOption("on_fail", OnFailOpt, OnFail.EXCLUDE),
+    GroupOption("identity_from", IdentityFromOpt, IdentityFrom.AUTO),
+    GroupOption("identity_pattern", IdentityPatternOpt, None),
+    GroupOption("duplicates", DuplicatesOpt, Duplicates.EXCLUDE),
+    GroupOption("near_duplicates", NearDuplicatesOpt, NearDuplicatePolicy.EXCLUDE),
+    GroupOption("stratify_by", StratifyByOpt, None),
+    GroupOption("exclude_suspects", ExcludeSuspectsOpt, False),
+)
+
+
+@dataclass(frozen=True)
+class MetricOptions:
+    """How an evaluation's figures are computed: intervals, thresholds and groups."""
+
+    bootstrap: int = 1000
+    threshold: str = "far:1e-3"  # the differentials' threshold rule
+    threshold_from: str | None = None
+    by: str | None = None
+    reference: str | None = None
+
+
+METRICS = OptionGroup(
+    MetricOptions,
+    GroupOption("bootstrap", BootstrapOpt, 1000),
+    GroupOption("threshold", ThresholdRuleOpt, "far:1e-3"),
+    GroupOption("threshold_from", ThresholdFromOpt, None),
+    GroupOption("by", ByOpt, None),
+    GroupOption("reference", ReferenceOpt, None),
+)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where a run's files go and what it prints."""
+
+    figure_format: FigureFormat = FigureFormat.PNG
+    out: Path | None = None
+    output_format: OutputFormat = OutputFormat.TABLE
+
+
+OUTPUT = OptionGroup(
+    OutputOptions,
+    GroupOption("figure_format", FigureFormatOpt, FigureFormat.PNG),
+    GroupOption("out", OutOpt, None),
+    GroupOption("output_format", FormatOpt, OutputFormat.TABLE),
+)
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """A calibration file to show P(same person) with, and the prior to show it at."""
+
+    calibration: Path | None = None
+    prior: float | None = None
+
+    def checked_prior(self) -> float | None:
+        """``--prior``, checked before any work: a probability strictly between 0 and 1,
+        and only with a calibration file (it means nothing without one)."""
+        check_prior(self.prior)
+        if self.prior is not None and self.calibration is None:
+            from face_bench.cli.app import fail
+
+            raise fail("--prior applies to calibrated probabilities: give --calibration FILE", 2)
+        return self.prior
+
+
+CALIBRATION = OptionGroup(
+    CalibrationOptions,
+    GroupOption("calibration", CalibrationOpt, None),
+    GroupOption("prior", PriorOpt, None),
+)
 
 
 def evaluation_request(
     sampling: SampleOptions,
     embed: EmbedOptions,
+    metrics: MetricOptions,
+    calibration: CalibrationOptions | None = None,
     *,
-    bootstrap: int,
-    threshold: str,
     sweep: bool,
-    threshold_from: str | None = None,
-    by: str | None = None,
-    reference: str | None = None,
     command: tuple[str, ...] = (),
-    calibration: Path | None = None,
-    prior: float | None = None,
 ) -> EvaluationRequest:
     """The library's request for one evaluation, from the parsed option groups."""
     from face_bench.core.config import load_config
@@ -483,6 +576,8 @@ def evaluation_request(
     from face_bench.run.differentials import parse_by
     from face_bench.run.request import EvaluationRequest
 
+    calibration = calibration or CalibrationOptions()
+    prior = calibration.checked_prior()
     config = load_config(embed.config)
     source = resolve_data(sampling.data, config, embed.cache_dir)
     defaults = not sampling.subsets and bool(config.default_subsets)
@@ -503,12 +598,12 @@ def evaluation_request(
         on_fail=sampling.on_fail,
         identity_from=sampling.identity_from,
         identity_pattern=sampling.identity_pattern,
-        duplicates=sampling.duplicates,
-        bootstrap=bootstrap,
-        differential_threshold=threshold,
-        by=parse_by(by),
-        reference=reference,
-        threshold_from=threshold_from,
+        duplicates=sampling.duplicates.value,
+        bootstrap=metrics.bootstrap,
+        differential_threshold=metrics.threshold,
+        by=parse_by(metrics.by),
+        reference=metrics.reference,
+        threshold_from=metrics.threshold_from,
         sweep=sweep,
         config_path=embed.config,
         weights=embed.weight_paths,
@@ -517,22 +612,12 @@ def evaluation_request(
         workers=embed.workers,
         ray=embed.ray,
         command=command,  # as typed, from the entry point: the library never reads sys.argv
-        near_duplicates=sampling.near_duplicates,
+        near_duplicates=sampling.near_duplicates.value,
         stratify_by=sampling.stratify_by,
         exclude_suspects=sampling.exclude_suspects,
-        calibration=calibration,
-        calibration_prior=_calibration_prior(calibration, prior),
+        calibration=calibration.calibration,
+        calibration_prior=prior,
     )
-
-
-def _calibration_prior(calibration: Path | None, prior: float | None) -> float | None:
-    """``--prior`` is checked before any work, and only means something with a file."""
-    check_prior(prior)
-    if prior is not None and calibration is None:
-        from face_bench.cli.app import fail
-
-        raise fail("--prior applies to calibrated probabilities: give --calibration FILE", 2)
-    return prior
 
 
 def prestart_workers(engine: Engine, workers: int | None, cache_dir: Path | None) -> None:

@@ -1,7 +1,7 @@
 """``umap`` and ``report``: pictures and pages over one evaluation.
 
-``umap`` and ``report`` take the same dataset, subset, model and sample options as ``roc``
-(the same ``...Opt`` types and option groups), so one set of flags describes a run everywhere.
+``umap`` and ``report`` take the same option groups as ``roc`` (``cli.options``), so one set
+of flags describes a run everywhere.
 """
 
 from __future__ import annotations
@@ -13,60 +13,22 @@ import typer
 
 from face_bench.cli.app import command, invocation
 from face_bench.cli.evaluate_cmds import gate_against
+from face_bench.cli.groups import with_groups
 from face_bench.cli.options import (
+    CALIBRATION,
+    EMBED,
     EVALUATION_RENAMES,
-    AlignOpt,
+    METRICS,
+    OUTPUT,
+    SAMPLE,
     BaselineOpt,
-    BootstrapOpt,
-    ByOpt,
-    CacheDirOpt,
-    CalibrationOpt,
-    ConfigOpt,
-    DataOpt,
-    DetectorOpt,
-    DlibRuntimeOpt,
-    Duplicates,
-    DuplicatesOpt,
+    CalibrationOptions,
     EmbedOptions,
-    EngineOpt,
-    ExcludeSuspectsOpt,
-    FallbackOpt,
-    FigureFormatOpt,
-    FormatOpt,
-    IdentityFromOpt,
-    IdentityPatternOpt,
-    ModelOpt,
-    MultiFaceOpt,
-    NearDuplicatePolicy,
-    NearDuplicatesOpt,
-    OnFailOpt,
-    OutOpt,
+    MetricOptions,
     OutputFormat,
-    PairsFileOpt,
-    PriorOpt,
-    RayAddressOpt,
-    ReferenceOpt,
-    SampleOpt,
+    OutputOptions,
     SampleOptions,
-    SamplePairsOpt,
-    SeedOpt,
-    StratifyByOpt,
-    SubsetOpt,
-    ThresholdFromOpt,
-    ThresholdRuleOpt,
-    WeightsOpt,
-    WorkersOpt,
     evaluation_request,
-    prestart_workers,
-)
-from face_bench.core.modes import (
-    AlignMode,
-    Engine,
-    FallbackDetector,
-    FigureFormat,
-    IdentityFrom,
-    MultiFacePolicy,
-    OnFail,
 )
 
 if TYPE_CHECKING:
@@ -103,34 +65,13 @@ def _evaluate(request: EvaluationRequest) -> Evaluation:
 # ------------------------------------------------------------------- umap
 
 
-def umap_command(
-    subset: SubsetOpt = None,  # none: the config's default_subsets, else all
-    data: DataOpt = None,
-    model: ModelOpt = None,
-    sample: SampleOpt = 300,
-    seed: SeedOpt = 0,
-    sample_pairs: SamplePairsOpt = None,
-    pairs_file: PairsFileOpt = None,
-    align: AlignOpt = AlignMode.AUTO,
-    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
-    fallback_detector: FallbackOpt = FallbackDetector.NONE,
-    detector: DetectorOpt = None,
-    on_fail: OnFailOpt = OnFail.EXCLUDE,
-    identity_from: IdentityFromOpt = IdentityFrom.AUTO,
-    identity_pattern: IdentityPatternOpt = None,
-    duplicates: DuplicatesOpt = Duplicates.EXCLUDE,
-    figure_format: FigureFormatOpt = FigureFormat.PNG,
-    out: OutOpt = None,
-    output_format: FormatOpt = OutputFormat.TABLE,
-    config: ConfigOpt = None,
-    weights: WeightsOpt = None,
-    dlib_runtime: DlibRuntimeOpt = None,
-    cache_dir: CacheDirOpt = None,
-    workers: WorkersOpt = None,
-    engine: EngineOpt = Engine.LOCAL,
-    ray_address: RayAddressOpt = None,
-) -> None:
-    prestart_workers(engine, workers, cache_dir)
+# UMAP shows no metrics: the evaluation's quality checks and intervals are left out.
+UMAP_SAMPLE = SAMPLE.without("near_duplicates", "stratify_by", "exclude_suspects")
+
+
+@with_groups(sampling=UMAP_SAMPLE, embed=EMBED, output=OUTPUT)
+def umap_command(sampling: SampleOptions, embed: EmbedOptions, output: OutputOptions) -> None:
+    embed.prestart()
     from face_bench.cli.render import info
     from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_umap
@@ -138,47 +79,18 @@ def umap_command(
 
     # Metrics are not shown here: no intervals, and a subset differential rule that cannot
     # fail for want of impostor pairs.
-    request = evaluation_request(
-        SampleOptions(
-            data=data,
-            subsets=tuple(subset or ()),
-            sample=sample,
-            seed=seed,
-            sample_pairs=sample_pairs,
-            pairs_file=pairs_file,
-            on_fail=on_fail,
-            identity_from=identity_from,
-            identity_pattern=identity_pattern,
-            duplicates=duplicates.value,
-        ),
-        EmbedOptions(
-            models=tuple(model or ()),
-            align=align,
-            multi_face=multi_face,
-            fallback_detector=fallback_detector,
-            detector=detector,
-            config=config,
-            weights=tuple(weights or ()),
-            dlib_runtime=dlib_runtime,
-            cache_dir=cache_dir,
-            workers=workers,
-            engine=engine,
-            ray_address=ray_address,
-        ),
-        command=invocation(),
-        bootstrap=0,
-        threshold="default",
-        sweep=False,
-    )
+    metrics = MetricOptions(bootstrap=0, threshold="default")
+    request = evaluation_request(sampling, embed, metrics, sweep=False, command=invocation())
+    out = output.out
     target = prepare_out(request, out, command="umap")  # checked before any embedding
     evaluation = _evaluate(request)
     target = run_out_dir(target, out, request, "umap", evaluation)
     with run_folder(target) as folder:
         written, projections, notes = write_umap(
-            evaluation, folder.staging, say=info, fmt=figure_format.value
+            evaluation, folder.staging, say=info, fmt=output.figure_format.value
         )
     written = [folder.final_path(p) for p in written]
-    _render_umap(request.seed, projections, notes, written, output_format)
+    _render_umap(request.seed, projections, notes, written, output.output_format)
 
 
 def _render_umap(
@@ -232,92 +144,28 @@ command(
 # ----------------------------------------------------------------- report
 
 
+@with_groups(sampling=SAMPLE, embed=EMBED, metrics=METRICS, output=OUTPUT, calibration=CALIBRATION)
 def report_command(
-    subset: SubsetOpt = None,  # none: the config's default_subsets, else all
-    data: DataOpt = None,
-    model: ModelOpt = None,
-    sample: SampleOpt = 300,
-    seed: SeedOpt = 0,
-    sample_pairs: SamplePairsOpt = None,
-    pairs_file: PairsFileOpt = None,
-    align: AlignOpt = AlignMode.AUTO,
-    multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
-    fallback_detector: FallbackOpt = FallbackDetector.NONE,
-    detector: DetectorOpt = None,
-    on_fail: OnFailOpt = OnFail.EXCLUDE,
-    identity_from: IdentityFromOpt = IdentityFrom.AUTO,
-    identity_pattern: IdentityPatternOpt = None,
-    duplicates: DuplicatesOpt = Duplicates.EXCLUDE,
-    near_duplicates: NearDuplicatesOpt = NearDuplicatePolicy.EXCLUDE,
-    stratify_by: StratifyByOpt = None,
-    exclude_suspects: ExcludeSuspectsOpt = False,
-    bootstrap: BootstrapOpt = 1000,
-    threshold: ThresholdRuleOpt = "far:1e-3",
-    threshold_from: ThresholdFromOpt = None,
-    by: ByOpt = None,
-    reference: ReferenceOpt = None,
-    figure_format: FigureFormatOpt = FigureFormat.PNG,
-    out: OutOpt = None,
-    output_format: FormatOpt = OutputFormat.TABLE,
-    config: ConfigOpt = None,
-    weights: WeightsOpt = None,
-    dlib_runtime: DlibRuntimeOpt = None,
-    cache_dir: CacheDirOpt = None,
-    workers: WorkersOpt = None,
-    engine: EngineOpt = Engine.LOCAL,
-    ray_address: RayAddressOpt = None,
+    sampling: SampleOptions,
+    embed: EmbedOptions,
+    metrics: MetricOptions,
+    output: OutputOptions,
+    *,
     baseline: BaselineOpt = None,
     self_contained: SelfContainedOpt = True,
     top_k: TopKOpt = 8,
-    calibration: CalibrationOpt = None,
-    prior: PriorOpt = None,
+    calibration: CalibrationOptions,
 ) -> None:
-    prestart_workers(engine, workers, cache_dir)
+    embed.prestart()
     from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
     from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_report
     from face_bench.report.run_folder import run_folder
 
     request = evaluation_request(
-        SampleOptions(
-            data=data,
-            subsets=tuple(subset or ()),
-            sample=sample,
-            seed=seed,
-            sample_pairs=sample_pairs,
-            pairs_file=pairs_file,
-            on_fail=on_fail,
-            identity_from=identity_from,
-            identity_pattern=identity_pattern,
-            duplicates=duplicates.value,
-            near_duplicates=near_duplicates.value,
-            stratify_by=stratify_by,
-            exclude_suspects=exclude_suspects,
-        ),
-        EmbedOptions(
-            models=tuple(model or ()),
-            align=align,
-            multi_face=multi_face,
-            fallback_detector=fallback_detector,
-            detector=detector,
-            config=config,
-            weights=tuple(weights or ()),
-            dlib_runtime=dlib_runtime,
-            cache_dir=cache_dir,
-            workers=workers,
-            engine=engine,
-            ray_address=ray_address,
-        ),
-        command=invocation(),
-        bootstrap=bootstrap,
-        threshold=threshold,
-        threshold_from=threshold_from,
-        by=by,
-        reference=reference,
-        sweep=True,
-        calibration=calibration,
-        prior=prior,
+        sampling, embed, metrics, calibration, sweep=True, command=invocation()
     )
+    out = output.out
     target = prepare_out(request, out, baseline, "report")  # checked before any embedding
     evaluation = _evaluate(request)
     target = run_out_dir(target, out, request, "report", evaluation)
@@ -328,16 +176,16 @@ def report_command(
             self_contained=self_contained,
             top_k=top_k,
             say=info,
-            figure_format=figure_format.value,
+            figure_format=output.figure_format.value,
         )
     for note in result.notes:
         warn(note)
-    render_evaluation(evaluation, "threshold-sweep", output_format.value, [])
-    if output_format is OutputFormat.TABLE:
+    render_evaluation(evaluation, "threshold-sweep", output.output_format.value, [])
+    if output.output_format is OutputFormat.TABLE:
         print_unbroken(f"wrote {len(result.written)} files to {target}")
         print_unbroken(f"report: {folder.final_path(result.html)}")
     if baseline is not None:
-        gate_against(baseline, target / "results.json", config)
+        gate_against(baseline, target / "results.json", embed.config)
 
 
 command(

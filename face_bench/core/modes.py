@@ -107,3 +107,23 @@ class FigureFormat(StrEnum):
     PNG = "png"  # embedded in report.html
     SVG = "svg"  # vector, for papers; the page links them
     PDF = "pdf"
+
+
+class Duplicates(StrEnum):
+    """Byte-identical images under different identities (``run.duplicates``)."""
+
+    KEEP = "keep"  # their impostor pairs are scored
+    EXCLUDE = "exclude"  # their impostor pairs are left out
+    ERROR = "error"  # the run is refused
+
+
+class NearDuplicatePolicy(StrEnum):
+    """Perceptually near-identical images, the same photo re-encoded (``run.near_duplicates``)."""
+
+    KEEP = "keep"
+    EXCLUDE = "exclude"
+
+
+# The LFW protocol's alignment when none is chosen (``face-bench lfw``, ``run_lfw``): its
+# images are whole 250-px photos, which ``auto`` would take for aligned crops.
+LFW_ALIGN = AlignMode.DETECT
