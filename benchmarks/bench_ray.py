@@ -35,7 +35,8 @@ def say(message: str) -> None:
 
 
 def embedding(ray_options) -> dict:
-    from face_bench.run.evaluation import EvaluationRequest, evaluate
+    from face_bench.run.evaluation import evaluate
+    from face_bench.run.request import EmbedSettings, EvaluationRequest
 
     data = SHARED / "datasets" / "jp_faces_dev"
     folder = Path(tempfile.mkdtemp(prefix="bench-ray-"))
@@ -47,13 +48,12 @@ def embedding(ray_options) -> dict:
             request = EvaluationRequest(
                 data=data,
                 subsets=("young_women",),
-                models=("dlib", "standin"),
+                embed=EmbedSettings(
+                    models=("dlib", "standin"), config_path=config, cache_dir=cache, ray=engine
+                ),
                 sample=300,
                 seed=0,
                 bootstrap=0,
-                config_path=config,
-                cache_dir=cache,
-                ray=engine,
             )
             say(f"embedding 225 images, {name} engine, cold cache")
             start = time.perf_counter()

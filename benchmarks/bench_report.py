@@ -57,17 +57,16 @@ def _timed(args: list[str]) -> dict[str, float]:
 def _phases(data: Path, sample: int, config: Path, cache: Path, out: Path) -> dict:
     """The warm run again in this process, timed by phase (UMAP already compiled by then)."""
     from face_bench.report.page import project_models, write_report
-    from face_bench.run.evaluation import EvaluationRequest, evaluate
+    from face_bench.run.evaluation import evaluate
+    from face_bench.run.request import EmbedSettings, EvaluationRequest
 
     request = EvaluationRequest(
         data=data,
         subsets=SUBSETS,
-        models=("dlib", "standin"),
+        embed=EmbedSettings(models=("dlib", "standin"), config_path=config, cache_dir=cache),
         sample=sample,
         bootstrap=1000,
         sweep=True,
-        config_path=config,
-        cache_dir=cache,
     )
     timings: dict[str, float] = {}
     start = time.perf_counter()

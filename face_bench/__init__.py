@@ -7,7 +7,8 @@ They are imported on first use (PEP 562), so ``import face_bench`` - and with it
     from pathlib import Path
     import face_bench as fb
 
-    request = fb.EvaluationRequest(data=Path("faces"), subsets=("young_women",), bootstrap=200)
+    embed = fb.EmbedSettings(models=("dlib",), align=fb.AlignMode.DETECT)
+    request = fb.EvaluationRequest(data=Path("faces"), subsets=("young_women",), embed=embed)
     evaluation = fb.evaluate(request)
     fb.write_report(evaluation, Path("out"))
     verdict = fb.run_gate(Path("baseline.json"), Path("out/results.json"))
@@ -26,8 +27,11 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
-    # Evaluating: one typed request in, typed results and the arrays behind them out.
+    # Evaluating: one typed request in, typed results and the arrays behind them out;
+    # EmbedSettings (models, alignment, detector, cache, engine) is shared by every call
+    # that embeds: evaluate (EvaluationRequest.embed), run_lfw and compare_images.
     "EvaluationRequest": "face_bench.run.request",
+    "EmbedSettings": "face_bench.run.request",
     "Evaluation": "face_bench.run.evaluation",
     "evaluate": "face_bench.run.evaluation",
     "compare_images": "face_bench.run.compare",
@@ -57,8 +61,14 @@ _EXPORTS: dict[str, str] = {
     # The choices every option offers.
     "AlignMode": "face_bench.core.modes",
     "MultiFacePolicy": "face_bench.core.modes",
+    "FallbackDetector": "face_bench.core.modes",
+    "Detector": "face_bench.core.modes",
+    "DlibRuntime": "face_bench.core.modes",
     "OnFail": "face_bench.core.modes",
+    "LfwOnFail": "face_bench.core.modes",
     "IdentityFrom": "face_bench.core.modes",
+    "Duplicates": "face_bench.core.modes",
+    "NearDuplicatePolicy": "face_bench.core.modes",
     "ExportFormat": "face_bench.core.modes",
     # Errors: every user-facing failure is a FaceBenchError with an exit code.
     "FaceBenchError": "face_bench.core.errors",
@@ -69,15 +79,22 @@ __all__ = [
     "Comparison",
     "Config",
     "Dataset",
+    "Detector",
+    "DlibRuntime",
+    "Duplicates",
+    "EmbedSettings",
     "Evaluation",
     "EvaluationRequest",
     "ExportFormat",
     "FaceBenchError",
+    "FallbackDetector",
     "GateReport",
     "IdentityFrom",
+    "LfwOnFail",
     "LfwResult",
     "ModelSpec",
     "MultiFacePolicy",
+    "NearDuplicatePolicy",
     "OnFail",
     "Registry",
     "ReportOutput",
@@ -126,7 +143,19 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see; never imported at run time
     from face_bench.core.config import Config, load_config
     from face_bench.core.errors import FaceBenchError
-    from face_bench.core.modes import AlignMode, ExportFormat, IdentityFrom, MultiFacePolicy, OnFail
+    from face_bench.core.modes import (
+        AlignMode,
+        Detector,
+        DlibRuntime,
+        Duplicates,
+        ExportFormat,
+        FallbackDetector,
+        IdentityFrom,
+        LfwOnFail,
+        MultiFacePolicy,
+        NearDuplicatePolicy,
+        OnFail,
+    )
     from face_bench.data.datasets import Dataset, load_dataset
     from face_bench.gate.verdict import GateReport, run_gate
     from face_bench.models.registry import ModelSpec, Registry, build_registry
@@ -137,4 +166,4 @@ if TYPE_CHECKING:  # what type checkers and editors see; never imported at run t
     from face_bench.run.compare import Comparison, compare_images
     from face_bench.run.evaluation import Evaluation, evaluate
     from face_bench.run.lfw import LfwResult, run_lfw, write_lfw
-    from face_bench.run.request import EvaluationRequest
+    from face_bench.run.request import EmbedSettings, EvaluationRequest

@@ -18,6 +18,7 @@ from face_bench.embedding.cache import EmbeddingCache, model_key
 from face_bench.faces.locate import FaceSettings
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run.embed import _model_identity
+from face_bench.run.request import EmbedSettings
 
 IDENTITY = {"name": "m", "weights_sha256": "ab" * 32, "preprocessing": {"size": 224}}
 SHA = "0f" * 32
@@ -225,12 +226,12 @@ def test_a_file_changed_after_hashing_never_poisons_the_cache(
 
     image = tmp_path / "face.png"
     face_a, face_b = corpus.JP_FACE_A.read_bytes(), corpus.JP_FACE_B.read_bytes()
-    faces = FaceSettings("none")
 
     def embed(cache: Path) -> np.ndarray:
-        result = embed_step.embed_files(
-            [image], ("standin",), faces, config_path=standin_config, cache_dir=cache, workers=1
+        settings = EmbedSettings(
+            ("standin",), "none", config_path=standin_config, cache_dir=cache, workers=1
         )
+        result = embed_step.embed_files([image], settings)
         return result.embeddings["standin"].vectors[0]
 
     real_hash = embed_step.hash_images
@@ -284,10 +285,10 @@ def test_a_cached_vector_of_another_width_is_recomputed(tmp_path, declared):
     images = sorted(corpus.JP_FACES.glob("images/*/*_1.png"))[:6]
 
     def embed():
-        return embed_step.embed_files(
-            images, ("standin",), FaceSettings("none"), config_path=config,
-            cache_dir=tmp_path / "cache", workers=1,
-        ).embeddings["standin"]  # fmt: skip
+        settings = EmbedSettings(
+            ("standin",), "none", config_path=config, cache_dir=tmp_path / "cache", workers=1
+        )
+        return embed_step.embed_files(images, settings).embeddings["standin"]
 
     first = embed()
     entries = [
@@ -331,10 +332,10 @@ def test_a_cached_face_record_of_another_width_is_located_again(tmp_path):
     cache = tmp_path / "cache"
 
     def embed():
-        return embed_step.embed_files(
-            images, ("standin",), FaceSettings("none"), config_path=config,
-            cache_dir=cache, workers=1,
-        ).embeddings["standin"]  # fmt: skip
+        settings = EmbedSettings(
+            ("standin",), "none", config_path=config, cache_dir=cache, workers=1
+        )
+        return embed_step.embed_files(images, settings).embeddings["standin"]
 
     first = embed()
     folders = {

@@ -23,6 +23,7 @@ from face_bench.models.registry import (
 )
 from face_bench.models.weights_files import weights_sha256
 from face_bench.run.lfw import find_images_root, run_lfw, write_lfw
+from face_bench.run.request import EmbedSettings
 
 pytestmark = needs_shared
 runner = CliRunner()
@@ -44,6 +45,11 @@ DIFFERENT = [
     "Abel_Pacheco\t2\tJean-Francois_Lemounier\t1",
     "Afton_Smith\t1\tDwayne_Wade\t1",
 ]
+
+
+def _dlib(cache: Path) -> EmbedSettings:
+    """dlib alone, with the protocol's own alignment (``align`` left to ``run_lfw``)."""
+    return EmbedSettings(models=("dlib",), cache_dir=cache, workers=2)
 
 
 def pairs_file(tmp_path: Path, n_folds: int, n_per: int = 3, same=SAME, different=DIFFERENT):
@@ -78,7 +84,7 @@ def test_a_root_without_the_images_is_an_error(tmp_path):
 @pytest.mark.slow
 def test_kfold_wiring_thresholds_in_model_units(tmp_path, session_cache):
     path = pairs_file(tmp_path, 2)
-    result = run_lfw(LFW, path, models=("dlib",), cache_dir=session_cache, workers=2)
+    result = run_lfw(LFW, path, _dlib(session_cache))
     assert result.n_folds == 2 and result.n_pairs == 12 and result.n_images == 21
     assert result.images_root == str(LFW / "images")
     (model,) = result.models
@@ -110,7 +116,7 @@ def test_kfold_wiring_thresholds_in_model_units(tmp_path, session_cache):
 
 def test_one_fold_reports_the_threshold_chosen_on_it_and_says_so(tmp_path, session_cache):
     path = pairs_file(tmp_path, 1, n_per=6)
-    result = run_lfw(LFW, path, models=("dlib",), cache_dir=session_cache, workers=2)
+    result = run_lfw(LFW, path, _dlib(session_cache))
     (model,) = result.models
     scores = result.scores["dlib"]
     labels = np.array([p.label for p in result.pairs])
@@ -127,7 +133,7 @@ def test_failed_image_counts_as_error_or_is_excluded(tmp_path, session_cache):
     same = ["Abel_Pacheco\t1\t99", *SAME[1:]]  # Abel_Pacheco_0099.jpg does not exist
     path = pairs_file(tmp_path, 2, same=same)
     runs = {
-        mode: run_lfw(LFW, path, models=("dlib",), on_fail=mode, cache_dir=session_cache, workers=2)
+        mode: run_lfw(LFW, path, _dlib(session_cache), on_fail=mode)
         for mode in ("error", "exclude")
     }
     scores = runs["error"].scores["dlib"]
@@ -203,14 +209,10 @@ def test_cli_errors_are_one_line_with_their_exit_code(tmp_path):
 
 def test_cosine_model_thresholds_are_not_negated(tmp_path, standin_config, session_cache):
     path = pairs_file(tmp_path, 2)
-    result = run_lfw(
-        LFW,
-        path,
-        models=("standin",),
-        config_path=standin_config,
-        cache_dir=session_cache,
-        workers=1,
+    embed = EmbedSettings(
+        models=("standin",), config_path=standin_config, cache_dir=session_cache, workers=1
     )
+    result = run_lfw(LFW, path, embed)
     labels = np.array([p.label for p in result.pairs])
     folds = np.array([p.fold for p in result.pairs])
     expected = kfold_accuracy(result.scores["standin"], labels, folds)

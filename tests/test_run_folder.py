@@ -138,9 +138,10 @@ def test_existing_folder_with_other_files_is_refused(tiny_set, standin_config, t
 
 def test_default_out_folders_are_unique_and_name_the_models(tmp_path):
     from face_bench.report.outputs import default_out_dir
-    from face_bench.run.evaluation import EvaluationRequest
+    from face_bench.run.request import EmbedSettings, EvaluationRequest
 
-    request = EvaluationRequest(data=tmp_path, subsets=("all",), models=("dlib", "hse"))
+    embed = EmbedSettings(models=("dlib", "hse"))
+    request = EvaluationRequest(data=tmp_path, subsets=("all",), embed=embed)
     names = {default_out_dir(request, "roc").name for _ in range(50)}
     assert len(names) == 50
     assert all(name.startswith(f"roc-{tmp_path.name}-all-dlib+hse-") for name in names)
@@ -268,15 +269,13 @@ def test_a_deeply_nested_marker_is_not_a_run_folder(tmp_path):
 
 
 def test_checking_the_default_out_leaves_no_empty_reports_folder(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
     from face_bench.report.outputs import prepare_out
+    from face_bench.run.request import EmbedSettings, EvaluationRequest
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
-    request = SimpleNamespace(
-        data=tmp_path / "data", subsets=("all",), models=("dlib",), cache_dir=tmp_path / "c"
-    )
+    embed = EmbedSettings(models=("dlib",), cache_dir=tmp_path / "c")
+    request = EvaluationRequest(data=tmp_path / "data", subsets=("all",), embed=embed)
     final = prepare_out(request, None)  # a run that fails after this check writes nothing
     assert final.parent == tmp_path / "reports"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "data"]

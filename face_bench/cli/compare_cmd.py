@@ -47,16 +47,7 @@ def compare_command(
     with progress_factory() as progress:
         result = compare_images(
             images,
-            embed.models,
-            align=embed.align.value,
-            multi_face=embed.multi_face.value,
-            detector=None if embed.detector is None else embed.detector.value,
-            config_path=embed.config,
-            weights=embed.weight_paths,
-            dlib_runtime=embed.runtime,
-            cache_dir=embed.cache_dir,
-            workers=embed.workers,
-            ray=embed.ray,
+            embed.settings(),
             progress=progress,
             calibration=calibration.calibration,
             prior=prior,

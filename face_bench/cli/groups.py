@@ -111,6 +111,7 @@ def with_groups(**groups: OptionGroup[Any]) -> Callable[[Callable[..., Any]], Ca
         # What Typer reads: the expanded options, their annotations already resolved.
         wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        wrapper.option_groups = dict(groups)  # type: ignore[attr-defined]  # what it takes
         return wrapper
 
     return decorate

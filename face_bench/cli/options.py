@@ -40,7 +40,7 @@ from face_bench.core.modes import (
 
 if TYPE_CHECKING:
     from face_bench.embedding.ray_engine import RayOptions
-    from face_bench.run.request import EvaluationRequest
+    from face_bench.run.request import EmbedSettings, EvaluationRequest
 
 
 class OutputFormat(StrEnum):
@@ -427,16 +427,23 @@ class EmbedOptions:
         """``--weights`` as a name -> path mapping (raises ConfigError on a bad item)."""
         return parse_weights(self.weights)
 
-    @property
-    def fallback(self) -> str | None:
-        """``--fallback-detector`` as the library takes it (None: no second detector)."""
-        none = self.fallback_detector is FallbackDetector.NONE
-        return None if none else self.fallback_detector.value
+    def settings(self) -> EmbedSettings:
+        """The library's embedding settings (``--weights`` and ``--engine`` checked here)."""
+        from face_bench.run.request import EmbedSettings
 
-    @property
-    def runtime(self) -> str | None:
-        """``--dlib-runtime`` as the library takes it (None: each model's own setting)."""
-        return None if self.dlib_runtime is None else self.dlib_runtime.value
+        return EmbedSettings(
+            models=self.models,
+            align=self.align,
+            multi_face=self.multi_face,
+            fallback_detector=self.fallback_detector,
+            detector=self.detector,
+            config_path=self.config,
+            weights=self.weight_paths,
+            dlib_runtime=self.dlib_runtime,
+            cache_dir=self.cache_dir,
+            workers=self.workers,
+            ray=self.ray,
+        )
 
     def prestart(self) -> None:
         """Start the embedding workers' server before the command's heavy imports, so
@@ -581,38 +588,29 @@ def evaluation_request(
     config = load_config(embed.config)
     source = resolve_data(sampling.data, config, embed.cache_dir)
     defaults = not sampling.subsets and bool(config.default_subsets)
+    by = parse_by(metrics.by)
     return EvaluationRequest(
         data=source.folder,
         data_origin=source.origin,
         subsets=sampling.subsets or config.default_subsets or ("all",),
         subsets_origin=f"default_subsets in {config.path}" if defaults else "",
-        models=embed.models,
+        embed=embed.settings(),
         sample=sampling.sample or None,
         seed=sampling.seed,
         pairs=sampling.sample_pairs,
         pairs_file=sampling.pairs_file,
-        align=embed.align.value,
-        multi_face=embed.multi_face.value,
-        fallback_detector=embed.fallback,
-        detector=None if embed.detector is None else embed.detector.value,
         on_fail=sampling.on_fail,
         identity_from=sampling.identity_from,
         identity_pattern=sampling.identity_pattern,
-        duplicates=sampling.duplicates.value,
+        duplicates=sampling.duplicates,
         bootstrap=metrics.bootstrap,
         differential_threshold=metrics.threshold,
-        by=parse_by(metrics.by),
+        by=by,
         reference=metrics.reference,
         threshold_from=metrics.threshold_from,
         sweep=sweep,
-        config_path=embed.config,
-        weights=embed.weight_paths,
-        dlib_runtime=embed.runtime,
-        cache_dir=embed.cache_dir,
-        workers=embed.workers,
-        ray=embed.ray,
         command=command,  # as typed, from the entry point: the library never reads sys.argv
-        near_duplicates=sampling.near_duplicates.value,
+        near_duplicates=sampling.near_duplicates,
         stratify_by=sampling.stratify_by,
         exclude_suspects=sampling.exclude_suspects,
         calibration=calibration.calibration,

@@ -23,7 +23,7 @@ def default_out_dir(request, command: str, models: tuple[str, ...] = ()) -> Path
     """
     dataset = Path(request.data).resolve().name or "dataset"
     subsets = "+".join(request.subsets)
-    names = "+".join(models or request.models) or "models"
+    names = "+".join(models or request.embed.models) or "models"
     return Path("reports") / unique_name(command, dataset[:40], subsets[:60], names[:60])
 
 
@@ -36,7 +36,7 @@ def run_out_dir(target: Path, out: Path | None, request, command: str, evaluatio
     from face_bench.core.io import default_cache_dir
 
     ran = tuple(model.name for model in evaluation.results.models)
-    cache_dir = Path(request.cache_dir or default_cache_dir())
+    cache_dir = Path(request.embed.cache_dir or default_cache_dir())
     return check_out_folder(
         default_out_dir(request, command, ran), data=request.data, cache_dir=cache_dir
     )
@@ -58,7 +58,7 @@ def prepare_out(
     """
     from face_bench.core.io import check_folder, default_cache_dir, ensure_cache_folder
 
-    cache_dir = Path(request.cache_dir or default_cache_dir())
+    cache_dir = Path(request.embed.cache_dir or default_cache_dir())
     final = Path(out) if out is not None else default_out_dir(request, command)
     final = check_out_folder(final, data=request.data, cache_dir=cache_dir, baseline=baseline)
     ensure_cache_folder(cache_dir)

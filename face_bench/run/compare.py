@@ -16,8 +16,9 @@ import numpy as np
 
 from face_bench.core.errors import InputFileError
 from face_bench.core.io import user_path
+from face_bench.core.modes import AlignMode
 from face_bench.data.pairset import every_pair_of
-from face_bench.embedding.ray_engine import RayOptions
+from face_bench.run.request import EmbedSettings
 
 if TYPE_CHECKING:
     from face_bench.models.registry import ModelSpec
@@ -135,28 +136,21 @@ def _verdicts(spec, result, shown: list[str], pairs, scores: np.ndarray) -> list
 
 def compare_images(
     images: Sequence[Path | str],
-    models: Sequence[str] = (),
+    embed: EmbedSettings | None = None,
     *,
-    align: str = "auto",
-    multi_face: str = "largest",
-    detector: str | None = None,
-    config_path: Path | None = None,
-    weights: dict[str, Path] | None = None,
-    dlib_runtime: str | None = None,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
-    ray: RayOptions | None = None,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     calibration: Path | None = None,
     prior: float | None = None,
 ) -> Comparison:
     """Embed ``images`` with each model (cached) and score every unordered pair.
 
+    ``embed`` chooses the models and how faces are found (default: every default model,
+    ``align`` auto).
+
     With ``calibration`` (a file from ``face-bench calibrate``), each pair also gets
     P(same person) at ``prior`` (default: the file's fitting prior); a model the file
     has no map for (other weights or preprocessing) is refused.
     """
-    from face_bench.faces.locate import FaceSettings
     from face_bench.run.calibration_apply import match_models
     from face_bench.run.embed import embed_files
     from face_bench.run.subset_scores import pair_values
@@ -169,20 +163,8 @@ def compare_images(
 
     shown = [str(p) for p in images]
     paths = [user_path(p, "image", InputFileError) for p in images]
-    embedded = embed_files(
-        paths,
-        tuple(models),
-        FaceSettings(align, multi_face),
-        config_path=config_path,
-        weights=weights,
-        dlib_runtime=dlib_runtime,
-        cache_dir=cache_dir,
-        workers=workers,
-        ray=ray,
-        progress=progress,
-        before_embedding=match,
-        detector=detector,
-    )
+    settings = (embed or EmbedSettings()).aligned(AlignMode.AUTO)
+    embedded = embed_files(paths, settings, progress=progress, before_embedding=match)
     calibrated = matched[0] if matched else None
     chosen, skipped, embeddings = embedded.chosen, embedded.skipped, embedded.embeddings
     pair_set = every_pair_of(len(paths))

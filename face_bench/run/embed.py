@@ -27,6 +27,19 @@ from face_bench.faces.locate import FaceSettings
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
 from face_bench.models.weights_files import weights_sha256
+from face_bench.run.request import EmbedSettings
+
+
+def open_embedding(settings: EmbedSettings) -> tuple[Config, Registry, FaceSettings]:
+    """The config file, the model registry it extends and how faces are found, detector
+    resolved (``settings.align`` must be chosen: ``EmbedSettings.aligned``)."""
+    weights = dict(settings.weights)
+    config, registry = open_registry(
+        settings.config_path, weights, settings.cache_dir, settings.runtime
+    )
+    detector = None if settings.detector is None else settings.detector.value
+    faces = resolve_detector(settings.faces(), detector, config, weights, settings.cache_dir)
+    return config, registry, faces
 
 
 def open_registry(
@@ -161,29 +174,22 @@ class FileEmbeddings:
 
 def embed_files(
     paths: list[Path],
-    models: tuple[str, ...],
-    faces: FaceSettings,
+    settings: EmbedSettings,
     *,
-    config_path: Path | None = None,
-    weights: dict[str, Path] | None = None,
-    dlib_runtime: str | None = None,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
     progress=None,
     on_message: Callable[[str], None] | None = None,
-    ray: RayOptions | None = None,
     on_info: Callable[[str], None] | None = None,
     before_embedding: Callable[[list[tuple[ModelSpec, Path]]], None] | None = None,
-    detector: str | None = None,
 ) -> FileEmbeddings:
     """Choose the models, report skipped ones, and embed ``paths`` (cached) with each.
 
-    ``before_embedding`` sees the chosen models first and may refuse them (a calibration
-    file for other models), so nothing is embedded for a run that cannot finish.
+    ``settings.align`` must be chosen (``EmbedSettings.aligned``). ``before_embedding``
+    sees the chosen models first and may refuse them (a calibration file for other
+    models), so nothing is embedded for a run that cannot finish.
     """
-    config, registry = open_registry(config_path, dict(weights or {}), cache_dir, dlib_runtime)
-    faces = resolve_detector(faces, detector, config, dict(weights or {}), cache_dir)
-    choice = choose_models(registry, models)
+    _config, registry, faces = open_embedding(settings)
+    cache_dir = settings.cache_dir
+    choice = choose_models(registry, settings.models)
     if before_embedding is not None:
         before_embedding(choice.ready)
     skipped = announce_models(choice, cache_dir, on_info)
@@ -192,8 +198,9 @@ def embed_files(
             on_message(message)
     hashes = hash_images(paths)
     embeddings, _identities = embed_models(
-        choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), workers, progress, ray
-    )
+        choice.ready, paths, hashes, faces, cache_dir or default_cache_dir(), settings.workers,
+        progress, settings.ray,
+    )  # fmt: skip
     return FileEmbeddings(choice.ready, skipped, hashes, embeddings, faces.detector)
 
 

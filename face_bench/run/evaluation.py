@@ -164,13 +164,13 @@ def _model_run(
         fta=fta if on_fail is OnFail.REJECT else None,
         multi_face_images=multi_face,
     )
-    notes = _enrolment_notes(name, failures, multi_face, request.multi_face)
-    if request.fallback_detector:
+    notes = _enrolment_notes(name, failures, multi_face, request.embed.multi_face.value)
+    if request.embed.fallback:
         found = sum(int(r) in result.fallback for r in members)
         metrics.fallback_detector_images = found
         notes.append(
             f"{name}: {found} image(s) found by the fallback detector "
-            f"({request.fallback_detector}) where the detector found no face"
+            f"({request.embed.fallback}) where the detector found no face"
         )
     run = ModelRun(
         name=name,
@@ -262,15 +262,15 @@ def _settings(request: EvaluationRequest, on_fail: OnFail, detector: str) -> Run
         sample=None if from_file else request.sample,
         pairs=request.pairs,
         pairs_file=str(request.pairs_file) if from_file else None,
-        align=request.align,
-        multi_face=request.multi_face,
-        fallback_detector=request.fallback_detector,
+        align=request.embed.chosen_align.value,
+        multi_face=request.embed.multi_face.value,
+        fallback_detector=request.embed.fallback,
         detector=detector,
         on_fail=on_fail.value,
         far_targets=list(request.far_targets),
         bootstrap=request.bootstrap,
         threshold_from=request.threshold_from,
-        near_duplicates=request.near_duplicates,
+        near_duplicates=request.near_duplicates.value,
     )
 
 
@@ -292,8 +292,9 @@ def evaluate(
 ) -> Evaluation:
     """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
     started = time.perf_counter()
-    if request.ray is None:
-        start_worker_server(request.workers, request.cache_dir)  # overlaps the planning
+    embed = request.embed
+    if embed.ray is None:
+        start_worker_server(embed.workers, embed.cache_dir)  # overlaps the planning
     plan = plan_run(request, on_message or (lambda _m: None), on_info)
     calibration = None
     if request.calibration is not None:  # another model's file stops the run before embedding
@@ -307,17 +308,17 @@ def evaluate(
         plan.hashes,
         plan.faces,
         plan.cache_dir,
-        request.workers,
+        embed.workers,
         progress,
-        request.ray,
+        embed.ray,
         plan.aligns,
     )
     specs = {spec.name: spec for spec, _ in plan.chosen}
     mapper = None
-    if request.ray is not None:
+    if embed.ray is not None:
         from face_bench.embedding.ray_engine import RayMapper
 
-        mapper = RayMapper(request.ray)
+        mapper = RayMapper(embed.ray)
     scored = [
         score_pairset(s.name, plan.images, s.pairs, embeddings, specs, plan.on_fail, mapper)
         for s in plan.subsets

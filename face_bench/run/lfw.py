@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
-from face_bench.core.modes import LfwOnFail, parse_choice
+from face_bench.core.modes import LFW_ALIGN, LfwOnFail, parse_choice
 from face_bench.core.processes import start_worker_server
 from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
-from face_bench.embedding.ray_engine import RayOptions
+from face_bench.run.request import EmbedSettings
 
 SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
 THRESHOLD_RULE = "same person when score > threshold (distance < threshold for Euclidean models)"
@@ -141,30 +141,25 @@ def find_images_root(root: Path, pairs: list[LfwPair]) -> Path:
 def run_lfw(
     data: Path,
     pairs_file: Path,
-    models: tuple[str, ...] = (),
+    embed: EmbedSettings | None = None,
     on_fail: LfwOnFail | str = LfwOnFail.ERROR,
-    align: str = "detect",
-    multi_face: str = "largest",
-    fallback_detector: str | None = None,
-    detector: str | None = None,
-    config_path: Path | None = None,
-    weights: dict[str, Path] | None = None,
-    dlib_runtime: str | None = None,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
-    ray: RayOptions | None = None,
+    *,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     on_message: Callable[[str], None] | None = None,
     on_info: Callable[[str], None] | None = None,
 ) -> LfwResult:
-    """Embed every distinct image of ``pairs_file`` once per model and score the protocol."""
-    from face_bench.faces.locate import FaceSettings
+    """Embed every distinct image of ``pairs_file`` once per model and score the protocol.
+
+    ``embed`` chooses the models and how faces are found (default: every default model);
+    its ``align`` left as None is the protocol's ``core.modes.LFW_ALIGN``.
+    """
     from face_bench.run.embed import embed_files
 
+    embed = (embed or EmbedSettings()).aligned(LFW_ALIGN)
     on_fail = parse_choice(LfwOnFail, on_fail, "--on-fail (lfw)")
     started = time.perf_counter()
-    if ray is None:
-        start_worker_server(workers, cache_dir)  # overlaps reading the pairs, hashing
+    if embed.ray is None:
+        start_worker_server(embed.workers, embed.cache_dir)  # overlaps reading the pairs
     say = on_message or (lambda _m: None)
     pairs = parse_lfw_pairs(pairs_file)
     images_root = find_images_root(Path(data), pairs)
@@ -173,18 +168,10 @@ def run_lfw(
     position = {name: i for i, name in enumerate(names)}
     embedded = embed_files(
         [images_root / name for name in names],
-        tuple(models),
-        FaceSettings(align, multi_face, fallback=fallback_detector),
-        config_path=config_path,
-        weights=weights,
-        dlib_runtime=dlib_runtime,
-        cache_dir=cache_dir,
-        workers=workers,
-        ray=ray,
+        embed,
         progress=progress,
         on_message=say,
         on_info=on_info,
-        detector=detector,
     )
     n_missing = sum(h is None for h in embedded.hashes)
     if n_missing:
@@ -196,7 +183,7 @@ def run_lfw(
     assert labels is not None and pair_set.fold is not None
     results, scores_by_model = _score_models(embedded, names, pair_set, on_fail)
     n_folds = int(np.unique(pair_set.fold).size)
-    notes = _protocol_notes(results, fallback_detector, n_folds)
+    notes = _protocol_notes(results, embed.fallback, n_folds)
     return LfwResult(
         pairs_file=str(pairs_file),
         data=str(data),
@@ -207,10 +194,10 @@ def run_lfw(
         n_impostor=int((~labels).sum()),
         n_images=len(names),
         on_fail=on_fail,
-        align=align,
-        multi_face=multi_face,
+        align=embed.chosen_align.value,
+        multi_face=embed.multi_face.value,
         std_ddof=0,
-        fallback_detector=fallback_detector,
+        fallback_detector=embed.fallback,
         detector=embedded.detector,
         models=tuple(results),
         skipped=tuple(embedded.skipped),

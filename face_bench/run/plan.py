@@ -48,7 +48,7 @@ from face_bench.results.blocks import SubsetOverlap
 from face_bench.results.quality import NearDuplicates
 from face_bench.run import evidence
 from face_bench.run.duplicates import DuplicateReport
-from face_bench.run.embed import announce_models, open_registry, resolve_detector
+from face_bench.run.embed import announce_models, open_embedding
 from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import use_blocks
 
@@ -187,7 +187,7 @@ def _settle_duplicates(samples, hashes, position, request, say):
         sample_hashes = [hashes[position[p]] for p in paths]
         identities = list(sample.images["identity"])
         pairs, report = apply_policy(
-            name, paths, identities, sample_hashes, sample.pairs, request.duplicates
+            name, paths, identities, sample_hashes, sample.pairs, request.duplicates.value
         )
         if report.note:
             say(report.note)
@@ -247,21 +247,12 @@ def plan_run(
     Models come first: a model asked for that cannot run stops the run before any data is
     read. The header (data, models) is printed once the inputs are known to be usable.
     ``choice`` is a caller's own choice of models (the probe's model, which may be a file
-    the registry does not know); None chooses ``request.models`` from the registry.
+    the registry does not know); None chooses ``request.embed.models`` from the registry.
     """
-    config, registry = open_registry(
-        request.config_path, request.weights, request.cache_dir, request.dlib_runtime
-    )
-    cache_dir = request.cache_dir or default_cache_dir()
-    faces = resolve_detector(
-        FaceSettings(request.align, request.multi_face, fallback=request.fallback_detector),
-        request.detector,
-        config,
-        request.weights,
-        cache_dir,
-    )
+    config, registry, faces = open_embedding(request.embed)
+    cache_dir = request.embed.cache_dir or default_cache_dir()
     if choice is None:
-        choice = choose_models(registry, request.models)
+        choice = choose_models(registry, request.embed.models)
     on_fail = parse_choice(OnFail, request.on_fail, "--on-fail")
     require_folder(request.data, request.data_origin)
     dataset = load_dataset(request.data, request.identity_from, request.identity_pattern)
@@ -293,7 +284,7 @@ def plan_run(
 
     digests = dict(zip(images["path"], hashes, strict=True))
     samples, near = near_duplicates.settle(
-        samples, dataset.root, request.near_duplicates, say, digests, Path(cache_dir)
+        samples, dataset.root, request.near_duplicates.value, say, digests, Path(cache_dir)
     )
     shared = evidence.overlaps({s.spec.name: s.images for s in samples})
     for name, rows in shared.items():
@@ -304,7 +295,7 @@ def plan_run(
         say(
             f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
             f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align "
-            f"{request.align}"
+            f"{request.embed.chosen_align.value}"
         )
     return RunPlan(
         config=config,

@@ -274,10 +274,10 @@ def probe_model(
     say = on_message or (lambda _m: None)
     plan = plan_run(request, say, None, ModelChoice([(base, weights)], []))
     first = colour_scaling_grid(base)
-    embeddings, specs = _embed_variants(first, base, weights, plan, request.workers, progress)
+    embeddings, specs = _embed_variants(first, base, weights, plan, request.embed.workers, progress)
     leader = _score(first, embeddings, specs, plan, 0, request.seed)[0][0].variant
     second = alignment_grid(base, leader)
-    more, more_specs = _embed_variants(second, base, weights, plan, request.workers, progress)
+    more, more_specs = _embed_variants(second, base, weights, plan, request.embed.workers, progress)
     embeddings.update(more)
     specs.update(more_specs)
     rows, scored = _score(first + second, embeddings, specs, plan, request.bootstrap, request.seed)
