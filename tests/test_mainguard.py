@@ -90,7 +90,9 @@ def test_readme_api_example_without_its_guard_stops_before_any_work(tmp_path: Pa
     guard = 'if __name__ == "__main__":'
     assert guard in example
     unguarded = example.split(guard)[0] + "main()\n"
-    unguarded = unguarded.replace("sample=40,", "sample=40, workers=2,")  # whatever the CPUs
+    workers = 'EmbedSettings(models=("dlib",), workers=2)'  # whatever the CPUs
+    unguarded = unguarded.replace('EmbedSettings(models=("dlib",))', workers)
+    assert workers in unguarded
     done = run_script(tmp_path, unguarded, "api.py")
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
