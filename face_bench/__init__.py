@@ -49,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "ReportOutput": "face_bench.report.page",
     # Gating a run against a baseline.
     "run_gate": "face_bench.gate.verdict",
-    "GateReport": "face_bench.gate.verdict",
+    "GateReport": "face_bench.gate.records",
     # Models and data.
     "build_registry": "face_bench.models.registry",
     "Registry": "face_bench.models.registry",
@@ -157,7 +157,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; never imported at run t
         OnFail,
     )
     from face_bench.data.datasets import Dataset, load_dataset
-    from face_bench.gate.verdict import GateReport, run_gate
+    from face_bench.gate.records import GateReport
+    from face_bench.gate.verdict import run_gate
     from face_bench.models.registry import ModelSpec, Registry, build_registry
     from face_bench.report.outputs import write_evaluation
     from face_bench.report.page import ReportOutput, write_report

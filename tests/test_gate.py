@@ -24,14 +24,9 @@ from typer.testing import CliRunner
 from face_bench.cli.app import app
 from face_bench.core.errors import GateInputError
 from face_bench.gate.output import escape_markdown, render_junit, render_markdown
-from face_bench.gate.verdict import (
-    DEFAULT_TOLERANCES,
-    gate,
-    merge_tolerances,
-    parse_tolerances,
-    tolerance_for,
-)
-from face_bench.metrics.catalog import CATALOG, DIFFERENTIALS, markdown_table
+from face_bench.gate.tolerances import merge_tolerances, parse_tolerances, tolerance_for
+from face_bench.gate.verdict import gate
+from face_bench.metrics.catalog import CATALOG, DEFAULT_TOLERANCES, DIFFERENTIALS, markdown_table
 from face_bench.results.blocks import ConfidenceInterval
 from face_bench.results.contract import (
     SCHEMA_VERSION,

@@ -261,7 +261,7 @@ def test_the_report_and_the_terminal_show_the_data_quality(two_sources, standin_
 
 
 def test_the_gate_refuses_runs_with_different_near_duplicate_policies(tmp_path):
-    from face_bench.gate.verdict import _compare_setup
+    from face_bench.gate.comparable import compare_setup
     from face_bench.results.contract import RunResults
 
     shipped = Path(__file__).parent / "baselines" / "young_women-40.json"
@@ -271,8 +271,8 @@ def test_the_gate_refuses_runs_with_different_near_duplicate_policies(tmp_path):
     keep.settings.near_duplicates = "keep"
     exclude = old.model_copy(deep=True)
     exclude.settings.near_duplicates = "exclude"
-    assert _compare_setup(old, keep)[0] == []
-    mismatches = _compare_setup(old, exclude)[0]
+    assert compare_setup(old, keep)[0] == []
+    mismatches = compare_setup(old, exclude)[0]
     assert [m.reason for m in mismatches] == [
         "--near-duplicates differs (baseline 'keep', current 'exclude')"
     ]

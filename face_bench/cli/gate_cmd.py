@@ -14,7 +14,7 @@ from face_bench.cli.paths import home_expanded, output_path
 from face_bench.metrics.catalog import tolerance_help
 
 if TYPE_CHECKING:
-    from face_bench.gate.verdict import GateReport
+    from face_bench.gate.records import GateReport
 
 
 class GateFormat(StrEnum):
@@ -97,7 +97,8 @@ def gate_command(
     ] = GateFormat.MARKDOWN,
 ) -> None:
     from face_bench.gate import output as gate_output
-    from face_bench.gate.verdict import parse_tolerances, run_gate
+    from face_bench.gate.tolerances import parse_tolerances
+    from face_bench.gate.verdict import run_gate
 
     report = run_gate(
         baseline,

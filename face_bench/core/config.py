@@ -54,15 +54,7 @@ def load_config(path: Path | None = None) -> Config:
         if not candidate.is_file():
             return Config()
         path = candidate
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    raw = read_bounded(path, MAX_CONFIG_BYTES, "config file", ConfigError)
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    data = _read_toml(path)
     unknown = set(data) - KNOWN_SECTIONS - KNOWN_KEYS
     if unknown:
         raise ConfigError(
@@ -72,39 +64,55 @@ def load_config(path: Path | None = None) -> Config:
     dataset = data.get("data")
     if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
         raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
-    default_subsets = _default_subsets(data.get("default_subsets", []), path)
     detector = data.get("detector")
     if detector is not None and detector not in DETECTORS:
         raise ConfigError(f"{path}: detector must be one of {', '.join(DETECTORS)}")
     base = path.resolve().parent
-    models = _table_of_tables(data.get("models", {}), "models", path)
-    for name, spec in models.items():
-        if "path" in spec:
-            if not isinstance(spec["path"], str):
-                raise ConfigError(f"{path}: models.{name}.path must be a string")
-            spec["path"] = str(_resolve(base, spec["path"]))
-    subsets = {}
-    for name, filters in _table_of_tables(data.get("subsets", {}), "subsets", path).items():
-        subsets[name] = _subset_filters(name, filters, path)
-    weights_table = data.get("weights", {})
-    if not isinstance(weights_table, dict) or not all(
-        isinstance(v, str) for v in weights_table.values()
-    ):
-        raise ConfigError(f"{path}: [weights] must map model names to file paths")
-    weights = {name: _resolve(base, value) for name, value in weights_table.items()}
     gate = data.get("gate", {})
     if not isinstance(gate, dict):
         raise ConfigError(f"{path}: [gate] must be a table")
     return Config(
         path=path,
-        models=models,
-        subsets=subsets,
-        weights=weights,
+        models=_models(data.get("models", {}), base, path),
+        subsets={
+            name: _subset_filters(name, filters, path)
+            for name, filters in _table_of_tables(data.get("subsets", {}), "subsets", path).items()
+        },
+        weights=_weights(data.get("weights", {}), base, path),
         gate=gate,
         data=dataset,
-        default_subsets=default_subsets,
+        default_subsets=_default_subsets(data.get("default_subsets", []), path),
         detector=detector,
     )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    raw = read_bounded(path, MAX_CONFIG_BYTES, "config file", ConfigError)
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+
+
+def _models(value: Any, base: Path, path: Path) -> dict[str, dict[str, Any]]:
+    """``[models.NAME]`` tables, with each ``path`` made relative to the config file."""
+    models = _table_of_tables(value, "models", path)
+    for name, spec in models.items():
+        if "path" in spec:
+            if not isinstance(spec["path"], str):
+                raise ConfigError(f"{path}: models.{name}.path must be a string")
+            spec["path"] = str(_resolve(base, spec["path"]))
+    return models
+
+
+def _weights(value: Any, base: Path, path: Path) -> dict[str, Path]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"{path}: [weights] must map model names to file paths")
+    return {name: _resolve(base, file) for name, file in value.items()}
 
 
 def _default_subsets(value: Any, path: Path) -> tuple[str, ...]:

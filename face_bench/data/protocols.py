@@ -255,15 +255,7 @@ def resolve_pair_paths(
     image has. Names are compared after Unicode NFC, so macOS-decomposed Japanese
     names still match. Unknown or ambiguous names fail together in one message.
     """
-    exact: dict[str, int] = {}
-    by_suffix: dict[str, list[int]] = {}
-    for i, known in enumerate(known_paths):
-        norm = _nfc(posixpath.normpath(known.replace("\\", "/")))
-        exact.setdefault(norm, i)
-        parts = norm.split("/")
-        for k in range(len(parts)):
-            by_suffix.setdefault("/".join(parts[k:]), []).append(i)
-
+    exact, by_suffix = _path_index(known_paths)
     index: dict[str, int] = {}
     unknown: list[str] = []
     ambiguous: list[str] = []
@@ -285,13 +277,36 @@ def resolve_pair_paths(
         ]
         raise PairsFileError(f"{source}: " + "; ".join(problems))
     out = [(index[p.path_a], index[p.path_b], p.label) for p in pairs]
-    for p, (ia, ib, _) in zip(pairs, out, strict=True):
+    _refuse_self_pairs(pairs, out, known_paths, source)
+    return out
+
+
+def _path_index(known_paths: Sequence[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Each dataset image by its normalised path, and by every trailing run of its folders."""
+    exact: dict[str, int] = {}
+    by_suffix: dict[str, list[int]] = {}
+    for i, known in enumerate(known_paths):
+        norm = _nfc(posixpath.normpath(known.replace("\\", "/")))
+        exact.setdefault(norm, i)
+        parts = norm.split("/")
+        for k in range(len(parts)):
+            by_suffix.setdefault("/".join(parts[k:]), []).append(i)
+    return exact, by_suffix
+
+
+def _refuse_self_pairs(
+    pairs: Sequence[ListedPair],
+    resolved: list[tuple[int, int, bool]],
+    known_paths: Sequence[str],
+    source: str,
+) -> None:
+    """Two names of one pair that resolve to the same image are a broken protocol line."""
+    for p, (ia, ib, _) in zip(pairs, resolved, strict=True):
         if ia == ib:
             raise PairsFileError(
                 f"{source} line {p.line}: {p.path_a!r} and {p.path_b!r} "
                 f"are the same dataset image {known_paths[ia]!r}"
             )
-    return out
 
 
 def _read_text(path: str | Path) -> str:

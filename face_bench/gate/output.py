@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from face_bench.gate.verdict import GateReport, GateRow, RunInfo
+from face_bench.gate.records import GateReport, GateRow, RunInfo
 
 VERDICT_ICONS = {"pass": "✅", "improved": "✅", "regressed": "❌", "not comparable": "⚠️"}
 DIRECTION_ARROWS = {"higher": "↑", "lower": "↓"}

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from face_bench.core.modes import ExportFormat
 from face_bench.core.text import unique_slugs
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
 
 ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
@@ -193,9 +195,6 @@ def export_scores(
     """
     import numpy as np
 
-    from face_bench.core.errors import ResultsError
-    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_score_file
-
     if fmt not in {f.value for f in ExportFormat}:
         raise ValueError(f"unknown export format {fmt!r}")
     fmt = ExportFormat(fmt)
@@ -216,37 +215,8 @@ def export_scores(
             labels = rows["label"].to_numpy(bool)
             scores = rows[name].to_numpy(np.float64)
             where = f"subset {subset!r}, model {name!r}"
-            if fmt is ExportFormat.PYEER:
-                if labels.all() or not labels.any():
-                    kind = "impostor" if labels.all() else "genuine"
-                    raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
-                genuine, impostor = scores[labels], scores[~labels]
-                paths: tuple[Path, ...] = write_pyeer(folder, model_stems[name], genuine, impostor)
-            else:
-                score_rows = [
-                    ScoreRow(
-                        path_a=r.image_a,
-                        path_b=r.image_b,
-                        identity_a=r.identity_a,
-                        identity_b=r.identity_b,
-                        label=bool(r.label),
-                        score=float(s),
-                        fold=int(r.fold) if "fold" in rows.columns and r.fold else None,
-                    )
-                    for r, s in zip(rows.itertuples(index=False), scores, strict=True)
-                ]
-                if fmt is ExportFormat.BOB:
-                    try:
-                        paths = (write_bob(folder / f"{model_stems[name]}_bob.txt", score_rows),)
-                    except ValueError as exc:
-                        raise ResultsError(
-                            f"{where}: {exc}; export as pyeer or csv instead"
-                        ) from None
-                else:  # the run's own score-file format, cut to one subset and one model
-                    cut = rows[[c for c in rows.columns if c not in names or c == name]].copy()
-                    cut["label"] = cut["label"].astype("int8")
-                    cut[name] = scores
-                    paths = (write_score_file(folder / f"{model_stems[name]}.csv", cut),)
+            stem = model_stems[name]
+            paths = _write_one(fmt, folder / stem, names, name, rows, labels, scores, where)
             written.append(
                 ExportedScores(
                     subset=subset,
@@ -258,3 +228,54 @@ def export_scores(
                 )
             )
     return out, written
+
+
+def _write_one(
+    fmt: ExportFormat,
+    stem: Path,
+    names: list[str],
+    name: str,
+    rows: pd.DataFrame,
+    labels: npt.NDArray[np.bool_],
+    scores: npt.NDArray[np.float64],
+    where: str,
+) -> tuple[Path, ...]:
+    """One subset and model's scored pairs in ``fmt`` (files named from ``stem``)."""
+    from face_bench.core.errors import ResultsError
+    from face_bench.results.scorefile import write_pyeer, write_score_file
+
+    if fmt is ExportFormat.PYEER:
+        if labels.all() or not labels.any():
+            kind = "impostor" if labels.all() else "genuine"
+            raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
+        return write_pyeer(stem.parent, stem.name, scores[labels], scores[~labels])
+    if fmt is ExportFormat.BOB:
+        return (_write_bob(stem.parent / f"{stem.name}_bob.txt", rows, scores, where),)
+    # the run's own score-file format, cut to one subset and one model
+    cut = rows[[c for c in rows.columns if c not in names or c == name]].copy()
+    cut["label"] = cut["label"].astype("int8")
+    cut[name] = scores
+    return (write_score_file(stem.parent / f"{stem.name}.csv", cut),)
+
+
+def _write_bob(path: Path, rows: pd.DataFrame, scores: npt.NDArray[np.float64], where: str) -> Path:
+    from face_bench.core.errors import ResultsError
+    from face_bench.results.scorefile import ScoreRow, write_bob
+
+    records: list[Any] = list(rows.itertuples(index=False))  # columns as read from scores.csv
+    score_rows = [
+        ScoreRow(
+            path_a=r.image_a,
+            path_b=r.image_b,
+            identity_a=r.identity_a,
+            identity_b=r.identity_b,
+            label=bool(r.label),
+            score=float(s),
+            fold=int(r.fold) if "fold" in rows.columns and r.fold else None,
+        )
+        for r, s in zip(records, scores, strict=True)
+    ]
+    try:
+        return write_bob(path, score_rows)
+    except ValueError as exc:
+        raise ResultsError(f"{where}: {exc}; export as pyeer or csv instead") from None

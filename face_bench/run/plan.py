@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,19 +261,10 @@ def plan_run(
         from face_bench.run.quality import check_stratify_column
 
         check_stratify_column(request.stratify_by, list(dataset.table.columns))
-    samples = []
-    with _naming_origin(request.subsets_origin):
-        specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
-        for spec in specs:
-            samples.append(_sample(request, dataset, spec))
-            if samples[-1].note:
-                say(samples[-1].note)
+    samples = _samples(request, dataset, config, say)
     images = _image_list(samples)
     if on_info:
-        origin = f" ({request.data_origin})" if request.data_origin else ""
-        on_info(f"data: {request.data}{origin}: {len(images)} of {len(dataset)} images used")
-        if request.subsets_origin:
-            on_info(f"subsets: {', '.join(request.subsets)} ({request.subsets_origin})")
+        _announce_data(request, len(images), len(dataset), on_info)
     skipped = announce_models(choice, cache_dir, on_info)
     for message in runtime_notes([spec for spec, _w in choice.ready]):
         say(message)
@@ -292,11 +283,7 @@ def plan_run(
             say(line)
     aligns = manifest_alignment(images)
     if aligns is not None:
-        say(
-            f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
-            f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align "
-            f"{request.embed.chosen_align.value}"
-        )
+        say(_alignment_note(aligns, request.embed.chosen_align.value))
     return RunPlan(
         config=config,
         dataset=dataset,
@@ -313,4 +300,34 @@ def plan_run(
         hashes=hashes,
         aligns=aligns,
         near_duplicates=near,
+    )
+
+
+def _samples(
+    request: EvaluationRequest, dataset: Dataset, config: Config, say: Callable[[str], None]
+) -> list[_Sample]:
+    """Each subset of the request sampled from the dataset, its sampling note said."""
+    samples = []
+    with _naming_origin(request.subsets_origin):
+        specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
+        for spec in specs:
+            samples.append(_sample(request, dataset, spec))
+            if samples[-1].note:
+                say(samples[-1].note)
+    return samples
+
+
+def _announce_data(
+    request: EvaluationRequest, used: int, total: int, on_info: Callable[[str], None]
+) -> None:
+    origin = f" ({request.data_origin})" if request.data_origin else ""
+    on_info(f"data: {request.data}{origin}: {used} of {total} images used")
+    if request.subsets_origin:
+        on_info(f"subsets: {', '.join(request.subsets)} ({request.subsets_origin})")
+
+
+def _alignment_note(aligns: Sequence[str | None], align: str) -> str:
+    return (
+        f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
+        f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align {align}"
     )
