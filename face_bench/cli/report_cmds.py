@@ -249,17 +249,17 @@ def _report_from(
 ) -> None:
     """``report --from``: the run folder's report rendered into a new folder (or ``--out``)."""
     from face_bench.cli.render import print_unbroken, stdout, warn
-    from face_bench.report.render import check_render_target, render_report
+    from face_bench.report.render import check_render_target, render_run
     from face_bench.report.run_folder import check_out_folder, run_folder, unique_name
     from face_bench.report.source import read_run_folder
 
-    read_run_folder(run_dir)  # a folder that is not a run stops here, before any file is made
+    data = read_run_folder(run_dir)  # a folder that is not a run stops before any file is made
     target = out if out is not None else run_dir.parent / unique_name(run_dir.name[:80], "report")
     check_render_target(run_dir, target)
     target = check_out_folder(target)
     with run_folder(target) as folder:
-        result = render_report(
-            run_dir, folder.staging, self_contained=self_contained, top_k=top_k, figure_format=fmt
+        result = render_run(
+            data, folder.staging, self_contained=self_contained, top_k=top_k, figure_format=fmt
         )
     for note in result.notes:
         warn(note)

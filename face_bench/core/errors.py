@@ -151,8 +151,8 @@ class ResultsError(FaceBenchError):
 
 
 class RunFolderError(ResultsError):
-    """A run folder to render a report from is missing, has no results.json, or holds files
-    that disagree with it."""
+    """A run folder to render a report from is missing or holds no results.json, or the
+    report's folder would lie inside it."""
 
     exit_code = 51
 

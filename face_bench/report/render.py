@@ -82,19 +82,37 @@ def render_report(
     (results.json, scores.csv, umap.csv) are copied into ``out`` as they are. ``pool`` (an
     executor) draws the sweep, rate, histogram and bar figures in a second process.
     """
-    started = time.perf_counter()
-    run_dir = Path(run_dir)
-    data = read_run_folder(run_dir)
+    data = read_run_folder(Path(run_dir))
     if out is None:
         from face_bench.report.run_folder import unique_name
 
-        out = run_dir.parent / unique_name(run_dir.name[:80], "report")
-    out = Path(out)
+        out = data.folder.parent / unique_name(data.folder.name[:80], "report")
+    return render_run(
+        data,
+        Path(out),
+        self_contained=self_contained,
+        top_k=top_k,
+        figure_format=figure_format,
+        pool=pool,
+    )
+
+
+def render_run(
+    data: RunData,
+    out: Path,
+    *,
+    self_contained: bool = True,
+    top_k: int = gallery.DEFAULT_TOP_K,
+    figure_format: str = "png",
+    pool=None,
+) -> ReportOutput:
+    """``render_report`` of a run folder already read (``report.source.read_run_folder``)."""
+    started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    if out.resolve() != run_dir.resolve():
+    if out.resolve() != data.folder.resolve():
         for name in INPUTS:
-            if (run_dir / name).is_file():
-                shutil.copyfile(run_dir / name, out / name)
+            if (data.folder / name).is_file():
+                shutil.copyfile(data.folder / name, out / name)
     files = write_files(data, out, self_contained, top_k, figure_format, pool)
     with timed(files.timings, "html_s"):
         context = build_context(data, out, files, self_contained, top_k)

@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from face_bench.core.errors import CalibrationFileError, FaceBenchError, RunFolderError
+from face_bench.core.errors import (
+    CalibrationFileError,
+    FaceBenchError,
+    ResultsError,
+    RunFolderError,
+)
 from face_bench.core.text import from_spreadsheet_cell
 from face_bench.results.contract import ModelInfo, RunResults
 from face_bench.results.scorefile import SCORE_FILE, read_score_file
@@ -212,7 +217,7 @@ def _subset(run, frame: pd.DataFrame | None, scales: dict, path: Path) -> Subset
         scores[name] = PairScores(scale, values, labels, codes[a], codes[b])
     people = images["identity"].to_numpy()
     if not np.array_equal(labels, people[a] == people[b]):
-        raise RunFolderError(
+        raise ResultsError(
             f"{path}: subset {run.name!r} has a label that disagrees with its identities"
         )
     return SubsetData(run.name, images, ListedPairs(a, b, labels), scores)
@@ -222,7 +227,7 @@ def _layouts(path: Path, results: RunResults) -> list[Layout]:
     """umap.csv's rows per model, in the file's order (the run's model order)."""
     from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
 
-    text = read_bounded_text(path, MAX_TABLE_BYTES, "UMAP layout file", RunFolderError)
+    text = read_bounded_text(path, MAX_TABLE_BYTES, "UMAP layout file", ResultsError)
     import io
 
     try:
@@ -231,7 +236,7 @@ def _layouts(path: Path, results: RunResults) -> list[Layout]:
         x = table["x"].astype(np.float64).to_numpy()
         y = table["y"].astype(np.float64).to_numpy()
     except (pd.errors.ParserError, pd.errors.EmptyDataError, KeyError, ValueError) as exc:
-        raise RunFolderError(f"{path}: not a face-bench UMAP layout file ({exc})") from None
+        raise ResultsError(f"{path}: not a face-bench UMAP layout file ({exc})") from None
     failed = _failed_images(results)
     out = []
     for name in pd.unique(table["model"]):
