@@ -235,10 +235,12 @@ FromRunOpt = Annotated[
     Path | None,
     typer.Option(
         "--from",
+        metavar="RUN_DIR",
         help="Render the whole report again from a run folder (its results.json, scores.csv and "
         "umap.csv) without evaluating: byte for byte the report the run wrote, given the same "
         "--self-contained, --top-k and --figure-format. Written to --out (default: a new "
-        "folder beside the run folder); the run folder itself only when --out names it.",
+        "folder beside the run folder); the run folder itself only when --out names it. The "
+        "dataset, model and sampling options do not apply: the run folder records them.",
         show_default=False,
     ),
 ]
