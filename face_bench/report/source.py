@@ -280,21 +280,33 @@ def umap_notes(data: RunData) -> list[str]:
 
 
 def _calibration(results: RunResults) -> tuple[Calibration | None, str | None]:
-    """The maps of the run's calibration file, checked against the SHA-256 it recorded."""
+    """The maps of the run's calibration file, checked against the SHA-256 it recorded.
+
+    Each model's map is the file's entry for its weights whose preprocessing the run
+    recorded (results.json adds the face settings to it), as the run matched it."""
     section = results.calibration
     if section is None:
         return None, None
-    from face_bench.results.calibration_file import load_calibration, map_for
+    from face_bench.results.calibration_file import load_calibration
 
     path = Path(section.file)
     try:
         file, digest = load_calibration(path)
-        if digest != section.sha256:
-            return None, f"calibration file {path} changed since the run: gallery without P(same)"
-        maps = {
-            m.name: map_for(file, path, m.name, m.weights_sha256, m.preprocessing)
-            for m in results.models
-        }
     except (CalibrationFileError, FaceBenchError, OSError) as exc:
         return None, f"calibration file {path} unreadable ({exc}): gallery without P(same)"
+    if digest != section.sha256:
+        return None, f"calibration file {path} changed since the run: gallery without P(same)"
+    maps = {}
+    for model in results.models:
+        recorded = model.preprocessing
+        for entry in file.models:
+            same = all(recorded.get(k) == v for k, v in entry.preprocessing.items())
+            if entry.weights_sha256 == model.weights_sha256 and same:
+                maps[model.name] = entry
+                break
+        else:
+            return (
+                None,
+                f"calibration file {path} has no map for {model.name}: gallery without P(same)",
+            )
     return Calibration(maps, section.prior), None
