@@ -188,3 +188,20 @@ def test_scores_that_disagree_with_results_are_refused(run_folders: dict, tmp_pa
     result = _invoke(["report", "--from", str(run), "--out", str(tmp_path / "out")])
     assert result.exit_code == 50, result.output + (result.stderr or "")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@needs_shared
+def test_a_run_folder_without_layouts_says_so(run_folders: dict, tmp_path: Path) -> None:
+    """Layouts come from embeddings, which a run folder does not hold: none is recomputed."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folders["self"], run)
+    (run / "umap.csv").unlink()
+    result = _invoke(["report", "--from", str(run), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    assert "no umap.csv in the run folder" in result.stderr
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "no umap.csv in the run folder" in page
+    assert not (tmp_path / "out" / "umap.png").exists()

@@ -27,6 +27,7 @@ from face_bench.core.errors import (
     RunFolderError,
 )
 from face_bench.core.text import from_spreadsheet_cell
+from face_bench.report.projection import MIN_POINTS
 from face_bench.results.contract import ModelInfo, RunResults
 from face_bench.results.scorefile import SCORE_FILE, read_score_file
 
@@ -34,8 +35,6 @@ RESULTS_FILE = "results.json"
 UMAP_FILE = "umap.csv"
 INPUTS = (RESULTS_FILE, SCORE_FILE, UMAP_FILE)
 """The run folder's own files: what the report is rendered from (every other file is drawn)."""
-
-MIN_UMAP_POINTS = 4  # report.projection.MIN_POINTS, without importing umap's module here
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,7 @@ def read_run_folder(folder: Path) -> RunData:
     if not results_path.is_file():
         raise RunFolderError(
             f"{folder} holds no {RESULTS_FILE}: not a face-bench run folder "
-            "(give the folder a `face-bench report` or `threshold-sweep` run wrote)"
+            "(give a folder that `face-bench report`, `roc` or `threshold-sweep` wrote)"
         )
     results = RunResults.from_disk(results_path)
     models = [m.name for m in results.models]
@@ -176,14 +175,20 @@ def read_run_folder(folder: Path) -> RunData:
     scales = {m.name: ModelScale.of(m) for m in results.models}
     subsets = [_subset(run, frame, scales, score_path) for run in results.subsets]
     notes = []
-    blocked = [s.name for s in subsets if not s.scores]
+    blocked = ", ".join(s.name for s in subsets if not s.scores)
     if blocked:
+        why = "scored in blocks" if frame is not None else f"no {SCORE_FILE} in the run folder"
         notes.append(
-            f"no per-pair scores in {SCORE_FILE} for {', '.join(blocked)} (scored in blocks): "
-            "its curves, sweep, histograms and gallery are not drawn"
+            f"no per-pair scores for {blocked} ({why}): its curves, sweep, histograms and "
+            "gallery are not drawn"
         )
     umap_path = folder / UMAP_FILE
     projections = _layouts(umap_path, results) if umap_path.is_file() else []
+    if not umap_path.is_file():  # layouts come from embeddings, which a run folder lacks
+        notes.append(
+            f"no {UMAP_FILE} in the run folder: the UMAP section has no layouts "
+            "(`face-bench report` and `face-bench umap` write them)"
+        )
     calibration, why = _calibration(results)
     if why:
         notes.append(why)
@@ -274,7 +279,7 @@ def umap_notes(data: RunData) -> list[str]:
         if name not in placed:
             n = max(0, sampled - failed.get(name, 0))
             notes.append(
-                f"{name}: {n} embedded image(s); a 2-D projection needs at least {MIN_UMAP_POINTS}"
+                f"{name}: {n} embedded image(s); a 2-D projection needs at least {MIN_POINTS}"
             )
     return notes
 
