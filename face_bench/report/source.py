@@ -189,9 +189,9 @@ def read_run_folder(folder: Path) -> RunData:
             f"no {UMAP_FILE} in the run folder: the UMAP section has no layouts "
             "(`face-bench report` and `face-bench umap` write them)"
         )
-    calibration, why = _calibration(results)
-    if why:
-        notes.append(why)
+    calibration, unusable = _calibration(results)
+    if unusable:
+        notes.append(unusable)
     return RunData(folder, results, subsets, projections, umap_path.is_file(), calibration, notes)
 
 
