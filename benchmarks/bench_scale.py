@@ -31,7 +31,8 @@ def one(images: int, identities: int, similarity: str) -> dict:
     from face_bench.data.pairset import from_local
     from face_bench.embedding.pipeline import Embeddings
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
-    from face_bench.run.analysis import curve_points, model_metrics, sweep_frame
+    from face_bench.report.sweeps import curve_points, sweep_frame
+    from face_bench.run.analysis import model_metrics
     from face_bench.run.subset_scores import score_pairset, use_blocks
 
     rng = np.random.default_rng(0)

@@ -10,7 +10,8 @@ They are imported on first use (PEP 562), so ``import face_bench`` - and with it
     embed = fb.EmbedSettings(models=("dlib",), align=fb.AlignMode.DETECT)
     request = fb.EvaluationRequest(data=Path("faces"), subsets=("young_women",), embed=embed)
     evaluation = fb.evaluate(request)
-    fb.write_report(evaluation, Path("out"))
+    fb.write_report(evaluation, Path("out"))  # the run folder, and its report
+    fb.render_report(Path("out"), Path("again"))  # the same report, from the folder alone
     verdict = fb.run_gate(Path("baseline.json"), Path("out/results.json"))
 
 The regression gate is ``run_gate`` (two results files) because ``face_bench.gate`` is
@@ -43,10 +44,12 @@ _EXPORTS: dict[str, str] = {
     "RunResults": "face_bench.results.contract",
     "export_scores": "face_bench.results.export",
     "read_run_scores": "face_bench.results.export",
-    # Writing: the files of roc / threshold-sweep, and the HTML report.
+    # Writing: the files of roc / threshold-sweep, and the HTML report (written with its run
+    # folder, or rendered again from a run folder alone).
     "write_evaluation": "face_bench.report.outputs",
     "write_report": "face_bench.report.page",
-    "ReportOutput": "face_bench.report.page",
+    "render_report": "face_bench.report.render",
+    "ReportOutput": "face_bench.report.render",
     # Gating a run against a baseline.
     "run_gate": "face_bench.gate.verdict",
     "GateReport": "face_bench.gate.records",
@@ -108,6 +111,7 @@ __all__ = [
     "load_dataset",
     "load_results",
     "read_run_scores",
+    "render_report",
     "run_gate",
     "run_lfw",
     "write_evaluation",
@@ -161,7 +165,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; never imported at run t
     from face_bench.gate.verdict import run_gate
     from face_bench.models.registry import ModelSpec, Registry, build_registry
     from face_bench.report.outputs import write_evaluation
-    from face_bench.report.page import ReportOutput, write_report
+    from face_bench.report.page import write_report
+    from face_bench.report.render import ReportOutput, render_report
     from face_bench.results.contract import RunResults
     from face_bench.results.export import export_scores, read_run_scores
     from face_bench.run.compare import Comparison, compare_images

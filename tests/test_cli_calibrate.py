@@ -235,6 +235,9 @@ def test_calibrate_then_compare(standin_config: Path, session_cache: Path, tmp_p
     html = (page / "report.html").read_text(encoding="utf-8")
     assert 'id="calibration"' in html and "Reliability: dlib on young_women" in html
     assert "(P(same) " in html  # the gallery's scores carry the probability
+    again = runner.invoke(app, ["report", "--from", str(page), "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output  # the maps come back from the file results names
+    assert (tmp_path / "again" / "report.html").read_bytes() == (page / "report.html").read_bytes()
 
     dlib["weights_sha256"] = "0" * 64  # as if fitted on other weights
     other = tmp_path / "other.json"

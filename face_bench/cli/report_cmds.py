@@ -143,6 +143,49 @@ command(
 
 # ----------------------------------------------------------------- report
 
+FromRunOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--from",
+        metavar="RUN_DIR",
+        help="Render the whole report again from a run folder (its results.json, scores.csv and "
+        "umap.csv) without evaluating: byte for byte the report the run wrote, given the same "
+        "--self-contained, --top-k and --figure-format. Written to --out (default: a new "
+        "folder beside the run folder); the run folder itself only when --out names it. The "
+        "dataset, model and sampling options do not apply: the run folder records them.",
+        show_default=False,
+    ),
+]
+
+
+def _report_from(
+    run_dir: Path, out: Path | None, self_contained: bool, top_k: int, fmt: str, json_out: bool
+) -> None:
+    """``report --from``: the run folder's report rendered into a new folder (or ``--out``)."""
+    from face_bench.cli.render import print_unbroken, stdout, warn
+    from face_bench.report.render import check_render_target, render_run
+    from face_bench.report.run_folder import check_out_folder, run_folder, unique_name
+    from face_bench.report.source import read_run_folder
+
+    data = read_run_folder(run_dir)  # a folder that is not a run stops before any file is made
+    target = out if out is not None else run_dir.parent / unique_name(run_dir.name[:80], "report")
+    check_render_target(run_dir, target)
+    target = check_out_folder(target)
+    with run_folder(target) as folder:
+        result = render_run(
+            data, folder.staging, self_contained=self_contained, top_k=top_k, figure_format=fmt
+        )
+    for note in result.notes:
+        warn(note)
+    if json_out:
+        import json
+
+        files = [str(folder.final_path(p)) for p in result.written]
+        stdout.print_json(json.dumps({"report": str(target / result.html.name), "files": files}))
+        return
+    print_unbroken(f"wrote {len(result.written)} files to {target}")
+    print_unbroken(f"report: {folder.final_path(result.html)}")
+
 
 @with_groups(sampling=SAMPLE, embed=EMBED, metrics=METRICS, output=OUTPUT, calibration=CALIBRATION)
 def report_command(
@@ -155,7 +198,11 @@ def report_command(
     self_contained: SelfContainedOpt = True,
     top_k: TopKOpt = 8,
     calibration: CalibrationOptions,
+    from_run: FromRunOpt = None,
 ) -> None:
+    if from_run is not None:
+        fmt, json_out = output.figure_format.value, output.output_format is OutputFormat.JSON
+        return _report_from(from_run, output.out, self_contained, top_k, fmt, json_out)
     embed.prestart()
     from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
     from face_bench.report.outputs import prepare_out, run_out_dir
@@ -193,6 +240,7 @@ command(
     "Run ROC, threshold sweep, DET, score histograms, UMAP and the hardest-pairs gallery "
     "for one or more subsets and models, and write report.html (works offline; images "
     "embedded unless --no-self-contained) beside results.json, scores.csv, sweep.csv and "
-    "the PNGs.",
+    "the PNGs. With --from RUN_DIR, render that run folder's report again instead (no "
+    "evaluation).",
     renames=EVALUATION_RENAMES,
 )(report_command)

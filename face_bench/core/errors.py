@@ -150,6 +150,13 @@ class ResultsError(FaceBenchError):
     exit_code = 50
 
 
+class RunFolderError(ResultsError):
+    """A run folder to render a report from is missing or holds no results.json, or the
+    report's folder would lie inside it."""
+
+    exit_code = 51
+
+
 class GateInputError(FaceBenchError):
     """The gate cannot compare: a results file or setting is unusable, or the runs differ.
 

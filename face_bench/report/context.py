@@ -1,9 +1,10 @@
 """The page's context: every table and figure of report.html as plain, formatted data.
 
-Built from one ``Evaluation`` and the files ``write_report`` wrote; the template only lays
-it out. Order of the page: the headline with error counts first, then what qualifies it
-(differentials, transferred and cross-validated thresholds, identity concentration), the
-subsets, and the run's metadata last.
+Built from a run folder read back (``report.source.RunData``) and the files
+``report.render`` wrote; the template only lays it out. Order of the page: the headline
+with error counts first, then what qualifies it (differentials, transferred and
+cross-validated thresholds, identity concentration), the subsets, and the run's metadata
+last.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -26,16 +27,15 @@ from face_bench.report.text import chance, counts, p_value
 from face_bench.results.blocks import ConfidenceInterval
 from face_bench.results.contract import ModelRun, RunResults, SubsetRun
 
+if TYPE_CHECKING:
+    from face_bench.report.source import RunData
+
 _MIME = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".svg": "image/svg+xml",
 }
-
-
-def _has_cjk(text: str) -> bool:
-    return bool(re.search(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]", text))
 
 
 # ------------------------------------------------------------- formatting
@@ -300,7 +300,7 @@ def _gallery(
 
 
 @dataclass
-class _Files:
+class Files:
     """What the report wrote (or rendered in memory) before the page."""
 
     written: list[Path]
@@ -312,95 +312,7 @@ class _Files:
     timings: dict[str, float]
 
 
-def side_figures(evaluation, out, fmt) -> tuple[list, dict, Any, Any]:
-    """The sweep, rate, histogram and bar figures: the report's second process draws them
-    while this one writes the CSVs, ROC, DET and thumbnails (matplotlib holds the GIL)."""
-    from face_bench.report import figures
-    from face_bench.report.outputs import sweep_and_rate_figures
-
-    several = len(evaluation.subsets) > 1
-    return (
-        sweep_and_rate_figures(evaluation, out, fmt),
-        figures.score_histograms(evaluation, out, fmt=fmt),
-        figures.subset_bars(evaluation, out, fmt=fmt) if several else None,
-        figures.differential_matrix(evaluation, out, fmt=fmt),
-    )
-
-
-def write_files(evaluation, out, pending, notes, self_contained, top_k, fmt, pool=None) -> _Files:
-    """results.json, CSVs, figures, headline exports, UMAP and (linked pages) thumbnails.
-
-    With ``pool`` idle (every UMAP layout came from the cache), ``side_figures`` runs there.
-    """
-    from face_bench.report import figures, gallery, headline
-    from face_bench.report.outputs import timed, write_evaluation
-    from face_bench.report.page import collect_projections, write_umap_csv
-
-    t: dict[str, float] = {}
-    idle = pool is not None and all(f.done() for f in pending)
-    side = pool.submit(side_figures, evaluation, out, fmt) if idle else None
-    written = write_evaluation(evaluation, out, "threshold-sweep", fmt, t, sweep_figures=False)
-    names = [s.name for s in evaluation.subsets]
-    # Waited for (or drawn here when the second process is busy with UMAP).
-    with timed(t, "sweep_rate_histogram_bar_figures_s"):
-        drawn, histograms, bars, matrix = (
-            side.result() if side else side_figures(evaluation, out, fmt)
-        )
-    written += drawn
-    sweeps = [p for p in written if p.name.startswith("sweep") and p.suffix == f".{fmt}"]
-    found = {
-        "sweeps": dict(zip(names, sweeps, strict=True)),
-        "histograms": histograms,
-        "bars": bars,
-        "matrix": matrix,
-        "roc": out / f"roc.{fmt}",
-        "det": out / f"det.{fmt}",
-        "rates": next((p for p in written if p.name == f"rates.{fmt}"), None),
-        "umap": None,
-    }
-    written += [*histograms.values()] + [f for f in (bars, matrix) if f]
-    written += headline.write_exports(evaluation.results, out)
-    with timed(t, "umap_wait_s"):
-        projections, umap_notes = collect_projections(pending)
-    notes += umap_notes
-    if projections:
-        with timed(t, "umap_figure_csv_s"):
-            found["umap"] = figures.umap_figure(projections, out, fmt)
-            written += [found["umap"], write_umap_csv(evaluation, projections, out / "umap.csv")]
-    with timed(t, "gallery_thumbnails_s"):
-        galleries = {
-            s.name: gallery.select(s, top_k, evaluation.calibration) for s in evaluation.subsets
-        }
-        images = set().union(*(g.images() for gs in galleries.values() for g in gs))
-        if self_contained:
-            thumbs: dict = gallery.thumbnail_bytes(images, evaluation.dataset.root)
-        else:
-            thumbs = gallery.write_thumbnails(images, evaluation.dataset.root, out / "gallery")
-            written += [p for p in thumbs.values() if p is not None]
-    notes += _font_notes(evaluation, projections)
-    return _Files(written, found, projections, notes, galleries, thumbs, t)
-
-
-def _font_notes(evaluation, projections) -> list[str]:
-    """Warn about boxes only where a figure really draws Japanese text: the UMAP legend
-    (identity names, drawn up to MAX_LEGEND_IDENTITIES people), model and subset names."""
-    from face_bench.report import plots
-
-    drawn = [*evaluation.specs, *(s.name for s in evaluation.subsets)]
-    for p in projections:
-        people = {str(i) for i in p.identities}
-        if len(people) <= plots.MAX_LEGEND_IDENTITIES:
-            drawn += list(people)
-    if plots.cjk_font_available() is None and any(_has_cjk(t) for t in drawn):
-        return [
-            "No CJK font is installed, so Japanese text drawn in the figures (legend names) "
-            "shows as boxes; the tables on this page show it correctly (Debian/Ubuntu: "
-            "apt-get install fonts-noto-cjk)."
-        ]
-    return []
-
-
-def _subset_context(run, evaluation, files: _Files, src, slug: str, top_k: int) -> dict:
+def _subset_context(run, data: RunData, files: Files, src, slug: str, top_k: int) -> dict:
     figures = files.figures
     subset = run.name
     return {
@@ -416,7 +328,7 @@ def _subset_context(run, evaluation, files: _Files, src, slug: str, top_k: int) 
         "without_genuine": run.pairs.identities_without_genuine_pair,
         "notes": run.notes,
         "concentration": sections.concentration(run),
-        "headline": _headline(run, evaluation.results.settings.far_targets),
+        "headline": _headline(run, data.results.settings.far_targets),
         "perfect": [m.name for m in run.models if m.metrics.roc_auc == 1.0],
         "comparisons": _comparisons(run),
         "cross_validated": sections.cross_validated(run),
@@ -433,11 +345,11 @@ def _subset_context(run, evaluation, files: _Files, src, slug: str, top_k: int) 
     }
 
 
-def _run_context(results, evaluation) -> dict[str, Any]:
+def _run_context(results: RunResults, data: RunData) -> dict[str, Any]:
     settings = results.settings
     return {
         "dataset": results.dataset.path,
-        "dataset_resolved": str(Path(evaluation.dataset.root).resolve()),
+        "dataset_resolved": str(data.dataset_root),
         "dataset_digest": results.dataset.digest[:12],
         "identity_source": results.dataset.identity_source,
         "sample": "all images" if settings.sample is None else f"{settings.sample:,} per subset",
@@ -494,26 +406,31 @@ def _quality_warnings(results: RunResults) -> list[str]:
     return [] if dq is None else [f"{w} (see Data quality)" for w in dq.warnings]
 
 
-def build_context(evaluation, out: Path, files: _Files, self_contained: bool, top_k: int) -> dict:
+def _skipped(results: RunResults) -> list[str]:
+    """One line for the registered models that did not run (weights not found)."""
+    if not results.skipped_models:
+        return []
+    return ["not run: " + "; ".join(results.skipped_models)]
+
+
+def build_context(data: RunData, out: Path, files: Files, self_contained: bool, top_k: int) -> dict:
     """The page's context: headline first, qualifications, subsets, run metadata last."""
     from face_bench.report import calibration_view, differentials_view, headline, plots
 
-    results: RunResults = evaluation.results
+    results = data.results
     colors = plots.model_colors([m.name for m in results.models])
-    names = [s.name for s in evaluation.subsets]
+    names = [s.name for s in data.subsets]
     slugs = _slugs(names)
     src = _Sources(out, self_contained)
     figures = files.figures
-    subsets = [
-        _subset_context(results.subset(n), evaluation, files, src, slugs[n], top_k) for n in names
-    ]
+    subsets = [_subset_context(results.subset(n), data, files, src, slugs[n], top_k) for n in names]
     return {
         "title": "face-bench report — " + " vs ".join(names),
         "self_contained": self_contained,
         "sentences": headline.sentences(results),
         "headline_rows": [r.__dict__ for r in headline.headline_rows(results)],
         "overlaps": [note for s in results.subsets for note in s.notes if "shares" in note],
-        "run": _run_context(results, evaluation),
+        "run": _run_context(results, data),
         "models": _model_rows(results, colors),
         "subsets": subsets,
         "several": len(subsets) > 1,
@@ -545,5 +462,5 @@ def build_context(evaluation, out: Path, files: _Files, self_contained: bool, to
         "top_k": top_k,
         "files": sorted({p.relative_to(out).as_posix() for p in files.written if p.parent == out}),
         "thumbnails": sum(1 for p in files.thumbs.values() if isinstance(p, Path)),
-        "notes": files.notes + list(evaluation.skipped) + _quality_warnings(results),
+        "notes": files.notes + _skipped(results) + _quality_warnings(results),
     }

@@ -1,4 +1,8 @@
-"""Turn an evaluation into the PNG figures (the drawing itself lives in ``plots``)."""
+"""Turn a run's scores and results into the figures (the drawing itself lives in ``plots``).
+
+Each function takes a run (``report.source.RunData``, read from a run folder, or a live
+evaluation of ``roc``/``threshold-sweep``): its ``results`` and each subset's score tables.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ if TYPE_CHECKING:
 NAME_WIDTH = 40  # names in titles and legends are shortened to this; files keep them whole
 
 
-def _slug(evaluation, name: str) -> str:
+def subset_slug(evaluation, name: str) -> str:
     """The subset's file-name part: distinct for every subset of the run (``x y`` / ``x_y``)."""
     return unique_slugs([s.name for s in evaluation.subsets])[name]
 
@@ -93,7 +97,7 @@ def roc_det_inputs(evaluation) -> RocDet:
     """The curves, legends and marks of roc.<fmt> and det.<fmt>: colour = model, line style =
     subset; the DET marks each curve's default threshold, target-FMR threshold and EER."""
     from face_bench.report import plots
-    from face_bench.run.analysis import curve_points
+    from face_bench.report.sweeps import curve_points
 
     several = len(evaluation.subsets) > 1
     settings = evaluation.results.settings
@@ -149,10 +153,10 @@ def roc_and_det(evaluation, out: Path, fmt: str = "png") -> list[Path]:
     return draw_roc_det(roc_det_inputs(evaluation), out, fmt)
 
 
-def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
+def error_rates(evaluation, out: Path, fmt: str = "png") -> Path | None:
     """rates.<fmt>: FMR and FNMR against each model's own threshold, every subset."""
     from face_bench.report import plots
-    from face_bench.run.analysis import sweep_frame
+    from face_bench.report.sweeps import sweep_frame
 
     panels = []
     for subset in evaluation.subsets:
@@ -170,6 +174,8 @@ def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
                     lower_is_same=scores.spec.distance_like,
                 )
             )
+    if not panels:
+        return None
     title = "FMR and FNMR against the threshold — " + display(
         " vs ".join(display(s.name, NAME_WIDTH) for s in evaluation.subsets), 120
     )
@@ -179,7 +185,7 @@ def error_rates(evaluation, out: Path, fmt: str = "png") -> Path:
 def sweep_panels(evaluation, subset):
     """One SweepPanel per model of ``subset`` with its marked thresholds."""
     from face_bench.report import plots
-    from face_bench.run.analysis import sweep_frame
+    from face_bench.report.sweeps import sweep_frame
 
     run = evaluation.results.subset(subset.name)
     panels = []
@@ -213,7 +219,9 @@ def sweeps(evaluation, out: Path, fmt: str = "png") -> list[Path]:
     written = []
     several = len(evaluation.subsets) > 1
     for subset in evaluation.subsets:
-        name = f"sweep-{_slug(evaluation, subset.name)}.{fmt}" if several else f"sweep.{fmt}"
+        if not subset.scores:
+            continue  # no per-pair scores in the run folder
+        name = f"sweep-{subset_slug(evaluation, subset.name)}.{fmt}" if several else f"sweep.{fmt}"
         written.append(
             plots.plot_sweep(
                 sweep_panels(evaluation, subset),
@@ -241,6 +249,8 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
 
     written = {}
     for subset in evaluation.subsets:
+        if not subset.scores:
+            continue
         metrics = _metrics_by_model(evaluation, subset.name)
         panels = []
         for name, ms in subset.scores.items():
@@ -263,7 +273,7 @@ def score_histograms(evaluation, out: Path, colors=None, fmt: str = "png") -> di
             )
         written[subset.name] = plots.plot_score_histograms(
             panels,
-            out / f"scores-{_slug(evaluation, subset.name)}.{fmt}",
+            out / f"scores-{subset_slug(evaluation, subset.name)}.{fmt}",
             f"Genuine vs impostor scores — {display(subset.name, NAME_WIDTH)}",
             model_colors=colors,
         )

@@ -94,17 +94,20 @@ def sweep_corners(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[keep]
 
 
-def write_sweep_csv(evaluation, path: Path) -> Path:
-    """The sweep per subset and model at its ROC corners, thresholds in each model's units."""
-    from face_bench.run.analysis import sweep_frame
+def write_sweep_csv(run, path: Path) -> Path | None:
+    """The sweep per subset and model at its ROC corners, thresholds in each model's units;
+    None when no subset has score tables (a run folder of subsets scored in blocks)."""
+    from face_bench.report.sweeps import sweep_frame
 
     frames = []
-    for subset in evaluation.subsets:
+    for subset in run.subsets:
         for name, scores in subset.scores.items():
             frame = sweep_corners(sweep_frame(scores))
             frame.insert(0, "model", name)
             frame.insert(0, "subset", subset.name)
             frames.append(frame)
+    if not frames:
+        return None
     table = pd.concat(frames, ignore_index=True)
     table = spreadsheet_frame(table)
     atomic_write_text(path, table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
@@ -138,9 +141,9 @@ def differential_rows(results) -> list[dict]:
     return rows
 
 
-def write_differentials_csv(evaluation, path: Path) -> Path | None:
+def write_differentials_csv(results, path: Path) -> Path | None:
     """differentials.csv: every group rate, ratio and matrix cell with counts and interval."""
-    rows = differential_rows(evaluation.results)
+    rows = differential_rows(results)
     if not rows:
         return None
     table = spreadsheet_frame(pd.DataFrame(rows))
@@ -182,22 +185,24 @@ def write_evaluation(
         scores_csv = write_run_scores(evaluation, out / "scores.csv")
     if scores_csv is not None:
         written.append(scores_csv)
-    differentials_csv = write_differentials_csv(evaluation, out / "differentials.csv")
+    differentials_csv = write_differentials_csv(evaluation.results, out / "differentials.csv")
     if differentials_csv is not None:
         written.append(differentials_csv)
     with timed(timings, "roc_det_figures_s"):
         written += figures.roc_and_det(evaluation, out, fmt)
     if kind == "threshold-sweep":
         with timed(timings, "sweep_csv_s"):
-            written.append(write_sweep_csv(evaluation, out / "sweep.csv"))
+            sweep_csv = write_sweep_csv(evaluation, out / "sweep.csv")
+        written += [sweep_csv] if sweep_csv is not None else []
         if sweep_figures:
             with timed(timings, "sweep_and_rate_figures_s"):
                 written += sweep_and_rate_figures(evaluation, out, fmt)
     return written
 
 
-def sweep_and_rate_figures(evaluation, out: Path, fmt: str = "png") -> list[Path]:
+def sweep_and_rate_figures(run, out: Path, fmt: str = "png") -> list[Path]:
     """sweep[-<subset>].<fmt> per subset, then rates.<fmt>."""
     from face_bench.report import figures
 
-    return [*figures.sweeps(evaluation, out, fmt), figures.error_rates(evaluation, out, fmt)]
+    rates = figures.error_rates(run, out, fmt)
+    return [*figures.sweeps(run, out, fmt), *([rates] if rates is not None else [])]

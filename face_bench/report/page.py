@@ -1,38 +1,26 @@
-"""The comparison report: one HTML page holding every figure and table of a run.
+"""The report of a live run: evaluate, write the run folder, render the report from it.
 
-Everything is computed from one ``Evaluation`` (nothing re-embedded), written beside
-``results.json`` so the page and the machine-readable numbers always agree. The page
-needs no network: images are embedded as data URIs by default, or linked relatively
-so the folder can be moved as a whole. Every name and path reaches the HTML through
-Jinja's autoescaping, since identities and file names come from user data.
+``write_report`` writes the run folder's own files (``results.json``, ``scores.csv`` and
+``umap.csv``, the UMAP layouts of every model's embeddings) and then renders the report from
+that folder with ``report.render.render_report``, the one renderer, which reads nothing but
+those files: the report a run writes and the one ``face-bench report --from`` re-renders are
+the same bytes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from face_bench.report.context import build_context, write_files
+from face_bench.report.render import REPORT_NAME, ReportOutput, render_report
 
-REPORT_NAME = "report.html"
+__all__ = ["REPORT_NAME", "ReportOutput", "write_report"]
+
 UMAP_MESSAGE = "projecting with UMAP (first use compiles numba, 10-20 s)"
 
 Say = Callable[[str], None]
-
-
-@dataclass
-class ReportOutput:
-    """What ``write_report`` produced."""
-
-    html: Path
-    written: list[Path]
-    projections: list[Any] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per part of the report
 
 
 # ------------------------------------------------------------------- UMAP
@@ -43,7 +31,8 @@ def project_models(evaluation, say: Say | None = None, pool=None) -> tuple[list,
 
     With ``pool`` (an executor) the layouts are only submitted, and the returned list holds
     futures; ``collect_projections`` waits for them. ``write_report`` uses this to let
-    UMAP's numba compilation run on the second core while the figures are drawn.
+    UMAP's numba compilation run on the second core while results.json and scores.csv are
+    written.
     """
     from face_bench.report.projection import TooFewPointsError, project_umap
 
@@ -165,24 +154,24 @@ def write_umap(
     return written, projections, notes
 
 
-# ------------------------------------------------------------------ page
+# ------------------------------------------------------------------ report
 
 
-def _environment():
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+def write_run_folder(evaluation, out: Path, pending: list) -> list[Path]:
+    """The run folder's own files: results.json, scores.csv (pairs scored one by one), then
+    umap.csv from ``pending`` layouts (``project_models``; the header alone when no model
+    could be laid out)."""
+    from face_bench.report.outputs import write_run_scores
 
-    return Environment(
-        loader=PackageLoader("face_bench.report", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def render_html(context: dict[str, Any]) -> str:
-    """The page for a prepared context (see ``write_report``)."""
-    return _environment().get_template("report.html").render(**context)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "results.json"]
+    evaluation.results.to_disk(written[0])
+    scores = write_run_scores(evaluation, out / "scores.csv")
+    written += [scores] if scores is not None else []
+    projections, _notes = collect_projections(pending)  # their notes: see source.umap_notes
+    written.append(write_umap_csv(evaluation, projections, out / "umap.csv"))
+    return written
 
 
 def write_report(
@@ -194,7 +183,7 @@ def write_report(
     say: Say | None = None,
     figure_format: str = "png",
 ) -> ReportOutput:
-    """Write results.json, scores.csv, sweep.csv, every figure, thumbnails and report.html.
+    """Write the run folder of ``evaluation`` into ``out`` and render its report there.
 
     ``evaluation`` must have been run with ``sweep=True`` so the sweep markers exist.
     Thumbnails are files only for a linked page; a self-contained page embeds them.
@@ -202,28 +191,26 @@ def write_report(
     import multiprocessing
     import time
 
-    from face_bench.core.io import atomic_write_text
     from face_bench.core.processes import stopping_pool
     from face_bench.report.outputs import timed
 
     started = time.perf_counter()
     out = Path(out)
-    say = say or (lambda _m: None)
+    timings: dict[str, float] = {}
     # A fresh interpreter, not a fork: the parent may hold onnxruntime's threads.
     # Ended, not awaited, when the report fails or is interrupted: no orphan UMAP process.
     with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending, notes = project_models(evaluation, say, pool)
-        files = write_files(
-            evaluation, out, pending, notes, self_contained, top_k, figure_format, pool
+        pending, _notes = project_models(evaluation, say, pool)  # noted again from umap.csv
+        with timed(timings, "run_folder_and_umap_s"):
+            write_run_folder(evaluation, out, pending)
+        result = render_report(
+            out,
+            out,
+            self_contained=self_contained,
+            top_k=top_k,
+            figure_format=figure_format,
+            pool=pool,
         )
-    timings = files.timings
-    with timed(timings, "html_s"):
-        context = build_context(evaluation, out, files, self_contained, top_k)
-        context["run"]["duration"] = (
-            f"evaluation {evaluation.results.volatile.duration_s:.1f} s + report "
-            f"{time.perf_counter() - started:.1f} s"
-        )
-        html = out / REPORT_NAME
-        atomic_write_text(html, render_html(context))
-    timings["report_total_s"] = time.perf_counter() - started
-    return ReportOutput(html, [*files.written, html], files.projections, files.notes, timings)
+    result.timings.update(timings)
+    result.timings["report_total_s"] = time.perf_counter() - started
+    return result

@@ -152,6 +152,11 @@ class Volatile(_Strict):
     duration_s: float
     embeddings_computed: dict[str, int] = Field(default_factory=dict)
     embeddings_cached: dict[str, int] = Field(default_factory=dict)
+    dataset_root: str | None = Field(
+        default=None,
+        description="the dataset folder as resolved on the machine that ran (where a "
+        "re-rendered report finds the images of its gallery)",
+    )
 
 
 class RunResults(_Strict):

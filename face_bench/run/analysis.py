@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from face_bench.metrics import summary as m
 from face_bench.metrics.operating import operating_point, threshold_at_fmr, zero_rates
@@ -227,40 +226,6 @@ def model_metrics(
             ],
         )
     return metrics, sweep_block
-
-
-def curve_points(ms: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
-    """ROC (fpr, tpr) for plotting (exact corners on huge inputs); the plot layer thins it."""
-    if not ms.per_pair:
-        sweep = ms.genuine_sweep  # shared with the sweep figure: one pass over the pairs
-        return np.r_[0.0, sweep.fmr, 1.0], np.r_[0.0, sweep.recall, 1.0]
-    roc = m.roc_points(ms.scores, ms.labels)
-    return roc.fpr, roc.tpr
-
-
-def sweep_frame(ms: ScoreTable) -> pd.DataFrame:
-    """Every rate at every distinct threshold, thresholds in the model's units.
-
-    Per-pair runs sweep every distinct score; blocked runs (tens of millions of pairs) sweep
-    the distinct genuine scores, which hold the F1 optimum, in a fraction of the memory.
-    """
-    sweep = m.threshold_sweep(ms.scores, ms.labels) if ms.per_pair else ms.genuine_sweep
-    frame = pd.DataFrame(
-        {
-            "threshold": sweep.thresholds * (-1.0 if ms.spec.distance_like else 1.0),
-            "precision": sweep.precision,
-            "recall": sweep.recall,
-            "f1": sweep.f1,
-            "accuracy": sweep.accuracy,
-            "fmr": sweep.fmr,
-            "fnmr": sweep.fnmr,
-            "tp": sweep.tp,
-            "fp": sweep.fp,
-            "tn": sweep.tn,
-            "fn": sweep.fn,
-        }
-    )
-    return frame
 
 
 def compare_models(

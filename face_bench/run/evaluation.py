@@ -356,6 +356,7 @@ def evaluate(
             duration_s=round(time.perf_counter() - started, 3),
             embeddings_computed={name: e.computed for name, e in embeddings.items()},
             embeddings_cached={name: e.cached for name, e in embeddings.items()},
+            dataset_root=str(Path(dataset.root).resolve()),
         ),
         data_quality=quality,
     )
