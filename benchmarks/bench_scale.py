@@ -44,7 +44,7 @@ def one(images: int, identities: int, similarity: str) -> dict:
         else ModelSpec(name="m", backend="onnx", similarity="cosine", threshold=0.4)
     )
     table = pd.DataFrame({"path": [f"{i}.png" for i in range(images)], "identity": ids})
-    assert use_blocks(images, None, from_file=False)
+    blocked = use_blocks(images, None, from_file=False)  # what a real run of this size takes
     timings = {}
     start = time.perf_counter()
     pairs = from_local(None, np.arange(images), "all")
@@ -68,11 +68,12 @@ def one(images: int, identities: int, similarity: str) -> dict:
         "identities": identities,
         "pairs": int(ms.scores.size),
         "genuine": int(ms.labels.sum()),
+        "run_scores_in_blocks": blocked,
         **{k: round(v, 2) for k, v in timings.items()},
         "total_s": round(total, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "roc_auc": metrics["roc_auc"],
-        "eer": metrics["eer"],
+        "roc_auc": metrics.roc_auc,
+        "eer": metrics.eer,
         "roc_points": int(fpr.size),
         "sweep_rows": len(sweep),
     }
