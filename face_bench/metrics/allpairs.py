@@ -382,7 +382,7 @@ def _tar_from_plan(
 # ---------------------------------------------------------------- one sort, every figure
 
 
-def _key(values: np.ndarray, x: float) -> np.generic:
+def _key(values: np.ndarray, x: float) -> Any:
     """The lowest value of ``values``' dtype that is >= ``x``: ``s >= x`` compared in float64
     (as :func:`rates.rates_at_threshold` does) counts the same scores as ``s >= key``, and a
     key of the array's own dtype never makes numpy cast the whole array to search it."""
@@ -444,7 +444,7 @@ class SortedScores:
         key = _key(self.all, threshold)
         return self._genuine_ge(key), self._impostors_ge(key)
 
-    def _kth_impostor(self, k: int) -> np.generic:
+    def _kth_impostor(self, k: int) -> Any:
         """The (k+1)-th largest impostor score: a binary search over the sorted scores."""
         lo, hi = 0, self.all.size - 1  # invariant: more than k impostors score >= all[lo]
         while lo < hi:
@@ -455,7 +455,7 @@ class SortedScores:
                 hi = mid - 1
         return self.all[lo]
 
-    def _above(self, v: np.generic) -> float:
+    def _above(self, v: Any) -> float:
         """The lowest score above ``v`` (inf when none)."""
         i = int(np.searchsorted(self.all, v, side="right"))
         return float(self.all[i]) if i < self.all.size else math.inf

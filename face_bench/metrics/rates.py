@@ -105,17 +105,12 @@ Moments = tuple[int, float, float]  # (count, mean, M2)
 NO_MOMENTS: Moments = (0, 0.0, 0.0)
 
 
-def merge_moments(acc: Moments, x: np.ndarray) -> Moments:
-    """Add a chunk of scores to (count, mean, M2) with Chan's formula.
-
-    Every path that reports d' (whole arrays, all-pairs blocks on any engine) adds its
-    chunks through this one function in pair order, so equal chunks give equal bits.
-    """
-    return merge_chunk(acc, chunk_moments(x, blas=True))
-
-
 def chunk_moments(x: np.ndarray, blas: bool = False) -> Moments:
     """(count, mean, M2) of one chunk, in float64; what a remote block task sends back.
+
+    Every path that reports d' (whole arrays, all-pairs blocks on any engine) reduces its
+    chunks through this one function and :func:`merge_chunk` (Chan's formula) in pair
+    order, so equal chunks give equal bits.
 
     ``blas=False`` sums the squares with numpy's own pairwise sum, whose order never depends
     on how many threads BLAS may use: all-pairs blocks are reduced on machines with
