@@ -123,7 +123,7 @@ def _thresholds(s, y):
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])  # similarity, -distance
 @pytest.mark.parametrize("quantise", [None, 0.5, 1.5])  # 1.5: few distinct scores
 @pytest.mark.parametrize("seed", [0, 1])
-def test_one_sort_gives_the_array_path_figures_bit_for_bit(similarity, quantise, seed):
+def test_one_sort_gives_the_array_path_figures_bit_for_bit(similarity, quantise, seed, slices):
     s, y, bounds = _scored(similarity, quantise, seed)
     targets = (0.5, 1e-1, 1e-2, 1e-3, 1e-4, 1e-6)
     one = SortedScores(s, y, bounds)
@@ -174,7 +174,40 @@ def test_brute_force_counts_at_every_distinct_score():
 def test_the_sort_is_the_only_full_size_copy():
     s, y, _ = _scored("cosine", None, seed=2)
     one = SortedScores(s, y)
-    assert one.scores is s and one.all.dtype == np.float32  # float32 kept, no float64 copy
+    assert one.scores is s and one.labels is y
+    assert sum(part.size for part in one.parts) == s.size  # one copy, in sorted slices
+    assert all(part.dtype == np.float32 for part in one.parts)  # float32 kept, no float64
     held = [a for a in vars(one).values() if isinstance(a, np.ndarray)]
-    copies = [a for a in held if a.size == s.size and a is not s and a is not y]
-    assert len(copies) == 1 and copies[0] is one.all
+    assert not [a for a in held if a.size == s.size and a is not s and a is not y]
+
+
+@pytest.fixture(params=[1, 3], ids=["one-slice", "three-slices"])
+def slices(request, monkeypatch):
+    """The sorted copy in one slice, or in three sorted side by side (as on 3 cores)."""
+    from face_bench.metrics import allpairs
+
+    monkeypatch.setattr(allpairs, "_SORT_THREADS", request.param)
+    monkeypatch.setattr(allpairs, "_MIN_SLICE", 1000)
+    monkeypatch.setattr(allpairs.os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    return request.param
+
+
+def test_sorted_slices_give_the_same_figures(slices):
+    s, y, bounds = _scored("euclidean", 0.5, seed=3)
+    one = SortedScores(s, y, bounds)
+    assert len(one.parts) == slices
+    targets = (1e-1, 1e-3, 1e-5)
+    assert one.summary(targets) == m.compute_all(s, y, targets, "search", bounds)
+    assert one.zero_rates() == operating.zero_rates(s, y)
+    for t in _thresholds(s, y):
+        assert one.rates(t) == m.rates_at_threshold(s, y, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_order_keys_sort_like_the_floats(dtype):
+    from face_bench.metrics.allpairs import _from_order_key, _order_key
+
+    values = np.array([-np.inf, -2.5, -1e-30, -0.0, 0.0, 1e-30, 0.5, 3.0, np.inf], dtype)
+    keys = [_order_key(v) for v in values]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert all(_from_order_key(k, values.dtype) == v for k, v in zip(keys, values, strict=True))

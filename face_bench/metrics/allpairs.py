@@ -20,10 +20,13 @@ last bit, and no engine ever holds more than one block of impostor scores.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -63,6 +66,8 @@ from face_bench.metrics.summary import (
 )
 
 _BUCKETS = 1 << 16
+_SORT_THREADS = 8  # sorted slices at most: one per core
+_MIN_SLICE = 1 << 20  # scores per slice at least: below this one sort is quick
 
 
 @dataclass(frozen=True)
@@ -382,13 +387,13 @@ def _tar_from_plan(
 # ---------------------------------------------------------------- one sort, every figure
 
 
-def _key(values: np.ndarray, x: float) -> Any:
-    """The lowest value of ``values``' dtype that is >= ``x``: ``s >= x`` compared in float64
+def _key(like: Any, x: float) -> Any:
+    """The lowest value of ``like``'s dtype that is >= ``x``: ``s >= x`` compared in float64
     (as :func:`rates.rates_at_threshold` does) counts the same scores as ``s >= key``, and a
     key of the array's own dtype never makes numpy cast the whole array to search it."""
-    kind = values.dtype.type
+    kind = like.dtype.type
     with np.errstate(over="ignore"):
-        key = np.asarray(x, np.float64).astype(values.dtype)
+        key = np.asarray(x, np.float64).astype(like.dtype)
     if np.float64(key) < x:
         key = np.nextafter(key, kind(np.inf))
     return kind(key)
@@ -416,7 +421,8 @@ class SortedScores:
         # its float64 block copies come and go before the sorted copy exists.
         self.stats = _score_stats(s, y, chunk_bounds)
         self.genuine = np.sort(s[y])
-        self.all = np.sort(s)  # the one sort of every pair (in place on one copy)
+        self.parts = _sorted_parts(s)  # the one sort: one copy of the scores, in slices
+        self.lowest = min(part[0] for part in self.parts)
         u, counts = np.unique(self.genuine, return_counts=True)  # ascending
         gen_ge = np.cumsum(counts[::-1])[::-1]  # genuine pairs >= u[r]
         fp_ge = self._ge(u) - gen_ge
@@ -426,12 +432,12 @@ class SortedScores:
         )
 
     # ---------------------------------------------------------------- counting
-    def _ge(self, x: Any) -> Any:
-        """Pairs scoring >= x (x of the scores' dtype)."""
-        return self.all.size - np.searchsorted(self.all, x, side="left")
+    def _ge(self, x: Any, side: Literal["left", "right"] = "left") -> Any:
+        """Pairs scoring >= x (> x with ``side="right"``); x of the scores' dtype."""
+        return sum(part.size - np.searchsorted(part, x, side=side) for part in self.parts)
 
     def _gt(self, x: Any) -> Any:
-        return self.all.size - np.searchsorted(self.all, x, side="right")
+        return self._ge(x, side="right")
 
     def _genuine_ge(self, x: Any) -> int:
         return self.n_pos - int(np.searchsorted(self.genuine, x, side="left"))
@@ -441,24 +447,27 @@ class SortedScores:
 
     def counts_at(self, threshold: float) -> tuple[int, int]:
         """(genuine, impostor) pairs with ``score >= threshold``, compared in float64."""
-        key = _key(self.all, threshold)
+        key = _key(self.lowest, threshold)
         return self._genuine_ge(key), self._impostors_ge(key)
 
     def _kth_impostor(self, k: int) -> Any:
-        """The (k+1)-th largest impostor score: a binary search over the sorted scores."""
-        lo, hi = 0, self.all.size - 1  # invariant: more than k impostors score >= all[lo]
-        while lo < hi:
+        """The (k+1)-th largest impostor score: a binary search over the scores' order keys
+        (the largest value with more than k impostors at or above it is an impostor score)."""
+        lo, hi = _order_key(self.lowest), _order_key(max(part[-1] for part in self.parts))
+        while lo < hi:  # invariant: more than k impostors score >= value(lo)
             mid = (lo + hi + 1) // 2
-            if self._impostors_ge(self.all[mid]) > k:
+            if self._impostors_ge(_from_order_key(mid, self.lowest.dtype)) > k:
                 lo = mid
             else:
                 hi = mid - 1
-        return self.all[lo]
+        return _from_order_key(lo, self.lowest.dtype)
 
     def _above(self, v: Any) -> float:
         """The lowest score above ``v`` (inf when none)."""
-        i = int(np.searchsorted(self.all, v, side="right"))
-        return float(self.all[i]) if i < self.all.size else math.inf
+        above = [
+            part[i] for part in self.parts if (i := np.searchsorted(part, v, "right")) < part.size
+        ]
+        return float(min(above)) if above else math.inf
 
     # ---------------------------------------------------------------- the figures
     def summary(self, far_targets: Sequence[float] = DEFAULT_FAR_TARGETS) -> VerificationSummary:
@@ -486,14 +495,9 @@ class SortedScores:
         c = self.corners
         k, _lo, _hi = _eer_bracket(c)
         lo = c.thresholds[k]
-        i0 = int(np.searchsorted(self.all, lo, side="left"))
-        g0 = int(np.searchsorted(self.genuine, lo, side="left"))
-        i1, g1 = self.all.size, self.n_pos
-        if k > 0:
-            hi = c.thresholds[k - 1]
-            i1 = int(np.searchsorted(self.all, hi, side="right"))
-            g1 = int(np.searchsorted(self.genuine, hi, side="right"))
-        local = _counts_ascending(self.all[i0:i1], self.genuine[g0:g1])
+        hi = c.thresholds[k - 1] if k > 0 else None
+        between = np.sort(np.concatenate([_between(part, lo, hi) for part in self.parts]))
+        local = _counts_ascending(between, _between(self.genuine, lo, hi))
         return _eer_from_bracket(c, k, local)
 
     def _tar(self, target: float) -> TarAtFar:
@@ -502,7 +506,7 @@ class SortedScores:
         if k < 1:
             return _unsupported(target, self.n_neg)
         if k >= self.n_neg:
-            return _tar_point(target, self.n_neg, 1.0, float(self.all[0]), 1.0)
+            return _tar_point(target, self.n_neg, 1.0, float(self.lowest), 1.0)
         v = self._kth_impostor(k)
         g = int(np.searchsorted(self.genuine, v, side="right"))  # genuine pairs <= v
         above = int(self._gt(v)) - (self.n_pos - g)  # impostors > v
@@ -548,8 +552,44 @@ class SortedScores:
         if allowed < 1:
             return None
         if allowed >= self.n_neg:
-            return float(self.all[0])
+            return float(self.lowest)
         return self._above(self._kth_impostor(allowed))
+
+
+def _sorted_parts(s: np.ndarray) -> list[np.ndarray]:
+    """A sorted copy of ``s`` in one slice per core, sorted side by side (numpy releases the
+    GIL while it sorts): counts and order statistics add up over the slices, so they never
+    need merging."""
+    n = max(1, min(_SORT_THREADS, len(os.sched_getaffinity(0)), s.size // _MIN_SLICE))
+    edges = [s.size * i // n for i in range(n + 1)]
+    parts = [s[a:b].copy() for a, b in itertools.pairwise(edges)]
+    if n == 1:
+        parts[0].sort()
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(np.ndarray.sort, parts))
+    return parts
+
+
+def _between(values: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    """The slice of sorted ``values`` with lo <= value <= hi (no upper bound when hi is None)."""
+    i0 = int(np.searchsorted(values, lo, side="left"))
+    i1 = values.size if hi is None else int(np.searchsorted(values, hi, side="right"))
+    return values[i0:i1]
+
+
+def _order_key(value: Any) -> int:
+    """An integer whose order is the float's (-0.0 just below 0.0), for any float width."""
+    a = np.asarray(value)
+    bits = int(a.view(np.dtype(f"u{a.itemsize}")))
+    top = 1 << (8 * a.itemsize - 1)
+    return (2 * top - 1 - bits) if bits & top else bits | top
+
+
+def _from_order_key(key: int, dtype: np.dtype) -> Any:
+    top = 1 << (8 * dtype.itemsize - 1)
+    bits = key & (top - 1) if key & top else (2 * top - 1) - key
+    return np.array(bits, np.dtype(f"u{dtype.itemsize}")).view(dtype)[()]
 
 
 def _counts_ascending(values: np.ndarray, genuine: np.ndarray) -> ConfusionCounts:
