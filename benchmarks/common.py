@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("FACE_BENCH_SHARED") or REPO.parent / "shared")
 STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
 
 
