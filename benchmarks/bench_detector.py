@@ -24,7 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import SHARED, add_output_options, output_path, step
+from common import SHARED, add_output_options, add_tiny_option, announce, output_path, step
 
 YUNET = SHARED / "models" / "yunet_2023mar_fp32.onnx"
 
@@ -119,8 +119,12 @@ def main() -> None:
     parser.add_argument("--sets", default="lfw_fold1,jp_faces_dev")
     parser.add_argument("--detectors", default="hog,yunet")
     parser.add_argument("--limit", type=int, default=None, help="first N images of each set")
+    add_tiny_option(parser)
     add_output_options(parser, "detector")
     args = parser.parse_args()
+    if args.tiny:
+        args.limit = 2
+    announce("HOG over YuNet mean ms per photo, both detectors on the same photos")
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
     out = output_path(args, "detector")
     summary: dict = {

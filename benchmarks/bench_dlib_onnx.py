@@ -44,6 +44,8 @@ import numpy as np
 from common import (
     SHARED,
     add_output_options,
+    add_tiny_option,
+    announce,
     output_path,
     standin_config,
     step,
@@ -384,7 +386,11 @@ def main() -> None:
     )
     parser.add_argument("--set", action="append", choices=list(SETS), help="equality sets")
     add_output_options(parser, "dlib_onnx")
+    add_tiny_option(parser)
     args = parser.parse_args()
+    if args.tiny:
+        args.phase, args.speed_chips = ["speed"], 8  # 4 chunks per process at 2
+    announce("dlib-only cold run <= 0.25x dlib's own descriptor time; full LFW <= 2 min")
     out = output_path(args, "dlib_onnx")
     phases = args.phase or list(PHASES)
     summary: dict = {}

@@ -4,7 +4,7 @@ Each case runs in its own subprocess so that its peak RSS (ru_maxrss) is its own
 embeddings: one random unit centroid per identity plus Gaussian noise, 512-d, 5 images per
 identity, cosine similarity over all i<j pairs.
 
-    python benchmarks/bench_metrics.py [--out FILE | --update-results] [--quick]
+    python benchmarks/bench_metrics.py [--out FILE | --update-results] [--quick | --tiny]
 """
 
 from __future__ import annotations
@@ -17,11 +17,16 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from common import add_output_options, output_path
+from common import add_output_options, add_tiny_option, announce, load_average, output_path
 
+TARGET = (
+    "all_pairs_13000 (84.5 M pairs): one sort gives every exact figure (sorted_scores_s + "
+    "summary) in <= 4 s, equal to compute_all to the last bit; peak RSS <= 1 GB"
+)
 NOISE = 0.09  # per-dimension noise: genuine cosine ~0.19, impostor ~0 +- 0.044, EER ~1%
 
 
@@ -51,21 +56,33 @@ def synthetic(n_images: int, dim: int = 512, noise: float = NOISE, seed: int = 0
 def case_all_pairs(n_images: int, sweep: bool) -> dict[str, Any]:
     from face_bench.metrics import scoring
     from face_bench.metrics import summary as m
+    from face_bench.metrics.allpairs import SortedScores
+    from face_bench.report.plots.style import thin_indices
 
     out: dict[str, Any] = {"n_images": n_images, "n_identities": n_images // 5}
     emb, ids = synthetic(n_images)
     scores, labels = _timed(out, "pair_scoring", lambda: scoring.pair_scores_blocked(emb, ids))
     out.update(n_pairs=int(scores.size), n_genuine=int(labels.sum()))
     out["peak_rss_after_scoring_mb"] = round(_peak_mb())
-    summary = _timed(out, "compute_all", lambda: m.compute_all(scores, labels))
-    out["compute_all_method"] = summary.method
+    bounds = scoring.block_bounds(n_images)
+    one = _timed(out, "sorted_scores", lambda: SortedScores(scores, labels, bounds))
+    summary = _timed(out, "sorted_scores_summary", one.summary)
+    one_sweep = _timed(out, "sorted_scores_sweep", one.sweep)
+    out["sorted_scores_sweep_rows"] = int(one_sweep.thresholds.size)
+    out["peak_rss_one_sort_mb"] = round(_peak_mb())
+    del one, one_sweep
+    reference = _timed(
+        out, "compute_all", lambda: m.compute_all(scores, labels, chunk_bounds=bounds)
+    )
+    out["compute_all_method"] = reference.method
+    out["one_sort_equals_compute_all"] = summary == replace(reference, method=summary.method)
     if sweep:
         sw = _timed(out, "threshold_sweep", lambda: m.threshold_sweep(scores, labels))
         out["sweep_rows"] = int(sw.thresholds.size)
         out["sweep_plus_all_s"] = round(out["threshold_sweep_s"] + out["compute_all_s"], 3)
         del sw
         roc = _timed(out, "roc_curve", lambda: m.roc_curve(scores, labels))
-        keep = _timed(out, "thin_roc", lambda: m.thin_curve(roc.fpr, roc.tpr, x_scale="log"))
+        keep = _timed(out, "thin_roc", lambda: thin_indices([roc.fpr, roc.tpr]))
         out["thinned_points"] = int(keep.size)
         del roc
         sort_summary = _timed(
@@ -126,13 +143,28 @@ def case_bootstrap(n_images: int, n_boot: int) -> dict[str, Any]:
     return out
 
 
+SIZES = {  # case: (full, --quick, --tiny)
+    "all_pairs_3000": (3000, 1000, 300),
+    "all_pairs_13000": (13000, 3000, 1500),  # --tiny: 1.1 M pairs, still the search path
+    "worst_case_pairs": (84_493_500, 2_000_000, 1_100_000),
+    "worst_case_genuine": (26_000, 6000, 3000),
+    "bootstrap_replicates": (1000, 100, 20),
+}
+
+
+def _size(name: str, scale: int) -> int:
+    return SIZES[name][scale]
+
+
 CASES = {
-    "all_pairs_3000": lambda quick: case_all_pairs(1000 if quick else 3000, sweep=True),
-    "all_pairs_13000": lambda quick: case_all_pairs(3000 if quick else 13000, sweep=False),
-    "worst_case_auc_84M": lambda quick: case_worst_case_auc(
-        2_000_000 if quick else 84_493_500, 6000 if quick else 26_000
+    "all_pairs_3000": lambda s: case_all_pairs(_size("all_pairs_3000", s), sweep=True),
+    "all_pairs_13000": lambda s: case_all_pairs(_size("all_pairs_13000", s), sweep=False),
+    "worst_case_auc_84M": lambda s: case_worst_case_auc(
+        _size("worst_case_pairs", s), _size("worst_case_genuine", s)
     ),
-    "bootstrap_300_images": lambda quick: case_bootstrap(300, 100 if quick else 1000),
+    "bootstrap_300_images": lambda s: case_bootstrap(
+        100 if s == 2 else 300, _size("bootstrap_replicates", s)
+    ),
 }
 
 
@@ -140,12 +172,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_output_options(parser, "metrics")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    add_tiny_option(parser)
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:  # child process: one case, one JSON line
-        print(json.dumps(CASES[args.case](args.quick)))
+        print(json.dumps(CASES[args.case](args.scale)))
         return
+    scale = 2 if args.tiny else 1 if args.quick else 0
     results: dict[str, Any] = {
+        **announce(TARGET),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -153,19 +189,33 @@ def main() -> None:
             "platform": platform.platform(),
         },
         "quick": args.quick,
+        "tiny": args.tiny,
         "cases": {},
     }
+    failed = []
     for name in CASES:
-        cmd = [sys.executable, __file__, "--case", name] + (["--quick"] if args.quick else [])
+        cmd = [sys.executable, __file__, "--case", name, "--scale", str(scale)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode:
+            failed.append(name)
             results["cases"][name] = {"error": done.stderr.strip().splitlines()[-1:]}
         else:
             results["cases"][name] = json.loads(done.stdout.strip().splitlines()[-1])
         print(name, json.dumps(results["cases"][name], indent=1), flush=True)
+    results["load_average_at_end"] = load_average()
     out = output_path(args, "metrics")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
+    big = results["cases"].get("all_pairs_13000", {})
+    if "sorted_scores_s" in big:
+        one_sort = big["sorted_scores_s"] + big["sorted_scores_summary_s"]
+        print(
+            f"all pairs of {big['n_images']:,} images: one sort + summary {one_sort:.2f} s "
+            f"(compute_all {big['compute_all_s']:.2f} s), peak RSS {big['peak_rss_mb']} MB, "
+            f"equal: {big['one_sort_equals_compute_all']}; load {results['load_average_at_end']}"
+        )
+    if failed or not big.get("one_sort_equals_compute_all", False):
+        raise SystemExit(f"failed: {failed or 'the one-sort figures differ from compute_all'}")
 
 
 if __name__ == "__main__":

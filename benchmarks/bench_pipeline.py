@@ -25,6 +25,8 @@ from common import (
     SHARED,
     STANDIN,
     add_output_options,
+    add_tiny_option,
+    announce,
     output_path,
     standin_config,
     step,
@@ -146,9 +148,9 @@ def _standin_spec():
     )
 
 
-def help_time() -> float:
-    """Best of five ``face-bench --help`` processes."""
-    return min(time_face_bench(["--help"]) for _ in range(5))
+def help_time(runs: int = 5) -> float:
+    """Best of ``runs`` ``face-bench --help`` processes."""
+    return min(time_face_bench(["--help"]) for _ in range(runs))
 
 
 def main() -> None:
@@ -160,7 +162,12 @@ def main() -> None:
     parser.add_argument(
         "--seed-pairs", type=int, default=1000, help="pairs for the per-pair method"
     )
+    add_tiny_option(parser)
     args = parser.parse_args()
+    job_pairs, helps = (30, 1) if args.tiny else (10_000, 5)
+    if args.tiny:
+        args.sample, args.seed_pairs = 24, 3
+    announce("cold headline <= 5 s; dlib-only cold run <= 0.25x dlib's own descriptor time")
     workers = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -180,14 +187,14 @@ def main() -> None:
         job = [*common[:-4], "--cache-dir", str(folder / "cache-10k"), "--bootstrap", "0"]
         step("cold run on 10,000 pairs")
         cold_10k = time_face_bench(
-            [*job, "--sample-pairs", "10000", "--out", str(folder / "cold-10k")]
+            [*job, "--sample-pairs", str(job_pairs), "--out", str(folder / "cold-10k")]
         )
         step(f"per-pair method on {args.seed_pairs} pairs (the longest step)")
         seed = (
             seed_method(folder / "cold", args.data, args.seed_pairs, 0) if args.seed_pairs else {}
         )
         step("--help start-up time")
-        help_s = help_time()
+        help_s = help_time(helps)
     summary = {
         "subset": args.subset,
         "cores": workers,

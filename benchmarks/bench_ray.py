@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from common import SHARED, standin_config  # noqa: E402
+from common import SHARED, add_tiny_option, announce, standin_config  # noqa: E402
 
 
 def say(message: str) -> None:
@@ -98,7 +98,11 @@ def main() -> None:
     parser.add_argument("--identities", type=int, default=6_000)
     parser.add_argument("--skip-embedding", action="store_true")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/ray.json")
+    add_tiny_option(parser)
     args = parser.parse_args()
+    if args.tiny:
+        args.images, args.identities, args.skip_embedding = 400, 80, True
+    announce("Ray's all-pairs figures identical to the local engine's; ray_over_local <= 1")
 
     import ray
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from common import (
     SHARED,
     add_output_options,
+    add_tiny_option,
+    announce,
     output_path,
     standin_config,
     step,
@@ -98,7 +100,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=300)
     parser.add_argument("--cache-dir", type=Path, default=None)
     add_output_options(parser, "report")
+    add_tiny_option(parser)
     opts = parser.parse_args()
+    if opts.tiny:
+        opts.sample = 24
+    announce("warm report, 2 subsets x 2 models, 1,000 replicates <= 8 s")
 
     load = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:

@@ -31,9 +31,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, SHARED, add_output_options, output_path, standin_config, step
+from common import (
+    REPO,
+    SHARED,
+    add_output_options,
+    add_tiny_option,
+    announce,
+    output_path,
+    standin_config,
+    step,
+)
 
 JP = SHARED / "datasets" / "jp_faces_dev"
+TINY: list[str] = []  # --tiny: a few images instead of the subset
 
 # Run in a child process: wraps the run's steps in perf_counter spans, then runs the CLI.
 _SPLIT_CHILD = r"""
@@ -64,7 +74,7 @@ timed(evaluation, "plan_run", "evaluate.plan_s")
 timed(evaluation, "embed_models", "evaluate.embed_s")
 timed(evaluation, "score_pairset", "evaluate.score_s")
 timed(evaluation, "summarise_subset", "evaluate.summarise_s")
-timed(evaluation, "run_differentials", "evaluate.differentials_s")
+timed(evaluation, "request_differentials", "evaluate.differentials_s")
 import face_bench.cli.render as render
 timed(render, "render_evaluation", "render_table_s")
 write = outputs.write_evaluation
@@ -98,7 +108,7 @@ def run_args(folder: Path, bootstrap: int) -> list[str]:
     return [
         "roc", *subsets, "--data", str(JP), "--model", "dlib",
         "--model", "standin", "--config", str(config), "--cache-dir", str(folder / "cache"),
-        "--out", str(folder / "out"), "--bootstrap", str(bootstrap),
+        "--out", str(folder / "out"), "--bootstrap", str(bootstrap), *TINY,
     ]  # fmt: skip
 
 
@@ -186,7 +196,12 @@ def main() -> None:
         "same case in alternation with this one, with its own cache",
     )
     add_output_options(parser, "warm")
+    add_tiny_option(parser)
     args = parser.parse_args()
+    if args.tiny:
+        TINY[:] = ["--sample", "24"]
+        args.repeat, args.bootstrap = 1, 20
+    announce("warm default run (1,000 bootstrap replicates) <= 1.5 s")
     if args.headline:
         SUBSETS[:] = ["ordinary", "young_women"]
     out = output_path(args, "warm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("FACE_BENCH_SHARED") or REPO.parent / "shared")
 STANDIN = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
 
 
@@ -78,3 +79,24 @@ def output_path(args, name: str) -> Path:
 def step(message: str) -> None:
     """A progress line on stderr, so a long benchmark shows what it is doing."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def add_tiny_option(parser) -> None:
+    """``--tiny``: the smallest case that runs every step, in seconds, so CI keeps the script
+    working (tests/test_benchmarks.py); its figures mean nothing."""
+    parser.add_argument(
+        "--tiny", action="store_true", help="a tiny case in seconds, to check the script (CI)"
+    )
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages: on a shared machine, read every figure with it."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def announce(target: str) -> dict:
+    """Print the figure this benchmark checks on an idle 2-core machine, with the load now;
+    the returned fields go into the JSON summary."""
+    load = load_average()
+    print(f"target (idle 2-core machine): {target}; load average now {load}", flush=True)
+    return {"target": target, "load_average_at_start": load}

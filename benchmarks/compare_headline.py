@@ -7,6 +7,7 @@ and results.json identical once the ``volatile`` block and ``schema_version`` ar
 aside. Any other difference is printed as a unified diff. Exit 0 when identical.
 
     python benchmarks/compare_headline.py REFERENCE [--data DIR] [--cache-dir DIR]
+    python benchmarks/compare_headline.py --tiny   # 24 images, compared with a run of its own
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import SHARED, add_tiny_option, announce  # noqa: E402
 
 
 def comparable_json(path: Path) -> tuple[str, object]:
@@ -46,26 +50,28 @@ def diff(a: str, b: str, name: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("reference", type=Path)
+    parser.add_argument("reference", type=Path, nargs="?")
     parser.add_argument(
         "--data", type=Path, default=None, help="default: the reference's dataset.path"
     )
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/fb-before-cache"))
     parser.add_argument("--out", type=Path, default=None, help="keep the new run here")
+    add_tiny_option(parser)
     args = parser.parse_args()
-
+    announce("results.json (less volatile) and scores.csv byte-identical to the reference")
+    extra = ["--sample", "24"] if args.tiny else []
+    if args.tiny:  # the reference is a run of this checkout: the script's every step, quickly
+        args.data = args.data or SHARED / "datasets" / "jp_faces_dev"
+        args.cache_dir = Path(tempfile.mkdtemp(prefix="fb-headline-cache-"))
+        args.reference = Path(tempfile.mkdtemp(prefix="fb-headline-ref-")) / "run"
+        _run(args.data, args.cache_dir, args.reference, extra)
+    elif args.reference is None:
+        parser.error("REFERENCE is required (or --tiny)")
     if args.data is None:  # the path is recorded as given, so reuse the reference's spelling
         reference = json.loads((args.reference / "results.json").read_text(encoding="utf-8"))
         args.data = Path(reference["dataset"]["path"])
     out = args.out or Path(tempfile.mkdtemp(prefix="fb-headline-")) / "run"
-    command = [
-        sys.executable, "-m", "face_bench", "roc",
-        "--dataset", "ordinary", "--dataset", "young_women",
-        "--data", str(args.data), "--model", "dlib",
-        "--cache-dir", str(args.cache_dir), "--out", str(out),
-    ]  # fmt: skip
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT, env={**_env(), "PYTHONPATH": str(ROOT)})
+    _run(args.data, args.cache_dir, out, extra)
 
     ref_json, ref_version = comparable_json(args.reference / "results.json")
     cur_json, cur_version = comparable_json(out / "results.json")
@@ -91,6 +97,17 @@ def main() -> int:
     if ref_scores != cur_scores:
         print("\n".join(diff(ref_scores.decode(), cur_scores.decode(), "scores.csv")[:60]))
     return 0 if ref_raw == cur_raw and ref_scores == cur_scores else 1
+
+
+def _run(data: Path, cache_dir: Path, out: Path, extra: list[str]) -> None:
+    command = [
+        sys.executable, "-m", "face_bench", "roc",
+        "--dataset", "ordinary", "--dataset", "young_women",
+        "--data", str(data), "--model", "dlib",
+        "--cache-dir", str(cache_dir), "--out", str(out), *extra,
+    ]  # fmt: skip
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT, env={**_env(), "PYTHONPATH": str(ROOT)})
 
 
 def _same(a: bytes, b: bytes) -> str:

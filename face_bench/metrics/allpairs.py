@@ -20,21 +20,33 @@ last bit, and no engine ever holds more than one block of impostor scores.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.confusion import ConfusionCounts, ThresholdSweep, _counts_sorted
+from face_bench.metrics.confusion import (
+    ConfusionCounts,
+    ThresholdSweep,
+    _counts_sorted,
+    check_two_classes,
+)
+from face_bench.metrics.operating import OperatingPoint, ZeroRates
 from face_bench.metrics.rates import (
     NO_MOMENTS,
     Moments,
+    Rates,
     ScoreStats,
+    _score_stats,
     chunk_moments,
     merge_chunk,
+    rates_from_counts,
     stats_from_moments,
 )
 from face_bench.metrics.scoring import block_mask, prepare_embeddings, row_blocks, score_block
@@ -54,6 +66,8 @@ from face_bench.metrics.summary import (
 )
 
 _BUCKETS = 1 << 16
+_SORT_THREADS = 8  # sorted slices at most: one per core
+_MIN_SLICE = 1 << 20  # scores per slice at least: below this one sort is quick
 
 
 @dataclass(frozen=True)
@@ -368,3 +382,223 @@ def _tar_from_plan(
     g = int(np.searchsorted(genuine, v, side="right"))
     thr = min(above_min, float(genuine[g]) if g < n_pos else math.inf)
     return _tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)
+
+
+# ---------------------------------------------------------------- one sort, every figure
+
+
+def _key(like: Any, x: float) -> Any:
+    """The lowest value of ``like``'s dtype that is >= ``x``: ``s >= x`` compared in float64
+    (as :func:`rates.rates_at_threshold` does) counts the same scores as ``s >= key``, and a
+    key of the array's own dtype never makes numpy cast the whole array to search it."""
+    kind = like.dtype.type
+    with np.errstate(over="ignore"):
+        key = np.asarray(x, np.float64).astype(like.dtype)
+    if np.float64(key) < x:
+        key = np.nextafter(key, kind(np.inf))
+    return kind(key)
+
+
+class SortedScores:
+    """Every pair's score sorted once (ascending, in the scores' own float32), the genuine
+    scores sorted apart: how many pairs of either class score at or above any value is then
+    two binary searches, so AUC, EER, TAR@FAR, best F1, the sweep, the ROC points, the zero
+    rates and the rates at any threshold all read one sort, never another pass over the pairs.
+
+    Each figure is the array path's (``summary.compute_all``'s search path, the sweep at the
+    genuine scores, ``operating``'s points, ``rates_at_threshold``) to the last bit: every
+    count is the same integer and every threshold the same score. The sorted copy is the only
+    full-size array it adds; d' is still summed block by block over the scores in pair order.
+    """
+
+    def __init__(
+        self, scores: Any, labels: Any, chunk_bounds: Sequence[tuple[int, int]] | None = None
+    ) -> None:
+        s, y, n_pos, n_neg = check_two_classes(scores, labels, "verification metrics")
+        self.scores, self.labels = s, y
+        self.n_pos, self.n_neg = n_pos, n_neg
+        # d' first, summed over ``chunk_bounds`` (the all-pairs blocks) as compute_all does:
+        # its float64 block copies come and go before the sorted copy exists.
+        self.stats = _score_stats(s, y, chunk_bounds)
+        self.genuine = np.sort(s[y])
+        self.parts = _sorted_parts(s)  # the one sort: one copy of the scores, in slices
+        self.lowest = min(part[0] for part in self.parts)
+        u, counts = np.unique(self.genuine, return_counts=True)  # ascending
+        gen_ge = np.cumsum(counts[::-1])[::-1]  # genuine pairs >= u[r]
+        fp_ge = self._ge(u) - gen_ge
+        fp_gt = self._gt(u) - (gen_ge - counts)
+        self.corners = _Corners(
+            u[::-1], counts[::-1], gen_ge[::-1], fp_ge[::-1], fp_gt[::-1], n_pos, n_neg
+        )
+
+    # ---------------------------------------------------------------- counting
+    def _ge(self, x: Any, side: Literal["left", "right"] = "left") -> Any:
+        """Pairs scoring >= x (> x with ``side="right"``); x of the scores' dtype."""
+        return sum(part.size - np.searchsorted(part, x, side=side) for part in self.parts)
+
+    def _gt(self, x: Any) -> Any:
+        return self._ge(x, side="right")
+
+    def _genuine_ge(self, x: Any) -> int:
+        return self.n_pos - int(np.searchsorted(self.genuine, x, side="left"))
+
+    def _impostors_ge(self, x: Any) -> int:
+        return int(self._ge(x)) - self._genuine_ge(x)
+
+    def counts_at(self, threshold: float) -> tuple[int, int]:
+        """(genuine, impostor) pairs with ``score >= threshold``, compared in float64."""
+        key = _key(self.lowest, threshold)
+        return self._genuine_ge(key), self._impostors_ge(key)
+
+    def _kth_impostor(self, k: int) -> Any:
+        """The (k+1)-th largest impostor score: a binary search over the scores' order keys
+        (the largest value with more than k impostors at or above it is an impostor score)."""
+        lo, hi = _order_key(self.lowest), _order_key(max(part[-1] for part in self.parts))
+        while lo < hi:  # invariant: more than k impostors score >= value(lo)
+            mid = (lo + hi + 1) // 2
+            if self._impostors_ge(_from_order_key(mid, self.lowest.dtype)) > k:
+                lo = mid
+            else:
+                hi = mid - 1
+        return _from_order_key(lo, self.lowest.dtype)
+
+    def _above(self, v: Any) -> float:
+        """The lowest score above ``v`` (inf when none)."""
+        above = [
+            part[i] for part in self.parts if (i := np.searchsorted(part, v, "right")) < part.size
+        ]
+        return float(min(above)) if above else math.inf
+
+    # ---------------------------------------------------------------- the figures
+    def summary(self, far_targets: Sequence[float] = DEFAULT_FAR_TARGETS) -> VerificationSummary:
+        """``compute_all(scores, labels, far_targets, "search", chunk_bounds)``, bit for bit."""
+        c, n_pos, n_neg, st = self.corners, self.n_pos, self.n_neg, self.stats
+        eer = self._eer()
+        return VerificationSummary(
+            roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
+            eer=eer.eer,
+            eer_threshold=eer.threshold,
+            tar_at_far=tuple(self._tar(t) for t in far_targets),
+            best_f1=_f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+            d_prime=st.d_prime,
+            genuine_mean=st.genuine_mean,
+            genuine_std=st.genuine_std,
+            impostor_mean=st.impostor_mean,
+            impostor_std=st.impostor_std,
+            n_genuine=n_pos,
+            n_impostor=n_neg,
+            method="search",
+        )
+
+    def _eer(self) -> EerPoint:
+        """The crossing, re-counted on the scores between the two genuine scores around it."""
+        c = self.corners
+        k, _lo, _hi = _eer_bracket(c)
+        lo = c.thresholds[k]
+        hi = c.thresholds[k - 1] if k > 0 else None
+        between = np.sort(np.concatenate([_between(part, lo, hi) for part in self.parts]))
+        local = _counts_ascending(between, _between(self.genuine, lo, hi))
+        return _eer_from_bracket(c, k, local)
+
+    def _tar(self, target: float) -> TarAtFar:
+        """TAR at the lowest score whose FMR stays within ``target`` (``_tar_search``'s rule)."""
+        k = _allowed_false_accepts(target, self.n_neg)
+        if k < 1:
+            return _unsupported(target, self.n_neg)
+        if k >= self.n_neg:
+            return _tar_point(target, self.n_neg, 1.0, float(self.lowest), 1.0)
+        v = self._kth_impostor(k)
+        g = int(np.searchsorted(self.genuine, v, side="right"))  # genuine pairs <= v
+        above = int(self._gt(v)) - (self.n_pos - g)  # impostors > v
+        tar = (self.n_pos - g) / self.n_pos
+        return _tar_point(target, self.n_neg, tar, self._above(v), above / self.n_neg)
+
+    def sweep(self) -> ThresholdSweep:
+        """Every rate at each distinct genuine score (``sweep_at_genuine_scores``)."""
+        c = self.corners
+        return ConfusionCounts(c.thresholds, c.tp, c.fp_ge, c.n_pos, c.n_neg).sweep()
+
+    def rates(self, threshold: float) -> Rates:
+        """``rates_at_threshold`` at one threshold."""
+        tp, fp = self.counts_at(threshold)
+        return rates_from_counts(threshold, tp, fp, self.n_pos, self.n_neg)
+
+    def operating_point(self, threshold: float) -> OperatingPoint:
+        """``operating.operating_point`` at one threshold."""
+        tp, fp = self.counts_at(threshold)
+        return OperatingPoint(
+            threshold=float(threshold),
+            fmr=fp / self.n_neg,
+            fmr_errors=fp,
+            n_impostor=self.n_neg,
+            fnmr=(self.n_pos - tp) / self.n_pos,
+            fnmr_errors=self.n_pos - tp,
+            n_genuine=self.n_pos,
+        )
+
+    def zero_rates(self) -> ZeroRates:
+        """``operating.zero_rates``: FNMR where no impostor passes, FMR where no genuine fails."""
+        top = self._kth_impostor(0)
+        g = int(np.searchsorted(self.genuine, top, side="right"))
+        zero_fmr_threshold = float(self.genuine[g]) if g < self.n_pos else math.inf
+        low = self.genuine[0]
+        zero_fnmr = self._impostors_ge(low) / self.n_neg
+        return ZeroRates(1.0 - (self.n_pos - g) / self.n_pos, zero_fmr_threshold, zero_fnmr,
+                         float(low))  # fmt: skip
+
+    def threshold_at_fmr(self, target: float) -> float | None:
+        """``operating.threshold_at_fmr``: the lowest score whose FMR stays within ``target``."""
+        allowed = _allowed_false_accepts(target, self.n_neg)
+        if allowed < 1:
+            return None
+        if allowed >= self.n_neg:
+            return float(self.lowest)
+        return self._above(self._kth_impostor(allowed))
+
+
+def _sorted_parts(s: np.ndarray) -> list[np.ndarray]:
+    """A sorted copy of ``s`` in one slice per core, sorted side by side (numpy releases the
+    GIL while it sorts): counts and order statistics add up over the slices, so they never
+    need merging."""
+    n = max(1, min(_SORT_THREADS, len(os.sched_getaffinity(0)), s.size // _MIN_SLICE))
+    edges = [s.size * i // n for i in range(n + 1)]
+    parts = [s[a:b].copy() for a, b in itertools.pairwise(edges)]
+    if n == 1:
+        parts[0].sort()
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(np.ndarray.sort, parts))
+    return parts
+
+
+def _between(values: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    """The slice of sorted ``values`` with lo <= value <= hi (no upper bound when hi is None)."""
+    i0 = int(np.searchsorted(values, lo, side="left"))
+    i1 = values.size if hi is None else int(np.searchsorted(values, hi, side="right"))
+    return values[i0:i1]
+
+
+def _order_key(value: Any) -> int:
+    """An integer whose order is the float's (-0.0 just below 0.0), for any float width."""
+    a = np.asarray(value)
+    bits = int(a.view(np.dtype(f"u{a.itemsize}")))
+    top = 1 << (8 * a.itemsize - 1)
+    return (2 * top - 1 - bits) if bits & top else bits | top
+
+
+def _from_order_key(key: int, dtype: np.dtype) -> Any:
+    top = 1 << (8 * dtype.itemsize - 1)
+    bits = key & (top - 1) if key & top else (2 * top - 1) - key
+    return np.array(bits, np.dtype(f"u{dtype.itemsize}")).view(dtype)[()]
+
+
+def _counts_ascending(values: np.ndarray, genuine: np.ndarray) -> ConfusionCounts:
+    """``confusion._counts_sorted`` of pairs whose scores (``values``) and genuine scores
+    (``genuine``) are both sorted ascending already."""
+    desc = values[::-1]
+    ends = np.r_[np.flatnonzero(desc[1:] != desc[:-1]), desc.size - 1]
+    thresholds = desc[ends]
+    below = np.searchsorted(genuine, thresholds[::-1], side="left")[::-1]
+    tp = (genuine.size - below).astype(np.int64)
+    fp = ends + 1 - tp
+    return ConfusionCounts(thresholds, tp, fp, genuine.size, int(fp[-1]))

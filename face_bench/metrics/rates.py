@@ -43,7 +43,11 @@ def rates_at_threshold(scores: Any, labels: Any, threshold: float) -> Rates:
     tp = int(np.count_nonzero(accepted & y))
     fp = int(np.count_nonzero(accepted)) - tp
     n_pos = int(np.count_nonzero(y))
-    n_neg = s.size - n_pos
+    return rates_from_counts(threshold, tp, fp, n_pos, s.size - n_pos)
+
+
+def rates_from_counts(threshold: float, tp: int, fp: int, n_pos: int, n_neg: int) -> Rates:
+    """Every rate from the pairs accepted at ``threshold``: ``tp`` genuine, ``fp`` impostor."""
     fn, tn = n_pos - tp, n_neg - fp
     return Rates(
         threshold=float(threshold),
@@ -54,7 +58,7 @@ def rates_at_threshold(scores: Any, labels: Any, threshold: float) -> Rates:
         precision=tp / (tp + fp) if tp + fp else 1.0,
         recall=_ratio(tp, n_pos),
         f1=_ratio(2 * tp, 2 * tp + fp + fn),
-        accuracy=(tp + tn) / s.size,
+        accuracy=(tp + tn) / (n_pos + n_neg),
         fmr=_ratio(fp, n_neg),
         fnmr=_ratio(fn, n_pos),
     )
@@ -101,17 +105,12 @@ Moments = tuple[int, float, float]  # (count, mean, M2)
 NO_MOMENTS: Moments = (0, 0.0, 0.0)
 
 
-def merge_moments(acc: Moments, x: np.ndarray) -> Moments:
-    """Add a chunk of scores to (count, mean, M2) with Chan's formula.
-
-    Every path that reports d' (whole arrays, all-pairs blocks on any engine) adds its
-    chunks through this one function in pair order, so equal chunks give equal bits.
-    """
-    return merge_chunk(acc, chunk_moments(x, blas=True))
-
-
 def chunk_moments(x: np.ndarray, blas: bool = False) -> Moments:
     """(count, mean, M2) of one chunk, in float64; what a remote block task sends back.
+
+    Every path that reports d' (whole arrays, all-pairs blocks on any engine) reduces its
+    chunks through this one function and :func:`merge_chunk` (Chan's formula) in pair
+    order, so equal chunks give equal bits.
 
     ``blas=False`` sums the squares with numpy's own pairwise sum, whose order never depends
     on how many threads BLAS may use: all-pairs blocks are reduced on machines with
@@ -119,10 +118,13 @@ def chunk_moments(x: np.ndarray, blas: bool = False) -> Moments:
     """
     if x.size == 0:
         return NO_MOMENTS
-    x = x.astype(np.float64)
-    cm = float(x.mean())
-    d = x - cm
-    return x.size, cm, float(np.dot(d, d) if blas else np.sum(d * d))
+    d = x.astype(np.float64)  # a copy, worked on in place: one float64 chunk, not three
+    cm = float(d.mean())
+    d -= cm
+    if blas:
+        return d.size, cm, float(np.dot(d, d))
+    np.square(d, out=d)
+    return d.size, cm, float(np.sum(d))
 
 
 def merge_chunk(acc: Moments, chunk: Moments) -> Moments:
@@ -139,17 +141,20 @@ def merge_chunk(acc: Moments, chunk: Moments) -> Moments:
 
 
 def _moments(
-    s: np.ndarray, mask: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
+    s: np.ndarray,
+    y: np.ndarray,
+    bounds: Sequence[tuple[int, int]] | None = None,
+    genuine: bool = True,
 ) -> Moments:
-    """Chunked moments: no float64 copy of 84M scores. ``bounds`` overrides the chunking."""
+    """Chunked moments of the genuine (or impostor) scores: no float64 copy of 84M scores,
+    no full-size mask. ``bounds`` overrides the chunking."""
+    blas = bounds is None  # all-pairs blocks: thread-independent sums, as every engine
     if bounds is None:
-        acc = NO_MOMENTS
-        for start in range(0, s.size, _CHUNK):
-            acc = merge_moments(acc, s[start : start + _CHUNK][mask[start : start + _CHUNK]])
-        return acc
+        bounds = [(start, start + _CHUNK) for start in range(0, s.size, _CHUNK)]
     acc = NO_MOMENTS
-    for start, end in bounds:  # all-pairs blocks: thread-independent sums, as every engine
-        acc = merge_chunk(acc, chunk_moments(s[start:end][mask[start:end]]))
+    for start, end in bounds:
+        mask = y[start:end] if genuine else ~y[start:end]
+        acc = merge_chunk(acc, chunk_moments(s[start:end][mask], blas=blas))
     return acc
 
 
@@ -161,7 +166,7 @@ def score_stats(scores: Any, labels: Any) -> ScoreStats:
 def _score_stats(
     s: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
 ) -> ScoreStats:
-    return stats_from_moments(_moments(s, y, bounds), _moments(s, ~y, bounds))
+    return stats_from_moments(_moments(s, y, bounds), _moments(s, y, bounds, genuine=False))
 
 
 def stats_from_moments(

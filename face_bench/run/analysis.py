@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from face_bench.metrics import summary as m
-from face_bench.metrics.operating import operating_point, threshold_at_fmr, zero_rates
 from face_bench.metrics.transfer import CrossValidated, cross_validated_threshold
 from face_bench.results import blocks as r
 from face_bench.run.subset_scores import ScoreTable
@@ -68,10 +67,10 @@ def counted(point: OperatingPoint) -> dict[str, float | int | None]:
 
 def _target_point(ms: ScoreTable, target: float) -> r.TargetFmrPoint | None:
     """The threshold reaching FMR <= target, and the FNMR there (None: too few impostors)."""
-    thr = threshold_at_fmr(ms.scores, ms.labels, target)
+    thr = ms.threshold_at_fmr(target)
     if thr is None:
         return None
-    point = operating_point(ms.scores, ms.labels, thr)
+    point = ms.operating_point(thr)
     supported, reason = m.support_verdict(target, point.n_impostor)
     return r.TargetFmrPoint(
         target_fmr=target,
@@ -107,7 +106,7 @@ def _cross_validated(cv: CrossValidated, spec) -> r.CrossValidatedThreshold:
 def _threshold_choices(ms: ScoreTable, target: float, seed: int) -> dict:
     """Zero-error points and thresholds chosen on held-out identities (per-pair runs only)."""
     spec = ms.spec
-    zero = zero_rates(ms.scores, ms.labels)
+    zero = ms.zero_rates()
     out: dict = {
         "zero_fmr": r.ZeroFmr(fnmr=zero.zero_fmr, threshold=_units(spec, zero.zero_fmr_threshold)),
         "zero_fnmr": r.ZeroFnmr(
@@ -176,7 +175,7 @@ def model_metrics(
     """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
     spec = ms.spec
     summary = ms.summarise(far_targets)
-    at_default = m.rates_at_threshold(ms.scores, ms.labels, spec.to_score(spec.threshold))
+    at_default = ms.rates_at(spec.to_score(spec.threshold))
     sign = -1.0 if spec.distance_like else 1.0
     optional: dict = {}
     if bootstrap and ms.per_pair:
@@ -213,8 +212,8 @@ def model_metrics(
     )
     sweep_block = None
     if sweep:
-        eer_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.eer_threshold)
-        best_rates = m.rates_at_threshold(ms.scores, ms.labels, summary.best_f1.threshold)
+        eer_rates = ms.rates_at(summary.eer_threshold)
+        best_rates = ms.rates_at(summary.best_f1.threshold)
         rule = "distance <= threshold" if spec.distance_like else "similarity >= threshold"
         sweep_block = r.ThresholdSweep(
             units=spec.units,

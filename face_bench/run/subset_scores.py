@@ -23,7 +23,20 @@ from face_bench.core.errors import ModelError
 from face_bench.core.modes import OnFail
 from face_bench.data.pairset import PairSet
 from face_bench.embedding.pipeline import Embeddings
-from face_bench.metrics.allpairs import Mapper, all_pair_scores, summarise_all_pairs
+from face_bench.metrics.allpairs import (
+    Mapper,
+    SortedScores,
+    all_pair_scores,
+    summarise_all_pairs,
+)
+from face_bench.metrics.operating import (
+    OperatingPoint,
+    ZeroRates,
+    operating_point,
+    threshold_at_fmr,
+    zero_rates,
+)
+from face_bench.metrics.rates import Rates, rates_at_threshold
 from face_bench.metrics.scoring import (
     block_bounds,
     pair_scores_blocked,
@@ -58,6 +71,8 @@ class ScoreTable:
         """The exact headline figures; every engine gives the same bits."""
         if self.remote is not None:
             return self.remote(far_targets)
+        if self.sorted is not None:
+            return self.sorted.summary(far_targets)
         from face_bench.metrics.summary import compute_all
 
         return compute_all(self.scores, self.labels, far_targets, chunk_bounds=self.chunk_bounds)
@@ -67,11 +82,42 @@ class ScoreTable:
         return self.ids_a is not None
 
     @functools.cached_property
+    def sorted(self) -> SortedScores | None:
+        """Blocked runs: the scores sorted once, read by every figure below (None: per-pair
+        runs, whose figures come from the arrays)."""
+        return None if self.per_pair else SortedScores(self.scores, self.labels, self.chunk_bounds)
+
+    @functools.cached_property
     def genuine_sweep(self):
         """Rates at each distinct genuine score: the figures of a blocked run come from it."""
+        if self.sorted is not None:
+            return self.sorted.sweep()
         from face_bench.metrics.summary import sweep_at_genuine_scores
 
         return sweep_at_genuine_scores(self.scores, self.labels)
+
+    def rates_at(self, threshold: float) -> Rates:
+        """Every rate at one threshold (on the scores' orientation)."""
+        if self.sorted is not None:
+            return self.sorted.rates(threshold)
+        return rates_at_threshold(self.scores, self.labels, threshold)
+
+    def operating_point(self, threshold: float) -> OperatingPoint:
+        if self.sorted is not None:
+            return self.sorted.operating_point(threshold)
+        return operating_point(self.scores, self.labels, threshold)
+
+    def zero_rates(self) -> ZeroRates:
+        return (
+            self.sorted.zero_rates()
+            if self.sorted is not None
+            else zero_rates(self.scores, self.labels)
+        )
+
+    def threshold_at_fmr(self, target: float) -> float | None:
+        if self.sorted is not None:
+            return self.sorted.threshold_at_fmr(target)
+        return threshold_at_fmr(self.scores, self.labels, target)
 
 
 @dataclass
