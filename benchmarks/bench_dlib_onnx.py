@@ -105,7 +105,7 @@ def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray,
 def _chip_of(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float]]:
     """One image's dlib chip as face-bench cuts it, and its decode/locate/chip seconds."""
     from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     t0 = time.perf_counter()
@@ -275,7 +275,7 @@ def _face_stage(paths: list[Path]) -> float:
 
 def pipeline(folder: Path) -> dict:
     from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 
     config = standin_config(folder)

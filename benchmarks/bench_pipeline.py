@@ -52,7 +52,7 @@ def _describe(chips: np.ndarray) -> int:
 def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
     """Inference alone on the run's images, inputs prepared beforehand and not timed."""
     from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS
 
@@ -99,7 +99,7 @@ def seed_method(run_dir: Path, data: Path, n_pairs: int, seed: int) -> dict:
     import dlib
 
     from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS, DLIB_DESCRIPTOR_FILE, dlib_weight_path
 

@@ -196,7 +196,7 @@ def test_yunet_finds_one_face_with_eyes_near_dlibs_on_lfw_photos():
 @needs_yunet
 def test_locate_with_yunet_keeps_its_landmarks_and_dlibs_points_on_its_box():
     from face_bench.faces.chips import arcface_points, five_points_chip
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     rgb = decode(LFW_PHOTOS[2])  # HOG finds no face here

@@ -537,9 +537,9 @@ def _calibration_prior(calibration: Path | None, prior: float | None) -> float |
 
 def prestart_workers(engine: Engine, workers: int | None, cache_dir: Path | None) -> None:
     """Start the embedding workers' server before the command's heavy imports, so that it
-    is ready when embedding begins (``core.processes.start_worker_server``)."""
+    is ready when embedding begins (``embedding.server.start_worker_server``)."""
     if engine is Engine.LOCAL:
-        from face_bench.core.processes import start_worker_server
+        from face_bench.embedding.server import start_worker_server
 
         start_worker_server(workers, cache_dir)
 

@@ -22,6 +22,12 @@ from face_bench.core.io import atomic_write_text
 from face_bench.core.records import CacheEntry
 
 ENTRY_VERSION = 2  # 2: face count stored; checksums cover a failure's detail
+EMBEDDINGS = "embeddings"  # the cache dir's folder of entries, one subfolder per model identity
+
+
+def holds_embeddings(root: Path) -> bool:
+    """Whether the cache dir ``root`` holds any embedding yet (a warm cache)."""
+    return (Path(root) / EMBEDDINGS).exists()
 
 
 class EmbeddingStore(Protocol):
@@ -45,7 +51,7 @@ class EmbeddingCache:
         self.identity = identity
         self.root = Path(root)  # the cache dir; converted models live beside the embeddings
         self.key = model_key(identity)
-        self.folder = Path(root) / "embeddings" / self.key
+        self.folder = Path(root) / EMBEDDINGS / self.key
         self.corrupt_seen = 0
         self._described = False
 

@@ -24,6 +24,7 @@ from face_bench.embedding.pipeline import (
 )
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
+from face_bench.models.backends import backend_for, preprocessing
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
 from face_bench.models.weights_files import weights_sha256
@@ -68,15 +69,12 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     identity = {
         "name": spec.name,
         "weights_sha256": digest,
-        "preprocessing": spec.preprocessing(),
+        "preprocessing": preprocessing(spec),
         "faces": settings.identity(),
     }
-    if spec.backend == "onnx":  # an export mended in memory: what was changed is part of it
-        from face_bench.models.onnx_repair import graph_changes
-
-        changes = graph_changes(weights, digest, cache_dir)
-        if changes:
-            identity["graph_changes"] = list(changes)
+    changes = backend_for(spec).mended(weights, digest, cache_dir)
+    if changes:  # an export mended in memory: what was changed is part of it
+        identity["graph_changes"] = list(changes)
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
     identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
     if spec.alignment == "arcface":

@@ -20,10 +20,10 @@ import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
 from face_bench.core.modes import LfwOnFail, parse_choice
-from face_bench.core.processes import start_worker_server
 from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
 from face_bench.embedding.ray_engine import RayOptions
+from face_bench.embedding.server import start_worker_server
 
 SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"
 THRESHOLD_RULE = "same person when score > threshold (distance < threshold for Euclidean models)"
