@@ -14,7 +14,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -28,14 +28,6 @@ EMBEDDINGS = "embeddings"  # the cache dir's folder of entries, one subfolder pe
 def holds_embeddings(root: Path) -> bool:
     """Whether the cache dir ``root`` holds any embedding yet (a warm cache)."""
     return (Path(root) / EMBEDDINGS).exists()
-
-
-class EmbeddingStore(Protocol):
-    """What the embedding step needs from a cache."""
-
-    def get(self, image_sha256: str) -> CacheEntry | None: ...
-
-    def put(self, image_sha256: str, entry: CacheEntry) -> None: ...
 
 
 def model_key(identity: dict[str, Any]) -> str:

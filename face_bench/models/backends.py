@@ -43,10 +43,6 @@ def unregister_backend(name: str) -> None:
         _BACKENDS.pop(name, None)
 
 
-def backend_names() -> list[str]:
-    return list(_BACKENDS)
-
-
 def get_backend(name: str) -> Backend:
     """The backend registered as ``name``; an error naming the known ones otherwise."""
     try:
