@@ -35,7 +35,7 @@ def test_an_image_that_kills_its_worker_twice_is_worker_crashed(tmp_path):
     assert [o[0] for o in outcomes] == [t[1] for t in tasks]  # every image, in order
     entry = outcomes[5][2]["m"]
     assert entry.vector is None and entry.reason == "worker_crashed"
-    assert all(o[2]["m"].vector is not None for i, o in enumerate(outcomes) if i != 5)
+    assert all(o.outputs["m"].vector is not None for i, o in enumerate(outcomes) if i != 5)
 
 
 def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
@@ -44,7 +44,7 @@ def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
     tasks = _tasks(tmp_path, names)
     outcomes = list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_once))
     assert (tmp_path / "flaky03.died").exists()
-    assert all(o[2]["m"].vector is not None for o in outcomes)
+    assert all(o.outputs["m"].vector is not None for o in outcomes)
     assert [o[0] for o in outcomes] == [t[1] for t in tasks]
 
 

@@ -21,11 +21,11 @@ from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelError, ModelShapeError
 from face_bench.core.io import sha256_file
 from face_bench.core.records import CacheEntry
-from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
-from face_bench.faces.locate import Face, FaceSettings
+from face_bench.faces.locate import FaceSettings
 from face_bench.models.backends import backend_for
 from face_bench.models.spec import ModelSpec
 
@@ -98,7 +98,7 @@ def embed_all(
     paths: Sequence[Path],
     hashes: Sequence[str | None],
     faces: FaceSettings,
-    face_cache: Callable[[FaceSettings], EmbeddingCache],
+    face_cache: Callable[[FaceSettings], FaceCache],
     workers: int | None = None,
     progress: Progress | None = None,
     ray: RayOptions | None = None,
@@ -139,7 +139,7 @@ def _embed_group(
     paths: Sequence[Path],
     hashes: Sequence[str | None],
     settings: FaceSettings,
-    faces: EmbeddingCache,
+    faces: FaceCache,
     workers: int,
     progress: Progress,
     results: dict[str, Embeddings],
@@ -162,15 +162,12 @@ def _embed_group(
         digest = hashes[index]
         assert digest is not None
         known = faces.get(digest)
-        if known is not None and known.vector is not None and not Face.readable(known.vector):
-            faces.corrupt_seen += 1
-            known = None  # a whole entry that is no face record: located again
-        if known is not None and known.vector is None:
+        if known is not None and known.face is None:
             for name in names:  # no face, or not decodable: the same failure for every model
-                keep(name, index, known)
+                keep(name, index, known.failure())
             tick(1)
             continue
-        cached_face = None if known is None else known.vector
+        cached_face = None if known is None else known.face
         tasks.append(Task(str(paths[index]), digest, cached_face, names))
         order.append(index)
     models = [_worker_model(job) for job in group]
@@ -187,16 +184,16 @@ def _embed_group(
             digest, face_entry = outcome.sha256, outcome.face
             decoded[index] = digest
             if digest is None:  # unreadable now: a failure, cached under no hash
-                reason = face_entry or CacheEntry(None, "unreadable", "")
+                reason = face_entry.failure() if face_entry else CacheEntry(None, "unreadable", "")
                 for name in task.models:
                     _record(results[name], index, reason)
                 tick(1)
                 continue
             if face_entry is not None:
                 faces.put(digest, face_entry)
-                if face_entry.vector is None:
+                if face_entry.face is None:
                     for name in task.models:
-                        keep(name, index, face_entry)
+                        keep(name, index, face_entry.failure())
             for name, output in outcome.outputs.items():
                 assert isinstance(output, CacheEntry)  # every model is inferred by the workers
                 keep(name, index, output)

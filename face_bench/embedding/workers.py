@@ -28,7 +28,14 @@ from face_bench.core.processes import stopping_pool
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import read_image_bytes
 from face_bench.embedding.server import worker_context
-from face_bench.faces.locate import Face, FaceSettings, decode_bytes, decode_failure, locate
+from face_bench.faces.locate import (
+    Face,
+    FaceEntry,
+    FaceSettings,
+    decode_bytes,
+    decode_failure,
+    locate,
+)
 from face_bench.models.backend import Backend, Embedder
 from face_bench.models.spec import ModelSpec
 
@@ -38,7 +45,7 @@ class Task(NamedTuple):
 
     path: str
     sha256: str  # the content hash the image was planned under
-    face: np.ndarray | None  # its cached face record, or None: the worker locates the face
+    face: Face | None  # its cached face record, or None: the worker locates the face
     models: tuple[str, ...]  # the models still missing its embedding
 
 
@@ -46,7 +53,7 @@ class Outcome(NamedTuple):
     """What a worker made of one image."""
 
     sha256: str | None  # the hash of the bytes decoded; None when the file was unreadable
-    face: CacheEntry | None  # the face record found here (None when it came from the cache)
+    face: FaceEntry | None  # the face stage's outcome here (None when it came from the cache)
     # Per model: its entry, or (inside a worker, until its batch is embedded) its input.
     outputs: dict[str, CacheEntry | np.ndarray]
 
@@ -122,28 +129,27 @@ def process(task: Task) -> tuple[Outcome, Face | None]:
     """
     assert _STATE is not None
     settings, models = _STATE.settings, _STATE.models
-    path, expected, face_vector, names = task
+    path, expected, face, names = task
     try:
         data = read_image_bytes(path)
     except ImageError as exc:
-        return Outcome(None, decode_failure(exc), {}), None
+        return Outcome(None, FaceEntry.failed(decode_failure(exc)), {}), None
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
-        face_vector = None
+        face = None
     try:
         rgb = decode_bytes(data, path)
     except ImageError as exc:
         failure = decode_failure(exc)
-        if face_vector is None:
-            return Outcome(digest, failure, {}), None  # the face stage's failure, for every model
+        if face is None:  # the face stage's failure, for every model
+            return Outcome(digest, FaceEntry.failed(failure), {}), None
         return Outcome(digest, None, dict.fromkeys(names, failure)), None
     face_entry = None
-    if face_vector is None:
+    if face is None:
         face_entry = locate(rgb, settings)
-        if face_entry.vector is None:
+        if face_entry.face is None:
             return Outcome(digest, face_entry, {}), None
-        face_vector = face_entry.vector
-    face = Face.from_vector(face_vector)
+        face = face_entry.face
     out: dict[str, CacheEntry | np.ndarray] = {}
     for name in names:  # embedded by ``process_batch``, with its neighbours
         model = models[name]

@@ -14,7 +14,7 @@ from pathlib import Path
 from face_bench.core.config import Config, load_config
 from face_bench.core.io import default_cache_dir, sha256_file
 from face_bench.core.modes import Detector, parse_choice
-from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.pipeline import (
     Embeddings,
     ModelJob,
@@ -136,9 +136,9 @@ def embed_models(
         jobs.append(ModelJob(spec, weights, cache))
     landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
 
-    def face_cache(settings: FaceSettings) -> EmbeddingCache:
+    def face_cache(settings: FaceSettings) -> FaceCache:
         identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
-        cache = EmbeddingCache(cache_dir, identity)
+        cache = FaceCache(cache_dir, identity)
         cache.sweep()
         return cache
 
