@@ -39,7 +39,7 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
 
 def unregister_backend(name: str) -> None:
     """Forget a backend added by ``register_backend`` (the built-ins stay)."""
-    if name not in BUILTIN_BACKENDS:
+    if name not in {backend.name for backend in BUILTIN_BACKENDS}:
         _BACKENDS.pop(name, None)
 
 
