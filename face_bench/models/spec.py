@@ -13,7 +13,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from face_bench.models.spec_bounds import MAX_EMBEDDING, MAX_SIDE, check_spec
+from face_bench.models.spec_bounds import (
+    MAX_EMBEDDING,
+    MAX_SIDE,
+    check_batch_memory,
+    check_threshold,
+)
 
 DLIB_WEIGHTS_PACKAGE = "face_recognition_models"
 PIPELINE_VERSION = 1  # bump when preprocessing code changes what an embedding is
@@ -93,7 +98,9 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _values_in_range(self) -> ModelSpec:
-        check_spec(self)
+        """Checks across fields; each error starts with the key to change."""
+        check_threshold(self.similarity, self.threshold)
+        check_batch_memory(self.batch_size, self.input_size)
         return self
 
     @field_validator("std")

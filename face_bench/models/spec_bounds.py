@@ -15,38 +15,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from face_bench.models.spec import ModelSpec
-
 MAX_SIDE = 4096  # pixels per side of a model input or face chip
 MAX_BATCH_BYTES = 2 << 30  # one float32 input batch: batch_size x height x width x 3
 MAX_EMBEDDING = 1 << 16
 
 
-def _threshold(spec: ModelSpec) -> None:
+def check_threshold(similarity: str, threshold: float) -> None:
     """A cosine lies in [-1, 1] and a distance is >= 0: any other threshold is a typo."""
-    low, high = (-1.0, 1.0) if spec.similarity == "cosine" else (0.0, math.inf)
-    if not low <= spec.threshold <= high:
-        span = "between -1 and 1" if spec.similarity == "cosine" else "0 or more"
-        raise ValueError(
-            f"threshold: a {spec.units} threshold must be {span}, got {spec.threshold}"
-        )
+    low, high = (-1.0, 1.0) if similarity == "cosine" else (0.0, math.inf)
+    if not low <= threshold <= high:
+        span = "between -1 and 1" if similarity == "cosine" else "0 or more"
+        units = "cosine similarity" if similarity == "cosine" else "Euclidean distance"
+        raise ValueError(f"threshold: a {units} threshold must be {span}, got {threshold}")
 
 
-def _batch_memory(spec: ModelSpec) -> None:
-    height, width = spec.input_size
-    need = spec.batch_size * height * width * 3 * 4
+def check_batch_memory(batch_size: int, input_size: tuple[int, int]) -> None:
+    """One float32 input batch must fit in ``MAX_BATCH_BYTES``."""
+    height, width = input_size
+    need = batch_size * height * width * 3 * 4
     if need > MAX_BATCH_BYTES:
         raise ValueError(
-            f"batch_size: {spec.batch_size} inputs of {height}x{width} need "
+            f"batch_size: {batch_size} inputs of {height}x{width} need "
             f"{need / (1 << 30):.1f} GiB per batch, over the {MAX_BATCH_BYTES >> 30} GiB "
             "limit; lower batch_size or input_size"
         )
-
-
-def check_spec(spec: ModelSpec) -> None:
-    """Checks across fields; each error starts with the key to change."""
-    _threshold(spec)
-    _batch_memory(spec)
 
 
 def first_error(exc: ValidationError) -> str:
