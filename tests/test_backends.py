@@ -85,7 +85,8 @@ def test_the_builtin_backends_implement_the_protocol():
     assert not backend_for(BUILTIN_MODELS["japanese-face-v1"]).fixed_preprocessing
 
 
-def test_a_name_is_registered_once_and_unknown_names_are_refused(fake_backend):
+@pytest.mark.usefixtures("fake_backend")
+def test_a_name_is_registered_once_and_unknown_names_are_refused():
     with pytest.raises(ValueError, match="already registered"):
         register_backend(FakeBackend())
     with pytest.raises(ValueError, match=r"backend: unknown backend 'tensorflow'; known: dlib"):
@@ -97,7 +98,8 @@ def test_a_name_is_registered_once_and_unknown_names_are_refused(fake_backend):
 
 
 @needs_shared
-def test_a_third_backend_runs_through_the_pipeline(tmp_path, fake_backend):
+@pytest.mark.usefixtures("fake_backend")
+def test_a_third_backend_runs_through_the_pipeline(tmp_path):
     from face_bench.run import embed as embed_step
 
     weights = tmp_path / "fake.weights"
