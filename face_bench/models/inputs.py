@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from face_bench.models.spec import ModelSpec
 
@@ -37,6 +36,8 @@ def aligned_input(rgb: np.ndarray, face: Face, spec: ModelSpec) -> np.ndarray:
 
 def resized_input(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """The whole image resized (bilinear) to the spec's input size."""
+    from PIL import Image  # here, not at the top: the registry's import stays light
+
     height, width = spec.input_size
     resized = Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(resized))
