@@ -69,10 +69,6 @@ from_subset  # written as "from"
 cross_fitting  # the calibration file's folds and seed (face_bench.results.calibration_file)
 _omit_unset_extras  # pydantic calls it (@model_serializer on results blocks)
 
-# Types only annotations use.
-EmbeddingStore  # Protocol the embedding step is typed against
-Template  # Literal of the chip templates
-
 
 # Test fixtures looked up by name (tests/corpus.py builds images for parametrized tests).
 GREEN

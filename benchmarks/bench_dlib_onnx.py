@@ -106,8 +106,8 @@ def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray,
 
 def _chip_of(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float]]:
     """One image's dlib chip as face-bench cuts it, and its decode/locate/chip seconds."""
-    from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     t0 = time.perf_counter()
@@ -116,8 +116,8 @@ def _chip_of(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float]]
     entry = locate(rgb, FaceSettings())
     t2 = time.perf_counter()
     chip = None
-    if entry.vector is not None:
-        chip = model_input(rgb, Face.from_vector(entry.vector), BUILTIN_MODELS["dlib"])
+    if entry.face is not None:
+        chip = model_input(rgb, entry.face, BUILTIN_MODELS["dlib"])
     return chip, (t1 - t0, t2 - t1, time.perf_counter() - t2)
 
 
@@ -276,8 +276,8 @@ def _face_stage(paths: list[Path]) -> float:
 
 
 def pipeline(folder: Path) -> dict:
-    from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 
     config = standin_config(folder)
@@ -292,7 +292,7 @@ def pipeline(folder: Path) -> dict:
     chips150, chips224 = [], []
     for path in images:
         rgb = decode(path)
-        face = Face.from_vector(locate(rgb, FaceSettings()).vector)
+        face = locate(rgb, FaceSettings()).face
         chips150.append(model_input(rgb, face, BUILTIN_MODELS["dlib"]))
         chips224.append(model_input(rgb, face, standin))
     _d, dlib_s = dlib_onnx(np.stack(chips150), 2, folder / "cache-pipeline")

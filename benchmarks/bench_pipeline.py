@@ -53,8 +53,8 @@ def _describe(chips: np.ndarray) -> int:
 
 def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
     """Inference alone on the run's images, inputs prepared beforehand and not timed."""
-    from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS
 
@@ -66,7 +66,7 @@ def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
     for relative in images:
         rgb = decode(data / relative)
         entry = locate(rgb, FaceSettings())
-        face = Face.from_vector(entry.vector)
+        face = entry.face
         chips.append(model_input(rgb, face, dlib_spec))
         onnx_inputs.append(model_input(rgb, face, onnx_spec))
     chips_arr = np.stack(chips)
@@ -100,8 +100,8 @@ def seed_method(run_dir: Path, data: Path, n_pairs: int, seed: int) -> dict:
     """
     import dlib
 
-    from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS, DLIB_DESCRIPTOR_FILE, dlib_weight_path
 
@@ -116,7 +116,7 @@ def seed_method(run_dir: Path, data: Path, n_pairs: int, seed: int) -> dict:
 
     def embed_both(relative: str) -> None:
         rgb = decode(data / relative)
-        face = Face.from_vector(locate(rgb, FaceSettings()).vector)
+        face = locate(rgb, FaceSettings()).face
         net.compute_face_descriptor(model_input(rgb, face, dlib_spec), 0)
         onnx.infer(to_tensor([model_input(rgb, face, onnx_spec)], onnx_spec))
 

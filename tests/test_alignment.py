@@ -27,7 +27,7 @@ from face_bench.faces.alignment import (
     looks_like_crop,
     whole_image_rect,
 )
-from face_bench.faces.locate import Face, FaceSettings, locate
+from face_bench.faces.locate import FaceSettings, locate
 
 REPO = Path(__file__).resolve().parents[1]
 needs_data = needs_shared
@@ -43,7 +43,7 @@ def aligner():
 def find(rgb, align="auto", multi_face="largest"):
     """The production face finder (``faces.locate``): a ``Face``, or the failed entry."""
     entry = locate(rgb, FaceSettings(str(align), multi_face))
-    return Face.from_vector(entry.vector) if entry.ok else entry
+    return entry.face if entry.ok else entry
 
 
 # --- no dlib needed ----------------------------------------------------------------
@@ -278,7 +278,7 @@ def test_junk_is_never_a_crop(tmp_path, mode):
 
     for label, (path, reason) in _junk(tmp_path).items():
         entry = locate_path(path, FaceSettings(mode))
-        assert (entry.vector, entry.reason) == (None, reason), label
+        assert (entry.face, entry.reason) == (None, reason), label
 
 
 def test_real_crop_sizes_and_textures_stay_usable():

@@ -251,7 +251,7 @@ def test_very_large_photo_is_downscaled_before_detection_in_bounded_memory(tmp_p
         "import sys\nfrom pathlib import Path\n"
         "from face_bench.faces.locate import Face, FaceSettings, locate_path, LOAD_MAX_SIDE\n"
         "entry = locate_path(Path(sys.argv[1]), FaceSettings())\n"
-        "face = Face.from_vector(entry.vector)\n"
+        "face = entry.face\n"
         "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
         "print(face.source, face.n_faces, face.box.right < LOAD_MAX_SIDE, int(peak.split()[1]))\n"
     )

@@ -302,24 +302,66 @@ def test_a_cached_vector_of_another_width_is_recomputed(tmp_path, declared):
     assert json.loads(entries[0].read_text(encoding="utf-8"))["dim"] == 512  # rewritten
 
 
-@pytest.mark.parametrize(
-    "vector",
-    [np.arange(7), np.arange(6), np.r_[1, 99, np.arange(14)], np.r_[1, 0.5, np.arange(14)],
-     np.r_[1, 0, np.nan, np.arange(13)]],
-    ids=["7 values", "no landmarks", "unknown source", "fractional source", "NaN"],
-)  # fmt: skip
-def test_a_face_record_is_recognised_before_use(vector):
-    from face_bench.faces.locate import Face, FaceBox
+GOOD_RECORD = {
+    "n_faces": 1,
+    "source": "detector",
+    "box": [1, 2, 30, 40],
+    "points": [[i, i + 1] for i in range(5)],
+    "marks": None,
+}
 
-    face = Face(1, "detector", FaceBox(1, 2, 30, 40), tuple((i, i + 1) for i in range(5)))
-    assert Face.readable(face.to_vector())
-    assert not Face.readable(np.asarray(vector, dtype=np.float32))
+
+@pytest.mark.parametrize(
+    "change",
+    [{"box": [1, 2, 30]}, {"points": [[0, 1]] * 4}, {"source": "nope"}, {"n_faces": 1.5},
+     {"marks": [[0.5, float("nan")]] * 5}, {"points": [[0.5, 1]] * 5}, {"extra": 1}],
+    ids=["3-value box", "four landmarks", "unknown source", "fractional count", "NaN mark",
+         "fractional landmark", "unknown key"],
+)  # fmt: skip
+def test_a_face_record_is_recognised_before_use(change):
+    from face_bench.faces.locate import Face
+
+    face = Face.from_record(GOOD_RECORD)
+    assert face.to_record() == GOOD_RECORD
+    with pytest.raises(ValueError):
+        Face.from_record(GOOD_RECORD | change)
+
+
+def test_a_face_entry_round_trips_and_a_failure_keeps_its_reason(tmp_path):
+    from face_bench.embedding.cache import FaceCache
+    from face_bench.faces.locate import Face, FaceEntry
+
+    faces = FaceCache(tmp_path, {"stage": "faces"})
+    face = Face.from_record(GOOD_RECORD | {"marks": [[0.25, 1.5]] * 5})
+    faces.put(SHA, FaceEntry(face))
+    assert faces.get(SHA) == FaceEntry(face)
+    faces.put("1f" * 32, FaceEntry(None, "no_face", "no face found"))
+    assert faces.get("1f" * 32) == FaceEntry(None, "no_face", "no face found")
+    assert faces.corrupt_seen == 0
+
+
+def test_an_old_face_entry_is_a_miss_not_damage(tmp_path):
+    """Version 2 packed a face record into a float vector: such an entry is not misread as a
+    record, nor counted as damage; the face is located again and the entry rewritten."""
+    import base64
+
+    from face_bench.embedding.cache import FACE_ENTRY_VERSION, FaceCache, _checksum
+
+    faces = FaceCache(tmp_path, {"stage": "faces"})
+    raw = np.arange(16, dtype="<f4").tobytes()
+    old = {"v": 2, "status": "ok", "dim": 16, "faces": None, "check": _checksum(raw)}
+    path = faces._path(SHA)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(old | {"vector": base64.b64encode(raw).decode()}))
+    assert faces.get(SHA) is None and faces.corrupt_seen == 0
+    assert FACE_ENTRY_VERSION > 2
 
 
 @needs_shared
-def test_a_cached_face_record_of_another_width_is_located_again(tmp_path):
+def test_a_damaged_face_record_is_located_again(tmp_path):
     from conftest import TINY_ONNX
 
+    from face_bench.embedding.cache import _checksum, _record_bytes
     from face_bench.run import embed as embed_step
 
     config = tmp_path / "face-bench.toml"
@@ -343,11 +385,15 @@ def test_a_cached_face_record_of_another_width_is_located_again(tmp_path):
         for key in (cache / "embeddings").iterdir()
     }
     face_entry = next(folders["faces"].glob("*/*.json"))
-    _rewrite_width(face_entry, 7)
+    data = json.loads(face_entry.read_text(encoding="utf-8"))
+    good = data["face"]
+    data["face"] = good | {"source": "nope"}  # whole (its checksum matches), but no record
+    data["check"] = _checksum(_record_bytes(data["face"]))
+    face_entry.write_text(json.dumps(data), encoding="utf-8")
     for stage, folder in folders.items():
         if stage != "faces":  # the model's vectors gone: the cached face is what is used
             for entry in folder.glob("*/*.json"):
                 entry.unlink()
     again = embed()
     assert not again.failures and np.array_equal(again.vectors, first.vectors)
-    assert json.loads(face_entry.read_text(encoding="utf-8"))["dim"] == 16  # located again
+    assert json.loads(face_entry.read_text(encoding="utf-8"))["face"] == good  # located again

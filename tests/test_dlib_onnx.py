@@ -326,8 +326,8 @@ def test_random_chips_match_dlib(session, dlib_net) -> None:
 
 def face_chips(folder: Path, every: int, limit: int | None = None) -> np.ndarray:
     """150x150 chips of a face set as face-bench cuts them for dlib (detect, 5 points)."""
-    from face_bench.faces.locate import Face, FaceSettings, decode, locate
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     with (folder / "manifest.csv").open(encoding="utf-8") as handle:
@@ -336,8 +336,8 @@ def face_chips(folder: Path, every: int, limit: int | None = None) -> np.ndarray
     for rel in paths:
         rgb = decode(folder / rel)
         entry = locate(rgb, FaceSettings())
-        if entry.vector is not None:
-            face = Face.from_vector(entry.vector)
+        if entry.face is not None:
+            face = entry.face
             chips.append(model_input(rgb, face, BUILTIN_MODELS["dlib"]))
     return np.stack(chips)
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import JP_FACES, needs_shared
-from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.core.config import Config, load_config
 from face_bench.core.errors import ConfigError
 from face_bench.embedding.cache import model_key
-from face_bench.models.registry import BUILTIN_MODELS, ModelSpec, build_registry, runtime_notes
+from face_bench.models.backends import make_spec, preprocessing
+from face_bench.models.dlib_backend import on_own_runtime
+from face_bench.models.registry import BUILTIN_MODELS, build_registry, runtime_notes
 
 runner = CliRunner()
 SAME_A = JP_FACES / "images/安倍晋三/安倍晋三_1.png"
@@ -25,39 +26,39 @@ OTHER = JP_FACES / "images/Audrey Hepburn/Audrey Hepburn_1.png"
 
 def test_dlib_runs_on_onnxruntime_by_default() -> None:
     dlib = BUILTIN_MODELS["dlib"]
-    assert dlib.runtime == "onnx" and not dlib.on_dlib_runtime
+    assert dlib.runtime == "onnx" and not on_own_runtime(dlib)
     assert BUILTIN_MODELS["japanese-face-v1"].runtime == "onnx"
 
 
 def test_runtime_is_part_of_the_cache_key() -> None:
     onnx = BUILTIN_MODELS["dlib"]
     own = onnx.model_copy(update={"runtime": "dlib"})
-    assert onnx.preprocessing()["runtime"].startswith("onnx")
-    assert own.preprocessing()["runtime"] == "dlib"
-    assert model_key(onnx.preprocessing()) != model_key(own.preprocessing())
-    assert "runtime" not in BUILTIN_MODELS["japanese-face-v1"].preprocessing()
+    assert preprocessing(onnx)["runtime"].startswith("onnx")
+    assert preprocessing(own)["runtime"] == "dlib"
+    assert model_key(preprocessing(onnx)) != model_key(preprocessing(own))
+    assert "runtime" not in preprocessing(BUILTIN_MODELS["japanese-face-v1"])
 
 
 def test_jitter_stays_on_dlib_with_a_note() -> None:
     jitter = BUILTIN_MODELS["dlib"].model_copy(update={"name": "dlib-jitter", "num_jitters": 10})
-    assert jitter.on_dlib_runtime
-    assert jitter.preprocessing()["runtime"] == "dlib"
+    assert on_own_runtime(jitter)
+    assert preprocessing(jitter)["runtime"] == "dlib"
     (note,) = runtime_notes([jitter, BUILTIN_MODELS["dlib"]])
     assert note.startswith("dlib-jitter: num_jitters = 10 runs on dlib's own runtime")
     # num_jitters = 1 is no jitter in dlib, so it stays on onnxruntime.
-    assert not BUILTIN_MODELS["dlib"].model_copy(update={"num_jitters": 1}).on_dlib_runtime
+    assert not on_own_runtime(BUILTIN_MODELS["dlib"].model_copy(update={"num_jitters": 1}))
 
 
 def test_onnx_models_have_no_dlib_runtime() -> None:
-    with pytest.raises(ValidationError, match="only applies to backend = 'dlib'"):
-        ModelSpec(name="x", backend="onnx", threshold=0.4, runtime="dlib")
+    with pytest.raises(ValueError, match="only applies to backend = 'dlib'"):
+        make_spec("x", {"backend": "onnx", "threshold": 0.4, "runtime": "dlib"})
 
 
 def test_toml_table_without_backend_adjusts_the_builtin(tmp_path: Path) -> None:
     config = tmp_path / "face-bench.toml"
     config.write_text('[models.dlib]\nruntime = "dlib"\n', encoding="utf-8")
     spec = build_registry(load_config(config), {}, tmp_path).get("dlib")
-    assert spec.on_dlib_runtime
+    assert on_own_runtime(spec)
     assert spec.model_dump(exclude={"runtime"}) == BUILTIN_MODELS["dlib"].model_dump(
         exclude={"runtime"}
     )
@@ -68,7 +69,7 @@ def test_toml_table_without_backend_adjusts_the_builtin(tmp_path: Path) -> None:
 
 def test_flag_overrides_every_dlib_model(tmp_path: Path) -> None:
     registry = build_registry(Config(), {}, tmp_path, dlib_runtime="dlib")
-    assert registry.get("dlib").on_dlib_runtime
+    assert on_own_runtime(registry.get("dlib"))
     assert registry.get("japanese-face-v1").runtime == "onnx"
     with pytest.raises(ConfigError, match="'onnx' or 'dlib'"):
         build_registry(Config(), {}, tmp_path, dlib_runtime="cuda")

@@ -23,7 +23,7 @@ from face_bench.core.records import CacheEntry
 from face_bench.data.datasets import load_dataset, manifest_alignment
 from face_bench.embedding.cache import EmbeddingCache
 from face_bench.embedding.pipeline import Embeddings, merge_embeddings
-from face_bench.faces.locate import Face, FaceSettings, locate
+from face_bench.faces.locate import FaceSettings, locate
 
 runner = CliRunner()
 HOG_MISSES = LFW / "images" / "Brawley_King" / "Brawley_King_0001.jpg"  # HOG finds no face
@@ -133,7 +133,7 @@ def test_mmod_finds_the_face_hog_misses_and_says_so():
     rgb = load_rgb(HOG_MISSES)
     assert locate(rgb, FaceSettings("detect")).reason == "no_face"
     entry = locate(rgb, FaceSettings("detect", fallback="mmod"))
-    face = Face.from_vector(entry.vector)
+    face = entry.face
     assert (face.source, face.fallback, face.n_faces) == ("mmod", "mmod", 1)
     assert 60 < face.box.width < 150 and len(face.points) == 5
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.data.protocols import kfold_accuracy, parse_lfw_pairs
+from face_bench.models.backends import preprocessing
 from face_bench.models.registry import (
     BUILTIN_MODELS,
     DLIB_DESCRIPTOR_FILE,
@@ -260,7 +261,7 @@ def test_jittered_dlib_variant_embeds_differently_under_its_own_key(tmp_path):
     registry = build_registry(load_config(config_path), cache_dir=cache_dir)
     spec100 = registry.get("dlib100")
     assert spec100.num_jitters == 100 and spec100.input_size == (150, 150)
-    assert spec100.preprocessing()["num_jitters"] == 100
+    assert preprocessing(spec100)["num_jitters"] == 100
     assert registry.status("dlib100").ready
 
     choice = choose_models(registry, ("dlib", "dlib2"))

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.core.errors import ModelShapeError
+from face_bench.models.backends import preprocessing
 from face_bench.models.onnx_backend import OnnxModel, check_io, make_session, to_tensor
 from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
 from face_bench.models.registry import ModelSpec
@@ -163,10 +164,10 @@ def test_normalize_makes_unit_vectors_and_joins_the_cache_key():
     out = unit.infer(to_tensor(images, unit.spec))
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(out, plain / np.linalg.norm(plain, axis=1, keepdims=True), 1e-6)
-    keys = spec().preprocessing()
+    keys = preprocessing(spec())
     assert (keys["normalize"], keys["output"], keys["alignment"]) == (False, None, "dlib_chip")
     for changed in ({"normalize": True}, {"output": "x"}, {"alignment": "arcface"}):
-        assert spec(**changed).preprocessing() != keys
+        assert preprocessing(spec(**changed)) != keys
 
 
 @needs_shared

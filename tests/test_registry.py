@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from face_bench.cli.app import app
 from face_bench.core.config import Config, load_config
 from face_bench.core.errors import ConfigError, UnknownModelError
+from face_bench.models.backends import preprocessing
 from face_bench.models.registry import (
     BUILTIN_MODELS,
     ModelSpec,
@@ -38,7 +39,7 @@ def test_builtin_models():
         "onnx", "cosine", (224, 224), 512
     )  # fmt: skip
     assert jf1.weights_filename == "JAPANESE_FACE_v1.onnx"
-    assert "pipeline_version" in jf1.preprocessing() and "threshold" not in jf1.preprocessing()
+    assert "pipeline_version" in preprocessing(jf1) and "threshold" not in preprocessing(jf1)
 
 
 def test_dlib_is_ready_from_its_package(tmp_path):
@@ -153,7 +154,7 @@ def test_a_dlib_table_without_sizes_gets_dlibs_150(tmp_path):
     )
     spec = build_registry(load_config(config), {}, tmp_path).get("mine")
     assert spec.input_size == (150, 150) and spec.chip_size == 150
-    assert spec.preprocessing()["chip_size"] == 150
+    assert preprocessing(spec)["chip_size"] == 150
 
 
 def test_the_widest_values_still_allowed_build_a_spec(tmp_path):
@@ -395,7 +396,7 @@ def test_the_repository_config_registers_the_real_networks_with_provenance():
     assert registry.get("hse-faceres").color_order == "BGR"
     # The as-shipped SFace file is the cleaned one's twin: same preprocessing, by name only.
     shipped, clean = registry.get("sface-as-shipped"), registry.get("sface")
-    assert shipped.preprocessing() == clean.preprocessing() and not shipped.default
+    assert preprocessing(shipped) == preprocessing(clean) and not shipped.default
 
 
 @needs_shared

@@ -20,7 +20,7 @@ from conftest import JP_FACES, TINY_ONNX, needs_shared
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
-from face_bench.embedding.cache import EmbeddingCache, model_key
+from face_bench.embedding.cache import EmbeddingCache, FaceCache, model_key
 
 pytestmark = [needs_shared, pytest.mark.slow]
 INTERRUPTED = "face-bench: error: interrupted; embeddings finished so far are kept in the cache"
@@ -78,7 +78,8 @@ def assert_cache_consistent(cache: Path) -> int:
     for described in cache.glob("embeddings/*/model.json"):
         identity = json.loads(described.read_text(encoding="utf-8"))
         assert model_key(identity) == described.parent.name
-        store = EmbeddingCache(cache, identity)
+        kind = FaceCache if identity.get("stage") == "faces" else EmbeddingCache
+        store = kind(cache, identity)
         for entry in described.parent.glob("*/*.json"):
             assert store.get(entry.stem) is not None, entry
             total += 1

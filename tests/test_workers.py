@@ -13,8 +13,8 @@ import crashing_worker
 import pytest
 from conftest import JP_FACES, needs_shared, session_processes
 
-from face_bench.core.processes import start_worker_server
 from face_bench.embedding import workers
+from face_bench.embedding.server import start_worker_server
 from face_bench.faces.locate import FaceSettings
 
 
@@ -23,7 +23,7 @@ def _tasks(tmp_path: Path, names: list[str]) -> list[workers.Task]:
     for name in names:
         path = tmp_path / name
         path.write_bytes(b"x")
-        tasks.append((str(path), f"hash-{name}", None, ("m",)))
+        tasks.append(workers.Task(str(path), f"hash-{name}", None, ("m",)))
     return tasks
 
 
@@ -35,7 +35,7 @@ def test_an_image_that_kills_its_worker_twice_is_worker_crashed(tmp_path):
     assert [o[0] for o in outcomes] == [t[1] for t in tasks]  # every image, in order
     entry = outcomes[5][2]["m"]
     assert entry.vector is None and entry.reason == "worker_crashed"
-    assert all(o[2]["m"].vector is not None for i, o in enumerate(outcomes) if i != 5)
+    assert all(o.outputs["m"].vector is not None for i, o in enumerate(outcomes) if i != 5)
 
 
 def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
@@ -44,7 +44,7 @@ def test_a_worker_that_dies_once_is_retried_and_the_run_goes_on(tmp_path):
     tasks = _tasks(tmp_path, names)
     outcomes = list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_once))
     assert (tmp_path / "flaky03.died").exists()
-    assert all(o[2]["m"].vector is not None for o in outcomes)
+    assert all(o.outputs["m"].vector is not None for o in outcomes)
     assert [o[0] for o in outcomes] == [t[1] for t in tasks]
 
 
@@ -103,14 +103,15 @@ def test_the_server_starts_early_only_for_a_cache_without_embeddings(monkeypatch
 
 def test_a_model_that_cannot_load_in_the_workers_is_its_own_error(tmp_path):
     from face_bench.core.errors import ModelFileError
+    from face_bench.models.backends import backend_for
     from face_bench.models.registry import ModelSpec
 
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx graph")
     spec = ModelSpec(name="broken", backend="onnx", threshold=0.4)
-    model = workers.WorkerModel("broken", spec.model_dump_json(), str(broken))
+    model = workers.WorkerModel("broken", spec, str(broken), backend_for(spec))
     tasks = _tasks(tmp_path, [f"img{i:02d}.png" for i in range(12)])
-    tasks = [(path, digest, face, ("broken",)) for path, digest, face, _names in tasks]
+    tasks = [task._replace(models=("broken",)) for task in tasks]
     with pytest.raises(ModelFileError, match="not a loadable ONNX model"):
         list(workers.run(tasks, FaceSettings(), [model], 2))
 

@@ -110,9 +110,9 @@ def test_face_record_keeps_the_detectors_landmarks_as_floats():
     points = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10))
     marks = ((10.25, 20.5), (30.75, 20.0), (20.5, 30.25), (12.0, 40.5), (28.5, 40.0))
     face = Face(1, "detector", FaceBox(0, 0, 49, 59, None), points, marks)
-    back = Face.from_vector(face.to_vector())
+    back = Face.from_record(json.loads(json.dumps(face.to_record())))
     assert back == Face(1, "detector", FaceBox(0, 0, 49, 59, None), points, marks)
-    assert Face.from_vector(Face(1, "detector", back.box, points).to_vector()).marks is None
+    assert Face.from_record(Face(1, "detector", back.box, points).to_record()).marks is None
 
 
 def test_the_detector_joins_the_face_cache_key_and_hogs_key_is_unchanged(tmp_path):
@@ -196,13 +196,13 @@ def test_yunet_finds_one_face_with_eyes_near_dlibs_on_lfw_photos():
 @needs_yunet
 def test_locate_with_yunet_keeps_its_landmarks_and_dlibs_points_on_its_box():
     from face_bench.faces.chips import arcface_points, five_points_chip
-    from face_bench.models.dlib_backend import model_input
+    from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     rgb = decode(LFW_PHOTOS[2])  # HOG finds no face here
     assert not locate(rgb, FaceSettings("detect")).ok
     settings = FaceSettings("detect", detector="yunet", detector_weights=str(YUNET))
-    face = Face.from_vector(locate(rgb, settings).vector)
+    face = locate(rgb, settings).face
     assert face.source == "detector" and face.n_faces == 1 and face.marks is not None
     assert len(face.points) == 5  # dlib's 5 points, for dlib's chip
     box = face.box
@@ -300,6 +300,6 @@ def test_config_detector_applies_to_compare_and_the_option_overrides_it(tmp_path
 def test_mmod_as_the_detector_finds_the_face_hog_misses_as_its_own():
     rgb = decode(LFW / "images" / "Brawley_King" / "Brawley_King_0001.jpg")
     assert not locate(rgb, FaceSettings("detect")).ok
-    face = Face.from_vector(locate(rgb, FaceSettings("detect", detector="mmod")).vector)
+    face = locate(rgb, FaceSettings("detect", detector="mmod")).face
     # Found by the chosen detector, not rescued by a fallback: not counted as one.
     assert (face.source, face.fallback, face.n_faces, face.marks) == ("detector", None, 1, None)

@@ -247,10 +247,10 @@ def models(
 
 
 def _backend(spec: "ModelSpec") -> str:
-    """dlib models also say where their descriptor runs."""
-    if spec.backend != "dlib":
-        return str(spec.backend)
-    return "dlib (dlib's own code)" if spec.on_dlib_runtime else "dlib (onnxruntime)"
+    """The backend, and for dlib where its descriptor runs."""
+    from face_bench.models.backends import backend_for
+
+    return backend_for(spec).describe(spec)
 
 
 command(

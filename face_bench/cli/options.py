@@ -447,7 +447,7 @@ class EmbedOptions:
 
     def prestart(self) -> None:
         """Start the embedding workers' server before the command's heavy imports, so
-        that it is ready when embedding begins (``core.processes.start_worker_server``)."""
+        that it is ready when embedding begins (``embedding.server.start_worker_server``)."""
         prestart_workers(self.engine, self.workers, self.cache_dir)
 
 
@@ -620,9 +620,9 @@ def evaluation_request(
 
 def prestart_workers(engine: Engine, workers: int | None, cache_dir: Path | None) -> None:
     """Start the embedding workers' server before the command's heavy imports, so that it
-    is ready when embedding begins (``core.processes.start_worker_server``)."""
+    is ready when embedding begins (``embedding.server.start_worker_server``)."""
     if engine is Engine.LOCAL:
-        from face_bench.core.processes import start_worker_server
+        from face_bench.embedding.server import start_worker_server
 
         start_worker_server(workers, cache_dir)
 

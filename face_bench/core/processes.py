@@ -10,58 +10,38 @@ the pipeline's stdout. Here any exception cancels what is queued and ends the wo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
-from pathlib import Path
 from typing import Any
 
-from face_bench.core.cpus import usable_cpus
-from face_bench.core.errors import FaceBenchError
-from face_bench.core.io import default_cache_dir
 from face_bench.core.mainguard import require_main_guard
 from face_bench.core.signals import signals_deferred
 
-# What the embedding workers' server loads once for every worker (a module name, so this
-# light module needs none of it).
-WORKER_PRELOAD = "face_bench.embedding.preload"
 
-
-def worker_context() -> BaseContext:
-    """The multiprocessing context embedding workers start from: a clean server process.
+def forkserver_context(preload: Sequence[str]) -> BaseContext:
+    """A multiprocessing context whose workers fork from a clean server process.
 
     Not a fork of this process, which may already run onnxruntime's thread pool (forking
-    a threaded process is unsafe). The server loads ``WORKER_PRELOAD`` once; each worker
-    forks from it ready.
+    a threaded process is unsafe). The server imports the ``preload`` modules once; each
+    worker forks from it with them loaded. The caller names them (the embedding layer
+    names its own), so this module imports none of them.
     """
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([WORKER_PRELOAD])
+    context.set_forkserver_preload(list(preload))
     return context
 
 
-def start_worker_server(workers: int | None = None, cache_dir: Path | None = None) -> None:
-    """Start the embedding workers' server now, when the run will surely embed.
-
-    What it loads then loads on a core the single-threaded start-up and planning leave
-    idle, and the first worker forks from it ready when embedding begins. Only for a cache
-    that holds no embedding yet (a first run, a CI job): on a warm cache the run may embed
-    nothing, and on two cores the server's loading would slow the run's own start. Nothing
-    to do when one worker (in-process) will embed, or when the server already runs.
-    """
-    if (workers or usable_cpus()) <= 1:
-        return
-    try:
-        embeddings = (cache_dir or default_cache_dir()) / "embeddings"
-        if embeddings.exists():
-            return
-    except (OSError, FaceBenchError):  # an unusable cache is reported where it is used
-        return
+def start_forkserver(preload: Sequence[str]) -> None:
+    """Start the server of ``forkserver_context(preload)`` now rather than with its first
+    pool (a no-op when it already runs), so that its preloading overlaps this process's
+    own work."""
     from multiprocessing import forkserver
 
     require_main_guard()
-    worker_context()
+    forkserver_context(preload)
     forkserver.ensure_running()
 
 

@@ -21,12 +21,13 @@ from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelError, ModelShapeError
 from face_bench.core.io import sha256_file
 from face_bench.core.records import CacheEntry
-from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.embedding.workers import run as run_workers
-from face_bench.faces.locate import Face, FaceSettings
-from face_bench.models.registry import ModelSpec
+from face_bench.faces.locate import FaceSettings
+from face_bench.models.backends import backend_for
+from face_bench.models.spec import ModelSpec
 
 Progress = Callable[[str, int], Callable[[int], None]]
 # An embedding at most this long has no direction: a failure to enrol (degenerate_embedding).
@@ -97,7 +98,7 @@ def embed_all(
     paths: Sequence[Path],
     hashes: Sequence[str | None],
     faces: FaceSettings,
-    face_cache: Callable[[FaceSettings], EmbeddingCache],
+    face_cache: Callable[[FaceSettings], FaceCache],
     workers: int | None = None,
     progress: Progress | None = None,
     ray: RayOptions | None = None,
@@ -138,7 +139,7 @@ def _embed_group(
     paths: Sequence[Path],
     hashes: Sequence[str | None],
     settings: FaceSettings,
-    faces: EmbeddingCache,
+    faces: FaceCache,
     workers: int,
     progress: Progress,
     results: dict[str, Embeddings],
@@ -161,20 +162,15 @@ def _embed_group(
         digest = hashes[index]
         assert digest is not None
         known = faces.get(digest)
-        if known is not None and known.vector is not None and not Face.readable(known.vector):
-            faces.corrupt_seen += 1
-            known = None  # a whole entry that is no face record: located again
-        if known is not None and known.vector is None:
+        if known is not None and known.face is None:
             for name in names:  # no face, or not decodable: the same failure for every model
-                keep(name, index, known)
+                keep(name, index, known.failure())
             tick(1)
             continue
-        tasks.append((str(paths[index]), digest, None if known is None else known.vector, names))
+        cached_face = None if known is None else known.face
+        tasks.append(Task(str(paths[index]), digest, cached_face, names))
         order.append(index)
-    models = [
-        _with_graph(WorkerModel(n, j.spec.model_dump_json(), str(j.weights)), j)
-        for n, j in by_name.items()
-    ]
+    models = [_worker_model(job) for job in group]
     if ray is not None:
         from face_bench.embedding import ray_engine
 
@@ -184,20 +180,21 @@ def _embed_group(
     # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
     # not left to finish the whole queue while the interpreter waits for them.
     with _closing(outcomes) as stream:
-        for index, task, (digest, face_entry, outputs) in zip(order, tasks, stream, strict=True):
+        for index, task, outcome in zip(order, tasks, stream, strict=True):
+            digest, face_entry = outcome.sha256, outcome.face
             decoded[index] = digest
             if digest is None:  # unreadable now: a failure, cached under no hash
-                reason = face_entry or CacheEntry(None, "unreadable", "")
-                for name in task[3]:
+                reason = face_entry.failure() if face_entry else CacheEntry(None, "unreadable", "")
+                for name in task.models:
                     _record(results[name], index, reason)
                 tick(1)
                 continue
             if face_entry is not None:
                 faces.put(digest, face_entry)
-                if face_entry.vector is None:
-                    for name in task[3]:
-                        keep(name, index, face_entry)
-            for name, output in outputs.items():
+                if face_entry.face is None:
+                    for name in task.models:
+                        keep(name, index, face_entry.failure())
+            for name, output in outcome.outputs.items():
                 assert isinstance(output, CacheEntry)  # every model is inferred by the workers
                 keep(name, index, output)
             tick(1)
@@ -214,14 +211,12 @@ def _closing(stream: Iterator[Outcome]) -> Iterator[Iterator[Outcome]]:
             close()
 
 
-def _with_graph(model: WorkerModel, job: ModelJob) -> WorkerModel:
-    """Workers infer dlib's network on onnxruntime: convert it here, once, into the cache."""
-    if job.spec.backend != "dlib" or job.spec.on_dlib_runtime:
-        return model
-    from face_bench.models.dlib_onnx import ensure_converted
-
-    graph = ensure_converted(job.weights, job.cache.root)
-    return WorkerModel(model.name, model.spec_json, model.weights, str(graph))
+def _worker_model(job: ModelJob) -> WorkerModel:
+    """What workers load for ``job``, prepared here once by its backend (dlib's network is
+    converted to ONNX into the cache)."""
+    backend = backend_for(job.spec)
+    files = backend.prepare(job.spec, job.weights, job.cache.root)
+    return WorkerModel(job.spec.name, job.spec, str(files), backend)
 
 
 def _from_cache(job: ModelJob, hashes: Sequence[str | None]) -> tuple[Embeddings, list[int]]:

@@ -1,7 +1,7 @@
 """What every embedding worker needs, whatever the run: loaded once in the workers' server.
 
 multiprocessing's forkserver imports this module when it starts (early in a first run,
-``core.processes.start_worker_server``; otherwise with the first pool). Each worker then
+``embedding.server.start_worker_server``; otherwise with the first pool). Each worker then
 forks from the server with numpy, Pillow, dlib, onnxruntime, face-bench's face stage and
 dlib's HOG detector and 5-point shape predictor already in memory. Building the detector
 alone takes about a third of a second (dlib parses it from text), time the server spends

@@ -208,9 +208,6 @@ class EmbedActor:
     def __init__(self, settings: FaceSettings, models: Sequence[workers.WorkerModel]) -> None:
         workers.init_state(settings, models)
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def process(self, tasks: list[workers.Task]) -> list[workers.Outcome]:
         """Every image of the batch through the face stage and every model that needs it."""
         return workers.process_batch(tasks)

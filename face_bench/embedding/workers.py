@@ -1,11 +1,13 @@
 """One pass per image in worker processes: decode once, find the face, feed every model.
 
 For each image a worker decodes the file, finds the face (unless the face stage is
-already cached) and, for every model that still needs the image, computes its
-embedding: dlib's own network per image, ONNX models (dlib's converted one included)
-on the worker's own one-thread session, a few images per call. One process per core
-does the whole chain, so every core stays busy and no image crosses a process
-boundary as pixels. Results come back in input order.
+already cached) and, for every model that still needs the image, cuts its input; each
+model then embeds the inputs of a few images at once, loaded by its backend
+(``models.backend``) once per worker, ONNX on the worker's own one-thread session.
+Messages to and from workers are named records (``Task``, ``Outcome``, ``WorkerModel``)
+that pickle for process pools and Ray actors alike. One process per core does the whole
+chain, so every core stays busy and no image crosses a process boundary as pixels.
+Results come back in input order.
 """
 
 from __future__ import annotations
@@ -17,21 +19,44 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from face_bench.core.errors import ImageError
-from face_bench.core.processes import stopping_pool, worker_context
+from face_bench.core.processes import stopping_pool
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import read_image_bytes
-from face_bench.faces.locate import Face, FaceSettings, decode_bytes, decode_failure, locate
-from face_bench.models.registry import ModelSpec
+from face_bench.embedding.server import worker_context
+from face_bench.faces.locate import (
+    Face,
+    FaceEntry,
+    FaceSettings,
+    decode_bytes,
+    decode_failure,
+    locate,
+)
+from face_bench.models.backend import Backend, Embedder
+from face_bench.models.spec import ModelSpec
 
-# (path, expected content hash, cached face vector or None, names of the models needing it)
-Task = tuple[str, str, np.ndarray | None, tuple[str, ...]]
-# (hash of the bytes decoded or None when unreadable, face record computed here or None
-#  when it was cached, per model: entry or ONNX input)
-Outcome = tuple[str | None, CacheEntry | None, dict[str, CacheEntry | np.ndarray]]
+
+class Task(NamedTuple):
+    """One image for a worker: where it is, what it should hash to, and who needs it."""
+
+    path: str
+    sha256: str  # the content hash the image was planned under
+    face: Face | None  # its cached face record, or None: the worker locates the face
+    models: tuple[str, ...]  # the models still missing its embedding
+
+
+class Outcome(NamedTuple):
+    """What a worker made of one image."""
+
+    sha256: str | None  # the hash of the bytes decoded; None when the file was unreadable
+    face: FaceEntry | None  # the face stage's outcome here (None when it came from the cache)
+    # Per model: its entry, or (inside a worker, until its batch is embedded) its input.
+    outputs: dict[str, CacheEntry | np.ndarray]
+
 
 # How many tasks each worker has queued at once: enough to keep it busy, few enough that a
 # crash loses little work and an interrupted run stops soon.
@@ -44,20 +69,25 @@ CRASHED = "worker_crashed"
 
 @dataclass(frozen=True)
 class WorkerModel:
-    """What a worker needs to know of a model; plain data so it pickles cheaply."""
+    """What a worker needs to load a model; it pickles (to pool workers and Ray actors)."""
 
     name: str
-    spec_json: str
-    weights: str
-    graph: str | None = None  # dlib on onnxruntime: the graph converted from ``weights``
+    spec: ModelSpec
+    files: str  # what its backend prepared for loading (``Backend.prepare``)
+    backend: Backend
+
+
+@dataclass
+class _Loaded:
+    spec: ModelSpec
+    backend: Backend
+    embedder: Embedder
 
 
 @dataclass
 class _State:
     settings: FaceSettings
-    specs: dict[str, ModelSpec]
-    descriptors: dict  # name -> DlibDescriptor: dlib's own runtime
-    sessions: dict  # name -> OnnxModel: ONNX models and dlib's converted network
+    models: dict[str, _Loaded]
 
 
 _STATE: _State | None = None
@@ -67,26 +97,15 @@ _STATE_ERROR: Exception | None = None  # a model that failed to load, raised on 
 def init_state(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
     """Load every model once per process (what every run shares: see ``preload``)."""
     global _STATE
-    from face_bench.models.dlib_backend import DlibDescriptor
-    from face_bench.models.onnx_backend import OnnxModel
-
-    specs = {m.name: ModelSpec.model_validate_json(m.spec_json) for m in models}
     if settings.detector == "yunet" and settings.detector_weights:
         from face_bench.faces.yunet import get_yunet
 
         get_yunet(settings.detector_weights)  # this worker's one-thread YuNet session
-    descriptors, sessions = {}, {}
-    for m in models:
-        spec = specs[m.name]
-        if spec.on_dlib_runtime:
-            descriptors[m.name] = DlibDescriptor(spec, Path(m.weights))
-        elif m.graph is not None:  # dlib's network, converted to ONNX by the parent
-            from face_bench.models.dlib_onnx import graph_spec
-
-            sessions[m.name] = OnnxModel(graph_spec(spec), Path(m.graph), threads=1)
-        elif spec.backend == "onnx":
-            sessions[m.name] = OnnxModel(spec, Path(m.weights), threads=1)
-    _STATE = _State(settings, specs, descriptors, sessions)
+    loaded = {
+        m.name: _Loaded(m.spec, m.backend, m.backend.load(m.spec, Path(m.files), threads=1))
+        for m in models
+    }
+    _STATE = _State(settings, loaded)
 
 
 def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
@@ -101,47 +120,41 @@ def init_worker(settings: FaceSettings, models: Sequence[WorkerModel]) -> None:
 
 
 def process(task: Task) -> tuple[Outcome, Face | None]:
-    """Everything one image needs but ONNX inference, and the face its models were fed.
+    """Everything one image needs but the models' inference, and the face they are fed.
 
     The file is read once; its hash and its pixels come from the same bytes, so what is
     cached under a hash is always the embedding of exactly those bytes, even when the
     file changed since it was first hashed (a cached face record of other bytes is then
     not used).
     """
-    from face_bench.models.dlib_backend import model_input
-
     assert _STATE is not None
-    settings, specs, descriptors = _STATE.settings, _STATE.specs, _STATE.descriptors
-    path, expected, face_vector, names = task
+    settings, models = _STATE.settings, _STATE.models
+    path, expected, face, names = task
     try:
         data = read_image_bytes(path)
     except ImageError as exc:
-        return (None, decode_failure(exc), {}), None
+        return Outcome(None, FaceEntry.failed(decode_failure(exc)), {}), None
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
-        face_vector = None
+        face = None
     try:
         rgb = decode_bytes(data, path)
     except ImageError as exc:
         failure = decode_failure(exc)
-        if face_vector is None:
-            return (digest, failure, {}), None  # the face stage's failure, for every model
-        return (digest, None, dict.fromkeys(names, failure)), None
+        if face is None:  # the face stage's failure, for every model
+            return Outcome(digest, FaceEntry.failed(failure), {}), None
+        return Outcome(digest, None, dict.fromkeys(names, failure)), None
     face_entry = None
-    if face_vector is None:
+    if face is None:
         face_entry = locate(rgb, settings)
-        if face_entry.vector is None:
-            return (digest, face_entry, {}), None
-        face_vector = face_entry.vector
-    face = Face.from_vector(face_vector)
+        if face_entry.face is None:
+            return Outcome(digest, face_entry, {}), None
+        face = face_entry.face
     out: dict[str, CacheEntry | np.ndarray] = {}
-    for name in names:
-        image = model_input(rgb, face, specs[name])
-        if name in descriptors:
-            out[name] = _embedded(descriptors[name].describe(image), face)
-        else:
-            out[name] = image  # inferred by ``process_batch``, with its neighbours
-    return (digest, face_entry, out), face
+    for name in names:  # embedded by ``process_batch``, with its neighbours
+        model = models[name]
+        out[name] = model.backend.chip(model.spec, rgb, face)
+    return Outcome(digest, face_entry, out), face
 
 
 def _embedded(vector: np.ndarray, face: Face) -> CacheEntry:
@@ -150,30 +163,28 @@ def _embedded(vector: np.ndarray, face: Face) -> CacheEntry:
 
 
 def process_batch(tasks: Sequence[Task]) -> list[Outcome]:
-    """``process`` for each image, then each ONNX model on all of their inputs at once."""
+    """``process`` for each image, then each model on all of their inputs at once."""
     if _STATE_ERROR is not None:
         raise _STATE_ERROR
     processed = [process(task) for task in tasks]
     outcomes = [outcome for outcome, _face in processed]
     assert _STATE is not None
-    for name, model in _STATE.sessions.items():
-        _infer(name, model, processed)
+    for name, model in _STATE.models.items():
+        _embed(name, model.embedder, processed)
     return outcomes
 
 
-def _infer(name: str, model, processed: list[tuple[Outcome, Face | None]]) -> None:
-    from face_bench.models.onnx_backend import to_tensor
-
-    # An ONNX input is an array (and has its face); anything else is already an entry.
+def _embed(name: str, model: Embedder, processed: list[tuple[Outcome, Face | None]]) -> None:
+    # A model's input is an array (and has its face); anything else is already an entry.
     rows = [
-        (outputs, image, face)
-        for (_digest, _entry, outputs), face in processed
-        if isinstance(image := outputs.get(name), np.ndarray) and face is not None
+        (outcome.outputs, image, face)
+        for outcome, face in processed
+        if isinstance(image := outcome.outputs.get(name), np.ndarray) and face is not None
     ]
-    step = model.spec.batch_size
+    step = model.batch_size
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
-        vectors = model.infer(to_tensor([image for _o, image, _f in chunk], model.spec))
+        vectors = model.embed([image for _o, image, _f in chunk])
         for (outputs, _image, face), vector in zip(chunk, vectors, strict=True):
             outputs[name] = _embedded(vector, face)
 
@@ -182,7 +193,7 @@ def crashed(task: Task) -> Outcome:
     """The outcome of an image whose worker died twice (a native crash, the OOM killer)."""
     detail = "the worker process died on this image twice (native crash or out of memory)"
     failure = CacheEntry(None, CRASHED, detail)
-    return task[1], None, dict.fromkeys(task[3], failure)
+    return Outcome(task.sha256, None, dict.fromkeys(task.models, failure))
 
 
 Batch = Callable[[Sequence[Task]], list[Outcome]]

@@ -17,12 +17,10 @@ scikit-image nor OpenCV is a dependency.
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 import numpy as np
 from PIL import Image
 
-Template = Literal["dlib_chip", "arcface"]
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 
 # InsightFace's reference points for a 112x112 chip, in pixel-centre coordinates:

@@ -1,11 +1,10 @@
 """The face stage: decode, detect and place 5 landmarks once per image, shared by all models.
 
 Every model aligns from the same landmarks, so they are found once per image (in
-worker processes) and cached by content hash and face settings. A face record is
-stored as a small vector in the embedding cache format:
-``[n_faces, source, left, top, right, bottom, x1, y1, ..., x5, y5]`` (dlib's 5
-points) in the coordinates of the decoded image, then, for YuNet, its own 5 points
-as 10 more values; or as a failure with its reason.
+worker processes) and cached by content hash and face settings. A face record
+(``Face.to_record``) names its fields: the face count, the source, the box and dlib's 5
+points in the coordinates of the decoded image, and for YuNet its own 5 points; a
+failure is cached with its reason (``FaceEntry``).
 
 ``--align auto`` treats a photo that looks like a crop (see
 ``alignment.looks_like_crop``) as one: the detector runs at upsample 0 (YuNet: at
@@ -26,8 +25,10 @@ corners) are kept as well, after dlib's, and ArcFace-template chips are cut from
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +49,8 @@ from face_bench.faces.alignment import (
 LOAD_MAX_SIDE = 2048  # photos are decoded at most this large: chips need no more
 CROP_DETECT_SIDE = 320
 FACE_STAGE_VERSION = 3  # bump when a face record's content changes
-_SOURCES = ("detector", "whole_image", "mmod")  # append only: records store the index
-FACE_VECTOR_SIZE = 6 + 2 * 5  # count, source, box, dlib's five landmarks; then the detector's own
+_SOURCES = ("detector", "whole_image", "mmod")
+_RECORD_KEYS = {"n_faces", "source", "box", "points", "marks"}
 
 
 @dataclass(frozen=True)
@@ -102,34 +103,31 @@ class Face:
     # The detector's own 5 points (YuNet) in the ArcFace template's order, or None.
     marks: tuple[tuple[float, float], ...] | None = None
 
-    def to_vector(self) -> np.ndarray:
+    def to_record(self) -> dict[str, Any]:
+        """The face as the face cache stores it (JSON; the box's detector score is not kept)."""
         b = self.box
-        flat: list[float] = [self.n_faces, _SOURCES.index(self.source)]
-        flat += [b.left, b.top, b.right, b.bottom]
-        flat += [c for point in self.points for c in point]
-        flat += [c for point in self.marks or () for c in point]
-        return np.asarray(flat, dtype=np.float32)
-
-    @staticmethod
-    def readable(vector: np.ndarray) -> bool:
-        """Whether ``vector`` is one ``to_vector`` wrote: a count, a known source, a box and
-        five landmarks (then, from YuNet, its own five), all finite. A cached vector is checked
-        before use: its checksum proves it whole, not that it is a face record."""
-        v = np.asarray(vector, dtype=np.float64)
-        return (
-            v.shape in ((FACE_VECTOR_SIZE,), (FACE_VECTOR_SIZE + 10,))
-            and bool(np.isfinite(v).all())
-            and 0 <= v[1] < len(_SOURCES)
-            and float(v[1]).is_integer()
-        )
+        return {
+            "n_faces": self.n_faces,
+            "source": self.source,
+            "box": [b.left, b.top, b.right, b.bottom],
+            "points": [list(point) for point in self.points],
+            "marks": None if self.marks is None else [list(mark) for mark in self.marks],
+        }
 
     @classmethod
-    def from_vector(cls, vector: np.ndarray) -> Face:
-        v = [round(float(x)) for x in vector[:FACE_VECTOR_SIZE]]
-        points = tuple((v[i], v[i + 1]) for i in range(6, len(v), 2))
-        rest = [float(x) for x in vector[FACE_VECTOR_SIZE:]]
-        marks = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2)) or None
-        return cls(v[0], _SOURCES[v[1]], FaceBox(v[2], v[3], v[4], v[5]), points, marks)
+    def from_record(cls, data: Any) -> Face:
+        """The face ``to_record`` wrote; ``ValueError`` for anything else (a cached record's
+        checksum proves it whole, not that it is a face record)."""
+        if not isinstance(data, dict) or set(data) != _RECORD_KEYS:
+            raise ValueError("not a face record")
+        n_faces, source, box = data["n_faces"], data["source"], data["box"]
+        if type(n_faces) is not int or n_faces < 0 or source not in _SOURCES:
+            raise ValueError("bad face count or source")
+        points = _pairs(data["points"], int)
+        marks = None if data["marks"] is None else _pairs(data["marks"], float)
+        if not isinstance(box, list) or len(box) != 4 or any(type(v) is not int for v in box):
+            raise ValueError("bad face box")
+        return cls(n_faces, source, FaceBox(*box), points, marks)
 
     @property
     def fallback(self) -> str | None:
@@ -145,6 +143,45 @@ class Face:
         )
 
 
+def _pairs(values: Any, kind: type) -> tuple[tuple[Any, Any], ...]:
+    """Five finite (x, y) points of ``kind`` (int, or float which also takes int)."""
+    if not isinstance(values, list) or len(values) != 5:
+        raise ValueError("not five points")
+    out = []
+    for value in values:
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError("not a point")
+        for c in value:
+            if type(c) is bool or not isinstance(c, int if kind is int else (int, float)):
+                raise ValueError("bad coordinate")
+            if not math.isfinite(c):
+                raise ValueError("coordinate not finite")
+        out.append((kind(value[0]), kind(value[1])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FaceEntry:
+    """The face stage's outcome for one image: where its face is, or why there is none."""
+
+    face: Face | None
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.face is not None
+
+    def failure(self) -> CacheEntry:
+        """The failure to enrol it is for every model."""
+        return CacheEntry(None, self.reason, self.detail)
+
+    @classmethod
+    def failed(cls, entry: CacheEntry) -> FaceEntry:
+        """The face stage's failure for a failure to enrol (an undecodable file)."""
+        return cls(None, entry.reason, entry.detail)
+
+
 def decode(path: Path) -> np.ndarray:
     """The image as the face stage and every model see it."""
     return load_rgb(path, max_side=LOAD_MAX_SIDE)
@@ -155,7 +192,7 @@ def decode_bytes(data: bytes, name: str) -> np.ndarray:
     return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE)
 
 
-def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
+def locate(rgb: np.ndarray, settings: FaceSettings) -> FaceEntry:
     """Find the face of one decoded image under ``settings``."""
     aligner = get_aligner()
     mode = AlignMode(settings.align)
@@ -163,7 +200,7 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
     if mode is AlignMode.NONE:
         junk = unusable_crop(rgb)
         if junk is not None:
-            return CacheEntry(None, *junk)
+            return FaceEntry(None, *junk)
         n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
     else:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
@@ -177,18 +214,22 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
         if result.n_faces == 0 and crop:
             junk = unusable_crop(rgb)
             if junk is not None:
-                return CacheEntry(None, *junk)
+                return FaceEntry(None, *junk)
             n_faces, source, box = 0, "whole_image", whole_image_rect(rgb)
         elif not result.ok or result.box is None:
             detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
-            return CacheEntry(None, result.reason or "no_face", detail)
+            return FaceEntry(None, result.reason or "no_face", detail)
         else:
             n_faces, box = result.n_faces, result.box
-            if found_marks:
-                marks = found_marks[boxes.index(box)]
+            if found_marks:  # kept at float32 precision, as records always stored them
+                marks = tuple(
+                    (float(np.float32(x)), float(np.float32(y)))
+                    for x, y in found_marks[boxes.index(box)]
+                )
     shape = aligner.landmarks(rgb, box)
     points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
-    return CacheEntry(Face(n_faces, source, box, points, marks).to_vector())
+    box = FaceBox(box.left, box.top, box.right, box.bottom)  # as a cached record gives it
+    return FaceEntry(Face(n_faces, source, box, points, marks))
 
 
 Marks = tuple[tuple[float, float], ...]
@@ -262,10 +303,10 @@ def decode_failure(exc: ImageError) -> CacheEntry:
     )
 
 
-def locate_path(path: Path, settings: FaceSettings) -> CacheEntry:
+def locate_path(path: Path, settings: FaceSettings) -> FaceEntry:
     """Decode and locate; a file that cannot be decoded is a recorded failure."""
     try:
         rgb = decode(path)
     except ImageError as exc:
-        return decode_failure(exc)
+        return FaceEntry.failed(decode_failure(exc))
     return locate(rgb, settings)

@@ -25,7 +25,7 @@ from face_bench.core.io import matches_recorded_digest, sha256_file, write_with_
 from face_bench.models.dlib_dat import DatFormatError, DatNetwork, Layer, parse_dat
 
 if TYPE_CHECKING:
-    from face_bench.models.registry import ModelSpec
+    from face_bench.models.spec import ModelSpec
 
 CONVERTER_VERSION = 1  # bump when the graph built from the same .dat changes
 OPSET = 17

@@ -1,7 +1,11 @@
-"""ONNX models through onnxruntime: shape checks, preprocessing and batched inference."""
+"""The ONNX backend: models through onnxruntime, with shape checks, preprocessing and
+batched inference. ``face-bench models --inspect`` (``models.onnx_inspect``) suggests a
+spec for a file; ``models.onnx_repair`` mends exports onnxruntime would refuse.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,9 +14,13 @@ import numpy as np
 
 from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelFileError, ModelShapeError
+from face_bench.models.backend import BaseBackend, Embedder
+from face_bench.models.inputs import aligned_input, resized_input
+from face_bench.models.onnx_repair import graph_changes, repair_graph
+from face_bench.models.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from face_bench.models.registry import ModelSpec
+    from face_bench.faces.locate import Face
 
 
 def _ort():
@@ -28,8 +36,6 @@ def make_session(path: Path, threads: int | None = None):
     The graph is first mended in memory where an export as shipped would stop onnxruntime
     (``onnx_repair``); the file itself is only read.
     """
-    from face_bench.models.onnx_repair import repair_graph
-
     ort = _ort()
     repaired = repair_graph(path)
     options = ort.SessionOptions()
@@ -197,6 +203,14 @@ class OnnxModel:
         self.session = make_session(path, threads)
         self.io = check_io(self.session, spec, path)
 
+    @property
+    def batch_size(self) -> int:
+        return self.spec.batch_size
+
+    def embed(self, chips: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings of uint8 RGB inputs already at the input size."""
+        return self.infer(to_tensor(list(chips), self.spec))
+
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """Embeddings for a batch; shape or NaN problems are raised, not hidden.
 
@@ -225,3 +239,26 @@ class OnnxModel:
                 f"expected {self.io.embedding_size}"
             )
         return self.spec.finish(out)
+
+
+class OnnxBackend(BaseBackend):
+    """An ONNX export (``backend = "onnx"``), its preprocessing all in the spec."""
+
+    name = "onnx"
+
+    def load(self, spec: ModelSpec, files: Path, threads: int | None = None) -> Embedder:
+        return OnnxModel(spec, files, threads)
+
+    def chip(self, spec: ModelSpec, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """A detected face aligned with the spec's template; a whole-image crop resized
+        (bilinear), its authors' recipe for aligned crops."""
+        if face.source == "whole_image":
+            return resized_input(rgb, spec)
+        return aligned_input(rgb, face, spec)
+
+    def inspect(self, spec: ModelSpec, weights: Path, cache_dir: Path | None) -> None:
+        inspect_onnx(weights, spec, cache_dir)
+
+    def mended(self, weights: Path, digest: str, cache_dir: Path) -> tuple[str, ...]:
+        """An export mended in memory (``onnx_repair``): what was changed is part of it."""
+        return tuple(graph_changes(weights, digest, cache_dir))

@@ -25,6 +25,7 @@ from face_bench import __version__
 from face_bench.core.errors import MetricError
 from face_bench.metrics.calibration import CalibrationQuality, calibration_quality
 from face_bench.metrics.calibration_maps import Method, cross_fit, fit_map, logit, sigmoid
+from face_bench.models.backends import preprocessing
 from face_bench.results.calibration_file import CalibrationFile, FittedOn, ModelMap
 from face_bench.run.evaluation import Evaluation, Progress, evaluate
 from face_bench.run.request import EvaluationRequest
@@ -163,9 +164,9 @@ def fit_models(evaluation: Evaluation, settings: CalibrationSettings) -> Calibra
         entry = ModelMap(
             name=name,
             weights_sha256=infos[name].weights_sha256,
-            preprocessing=spec.preprocessing(),
+            preprocessing=preprocessing(spec),
             faces={
-                k: v for k, v in infos[name].preprocessing.items() if k not in spec.preprocessing()
+                k: v for k, v in infos[name].preprocessing.items() if k not in preprocessing(spec)
             },
             similarity=spec.similarity,
             units=spec.units,

@@ -14,6 +14,7 @@ import numpy as np
 
 from face_bench.core.errors import MetricError
 from face_bench.metrics.calibration import calibration_quality
+from face_bench.models.backends import preprocessing
 from face_bench.models.registry import ModelSpec
 from face_bench.models.weights_files import weights_sha256
 from face_bench.results.calibration_file import (
@@ -50,7 +51,7 @@ def match_models(
     """Read the file and find every chosen model's map; one missing is refused (exit 53)."""
     file, digest = load_calibration(path)
     maps = {
-        spec.name: map_for(file, path, spec.name, weights_sha256(weights), spec.preprocessing())
+        spec.name: map_for(file, path, spec.name, weights_sha256(weights), preprocessing(spec))
         for spec, weights in chosen
     }
     return RunCalibration(path, file, digest, maps, prior)

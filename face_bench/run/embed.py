@@ -14,7 +14,7 @@ from pathlib import Path
 from face_bench.core.config import Config, load_config
 from face_bench.core.io import default_cache_dir, sha256_file
 from face_bench.core.modes import Detector, parse_choice
-from face_bench.embedding.cache import EmbeddingCache
+from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.pipeline import (
     Embeddings,
     ModelJob,
@@ -24,6 +24,7 @@ from face_bench.embedding.pipeline import (
 )
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.faces.locate import FaceSettings
+from face_bench.models.backends import backend_for, preprocessing
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import ModelSpec, Registry, build_registry, runtime_notes
 from face_bench.models.weights_files import weights_sha256
@@ -81,15 +82,12 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     identity = {
         "name": spec.name,
         "weights_sha256": digest,
-        "preprocessing": spec.preprocessing(),
+        "preprocessing": preprocessing(spec),
         "faces": settings.identity(),
     }
-    if spec.backend == "onnx":  # an export mended in memory: what was changed is part of it
-        from face_bench.models.onnx_repair import graph_changes
-
-        changes = graph_changes(weights, digest, cache_dir)
-        if changes:
-            identity["graph_changes"] = list(changes)
+    changes = backend_for(spec).mended(weights, digest, cache_dir)
+    if changes:  # an export mended in memory: what was changed is part of it
+        identity["graph_changes"] = list(changes)
     # Every model aligns with dlib's 5-point predictor, so it is part of every identity.
     identity["landmarks_sha256"] = sha256_file(dlib_weight_path(DLIB_SHAPE_FILE), cache_dir)
     if spec.alignment == "arcface":
@@ -151,9 +149,9 @@ def embed_models(
         jobs.append(ModelJob(spec, weights, cache))
     landmarks_sha = next(iter(identities.values()))["landmarks_sha256"]
 
-    def face_cache(settings: FaceSettings) -> EmbeddingCache:
+    def face_cache(settings: FaceSettings) -> FaceCache:
         identity = {"stage": "faces", **settings.identity(), "landmarks_sha256": landmarks_sha}
-        cache = EmbeddingCache(cache_dir, identity)
+        cache = FaceCache(cache_dir, identity)
         cache.sweep()
         return cache
 

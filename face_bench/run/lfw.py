@@ -20,9 +20,9 @@ import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
 from face_bench.core.modes import LFW_ALIGN, LfwOnFail, parse_choice
-from face_bench.core.processes import start_worker_server
 from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
+from face_bench.embedding.server import start_worker_server
 from face_bench.run.request import EmbedSettings
 
 SCORE_ORIENTATION = "higher = same person; Euclidean models' scores are negated distances"

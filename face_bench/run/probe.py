@@ -31,6 +31,7 @@ from face_bench.metrics.uncertainty import (
     bootstrap_metrics,
     paired_auc_difference,
 )
+from face_bench.models.backends import backend_for, make_spec
 from face_bench.models.choice import ModelChoice, choose_models
 from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 from face_bench.run.embed import embed_models, open_registry
@@ -191,7 +192,7 @@ def probe_target(
     else:
         registry.get(target)  # raises with the known names and a close match
         raise UnknownModelError(target)
-    if spec.backend != "onnx":
+    if backend_for(spec).fixed_preprocessing:
         raise ConfigError(
             f"--probe {target}: probing applies to ONNX models; {spec.name!r} runs on dlib's "
             "fixed preprocessing"
@@ -203,7 +204,6 @@ def _spec_from_file(path: Path, cache_dir: Path | None) -> tuple[ModelSpec, Path
     import re
     import tomllib
 
-    from face_bench.models.onnx_backend import inspect_onnx
     from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
 
     if not path.is_file():
@@ -212,8 +212,8 @@ def _spec_from_file(path: Path, cache_dir: Path | None) -> tuple[ModelSpec, Path
     if name in BUILTIN_MODELS:
         name += "-file"
     table = tomllib.loads(suggest_toml(describe_onnx(path), name))["models"][name]
-    spec = ModelSpec(name=name, **table)
-    inspect_onnx(path, spec, cache_dir)  # wrong shapes stop here, not mid-run
+    spec = make_spec(name, table)
+    backend_for(spec).inspect(spec, path, cache_dir)  # wrong shapes stop here, not mid-run
     return spec, path
 
 
