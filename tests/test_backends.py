@@ -17,10 +17,11 @@ import pytest
 from conftest import needs_shared
 
 from face_bench.core.errors import ConfigError
+from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
 from face_bench.faces.alignment import FaceBox
-from face_bench.faces.locate import Face, FaceEntry, FaceSettings
+from face_bench.faces.locate import Face, FaceEntry
 from face_bench.models.backend import Backend, BaseBackend, Embedder
 from face_bench.models.backends import (
     backend_for,
@@ -32,6 +33,7 @@ from face_bench.models.backends import (
 )
 from face_bench.models.inputs import resized_input
 from face_bench.models.spec import BUILTIN_MODELS, ModelSpec
+from face_bench.run.request import EmbedSettings
 
 PACKAGE = Path(__file__).resolve().parent.parent / "face_bench"
 
@@ -113,11 +115,13 @@ def test_a_third_backend_runs_through_the_pipeline(tmp_path):
     images = sorted(corpus.JP_FACES.glob("images/*/*_1.png"))[:6]
     cache = tmp_path / "cache"
 
+    settings = EmbedSettings(
+        models=("mean-colour",), align=AlignMode.NONE, config_path=config, cache_dir=cache,
+        workers=1,
+    )  # fmt: skip
+
     def embed():
-        return embed_step.embed_files(
-            images, ("mean-colour",), FaceSettings("none"), config_path=config,
-            cache_dir=cache, workers=1,
-        )  # fmt: skip
+        return embed_step.embed_files(images, settings)
 
     first = embed()
     result = first.embeddings["mean-colour"]
