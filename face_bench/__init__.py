@@ -22,7 +22,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from face_bench.core.version import __version__
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {

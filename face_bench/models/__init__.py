@@ -1,7 +1,7 @@
 """Model specs (typed registry entries) and the backends that turn a face into a vector.
 
-May import: ``face_bench.core``, ``face_bench.data``, ``face_bench.faces``. Backends import
-dlib or onnxruntime lazily, inside the functions that run a model.
+May import: ``face_bench.core``, ``face_bench.faces``; never ``data``, ``metrics`` or
+``results``. Backends import dlib or onnxruntime lazily, inside the functions that run a model.
 """
 
 from face_bench.models.registry import (

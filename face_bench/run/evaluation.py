@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from face_bench import __version__
 from face_bench.core.modes import OnFail
 from face_bench.core.processes import start_worker_server
+from face_bench.core.version import __version__
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.models.registry import ModelSpec
