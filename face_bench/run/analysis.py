@@ -16,6 +16,7 @@ import pandas as pd
 from face_bench.metrics import summary as m
 from face_bench.metrics.operating import operating_point, threshold_at_fmr, zero_rates
 from face_bench.metrics.transfer import CrossValidated, cross_validated_threshold
+from face_bench.metrics.uncertainty import ReplicateMemo
 from face_bench.results import blocks as r
 from face_bench.run.subset_scores import ScoreTable
 
@@ -155,11 +156,13 @@ def _tar_entry(t: m.TarAtFar, spec) -> r.TarAtFarEntry:
     )
 
 
-def _bootstrap(ms: ScoreTable, far_targets, bootstrap: int, seed: int):
+def _bootstrap(ms: ScoreTable, far_targets, bootstrap: int, seed: int, memo: ReplicateMemo):
     from face_bench.metrics.catalog import far_key
     from face_bench.metrics.uncertainty import bootstrap_metrics
 
-    boot = bootstrap_metrics(ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed)
+    boot = bootstrap_metrics(
+        ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed, memo=memo
+    )
     cis = {"roc_auc": _interval(boot.roc_auc), "eer": _interval(boot.eer)}
     cis.update({far_key(target): _interval(ci) for target, ci in boot.tar_at_far})
     return cis
@@ -173,15 +176,19 @@ def model_metrics(
     sweep: bool = False,
     fta: float | None = None,
     multi_face_images: int = 0,
+    memo: ReplicateMemo | None = None,
 ) -> tuple[r.ModelMetrics, r.ThresholdSweep | None]:
-    """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
+    """The ``metrics`` block of one model on one subset, and its sweep markers when asked.
+
+    ``memo`` is the run's: its bootstrap replicates serve ``compare_models`` and the DET band.
+    """
     spec = ms.spec
     summary = ms.summarise(far_targets)
     at_default = m.rates_at_threshold(ms.scores, ms.labels, spec.to_score(spec.threshold))
     sign = -1.0 if spec.distance_like else 1.0
     optional: dict = {}
     if bootstrap and ms.per_pair:
-        optional["ci"] = _bootstrap(ms, far_targets, bootstrap, seed)
+        optional["ci"] = _bootstrap(ms, far_targets, bootstrap, seed, memo or ReplicateMemo())
     adjusted: dict[str, float] = {}
     if fta is not None:
         far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
@@ -264,7 +271,10 @@ def sweep_frame(ms: ScoreTable) -> pd.DataFrame:
 
 
 def compare_models(
-    model_scores: dict[str, ScoreTable], bootstrap: int, seed: int
+    model_scores: dict[str, ScoreTable],
+    bootstrap: int,
+    seed: int,
+    memo: ReplicateMemo | None = None,
 ) -> list[r.ModelComparison]:
     """Each pair of models: the paired identity bootstrap of ΔAUC (interval, p-value and
     standard error; the primary figures, with --bootstrap) and DeLong's test, which assumes
@@ -283,7 +293,7 @@ def compare_models(
             paired: dict = {}
             if bootstrap:
                 result = paired_auc_difference(
-                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
+                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed, memo=memo
                 )
                 paired = {
                     "ci": _interval(result.ci),
