@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.confusion import ConfusionCounts, ThresholdSweep, _counts_sorted
+from face_bench.metrics.confusion import ConfusionCounts, ThresholdSweep, counts_sorted
 from face_bench.metrics.rates import (
     NO_MOMENTS,
     Moments,
@@ -40,17 +40,17 @@ from face_bench.metrics.rates import (
 from face_bench.metrics.scoring import block_mask, prepare_embeddings, row_blocks, score_block
 from face_bench.metrics.summary import (
     DEFAULT_FAR_TARGETS,
+    Corners,
     EerPoint,
     TarAtFar,
     VerificationSummary,
-    _allowed_false_accepts,
-    _auc_from_counts,
-    _Corners,
-    _eer_on_vertices,
-    _f1_point,
-    _tar_point,
-    _unsupported,
+    allowed_false_accepts,
+    auc_from_counts,
     corners_from_histogram,
+    eer_on_vertices,
+    f1_point,
+    tar_point,
+    unsupported_tar,
 )
 
 _BUCKETS = 1 << 16
@@ -177,7 +177,7 @@ class AllPairsSummary:
     """Every exact figure of an all-pairs run, plus what figures and sweeps are drawn from."""
 
     summary: VerificationSummary
-    corners: _Corners
+    corners: Corners
     genuine: np.ndarray  # sorted genuine scores
     impostors_at_or_above: dict[float, int]  # for the rates at chosen thresholds
 
@@ -218,11 +218,11 @@ def summarise_all_pairs(
     ]
     st: ScoreStats = stats_from_moments(first.genuine_moments, first.impostor_moments)
     summary = VerificationSummary(
-        roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
+        roc_auc=auc_from_counts(*c.vertices(), n_pos, n_neg),
         eer=eer.eer,
         eer_threshold=eer.threshold,
         tar_at_far=tuple(tars),
-        best_f1=_f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+        best_f1=f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
         d_prime=st.d_prime,
         genuine_mean=st.genuine_mean,
         genuine_std=st.genuine_std,
@@ -264,7 +264,7 @@ def _fold_genuine(results: Iterable[Any]) -> _FirstPass:
 
 def _fold_counts(
     results: Iterable[Any], first: _FirstPass, n_extra: int
-) -> tuple[_Corners, np.ndarray, np.ndarray]:
+) -> tuple[Corners, np.ndarray, np.ndarray]:
     """Pass 2 summed over blocks: the ROC corners, impostors at chosen thresholds, key bits."""
     u = first.distinct
     hist = np.zeros(u.size + 1, np.int64)
@@ -295,10 +295,10 @@ def _fold_select(
             low[b] += counts_in
         for b, key in zip(nexts, b_mins, strict=True):
             mins[b] = _min_key([mins[b], key])
-    return _counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y)), low, mins
+    return counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y)), low, mins
 
 
-def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
+def _eer_bracket(c: Corners) -> tuple[int, float, float]:
     """The two genuine scores around the FMR = FNMR crossing (as the search path finds them)."""
     tp_v, fp_v = c.vertices()
     gap = (c.n_pos - tp_v) * c.n_neg - fp_v * c.n_pos
@@ -308,21 +308,21 @@ def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
     return k, lo, hi
 
 
-def _eer_from_bracket(c: _Corners, k: int, local: ConfusionCounts) -> EerPoint:
+def _eer_from_bracket(c: Corners, k: int, local: ConfusionCounts) -> EerPoint:
     if k > 0:
         tp_off = int(c.tp[k - 1] - c.counts[k - 1])
         fp_off = int(c.fp_gt[k - 1])
-        return _eer_on_vertices(
+        return eer_on_vertices(
             local.thresholds, local.tp + tp_off, local.fp + fp_off, c.n_pos, c.n_neg
         )
     thr = np.r_[np.inf, local.thresholds]
-    return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
+    return eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
 
 
 def _tar_plan(target: float, n_neg: int, high: np.ndarray) -> tuple[Any, ...] | None:
     """(allowed false accepts k, bucket holding the (k+1)-th largest impostor, impostors in
     higher buckets, next non-empty higher bucket); None when no selection is needed."""
-    k = _allowed_false_accepts(target, n_neg)
+    k = allowed_false_accepts(target, n_neg)
     if k < 1 or k >= n_neg:
         return None
     above = np.cumsum(high[::-1])[::-1]  # impostors with top bits >= b
@@ -348,11 +348,11 @@ def _tar_from_plan(
     n_neg: int,
     lowest: float,
 ) -> TarAtFar:
-    k = _allowed_false_accepts(target, n_neg)
+    k = allowed_false_accepts(target, n_neg)
     if k < 1:
-        return _unsupported(target, n_neg)
+        return unsupported_tar(target, n_neg)
     if plan is None:  # k >= n_neg: every threshold is allowed
-        return _tar_point(target, n_neg, 1.0, lowest, 1.0)
+        return tar_point(target, n_neg, 1.0, lowest, 1.0)
     _k, b, higher, nxt = plan
     inside = low[b]
     above_in = np.cumsum(inside[::-1])[::-1]  # impostors in the bucket with low bits >= l
@@ -367,4 +367,4 @@ def _tar_from_plan(
         above_min = _value(key) if key is not None else math.inf
     g = int(np.searchsorted(genuine, v, side="right"))
     thr = min(above_min, float(genuine[g]) if g < n_pos else math.inf)
-    return _tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)
+    return tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)

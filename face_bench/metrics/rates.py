@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.confusion import _CHUNK, check_scores, check_two_classes
+from face_bench.metrics.confusion import CHUNK, check_scores, check_two_classes
 
 # ---------------------------------------------------------------- single threshold
 
@@ -144,8 +144,8 @@ def _moments(
     """Chunked moments: no float64 copy of 84M scores. ``bounds`` overrides the chunking."""
     if bounds is None:
         acc = NO_MOMENTS
-        for start in range(0, s.size, _CHUNK):
-            acc = merge_moments(acc, s[start : start + _CHUNK][mask[start : start + _CHUNK]])
+        for start in range(0, s.size, CHUNK):
+            acc = merge_moments(acc, s[start : start + CHUNK][mask[start : start + CHUNK]])
         return acc
     acc = NO_MOMENTS
     for start, end in bounds:  # all-pairs blocks: thread-independent sums, as every engine
@@ -155,10 +155,10 @@ def _moments(
 
 def score_stats(scores: Any, labels: Any) -> ScoreStats:
     s, y, _, _ = check_two_classes(scores, labels, "d'")
-    return _score_stats(s, y)
+    return score_stats_checked(s, y)
 
 
-def _score_stats(
+def score_stats_checked(
     s: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
 ) -> ScoreStats:
     return stats_from_moments(_moments(s, y, bounds), _moments(s, ~y, bounds))
