@@ -7,7 +7,7 @@ of face_bench.metrics.summary: higher score = same person, accepted when ``score
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -104,11 +104,6 @@ class ThresholdSweep:
     accuracy: np.ndarray
     fmr: np.ndarray
     fnmr: np.ndarray
-
-    def to_frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(asdict(self))
 
 
 @dataclass(frozen=True)

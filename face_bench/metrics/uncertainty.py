@@ -76,11 +76,6 @@ class ReplicateMemo:
         """The replicate AUCs remembered under ``_replicate_key``, None when not (or no more)."""
         return self._aucs.get(key)
 
-    @property
-    def n_aucs(self) -> int:
-        """How many models' replicate AUCs are remembered."""
-        return len(self._aucs)
-
 
 @dataclass(frozen=True)
 class ConfidenceInterval:
