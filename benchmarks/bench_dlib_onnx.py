@@ -39,6 +39,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import (
@@ -262,9 +263,17 @@ def _standin_spec():
                      std=(0.229, 0.224, 0.225), embedding_size=512, threshold=0.4)  # fmt: skip
 
 
+def locate_path(path: Path, settings: Any) -> Any:
+    """One file through the face stage as a run's workers take it (bytes, decode, locate)."""
+    from face_bench.data.images import read_image_bytes
+    from face_bench.faces.locate import decode_bytes, locate
+
+    return locate(decode_bytes(read_image_bytes(path), str(path)), settings)
+
+
 def _face_stage(paths: list[Path]) -> float:
     """Decode + HOG + landmarks of the run's images, one process per core, as a run does it."""
-    from face_bench.faces.locate import FaceSettings, locate_path
+    from face_bench.faces.locate import FaceSettings
 
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(locate_path, paths[:2], [FaceSettings()] * 2))  # start the workers

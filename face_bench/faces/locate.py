@@ -27,14 +27,13 @@ corners) are kept as well, after dlib's, and ArcFace-template chips are cut from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from face_bench.core.errors import ImageError
 from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
-from face_bench.data.images import load_rgb, load_rgb_bytes
+from face_bench.data.images import load_rgb_bytes
 from face_bench.faces.alignment import (
     FaceAligner,
     FaceBox,
@@ -145,13 +144,9 @@ class Face:
         )
 
 
-def decode(path: Path) -> np.ndarray:
-    """The image as the face stage and every model see it."""
-    return load_rgb(path, max_side=LOAD_MAX_SIDE)
-
-
 def decode_bytes(data: bytes, name: str) -> np.ndarray:
-    """``decode`` of bytes already read (and hashed) by the caller."""
+    """The image as the face stage and every model see it, from bytes already read (and
+    hashed) by the caller, so that pixels and hash come from the same bytes."""
     return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE)
 
 
@@ -260,12 +255,3 @@ def decode_failure(exc: ImageError) -> CacheEntry:
     return CacheEntry(
         None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
     )
-
-
-def locate_path(path: Path, settings: FaceSettings) -> CacheEntry:
-    """Decode and locate; a file that cannot be decoded is a recorded failure."""
-    try:
-        rgb = decode(path)
-    except ImageError as exc:
-        return decode_failure(exc)
-    return locate(rgb, settings)
