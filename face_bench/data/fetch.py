@@ -253,13 +253,7 @@ def _stream(response: Any, handle: Any, job: _Transfer, tick: Any) -> None:
 def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: float,
              progress: Progress | None) -> None:  # fmt: skip
     """Write ``response`` into ``part``: appended after ``offset`` on a 206, else from 0."""
-    resumed = offset > 0 and response.status == 206
-    if resumed and _resume_start(response, offset) != offset:
-        part.unlink()
-        raise FetchError(
-            f"{remote.url} answered a resume from byte {offset:,} with bytes from "
-            f"{_resume_start(response, offset):,}; the partial file was removed, run again"
-        )
+    resumed = _resumes(response, remote, part, offset)
     offset = offset if resumed else 0
     length = response.headers.get("Content-Length")
     total = offset + int(length) if length and length.isdigit() else 0
@@ -270,18 +264,37 @@ def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: f
     try:
         if total > remote.max_bytes:
             raise job.too_large(total)
-        try:
-            handle = part.open("ab" if resumed else "wb")
-        except OSError as exc:
-            raise OutputError(f"cannot write {part}: {exc.strerror or exc}") from None
-        with handle:
-            _stream(response, handle, job, tick)
+        _write_body(response, job, "ab" if resumed else "wb", tick)
     except _OversizeError:
         part.unlink(missing_ok=True)
         raise
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         late = time.monotonic() > deadline  # the deadline shut the connection down
         raise job.broke_off("ran past the --deadline" if late else f"broke off ({exc})") from None
+
+
+def _resumes(response: Any, remote: Remote, part: Path, offset: int) -> bool:
+    """Whether ``response`` continues ``part`` after ``offset`` (a 206 from that byte); a 206
+    from any other byte removes the part, which can no longer be continued."""
+    if not (offset > 0 and response.status == 206):
+        return False
+    start = _resume_start(response, offset)
+    if start != offset:
+        part.unlink()
+        raise FetchError(
+            f"{remote.url} answered a resume from byte {offset:,} with bytes from "
+            f"{start:,}; the partial file was removed, run again"
+        )
+    return True
+
+
+def _write_body(response: Any, job: _Transfer, mode: str, tick: Any) -> None:
+    try:
+        handle = job.part.open(mode)
+    except OSError as exc:
+        raise OutputError(f"cannot write {job.part}: {exc.strerror or exc}") from None
+    with handle:
+        _stream(response, handle, job, tick)
 
 
 def download(
@@ -351,6 +364,21 @@ def write_manifest(folder: Path) -> tuple[int, int]:
     return len(rows), len({identity for _, identity in rows})
 
 
+def _check_seconds(limits: dict[str, float]) -> None:
+    for name, value in limits.items():
+        if not (math.isfinite(value) and value > 0):
+            raise FetchError(f"{name} must be a positive number of seconds, got {value}")
+
+
+def _unpack(archive: Path, into: Path, on_message: Message | None) -> None:
+    if on_message:
+        on_message(f"extracting {archive.name} into {into}")
+    try:
+        unpack_archive(archive, into)
+    except (OSError, tarfile.TarError) as exc:
+        raise FetchError(f"cannot unpack LFW in {into}: {exc}") from None
+
+
 def fetch_lfw(
     home: Path,
     *,
@@ -368,9 +396,7 @@ def fetch_lfw(
     manifest.csv and a copy of pairs.txt. Safe to rerun: finished files are reused.
     ``timeout`` bounds each read, ``deadline`` the whole fetch (seconds).
     """
-    for name, value in (("--timeout", timeout), ("--deadline", deadline)):
-        if not (math.isfinite(value) and value > 0):
-            raise FetchError(f"{name} must be a positive number of seconds, got {value}")
+    _check_seconds({"--timeout": timeout, "--deadline": deadline})
     ends = time.monotonic() + deadline
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     lfw_home = home / "lfw_home"
@@ -389,12 +415,7 @@ def fetch_lfw(
         fetched = download(remote, lfw_home, progress, timeout, on_message, ends)
         (downloaded if fetched else reused).append(remote.filename)
     if not folder.is_dir():
-        if on_message:
-            on_message(f"extracting {archive} into {lfw_home}")
-        try:
-            unpack_archive(lfw_home / archive, lfw_home)
-        except (OSError, tarfile.TarError) as exc:
-            raise FetchError(f"cannot unpack LFW in {lfw_home}: {exc}") from None
+        _unpack(lfw_home / archive, lfw_home, on_message)
     shutil.copyfile(lfw_home / "pairs.txt", folder / "pairs.txt")
     n_images, n_identities = write_manifest(folder)
     if not n_images:
