@@ -154,39 +154,48 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> CacheEntry:
     """Find the face of one decoded image under ``settings``."""
     aligner = get_aligner()
     mode = AlignMode(settings.align)
-    marks = None
     if mode is AlignMode.NONE:
         junk = unusable_crop(rgb)
         if junk is not None:
             return CacheEntry(None, *junk)
-        n_faces, source, box = 1, "whole_image", whole_image_rect(rgb)
+        found: _Found | CacheEntry = (1, "whole_image", whole_image_rect(rgb), None)
     else:
-        crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
-        boxes, found_marks = detect(aligner, rgb, settings, crop)
-        result = choose_face(boxes, settings.multi_face)
-        source = "detector"
-        if result.n_faces == 0 and not crop and _fallback_applies(settings):
-            # Before a failure to enrol: the CNN detector finds faces the first one misses.
-            result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
-            source, found_marks = "mmod", []
-        if result.n_faces == 0 and crop:
-            junk = unusable_crop(rgb)
-            if junk is not None:
-                return CacheEntry(None, *junk)
-            n_faces, source, box = 0, "whole_image", whole_image_rect(rgb)
-        elif not result.ok or result.box is None:
-            detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
-            return CacheEntry(None, result.reason or "no_face", detail)
-        else:
-            n_faces, box = result.n_faces, result.box
-            if found_marks:
-                marks = found_marks[boxes.index(box)]
+        found = _detected(aligner, rgb, settings, mode is AlignMode.AUTO and looks_like_crop(rgb))
+    if isinstance(found, CacheEntry):
+        return found
+    n_faces, source, box, marks = found
     shape = aligner.landmarks(rgb, box)
     points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
     return CacheEntry(Face(n_faces, source, box, points, marks).to_vector())
 
 
 Marks = tuple[tuple[float, float], ...]
+_Found = tuple[int, str, FaceBox, Marks | None]
+"""(faces found, where the box came from, the box, the detector's own landmarks or None)."""
+
+
+def _detected(
+    aligner: FaceAligner, rgb: np.ndarray, settings: FaceSettings, crop: bool
+) -> _Found | CacheEntry:
+    """The face a detector finds (the fallback detector's where the first finds none), the
+    whole image of a crop without one, or the failure to enrol."""
+    boxes, found_marks = detect(aligner, rgb, settings, crop)
+    result = choose_face(boxes, settings.multi_face)
+    source = "detector"
+    if result.n_faces == 0 and not crop and _fallback_applies(settings):
+        # Before a failure to enrol: the CNN detector finds faces the first one misses.
+        result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
+        source, found_marks = "mmod", []
+    if result.n_faces == 0 and crop:
+        junk = unusable_crop(rgb)
+        if junk is not None:
+            return CacheEntry(None, *junk)
+        return 0, "whole_image", whole_image_rect(rgb), None
+    if not result.ok or result.box is None:
+        detail = f"{result.n_faces} faces found" if result.n_faces else "no face found"
+        return CacheEntry(None, result.reason or "no_face", detail)
+    marks = found_marks[boxes.index(result.box)] if found_marks else None
+    return result.n_faces, source, result.box, marks
 
 
 def _fallback_applies(settings: FaceSettings) -> bool:
