@@ -37,7 +37,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
 
 from face_bench.metrics.catalog import far_key, far_target
 from face_bench.metrics.operating import CountedRates
@@ -72,6 +71,7 @@ class Block(BaseModel):
 
     @model_serializer(mode="wrap")
     def _omit_unset_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """As results.json holds the block: unset optional extras left out, records flat."""
         data = handler(self)
         if self.OPTIONAL and isinstance(data, dict):
             for name in self.OPTIONAL - self.model_fields_set:
@@ -82,7 +82,7 @@ class Block(BaseModel):
 
     @classmethod
     def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+        cls, core_schema: Any, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler(core_schema)
         if cls.FLAT:
