@@ -244,29 +244,6 @@ def parse_pairs_csv(path: str | Path) -> PairList:
     return PairList(pairs, summary)
 
 
-def _path_lookup(known_paths: Sequence[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """Each known path (normalised, NFC) -> its index, and each trailing run of its folders
-    (down to the basename) -> the indices of the images that end so."""
-    exact: dict[str, int] = {}
-    by_suffix: dict[str, list[int]] = {}
-    for i, known in enumerate(known_paths):
-        norm = _nfc(posixpath.normpath(known.replace("\\", "/")))
-        exact.setdefault(norm, i)
-        parts = norm.split("/")
-        for k in range(len(parts)):
-            by_suffix.setdefault("/".join(parts[k:]), []).append(i)
-    return exact, by_suffix
-
-
-def _unmatched(source: str, unknown: list[str], ambiguous: list[str]) -> PairsFileError:
-    problems = [
-        f"{len(names)} name(s) {what} ({', '.join(names[:5])}{', ...' * (len(names) > 5)})"
-        for names, what in ((unknown, "match no dataset image"), (ambiguous, "match several"))
-        if names
-    ]
-    return PairsFileError(f"{source}: " + "; ".join(problems))
-
-
 def resolve_pair_paths(
     pairs: Sequence[ListedPair], known_paths: Sequence[str], source: str = "pairs file"
 ) -> list[tuple[int, int, bool]]:
@@ -278,7 +255,15 @@ def resolve_pair_paths(
     image has. Names are compared after Unicode NFC, so macOS-decomposed Japanese
     names still match. Unknown or ambiguous names fail together in one message.
     """
-    exact, by_suffix = _path_lookup(known_paths)
+    exact: dict[str, int] = {}
+    by_suffix: dict[str, list[int]] = {}
+    for i, known in enumerate(known_paths):
+        norm = _nfc(posixpath.normpath(known.replace("\\", "/")))
+        exact.setdefault(norm, i)
+        parts = norm.split("/")
+        for k in range(len(parts)):
+            by_suffix.setdefault("/".join(parts[k:]), []).append(i)
+
     index: dict[str, int] = {}
     unknown: list[str] = []
     ambiguous: list[str] = []
@@ -293,7 +278,12 @@ def resolve_pair_paths(
         else:
             (ambiguous if base else unknown).append(name)
     if unknown or ambiguous:
-        raise _unmatched(source, unknown, ambiguous)
+        problems = [
+            f"{len(names)} name(s) {what} ({', '.join(names[:5])}{', ...' * (len(names) > 5)})"
+            for names, what in ((unknown, "match no dataset image"), (ambiguous, "match several"))
+            if names
+        ]
+        raise PairsFileError(f"{source}: " + "; ".join(problems))
     out = [(index[p.path_a], index[p.path_b], p.label) for p in pairs]
     for p, (ia, ib, _) in zip(pairs, out, strict=True):
         if ia == ib:
