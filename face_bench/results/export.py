@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from face_bench.core.errors import ResultsError
 from face_bench.core.modes import ExportFormat
 from face_bench.core.text import unique_slugs
 
@@ -73,6 +72,7 @@ def _from_results(path: Path) -> tuple[list[str], dict[str, ExpectedRows]]:
 
 
 def _from_lfw(path: Path) -> tuple[list[str], dict[str, ExpectedRows]]:
+    from face_bench.core.errors import ResultsError
     from face_bench.core.io import MAX_JSON_BYTES, read_bounded
     from face_bench.results.consistency import reject_duplicate_keys
 
@@ -97,6 +97,7 @@ def _count(value: object) -> int:
 def run_contract(run_dir: Path) -> tuple[Path, list[str], dict[str, ExpectedRows]]:
     """The run's JSON (results.json from ``roc`` and friends, lfw.json from ``lfw``), its
     model names and what each subset's scores.csv rows must hold."""
+    from face_bench.core.errors import ResultsError
 
     for name, reader in (("results.json", _from_results), ("lfw.json", _from_lfw)):
         path = run_dir / name
@@ -126,6 +127,7 @@ def cross_check(
 ) -> None:
     """Refuse a scores.csv that is not the run's: other subsets, other pair counts, other
     pairs, or scores missing where the run scored every pair (a truncated or edited file)."""
+    from face_bench.core.errors import ResultsError
 
     where = f"{source.with_name('scores.csv')} disagrees with {source.name}"
     extra = sorted(set(frame["subset"]) - set(expected))
@@ -177,39 +179,6 @@ def _digest(part: pd.DataFrame, position: dict[str, int]) -> str | None:
     return PairSet(members, a, b, part["label"].to_numpy(bool), "all").digest()
 
 
-def _write_pyeer(stem: Path, scores: Any, labels: Any, where: str) -> tuple[Path, ...]:
-    """pyeer's genuine and impostor files (``stem`` is the folder and the model's stem)."""
-    from face_bench.results.scorefile import write_pyeer
-
-    if labels.all() or not labels.any():
-        kind = "impostor" if labels.all() else "genuine"
-        raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
-    return write_pyeer(stem.parent, stem.name, scores[labels], scores[~labels])
-
-
-def _write_bob(stem: Path, rows: Any, scores: Any, where: str) -> tuple[Path, ...]:
-    """bob.measure's four-column file of these scored pairs."""
-    from face_bench.results.scorefile import ScoreRow, write_bob
-
-    has_fold = "fold" in rows.columns
-    score_rows = [
-        ScoreRow(
-            path_a=r.image_a,
-            path_b=r.image_b,
-            identity_a=r.identity_a,
-            identity_b=r.identity_b,
-            label=bool(r.label),
-            score=float(s),
-            fold=int(r.fold) if has_fold and r.fold else None,
-        )
-        for r, s in zip(rows.itertuples(index=False), scores, strict=True)
-    ]
-    try:
-        return (write_bob(stem.with_name(f"{stem.name}_bob.txt"), score_rows),)
-    except ValueError as exc:
-        raise ResultsError(f"{where}: {exc}; export as pyeer or csv instead") from None
-
-
 def export_scores(
     run_dir: Path, fmt: ExportFormat | str, out: Path | None = None
 ) -> tuple[Path, list[ExportedScores]]:
@@ -224,7 +193,8 @@ def export_scores(
     """
     import numpy as np
 
-    from face_bench.results.scorefile import write_score_file
+    from face_bench.core.errors import ResultsError
+    from face_bench.results.scorefile import ScoreRow, write_bob, write_pyeer, write_score_file
 
     if fmt not in {f.value for f in ExportFormat}:
         raise ValueError(f"unknown export format {fmt!r}")
@@ -246,16 +216,37 @@ def export_scores(
             labels = rows["label"].to_numpy(bool)
             scores = rows[name].to_numpy(np.float64)
             where = f"subset {subset!r}, model {name!r}"
-            stem = folder / model_stems[name]
             if fmt is ExportFormat.PYEER:
-                paths = _write_pyeer(stem, scores, labels, where)
-            elif fmt is ExportFormat.BOB:
-                paths = _write_bob(stem, rows, scores, where)
-            else:  # the run's own score-file format, cut to one subset and one model
-                cut = rows[[c for c in rows.columns if c not in names or c == name]].copy()
-                cut["label"] = cut["label"].astype("int8")
-                cut[name] = scores
-                paths = (write_score_file(stem.with_name(f"{stem.name}.csv"), cut),)
+                if labels.all() or not labels.any():
+                    kind = "impostor" if labels.all() else "genuine"
+                    raise ResultsError(f"{where}: no {kind} pairs with a score; pyeer needs both")
+                genuine, impostor = scores[labels], scores[~labels]
+                paths: tuple[Path, ...] = write_pyeer(folder, model_stems[name], genuine, impostor)
+            else:
+                score_rows = [
+                    ScoreRow(
+                        path_a=r.image_a,
+                        path_b=r.image_b,
+                        identity_a=r.identity_a,
+                        identity_b=r.identity_b,
+                        label=bool(r.label),
+                        score=float(s),
+                        fold=int(r.fold) if "fold" in rows.columns and r.fold else None,
+                    )
+                    for r, s in zip(rows.itertuples(index=False), scores, strict=True)
+                ]
+                if fmt is ExportFormat.BOB:
+                    try:
+                        paths = (write_bob(folder / f"{model_stems[name]}_bob.txt", score_rows),)
+                    except ValueError as exc:
+                        raise ResultsError(
+                            f"{where}: {exc}; export as pyeer or csv instead"
+                        ) from None
+                else:  # the run's own score-file format, cut to one subset and one model
+                    cut = rows[[c for c in rows.columns if c not in names or c == name]].copy()
+                    cut["label"] = cut["label"].astype("int8")
+                    cut[name] = scores
+                    paths = (write_score_file(folder / f"{model_stems[name]}.csv", cut),)
             written.append(
                 ExportedScores(
                     subset=subset,
