@@ -135,58 +135,42 @@ def settle(
         paths = [str(p) for p in sample.images["path"]]
         identities = [str(i) for i in sample.images["identity"]]
         cache |= _fingerprints([p for p in paths if p not in cache], root, digests, store)
-        found = _not_identical(near_pairs([cache[p] for p in paths]), paths, digests)
-        dropped = policy == "exclude" and sample.pairs is not None
+        found = [
+            f
+            for f in near_pairs([cache[p] for p in paths])
+            if digests.get(paths[f.a]) is None or digests.get(paths[f.a]) != digests.get(paths[f.b])
+        ]
         pairs, excluded = sample.pairs, 0
-        if found and dropped:
+        if found and policy == "exclude" and pairs is not None:
             pairs, excluded = drop_pairs(pairs, [(f.a, f.b) for f in found])
         excluded_total += excluded
-        listed += _listed(sample.spec.name, found, paths, identities, dropped)
+        dropped = policy == "exclude" and sample.pairs is not None
+        listed += [
+            NearDuplicatePair(
+                subset=sample.spec.name,
+                image_a=paths[f.a],
+                image_b=paths[f.b],
+                identity_a=identities[f.a],
+                identity_b=identities[f.b],
+                hash_distance=f.distance,
+                correlation=round(f.correlation, 4),
+                excluded=dropped,
+            )
+            for f in found
+        ]
         if found:
             say(_note(sample.spec.name, found, identities, excluded, policy, sample.pairs))
         settled.append(dataclasses.replace(sample, pairs=pairs))
-    return settled, _block(policy, listed, excluded_total)
-
-
-def _block(policy: str, listed: list[NearDuplicatePair], excluded: int) -> NearDuplicates:
     genuine = sum(p.identity_a == p.identity_b for p in listed)
-    return NearDuplicates(
+    block = NearDuplicates(
         policy=policy,
         rule=RULE,
         n_genuine=genuine,
         n_impostor=len(listed) - genuine,
-        excluded_pairs=excluded,
+        excluded_pairs=excluded_total,
         pairs=listed,
     )
-
-
-def _not_identical(
-    found: list[Any], paths: list[str], digests: Mapping[str, str | None]
-) -> list[Any]:
-    """The near pairs that are not byte-identical images (those are --duplicates' business)."""
-    return [
-        f
-        for f in found
-        if digests.get(paths[f.a]) is None or digests.get(paths[f.a]) != digests.get(paths[f.b])
-    ]
-
-
-def _listed(
-    subset: str, found: list[Any], paths: list[str], identities: list[str], dropped: bool
-) -> list[NearDuplicatePair]:
-    return [
-        NearDuplicatePair(
-            subset=subset,
-            image_a=paths[f.a],
-            image_b=paths[f.b],
-            identity_a=identities[f.a],
-            identity_b=identities[f.b],
-            hash_distance=f.distance,
-            correlation=round(f.correlation, 4),
-            excluded=dropped,
-        )
-        for f in found
-    ]
+    return settled, block
 
 
 def _note(subset: str, found: list[Any], identities: list[str], excluded: int,
