@@ -65,37 +65,26 @@ def apply_policy(
         )
     excluded = 0
     if cross and policy == "exclude":
-        pairs, excluded = _without_identical_impostors(subset, hashes, pairs)
-    note = _note(subset, len(groups), len(cross), excluded, policy) if groups else ""
-    return pairs, DuplicateReport(named, len(cross), excluded, note)
-
-
-def _note(subset: str, n_groups: int, n_cross: int, excluded: int, policy: str) -> str:
-    note = (
-        f"subset {subset!r}: {n_groups} group(s) of byte-identical images "
-        f"({n_groups - n_cross} within one identity, {n_cross} across identities)"
-    )
-    if excluded:
-        return note + f"; {excluded} impostor pair(s) of identical images left out"
-    if n_cross and policy == "keep":
-        return note + "; their impostor pairs are scored (--duplicates keep)"
-    return note
-
-
-def _without_identical_impostors(
-    subset: str, hashes: Sequence[str | None], pairs: Pairs | None
-) -> tuple[Pairs, int]:
-    """``pairs`` less the impostor pairs of byte-identical images, and how many those were."""
-    if pairs is None:
-        raise DatasetError(
-            f"subset {subset!r}: identical images under different identities cannot be "
-            "left out of all-pairs block scoring; fix the data, or pass --duplicates keep "
-            "or --sample-pairs N"
+        if pairs is None:
+            raise DatasetError(
+                f"subset {subset!r}: identical images under different identities cannot be "
+                "left out of all-pairs block scoring; fix the data, or pass --duplicates keep "
+                "or --sample-pairs N"
+            )
+        digest = np.array([h or f"#{i}" for i, h in enumerate(hashes)], dtype=object)
+        same = (digest[pairs.a] == digest[pairs.b]) & ~pairs.label
+        excluded = int(same.sum())
+        if excluded:
+            keep = ~same
+            pairs = Pairs(pairs.a[keep], pairs.b[keep], pairs.label[keep])
+    note = ""
+    if groups:
+        note = (
+            f"subset {subset!r}: {len(groups)} group(s) of byte-identical images "
+            f"({len(groups) - len(cross)} within one identity, {len(cross)} across identities)"
         )
-    digest = np.array([h or f"#{i}" for i, h in enumerate(hashes)], dtype=object)
-    same = (digest[pairs.a] == digest[pairs.b]) & ~pairs.label
-    excluded = int(same.sum())
-    if excluded:
-        keep = ~same
-        pairs = Pairs(pairs.a[keep], pairs.b[keep], pairs.label[keep])
-    return pairs, excluded
+        if excluded:
+            note += f"; {excluded} impostor pair(s) of identical images left out"
+        elif cross and policy == "keep":
+            note += "; their impostor pairs are scored (--duplicates keep)"
+    return pairs, DuplicateReport(named, len(cross), excluded, note)
