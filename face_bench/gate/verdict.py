@@ -28,7 +28,7 @@ from face_bench.metrics.catalog import (
     tolerance_names,
 )
 from face_bench.results.blocks import ModelMetrics
-from face_bench.results.contract import SCHEMA_VERSION, RunResults, SubsetRun
+from face_bench.results.contract import SCHEMA_VERSION, RunResults
 from face_bench.results.legacy import VersionedResults, read_any_version
 
 Verdict = Literal["pass", "regressed", "improved", "not comparable"]
@@ -468,9 +468,28 @@ def _check_subsets(
         if other is None:
             mismatches.append(Mismatch(scope, "missing from the current run"))
             continue
-        mismatches += _sample_differs(scope, subset, other)
+        mismatches += _differs(scope, "definition", subset.definition, other.definition)
+        mismatches += _differs(scope, "sample size", subset.sample_size, other.sample_size)
+        only_b = set(subset.images) - set(other.images)
+        only_c = set(other.images) - set(subset.images)
+        if only_b or only_c:
+            mismatches.append(
+                Mismatch(
+                    scope,
+                    f"sampled images differ ({len(only_b)} only in baseline, "
+                    f"{len(only_c)} only in current)",
+                )
+            )
+        mismatches += _differs(scope, "pairs mode", subset.pairs.mode, other.pairs.mode)
         mismatches += _pair_set(scope, subset.pairs, other.pairs, notes)
-        notes += _pair_counts_note(subset, other)
+        counts_b = (subset.pairs.n_genuine, subset.pairs.n_impostor)
+        counts_c = (other.pairs.n_genuine, other.pairs.n_impostor)
+        if counts_b != counts_c:
+            notes.append(
+                f"subset {subset.name!r}: scored pairs differ (genuine/impostor "
+                f"{counts_b[0]}/{counts_b[1]} in baseline, {counts_c[0]}/{counts_c[1]} in "
+                "current), usually because failures to enrol changed"
+            )
         cur_runs = {m.name for m in other.models}
         base_runs = {m.name for m in subset.models}
         mismatches += [
@@ -488,35 +507,6 @@ def _check_subsets(
         f"subset {name!r} is new in the current run (not gated)"
         for name in cur_subsets
         if name not in base_subset_names
-    ]
-
-
-def _sample_differs(scope: str, subset: SubsetRun, other: SubsetRun) -> list[Mismatch]:
-    """How the subset's definition, sample and pairs mode differ between the runs."""
-    out = _differs(scope, "definition", subset.definition, other.definition)
-    out += _differs(scope, "sample size", subset.sample_size, other.sample_size)
-    only_b = set(subset.images) - set(other.images)
-    only_c = set(other.images) - set(subset.images)
-    if only_b or only_c:
-        out.append(
-            Mismatch(
-                scope,
-                f"sampled images differ ({len(only_b)} only in baseline, "
-                f"{len(only_c)} only in current)",
-            )
-        )
-    return out + _differs(scope, "pairs mode", subset.pairs.mode, other.pairs.mode)
-
-
-def _pair_counts_note(subset: SubsetRun, other: SubsetRun) -> list[str]:
-    counts_b = (subset.pairs.n_genuine, subset.pairs.n_impostor)
-    counts_c = (other.pairs.n_genuine, other.pairs.n_impostor)
-    if counts_b == counts_c:
-        return []
-    return [
-        f"subset {subset.name!r}: scored pairs differ (genuine/impostor "
-        f"{counts_b[0]}/{counts_b[1]} in baseline, {counts_c[0]}/{counts_c[1]} in "
-        "current), usually because failures to enrol changed"
     ]
 
 
@@ -670,10 +660,27 @@ def _compare_one(
         verdict="not comparable",
         current_ci=ci,
     )
+    if b is not None and c is None:
+        # A gated metric that is missing, null, NaN or infinite in the current run cannot
+        # pass: every headline metric NaN would otherwise read as "nothing to compare".
+        shown = "missing" if name not in cur_flat else f"{cur_flat[name]!r}, not a finite number"
+        return replace(row, verdict="regressed", note=f"current value {shown}")
     if b is None or c is None:
-        return _without_value(row, name, base_flat, cur_flat)
+        why = [
+            f"not in {side}" if name not in flat else f"no value in {side}"
+            for side, flat, value in (("baseline", base_flat, b), ("current", cur_flat, c))
+            if value is None
+        ]
+        return replace(row, note="; ".join(why))
     delta = c - b
-    verdict, note = _judged(delta, sign, tolerance)
+    worse_by = -sign * delta
+    if worse_by > tolerance + _EPS:
+        verdict: Verdict = "regressed"
+        note = f"worse by {abs(delta):.4g}, tolerance {tolerance:g}"
+    elif -worse_by > tolerance + _EPS:
+        verdict, note = "improved", f"better by {abs(delta):.4g}"
+    else:
+        verdict, note = "pass", ""
     outside = warning = False
     if ci is not None:
         lower, upper = ci
@@ -687,36 +694,6 @@ def _compare_one(
     return replace(
         row, delta=delta, verdict=verdict, outside_ci=outside, ci_warning=warning, note=note
     )
-
-
-def _without_value(
-    row: GateRow, name: str, base_flat: dict[str, Any], cur_flat: dict[str, Any]
-) -> GateRow:
-    """A row where one side has no finite value: regressed when the current run lost it."""
-    if row.baseline is not None:
-        # A gated metric that is missing, null, NaN or infinite in the current run cannot
-        # pass: every headline metric NaN would otherwise read as "nothing to compare".
-        shown = "missing" if name not in cur_flat else f"{cur_flat[name]!r}, not a finite number"
-        return replace(row, verdict="regressed", note=f"current value {shown}")
-    why = [
-        f"not in {side}" if name not in flat else f"no value in {side}"
-        for side, flat, value in (
-            ("baseline", base_flat, row.baseline),
-            ("current", cur_flat, row.current),
-        )
-        if value is None
-    ]
-    return replace(row, note="; ".join(why))
-
-
-def _judged(delta: float, sign: int, tolerance: float) -> tuple[Verdict, str]:
-    """The verdict of a change of ``delta`` for a metric whose better direction is ``sign``."""
-    worse_by = -sign * delta
-    if worse_by > tolerance + _EPS:
-        return "regressed", f"worse by {abs(delta):.4g}, tolerance {tolerance:g}"
-    if -worse_by > tolerance + _EPS:
-        return "improved", f"better by {abs(delta):.4g}"
-    return "pass", ""
 
 
 # ---------------------------------------------------------------- differentials
