@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,41 +236,6 @@ def _check_threshold_from(request: EvaluationRequest) -> None:
         )
 
 
-def _samples(
-    request: EvaluationRequest, dataset: Dataset, config: Config, say: Callable[[str], None]
-) -> list[_Sample]:
-    """Each requested subset (once, in order) sampled, its note said."""
-    samples = []
-    with _naming_origin(request.subsets_origin):
-        specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
-        for spec in specs:
-            samples.append(_sample(request, dataset, spec))
-            if samples[-1].note:
-                say(samples[-1].note)
-    return samples
-
-
-def _say_all(lines: Iterable[str], say: Callable[[str], None]) -> None:
-    for line in lines:
-        say(line)
-
-
-def _announce_data(
-    request: EvaluationRequest, used: int, available: int, on_info: Callable[[str], None]
-) -> None:
-    origin = f" ({request.data_origin})" if request.data_origin else ""
-    on_info(f"data: {request.data}{origin}: {used} of {available} images used")
-    if request.subsets_origin:
-        on_info(f"subsets: {', '.join(request.subsets)} ({request.subsets_origin})")
-
-
-def _alignment_note(aligns: Sequence[str | None], align: object) -> str:
-    return (
-        f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
-        f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align {align}"
-    )
-
-
 def plan_run(
     request: EvaluationRequest,
     say: Callable[[str], None] = lambda _m: None,
@@ -305,12 +270,22 @@ def plan_run(
         from face_bench.run.quality import check_stratify_column
 
         check_stratify_column(request.stratify_by, list(dataset.table.columns))
-    samples = _samples(request, dataset, config, say)
+    samples = []
+    with _naming_origin(request.subsets_origin):
+        specs = [subset_spec(name, config.subsets) for name in dict.fromkeys(request.subsets)]
+        for spec in specs:
+            samples.append(_sample(request, dataset, spec))
+            if samples[-1].note:
+                say(samples[-1].note)
     images = _image_list(samples)
     if on_info:
-        _announce_data(request, len(images), len(dataset), on_info)
+        origin = f" ({request.data_origin})" if request.data_origin else ""
+        on_info(f"data: {request.data}{origin}: {len(images)} of {len(dataset)} images used")
+        if request.subsets_origin:
+            on_info(f"subsets: {', '.join(request.subsets)} ({request.subsets_origin})")
     skipped = announce_models(choice, cache_dir, on_info)
-    _say_all(runtime_notes([spec for spec, _w in choice.ready]), say)
+    for message in runtime_notes([spec for spec, _w in choice.ready]):
+        say(message)
     position = {p: i for i, p in enumerate(images["path"])}
     hashes = hash_images([dataset.root / p for p in images["path"]])
     samples, duplicates = _settle_duplicates(samples, hashes, position, request, say)
@@ -322,10 +297,15 @@ def plan_run(
     )
     shared = evidence.overlaps({s.spec.name: s.images for s in samples})
     for name, rows in shared.items():
-        _say_all(evidence.overlap_notes(name, rows), say)
+        for line in evidence.overlap_notes(name, rows):
+            say(line)
     aligns = manifest_alignment(images)
     if aligns is not None:
-        say(_alignment_note(aligns, request.align))
+        say(
+            f"aligned column: {sum(a == 'none' for a in aligns)} image(s) taken as aligned "
+            f"crops, {sum(a == 'detect' for a in aligns)} detected, the rest --align "
+            f"{request.align}"
+        )
     return RunPlan(
         config=config,
         dataset=dataset,
