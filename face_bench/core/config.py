@@ -54,37 +54,6 @@ def load_config(path: Path | None = None) -> Config:
         if not candidate.is_file():
             return Config()
         path = candidate
-    data = _read_toml(path)
-    dataset = data.get("data")
-    if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
-        raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
-    default_subsets = _default_subsets(data.get("default_subsets", []), path)
-    detector = data.get("detector")
-    if detector is not None and detector not in DETECTORS:
-        raise ConfigError(f"{path}: detector must be one of {', '.join(DETECTORS)}")
-    base = path.resolve().parent
-    models = _models(data.get("models", {}), base, path)
-    subsets = {}
-    for name, filters in _table_of_tables(data.get("subsets", {}), "subsets", path).items():
-        subsets[name] = _subset_filters(name, filters, path)
-    weights = _weights(data.get("weights", {}), base, path)
-    gate = data.get("gate", {})
-    if not isinstance(gate, dict):
-        raise ConfigError(f"{path}: [gate] must be a table")
-    return Config(
-        path=path,
-        models=models,
-        subsets=subsets,
-        weights=weights,
-        gate=gate,
-        data=dataset,
-        default_subsets=default_subsets,
-        detector=detector,
-    )
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    """The file's tables, refusing a missing file, bad TOML and unknown sections."""
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     raw = read_bounded(path, MAX_CONFIG_BYTES, "config file", ConfigError)
@@ -100,25 +69,42 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"{path}: unknown section(s) {sorted(unknown)}; expected {sorted(KNOWN_SECTIONS)} "
             f"and the key {', '.join(sorted(KNOWN_KEYS))}"
         )
-    return data
-
-
-def _models(value: Any, base: Path, path: Path) -> dict[str, dict[str, Any]]:
-    """``[models.<name>]`` tables, each weights ``path`` resolved against the file's folder."""
-    models = _table_of_tables(value, "models", path)
+    dataset = data.get("data")
+    if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
+        raise ConfigError(f"{path}: data must be a folder path or a dataset name (a string)")
+    default_subsets = _default_subsets(data.get("default_subsets", []), path)
+    detector = data.get("detector")
+    if detector is not None and detector not in DETECTORS:
+        raise ConfigError(f"{path}: detector must be one of {', '.join(DETECTORS)}")
+    base = path.resolve().parent
+    models = _table_of_tables(data.get("models", {}), "models", path)
     for name, spec in models.items():
         if "path" in spec:
             if not isinstance(spec["path"], str):
                 raise ConfigError(f"{path}: models.{name}.path must be a string")
             spec["path"] = str(_resolve(base, spec["path"]))
-    return models
-
-
-def _weights(value: Any, base: Path, path: Path) -> dict[str, Path]:
-    """``[weights]``: model name -> weights file, resolved against the file's folder."""
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+    subsets = {}
+    for name, filters in _table_of_tables(data.get("subsets", {}), "subsets", path).items():
+        subsets[name] = _subset_filters(name, filters, path)
+    weights_table = data.get("weights", {})
+    if not isinstance(weights_table, dict) or not all(
+        isinstance(v, str) for v in weights_table.values()
+    ):
         raise ConfigError(f"{path}: [weights] must map model names to file paths")
-    return {name: _resolve(base, v) for name, v in value.items()}
+    weights = {name: _resolve(base, value) for name, value in weights_table.items()}
+    gate = data.get("gate", {})
+    if not isinstance(gate, dict):
+        raise ConfigError(f"{path}: [gate] must be a table")
+    return Config(
+        path=path,
+        models=models,
+        subsets=subsets,
+        weights=weights,
+        gate=gate,
+        data=dataset,
+        default_subsets=default_subsets,
+        detector=detector,
+    )
 
 
 def _default_subsets(value: Any, path: Path) -> tuple[str, ...]:
