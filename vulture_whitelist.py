@@ -22,6 +22,8 @@ ISOTONIC  # typed by users: face-bench calibrate --method isotonic
 
 _.MAX_IMAGE_PIXELS  # read by Pillow: its decompression-bomb limit
 _.graph_optimization_level  # read by onnxruntime.SessionOptions
+_.__signature__  # read by inspect.signature: Typer reads a grouped command's options (cli.groups)
+_.__annotations__  # read by typing.get_type_hints: Typer, on the same commands
 _.intra_op_num_threads  # read by onnxruntime.SessionOptions
 _.inter_op_num_threads  # read by onnxruntime.SessionOptions
 _.log_severity_level  # read by onnxruntime.SessionOptions
