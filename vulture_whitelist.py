@@ -1,82 +1,56 @@
 """Names vulture reports as unused that are used by something it cannot see.
 
-Each entry says who uses it. Real dead code is deleted, not listed here. Run ``vulture``
-in the repository root (its settings are in pyproject.toml).
+Every line says who uses the name. Real dead code is deleted, not listed here. Run
+``vulture`` in the repository root (its settings are in pyproject.toml).
 """
 
 # ruff: noqa: B018, F821 - bare names and attributes are how vulture whitelists work
 
 _ = object()
 
-# Python itself: PEP 562 module hooks of the lazy public API.
-__getattr__
-__dir__
+__getattr__  # Python: PEP 562 module hook of the lazy public API (face_bench/__init__.py)
+__dir__  # Python: PEP 562 module hook of the lazy public API (face_bench/__init__.py)
 
-# Choices users type on the command line (enum members reached by value, not by name).
-MMOD
-LOCAL
-RAY
-ONNX
-REJECT
-FOLDER
-FILENAME
-CSV
-SVG
-PDF
-ISOTONIC  # face-bench calibrate --method isotonic
+MMOD  # typed by users: --detector mmod, --fallback-detector mmod (core/modes.py)
+RAY  # typed by users: --engine ray (core/modes.py)
+ONNX  # typed by users: --dlib-runtime onnx (core/modes.py)
+FOLDER  # typed by users: --identity-from folder (core/modes.py)
+CSV  # typed by users: export-scores --to csv (core/modes.py)
+SVG  # typed by users: --figure-format svg (core/modes.py)
+PDF  # typed by users: --figure-format pdf (core/modes.py)
+ISOTONIC  # typed by users: face-bench calibrate --method isotonic
 
-# Settings read by the libraries they are set on.
-_.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit
-_.graph_optimization_level  # onnxruntime.SessionOptions
-_.__signature__  # inspect.signature: Typer reads a grouped command's options (cli.groups)
-_.__annotations__  # typing.get_type_hints: Typer, on the same commands
-_.intra_op_num_threads
-_.max_redirections  # urllib's HTTPRedirectHandler (face-bench's fetch)
-_.http_open  # urllib's opener calls <scheme>_open on its handlers
-_.https_open
-_.inter_op_num_threads
-_.log_severity_level
-_.ir_version  # onnx.ModelProto
-_.dim_value  # onnx TensorShapeProto dimensions (tests build models)
-_.do_GET  # http.server handler methods (tests' LFW mirror)
-_.log_message
+_.MAX_IMAGE_PIXELS  # read by Pillow: its decompression-bomb limit
+_.graph_optimization_level  # read by onnxruntime.SessionOptions
+_.__signature__  # read by inspect.signature: Typer reads a grouped command's options (cli.groups)
+_.__annotations__  # read by typing.get_type_hints: Typer, on the same commands
+_.intra_op_num_threads  # read by onnxruntime.SessionOptions
+_.inter_op_num_threads  # read by onnxruntime.SessionOptions
+_.log_severity_level  # read by onnxruntime.SessionOptions
+_.ir_version  # read by onnx when a ModelProto is saved (models/dlib_onnx.py, tests' models)
+_.dim_value  # read by onnx: TensorShapeProto dimensions the tests' models set
+_.max_redirections  # read by urllib's HTTPRedirectHandler (data/http_guard.py)
+_.http_open  # called by urllib's opener as <scheme>_open on its handlers
+_.https_open  # called by urllib's opener as <scheme>_open on its handlers
+_.do_GET  # called by http.server for GET requests (tests' LFW mirror)
+_.log_message  # called by http.server to log a request (tests' LFW mirror)
 
-# Fields of records written to results.json / lfw.json: read by people and other tools.
-dataset_digest
-std_error
-sample_requested
-schema_version
-score_orientation
-skipped_models
-std_ddof
-auc_definition  # results.json metric blocks (face_bench.results.blocks), set by run/
-at_target_fmr
-pairs_sha256  # read by the gate through getattr
-fallback_detector_images
-threshold_transfer
-fmr_by_pair_demographics
-matched_fmr
-matched_fmr_errors
-matched_n_impostor
-matched_fmr_ratio
-matched_definition
-target_fmr
-pairs_sha256  # read by the gate through getattr
-threshold_mean
-threshold_min
-threshold_max
-from_subset  # written as "from"
-cross_fitting  # the calibration file's folds and seed (face_bench.results.calibration_file)
-_omit_unset_extras  # pydantic calls it (@model_serializer on results blocks)
+dataset_digest  # written to the gate's JSON report and the calibration file
+sample_requested  # written to results.json (subsets[].sample_requested)
+score_orientation  # written to results.json
+skipped_models  # written to results.json
+target_fmr  # written to results.json (metrics.at_target_fmr.target_fmr)
+auc_definition  # written to results.json (metrics.auc_definition)
+fallback_detector_images  # written to results.json (metrics.fallback_detector_images)
+cross_fitting  # written to the calibration file (results/calibration_file.py)
+std_ddof  # written to lfw.json (run/lfw.py)
 
 
-# Test fixtures looked up by name (tests/corpus.py builds images for parametrized tests).
-GREEN
-face_png_named_jpg
-face_webp_named_jpg
-face_cmyk_jpeg
-face_grey_png
-face_grey16_png
-face_grey_tiff
-face_palette_tiff
-face_alpha_png
+face_png_named_jpg  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_webp_named_jpg  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_cmyk_jpeg  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_grey_png  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_grey16_png  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_grey_tiff  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_palette_tiff  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py
+face_alpha_png  # built by name: getattr(corpus, f"face_{key}") in tests/test_bad_input.py

@@ -47,8 +47,9 @@ def photos(dataset: str, limit: int | None) -> list[Path]:
 
 
 def bench_set(dataset: str, detectors: list[str], limit: int | None) -> dict:
+    from face_bench.data.images import read_image_bytes
     from face_bench.faces.alignment import get_aligner
-    from face_bench.faces.locate import decode, detect
+    from face_bench.faces.locate import decode_bytes, detect
 
     aligner = get_aligner()
     settings = {name: settings_for(name) for name in detectors}
@@ -57,7 +58,7 @@ def bench_set(dataset: str, detectors: list[str], limit: int | None) -> dict:
     missed: dict[str, list[str]] = {name: [] for name in detectors}
     several = dict.fromkeys(detectors, 0)
     for i, path in enumerate(paths):
-        rgb = decode(path)
+        rgb = decode_bytes(read_image_bytes(path), str(path))
         order = detectors if i % 2 == 0 else detectors[::-1]
         for name in order:
             if i == 0:
@@ -94,13 +95,14 @@ def hog_frame(aligner, paths: list[Path]) -> dict:
     """Median offsets of HOG's box from YuNet's raw box on the same face, in YuNet box widths
     (left, top, right, bottom): what ``faces.yunet.DLIB_FRAME`` is set from. Faces both
     detectors find alone, with centres less than a third of a width apart."""
+    from face_bench.data.images import read_image_bytes
     from face_bench.faces import yunet
-    from face_bench.faces.locate import decode
+    from face_bench.faces.locate import decode_bytes
 
     detector = yunet.get_yunet(str(YUNET))
     rows = []
     for path in paths:
-        rgb = decode(path)
+        rgb = decode_bytes(read_image_bytes(path), str(path))
         hog, found = aligner.detect(rgb, 1), yunet.faces(detector.detect(rgb))
         if len(hog) != 1 or len(found) != 1:
             continue

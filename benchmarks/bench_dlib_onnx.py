@@ -39,6 +39,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from common import (
@@ -47,6 +48,7 @@ from common import (
     add_tiny_option,
     announce,
     output_path,
+    read_decoded,
     standin_config,
     step,
     time_face_bench,
@@ -106,12 +108,12 @@ def dlib_onnx(chips: np.ndarray, threads: int, cache: Path) -> tuple[np.ndarray,
 
 def _chip_of(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float]]:
     """One image's dlib chip as face-bench cuts it, and its decode/locate/chip seconds."""
-    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.faces.locate import FaceSettings, locate
     from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 
     t0 = time.perf_counter()
-    rgb = decode(path)
+    rgb = read_decoded(path)
     t1 = time.perf_counter()
     entry = locate(rgb, FaceSettings())
     t2 = time.perf_counter()
@@ -264,9 +266,17 @@ def _standin_spec():
                      std=(0.229, 0.224, 0.225), embedding_size=512, threshold=0.4)  # fmt: skip
 
 
+def locate_path(path: Path, settings: Any) -> Any:
+    """One file through the face stage as a run's workers take it (bytes, decode, locate)."""
+    from face_bench.data.images import read_image_bytes
+    from face_bench.faces.locate import decode_bytes, locate
+
+    return locate(decode_bytes(read_image_bytes(path), str(path)), settings)
+
+
 def _face_stage(paths: list[Path]) -> float:
     """Decode + HOG + landmarks of the run's images, one process per core, as a run does it."""
-    from face_bench.faces.locate import FaceSettings, locate_path
+    from face_bench.faces.locate import FaceSettings
 
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         list(pool.map(locate_path, paths[:2], [FaceSettings()] * 2))  # start the workers
@@ -276,7 +286,7 @@ def _face_stage(paths: list[Path]) -> float:
 
 
 def pipeline(folder: Path) -> dict:
-    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.faces.locate import FaceSettings, locate
     from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS, ModelSpec
 
@@ -291,7 +301,7 @@ def pipeline(folder: Path) -> dict:
     standin = ModelSpec(name="s", backend="onnx", threshold=0.4, chip_size=224)
     chips150, chips224 = [], []
     for path in images:
-        rgb = decode(path)
+        rgb = read_decoded(path)
         face = locate(rgb, FaceSettings()).face
         chips150.append(model_input(rgb, face, BUILTIN_MODELS["dlib"]))
         chips224.append(model_input(rgb, face, standin))

@@ -129,13 +129,16 @@ def case_bootstrap(n_images: int, n_boot: int) -> dict[str, Any]:
     i, j = scoring.all_pair_indices(ids.size)
     a, b = ids[i], ids[j]
     out: dict[str, Any] = {"n_images": n_images, "n_pairs": int(scores.size), "n_boot": n_boot}
+    memo = u.ReplicateMemo()  # as in a run: the difference reuses the ranked pairs
     ci = _timed(
-        out, "bootstrap_metrics", lambda: u.bootstrap_metrics(scores, labels, a, b, n_boot=n_boot)
+        out,
+        "bootstrap_metrics",
+        lambda: u.bootstrap_metrics(scores, labels, a, b, n_boot=n_boot, memo=memo),
     )
     _timed(
         out,
         "bootstrap_auc_difference",
-        lambda: u.bootstrap_auc_difference(scores, scores2, labels, a, b, n_boot, 0),
+        lambda: u.paired_auc_difference(scores, scores2, labels, a, b, n_boot, 0, memo=memo),
     )
     _timed(out, "delong_test", lambda: u.delong_test(scores, scores2, labels))
     out["auc_ci"] = ci.roc_auc.to_dict()

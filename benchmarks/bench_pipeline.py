@@ -28,6 +28,7 @@ from common import (
     add_tiny_option,
     announce,
     output_path,
+    read_decoded,
     standin_config,
     step,
     time_face_bench,
@@ -53,7 +54,7 @@ def _describe(chips: np.ndarray) -> int:
 
 def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
     """Inference alone on the run's images, inputs prepared beforehand and not timed."""
-    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.faces.locate import FaceSettings, locate
     from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS
@@ -64,7 +65,7 @@ def raw_floor(run_dir: Path, data: Path, workers: int) -> dict:
     onnx_spec = _standin_spec()
     chips, onnx_inputs = [], []
     for relative in images:
-        rgb = decode(data / relative)
+        rgb = read_decoded(data / relative)
         entry = locate(rgb, FaceSettings())
         face = entry.face
         chips.append(model_input(rgb, face, dlib_spec))
@@ -100,7 +101,7 @@ def seed_method(run_dir: Path, data: Path, n_pairs: int, seed: int) -> dict:
     """
     import dlib
 
-    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_bench.faces.locate import FaceSettings, locate
     from face_bench.models.backends import model_input
     from face_bench.models.onnx_backend import OnnxModel, to_tensor
     from face_bench.models.registry import BUILTIN_MODELS, DLIB_DESCRIPTOR_FILE, dlib_weight_path
@@ -115,7 +116,7 @@ def seed_method(run_dir: Path, data: Path, n_pairs: int, seed: int) -> dict:
     onnx = OnnxModel(onnx_spec, STANDIN, threads=1)
 
     def embed_both(relative: str) -> None:
-        rgb = decode(data / relative)
+        rgb = read_decoded(data / relative)
         face = locate(rgb, FaceSettings()).face
         net.compute_face_descriptor(model_input(rgb, face, dlib_spec), 0)
         onnx.infer(to_tensor([model_input(rgb, face, onnx_spec)], onnx_spec))

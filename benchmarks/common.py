@@ -100,3 +100,11 @@ def announce(target: str) -> dict:
     load = load_average()
     print(f"target (idle 2-core machine): {target}; load average now {load}", flush=True)
     return {"target": target, "load_average_at_start": load}
+
+
+def read_decoded(path: Path):
+    """An image file as a run's workers take it: its bytes read once, then decoded."""
+    from face_bench.data.images import read_image_bytes
+    from face_bench.faces.locate import decode_bytes
+
+    return decode_bytes(read_image_bytes(path), str(path))

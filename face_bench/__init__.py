@@ -16,6 +16,10 @@ They are imported on first use (PEP 562), so ``import face_bench`` - and with it
 
 The regression gate is ``run_gate`` (two results files) because ``face_bench.gate`` is
 the package that holds it.
+
+This module is the top layer: it may name every package, and no module of face_bench
+imports it (pyproject's import-linter contracts hold both); ``__version__`` lives in
+``face_bench.core.version``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from face_bench.core.version import __version__
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {

@@ -22,7 +22,7 @@ JP_FACE_A = JP_FACES / "images/尾野真千子/尾野真千子_1.png"
 JP_FACE_B = JP_FACES / "images/麻生久美子/麻生久美子_1.png"
 
 HUGE_SIZE = (12_000, 9_000)
-RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+RED, BLUE = (255, 0, 0), (0, 0, 255)
 
 
 def pattern(width: int = 64, height: int = 48) -> Image.Image:

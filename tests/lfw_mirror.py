@@ -1,8 +1,8 @@
 """A tiny LFW served from 127.0.0.1, so ``face-bench fetch lfw`` is tested without internet.
 
 The archive and pairs files are built per test with LFW's real layout and file names;
-scikit-learn's checksum table is pointed at them, exactly as a mirror of the real
-files would match the real table.
+face-bench's copy of scikit-learn's checksum table is pointed at them, exactly as a mirror of
+the real files would match the real table.
 """
 
 from __future__ import annotations
@@ -56,23 +56,22 @@ def build_files(top: str = "lfw_funneled") -> dict[str, bytes]:
     }
 
 
-def point_sklearn_at(monkeypatch, files: dict[str, bytes]) -> None:
-    """Replace scikit-learn's LFW checksum table with the tiny files' checksums."""
-    from sklearn.datasets import _lfw
-    from sklearn.datasets._base import RemoteFileMetadata
+def point_fetch_at(monkeypatch, files: dict[str, bytes]) -> None:
+    """Replace face-bench's LFW checksum table (scikit-learn's) with the tiny files' checksums."""
+    from face_bench.data import fetch
 
-    def meta(name: str) -> RemoteFileMetadata:
+    def meta(name: str) -> fetch.Remote:
         checksum = hashlib.sha256(files[name]).hexdigest()
-        return RemoteFileMetadata(
-            filename=name, url=f"https://unused.invalid/{name}", checksum=checksum
-        )
+        return fetch.Remote(name, f"https://unused.invalid/{name}", checksum)
 
-    targets = tuple(meta(n) for n in ("pairsDevTrain.txt", "pairsDevTest.txt", "pairs.txt"))
-    monkeypatch.setattr(_lfw, "TARGETS", targets)
+    pairs = tuple(meta(n) for n in ("pairsDevTrain.txt", "pairsDevTest.txt", "pairs.txt"))
+    monkeypatch.setattr(fetch, "LFW_PAIRS", pairs)
+    archives = dict(fetch.LFW_ARCHIVES)
     if "lfw-funneled.tgz" in files:
-        monkeypatch.setattr(_lfw, "FUNNELED_ARCHIVE", meta("lfw-funneled.tgz"))
+        archives[True] = meta("lfw-funneled.tgz")
     if "lfw.tgz" in files:
-        monkeypatch.setattr(_lfw, "ARCHIVE", meta("lfw.tgz"))
+        archives[False] = meta("lfw.tgz")
+    monkeypatch.setattr(fetch, "LFW_ARCHIVES", archives)
 
 
 @dataclass

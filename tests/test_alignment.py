@@ -274,7 +274,9 @@ def _junk(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 @needs_data
 @pytest.mark.parametrize("mode", ["auto", "none"])
 def test_junk_is_never_a_crop(tmp_path, mode):
-    from face_bench.faces.locate import FaceSettings, locate_path
+    from face_stage import locate_path
+
+    from face_bench.faces.locate import FaceSettings
 
     for label, (path, reason) in _junk(tmp_path).items():
         entry = locate_path(path, FaceSettings(mode))

@@ -136,7 +136,7 @@ def test_one_sort_gives_the_array_path_figures_bit_for_bit(similarity, quantise,
         assert np.array_equal(getattr(sweep, field), getattr(ref_sweep, field))
     for t in _thresholds(s, y):
         assert one.rates(t) == m.rates_at_threshold(s, y, t)
-        assert one.operating_point(t) == operating.operating_point(s, y, t)
+        assert one.counted_rates(t) == operating.counted_rates(s, y, t)
     assert one.zero_rates() == operating.zero_rates(s, y)
     for target in (*targets, 1.0, 0.0, 0.3):
         assert one.threshold_at_fmr(target) == operating.threshold_at_fmr(s, y, target)

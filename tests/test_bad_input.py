@@ -249,14 +249,19 @@ def test_very_large_photo_is_downscaled_before_detection_in_bounded_memory(tmp_p
     huge = corpus.huge_face_jpeg(tmp_path)
     script = (
         "import sys\nfrom pathlib import Path\n"
-        "from face_bench.faces.locate import Face, FaceSettings, locate_path, LOAD_MAX_SIDE\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from face_stage import locate_path\n"
+        "from face_bench.faces.locate import Face, FaceSettings, LOAD_MAX_SIDE\n"
         "entry = locate_path(Path(sys.argv[1]), FaceSettings())\n"
         "face = entry.face\n"
         "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
         "print(face.source, face.n_faces, face.box.right < LOAD_MAX_SIDE, int(peak.split()[1]))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script, str(huge)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, str(huge), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert out[:3] == ["detector", "1", "True"]
     # Decoding 12,000 x 9,000 at full size would take 324 MB for the pixels alone.

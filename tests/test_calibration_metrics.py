@@ -176,7 +176,9 @@ def test_quality_intervals_resample_people() -> None:
 
 def test_exported_bob_scores_give_bob_values(tmp_path) -> None:
     """The scores as ``export-scores --to bob`` writes them, read back as bob reads them."""
-    from face_bench.results.scorefile import ScoreRow, read_bob, write_bob
+    from score_formats import read_bob
+
+    from face_bench.results.scorefile import ScoreRow, write_bob
 
     rng = np.random.default_rng(8)
     people = rng.integers(0, 12, size=(400, 2))

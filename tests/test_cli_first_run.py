@@ -13,7 +13,7 @@ from pathlib import Path
 import corpus
 import pytest
 from conftest import REPO
-from lfw_mirror import PEOPLE, build_files, point_sklearn_at, serve
+from lfw_mirror import PEOPLE, build_files, point_fetch_at, serve
 from typer.testing import CliRunner
 
 from face_bench import __version__
@@ -133,7 +133,7 @@ def test_a_named_dataset_not_yet_fetched_says_how_to_get_it(nowhere):
 @pytest.fixture
 def mirror(monkeypatch):
     files = build_files()
-    point_sklearn_at(monkeypatch, files)
+    point_fetch_at(monkeypatch, files)
     with serve(files) as running:
         yield running
 

@@ -31,7 +31,7 @@ from face_bench.data.datasets import (
     select_subset,
     subset_spec,
 )
-from face_bench.data.paths import PathGuard, safe_relative
+from face_bench.data.paths import PathGuard
 
 MANIFEST = """path,identity,sex,age_group,japanese
 images/b/2.png,b,M,adult,yes
@@ -162,17 +162,17 @@ def _mk(path: Path) -> bool:
         ("   ", ManifestError),
     ],
 )
-def test_safe_relative_refuses(tmp_path, relative, error):
+def test_path_guard_refuses(tmp_path, relative, error):
     with pytest.raises(error):
-        safe_relative(tmp_path, relative)
+        PathGuard(tmp_path).check(relative)
 
 
 @pytest.mark.parametrize(
     ("relative", "normal"),
     [("./a//b.jpg", "a/b.jpg"), ("a/./b.jpg", "a/b.jpg"), ("x:y.jpg", "x:y.jpg"), ("..a", "..a")],
 )
-def test_safe_relative_normalises(tmp_path, relative, normal):
-    assert safe_relative(tmp_path, relative) == normal
+def test_path_guard_normalises(tmp_path, relative, normal):
+    assert PathGuard(tmp_path).check(relative) == normal
 
 
 def test_symlink_inside_the_root_is_fine_outside_is_refused(tmp_path):
@@ -180,9 +180,9 @@ def test_symlink_inside_the_root_is_fine_outside_is_refused(tmp_path):
     touch(root, "a/real.jpg")
     (root / "a" / "inside.jpg").symlink_to(root / "a" / "real.jpg")
     (root / "a" / "outside.jpg").symlink_to(tmp_path)
-    assert safe_relative(root, "a/inside.jpg") == "a/inside.jpg"
+    assert PathGuard(root).check("a/inside.jpg") == "a/inside.jpg"
     with pytest.raises(PathEscapeError, match="symlink"):
-        safe_relative(root, "a/outside.jpg")
+        PathGuard(root).check("a/outside.jpg")
 
 
 def test_one_guard_for_many_paths_decides_as_full_resolution(tmp_path):

@@ -326,7 +326,9 @@ def test_random_chips_match_dlib(session, dlib_net) -> None:
 
 def face_chips(folder: Path, every: int, limit: int | None = None) -> np.ndarray:
     """150x150 chips of a face set as face-bench cuts them for dlib (detect, 5 points)."""
-    from face_bench.faces.locate import FaceSettings, decode, locate
+    from face_stage import decode
+
+    from face_bench.faces.locate import FaceSettings, locate
     from face_bench.models.backends import model_input
     from face_bench.models.registry import BUILTIN_MODELS
 

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import JP_FACES, TINY_ONNX, needs_shared
+from score_formats import read_bob, read_pyeer
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.results.contract import PairInfo, RunResults
 from face_bench.results.export import export_scores
-from face_bench.results.scorefile import read_bob, read_pyeer, read_score_file
+from face_bench.results.scorefile import read_score_file
 
 pytestmark = needs_shared
 runner = CliRunner()

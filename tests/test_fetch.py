@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from lfw_mirror import PEOPLE, build_files, point_sklearn_at, serve
+from lfw_mirror import PEOPLE, build_files, point_fetch_at, serve
 
 from face_bench.core.errors import FetchError
 from face_bench.data.fetch import fetch_lfw
@@ -16,7 +16,7 @@ from face_bench.data.fetch import fetch_lfw
 @pytest.fixture
 def files(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     built = build_files()
-    point_sklearn_at(monkeypatch, built)
+    point_fetch_at(monkeypatch, built)
     return built
 
 
@@ -115,7 +115,7 @@ def test_a_missing_file_on_the_mirror_names_the_http_status(tmp_path, files):
 
 def test_the_original_images_come_from_their_own_archive(tmp_path, monkeypatch):
     built = build_files(top="lfw")
-    point_sklearn_at(monkeypatch, built)
+    point_fetch_at(monkeypatch, built)
     with serve(built) as mirror:
         result = fetch_lfw(tmp_path, funneled=False, mirror=mirror.url)
     assert result.folder == tmp_path / "lfw_home" / "lfw"
@@ -341,3 +341,34 @@ def test_a_redirect_loop_is_one_http_error(tmp_path, files):
         fetch_lfw(tmp_path, mirror=mirror.url, timeout=5)
     assert "\n" not in str(caught.value)
     assert len(mirror.requests) <= 6  # the first request and at most five redirects
+
+
+def test_the_file_table_is_scikit_learns():
+    """face-bench keeps its own copy of the table scikit-learn keeps private; they must agree
+    so that a fetch is what ``fetch_lfw_pairs`` would download (checked on the locked version)."""
+    lfw = pytest.importorskip("sklearn.datasets._lfw")
+    from face_bench.data.fetch import LFW_ARCHIVES, LFW_PAIRS
+
+    def table(metas):
+        return [(m.filename, m.url, m.checksum) for m in metas]
+
+    assert table(LFW_PAIRS) == table(lfw.TARGETS)
+    assert table([LFW_ARCHIVES[True], LFW_ARCHIVES[False]]) == table(
+        [lfw.FUNNELED_ARCHIVE, lfw.ARCHIVE]
+    )
+
+
+def test_an_archive_that_escapes_its_folder_is_refused(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../outside.jpg")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    built = dict(build_files(), **{"lfw-funneled.tgz": buffer.getvalue()})
+    point_fetch_at(monkeypatch, built)
+    with serve(built) as mirror, pytest.raises(FetchError, match="cannot unpack LFW"):
+        fetch_lfw(tmp_path, mirror=mirror.url)
+    assert not (tmp_path / "outside.jpg").exists()

@@ -153,14 +153,14 @@ def test_concurrent_writers_of_one_path_never_clash(tmp_path):
 
 
 def test_concurrent_figures_into_one_folder(tmp_path):
-    from face_bench.report.plots.style import _figure
+    from face_bench.report.plots.style import new_figure
 
     errors: list[BaseException] = []
 
     def draw() -> None:
         try:
             for _ in range(5):
-                with _figure(tmp_path / "sweep.png", 2, 2) as fig:
+                with new_figure(tmp_path / "sweep.png", 2, 2) as fig:
                     fig.add_subplot().plot([0, 1], [0, 1])
         except BaseException as exc:
             errors.append(exc)

@@ -129,9 +129,6 @@ def test_sweep_rates_recomputed_from_returned_thresholds():
         np.testing.assert_allclose(sw.accuracy, (tp + n - fp) / (p + n))
         np.testing.assert_allclose(sw.fmr, fp / n)
         np.testing.assert_allclose(sw.fnmr, (p - tp) / p)
-    frame = sw.to_frame()
-    assert list(frame.columns[:3]) == ["thresholds", "tp", "fp"]
-    assert len(frame) == sw.thresholds.size
 
 
 def test_rates_at_threshold_by_plain_counting():

@@ -97,7 +97,7 @@ def test_plot_det_with_zero_and_one_rates(tmp_path, roc_curves):
 def test_det_ticks_are_percentages_without_crowding():
     ticks = plot_curves._det_ticks(1e-4, 0.5, horizontal=True)
     assert {1e-4, 1e-3, 0.01, 0.1, 0.5} <= set(ticks)
-    assert [style._pct(t) for t in (1e-4, 0.001, 0.05, 0.5)] == ["0.01%", "0.1%", "5%", "50%"]
+    assert [style.pct(t) for t in (1e-4, 0.001, 0.05, 0.5)] == ["0.01%", "0.1%", "5%", "50%"]
 
 
 def _sweep_panel(model, gen, imp, lower_is_same):

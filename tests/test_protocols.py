@@ -19,6 +19,7 @@ import pytest
 from conftest import DEEPFACE, LFW, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from score_formats import read_bob, read_pyeer
 
 from face_bench.core.errors import (
     ConfigError,
@@ -40,8 +41,6 @@ from face_bench.data.protocols import (
 from face_bench.results.scorefile import (
     ScoreRow,
     bob_token,
-    read_bob,
-    read_pyeer,
     read_score_file,
     write_bob,
     write_pyeer,

@@ -83,12 +83,11 @@ def test_bootstrap_results_do_not_depend_on_the_way(monkeypatch):
     grid = np.geomspace(1e-3, 1.0, 30)
 
     def run():
-        u._AUC_REPLICATES.clear()
-        u._COUNTERS.clear()
+        memo = u.ReplicateMemo()
         return (
-            u.bootstrap_metrics(s, y, a, b, TARGETS, 400, 3),
-            u.bootstrap_auc_difference(s, other, y, a, b, 400, 3),
-            u.bootstrap_det_band(s, y, a, b, grid, 150, 3),
+            u.bootstrap_metrics(s, y, a, b, TARGETS, 400, 3, memo=memo),
+            u.paired_auc_difference(s, other, y, a, b, 400, 3, memo=memo),
+            u.bootstrap_det_band(s, y, a, b, grid, 150, 3, memo=memo),
         )
 
     by_class = run()
@@ -100,13 +99,14 @@ def test_bootstrap_results_do_not_depend_on_the_way(monkeypatch):
 
 def test_a_pair_set_is_ranked_once_for_intervals_and_band(monkeypatch):
     s, y, a, b = pairs(10, 6, 7, 2)
-    u._COUNTERS.clear()
     built = []
     monkeypatch.setattr(u, "replicates", lambda *args: built.append(1) or rp.replicates(*args))
-    first = u.bootstrap_metrics(s, y, a, b, TARGETS, 100, 0)
-    band = u.bootstrap_det_band(s, y, a, b, np.geomspace(1e-2, 1, 10), 50, 0)
+    grid = np.geomspace(1e-2, 1, 10)
+    memo = u.ReplicateMemo()
+    first = u.bootstrap_metrics(s, y, a, b, TARGETS, 100, 0, memo=memo)
+    band = u.bootstrap_det_band(s, y, a, b, grid, 50, 0, memo=memo)
     assert len(built) == 1
-    u._COUNTERS.clear()
+    # Without a memo every call ranks the pairs afresh, and the numbers are the same.
     assert u.bootstrap_metrics(s, y, a, b, TARGETS, 100, 0) == first
-    assert same(u.bootstrap_det_band(s, y, a, b, np.geomspace(1e-2, 1, 10), 50, 0), band)
-    assert len(built) == 2
+    assert same(u.bootstrap_det_band(s, y, a, b, grid, 50, 0), band)
+    assert len(built) == 3

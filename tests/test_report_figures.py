@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from face_bench.metrics import summary as m
@@ -98,7 +99,7 @@ def test_error_rates_figure(tmp_path: Path):
 
 
 def test_sweep_corners_keep_every_choosable_operating_point():
-    frame = m.threshold_sweep(np.round(SCORES, 1), LABELS).to_frame()
+    frame = pd.DataFrame(vars(m.threshold_sweep(np.round(SCORES, 1), LABELS)))
     corners = sweep_corners(frame)
     assert len(corners) < len(frame) and corners.index[0] == 0
     assert corners.index[-1] == len(frame) - 1

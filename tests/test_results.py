@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from face_bench.cli.app import app
 from face_bench.core.errors import ResultsError
 from face_bench.metrics.catalog import metrics_for
-from face_bench.results.blocks import ModelMetrics, OperatingPoint
+from face_bench.metrics.operating import CountedRates
+from face_bench.results.blocks import HeldOutFold, ModelMetrics, OperatingPoint, ThresholdTransfer
 from face_bench.results.contract import SCHEMA_VERSION, RunResults
 from face_bench.results.legacy import read_any_version, upgrade_v1
 
@@ -107,6 +108,27 @@ def test_unknown_keys_in_a_metric_block_are_refused(tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ResultsError, match=r"invalid results file at .*best_f1\.typo"):
         RunResults.from_disk(path)
+
+
+def test_counted_rates_are_written_flat_in_their_fields_place():
+    rates = CountedRates.of(fmr_errors=3, n_impostor=300, fnmr_errors=2, n_genuine=20)
+    block = ThresholdTransfer(
+        from_subset="ordinary", criterion="best F1", threshold=0.5, rates=rates
+    )
+    written = block.model_dump(mode="json")
+    assert list(written) == [
+        "from", "criterion", "threshold",
+        "fmr", "fmr_errors", "n_impostor", "fnmr", "fnmr_errors", "n_genuine",
+    ]  # fmt: skip
+    assert written["fmr"] == 0.01 and written["fnmr"] == 0.1
+    again = ThresholdTransfer.model_validate(written, strict=True)
+    assert again == block and again.rates == rates and again.fmr_errors == 3
+    fold = HeldOutFold.model_validate({"fold": 0, "threshold": None, **vars(rates)}, strict=True)
+    assert fold.rates == rates
+    with pytest.raises(ValueError, match="fmr_errors"):
+        HeldOutFold.model_validate({"fold": 0, "threshold": None, **vars(rates), "fmr_errors": "3"})
+    with pytest.raises(ValueError, match="missing key"):
+        HeldOutFold.model_validate({"fold": 0, "threshold": None, "fmr": 0.5})
 
 
 def test_settings_only_fields_are_left_out_not_written_as_null():

@@ -154,11 +154,11 @@ def test_degenerate_replicates_are_counted_not_averaged():
 
 def test_auc_difference_uses_shared_replicates():
     s, y, a, b = identity_run(30)
-    same = u.bootstrap_auc_difference(s, s, y, a, b, 200, 0)
+    same = u.paired_auc_difference(s, s, y, a, b, 200, 0).ci
     assert (same.estimate, same.lower, same.upper) == (0.0, 0.0, 0.0)
     noisy = s + np.random.default_rng(0).normal(scale=0.3, size=s.size)
-    ab = u.bootstrap_auc_difference(s, noisy, y, a, b, 200, 0)
-    ba = u.bootstrap_auc_difference(noisy, s, y, a, b, 200, 0)
+    ab = u.paired_auc_difference(s, noisy, y, a, b, 200, 0).ci
+    ba = u.paired_auc_difference(noisy, s, y, a, b, 200, 0).ci
     assert ab.lower <= ab.estimate <= ab.upper
     assert (ab.lower, ab.upper) == pytest.approx((-ba.upper, -ba.lower))
     assert ab.estimate > 0
@@ -169,15 +169,14 @@ def test_auc_difference_reuses_each_models_replicates_exactly(monkeypatch):
     AUCs (same people drawn) and equals the difference counted afresh, bit for bit."""
     s, y, a, b = identity_run(30)
     noisy = s + np.random.default_rng(1).normal(scale=0.3, size=s.size)
-    monkeypatch.setattr(u, "_AUC_REPLICATES", {})
-    fresh = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4)
-    u.bootstrap_metrics(s, y, a, b, n_boot=300, seed=4)
-    u.bootstrap_metrics(noisy, y, a, b, n_boot=300, seed=4)
-    assert len(u._AUC_REPLICATES) == 2
+    fresh = u.paired_auc_difference(s, noisy, y, a, b, 300, 4)
+    memo = u.ReplicateMemo()
+    u.bootstrap_metrics(s, y, a, b, n_boot=300, seed=4, memo=memo)
+    u.bootstrap_metrics(noisy, y, a, b, n_boot=300, seed=4, memo=memo)
     monkeypatch.setattr(u, "_each_chunk", None)  # any recount would fail here
-    assert u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 4) == fresh
+    assert u.paired_auc_difference(s, noisy, y, a, b, 300, 4, memo=memo) == fresh
     monkeypatch.undo()
-    other_seed = u.bootstrap_auc_difference(s, noisy, y, a, b, 300, 5)  # not remembered
+    other_seed = u.paired_auc_difference(s, noisy, y, a, b, 300, 5, memo=memo)  # not kept
     assert other_seed != fresh
 
 
@@ -188,7 +187,7 @@ def test_bad_arguments():
     with pytest.raises(MetricError, match="identity codes"):
         u.bootstrap_metrics(s, y, a[:-1], b, n_boot=10)
     with pytest.raises(MetricError, match="equal length"):
-        u.bootstrap_auc_difference(s, s[:-1], y, a, b, 10, 0)
+        u.paired_auc_difference(s, s[:-1], y, a, b, 10, 0)
 
 
 # ---------------------------------------------------------------- DeLong
@@ -266,6 +265,5 @@ def test_paired_identity_bootstrap_gives_the_p_value_and_a_wider_error_than_delo
     delong = u.delong_test(s1, s2, y)
     assert paired.std_error > delong.std_error
     assert 2 / 401 <= paired.p_value <= 1.0
-    assert paired.ci == u.bootstrap_auc_difference(s1, s2, y, person[a], person[b], 400, 0)
     same = u.paired_auc_difference(s1, s1, y, person[a], person[b], 100, 0)
     assert same.p_value == 1.0

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import LFW, SHARED, needs_shared
+from face_stage import decode
 from typer.testing import CliRunner
 
 from face_bench.cli.app import app
 from face_bench.core.config import load_config
 from face_bench.core.errors import ConfigError, WeightsMissingError
 from face_bench.faces import yunet
-from face_bench.faces.locate import Face, FaceSettings, decode, locate
+from face_bench.faces.locate import Face, FaceSettings, locate
 
 runner = CliRunner()
 YUNET = SHARED / "models" / "yunet_2023mar_fp32.onnx"

@@ -207,7 +207,7 @@ def command(
 
 def _print_version(value: bool) -> None:
     if value:
-        from face_bench import __version__
+        from face_bench.core.version import __version__
 
         typer.echo(f"face-bench {__version__}")
         raise typer.Exit(0)

@@ -1,12 +1,13 @@
 """Download named datasets (LFW) into face-bench's cache, only when the user asks.
 
-The file list, URLs and SHA-256 checksums are scikit-learn's own (the tables behind
-``fetch_lfw_people`` / ``fetch_lfw_pairs``), and so is the on-disk layout under a
-data home and the archive extraction, so a download here is byte-for-byte what
-scikit-learn would fetch. What face-bench adds: a progress callback, resuming a
-broken download where it stopped (HTTP Range into a ``.part`` file), a mirror for
-hosts without access to figshare, one-line errors offline, and a ``manifest.csv``
-(plus ``pairs.txt``) so the result is an ordinary face-bench dataset folder.
+The file list, URLs and SHA-256 checksums are copied from scikit-learn 1.9 (the tables
+behind ``fetch_lfw_people`` / ``fetch_lfw_pairs``, which it keeps private), and so is the
+on-disk layout under a data home and the archive extraction, so a download here is
+byte-for-byte what scikit-learn would fetch and its public loaders read the result.
+What face-bench adds: a progress callback, resuming a broken download where it stopped
+(HTTP Range into a ``.part`` file), a mirror for hosts without access to figshare,
+one-line errors offline, and a ``manifest.csv`` (plus ``pairs.txt``) so the result is an
+ordinary face-bench dataset folder.
 
 What a server sends is bounded: no file may grow past a ceiling above its known size,
 the whole fetch has a deadline besides the per-read timeout, only http(s) URLs are
@@ -21,6 +22,7 @@ import math
 import os
 import re
 import shutil
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -75,19 +77,37 @@ class FetchResult:
     reused: tuple[str, ...]
 
 
-def _sklearn_lfw() -> Any:
-    """scikit-learn's LFW module; its private tables are pinned by constraints.txt."""
-    try:
-        from sklearn.datasets import _lfw
-    except ImportError as exc:  # pragma: no cover - scikit-learn is a dependency
-        raise FetchError(f"scikit-learn's LFW fetcher is unavailable: {exc}") from None
-    for name in ("ARCHIVE", "FUNNELED_ARCHIVE", "TARGETS", "_check_fetch_lfw"):
-        if not hasattr(_lfw, name):
-            raise FetchError(
-                f"this scikit-learn has no sklearn.datasets._lfw.{name}; install the version "
-                "locked in constraints.txt"
-            )
-    return _lfw
+# The LFW files as scikit-learn fetches them (sklearn/datasets/_lfw.py): the pairs files
+# first, then one of the two image archives, each from figshare with its SHA-256.
+LFW_PAIRS: tuple[Remote, ...] = (
+    Remote(
+        "pairsDevTrain.txt",
+        "https://ndownloader.figshare.com/files/5976012",
+        "1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa",
+    ),
+    Remote(
+        "pairsDevTest.txt",
+        "https://ndownloader.figshare.com/files/5976009",
+        "7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c",
+    ),
+    Remote(
+        "pairs.txt",
+        "https://ndownloader.figshare.com/files/5976006",
+        "ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592",
+    ),
+)
+LFW_ARCHIVES: dict[bool, Remote] = {  # by ``funneled``
+    False: Remote(
+        "lfw.tgz",
+        "https://ndownloader.figshare.com/files/5976018",
+        "055f7d9c632d7370e6fb4afc7468d40f970c34a80d4c6f50ffec63f5a8d536c0",
+    ),
+    True: Remote(
+        "lfw-funneled.tgz",
+        "https://ndownloader.figshare.com/files/5976015",
+        "b47c8422c8cded889dc5a13418c4bc2abbda121092b3533a83306f90d900100a",
+    ),
+}
 
 
 def lfw_remotes(funneled: bool, mirror: str | None = None) -> list[Remote]:
@@ -96,16 +116,26 @@ def lfw_remotes(funneled: bool, mirror: str | None = None) -> list[Remote]:
     With a mirror, each file is fetched from ``<mirror>/<file name>`` instead; the
     checksums stay scikit-learn's, so a mirror cannot change what is measured.
     """
-    lfw = _sklearn_lfw()
-    archive = lfw.FUNNELED_ARCHIVE if funneled else lfw.ARCHIVE
     if mirror:
         check_mirror(mirror)
     remotes = []
-    for meta in (*lfw.TARGETS, archive):
+    for meta in (*LFW_PAIRS, LFW_ARCHIVES[funneled]):
         url = f"{mirror.rstrip('/')}/{meta.filename}" if mirror else meta.url
         size = MAX_BYTES.get(meta.filename, DEFAULT_MAX_BYTES)
         remotes.append(Remote(meta.filename, url, meta.checksum, size))
     return remotes
+
+
+def unpack_archive(archive: Path, into: Path) -> None:
+    """Extract ``archive`` into ``into`` as scikit-learn does, then remove the archive.
+
+    The ``data`` filter refuses members that would land outside ``into``, links out of
+    it and device files. The archive goes only after a whole extraction, so a folder
+    beside its archive is one that was cut short.
+    """
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(into, filter="data")
+    archive.unlink()
 
 
 def check_mirror(mirror: str) -> None:
@@ -223,13 +253,7 @@ def _stream(response: Any, handle: Any, job: _Transfer, tick: Any) -> None:
 def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: float,
              progress: Progress | None) -> None:  # fmt: skip
     """Write ``response`` into ``part``: appended after ``offset`` on a 206, else from 0."""
-    resumed = offset > 0 and response.status == 206
-    if resumed and _resume_start(response, offset) != offset:
-        part.unlink()
-        raise FetchError(
-            f"{remote.url} answered a resume from byte {offset:,} with bytes from "
-            f"{_resume_start(response, offset):,}; the partial file was removed, run again"
-        )
+    resumed = _resumes(response, remote, part, offset)
     offset = offset if resumed else 0
     length = response.headers.get("Content-Length")
     total = offset + int(length) if length and length.isdigit() else 0
@@ -240,18 +264,37 @@ def _receive(response: Any, remote: Remote, part: Path, offset: int, deadline: f
     try:
         if total > remote.max_bytes:
             raise job.too_large(total)
-        try:
-            handle = part.open("ab" if resumed else "wb")
-        except OSError as exc:
-            raise OutputError(f"cannot write {part}: {exc.strerror or exc}") from None
-        with handle:
-            _stream(response, handle, job, tick)
+        _write_body(response, job, "ab" if resumed else "wb", tick)
     except _OversizeError:
         part.unlink(missing_ok=True)
         raise
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         late = time.monotonic() > deadline  # the deadline shut the connection down
         raise job.broke_off("ran past the --deadline" if late else f"broke off ({exc})") from None
+
+
+def _resumes(response: Any, remote: Remote, part: Path, offset: int) -> bool:
+    """Whether ``response`` continues ``part`` after ``offset`` (a 206 from that byte); a 206
+    from any other byte removes the part, which can no longer be continued."""
+    if not (offset > 0 and response.status == 206):
+        return False
+    start = _resume_start(response, offset)
+    if start != offset:
+        part.unlink()
+        raise FetchError(
+            f"{remote.url} answered a resume from byte {offset:,} with bytes from "
+            f"{start:,}; the partial file was removed, run again"
+        )
+    return True
+
+
+def _write_body(response: Any, job: _Transfer, mode: str, tick: Any) -> None:
+    try:
+        handle = job.part.open(mode)
+    except OSError as exc:
+        raise OutputError(f"cannot write {job.part}: {exc.strerror or exc}") from None
+    with handle:
+        _stream(response, handle, job, tick)
 
 
 def download(
@@ -321,6 +364,21 @@ def write_manifest(folder: Path) -> tuple[int, int]:
     return len(rows), len({identity for _, identity in rows})
 
 
+def _check_seconds(limits: dict[str, float]) -> None:
+    for name, value in limits.items():
+        if not (math.isfinite(value) and value > 0):
+            raise FetchError(f"{name} must be a positive number of seconds, got {value}")
+
+
+def _unpack(archive: Path, into: Path, on_message: Message | None) -> None:
+    if on_message:
+        on_message(f"extracting {archive.name} into {into}")
+    try:
+        unpack_archive(archive, into)
+    except (OSError, tarfile.TarError) as exc:
+        raise FetchError(f"cannot unpack LFW in {into}: {exc}") from None
+
+
 def fetch_lfw(
     home: Path,
     *,
@@ -338,15 +396,12 @@ def fetch_lfw(
     manifest.csv and a copy of pairs.txt. Safe to rerun: finished files are reused.
     ``timeout`` bounds each read, ``deadline`` the whole fetch (seconds).
     """
-    for name, value in (("--timeout", timeout), ("--deadline", deadline)):
-        if not (math.isfinite(value) and value > 0):
-            raise FetchError(f"{name} must be a positive number of seconds, got {value}")
+    _check_seconds({"--timeout": timeout, "--deadline": deadline})
     ends = time.monotonic() + deadline
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
-    lfw = _sklearn_lfw()
     lfw_home = home / "lfw_home"
     folder = lfw_home / ("lfw_funneled" if funneled else "lfw")
-    archive = (lfw.FUNNELED_ARCHIVE if funneled else lfw.ARCHIVE).filename
+    archive = LFW_ARCHIVES[funneled].filename
     manifest = folder / "manifest.csv"
     if folder.is_dir() and (lfw_home / archive).is_file():
         # An extraction that was cut short: scikit-learn removes the archive only at the end.
@@ -359,12 +414,8 @@ def fetch_lfw(
             continue
         fetched = download(remote, lfw_home, progress, timeout, on_message, ends)
         (downloaded if fetched else reused).append(remote.filename)
-    if not folder.is_dir() and on_message:
-        on_message(f"extracting {archive} into {lfw_home}")
-    try:
-        lfw._check_fetch_lfw(data_home=str(home), funneled=funneled, download_if_missing=False)
-    except OSError as exc:
-        raise FetchError(f"cannot unpack LFW in {lfw_home}: {exc}") from None
+    if not folder.is_dir():
+        _unpack(lfw_home / archive, lfw_home, on_message)
     shutil.copyfile(lfw_home / "pairs.txt", folder / "pairs.txt")
     n_images, n_identities = write_manifest(folder)
     if not n_images:

@@ -7,17 +7,11 @@ from pathlib import Path, PureWindowsPath
 from face_bench.core.errors import ManifestError, PathEscapeError
 
 
-def safe_relative(root: Path, relative: str) -> str:
-    """Return ``relative`` normalised, refusing paths that leave ``root``.
+class PathGuard:
+    """Manifest paths normalised, refusing those that leave one dataset root.
 
     Absolute paths, ``..`` components and symlinks that resolve outside the root
     are all refused, since a manifest is data and must not widen what is read.
-    """
-    return PathGuard(root).check(relative)
-
-
-class PathGuard:
-    """``safe_relative`` for the many paths of one dataset root.
 
     The root and each folder are resolved once; a path is then its resolved folder plus its
     name, unless the name itself is a symlink, which is resolved in full. That is what
@@ -38,7 +32,7 @@ class PathGuard:
             ) from None
 
     def check(self, relative: str) -> str:
-        """``relative`` normalised, or the error ``safe_relative`` raises."""
+        """``relative`` normalised, or the error saying why it may not be read."""
         if not relative.strip():
             raise ManifestError("empty image path")
         if "\x00" in relative:

@@ -1,4 +1,4 @@
 """Finding and aligning faces: detection, landmarks, aligned chips (dlib, loaded lazily).
 
-May import: ``face_bench.core``, ``face_bench.data``.
+May import: ``face_bench.core``, ``face_bench.data``; never ``metrics`` or ``results``.
 """

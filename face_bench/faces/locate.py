@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ import numpy as np
 from face_bench.core.errors import ImageError
 from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
-from face_bench.data.images import load_rgb, load_rgb_bytes
+from face_bench.data.images import load_rgb_bytes
 from face_bench.faces.alignment import (
     FaceAligner,
     FaceBox,
@@ -182,13 +181,9 @@ class FaceEntry:
         return cls(None, entry.reason, entry.detail)
 
 
-def decode(path: Path) -> np.ndarray:
-    """The image as the face stage and every model see it."""
-    return load_rgb(path, max_side=LOAD_MAX_SIDE)
-
-
 def decode_bytes(data: bytes, name: str) -> np.ndarray:
-    """``decode`` of bytes already read (and hashed) by the caller."""
+    """The image as the face stage and every model see it, from bytes already read (and
+    hashed) by the caller, so that pixels and hash come from the same bytes."""
     return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE)
 
 
@@ -301,12 +296,3 @@ def decode_failure(exc: ImageError) -> CacheEntry:
     return CacheEntry(
         None, getattr(exc, "reason", "decode_error"), getattr(exc, "detail", str(exc))
     )
-
-
-def locate_path(path: Path, settings: FaceSettings) -> FaceEntry:
-    """Decode and locate; a file that cannot be decoded is a recorded failure."""
-    try:
-        rgb = decode(path)
-    except ImageError as exc:
-        return FaceEntry.failed(decode_failure(exc))
-    return locate(rgb, settings)

@@ -34,35 +34,35 @@ from face_bench.core.errors import MetricError
 from face_bench.metrics.confusion import (
     ConfusionCounts,
     ThresholdSweep,
-    _counts_sorted,
     check_two_classes,
+    counts_sorted,
 )
-from face_bench.metrics.operating import OperatingPoint, ZeroRates
+from face_bench.metrics.operating import CountedRates, ZeroRates
 from face_bench.metrics.rates import (
     NO_MOMENTS,
     Moments,
     Rates,
     ScoreStats,
-    _score_stats,
     chunk_moments,
     merge_chunk,
     rates_from_counts,
+    score_stats_checked,
     stats_from_moments,
 )
 from face_bench.metrics.scoring import block_mask, prepare_embeddings, row_blocks, score_block
 from face_bench.metrics.summary import (
     DEFAULT_FAR_TARGETS,
+    Corners,
     EerPoint,
     TarAtFar,
     VerificationSummary,
-    _allowed_false_accepts,
-    _auc_from_counts,
-    _Corners,
-    _eer_on_vertices,
-    _f1_point,
-    _tar_point,
-    _unsupported,
+    allowed_false_accepts,
+    auc_from_counts,
     corners_from_histogram,
+    eer_on_vertices,
+    f1_point,
+    tar_point,
+    unsupported_tar,
 )
 
 _BUCKETS = 1 << 16
@@ -191,7 +191,7 @@ class AllPairsSummary:
     """Every exact figure of an all-pairs run, plus what figures and sweeps are drawn from."""
 
     summary: VerificationSummary
-    corners: _Corners
+    corners: Corners
     genuine: np.ndarray  # sorted genuine scores
     impostors_at_or_above: dict[float, int]  # for the rates at chosen thresholds
 
@@ -232,11 +232,11 @@ def summarise_all_pairs(
     ]
     st: ScoreStats = stats_from_moments(first.genuine_moments, first.impostor_moments)
     summary = VerificationSummary(
-        roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
+        roc_auc=auc_from_counts(*c.vertices(), n_pos, n_neg),
         eer=eer.eer,
         eer_threshold=eer.threshold,
         tar_at_far=tuple(tars),
-        best_f1=_f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+        best_f1=f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
         d_prime=st.d_prime,
         genuine_mean=st.genuine_mean,
         genuine_std=st.genuine_std,
@@ -278,7 +278,7 @@ def _fold_genuine(results: Iterable[Any]) -> _FirstPass:
 
 def _fold_counts(
     results: Iterable[Any], first: _FirstPass, n_extra: int
-) -> tuple[_Corners, np.ndarray, np.ndarray]:
+) -> tuple[Corners, np.ndarray, np.ndarray]:
     """Pass 2 summed over blocks: the ROC corners, impostors at chosen thresholds, key bits."""
     u = first.distinct
     hist = np.zeros(u.size + 1, np.int64)
@@ -309,10 +309,10 @@ def _fold_select(
             low[b] += counts_in
         for b, key in zip(nexts, b_mins, strict=True):
             mins[b] = _min_key([mins[b], key])
-    return _counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y)), low, mins
+    return counts_sorted(np.concatenate(sel_s), np.concatenate(sel_y)), low, mins
 
 
-def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
+def _eer_bracket(c: Corners) -> tuple[int, float, float]:
     """The two genuine scores around the FMR = FNMR crossing (as the search path finds them)."""
     tp_v, fp_v = c.vertices()
     gap = (c.n_pos - tp_v) * c.n_neg - fp_v * c.n_pos
@@ -322,21 +322,21 @@ def _eer_bracket(c: _Corners) -> tuple[int, float, float]:
     return k, lo, hi
 
 
-def _eer_from_bracket(c: _Corners, k: int, local: ConfusionCounts) -> EerPoint:
+def _eer_from_bracket(c: Corners, k: int, local: ConfusionCounts) -> EerPoint:
     if k > 0:
         tp_off = int(c.tp[k - 1] - c.counts[k - 1])
         fp_off = int(c.fp_gt[k - 1])
-        return _eer_on_vertices(
+        return eer_on_vertices(
             local.thresholds, local.tp + tp_off, local.fp + fp_off, c.n_pos, c.n_neg
         )
     thr = np.r_[np.inf, local.thresholds]
-    return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
+    return eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
 
 
 def _tar_plan(target: float, n_neg: int, high: np.ndarray) -> tuple[Any, ...] | None:
     """(allowed false accepts k, bucket holding the (k+1)-th largest impostor, impostors in
     higher buckets, next non-empty higher bucket); None when no selection is needed."""
-    k = _allowed_false_accepts(target, n_neg)
+    k = allowed_false_accepts(target, n_neg)
     if k < 1 or k >= n_neg:
         return None
     above = np.cumsum(high[::-1])[::-1]  # impostors with top bits >= b
@@ -362,11 +362,11 @@ def _tar_from_plan(
     n_neg: int,
     lowest: float,
 ) -> TarAtFar:
-    k = _allowed_false_accepts(target, n_neg)
+    k = allowed_false_accepts(target, n_neg)
     if k < 1:
-        return _unsupported(target, n_neg)
+        return unsupported_tar(target, n_neg)
     if plan is None:  # k >= n_neg: every threshold is allowed
-        return _tar_point(target, n_neg, 1.0, lowest, 1.0)
+        return tar_point(target, n_neg, 1.0, lowest, 1.0)
     _k, b, higher, nxt = plan
     inside = low[b]
     above_in = np.cumsum(inside[::-1])[::-1]  # impostors in the bucket with low bits >= l
@@ -381,7 +381,7 @@ def _tar_from_plan(
         above_min = _value(key) if key is not None else math.inf
     g = int(np.searchsorted(genuine, v, side="right"))
     thr = min(above_min, float(genuine[g]) if g < n_pos else math.inf)
-    return _tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)
+    return tar_point(target, n_neg, (n_pos - g) / n_pos, thr, n_above / n_neg)
 
 
 # ---------------------------------------------------------------- one sort, every figure
@@ -419,7 +419,7 @@ class SortedScores:
         self.n_pos, self.n_neg = n_pos, n_neg
         # d' first, summed over ``chunk_bounds`` (the all-pairs blocks) as compute_all does:
         # its float64 block copies come and go before the sorted copy exists.
-        self.stats = _score_stats(s, y, chunk_bounds)
+        self.stats = score_stats_checked(s, y, chunk_bounds)
         self.genuine = np.sort(s[y])
         self.parts = _sorted_parts(s)  # the one sort: one copy of the scores, in slices
         self.lowest = min(part[0] for part in self.parts)
@@ -427,7 +427,7 @@ class SortedScores:
         gen_ge = np.cumsum(counts[::-1])[::-1]  # genuine pairs >= u[r]
         fp_ge = self._ge(u) - gen_ge
         fp_gt = self._gt(u) - (gen_ge - counts)
-        self.corners = _Corners(
+        self.corners = Corners(
             u[::-1], counts[::-1], gen_ge[::-1], fp_ge[::-1], fp_gt[::-1], n_pos, n_neg
         )
 
@@ -475,11 +475,11 @@ class SortedScores:
         c, n_pos, n_neg, st = self.corners, self.n_pos, self.n_neg, self.stats
         eer = self._eer()
         return VerificationSummary(
-            roc_auc=_auc_from_counts(*c.vertices(), n_pos, n_neg),
+            roc_auc=auc_from_counts(*c.vertices(), n_pos, n_neg),
             eer=eer.eer,
             eer_threshold=eer.threshold,
             tar_at_far=tuple(self._tar(t) for t in far_targets),
-            best_f1=_f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+            best_f1=f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
             d_prime=st.d_prime,
             genuine_mean=st.genuine_mean,
             genuine_std=st.genuine_std,
@@ -502,16 +502,16 @@ class SortedScores:
 
     def _tar(self, target: float) -> TarAtFar:
         """TAR at the lowest score whose FMR stays within ``target`` (``_tar_search``'s rule)."""
-        k = _allowed_false_accepts(target, self.n_neg)
+        k = allowed_false_accepts(target, self.n_neg)
         if k < 1:
-            return _unsupported(target, self.n_neg)
+            return unsupported_tar(target, self.n_neg)
         if k >= self.n_neg:
-            return _tar_point(target, self.n_neg, 1.0, float(self.lowest), 1.0)
+            return tar_point(target, self.n_neg, 1.0, float(self.lowest), 1.0)
         v = self._kth_impostor(k)
         g = int(np.searchsorted(self.genuine, v, side="right"))  # genuine pairs <= v
         above = int(self._gt(v)) - (self.n_pos - g)  # impostors > v
         tar = (self.n_pos - g) / self.n_pos
-        return _tar_point(target, self.n_neg, tar, self._above(v), above / self.n_neg)
+        return tar_point(target, self.n_neg, tar, self._above(v), above / self.n_neg)
 
     def sweep(self) -> ThresholdSweep:
         """Every rate at each distinct genuine score (``sweep_at_genuine_scores``)."""
@@ -523,18 +523,10 @@ class SortedScores:
         tp, fp = self.counts_at(threshold)
         return rates_from_counts(threshold, tp, fp, self.n_pos, self.n_neg)
 
-    def operating_point(self, threshold: float) -> OperatingPoint:
-        """``operating.operating_point`` at one threshold."""
+    def counted_rates(self, threshold: float) -> CountedRates:
+        """``operating.counted_rates`` at one threshold."""
         tp, fp = self.counts_at(threshold)
-        return OperatingPoint(
-            threshold=float(threshold),
-            fmr=fp / self.n_neg,
-            fmr_errors=fp,
-            n_impostor=self.n_neg,
-            fnmr=(self.n_pos - tp) / self.n_pos,
-            fnmr_errors=self.n_pos - tp,
-            n_genuine=self.n_pos,
-        )
+        return CountedRates.of(fp, self.n_neg, self.n_pos - tp, self.n_pos)
 
     def zero_rates(self) -> ZeroRates:
         """``operating.zero_rates``: FNMR where no impostor passes, FMR where no genuine fails."""
@@ -548,7 +540,7 @@ class SortedScores:
 
     def threshold_at_fmr(self, target: float) -> float | None:
         """``operating.threshold_at_fmr``: the lowest score whose FMR stays within ``target``."""
-        allowed = _allowed_false_accepts(target, self.n_neg)
+        allowed = allowed_false_accepts(target, self.n_neg)
         if allowed < 1:
             return None
         if allowed >= self.n_neg:
@@ -593,7 +585,7 @@ def _from_order_key(key: int, dtype: np.dtype) -> Any:
 
 
 def _counts_ascending(values: np.ndarray, genuine: np.ndarray) -> ConfusionCounts:
-    """``confusion._counts_sorted`` of pairs whose scores (``values``) and genuine scores
+    """``confusion.counts_sorted`` of pairs whose scores (``values``) and genuine scores
     (``genuine``) are both sorted ascending already."""
     desc = values[::-1]
     ends = np.r_[np.flatnonzero(desc[1:] != desc[:-1]), desc.size - 1]

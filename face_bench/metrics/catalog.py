@@ -207,8 +207,6 @@ ZERO_ERROR_POINTS: tuple[MetricInfo, ...] = (
     ),
 )  # fmt: skip
 
-_SHOWN = {m.name: m for m in ZERO_ERROR_POINTS}
-
 
 def tar_metric(target: float) -> MetricInfo:
     """The catalog entry of TAR at one FAR target."""
@@ -227,11 +225,6 @@ def metric(name: str) -> MetricInfo | None:
     if target is not None:
         return tar_metric(target)
     return _BY_NAME.get(name) if name != TAR_FAMILY else None
-
-
-def shown_metric(name: str) -> MetricInfo | None:
-    """The entry of any figure a table shows: a gated metric or a zero-error point."""
-    return metric(name) or _SHOWN.get(name)
 
 
 def metrics_for(far_targets: Iterable[float]) -> list[MetricInfo]:

@@ -7,7 +7,7 @@ of face_bench.metrics.summary: higher score = same person, accepted when ``score
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from face_bench.core.errors import MetricError
 
 Method = Literal["auto", "sort", "search"]
-_CHUNK = 1 << 22  # elements per pass over huge arrays: bounds temporaries to tens of MB
+CHUNK = 1 << 22  # elements per pass over huge arrays: bounds temporaries to tens of MB
 _SEARCH_MIN_N = 1 << 20  # below this a full sort is cheap enough
 
 
@@ -54,7 +54,7 @@ def check_two_classes(
     return s, y, n_pos, n_neg
 
 
-def _use_search(method: Method, n: int, n_pos: int, n_neg: int) -> bool:
+def use_search(method: Method, n: int, n_pos: int, n_neg: int) -> bool:
     if method not in ("auto", "sort", "search"):
         raise ValueError(f"method must be 'auto', 'sort' or 'search', got {method!r}")
     if method == "auto":
@@ -104,11 +104,6 @@ class ThresholdSweep:
     accuracy: np.ndarray
     fmr: np.ndarray
     fnmr: np.ndarray
-
-    def to_frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -170,7 +165,7 @@ class ConfusionCounts:
         )
 
 
-def _counts_sorted(s: np.ndarray, y: np.ndarray) -> ConfusionCounts:
+def counts_sorted(s: np.ndarray, y: np.ndarray) -> ConfusionCounts:
     """scikit-learn's stable-sort-and-collapse counts, without an argsort.
 
     Within a tie only the group's total matters, so sorting the values (fast SIMD sort, no
@@ -236,7 +231,7 @@ def confusion_counts(scores: Any, labels: Any, sample_weight: Any = None) -> Con
     """
     s, y = check_scores(scores, labels)
     if sample_weight is None:
-        return _counts_sorted(s, y)
+        return counts_sorted(s, y)
     return rank_pairs(s, y).counts(sample_weight)
 
 

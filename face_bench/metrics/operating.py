@@ -9,12 +9,13 @@ prints them: ``32.56 % (14022/43070)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from face_bench.metrics.confusion import _counts_sorted, check_scores, check_two_classes
+from face_bench.metrics.confusion import check_scores, check_two_classes, counts_sorted
 
 # Above this share of genuine pairs from one person, a subset's FNMR is mostly that person's.
 CONCENTRATION_WARN_SHARE = 0.5
@@ -23,13 +24,19 @@ CONCENTRATION_WARN_EFFECTIVE = 5.0
 
 
 @dataclass(frozen=True)
-class OperatingPoint:
-    """FMR and FNMR at one threshold (accept when score >= threshold), with their counts.
+class CountedRates:
+    """FMR and FNMR at one threshold (accept when score >= threshold), with their counts:
+    FMR = fmr_errors / n_impostor, FNMR = fnmr_errors / n_genuine.
 
-    A rate is None when its class is absent (no impostor or no genuine pair).
+    The one declaration of a counted rate: the results blocks that report rates at a
+    threshold (target FMR, held-out folds, transferred thresholds) hold this record, and
+    results.json writes its fields in place, flat. A rate is None when its class is absent
+    (no impostor or no genuine pair).
     """
 
-    threshold: float
+    # Read by pydantic where a results block holds the record: unknown keys are an error.
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
+
     fmr: float | None
     fmr_errors: int
     n_impostor: int
@@ -37,31 +44,43 @@ class OperatingPoint:
     fnmr_errors: int
     n_genuine: int
 
+    @classmethod
+    def of(cls, fmr_errors: int, n_impostor: int, fnmr_errors: int, n_genuine: int) -> CountedRates:
+        """The rates of these counts."""
+        return cls(
+            fmr=fmr_errors / n_impostor if n_impostor else None,
+            fmr_errors=fmr_errors,
+            n_impostor=n_impostor,
+            fnmr=fnmr_errors / n_genuine if n_genuine else None,
+            fnmr_errors=fnmr_errors,
+            n_genuine=n_genuine,
+        )
+
+    @classmethod
+    def pooled(cls, parts: Iterable[CountedRates]) -> CountedRates:
+        """Errors and pairs summed over ``parts``: every pair weighs once in the rates."""
+        parts = list(parts)
+        return cls.of(
+            sum(p.fmr_errors for p in parts),
+            sum(p.n_impostor for p in parts),
+            sum(p.fnmr_errors for p in parts),
+            sum(p.n_genuine for p in parts),
+        )
+
     @property
     def accepts_everything(self) -> bool:
         """Every pair accepted: 0 % FNMR bought with 100 % FMR is no achievement."""
         return self.fmr_errors == self.n_impostor and self.fnmr_errors == 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-
-def operating_point(scores: Any, labels: Any, threshold: float) -> OperatingPoint:
+def counted_rates(scores: Any, labels: Any, threshold: float) -> CountedRates:
+    """FMR and FNMR with their counts when pairs scoring ``threshold`` or more are accepted."""
     s, y = check_scores(scores, labels)
     accepted = s >= np.float64(threshold)
     n_gen = int(np.count_nonzero(y))
-    n_imp = s.size - n_gen
     false_accepts = int(np.count_nonzero(accepted & ~y))
     false_rejects = n_gen - int(np.count_nonzero(accepted & y))
-    return OperatingPoint(
-        threshold=float(threshold),
-        fmr=false_accepts / n_imp if n_imp else None,
-        fmr_errors=false_accepts,
-        n_impostor=n_imp,
-        fnmr=false_rejects / n_gen if n_gen else None,
-        fnmr_errors=false_rejects,
-        n_genuine=n_gen,
-    )
+    return CountedRates.of(false_accepts, s.size - n_gen, false_rejects, n_gen)
 
 
 @dataclass(frozen=True)
@@ -156,6 +175,6 @@ def threshold_at_fmr(scores: Any, labels: Any, target: float) -> float | None:
     allowed = math.floor(target * n_neg + 1e-9)
     if allowed < 1:
         return None
-    c = _counts_sorted(s, y)
+    c = counts_sorted(s, y)
     i = int(np.searchsorted(c.fp, allowed, side="right")) - 1
     return math.inf if i < 0 else float(c.thresholds[i])

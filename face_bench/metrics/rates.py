@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from face_bench.core.errors import MetricError
-from face_bench.metrics.confusion import _CHUNK, check_scores, check_two_classes
+from face_bench.metrics.confusion import CHUNK, check_scores, check_two_classes
 
 # ---------------------------------------------------------------- single threshold
 
@@ -150,7 +150,7 @@ def _moments(
     no full-size mask. ``bounds`` overrides the chunking."""
     blas = bounds is None  # all-pairs blocks: thread-independent sums, as every engine
     if bounds is None:
-        bounds = [(start, start + _CHUNK) for start in range(0, s.size, _CHUNK)]
+        bounds = [(start, start + CHUNK) for start in range(0, s.size, CHUNK)]
     acc = NO_MOMENTS
     for start, end in bounds:
         mask = y[start:end] if genuine else ~y[start:end]
@@ -160,10 +160,10 @@ def _moments(
 
 def score_stats(scores: Any, labels: Any) -> ScoreStats:
     s, y, _, _ = check_two_classes(scores, labels, "d'")
-    return _score_stats(s, y)
+    return score_stats_checked(s, y)
 
 
-def _score_stats(
+def score_stats_checked(
     s: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[int, int]] | None = None
 ) -> ScoreStats:
     return stats_from_moments(_moments(s, y, bounds), _moments(s, y, bounds, genuine=False))

@@ -33,32 +33,32 @@ from face_bench.core.errors import MetricError
 from face_bench.metrics import weighted
 from face_bench.metrics.catalog import MIN_SUPPORT_ERRORS
 from face_bench.metrics.confusion import (
-    _CHUNK,
+    CHUNK,
     ConfusionCounts,
     DetCurve,
     Method,
     PrecisionRecallCurve,
     RocCurve,
     ThresholdSweep,
-    _counts_sorted,
-    _use_search,
     check_scores,
     check_two_classes,
     confusion_counts,
+    counts_sorted,
     det_curve,
     precision_recall_curve,
     probit,
     roc_curve,
     threshold_sweep,
+    use_search,
 )
 from face_bench.metrics.rates import (
     Rates,
     ScoreStats,
-    _score_stats,
     d_prime,
     fta_adjust,
     rates_at_threshold,
     score_stats,
+    score_stats_checked,
 )
 
 __all__ = [
@@ -112,7 +112,7 @@ def json_float(x: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class _Corners:
+class Corners:
     """Exact ROC corners at the distinct genuine scores (descending).
 
     Between two genuine scores only impostors enter, so the full ROC is the polyline
@@ -135,12 +135,12 @@ class _Corners:
         return tp, fp
 
 
-def _genuine_corners(s: np.ndarray, y: np.ndarray, n_pos: int) -> _Corners:
+def _genuine_corners(s: np.ndarray, y: np.ndarray, n_pos: int) -> Corners:
     u, counts = np.unique(s[y], return_counts=True)  # ascending
     hist = np.zeros(u.size + 1, np.int64)
     eq = np.zeros(u.size, np.int64)
-    for start in range(0, s.size, _CHUNK):
-        cs, cy = s[start : start + _CHUNK], y[start : start + _CHUNK]
+    for start in range(0, s.size, CHUNK):
+        cs, cy = s[start : start + CHUNK], y[start : start + CHUNK]
         imp = cs[~cy & (cs >= u[0])]  # impostors below every genuine score never matter
         r = np.searchsorted(u, imp, side="right")  # u[r-1] <= score < u[r]
         hist += np.bincount(r, minlength=u.size + 1)
@@ -150,7 +150,7 @@ def _genuine_corners(s: np.ndarray, y: np.ndarray, n_pos: int) -> _Corners:
 
 def corners_from_histogram(
     u: np.ndarray, counts: np.ndarray, hist: np.ndarray, eq: np.ndarray, n_pos: int, n_neg: int
-) -> _Corners:
+) -> Corners:
     """The exact ROC corners from impostor counts per genuine-score interval.
 
     ``u`` are the distinct genuine scores (ascending) with their ``counts``; ``hist[r]``
@@ -162,7 +162,7 @@ def corners_from_histogram(
     tp = np.cumsum(counts[::-1])
     fp_ge = fp_ge[::-1]
     eq = eq[::-1]
-    return _Corners(u[::-1], counts[::-1], tp, fp_ge, fp_ge - eq, n_pos, n_neg)
+    return Corners(u[::-1], counts[::-1], tp, fp_ge, fp_ge - eq, n_pos, n_neg)
 
 
 def roc_points(scores: Any, labels: Any, method: Method = "auto") -> RocCurve:
@@ -172,7 +172,7 @@ def roc_points(scores: Any, labels: Any, method: Method = "auto") -> RocCurve:
     leave out are collinear, so a plot drawn through them is the same curve.
     """
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "the ROC curve")
-    if not _use_search(method, s.size, n_pos, n_neg):
+    if not use_search(method, s.size, n_pos, n_neg):
         return confusion_counts(s, y).roc()
     c = _genuine_corners(s, y, n_pos)
     tp, fp = c.vertices()
@@ -194,7 +194,7 @@ def sweep_at_genuine_scores(scores: Any, labels: Any) -> ThresholdSweep:
 # ---------------------------------------------------------------- AUC
 
 
-def _auc_from_counts(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> float:
+def auc_from_counts(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> float:
     """Trapezoid over vertices that start at (0, 0), summed exactly in integers."""
     twice_area = int(np.sum(np.diff(fp) * (tp[1:] + tp[:-1]), dtype=np.int64))
     return twice_area / (2 * n_pos * n_neg)
@@ -224,13 +224,13 @@ def roc_auc(
         _thr, tp, fp = _weighted(scores, labels, sample_weight, "ROC AUC")
         return float(weighted.auc_rows(tp, fp)[0])
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "ROC AUC")
-    if _use_search(method, s.size, min(n_pos, n_neg), max(n_pos, n_neg)):
+    if use_search(method, s.size, min(n_pos, n_neg), max(n_pos, n_neg)):
         if n_neg < n_pos:
             s, y, n_pos, n_neg = -s, ~y, n_neg, n_pos
         c = _genuine_corners(s, y, n_pos)
-        return _auc_from_counts(*c.vertices(), n_pos, n_neg)
-    counts = _counts_sorted(s, y)
-    return _auc_from_counts(np.r_[0, counts.tp], np.r_[0, counts.fp], n_pos, n_neg)
+        return auc_from_counts(*c.vertices(), n_pos, n_neg)
+    counts = counts_sorted(s, y)
+    return auc_from_counts(np.r_[0, counts.tp], np.r_[0, counts.fp], n_pos, n_neg)
 
 
 # ---------------------------------------------------------------- EER
@@ -250,7 +250,7 @@ class EerPoint:
     threshold: float
 
 
-def _eer_on_vertices(
+def eer_on_vertices(
     thresholds: np.ndarray, tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int
 ) -> EerPoint:
     gap = (n_pos - tp) * n_neg - fp * n_pos  # (FNMR - FMR) * P * N, strictly decreasing
@@ -262,28 +262,28 @@ def _eer_on_vertices(
     return EerPoint(float(eer), float(thresholds[best]))
 
 
-def _eer_search(s: np.ndarray, y: np.ndarray, c: _Corners) -> EerPoint:
+def _eer_search(s: np.ndarray, y: np.ndarray, c: Corners) -> EerPoint:
     """Re-count exactly only the scores between the two genuine scores around the crossing."""
     tp_v, fp_v = c.vertices()
     gap = (c.n_pos - tp_v) * c.n_neg - fp_v * c.n_pos
     k = (int(np.argmax(gap <= 0)) - 1) // 2  # the crossing lies between A_{k-1} and A_k
     lo = c.thresholds[k]
     hi = c.thresholds[k - 1] if k > 0 else np.inf
-    local = _counts_sorted(*_select_between(s, y, lo, hi))
+    local = counts_sorted(*_select_between(s, y, lo, hi))
     if k > 0:
         tp_off = int(c.tp[k - 1] - c.counts[k - 1])
         fp_off = int(c.fp_gt[k - 1])
-        return _eer_on_vertices(
+        return eer_on_vertices(
             local.thresholds, local.tp + tp_off, local.fp + fp_off, c.n_pos, c.n_neg
         )
     thr = np.r_[np.inf, local.thresholds]
-    return _eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
+    return eer_on_vertices(thr, np.r_[0, local.tp], np.r_[0, local.fp], c.n_pos, c.n_neg)
 
 
 def _select_between(s: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple[Any, ...]:
     parts_s, parts_y = [], []
-    for start in range(0, s.size, _CHUNK):
-        cs, cy = s[start : start + _CHUNK], y[start : start + _CHUNK]
+    for start in range(0, s.size, CHUNK):
+        cs, cy = s[start : start + CHUNK], y[start : start + CHUNK]
         keep = (cs >= lo) & (cs <= hi)
         parts_s.append(cs[keep])
         parts_y.append(cy[keep])
@@ -299,10 +299,10 @@ def equal_error_rate(
         best = int(j[0]) - 1 if abs(d0[0]) < abs(d1[0]) else int(j[0])
         return EerPoint(float(weighted.eer_rows(tp, fp)[0]), float(thresholds[best]))
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "the EER")
-    if _use_search(method, s.size, n_pos, n_neg):
+    if use_search(method, s.size, n_pos, n_neg):
         return _eer_search(s, y, _genuine_corners(s, y, n_pos))
-    c = _counts_sorted(s, y)
-    return _eer_on_vertices(
+    c = counts_sorted(s, y)
+    return eer_on_vertices(
         np.r_[np.inf, c.thresholds], np.r_[0, c.tp], np.r_[0, c.fp], n_pos, n_neg
     )
 
@@ -339,7 +339,7 @@ class TarAtFar:
         return d
 
 
-def _allowed_false_accepts(target: float, n_neg: int) -> int:
+def allowed_false_accepts(target: float, n_neg: int) -> int:
     # The tolerance forgives binary rounding of decimal targets (1e-4 * 30000 < 3).
     return math.floor(target * n_neg + 1e-9)
 
@@ -349,18 +349,18 @@ def support_verdict(target: float, n_neg: int) -> tuple[bool, str | None]:
     expected = target * n_neg
     if expected + 1e-9 >= MIN_SUPPORT_ERRORS:
         return True, None
-    if _allowed_false_accepts(target, n_neg) < 1:
+    if allowed_false_accepts(target, n_neg) < 1:
         return False, "insufficient data"
     return False, (
         f"thin evidence: FAR x impostors = {expected:.3g} < {MIN_SUPPORT_ERRORS} false accepts"
     )
 
 
-def _unsupported(target: float, n_neg: int = 0) -> TarAtFar:
+def unsupported_tar(target: float, n_neg: int = 0) -> TarAtFar:
     return TarAtFar(target, None, None, None, False, "insufficient data", target * n_neg)
 
 
-def _tar_point(target: float, n_neg: int, tar: float, thr: float, far: float) -> TarAtFar:
+def tar_point(target: float, n_neg: int, tar: float, thr: float, far: float) -> TarAtFar:
     supported, reason = support_verdict(target, n_neg)
     return TarAtFar(target, tar, thr, far, supported, reason, target * n_neg)
 
@@ -368,13 +368,13 @@ def _tar_point(target: float, n_neg: int, tar: float, thr: float, far: float) ->
 def _tar_sorted(c: ConfusionCounts, targets: Sequence[float]) -> list[TarAtFar]:
     out = []
     for t in targets:
-        k = _allowed_false_accepts(t, c.n_neg)
+        k = allowed_false_accepts(t, c.n_neg)
         if k < 1:
-            out.append(_unsupported(t, c.n_neg))
+            out.append(unsupported_tar(t, c.n_neg))
             continue
         i = int(np.searchsorted(c.fp, k, side="right")) - 1
         tp, fp, thr = (0, 0, math.inf) if i < 0 else (c.tp[i], c.fp[i], float(c.thresholds[i]))
-        out.append(_tar_point(t, c.n_neg, float(tp / c.n_pos), thr, float(fp / c.n_neg)))
+        out.append(tar_point(t, c.n_neg, float(tp / c.n_pos), thr, float(fp / c.n_neg)))
     return out
 
 
@@ -382,7 +382,7 @@ def _tar_search(
     s: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int, targets: Sequence[float]
 ) -> list[TarAtFar]:
     """The (k+1)-th largest impostor score bounds the threshold: np.partition finds it in O(N)."""
-    ks = [_allowed_false_accepts(t, n_neg) for t in targets]
+    ks = [allowed_false_accepts(t, n_neg) for t in targets]
     kth = sorted({n_neg - k - 1 for k in ks if 1 <= k < n_neg})
     imp = s[~y] if kth else np.empty(0)  # no copy when no target needs the k-th impostor
     if kth:
@@ -391,9 +391,9 @@ def _tar_search(
     out = []
     for t, k in zip(targets, ks, strict=True):
         if k < 1:
-            out.append(_unsupported(t, n_neg))
+            out.append(unsupported_tar(t, n_neg))
         elif k >= n_neg:
-            out.append(_tar_point(t, n_neg, 1.0, float(s.min()), 1.0))
+            out.append(tar_point(t, n_neg, 1.0, float(s.min()), 1.0))
         else:
             v = imp[n_neg - k - 1]
             tail = imp[n_neg - k :]
@@ -403,7 +403,7 @@ def _tar_search(
                 float(above.min()) if above.size else math.inf,
                 float(gen[g]) if g < n_pos else math.inf,
             )
-            out.append(_tar_point(t, n_neg, (n_pos - g) / n_pos, thr, above.size / n_neg))
+            out.append(tar_point(t, n_neg, (n_pos - g) / n_pos, thr, above.size / n_neg))
     return out
 
 
@@ -415,11 +415,11 @@ def _tar_weighted(
     for t in targets:
         idx, allowed = weighted.tar_index(fp, t)
         if allowed[0] < 1:
-            out.append(_unsupported(t, n))  # type: ignore[arg-type]
+            out.append(unsupported_tar(t, n))  # type: ignore[arg-type]
             continue
         i = int(idx[0])
         tar, far = float(tp[0, i] / p), float(fp[0, i] / n)
-        out.append(_tar_point(t, n, tar, float(thresholds[i]), far))  # type: ignore[arg-type]
+        out.append(tar_point(t, n, tar, float(thresholds[i]), far))  # type: ignore[arg-type]
     return out
 
 
@@ -434,9 +434,9 @@ def tar_at_far(
     if sample_weight is not None:
         return _tar_weighted(*_weighted(scores, labels, sample_weight, "TAR@FAR"), far_targets)
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "TAR@FAR")
-    if _use_search(method, s.size, n_pos, n_neg):
+    if use_search(method, s.size, n_pos, n_neg):
         return _tar_search(s, y, n_pos, n_neg, far_targets)
-    return _tar_sorted(_counts_sorted(s, y), far_targets)
+    return _tar_sorted(counts_sorted(s, y), far_targets)
 
 
 # ---------------------------------------------------------------- F1
@@ -450,7 +450,7 @@ class F1Point:
     recall: float
 
 
-def _f1_point(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, n_pos: int) -> F1Point:
+def f1_point(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, n_pos: int) -> F1Point:
     """First (highest-threshold) maximum; it always sits at a genuine score."""
     f1 = 2 * tp / (tp + fp + n_pos)
     i = int(np.argmax(f1))
@@ -461,11 +461,11 @@ def _f1_point(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, n_pos: int) -> F1
 
 def best_f1(scores: Any, labels: Any, method: Method = "auto") -> F1Point:
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "F1")
-    if _use_search(method, s.size, n_pos, n_neg):
+    if use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
-        return _f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
-    counts = _counts_sorted(s, y)
-    return _f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
+        return f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
+    counts = counts_sorted(s, y)
+    return f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
 
 
 # ---------------------------------------------------------------- summary
@@ -505,22 +505,22 @@ def compute_all(
 ) -> VerificationSummary:
     """Every headline figure; ``chunk_bounds`` (the all-pairs blocks) fixes how d' is summed."""
     s, y, n_pos, n_neg = check_two_classes(scores, labels, "verification metrics")
-    if _use_search(method, s.size, n_pos, n_neg):
+    if use_search(method, s.size, n_pos, n_neg):
         c = _genuine_corners(s, y, n_pos)
-        auc = _auc_from_counts(*c.vertices(), n_pos, n_neg)
+        auc = auc_from_counts(*c.vertices(), n_pos, n_neg)
         eer = _eer_search(s, y, c)
         tars = _tar_search(s, y, n_pos, n_neg, far_targets)
-        f1 = _f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
+        f1 = f1_point(c.thresholds, c.tp, c.fp_ge, n_pos)
         used = "search"
     else:
-        counts = _counts_sorted(s, y)
+        counts = counts_sorted(s, y)
         tp, fp = np.r_[0, counts.tp], np.r_[0, counts.fp]
-        auc = _auc_from_counts(tp, fp, n_pos, n_neg)
-        eer = _eer_on_vertices(np.r_[np.inf, counts.thresholds], tp, fp, n_pos, n_neg)
+        auc = auc_from_counts(tp, fp, n_pos, n_neg)
+        eer = eer_on_vertices(np.r_[np.inf, counts.thresholds], tp, fp, n_pos, n_neg)
         tars = _tar_sorted(counts, far_targets)
-        f1 = _f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
+        f1 = f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
         used = "sort"
-    st = _score_stats(s, y, chunk_bounds)
+    st = score_stats_checked(s, y, chunk_bounds)
     return VerificationSummary(
         roc_auc=auc,
         eer=eer.eer,

@@ -10,16 +10,15 @@ fold's own people, so no person is on both sides.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from face_bench.core.errors import MetricError
 from face_bench.metrics import summary as metrics
-from face_bench.metrics.operating import OperatingPoint, operating_point, threshold_at_fmr
+from face_bench.metrics.operating import CountedRates, counted_rates, threshold_at_fmr
 
 Criterion = Literal["far", "best_f1"]
 
@@ -40,9 +39,11 @@ def criterion_label(criterion: Criterion, far: float) -> str:
 
 @dataclass(frozen=True)
 class FoldResult:
+    """One identity fold: the threshold chosen on the other folds, its rates on this one."""
+
     fold: int
     threshold: float
-    held_out: OperatingPoint
+    held_out: CountedRates
 
 
 @dataclass(frozen=True)
@@ -56,22 +57,8 @@ class CrossValidated:
     criterion: str
     k: int
     thresholds: tuple[float, ...]
-    pooled: OperatingPoint
+    pooled: CountedRates
     folds: tuple[FoldResult, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        finite = [t for t in self.thresholds if math.isfinite(t)]
-        return {
-            "criterion": self.criterion,
-            "k": self.k,
-            "threshold_mean": float(np.mean(finite)) if finite else None,
-            "threshold_min": min(finite) if finite else None,
-            "threshold_max": max(finite) if finite else None,
-            "held_out": {k: v for k, v in self.pooled.to_dict().items() if k != "threshold"},
-            "folds": [
-                {"fold": f.fold, "threshold": f.threshold, **asdict(f.held_out)} for f in self.folds
-            ],
-        }
 
 
 def identity_folds(id_a: Any, id_b: Any, k: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -126,28 +113,15 @@ def cross_validated_threshold(
             thr = choose_threshold(s[train], y[train], criterion, far)
         except MetricError:
             continue  # a fold whose training pairs lack a class cannot choose
-        results.append(FoldResult(fold, thr, operating_point(s[test], y[test], thr)))
+        results.append(FoldResult(fold, thr, counted_rates(s[test], y[test], thr)))
     if not results:
         raise MetricError(
             f"no identity fold could choose a {criterion_label(criterion, far)} threshold"
         )
-    fmr_e = sum(r.held_out.fmr_errors for r in results)
-    n_imp = sum(r.held_out.n_impostor for r in results)
-    fnmr_e = sum(r.held_out.fnmr_errors for r in results)
-    n_gen = sum(r.held_out.n_genuine for r in results)
-    pooled = OperatingPoint(
-        threshold=math.nan,
-        fmr=fmr_e / n_imp if n_imp else None,
-        fmr_errors=fmr_e,
-        n_impostor=n_imp,
-        fnmr=fnmr_e / n_gen if n_gen else None,
-        fnmr_errors=fnmr_e,
-        n_genuine=n_gen,
-    )
     return CrossValidated(
         criterion_label(criterion, far),
         k,
         tuple(r.threshold for r in results),
-        pooled,
+        CountedRates.pooled(r.held_out for r in results),
         tuple(results),
     )

@@ -32,16 +32,49 @@ from face_bench.metrics.replicates import (
     replicates,
 )
 
-_AUC_REPLICATES: dict[str, np.ndarray] = {}
-"""Replicate AUCs of recent ``bootstrap_metrics`` calls by ``_replicate_key``: the paired AUC
-difference of two models draws the very same people (same seed, same pairs), so its
-replicates are the difference of these, and recounting them would double the bootstrap."""
-_REMEMBERED = 64
 _THREADS = min(4, os.cpu_count() or 1)
-_COUNTERS: dict[str, ClassReplicates | DenseReplicates] = {}
-"""The last few ranked pair sets by ``_replicate_key(..., 0, 0)``: a model's intervals and its
-DET band count the same pairs."""
-_COUNTERS_KEPT = 4
+
+
+class ReplicateMemo:
+    """What the bootstraps of one run share, handed to each call by whoever runs them.
+
+    Two things are worth keeping between calls on the same pairs: the ranked pair set a
+    model's intervals and its DET band both count (``counter``, the last few kept), and the
+    replicate AUCs of each ``bootstrap_metrics`` call (the last ``aucs_kept``): the paired
+    AUC difference of two models draws the very same people (same seed, same pairs), so its
+    replicates are the difference of theirs, and recounting them would double the bootstrap.
+
+    Entries are keyed by everything they depend on (scores, labels, identity codes, draws,
+    seed), so a memo never changes a number, only how often it is counted. Create one per
+    run (``evaluate`` does) and let it go with the run; a call given none counts afresh.
+    """
+
+    def __init__(self, counters_kept: int = 4, aucs_kept: int = 64) -> None:
+        self._counters: dict[str, ClassReplicates | DenseReplicates] = {}
+        self._aucs: dict[str, np.ndarray] = {}
+        self._counters_kept = counters_kept
+        self._aucs_kept = aucs_kept
+
+    def counter(
+        self, s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> ClassReplicates | DenseReplicates:
+        """``replicates(s, y, a, b)``, built once for the last few pair sets."""
+        key = _replicate_key(s, y, a, b, 0, 0)
+        found = self._counters.get(key)
+        if found is None:
+            if len(self._counters) >= self._counters_kept:
+                self._counters.pop(next(iter(self._counters)))
+            found = self._counters[key] = replicates(s, y, a, b)
+        return found
+
+    def remember_aucs(self, key: str, reps: np.ndarray) -> None:
+        if len(self._aucs) >= self._aucs_kept:
+            self._aucs.pop(next(iter(self._aucs)))
+        self._aucs[key] = reps.copy()
+
+    def aucs(self, key: str) -> np.ndarray | None:
+        """The replicate AUCs remembered under ``_replicate_key``, None when not (or no more)."""
+        return self._aucs.get(key)
 
 
 @dataclass(frozen=True)
@@ -127,25 +160,6 @@ def _replicate_key(
     return digest.hexdigest()
 
 
-def _counter(
-    s: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> ClassReplicates | DenseReplicates:
-    """``replicates(s, y, a, b)``, built once for the last few pair sets."""
-    key = _replicate_key(s, y, a, b, 0, 0)
-    found = _COUNTERS.get(key)
-    if found is None:
-        if len(_COUNTERS) >= _COUNTERS_KEPT:
-            _COUNTERS.pop(next(iter(_COUNTERS)))
-        found = _COUNTERS[key] = replicates(s, y, a, b)
-    return found
-
-
-def _remember_aucs(key: str, reps: np.ndarray) -> None:
-    if len(_AUC_REPLICATES) >= _REMEMBERED:
-        _AUC_REPLICATES.pop(next(iter(_AUC_REPLICATES)))
-    _AUC_REPLICATES[key] = reps.copy()
-
-
 def _interval(
     estimate: float | None, reps: np.ndarray | None, n_boot: int, seed: int, confidence: float
 ) -> ConfidenceInterval:
@@ -176,9 +190,15 @@ def bootstrap_metrics(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    *,
+    memo: ReplicateMemo | None = None,
 ) -> BootstrapResult:
-    """Identity-bootstrap CIs of AUC, EER and TAR@FAR; ``n_boot=0`` gives estimates only."""
+    """Identity-bootstrap CIs of AUC, EER and TAR@FAR; ``n_boot=0`` gives estimates only.
+
+    ``memo`` (one per run) shares the ranked pairs and replicate AUCs with later calls.
+    """
     _check_boot(n_boot, confidence)
+    memo = memo or ReplicateMemo()
     s, y = metrics.check_scores(scores, labels)
     auc = metrics.roc_auc(s, y)
     eer = metrics.equal_error_rate(s, y).eer
@@ -187,7 +207,7 @@ def bootstrap_metrics(
     if n_boot:
         a, b, n_ids = _identity_codes(id_a, id_b, s.size)
         copies = _draw_counts(n_ids, n_boot, seed)
-        roc = _counter(s, y, a, b)
+        roc = memo.counter(s, y, a, b)
         reps = {"auc": np.empty(n_boot), "eer": np.empty(n_boot)}
         reps.update({f"tar{i}": np.empty(n_boot) for i in range(len(tars))})
         targets = [t.far_target for t in tars]
@@ -199,7 +219,7 @@ def bootstrap_metrics(
                 reps[f"tar{i}"][r0:r1] = rows
 
         _each_chunk(n_boot, roc.chunk, count)
-        _remember_aucs(_replicate_key(s, y, a, b, n_boot, seed), reps["auc"])
+        memo.remember_aucs(_replicate_key(s, y, a, b, n_boot, seed), reps["auc"])
     get = (lambda key: reps[key]) if reps else (lambda key: None)
     return BootstrapResult(
         roc_auc=_interval(auc, get("auc"), n_boot, seed, confidence),
@@ -225,22 +245,6 @@ class PairedDifference:
     std_error: float | None
 
 
-def bootstrap_auc_difference(
-    scores_a: Any,
-    scores_b: Any,
-    labels: Any,
-    id_a: Any,
-    id_b: Any,
-    n_boot: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> ConfidenceInterval:
-    """CI of AUC(model a) - AUC(model b) on the same pairs (``paired_auc_difference``)."""
-    return paired_auc_difference(
-        scores_a, scores_b, labels, id_a, id_b, n_boot, seed, confidence
-    ).ci
-
-
 def paired_auc_difference(
     scores_a: Any,
     scores_b: Any,
@@ -250,23 +254,30 @@ def paired_auc_difference(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    *,
+    memo: ReplicateMemo | None = None,
 ) -> PairedDifference:
     """AUC(model a) - AUC(model b) on the same pairs, both models seeing the same people in
-    every replicate so that their shared difficulty cancels: interval, p-value, SE."""
+    every replicate so that their shared difficulty cancels: interval, p-value, SE.
+
+    With the ``memo`` both models' ``bootstrap_metrics`` used (same seed and ``n_boot``), the
+    replicates are the difference of theirs, read instead of counted again.
+    """
     _check_boot(n_boot, confidence)
+    memo = memo or ReplicateMemo()
     sa, y = metrics.check_scores(scores_a, labels)
     sb, _ = metrics.check_scores(scores_b, labels)  # same labels: the same pairs
     diff = metrics.roc_auc(sa, y) - metrics.roc_auc(sb, y)
     if n_boot == 0:
         return PairedDifference(_interval(diff, None, 0, seed, confidence), None, None)
     a, b, n_ids = _identity_codes(id_a, id_b, sa.size)
-    known_a = _AUC_REPLICATES.get(_replicate_key(sa, y, a, b, n_boot, seed))
-    known_b = _AUC_REPLICATES.get(_replicate_key(sb, y, a, b, n_boot, seed))
+    known_a = memo.aucs(_replicate_key(sa, y, a, b, n_boot, seed))
+    known_b = memo.aucs(_replicate_key(sb, y, a, b, n_boot, seed))
     if known_a is not None and known_b is not None:
         reps = known_a - known_b
     else:
         copies = _draw_counts(n_ids, n_boot, seed)
-        roc_a, roc_b = _counter(sa, y, a, b), _counter(sb, y, a, b)
+        roc_a, roc_b = memo.counter(sa, y, a, b), memo.counter(sb, y, a, b)
         reps = np.empty(n_boot)
 
         def count(r0: int, r1: int) -> None:
@@ -365,19 +376,22 @@ def bootstrap_det_band(
     n_boot: int = 200,
     seed: int = 0,
     confidence: float = 0.95,
+    *,
+    memo: ReplicateMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise identity-bootstrap interval of FNMR at each FMR of ``fmr_grid``.
 
     Each replicate's FNMR at a grid FMR is taken at the lowest threshold whose weighted FMR
     does not exceed it (TAR@FAR's rule); replicates without both classes are left out.
-    Returns (lower, upper), NaN where no replicate was valid.
+    Returns (lower, upper), NaN where no replicate was valid. With the ``memo`` of the
+    model's ``bootstrap_metrics`` the pairs are not ranked again.
     """
     _check_boot(n_boot, confidence)
     s, y = metrics.check_scores(scores, labels)
     grid = np.asarray(fmr_grid, dtype=np.float64)
     a, b, n_ids = _identity_codes(id_a, id_b, s.size)
     copies = _draw_counts(n_ids, n_boot, seed)
-    roc = _counter(s, y, a, b)
+    roc = (memo or ReplicateMemo()).counter(s, y, a, b)
     reps = np.full((n_boot, grid.size), np.nan)
 
     def count(r0: int, r1: int) -> None:

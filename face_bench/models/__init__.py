@@ -2,8 +2,8 @@
 (one ``Backend`` protocol, ``backend``; ``dlib_backend`` and ``onnx_backend`` implement it;
 ``backends`` finds one by name) and the registry of the models a run can use.
 
-May import: ``face_bench.core``, ``face_bench.data``, ``face_bench.faces``. Backends import
-dlib or onnxruntime lazily, inside the functions that run a model.
+May import: ``face_bench.core``, ``face_bench.faces``; never ``data``, ``metrics`` or
+``results``. Backends import dlib or onnxruntime lazily, inside the functions that run a model.
 """
 
 from face_bench.models.backend import Backend, BaseBackend, Embedder

@@ -1,4 +1,5 @@
 """Turning results into files people read: figures, tables, CSVs, the HTML report.
 
-May import everything below it; matplotlib, umap and jinja2 are imported lazily.
+May import: ``run``, ``results``, ``metrics``, ``data``, ``core``; never ``embedding``, ``models``,
+``faces`` or ``gate``. matplotlib, umap and jinja2 are imported lazily.
 """

@@ -10,30 +10,175 @@ Adding a figure: add a field here (with a default so that older files still read
 listed in a block's ``OPTIONAL`` is written only when it was given (set by the builder, or
 present in the file read), for figures that exist only under some settings (e.g.
 ``far``/``frr``/``fta`` with ``--on-fail reject``); every other field is always written.
+
+Rates at a threshold are metrics' ``CountedRates`` record, held by each block that reports
+one (its ``rates`` field) and written flat, its fields in the field's place: declared once,
+read in results.json as ``fmr``, ``fmr_errors``, ``n_impostor``, ... beside the threshold.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import dataclasses
+import functools
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
 
 from face_bench.metrics.catalog import far_key, far_target
+from face_bench.metrics.operating import CountedRates
 
 
 class Block(BaseModel):
-    """Base of every block: unknown keys are an error, optional extras written only when given."""
+    """Base of every block: unknown keys are an error, optional extras written only when given,
+    and a record named in ``FLAT`` written (and read, and described) key by key in its place."""
 
     model_config = ConfigDict(extra="forbid")
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    FLAT: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def _flat_keys(cls, name: str) -> list[str]:
+        record = cls.model_fields[name].annotation
+        assert dataclasses.is_dataclass(record), f"{cls.__name__}.{name} is no record"
+        return [f.name for f in dataclasses.fields(record)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_flat(cls, data: Any) -> Any:
+        """A flat record's keys, as results.json holds them, gathered under its field."""
+        if not cls.FLAT or not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in cls.FLAT - data.keys():
+            found = {k: data.pop(k) for k in cls._flat_keys(name) if k in data}
+            if found:
+                data[name] = found
+        return data
 
     @model_serializer(mode="wrap")
     def _omit_unset_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """As results.json holds the block: unset optional extras left out, records flat."""
         data = handler(self)
         if self.OPTIONAL and isinstance(data, dict):
             for name in self.OPTIONAL - self.model_fields_set:
                 data.pop(name, None)
+        if self.FLAT and isinstance(data, dict):
+            data = _spliced(data, self.FLAT)
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if cls.FLAT:
+            target = handler.resolve_ref_schema(schema)
+            records = {
+                name: handler.resolve_ref_schema(target["properties"][name]) for name in cls.FLAT
+            }
+            target["properties"] = _spliced(
+                target["properties"], cls.FLAT, {n: r["properties"] for n, r in records.items()}
+            )
+            target["required"] = [
+                key
+                for name in target.get("required", [])
+                for key in (records[name]["required"] if name in records else [name])
+            ]
+        return schema
+
+
+def _spliced(
+    data: dict[str, Any], flat: frozenset[str], parts: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``data`` with each ``flat`` key replaced, in place, by the keys of its dict."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        part = (parts or data).get(key) if key in flat else None
+        if isinstance(part, dict):
+            out.update(part)
+        else:
+            out[key] = value
+    return out
+
+
+@functools.cache
+def _field_adapters(record: type) -> dict[str, TypeAdapter[Any]]:
+    hints = typing.get_type_hints(record)
+    return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(record)}
+
+
+def _as_record(record: type) -> Callable[[Any], Any]:
+    """A metrics record from the object results.json holds, each field checked strictly
+    (pydantic's strict mode takes only instances of a plain dataclass, never a dict)."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # an instance, or something the dataclass check refuses
+        adapters = _field_adapters(record)
+        if unknown := sorted(value.keys() - adapters.keys()):
+            raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))}")
+        if missing := sorted(adapters.keys() - value.keys()):
+            raise ValueError(f"missing key(s) {', '.join(missing)}")
+        checked = {}
+        for key, adapter in adapters.items():
+            try:
+                checked[key] = adapter.validate_python(value[key], strict=True)
+            except ValidationError as exc:
+                raise ValueError(f"{key}: {exc.errors()[0]['msg']}") from None
+        return record(**checked)
+
+    return convert
+
+
+Counted = Annotated[CountedRates, BeforeValidator(_as_record(CountedRates))]
+"""metrics' counted rates as a block field: read from a dict, written as one."""
+
+
+class _HasRates(Protocol):
+    @property
+    def rates(self) -> CountedRates: ...
+
+
+class RatesRead:
+    """The flat names of a block's ``rates`` for readers (``block.fmr`` is ``block.rates.fmr``)."""
+
+    @property
+    def fmr(self: _HasRates) -> float | None:
+        return self.rates.fmr
+
+    @property
+    def fmr_errors(self: _HasRates) -> int:
+        return self.rates.fmr_errors
+
+    @property
+    def n_impostor(self: _HasRates) -> int:
+        return self.rates.n_impostor
+
+    @property
+    def fnmr(self: _HasRates) -> float | None:
+        return self.rates.fnmr
+
+    @property
+    def fnmr_errors(self: _HasRates) -> int:
+        return self.rates.fnmr_errors
+
+    @property
+    def n_genuine(self: _HasRates) -> int:
+        return self.rates.n_genuine
 
 
 class ConfidenceInterval(Block):
@@ -103,28 +248,14 @@ class OperatingPoint(Block):
     fta: float | None = None
 
 
-class CountedRates(Block):
-    """FMR and FNMR with their error counts and pair counts."""
-
-    fmr: float | None
-    fmr_errors: int
-    n_impostor: int
-    fnmr: float | None
-    fnmr_errors: int
-    n_genuine: int
-
-
-class TargetFmrPoint(Block):
+class TargetFmrPoint(RatesRead, Block):
     """The threshold reaching FMR <= target and the FNMR there, under TAR@FAR's support rule."""
+
+    FLAT: ClassVar[frozenset[str]] = frozenset({"rates"})
 
     target_fmr: float
     threshold: float | None
-    fmr: float | None
-    fmr_errors: int
-    n_impostor: int
-    fnmr: float | None
-    fnmr_errors: int
-    n_genuine: int
+    rates: Counted
     supported: bool
     reason: str | None
 
@@ -143,17 +274,14 @@ class ZeroFnmr(Block):
     threshold: float | None
 
 
-class HeldOutFold(Block):
+class HeldOutFold(RatesRead, Block):
     """One identity-disjoint fold: the threshold chosen without it and its rates there."""
+
+    FLAT: ClassVar[frozenset[str]] = frozenset({"rates"})
 
     fold: int
     threshold: float | None
-    fmr: float | None
-    fmr_errors: int
-    n_impostor: int
-    fnmr: float | None
-    fnmr_errors: int
-    n_genuine: int
+    rates: Counted
 
 
 class CrossValidatedThreshold(Block):
@@ -164,7 +292,7 @@ class CrossValidatedThreshold(Block):
     threshold_mean: float | None
     threshold_min: float | None
     threshold_max: float | None
-    held_out: CountedRates
+    held_out: Counted
     folds: list[HeldOutFold]
 
 
@@ -175,20 +303,16 @@ class CriterionNote(Block):
     note: str
 
 
-class ThresholdTransfer(Block):
+class ThresholdTransfer(RatesRead, Block):
     """A threshold chosen on another subset (``from``) and the rates it gives here."""
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+    FLAT: ClassVar[frozenset[str]] = frozenset({"rates"})
 
     from_subset: str = Field(alias="from")
     criterion: str
     threshold: float | None
-    fmr: float | None
-    fmr_errors: int
-    n_impostor: int
-    fnmr: float | None
-    fnmr_errors: int
-    n_genuine: int
+    rates: Counted
 
 
 class ModelMetrics(Block):

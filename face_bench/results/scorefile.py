@@ -5,7 +5,7 @@
 :func:`read_score_file` is the one reader, so other tools can recompute every figure
 without re-embedding. Scores are always oriented higher = more likely the same person,
 which is what pyeer (``ds_scores=False``, its default) and bob.measure both assume, so they
-are written as they are. Each writer has a reader so an export can be checked by a round trip.
+are written as they are; the tests read each export back the way pyeer and bob do.
 """
 
 from __future__ import annotations
@@ -41,20 +41,6 @@ class ScoreRow:
     fold: int | None = None
 
 
-@dataclass(frozen=True)
-class BobScore:
-    """One line of a bob.measure four-column file; bob calls it genuine when ids match."""
-
-    reference_id: str
-    probe_id: str
-    probe_key: str
-    score: float
-
-    @property
-    def genuine(self) -> bool:
-        return self.reference_id == self.probe_id
-
-
 def write_pyeer(
     directory: str | Path,
     model: str,
@@ -80,18 +66,6 @@ def write_pyeer(
         _require_finite(values, "pyeer")
         atomic_write_text(path, "".join(f"{v!r}\n" for v in values), stream_ok=True)
     return paths
-
-
-def read_pyeer(path: str | Path) -> np.ndarray:
-    """Read a pyeer score file the way pyeer's command line does (last token per line)."""
-    lines = _read(path).splitlines()
-    try:
-        return np.array(
-            [float(line.strip().split(" ")[-1]) for line in lines if line.strip()],
-            dtype=np.float64,
-        )
-    except ValueError as exc:
-        raise ResultsError(f"{path}: not a pyeer score file ({exc})") from None
 
 
 def bob_token(text: str) -> str:
@@ -138,25 +112,6 @@ def write_bob(path: str | Path, rows: Iterable[ScoreRow]) -> Path:
     path = Path(path)
     atomic_write_text(path, "".join(lines), stream_ok=True)
     return path
-
-
-def read_bob(path: str | Path) -> list[BobScore]:
-    """Read a four-column file as bob does: whitespace-split, ``#`` lines are comments."""
-    out = []
-    for lineno, line in enumerate(_read(path).splitlines(), 1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        if len(fields) != 4:
-            raise ResultsError(f"{path} line {lineno}: expected 4 columns, found {len(fields)}")
-        try:
-            score = float(fields[3])
-        except ValueError:
-            raise ResultsError(
-                f"{path} line {lineno}: score {fields[3]!r} is not a number"
-            ) from None
-        out.append(BobScore(fields[0], fields[1], fields[2], score))
-    return out
 
 
 # ---------------------------------------------------------------- scores.csv
@@ -305,13 +260,6 @@ def _refuse_repeated_columns(text: str, path: str | Path) -> None:
         if name in seen:
             raise ResultsError(f"{path}: column {name!r} appears twice in the header")
         seen.add(name)
-
-
-def _read(path: str | Path) -> str:
-    """A score file: a regular file of bounded size (a FIFO or device is an error)."""
-    from face_bench.core.io import MAX_TABLE_BYTES, read_bounded_text
-
-    return read_bounded_text(path, MAX_TABLE_BYTES, "score file", ResultsError)
 
 
 def _require_finite(values: Sequence[float], fmt: str) -> None:

@@ -14,11 +14,11 @@ import numpy as np
 
 from face_bench.metrics import summary as m
 from face_bench.metrics.transfer import CrossValidated, cross_validated_threshold
+from face_bench.metrics.uncertainty import ReplicateMemo
 from face_bench.results import blocks as r
 from face_bench.run.subset_scores import ScoreTable
 
 if TYPE_CHECKING:
-    from face_bench.metrics.operating import OperatingPoint
     from face_bench.metrics.uncertainty import ConfidenceInterval
 
 HEADLINE_FMR = 1e-3
@@ -26,7 +26,9 @@ HEADLINE_FMR = 1e-3
 CV_FOLDS = 5
 
 
-def _units(spec, value: float | None) -> float | None:
+def in_model_units(spec, value: float | None) -> float | None:
+    """A threshold on the metrics' scale (higher: same person) in the model's own units;
+    None for none or an infinite one."""
     if value is None or not np.isfinite(value):
         return None
     return float(spec.from_score(value))
@@ -38,7 +40,7 @@ def _rates(rates: m.Rates, spec) -> dict[str, float | int | bool | None]:
     F1, precision and accuracy depend on the genuine/impostor mix, so they are kept but
     never compared across subsets (the catalog marks them prevalence-dependent)."""
     return {
-        "threshold": _units(spec, rates.threshold),
+        "threshold": in_model_units(spec, rates.threshold),
         "f1": rates.f1,
         "precision": rates.precision,
         "recall": rates.recall,
@@ -53,29 +55,17 @@ def _rates(rates: m.Rates, spec) -> dict[str, float | int | bool | None]:
     }
 
 
-def counted(point: OperatingPoint) -> dict[str, float | int | None]:
-    """An operating point's rates and counts, without its threshold."""
-    return {
-        "fmr": point.fmr,
-        "fmr_errors": point.fmr_errors,
-        "n_impostor": point.n_impostor,
-        "fnmr": point.fnmr,
-        "fnmr_errors": point.fnmr_errors,
-        "n_genuine": point.n_genuine,
-    }
-
-
 def _target_point(ms: ScoreTable, target: float) -> r.TargetFmrPoint | None:
     """The threshold reaching FMR <= target, and the FNMR there (None: too few impostors)."""
     thr = ms.threshold_at_fmr(target)
     if thr is None:
         return None
-    point = ms.operating_point(thr)
-    supported, reason = m.support_verdict(target, point.n_impostor)
+    rates = ms.counted_rates(thr)
+    supported, reason = m.support_verdict(target, rates.n_impostor)
     return r.TargetFmrPoint(
         target_fmr=target,
-        threshold=_units(ms.spec, point.threshold),
-        **counted(point),
+        threshold=in_model_units(ms.spec, thr),
+        rates=rates,
         supported=supported,
         reason=reason,
     )
@@ -84,8 +74,12 @@ def _target_point(ms: ScoreTable, target: float) -> r.TargetFmrPoint | None:
 def _cross_validated(cv: CrossValidated, spec) -> r.CrossValidatedThreshold:
     """Thresholds in the model's units; min/max swap back for distances (negated scores)."""
     finite = [t for t in cv.thresholds if np.isfinite(t)]
-    mean = _units(spec, float(np.mean(finite))) if finite else None
-    ends = [_units(spec, min(finite)), _units(spec, max(finite))] if finite else [None, None]
+    mean = in_model_units(spec, float(np.mean(finite))) if finite else None
+    ends = (
+        [in_model_units(spec, min(finite)), in_model_units(spec, max(finite))]
+        if finite
+        else [None, None]
+    )
     low, high = ends
     if low is not None and high is not None and low > high:
         low, high = high, low
@@ -95,9 +89,11 @@ def _cross_validated(cv: CrossValidated, spec) -> r.CrossValidatedThreshold:
         threshold_mean=mean,
         threshold_min=low,
         threshold_max=high,
-        held_out=r.CountedRates(**counted(cv.pooled)),
+        held_out=cv.pooled,
         folds=[
-            r.HeldOutFold(fold=f.fold, threshold=_units(spec, f.threshold), **counted(f.held_out))
+            r.HeldOutFold(
+                fold=f.fold, threshold=in_model_units(spec, f.threshold), rates=f.held_out
+            )
             for f in cv.folds
         ],
     )
@@ -108,9 +104,11 @@ def _threshold_choices(ms: ScoreTable, target: float, seed: int) -> dict:
     spec = ms.spec
     zero = ms.zero_rates()
     out: dict = {
-        "zero_fmr": r.ZeroFmr(fnmr=zero.zero_fmr, threshold=_units(spec, zero.zero_fmr_threshold)),
+        "zero_fmr": r.ZeroFmr(
+            fnmr=zero.zero_fmr, threshold=in_model_units(spec, zero.zero_fmr_threshold)
+        ),
         "zero_fnmr": r.ZeroFnmr(
-            fmr=zero.zero_fnmr, threshold=_units(spec, zero.zero_fnmr_threshold)
+            fmr=zero.zero_fnmr, threshold=in_model_units(spec, zero.zero_fnmr_threshold)
         ),
         "at_target_fmr": _target_point(ms, target),
     }
@@ -145,7 +143,7 @@ def _tar_entry(t: m.TarAtFar, spec) -> r.TarAtFarEntry:
     return r.TarAtFarEntry(
         far_target=t.far_target,
         tar=t.tar,
-        threshold=_units(spec, t.threshold) if t.threshold is not None else None,
+        threshold=in_model_units(spec, t.threshold) if t.threshold is not None else None,
         achieved_far=t.achieved_far,
         supported=t.supported,
         reason=t.reason,
@@ -153,11 +151,13 @@ def _tar_entry(t: m.TarAtFar, spec) -> r.TarAtFarEntry:
     )
 
 
-def _bootstrap(ms: ScoreTable, far_targets, bootstrap: int, seed: int):
+def _bootstrap(ms: ScoreTable, far_targets, bootstrap: int, seed: int, memo: ReplicateMemo):
     from face_bench.metrics.catalog import far_key
     from face_bench.metrics.uncertainty import bootstrap_metrics
 
-    boot = bootstrap_metrics(ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed)
+    boot = bootstrap_metrics(
+        ms.scores, ms.labels, ms.ids_a, ms.ids_b, far_targets, bootstrap, seed, memo=memo
+    )
     cis = {"roc_auc": _interval(boot.roc_auc), "eer": _interval(boot.eer)}
     cis.update({far_key(target): _interval(ci) for target, ci in boot.tar_at_far})
     return cis
@@ -171,15 +171,19 @@ def model_metrics(
     sweep: bool = False,
     fta: float | None = None,
     multi_face_images: int = 0,
+    memo: ReplicateMemo | None = None,
 ) -> tuple[r.ModelMetrics, r.ThresholdSweep | None]:
-    """The ``metrics`` block of one model on one subset, and its sweep markers when asked."""
+    """The ``metrics`` block of one model on one subset, and its sweep markers when asked.
+
+    ``memo`` is the run's: its bootstrap replicates serve ``compare_models`` and the DET band.
+    """
     spec = ms.spec
     summary = ms.summarise(far_targets)
     at_default = ms.rates_at(spec.to_score(spec.threshold))
     sign = -1.0 if spec.distance_like else 1.0
     optional: dict = {}
     if bootstrap and ms.per_pair:
-        optional["ci"] = _bootstrap(ms, far_targets, bootstrap, seed)
+        optional["ci"] = _bootstrap(ms, far_targets, bootstrap, seed, memo or ReplicateMemo())
     adjusted: dict[str, float] = {}
     if fta is not None:
         far, frr = m.fta_adjust(at_default.fmr, at_default.fnmr, fta)
@@ -188,10 +192,10 @@ def model_metrics(
     metrics = r.ModelMetrics(
         roc_auc=j(summary.roc_auc),
         eer=j(summary.eer),
-        eer_threshold=_units(spec, summary.eer_threshold),
+        eer_threshold=in_model_units(spec, summary.eer_threshold),
         tar_at_far=[_tar_entry(t, spec) for t in summary.tar_at_far],
         best_f1=r.F1Point(
-            threshold=_units(spec, summary.best_f1.threshold),
+            threshold=in_model_units(spec, summary.best_f1.threshold),
             f1=j(summary.best_f1.f1),
             precision=j(summary.best_f1.precision),
             recall=j(summary.best_f1.recall),
@@ -228,7 +232,10 @@ def model_metrics(
 
 
 def compare_models(
-    model_scores: dict[str, ScoreTable], bootstrap: int, seed: int
+    model_scores: dict[str, ScoreTable],
+    bootstrap: int,
+    seed: int,
+    memo: ReplicateMemo | None = None,
 ) -> list[r.ModelComparison]:
     """Each pair of models: the paired identity bootstrap of ΔAUC (interval, p-value and
     standard error; the primary figures, with --bootstrap) and DeLong's test, which assumes
@@ -247,7 +254,7 @@ def compare_models(
             paired: dict = {}
             if bootstrap:
                 result = paired_auc_difference(
-                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed
+                    a.scores, b.scores, a.labels, a.ids_a, a.ids_b, bootstrap, seed, memo=memo
                 )
                 paired = {
                     "ci": _interval(result.ci),

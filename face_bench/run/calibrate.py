@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from face_bench import __version__
 from face_bench.core.errors import MetricError
+from face_bench.core.version import __version__
 from face_bench.metrics.calibration import CalibrationQuality, calibration_quality
 from face_bench.metrics.calibration_maps import Method, cross_fit, fit_map, logit, sigmoid
 from face_bench.models.backends import preprocessing

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from face_bench import __version__
 from face_bench.core.modes import OnFail
+from face_bench.core.version import __version__
 from face_bench.data.datasets import Dataset
 from face_bench.embedding.pipeline import Embeddings
 from face_bench.embedding.server import start_worker_server
+from face_bench.metrics.uncertainty import ReplicateMemo
 from face_bench.models.registry import ModelSpec
 from face_bench.results.contract import (
     DatasetInfo,
@@ -144,6 +145,7 @@ def _model_run(
     result: Embeddings,
     request: EvaluationRequest,
     on_fail: OnFail,
+    memo: ReplicateMemo,
 ) -> tuple[ModelRun, list[str]]:
     """One model's metrics block on one subset, and its enrolment notes."""
     members = subset.pairs.members
@@ -163,6 +165,7 @@ def _model_run(
         sweep=request.sweep,
         fta=fta if on_fail is OnFail.REJECT else None,
         multi_face_images=multi_face,
+        memo=memo,
     )
     notes = _enrolment_notes(name, failures, multi_face, request.embed.multi_face.value)
     if request.embed.fallback:
@@ -207,8 +210,11 @@ def summarise_subset(
     embeddings: dict[str, Embeddings],
     request: EvaluationRequest,
     on_fail: OnFail,
+    memo: ReplicateMemo | None = None,
 ) -> SubsetRun:
-    """The ``subsets[]`` entry of results.json for one scored subset."""
+    """The ``subsets[]`` entry of results.json for one scored subset; ``memo`` is the run's
+    bootstrap memo (the models' replicates serve their paired comparisons)."""
+    memo = memo or ReplicateMemo()
     notes = [subset.note] if subset.note else []
     if subset.duplicates is not None and subset.duplicates.note:
         notes.append(subset.duplicates.note)
@@ -221,7 +227,7 @@ def summarise_subset(
         )
     model_runs = []
     for name, result in embeddings.items():
-        run, enrol_notes = _model_run(subset, scored, name, result, request, on_fail)
+        run, enrol_notes = _model_run(subset, scored, name, result, request, on_fail, memo)
         model_runs.append(run)
         notes += enrol_notes
     from_file = subset.pairs.mode == "file"
@@ -235,7 +241,7 @@ def summarise_subset(
         images=list(scored.images["path"].to_numpy()[subset.pairs.members]),
         pairs=_pair_info(subset, scored, on_fail),
         models=model_runs,
-        comparisons=compare_models(scored.scores, request.bootstrap, request.seed),
+        comparisons=compare_models(scored.scores, request.bootstrap, request.seed, memo),
         notes=notes,
         duplicates=subset.duplicates.groups if subset.duplicates is not None else [],
         identity_concentration=evidence.concentration(scored),
@@ -323,8 +329,9 @@ def evaluate(
         score_pairset(s.name, plan.images, s.pairs, embeddings, specs, plan.on_fail, mapper)
         for s in plan.subsets
     ]
+    memo = ReplicateMemo()  # this run's bootstraps share ranked pairs and replicate AUCs
     subset_runs = [
-        summarise_subset(s, data, embeddings, request, plan.on_fail)
+        summarise_subset(s, data, embeddings, request, plan.on_fail, memo)
         for s, data in zip(plan.subsets, scored, strict=True)
     ]
     differentials = request_differentials(request, scored, embeddings, specs)

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from face_bench.metrics import summary as m
-from face_bench.metrics.operating import identity_concentration, operating_point
+from face_bench.metrics.operating import counted_rates, identity_concentration
 from face_bench.metrics.transfer import choose_threshold, criterion_label
 from face_bench.results import blocks as r
-from face_bench.run.analysis import HEADLINE_FMR, _units, counted
+from face_bench.run.analysis import HEADLINE_FMR, in_model_units
 from face_bench.run.subset_scores import SubsetScores
 
 
@@ -102,13 +102,12 @@ def transfer_thresholds(
                 continue
             for s in subsets:
                 target = s.scores[model]
-                point = operating_point(target.scores, target.labels, thr)
                 per_subset[s.name].append(
                     r.ThresholdTransfer(
                         from_subset=source,
                         criterion=label,
-                        threshold=_units(ms.spec, thr),
-                        **counted(point),
+                        threshold=in_model_units(ms.spec, thr),
+                        rates=counted_rates(target.scores, target.labels, thr),
                     )
                 )
         out[model] = per_subset

@@ -98,7 +98,7 @@ class LfwResult:
     scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        from face_bench import __version__
+        from face_bench.core.version import __version__
         from face_bench.metrics.summary import json_float
 
         data = asdict(self)

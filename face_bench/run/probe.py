@@ -28,6 +28,7 @@ from face_bench.embedding.pipeline import Embeddings
 from face_bench.metrics.uncertainty import (
     ConfidenceInterval,
     PairedDifference,
+    ReplicateMemo,
     bootstrap_metrics,
     paired_auc_difference,
 )
@@ -166,12 +167,14 @@ def rank(rows: list[ProbeRow]) -> list[ProbeRow]:
     return sorted(rows, key=key)
 
 
-def measure(table: ScoreTable, n_boot: int, seed: int) -> tuple[ConfidenceInterval, ...]:
+def measure(
+    table: ScoreTable, n_boot: int, seed: int, memo: ReplicateMemo | None = None
+) -> tuple[ConfidenceInterval, ...]:
     """AUC and EER with their identity-bootstrap intervals (estimates only without one)."""
     if not table.per_pair:
         n_boot = 0  # scored in blocks: no identity codes per pair to resample
     boot = bootstrap_metrics(
-        table.scores, table.labels, table.ids_a, table.ids_b, (), n_boot=n_boot, seed=seed
+        table.scores, table.labels, table.ids_a, table.ids_b, (), n_boot, seed, memo=memo
     )
     return boot.roc_auc, boot.eer
 
@@ -246,6 +249,7 @@ def _score(
     plan: Any,
     n_boot: int,
     seed: int,
+    memo: ReplicateMemo | None = None,
 ) -> tuple[list[ProbeRow], SubsetScores]:
     """Every variant's AUC and EER on the same pairs: an image any variant lost is left out
     for all of them, so the ranking compares like with like."""
@@ -253,7 +257,7 @@ def _score(
     scored = score_pairset(subset.name, plan.images, subset.pairs, embeddings, specs, plan.on_fail)
     rows = []
     for variant in variants:
-        auc, eer = measure(scored.scores[variant.label], n_boot, seed)
+        auc, eer = measure(scored.scores[variant.label], n_boot, seed, memo)
         rows.append(ProbeRow(variant, specs[variant.label], auc, eer))
     return rank(rows), scored
 
@@ -280,7 +284,10 @@ def probe_model(
     more, more_specs = _embed_variants(second, base, weights, plan, request.embed.workers, progress)
     embeddings.update(more)
     specs.update(more_specs)
-    rows, scored = _score(first + second, embeddings, specs, plan, request.bootstrap, request.seed)
+    memo = ReplicateMemo()  # the ranking's replicate AUCs give the gain's paired difference
+    rows, scored = _score(
+        first + second, embeddings, specs, plan, request.bootstrap, request.seed, memo
+    )
     notes = [
         f"stage 1: colour order × scaling, aligned as given ({first[0].alignment}); "
         f"stage 2: the other alignments for stage 1's best ({leader.label})",
@@ -297,12 +304,17 @@ def probe_model(
         n_impostor=int(len(labels) - np.sum(labels)),
         n_boot=rows[0].auc.n_boot,
         notes=notes,
-        gain=_gain(rows, base, scored, rows[0].auc.n_boot, request.seed),
+        gain=_gain(rows, base, scored, rows[0].auc.n_boot, request.seed, memo),
     )
 
 
 def _gain(
-    rows: list[ProbeRow], base: ModelSpec, scored: SubsetScores, n_boot: int, seed: int
+    rows: list[ProbeRow],
+    base: ModelSpec,
+    scored: SubsetScores,
+    n_boot: int,
+    seed: int,
+    memo: ReplicateMemo | None = None,
 ) -> PairedDifference | None:
     """How much the best variant beats the spec as given, judged on people (the paired
     identity bootstrap): the evidence for changing a registered spec. None when the spec
@@ -312,7 +324,9 @@ def _gain(
     if given is None or given is best or n_boot == 0:
         return None
     a, b = scored.scores[best.variant.label], scored.scores[given.variant.label]
-    return paired_auc_difference(a.scores, b.scores, a.labels, a.ids_a, a.ids_b, n_boot, seed)
+    return paired_auc_difference(
+        a.scores, b.scores, a.labels, a.ids_a, a.ids_b, n_boot, seed, memo=memo
+    )
 
 
 # ------------------------------------------------------------------ the table to paste

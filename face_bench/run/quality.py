@@ -27,7 +27,7 @@ from face_bench.data.confounds import (
 from face_bench.metrics import label_noise
 from face_bench.results import quality as q
 from face_bench.results.differentials import Differentials
-from face_bench.run.analysis import _units
+from face_bench.run.analysis import in_model_units
 from face_bench.run.differentials import request_differentials
 from face_bench.run.subset_scores import SubsetScores
 
@@ -93,7 +93,7 @@ def _subset_evidence(
         found = label_noise.image_evidence(
             embeddings[model].vectors[rows], identities, spec.similarity, threshold
         )
-        per_model[model] = [(e, _units(spec, threshold)) for e in found]
+        per_model[model] = [(e, in_model_units(spec, threshold)) for e in found]
     flags = [[e.flagged for e, _t in found] for found in per_model.values()]
     agreed = label_noise.agreement(flags)
     out = []
@@ -125,8 +125,8 @@ def _model_evidence(model, pair, spec, paths, identities) -> q.ModelEvidence:
         model=model,
         threshold=threshold,
         n_same=found.n_same,
-        median_same=_units(spec, found.median_same),
-        nearest_other=_units(spec, found.nearest_other),
+        median_same=in_model_units(spec, found.median_same),
+        nearest_other=in_model_units(spec, found.nearest_other),
         nearest_other_image=None if other is None else str(paths[other]),
         nearest_other_identity=None if other is None else str(identities[other]),
         flagged=found.flagged,

@@ -30,9 +30,9 @@ from face_bench.metrics.allpairs import (
     summarise_all_pairs,
 )
 from face_bench.metrics.operating import (
-    OperatingPoint,
+    CountedRates,
     ZeroRates,
-    operating_point,
+    counted_rates,
     threshold_at_fmr,
     zero_rates,
 )
@@ -102,10 +102,10 @@ class ScoreTable:
             return self.sorted.rates(threshold)
         return rates_at_threshold(self.scores, self.labels, threshold)
 
-    def operating_point(self, threshold: float) -> OperatingPoint:
+    def counted_rates(self, threshold: float) -> CountedRates:
         if self.sorted is not None:
-            return self.sorted.operating_point(threshold)
-        return operating_point(self.scores, self.labels, threshold)
+            return self.sorted.counted_rates(threshold)
+        return counted_rates(self.scores, self.labels, threshold)
 
     def zero_rates(self) -> ZeroRates:
         return (

@@ -12,13 +12,13 @@ import numpy as np
 from face_bench.report.plots.limits import draw_limits, fmr_limits, log_low
 from face_bench.report.plots.style import (
     TITLE_WIDTH,
-    _as_array,
-    _figure,
-    _model_colors,
-    _note_cjk,
-    _pct,
-    _pct_formatter,
-    _same_length,
+    as_array,
+    check_same_length,
+    label_colors,
+    new_figure,
+    note_cjk,
+    pct,
+    pct_formatter,
     shown,
     subset_styles,
     thin_indices,
@@ -93,17 +93,17 @@ def _curve_inputs(curves, kind, caller: str, title: str, model_colors):
     curves = [c if isinstance(c, kind) else kind(*c) for c in curves]
     if not curves:
         raise ValueError(f"{caller} needs at least one curve")
-    colors = _model_colors([c.model or c.label for c in curves], model_colors)
+    colors = label_colors([c.model or c.label for c in curves], model_colors)
     styles = subset_styles([c.subset or "" for c in curves])
     colors = {c.label: colors[c.model or c.label] for c in curves}
     colors.update({("style", c.label): styles[c.subset or ""] for c in curves})
-    _note_cjk([title, *(c.label for c in curves)])
+    note_cjk([title, *(c.label for c in curves)])
     x_name, y_name = kind._fields[1:3]
     arrays = []
     for c in curves:
-        x = _as_array(getattr(c, x_name), f"{c.label} {x_name}")
-        y = _as_array(getattr(c, y_name), f"{c.label} {y_name}")
-        _same_length(c.label, x, y)
+        x = as_array(getattr(c, x_name), f"{c.label} {x_name}")
+        y = as_array(getattr(c, y_name), f"{c.label} {y_name}")
+        check_same_length(c.label, x, y)
         arrays.append((x, y))
     return curves, colors, arrays
 
@@ -132,7 +132,7 @@ def plot_roc(
         x_lo = 10.0 ** math.floor(math.log10(max(log_low(limits, 1e-4), 1e-7)))
         arrays = [(f[f > 0], t[f > 0]) for f, t in arrays]
 
-    with _figure(path, 6.6, 5.8, [title, *(c.label for c in curves)]) as fig:
+    with new_figure(path, 6.6, 5.8, [title, *(c.label for c in curves)]) as fig:
         ax = fig.add_subplot()
         for c, (fpr, tpr) in zip(curves, arrays, strict=True):
             keep = thin_indices([np.log10(fpr) if log_x else fpr, tpr])
@@ -149,16 +149,16 @@ def plot_roc(
             ax.plot(chance, chance, color="grey", linestyle="--", linewidth=1, label="chance")
             ax.set_xscale("log")
             ax.set_xlim(x_lo, 1.0)
-            ax.xaxis.set_major_formatter(_pct_formatter())
+            ax.xaxis.set_major_formatter(pct_formatter())
             ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels are mathtext
             ax.grid(True, which="minor", alpha=0.12)
             draw_limits(ax, limits, float, x_lo)
         else:
             ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
             ax.set_xlim(-0.01, 1.01)
-            ax.xaxis.set_major_formatter(_pct_formatter())
+            ax.xaxis.set_major_formatter(pct_formatter())
         ax.set_ylim(-0.01, 1.01)
-        ax.yaxis.set_major_formatter(_pct_formatter())
+        ax.yaxis.set_major_formatter(pct_formatter())
         ax.set_xlabel(
             "False match rate (impostor pairs accepted)" + (", log scale" if log_x else "")
         )
@@ -195,7 +195,7 @@ def _det_ticks(lo: float, hi: float, *, horizontal: bool) -> list[float]:
         gap = abs(ndtri(t) - ndtri(k))
         if not horizontal:
             return gap >= span / 14
-        return gap >= per_char * ((len(_pct(t)) + len(_pct(k))) / 2 + 1.5)
+        return gap >= per_char * ((len(pct(t)) + len(pct(k))) / 2 + 1.5)
 
     ticks: list[float] = []
     for tier in _DET_TICK_TIERS:
@@ -239,7 +239,7 @@ def plot_det(
     # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
     legend_rows = math.ceil((len(curves) + 5) / 2)
     texts = [title, *(c.label for c in curves)]
-    with _figure(path, 6.6, 5.9 + 0.3 * legend_rows, texts) as fig:
+    with new_figure(path, 6.6, 5.9 + 0.3 * legend_rows, texts) as fig:
         ax = fig.add_subplot()
         used_marks: set[str] = set()
         with_band: dict = {}
@@ -266,7 +266,7 @@ def plot_det(
             used_marks.update(m.kind for m in marks)
         for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
             ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
-            axis.set_ticks(ndtri(ticks), [_pct(t) for t in ticks])
+            axis.set_ticks(ndtri(ticks), [pct(t) for t in ticks])
         draw_limits(ax, limits, ndtri, x_lo)
         ax.set_xlim(ndtri(x_lo), ndtri(hi))
         ax.set_ylim(ndtri(y_lo), ndtri(hi))

@@ -11,10 +11,10 @@ import numpy as np
 
 from face_bench.report.plots.style import (
     TITLE_WIDTH,
-    _figure,
-    _grid,
-    _note_cjk,
-    _panel_size,
+    new_figure,
+    note_cjk,
+    panel_grid,
+    panel_size,
     shown,
 )
 
@@ -120,18 +120,20 @@ def plot_umap(
     """
     data = _panel_points(panels)
     identities = list(dict.fromkeys(n for _, names in data for n in names))
-    _note_cjk([title, *identities, *(p.model for p in panels)])
+    note_cjk([title, *identities, *(p.model for p in panels)])
     palette = _identity_palette()
     style = {
         name: (palette[i % len(palette)], _POINT_MARKERS[(i // len(palette)) % len(_POINT_MARKERS)])
         for i, name in enumerate(identities)
     }
     show_legend = len(identities) <= MAX_LEGEND_IDENTITIES
-    width, height = _panel_size(len(panels), 5.4, 5.2)
+    width, height = panel_size(len(panels), 5.4, 5.2)
     if show_legend and identities:
         width += 1.2 + 0.09 * max(len(shown(n)) for n in identities)
-    with _figure(path, width, height) as fig:
-        for ax, panel, (coords, names) in zip(_grid(fig, len(panels)), panels, data, strict=True):
+    with new_figure(path, width, height) as fig:
+        for ax, panel, (coords, names) in zip(
+            panel_grid(fig, len(panels)), panels, data, strict=True
+        ):
             _scatter_panel(ax, panel, coords, names, style, axis_labels, show_legend)
         if show_legend and identities:
             _identity_legend(fig, style)

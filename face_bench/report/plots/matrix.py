@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from face_bench.report.plots.style import _figure, _note_cjk
+from face_bench.report.plots.style import new_figure, note_cjk
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def plot_fmr_matrix(panels: Sequence[MatrixPanel], path: str | Path, title: str 
 
     if not panels:
         raise ValueError("plot_fmr_matrix needs at least one model")
-    _note_cjk([title, *(p.model for p in panels), *(g for p in panels for g in p.groups)])
+    note_cjk([title, *(p.model for p in panels), *(g for p in panels for g in p.groups)])
     values = [_cell_values(p) for p in panels]
     finite = np.concatenate([v[0][np.isfinite(v[0])] for v in values] or [np.array([1.0])])
     low = float(finite.min()) if finite.size else 1e-4
@@ -56,7 +56,7 @@ def plot_fmr_matrix(panels: Sequence[MatrixPanel], path: str | Path, title: str 
     norm = LogNorm(vmin=max(low, 1e-7), vmax=max(high, low * 10, 1e-6))
     n = max(len(p.groups) for p in panels)
     side = 1.1 * n + 1.6
-    with _figure(path, side * len(panels) + 1.2, side + 0.6) as fig:
+    with new_figure(path, side * len(panels) + 1.2, side + 0.6) as fig:
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         image = None
         for ax, panel, (rate, zero) in zip(axes, panels, values, strict=True):

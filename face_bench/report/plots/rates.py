@@ -17,12 +17,12 @@ import numpy as np
 
 from face_bench.report.plots.style import (
     TITLE_WIDTH,
-    _as_array,
-    _figure,
-    _model_colors,
-    _note_cjk,
-    _pct_formatter,
-    _same_length,
+    as_array,
+    check_same_length,
+    label_colors,
+    new_figure,
+    note_cjk,
+    pct_formatter,
     shown,
     subset_styles,
     thin_indices,
@@ -53,11 +53,11 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
     if not curves:
         raise ValueError("plot_error_rates needs at least one curve")
     models = list(dict.fromkeys(c.model for c in curves))
-    colors = _model_colors(models, None)
+    colors = label_colors(models, None)
     styles = subset_styles([c.subset for c in curves])
-    _note_cjk([title, *models, *(c.subset for c in curves)])
+    note_cjk([title, *models, *(c.subset for c in curves)])
     ncols = len(models)
-    with _figure(path, 5.2 * ncols + 0.6, 7.4) as fig:
+    with new_figure(path, 5.2 * ncols + 0.6, 7.4) as fig:
         axes = fig.subplots(2, ncols, squeeze=False, sharex="col")
         for col, model in enumerate(models):
             mine = [c for c in curves if c.model == model]
@@ -65,9 +65,9 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                 ax = axes[row][col]
                 floor = 1.0
                 for c in mine:
-                    thr = _as_array(c.threshold, f"{model} threshold")
-                    rate = _as_array(getattr(c, field), f"{model} {field}")
-                    _same_length(model, thr, rate)
+                    thr = as_array(c.threshold, f"{model} threshold")
+                    rate = as_array(getattr(c, field), f"{model} {field}")
+                    check_same_length(model, thr, rate)
                     order = np.argsort(thr, kind="stable")
                     thr, rate = thr[order], rate[order]
                     positive = rate[rate > 0]
@@ -83,7 +83,7 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
                     )
                 ax.set_yscale("log")
                 ax.set_ylim(max(floor / 2, 1e-7), 1.2)
-                ax.yaxis.set_major_formatter(_pct_formatter())
+                ax.yaxis.set_major_formatter(pct_formatter())
                 ax.yaxis.set_minor_formatter(NullFormatter())
                 default = mine[0].default
                 if default is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from face_bench.report.plots.style import _figure, _note_cjk
+from face_bench.report.plots.style import new_figure, note_cjk
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def plot_reliability(curves: Sequence[ReliabilityCurve], path: str | Path) -> Pa
     """One panel per model, one line per set, the diagonal for reference."""
     models = list(dict.fromkeys(c.model for c in curves))
     texts = [*models, *(c.label for c in curves)]
-    _note_cjk(texts)
+    note_cjk(texts)
     width = 4.2 * max(1, len(models))
-    with _figure(path, width, 4.4, texts) as fig:
+    with new_figure(path, width, 4.4, texts) as fig:
         axes = np.atleast_1d(fig.subplots(1, max(1, len(models)), squeeze=False)[0])
         for ax, model in zip(axes, models, strict=False):
             ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="perfect")

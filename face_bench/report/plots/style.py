@@ -181,7 +181,7 @@ def _rc(texts: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _figure(
+def new_figure(
     path: str | Path, width: float, height: float, texts: Sequence[str] | None = None
 ) -> Iterator[Figure]:
     """Yield a fresh Agg figure and write it to ``path`` when the block ends; ``texts``: every
@@ -219,7 +219,7 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _note_cjk(texts: Sequence[str]) -> None:
+def note_cjk(texts: Sequence[str]) -> None:
     if cjk_font_available() is None and any(_has_cjk(t) for t in texts):
         _warn_no_cjk_once()
 
@@ -264,7 +264,7 @@ def subset_styles(subsets: Sequence[str]) -> dict[str, Any]:
     return {name: _SUBSET_STYLES[i % len(_SUBSET_STYLES)] for i, name in enumerate(names)}
 
 
-def _model_colors(labels: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
+def label_colors(labels: Sequence[str], given: Mapping[str, str] | None) -> dict[str, str]:
     """Alias for the plot functions, whose ``model_colors`` argument hides the public name."""
     return model_colors(labels, given)
 
@@ -298,31 +298,31 @@ def thin_indices(columns: Sequence[np.ndarray], max_points: int = MAX_PLOT_POINT
     return np.unique(np.concatenate([[0], after - 1, after, [n - 1]]))
 
 
-def _as_array(values: ArrayLike, what: str) -> np.ndarray:
+def as_array(values: ArrayLike, what: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
     if arr.size == 0:
         raise ValueError(f"{what} is empty")
     return arr
 
 
-def _same_length(what: str, *arrays: np.ndarray) -> None:
+def check_same_length(what: str, *arrays: np.ndarray) -> None:
     if len({a.size for a in arrays}) != 1:
         sizes = ", ".join(str(a.size) for a in arrays)
         raise ValueError(f"{what}: arrays differ in length ({sizes})")
 
 
-def _pct(p: float) -> str:
+def pct(p: float) -> str:
     """0.0001 -> '0.01%', 0.5 -> '50%'."""
     return f"{p * 100:.4g}%"
 
 
-def _pct_formatter() -> Any:
+def pct_formatter() -> Any:
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda v, _pos: _pct(v))
+    return FuncFormatter(lambda v, _pos: pct(v))
 
 
-def _grid(fig: Figure, n: int) -> list[Axes]:
+def panel_grid(fig: Figure, n: int) -> list[Axes]:
     """``n`` axes in rows of at most three; unused cells are hidden."""
     ncols = min(n, _MAX_COLS)
     nrows = math.ceil(n / ncols)
@@ -332,6 +332,6 @@ def _grid(fig: Figure, n: int) -> list[Axes]:
     return axes[:n]
 
 
-def _panel_size(n: int, width: float, height: float) -> tuple[float, float]:
+def panel_size(n: int, width: float, height: float) -> tuple[float, float]:
     ncols = min(n, _MAX_COLS)
     return width * ncols, height * math.ceil(n / ncols)

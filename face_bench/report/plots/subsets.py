@@ -19,10 +19,10 @@ import numpy as np
 from face_bench.metrics.rates import error_rate_interval
 from face_bench.report.plots.style import (
     TITLE_WIDTH,
-    _figure,
-    _model_colors,
-    _note_cjk,
-    _pct_formatter,
+    label_colors,
+    new_figure,
+    note_cjk,
+    pct_formatter,
     shown,
 )
 
@@ -160,10 +160,10 @@ def _layout(rates, model_colors, title: str) -> _Layout:
         raise ValueError("plot_subset_rates needs at least one rate")
     subsets = list(dict.fromkeys(r.subset for r in rates))
     models = list(dict.fromkeys(r.model for r in rates))
-    _note_cjk([title, *subsets, *models])
+    note_cjk([title, *subsets, *models])
     points = {metric: _points(rates, metric, subsets, models) for metric in ("fmr", "fnmr")}
     floor, top = _log_range([p for by in points.values() for ps in by.values() for p in ps])
-    return _Layout(subsets, models, _model_colors(models, model_colors), points, floor, top)
+    return _Layout(subsets, models, label_colors(models, model_colors), points, floor, top)
 
 
 def _panel(ax: Axes, layout: _Layout, metric: str, title: str) -> None:
@@ -175,7 +175,7 @@ def _panel(ax: Axes, layout: _Layout, metric: str, title: str) -> None:
             _draw_point(ax, p, layout.colors[model], layout.floor, annotate, layout.top)
     ax.set_yscale("log")
     ax.set_ylim(layout.floor, layout.top)
-    ax.yaxis.set_major_formatter(_pct_formatter())
+    ax.yaxis.set_major_formatter(pct_formatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(-0.5, len(layout.subsets) - 0.5)
     ax.set_xticks(np.arange(len(layout.subsets)), [shown(s) for s in layout.subsets])
@@ -205,7 +205,7 @@ def plot_subset_rates(
 
     layout = _layout(rates, model_colors, title)
     width = max(9.0, 2.4 + 1.5 * len(layout.subsets) * 2 * max(1, len(layout.models) / 2))
-    with _figure(path, min(width, 30.0), 5.6, [title, *layout.subsets, *layout.models]) as fig:
+    with new_figure(path, min(width, 30.0), 5.6, [title, *layout.subsets, *layout.models]) as fig:
         axes = fig.subplots(1, 2, sharey=True)
         _panel(axes[0], layout, "fmr", "False match rate (FMR)")
         _panel(axes[1], layout, "fnmr", "False non-match rate (FNMR)")

@@ -12,13 +12,13 @@ import numpy as np
 
 from face_bench.report.plots.style import (
     TITLE_WIDTH,
-    _as_array,
-    _figure,
-    _grid,
-    _model_colors,
-    _note_cjk,
-    _panel_size,
-    _same_length,
+    as_array,
+    check_same_length,
+    label_colors,
+    new_figure,
+    note_cjk,
+    panel_grid,
+    panel_size,
     shown,
     thin_indices,
 )
@@ -158,18 +158,18 @@ def plot_sweep(
     """
     if not panels:
         raise ValueError("plot_sweep needs at least one panel")
-    colors = _model_colors([p.model for p in panels], model_colors)
-    _note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
-    with _figure(path, *_panel_size(len(panels), 5.8, 5.6)) as fig:
-        for ax, panel in zip(_grid(fig, len(panels)), panels, strict=True):
-            threshold = _as_array(panel.threshold, f"{panel.model} threshold")
+    colors = label_colors([p.model for p in panels], model_colors)
+    note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
+    with new_figure(path, *panel_size(len(panels), 5.8, 5.6)) as fig:
+        for ax, panel in zip(panel_grid(fig, len(panels)), panels, strict=True):
+            threshold = as_array(panel.threshold, f"{panel.model} threshold")
             series = {
-                "precision": _as_array(panel.precision, f"{panel.model} precision"),
-                "recall": _as_array(panel.recall, f"{panel.model} recall"),
-                "F1": _as_array(panel.f1, f"{panel.model} f1"),
-                "accuracy": _as_array(panel.accuracy, f"{panel.model} accuracy"),
+                "precision": as_array(panel.precision, f"{panel.model} precision"),
+                "recall": as_array(panel.recall, f"{panel.model} recall"),
+                "F1": as_array(panel.f1, f"{panel.model} f1"),
+                "accuracy": as_array(panel.accuracy, f"{panel.model} accuracy"),
             }
-            _same_length(panel.model, threshold, *series.values())
+            check_same_length(panel.model, threshold, *series.values())
             order = np.argsort(threshold, kind="stable")
             threshold = threshold[order]
             keep = thin_indices([threshold, *(v[order] for v in series.values())])
@@ -286,10 +286,10 @@ def plot_score_histograms(
     """
     if not panels:
         raise ValueError("plot_score_histograms needs at least one panel")
-    colors = _model_colors([p.model for p in panels], model_colors)
-    _note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
-    width, height = _panel_size(len(panels), 5.8, 8.6 if log_density else 4.9)
-    with _figure(path, width, height) as fig:
+    colors = label_colors([p.model for p in panels], model_colors)
+    note_cjk([title, *(p.model for p in panels), *(p.units for p in panels)])
+    width, height = panel_size(len(panels), 5.8, 8.6 if log_density else 4.9)
+    with new_figure(path, width, height) as fig:
         axes = _histogram_axes(fig, len(panels), log_density)
         for (top, low), panel in zip(axes, panels, strict=True):
             edges, densities, sizes = _densities(panel, bins)
