@@ -78,6 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="dataset folder (jp_faces_dev)")
     parser.add_argument("--sample", type=int, default=12)
+    parser.add_argument(
+        "--between", metavar="CALLER:CALLEE", help="also list the module hops between two packages"
+    )
     args = parser.parse_args()
     floors = layer_of()
     with tempfile.TemporaryDirectory(prefix="face-bench-walk-") as tmp:
@@ -106,6 +109,11 @@ def main() -> None:
     print("module hops between packages (caller -> callee: distinct module pairs):")
     for (caller, callee), hops in sorted(between.items()):
         print(f"  {caller} -> {callee}: {hops}")
+    if args.between:
+        want = tuple(args.between.split(":", 1))
+        for (caller, callee), calls in sorted(edges.items()):
+            if (package(caller), package(callee)) == want:
+                print(f"  {caller} -> {callee}  ({calls} calls)")
 
 
 if __name__ == "__main__":
