@@ -17,7 +17,8 @@ from face_bench.cli.paths import home_expanded
 from face_bench.core.modes import LFW_ALIGN, LfwOnFail
 
 if TYPE_CHECKING:
-    from face_bench.run.lfw import LfwResult
+    from face_bench.cli.tables import SafeTable
+    from face_bench.run.lfw import LfwModelResult, LfwResult
 
 LfwDataOpt = Annotated[
     Path | None,
@@ -124,12 +125,24 @@ def lfw_cmd(
 
 def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Path]) -> None:
     """The per-model table (or lfw.json on stdout), then failures and notes."""
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import fmt, print_unbroken, stdout
+    from face_bench.cli.render import print_unbroken, stdout
 
     if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False))
         return
+    stdout.print(_lfw_table(result))
+    _print_failures(result)
+    for note in result.notes:
+        stdout.print(f"  note: {note}")
+    if written:
+        print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
+def _lfw_table(result: LfwResult) -> SafeTable:
+    """One row per model, titled with what was measured and how failures were counted."""
+    from face_bench.cli.render import SafeTable as Table
+    from face_bench.cli.render import fmt
+
     table = Table(
         title=(
             f"LFW: {result.n_pairs} pairs ({result.n_genuine} same, {result.n_impostor} "
@@ -143,21 +156,34 @@ def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Pat
         table.add_column(column, justify="left" if column == "model" else "right")
     for m in result.models:
         spread = f" ± {m.accuracy_std:.4f}" if m.accuracy_std is not None else " (1 fold)"
-        thresholds = ", ".join(fmt(t, 3) for t in m.fold_thresholds)
-        known = [t for t in m.fold_thresholds if t is not None]  # None: a fold had no threshold
-        if len(m.fold_thresholds) > 3 and known:
-            low, high = min(known), max(known)
-            thresholds = f"{fmt(low, 3)} to {fmt(high, 3)}"
         table.add_row(
             m.name,
             f"{m.accuracy:.4f}{spread}",
-            f"{thresholds} ({m.units})",
+            f"{_fold_thresholds(m)} ({m.units})",
             f"{m.accuracy_at_default:.4f} @ {fmt(m.default_threshold, 3)}",
             fmt(m.roc_auc),
             f"{fmt(m.eer)} @ {fmt(m.eer_threshold, 3)}",
             f"{m.n_failed_images} / {m.n_failed_pairs}",
         )
-    stdout.print(table)
+    return table
+
+
+def _fold_thresholds(m: LfwModelResult) -> str:
+    """Each fold's threshold, or their range where more than three would crowd the cell."""
+    from face_bench.cli.render import fmt
+
+    thresholds = ", ".join(fmt(t, 3) for t in m.fold_thresholds)
+    known = [t for t in m.fold_thresholds if t is not None]  # None: a fold had no threshold
+    if len(m.fold_thresholds) > 3 and known:
+        low, high = min(known), max(known)
+        thresholds = f"{fmt(low, 3)} to {fmt(high, 3)}"
+    return thresholds
+
+
+def _print_failures(result: LfwResult) -> None:
+    """Per model with failures to enrol: how many, why, and which pairs they touched."""
+    from face_bench.cli.render import stdout
+
     for m in result.models:
         if m.failures:
             reasons: dict[str, int] = {}
@@ -168,10 +194,6 @@ def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Pat
                 + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
                 + f"), touching {m.n_failed_pairs} pair(s); AUC/EER over {m.metrics_over}"
             )
-    for note in result.notes:
-        stdout.print(f"  note: {note}")
-    if written:
-        print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
 
 
 command(

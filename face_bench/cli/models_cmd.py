@@ -176,14 +176,7 @@ def models(
     pairs_file: PairsFileOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
-    import json
-
-    from rich.text import Text
-
-    from face_bench.cli.render import print_unbroken, stdout
-    from face_bench.cli.tables import fitted_table
     from face_bench.core.config import load_config
-    from face_bench.core.text import display
     from face_bench.models.registry import build_registry
 
     if inspect is not None:
@@ -207,20 +200,40 @@ def models(
     )
     statuses = [_status(registry, name) for name in registry.names()]
     if output_format is OutputFormat.JSON:
-        rows = [
-            {
-                "name": s.spec.name,
-                "backend": s.spec.backend,
-                "status": s.state,
-                "weights": str(s.weights) if s.weights else None,
-                "looked": list(s.looked),
-                "message": s.message,
-                "spec": s.spec.model_dump(mode="json"),
-            }
-            for s in statuses
-        ]
-        stdout.print_json(json.dumps(rows, ensure_ascii=False))
-        return
+        _print_statuses_json(statuses)
+    else:
+        _print_statuses_table(statuses)
+
+
+def _print_statuses_json(statuses: "list[ModelStatus]") -> None:
+    """Every model's status, weights, where they were looked for and its full spec."""
+    import json
+
+    from face_bench.cli.render import stdout
+
+    rows = [
+        {
+            "name": s.spec.name,
+            "backend": s.spec.backend,
+            "status": s.state,
+            "weights": str(s.weights) if s.weights else None,
+            "looked": list(s.looked),
+            "message": s.message,
+            "spec": s.spec.model_dump(mode="json"),
+        }
+        for s in statuses
+    ]
+    stdout.print_json(json.dumps(rows, ensure_ascii=False))
+
+
+def _print_statuses_table(statuses: "list[ModelStatus]") -> None:
+    """The model table, then each weights path and each model's problem on lines below it."""
+    from rich.text import Text
+
+    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.tables import fitted_table
+    from face_bench.core.text import display
+
     columns = ["model", "backend", "status", "runs", "similarity", "threshold", "input", "dim"]
     table_rows = [
         [

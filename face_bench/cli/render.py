@@ -183,30 +183,7 @@ def render_evaluation(
         return
     stdout.print(headline_table(results))
     for subset in results.subsets:
-        title = (
-            f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
-            f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
-        )
-        shown = _table_metrics(subset)
-        columns = ["model", "images", "FTE", *(_COLUMN.get(i.name, i.short) for i in shown)]
-        rows = [_model_row(model, shown) for model in subset.models]
-        stdout.print(fitted_table(title, columns, rows, stdout.width))
-        for comparison in subset.comparisons:
-            stdout.print(_comparison_line(comparison))
-        failures = {m.name: m.n_failures for m in subset.models if m.n_failures}
-        if failures:
-            stdout.print(
-                "  failures to enrol: "
-                + ", ".join(f"{k} {v}" for k, v in failures.items())
-                + f"; {subset.pairs.excluded_images} image(s) excluded for every model "
-                "(reasons in results.json)"
-            )
-        for note in subset.notes:
-            stdout.print(f"  note: {note}")
-        concentration = subset.identity_concentration
-        warning = concentration.warning if concentration is not None else None
-        if warning:
-            stdout.print(f"  identity concentration: {warning}")
+        _render_subset(subset)
     if kind == "threshold-sweep":
         _render_sweep(results)
     if results.differentials:
@@ -220,6 +197,35 @@ def render_evaluation(
         render_section(results.calibration)
     if written:
         print_unbroken(f"wrote {', '.join(p.name for p in written)} to {written[0].parent}")
+
+
+def _render_subset(subset: SubsetRun) -> None:
+    """One subset's table, then the lines a reader needs to trust it: comparisons, failures
+    to enrol, notes and any identity-concentration warning."""
+    title = (
+        f"{subset.name}: {subset.sample_size} images of {subset.n_identities} people, "
+        f"{subset.pairs.n_genuine:,} genuine / {subset.pairs.n_impostor:,} impostor pairs"
+    )
+    shown = _table_metrics(subset)
+    columns = ["model", "images", "FTE", *(_COLUMN.get(i.name, i.short) for i in shown)]
+    rows = [_model_row(model, shown) for model in subset.models]
+    stdout.print(fitted_table(title, columns, rows, stdout.width))
+    for comparison in subset.comparisons:
+        stdout.print(_comparison_line(comparison))
+    failures = {m.name: m.n_failures for m in subset.models if m.n_failures}
+    if failures:
+        stdout.print(
+            "  failures to enrol: "
+            + ", ".join(f"{k} {v}" for k, v in failures.items())
+            + f"; {subset.pairs.excluded_images} image(s) excluded for every model "
+            "(reasons in results.json)"
+        )
+    for note in subset.notes:
+        stdout.print(f"  note: {note}")
+    concentration = subset.identity_concentration
+    warning = concentration.warning if concentration is not None else None
+    if warning:
+        stdout.print(f"  identity concentration: {warning}")
 
 
 def print_unbroken(line: str) -> None:
@@ -274,34 +280,40 @@ def _render_differentials(diff: Differentials) -> None:
         if v["note"]:
             stdout.print(f"{title}: {v['note']}")
             continue
-        table = SafeTable(
-            title=f"{title} (threshold {v['threshold']} {v['units']}; 95% intervals)",
-            title_justify="left",
-        )
-        for column in ("group", "people", "FMR (errors/pairs)", "FMR ratio", "FNMR (errors/pairs)",
-                       "FNMR ratio"):  # fmt: skip
-            table.add_column(
-                column, justify="left" if column == "group" else "right", overflow="fold"
-            )
-        for r in v["rows"]:
-            table.add_row(
-                r["group"], r["people"], r["fmr"], r["fmr_ratio"], r["fnmr"], r["fnmr_ratio"]
-            )
-        stdout.print(table)
-        for r in v["rows"]:
-            for label, key in (("FMR", "fmr"), ("FNMR", "fnmr")):
-                parts = [p for p in (r[f"{key}_test"], r[f"{key}_loo"]) if p]
-                if parts:
-                    stdout.print(f"  {r['group']} {label}: " + "; ".join(parts))
-            if r["status"]:
-                stdout.print(f"  {r['group']}: {r['status']}")
-        if v["summary"]:
-            stdout.print(
-                "  inequity: "
-                + "; ".join(
-                    f"{m['name']} {m['value']} {m['interval']}".rstrip() for m in v["summary"]
-                )
-            )
-        for warning in v["warnings"]:
-            stdout.print(f"  warning: {warning}")
+        stdout.print(_differentials_table(title, v))
+        _print_differential_lines(v)
     stdout.print(f"  {SIGNIFICANCE_RULE}")
+
+
+def _differentials_table(title: str, v: dict[str, Any]) -> SafeTable:
+    """One model's groups as rows: FMR and FNMR with counts and intervals, and their ratios
+    to the reference group."""
+    table = SafeTable(
+        title=f"{title} (threshold {v['threshold']} {v['units']}; 95% intervals)",
+        title_justify="left",
+    )
+    for column in ("group", "people", "FMR (errors/pairs)", "FMR ratio", "FNMR (errors/pairs)",
+                   "FNMR ratio"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "group" else "right", overflow="fold")
+    for r in v["rows"]:
+        table.add_row(r["group"], r["people"], r["fmr"], r["fmr_ratio"], r["fnmr"], r["fnmr_ratio"])
+    return table
+
+
+def _print_differential_lines(v: dict[str, Any]) -> None:
+    """Under the table, what the numbers alone do not say: each group's test and
+    one-person-out range, its status, the inequity summary and the warnings."""
+    for r in v["rows"]:
+        for label, key in (("FMR", "fmr"), ("FNMR", "fnmr")):
+            parts = [p for p in (r[f"{key}_test"], r[f"{key}_loo"]) if p]
+            if parts:
+                stdout.print(f"  {r['group']} {label}: " + "; ".join(parts))
+        if r["status"]:
+            stdout.print(f"  {r['group']}: {r['status']}")
+    if v["summary"]:
+        stdout.print(
+            "  inequity: "
+            + "; ".join(f"{m['name']} {m['value']} {m['interval']}".rstrip() for m in v["summary"])
+        )
+    for warning in v["warnings"]:
+        stdout.print(f"  warning: {warning}")

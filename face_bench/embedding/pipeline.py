@@ -155,6 +155,33 @@ def _embed_group(
     def keep(name: str, index: int, entry: CacheEntry) -> None:
         _keep(by_name[name], decoded.get(index, hashes[index]), entry, index, results[name])
 
+    def fail_known(index: int, names: tuple[str, ...], entry: CacheEntry) -> None:
+        for name in names:  # no face, or not decodable: the same failure for every model
+            keep(name, index, entry)
+        tick(1)
+
+    tasks, order = _plan_tasks(needed, by_name, pending, paths, hashes, faces, fail_known)
+    outcomes = _run_tasks(tasks, settings, [_worker_model(job) for job in group], workers, ray)
+    # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
+    # not left to finish the whole queue while the interpreter waits for them.
+    with _closing(outcomes) as stream:
+        for index, task, outcome in zip(order, tasks, stream, strict=True):
+            decoded[index] = outcome.sha256
+            _store_outcome(index, task, outcome, faces, results, keep)
+            tick(1)
+
+
+def _plan_tasks(
+    needed: list[int],
+    by_name: dict[str, ModelJob],
+    pending: dict[str, set[int]],
+    paths: Sequence[Path],
+    hashes: Sequence[str | None],
+    faces: FaceCache,
+    fail_known: Callable[[int, tuple[str, ...], CacheEntry], None],
+) -> tuple[list[Task], list[int]]:
+    """The images workers must open, with their indices; one the face cache already knows
+    has no face goes to ``fail_known`` instead, so no worker opens it again."""
     tasks: list[Task] = []
     order: list[int] = []
     for index in needed:
@@ -163,41 +190,53 @@ def _embed_group(
         assert digest is not None
         known = faces.get(digest)
         if known is not None and known.face is None:
-            for name in names:  # no face, or not decodable: the same failure for every model
-                keep(name, index, known.failure())
-            tick(1)
+            fail_known(index, names, known.failure())
             continue
         cached_face = None if known is None else known.face
         tasks.append(Task(str(paths[index]), digest, cached_face, names))
         order.append(index)
-    models = [_worker_model(job) for job in group]
+    return tasks, order
+
+
+def _run_tasks(
+    tasks: list[Task],
+    settings: FaceSettings,
+    models: list[WorkerModel],
+    workers: int,
+    ray: RayOptions | None,
+) -> Iterator[Outcome]:
+    """Outcomes in task order: from a Ray cluster's actors when asked, else local workers."""
     if ray is not None:
         from face_bench.embedding import ray_engine
 
-        outcomes = ray_engine.run(tasks, settings, models, ray)
-    else:
-        outcomes = run_workers(tasks, settings, models, workers)
-    # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
-    # not left to finish the whole queue while the interpreter waits for them.
-    with _closing(outcomes) as stream:
-        for index, task, outcome in zip(order, tasks, stream, strict=True):
-            digest, face_entry = outcome.sha256, outcome.face
-            decoded[index] = digest
-            if digest is None:  # unreadable now: a failure, cached under no hash
-                reason = face_entry.failure() if face_entry else CacheEntry(None, "unreadable", "")
-                for name in task.models:
-                    _record(results[name], index, reason)
-                tick(1)
-                continue
-            if face_entry is not None:
-                faces.put(digest, face_entry)
-                if face_entry.face is None:
-                    for name in task.models:
-                        keep(name, index, face_entry.failure())
-            for name, output in outcome.outputs.items():
-                assert isinstance(output, CacheEntry)  # every model is inferred by the workers
-                keep(name, index, output)
-            tick(1)
+        return ray_engine.run(tasks, settings, models, ray)
+    return run_workers(tasks, settings, models, workers)
+
+
+def _store_outcome(
+    index: int,
+    task: Task,
+    outcome: Outcome,
+    faces: FaceCache,
+    results: dict[str, Embeddings],
+    keep: Callable[[str, int, CacheEntry], None],
+) -> None:
+    """Cache what a worker found for one image: its face, then each model's entry. An image
+    unreadable now is a failure for its models, cached under no hash."""
+    digest, face_entry = outcome.sha256, outcome.face
+    if digest is None:  # unreadable now: a failure, cached under no hash
+        reason = face_entry.failure() if face_entry else CacheEntry(None, "unreadable", "")
+        for name in task.models:
+            _record(results[name], index, reason)
+        return
+    if face_entry is not None:
+        faces.put(digest, face_entry)
+        if face_entry.face is None:
+            for name in task.models:
+                keep(name, index, face_entry.failure())
+    for name, output in outcome.outputs.items():
+        assert isinstance(output, CacheEntry)  # every model is inferred by the workers
+        keep(name, index, output)
 
 
 @contextlib.contextmanager

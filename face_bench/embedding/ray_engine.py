@@ -93,32 +93,7 @@ class Cluster:
         address = options.address or os.environ.get("RAY_ADDRESS") or None
         if address:
             _check_reachable(address)
-        # face-bench speaks for the run: Ray's own notices stay off the terminal (errors
-        # still surface as face-bench's one-line messages).
-        logging.getLogger("ray").setLevel(logging.ERROR)
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        stops = ("SIGTERM", "SIGINT", "SIGHUP")  # SIGHUP: not on Windows
-        handlers = {
-            getattr(signal, name): signal.getsignal(getattr(signal, name))
-            for name in stops
-            if hasattr(signal, name)
-        }
-        try:
-            with _quiet_native_stderr():
-                if address:
-                    ray.init(address=address, **kwargs)
-                else:
-                    ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
-            # Ray's driver installs a crash handler that aborts on SIGTERM; face-bench's own
-            # (stop, keep the cache, exit 143/129/130, shut the cluster down) stay in charge.
-            for signum, handler in handlers.items():
-                with contextlib.suppress(ValueError, TypeError):  # not the main thread / none
-                    signal.signal(signum, handler)
-        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
-            where = address or "a local cluster"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EngineError(f"could not start or reach Ray at {where}: {first}") from None
+        _init_ray(ray, address, options)
         cls._current = cls(ray, started_here=not address)
         atexit.register(cls._current.shutdown)
         return cls._current
@@ -132,6 +107,37 @@ class Cluster:
             self.ray.shutdown()
         if Cluster._current is self:
             Cluster._current = None
+
+
+def _init_ray(ray: Any, address: str | None, options: RayOptions) -> None:
+    """Join the cluster at ``address`` or start a local one, with Ray's notices off the
+    terminal and face-bench's own signal handlers kept; a failure is one EngineError line."""
+    # face-bench speaks for the run: Ray's own notices stay off the terminal (errors
+    # still surface as face-bench's one-line messages).
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    stops = ("SIGTERM", "SIGINT", "SIGHUP")  # SIGHUP: not on Windows
+    handlers = {
+        getattr(signal, name): signal.getsignal(getattr(signal, name))
+        for name in stops
+        if hasattr(signal, name)
+    }
+    try:
+        with _quiet_native_stderr():
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=options.actors or os.cpu_count() or 1, **kwargs)
+        # Ray's driver installs a crash handler that aborts on SIGTERM; face-bench's own
+        # (stop, keep the cache, exit 143/129/130, shut the cluster down) stay in charge.
+        for signum, handler in handlers.items():
+            with contextlib.suppress(ValueError, TypeError):  # not the main thread / none
+                signal.signal(signum, handler)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
+        where = address or "a local cluster"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EngineError(f"could not start or reach Ray at {where}: {first}") from None
 
 
 def _bootstrap_target(address: str) -> tuple[str, int] | None:

@@ -38,6 +38,7 @@ from face_bench.data.images import load_rgb_bytes
 from face_bench.faces.alignment import (
     FaceAligner,
     FaceBox,
+    FaceResult,
     choose_face,
     get_aligner,
     looks_like_crop,
@@ -200,12 +201,9 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> FaceEntry:
     else:
         crop = mode is AlignMode.AUTO and looks_like_crop(rgb)
         boxes, found_marks = detect(aligner, rgb, settings, crop)
-        result = choose_face(boxes, settings.multi_face)
-        source = "detector"
-        if result.n_faces == 0 and not crop and _fallback_applies(settings):
-            # Before a failure to enrol: the CNN detector finds faces the first one misses.
-            result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
-            source, found_marks = "mmod", []
+        result, source, found_marks = _choose_or_fall_back(
+            aligner, rgb, settings, crop, boxes, found_marks
+        )
         if result.n_faces == 0 and crop:
             junk = unusable_crop(rgb)
             if junk is not None:
@@ -216,11 +214,8 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> FaceEntry:
             return FaceEntry(None, result.reason or "no_face", detail)
         else:
             n_faces, box = result.n_faces, result.box
-            if found_marks:  # kept at float32 precision, as records always stored them
-                marks = tuple(
-                    (float(np.float32(x)), float(np.float32(y)))
-                    for x, y in found_marks[boxes.index(box)]
-                )
+            if found_marks:
+                marks = _float32_marks(found_marks[boxes.index(box)])
     shape = aligner.landmarks(rgb, box)
     points = tuple((shape.part(i).x, shape.part(i).y) for i in range(shape.num_parts))
     box = FaceBox(box.left, box.top, box.right, box.bottom)  # as a cached record gives it
@@ -228,6 +223,29 @@ def locate(rgb: np.ndarray, settings: FaceSettings) -> FaceEntry:
 
 
 Marks = tuple[tuple[float, float], ...]
+
+
+def _choose_or_fall_back(
+    aligner: FaceAligner,
+    rgb: np.ndarray,
+    settings: FaceSettings,
+    crop: bool,
+    boxes: list[FaceBox],
+    marks: list[Marks],
+) -> tuple[FaceResult, str, list[Marks]]:
+    """The face the multi-face policy picks among ``boxes``, its source and the detector's
+    marks; where there is none (and the image is no crop), the fallback detector's pick."""
+    result = choose_face(boxes, settings.multi_face)
+    if result.n_faces == 0 and not crop and _fallback_applies(settings):
+        # Before a failure to enrol: the CNN detector finds faces the first one misses.
+        result = choose_face(aligner.detect_cnn(rgb, settings.upsample), settings.multi_face)
+        return result, "mmod", []
+    return result, "detector", marks
+
+
+def _float32_marks(marks: Marks) -> Marks:
+    """Landmarks kept at float32 precision, as face records always stored them."""
+    return tuple((float(np.float32(x)), float(np.float32(y))) for x, y in marks)
 
 
 def _fallback_applies(settings: FaceSettings) -> bool:

@@ -83,7 +83,7 @@ def _toml_name(name: str) -> str:
 
 def suggest_toml(description: OnnxDescription, name: str | None = None) -> str:
     """A ``[models.NAME]`` block that runs the file, with comments where a choice is a guess."""
-    name = name or re.sub(r"[^A-Za-z0-9_-]+", "-", description.path.stem).strip("-") or "model"
+    name = name or _name_from_path(description.path)
     lines = [f"[models.{_toml_name(name)}]", 'backend = "onnx"']
     lines.append(f"path = {json.dumps(str(description.path))}")
     image = description.inputs[0] if description.inputs else None
@@ -93,15 +93,9 @@ def suggest_toml(description: OnnxDescription, name: str | None = None) -> str:
         lines.append(f"input = {json.dumps(image.name)}  # face-bench feeds one image input")
     layout, (height, width) = _layout(image.shape)
     lines.append(f'layout = "{layout}"')
-    size_note = "" if height and width else "  # dynamic in the file: the size it was trained at"
-    height, width = height or 224, width or height or 224
+    height, width, size_note = _input_size(height, width)
     lines.append(f"input_size = [{height}, {width}]{size_note}")
-    output = _embedding_output(description.outputs)
-    if output is not None and len(description.outputs) > 1:
-        others = ", ".join(o.name for o in description.outputs if o is not output)
-        lines.append(f"output = {json.dumps(output.name)}  # the widest output; others: {others}")
-    if output is not None and output.width():
-        lines.append(f"embedding_size = {output.width()}")
+    lines += _output_lines(description.outputs)
     lines += [
         "# Check these against the model card; the graph does not record them.",
         'color_order = "RGB"',
@@ -111,13 +105,45 @@ def suggest_toml(description: OnnxDescription, name: str | None = None) -> str:
         'similarity = "cosine"',
         "threshold = 0.3                # placeholder: choose it with face-bench threshold-sweep",
     ]
+    lines += _alignment_lines(image, height, width)
+    return "\n".join(lines)
+
+
+def _name_from_path(path: Path) -> str:
+    """A model name from the file's stem, reduced to what a TOML bare key allows."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-") or "model"
+
+
+def _input_size(height: int | None, width: int | None) -> tuple[int, int, str]:
+    """The size to feed: the graph's, or where it is dynamic 224 (or the one side known),
+    with a comment saying it must be the size the model was trained at."""
+    size_note = "" if height and width else "  # dynamic in the file: the size it was trained at"
+    height, width = height or 224, width or height or 224
+    return height, width, size_note
+
+
+def _output_lines(outputs: tuple[TensorInfo, ...]) -> list[str]:
+    """Which output holds the embedding (named only where there is a choice) and its width."""
+    lines: list[str] = []
+    output = _embedding_output(outputs)
+    if output is not None and len(outputs) > 1:
+        others = ", ".join(o.name for o in outputs if o is not output)
+        lines.append(f"output = {json.dumps(output.name)}  # the widest output; others: {others}")
+    if output is not None and output.width():
+        lines.append(f"embedding_size = {output.width()}")
+    return lines
+
+
+def _alignment_lines(image: TensorInfo, height: int, width: int) -> list[str]:
+    """Alignment guessed from the input size (112x112 reads as ArcFace), the chip size, and a
+    fixed batch size where the graph has one."""
     arcface = (height, width) == (ARCFACE_SIZE, ARCFACE_SIZE)
-    lines.append(
+    lines = [
         'alignment = "arcface"          # 112x112 input: the ArcFace 5-point template'
         if arcface
         else 'alignment = "dlib_chip"        # or "arcface" for models trained on ArcFace crops'
-    )
+    ]
     lines.append(f"chip_size = {height}")
     if image.shape and image.shape[0] is not None:
         lines.append(f"batch_size = {image.shape[0]}             # the graph's fixed batch size")
-    return "\n".join(lines)
+    return lines

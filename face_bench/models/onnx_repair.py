@@ -39,8 +39,7 @@ def _names(names: list[str], limit: int = 3) -> str:
 
 def _drop_inputs(graph: Any) -> list[str]:
     """Remove graph inputs no node or output reads, and inputs that are initializers."""
-    used = {name for node in graph.node for name in node.input}
-    used |= {output.name for output in graph.output}
+    used = _read_names(graph)
     initializers = {tensor.name for tensor in graph.initializer}
     unused = [i.name for i in graph.input if i.name not in used and i.name not in initializers]
     weights = [i.name for i in graph.input if i.name in initializers]
@@ -49,6 +48,16 @@ def _drop_inputs(graph: Any) -> list[str]:
     keep = [i for i in graph.input if i.name not in initializers and i.name in used]
     del graph.input[:]
     graph.input.extend(keep)
+    return _dropped_inputs_changes(unused, weights)
+
+
+def _read_names(graph: Any) -> set[str]:
+    """Every name a node reads or the graph outputs: what must stay defined."""
+    return {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+
+
+def _dropped_inputs_changes(unused: list[str], weights: list[str]) -> list[str]:
+    """The dropped inputs in words, unread ones and weights apart, for the cache key."""
     changes = []
     if unused:
         changes.append(f"dropped {len(unused)} graph input(s) no node reads: {_names(unused)}")
@@ -109,26 +118,36 @@ def _dequantize_blocked(graph: Any) -> list[str]:
     if not refused:
         return []
     for node in refused:
-        inputs = list(node.input) + [""] * 3
-        zero = constants.get(inputs[2]) if inputs[2] else None
-        value = dequantize(
-            constants[inputs[0]],
-            constants[inputs[1]],
-            zero,
-            _attribute(node, "axis", 1),
-            _attribute(node, "block_size", 0),
-        )
+        value = _dequantized_value(node, constants)
         graph.initializer.append(numpy_helper.from_array(value, name=node.output[0]))
         graph.node.remove(node)
-    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
-    spent = {name for node in refused for name in node.input}
-    orphans = [t for t in graph.initializer if t.name in spent and t.name not in read]
-    for tensor in orphans:
-        graph.initializer.remove(tensor)
+    _drop_orphans(graph, refused)
     return [
         f"dequantized {len(refused)} DequantizeLinear node(s) whose block_size sits on "
         "per-tensor or per-axis scales (onnxruntime refuses them) into float weights"
     ]
+
+
+def _dequantized_value(node: Any, constants: dict[str, np.ndarray]) -> np.ndarray:
+    """What a DequantizeLinear node on constant inputs computes (zero point optional)."""
+    inputs = list(node.input) + [""] * 3
+    zero = constants.get(inputs[2]) if inputs[2] else None
+    return dequantize(
+        constants[inputs[0]],
+        constants[inputs[1]],
+        zero,
+        _attribute(node, "axis", 1),
+        _attribute(node, "block_size", 0),
+    )
+
+
+def _drop_orphans(graph: Any, removed: list[Any]) -> None:
+    """Remove the initializers only the removed nodes read (the quantized weights, scales)."""
+    read = _read_names(graph)
+    spent = {name for node in removed for name in node.input}
+    orphans = [t for t in graph.initializer if t.name in spent and t.name not in read]
+    for tensor in orphans:
+        graph.initializer.remove(tensor)
 
 
 def _repair_bytes(raw: bytes) -> GraphRepair:
