@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from face_bench.cli import compare_cmd, render
+from face_bench.cli import console as terminal
 from face_bench.cli.app import app
 from face_bench.results.blocks import ConfidenceInterval, SweepMarker, ThresholdSweep
 from face_bench.results.contract import RunResults
@@ -34,6 +35,7 @@ def screen(monkeypatch: pytest.MonkeyPatch):
         file = io.StringIO()
         console = Console(width=width, file=file, highlight=False, markup=False)
         monkeypatch.setattr(render, "stdout", console)
+        monkeypatch.setattr(terminal, "stdout", console)  # print_unbroken's console
         return file
 
     return at

@@ -117,7 +117,7 @@ def calibrate_command(
     figure_format: FigureFormatOpt = FigureFormat.PNG,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    from face_bench.cli.render import info, progress_factory, warn
+    from face_bench.cli.console import info, progress_factory, warn
     from face_bench.core.io import atomic_write_text, ensure_folder
     from face_bench.core.text import file_slug
     from face_bench.report.calibration_view import write_reliability_figure
@@ -166,7 +166,7 @@ def _render(result: Calibration, output_format: OutputFormat, target: Path, figu
     import json
 
     from face_bench.cli.calibration_view import quality_table, reliability_table
-    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.console import print_unbroken, stdout
     from face_bench.run.calibrate import summary_rows
 
     rows = summary_rows(result)

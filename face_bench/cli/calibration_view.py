@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from face_bench.cli.render import SafeTable, fmt, stdout
+from face_bench.cli.console import fmt, stdout
+from face_bench.cli.tables import SafeTable
 
 if TYPE_CHECKING:
     from rich.table import Table

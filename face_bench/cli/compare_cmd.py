@@ -37,7 +37,7 @@ def compare_command(
     *,
     calibration: CalibrationOptions,
 ) -> None:
-    from face_bench.cli.render import progress_factory
+    from face_bench.cli.console import progress_factory
     from face_bench.core.errors import ImageError
     from face_bench.run.compare import compare_images
 
@@ -67,7 +67,7 @@ def _render_compare(result: Comparison, output_format: OutputFormat) -> None:
     """
     import json
 
-    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.console import print_unbroken, stdout
     from face_bench.cli.tables import natural_width
     from face_bench.run.compare import PERCENT_NOTE
 
@@ -112,7 +112,7 @@ def _compare_table(
     """The verdict table, each image named by ``labels`` (problems name it by ``short``)."""
     from rich.text import Text
 
-    from face_bench.cli.render import SafeTable
+    from face_bench.cli.tables import SafeTable
     from face_bench.report.text import chance
 
     short = short or labels

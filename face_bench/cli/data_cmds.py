@@ -49,7 +49,7 @@ def download_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         TransferSpeedColumn,
     )
 
-    from face_bench.cli.render import console
+    from face_bench.cli.console import console
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -80,7 +80,7 @@ def fetch(
     timeout: TimeoutOpt = 30.0,
     deadline: DeadlineOpt = 3600.0,
 ) -> None:
-    from face_bench.cli.render import info, stdout
+    from face_bench.cli.console import info, stdout
     from face_bench.core.errors import DatasetError
     from face_bench.core.io import default_cache_dir
     from face_bench.data.fetch import fetch_lfw
@@ -124,8 +124,8 @@ def datasets(
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.console import print_unbroken, stdout
+    from face_bench.cli.tables import SafeTable as Table
     from face_bench.core.config import load_config
     from face_bench.core.io import default_cache_dir
     from face_bench.data.named import NAMED_DATASETS, default_data

@@ -50,7 +50,8 @@ def evaluation_command(
 ) -> None:
     """``roc`` and ``threshold-sweep`` (told apart by the name they were called by)."""
     embed.prestart()
-    from face_bench.cli.render import info, progress_factory, render_evaluation, warn
+    from face_bench.cli.console import info, progress_factory, warn
+    from face_bench.cli.render import render_evaluation
     from face_bench.report.outputs import prepare_out, run_out_dir, write_evaluation
     from face_bench.report.run_folder import run_folder
     from face_bench.run.evaluation import evaluate

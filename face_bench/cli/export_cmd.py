@@ -39,7 +39,7 @@ ExportOutOpt = Annotated[
 
 
 def export_scores_cmd(run_dir: RunDirArg, to: ExportToOpt, out: ExportOutOpt = None) -> None:
-    from face_bench.cli.render import info, print_unbroken, stdout
+    from face_bench.cli.console import info, print_unbroken, stdout
     from face_bench.results.export import ORIENTATION, export_scores
 
     folder, written = export_scores(run_dir, to, out)

@@ -92,7 +92,7 @@ def lfw_cmd(
     output_format: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     embed.prestart()
-    from face_bench.cli.render import info, progress_factory, warn
+    from face_bench.cli.console import info, progress_factory, warn
     from face_bench.report.outputs import default_lfw_out_dir
     from face_bench.report.run_folder import run_folder
     from face_bench.run.lfw import run_lfw, write_lfw
@@ -125,7 +125,7 @@ def lfw_cmd(
 
 def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Path]) -> None:
     """The per-model table (or lfw.json on stdout), then failures and notes."""
-    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.console import print_unbroken, stdout
 
     if output_format is OutputFormat.JSON:
         stdout.print_json(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False))
@@ -140,8 +140,8 @@ def render_lfw(result: LfwResult, output_format: OutputFormat, written: list[Pat
 
 def _lfw_table(result: LfwResult) -> SafeTable:
     """One row per model, titled with what was measured and how failures were counted."""
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import fmt
+    from face_bench.cli.console import fmt
+    from face_bench.cli.tables import SafeTable as Table
 
     table = Table(
         title=(
@@ -170,7 +170,7 @@ def _lfw_table(result: LfwResult) -> SafeTable:
 
 def _fold_thresholds(m: LfwModelResult) -> str:
     """Each fold's threshold, or their range where more than three would crowd the cell."""
-    from face_bench.cli.render import fmt
+    from face_bench.cli.console import fmt
 
     thresholds = ", ".join(fmt(t, 3) for t in m.fold_thresholds)
     known = [t for t in m.fold_thresholds if t is not None]  # None: a fold had no threshold
@@ -182,7 +182,7 @@ def _fold_thresholds(m: LfwModelResult) -> str:
 
 def _print_failures(result: LfwResult) -> None:
     """Per model with failures to enrol: how many, why, and which pairs they touched."""
-    from face_bench.cli.render import stdout
+    from face_bench.cli.console import stdout
 
     for m in result.models:
         if m.failures:

@@ -74,6 +74,7 @@ def probe(
     """Parse, call ``run.probe``, render: the command stays thin."""
     import json
 
+    from face_bench.cli.console import info, progress_factory, stdout, warn
     from face_bench.cli.options import (
         EmbedOptions,
         MetricOptions,
@@ -81,7 +82,6 @@ def probe(
         evaluation_request,
     )
     from face_bench.cli.probe_view import render_probe
-    from face_bench.cli.render import info, progress_factory, stdout, warn
     from face_bench.run.probe import probe_model, probe_target, result_dict
 
     embed = EmbedOptions(
@@ -127,8 +127,8 @@ def inspect_file(path: Path, output_format: OutputFormat) -> None:
     """Inputs, outputs and a draft TOML block for one ONNX file."""
     import json
 
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import stdout
+    from face_bench.cli.console import stdout
+    from face_bench.cli.tables import SafeTable as Table
     from face_bench.core.errors import ModelFileError
     from face_bench.models.onnx_inspect import describe_onnx, suggest_toml
 
@@ -209,7 +209,7 @@ def _print_statuses_json(statuses: "list[ModelStatus]") -> None:
     """Every model's status, weights, where they were looked for and its full spec."""
     import json
 
-    from face_bench.cli.render import stdout
+    from face_bench.cli.console import stdout
 
     rows = [
         {
@@ -230,7 +230,7 @@ def _print_statuses_table(statuses: "list[ModelStatus]") -> None:
     """The model table, then each weights path and each model's problem on lines below it."""
     from rich.text import Text
 
-    from face_bench.cli.render import print_unbroken, stdout
+    from face_bench.cli.console import print_unbroken, stdout
     from face_bench.cli.tables import fitted_table
     from face_bench.core.text import display
 

@@ -35,7 +35,7 @@ def verdict(result: ProbeResult) -> str:
 
 def render_probe(result: ProbeResult) -> None:
     """The ranking table on stdout, then the verdict and the TOML table to paste."""
-    from face_bench.cli.render import stdout
+    from face_bench.cli.console import stdout
     from face_bench.cli.tables import SafeTable
     from face_bench.run.probe import threshold_note, toml_table
 

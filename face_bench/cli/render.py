@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
+from face_bench.cli.console import fmt, print_unbroken, stdout
 from face_bench.cli.tables import (
     SafeTable,
-    console_width,
     fitted_table,
     headline_table,
 )
-from face_bench.core.text import display
 from face_bench.metrics.catalog import MetricInfo, far_target, metrics_for
 
 if TYPE_CHECKING:
@@ -27,71 +22,6 @@ if TYPE_CHECKING:
     from face_bench.results.contract import ModelRun, RunResults, SubsetRun
     from face_bench.results.differentials import Differentials
     from face_bench.run.evaluation import Evaluation
-
-# Markup is off: names, paths and messages come from user data and may contain "[...]".
-console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-# Tables stay readable when piped to a file or a CI log, where Rich would assume 80 columns.
-stdout = Console(highlight=False, markup=False, width=console_width())
-
-
-@contextlib.contextmanager
-def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Yield ``make(label, total) -> tick(n)``; a Rich progress bar per step.
-
-    The display starts with the first step, so a fully cached run prints no bar at all.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
-
-    def make(label: str, total: int) -> Callable[[int], None]:
-        if not progress.live.is_started:
-            progress.start()
-        task = progress.add_task(label, total=total)
-        return lambda n: progress.advance(task, n)
-
-    try:
-        yield make
-    finally:
-        if progress.live.is_started:
-            progress.stop()
-
-
-def _safe_lines(message: str) -> str:
-    return "\n".join(display(line, 4000) for line in str(message).split("\n"))
-
-
-def warn(message: str) -> None:
-    """A note on stderr (skipped model, small subset) in yellow; names shown safely."""
-    console.print(_safe_lines(message), style="yellow")
-
-
-def info(message: str) -> None:
-    """A progress message on stderr; names shown safely."""
-    console.print(_safe_lines(message), style="cyan")
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """Numbers for tables: fixed digits, '—' for missing, text as is."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def _ci(interval: ConfidenceInterval | None, digits: int = 4) -> str:
@@ -226,12 +156,6 @@ def _render_subset(subset: SubsetRun) -> None:
     warning = concentration.warning if concentration is not None else None
     if warning:
         stdout.print(f"  identity concentration: {warning}")
-
-
-def print_unbroken(line: str) -> None:
-    """A line naming a path, never broken by the console: copied from the terminal, the
-    path must still work (the terminal itself may still fold it on screen)."""
-    stdout.print(display(line, 4000), soft_wrap=True)
 
 
 _SWEEP_COLUMNS = ("threshold", "F1", "precision", "recall", "FMR", "FNMR")

@@ -55,7 +55,7 @@ TopKOpt = Annotated[
 
 
 def _evaluate(request: EvaluationRequest) -> Evaluation:
-    from face_bench.cli.render import info, progress_factory, warn
+    from face_bench.cli.console import info, progress_factory, warn
     from face_bench.run.evaluation import evaluate
 
     with progress_factory() as progress:
@@ -72,7 +72,7 @@ UMAP_SAMPLE = SAMPLE.without("near_duplicates", "stratify_by", "exclude_suspects
 @with_groups(sampling=UMAP_SAMPLE, embed=EMBED, output=OUTPUT)
 def umap_command(sampling: SampleOptions, embed: EmbedOptions, output: OutputOptions) -> None:
     embed.prestart()
-    from face_bench.cli.render import info
+    from face_bench.cli.console import info
     from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_umap
     from face_bench.report.run_folder import run_folder
@@ -101,8 +101,8 @@ def _render_umap(
     output_format: OutputFormat,
 ) -> None:
     """One row per model and notes on stderr, or the projections and files as JSON."""
-    from face_bench.cli.render import SafeTable as Table
-    from face_bench.cli.render import print_unbroken, stdout, warn
+    from face_bench.cli.console import print_unbroken, stdout, warn
+    from face_bench.cli.tables import SafeTable as Table
 
     if output_format is OutputFormat.JSON:
         import json
@@ -162,7 +162,7 @@ def _report_from(
     run_dir: Path, out: Path | None, self_contained: bool, top_k: int, fmt: str, json_out: bool
 ) -> None:
     """``report --from``: the run folder's report rendered into a new folder (or ``--out``)."""
-    from face_bench.cli.render import print_unbroken, stdout, warn
+    from face_bench.cli.console import print_unbroken, stdout, warn
     from face_bench.report.render import check_render_target, render_run
     from face_bench.report.run_folder import check_out_folder, run_folder, unique_name
     from face_bench.report.source import read_run_folder
@@ -204,7 +204,8 @@ def report_command(
         fmt, json_out = output.figure_format.value, output.output_format is OutputFormat.JSON
         return _report_from(from_run, output.out, self_contained, top_k, fmt, json_out)
     embed.prestart()
-    from face_bench.cli.render import info, print_unbroken, render_evaluation, warn
+    from face_bench.cli.console import info, print_unbroken, warn
+    from face_bench.cli.render import render_evaluation
     from face_bench.report.outputs import prepare_out, run_out_dir
     from face_bench.report.page import write_report
     from face_bench.report.run_folder import run_folder
