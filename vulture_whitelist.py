@@ -18,6 +18,7 @@ LOCAL
 RAY
 ONNX
 REJECT
+DETECT  # AlignMode: --align detect
 FOLDER
 FILENAME
 CSV

@@ -30,7 +30,7 @@ from face_bench.cli.options import (
     prestart_workers,
 )
 from face_bench.cli.paths import home_expanded
-from face_bench.core.modes import AlignMode, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
+from face_bench.core.modes import LFW_ALIGN, Engine, FallbackDetector, LfwOnFail, MultiFacePolicy
 
 if TYPE_CHECKING:
     from face_bench.run.lfw import LfwResult
@@ -101,7 +101,7 @@ def lfw_cmd(
     pairs_file: LfwPairsOpt = None,
     model: ModelOpt = None,
     on_fail: LfwOnFailOpt = LfwOnFail.ERROR,
-    align: AlignOpt = AlignMode.DETECT,
+    align: AlignOpt = LFW_ALIGN,
     multi_face: MultiFaceOpt = MultiFacePolicy.LARGEST,
     fallback_detector: FallbackOpt = FallbackDetector.NONE,
     detector: DetectorOpt = None,

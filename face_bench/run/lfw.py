@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from face_bench.core.errors import DatasetError, MetricError
-from face_bench.core.modes import LfwOnFail, parse_choice
+from face_bench.core.modes import LFW_ALIGN, LfwOnFail, parse_choice
 from face_bench.core.processes import start_worker_server
 from face_bench.data.pairset import PairSet
 from face_bench.data.protocols import LfwPair, kfold_accuracy, parse_lfw_pairs
@@ -143,7 +143,7 @@ def run_lfw(
     pairs_file: Path,
     models: tuple[str, ...] = (),
     on_fail: LfwOnFail | str = LfwOnFail.ERROR,
-    align: str = "detect",
+    align: str = LFW_ALIGN.value,
     multi_face: str = "largest",
     fallback_detector: str | None = None,
     detector: str | None = None,
