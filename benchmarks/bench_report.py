@@ -113,12 +113,6 @@ def main() -> None:
         step("timing each phase")
         phases = _phases(opts.data, opts.sample, config, cache, work / "phases")
     summary = {
-        "targets": {
-            "warm report (2 subsets x 2 models, 1000 replicates) target <= 8 s, idle": warm[
-                "wall_s"
-            ],
-        },
-        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "subsets": list(SUBSETS),
         "models": ["dlib", "standin (efficientnetv2_b0_512_random.onnx)"],
         "sample": opts.sample,

@@ -215,11 +215,6 @@ def main() -> None:
         load_after = os.getloadavg()
     walls, cpus = [w for w, _c in timed["this"]], [c for _w, c in timed["this"]]
     summary = {
-        "targets": {
-            "warm default run (1000 replicates) target <= 1.5 s, idle": round(min(walls), 3)
-            if walls
-            else None,
-        },
         "case": f"roc {' '.join('--subset ' + n for n in SUBSETS)} on jp_faces_dev, dlib + "
         "stand-in, cached",
         "bootstrap": args.bootstrap,
