@@ -154,7 +154,7 @@ def test_lfw_counts_the_faces_only_the_fallback_found(tmp_path):
         result = runner.invoke(
             app,
             ["lfw", "--data", str(LFW), "--pairs", str(pairs), "--model", "dlib",
-             "--fallback-detector", fallback, "--cache-dir", str(tmp_path / "cache"),
+             "--align", "detect", "--fallback-detector", fallback, "--cache-dir", str(tmp_path / "cache"),
              "--out", str(out)],
         )  # fmt: skip
         assert result.exit_code == 0, result.stderr
