@@ -157,6 +157,22 @@ def test_cramers_v_matches_the_formula():
     assert cramers_v(np.array([[3, 0], [4, 0]])) is None  # one value only
 
 
+def test_cramers_v_and_ks_distance_equal_scipy_to_the_last_bit():
+    from scipy.stats import ks_2samp
+    from scipy.stats.contingency import association
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        shape = tuple(rng.integers(2, 6, size=2))
+        table = rng.integers(1, 400, size=shape)
+        assert cramers_v(table) == float(association(table, method="cramer"))
+        a = rng.choice([200.0, 250.0, 600.0, 1024.0], size=int(rng.integers(1, 300)))
+        b = rng.normal(400, 150, size=int(rng.integers(1, 300))).round()
+        assert ks_distance([a, b]) == float(ks_2samp(a, b).statistic)
+    big = rng.normal(size=10_001)  # past the exact method's size
+    assert ks_distance([big, big[:5] + 0.5]) == float(ks_2samp(big, big[:5] + 0.5).statistic)
+
+
 def test_ks_distance_sees_a_minority_at_another_size():
     ordinary = np.full(30, 200.0)
     young = np.r_[np.full(20, 224.0), np.full(10, 600.0)]

@@ -154,8 +154,8 @@ def test_lfw_counts_the_faces_only_the_fallback_found(tmp_path):
         result = runner.invoke(
             app,
             ["lfw", "--data", str(LFW), "--pairs", str(pairs), "--model", "dlib",
-             "--fallback-detector", fallback, "--cache-dir", str(tmp_path / "cache"),
-             "--out", str(out)],
+             "--align", "detect", "--fallback-detector", fallback,
+             "--cache-dir", str(tmp_path / "cache"), "--out", str(out)],
         )  # fmt: skip
         assert result.exit_code == 0, result.stderr
         runs[fallback] = json.loads((out / "lfw.json").read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ than ``MAX_DISTINCT_SHARE`` of the rows) say nothing about a mix and are skipped
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +67,22 @@ def image_sizes(paths: Sequence[Path]) -> pd.DataFrame:
 
 
 def cramers_v(table: np.ndarray) -> float | None:
-    """Cramér's V of a contingency table (None when a margin has fewer than two levels)."""
-    from scipy.stats.contingency import association
+    """Cramér's V of a contingency table (None when a margin has fewer than two levels).
 
+    The operations of ``scipy.stats.contingency.association(table, method="cramer")`` in
+    its order, so the value is the same to the last bit (``tests/test_data_quality.py``
+    compares them), without the second or so that importing ``scipy.stats`` costs a report.
+    """
     table = np.asarray(table, dtype=np.int64)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
         return None
-    return float(association(table, method="cramer"))
+    observed = table.astype(np.float64)
+    rows = np.sum(observed, axis=1, keepdims=True)
+    columns = np.sum(observed, axis=0, keepdims=True)
+    expected = rows * columns / observed.sum()
+    chi2 = np.sum((observed - expected) ** 2 / expected, axis=None)
+    return math.sqrt(chi2 / table.sum() / (min(table.shape) - 1))
 
 
 def _numeric(values: pd.Series) -> pd.Series | None:
@@ -98,14 +107,28 @@ def _categorical(column: str, groups: Mapping[str, pd.DataFrame]) -> Confound | 
 
 def ks_distance(groups: Sequence[np.ndarray]) -> float | None:
     """The largest two-sample Kolmogorov-Smirnov distance between any two groups."""
-    from scipy.stats import ks_2samp
-
     present = [g for g in groups if g.size]
     if len(present) < 2:
         return None
-    return max(
-        float(ks_2samp(a, b).statistic) for i, a in enumerate(present) for b in present[i + 1 :]
-    )
+    return max(_ks_statistic(a, b) for i, a in enumerate(present) for b in present[i + 1 :])
+
+
+def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """``scipy.stats.ks_2samp(a, b).statistic`` (two-sided) by its own steps, without the
+    p-value (exact for these sizes, and costly) or the import of ``scipy.stats``."""
+    a, b = np.sort(a), np.sort(b)
+    both = np.concatenate([a, b])
+    diffs = np.searchsorted(a, both, side="right") / a.shape[0]
+    diffs = diffs - np.searchsorted(b, both, side="right") / b.shape[0]
+    d = float(max(np.clip(-diffs[np.argmin(diffs)], 0, 1), diffs[np.argmax(diffs)]))
+    n1, n2 = a.shape[0], b.shape[0]
+    if max(n1, n2) <= KS_EXACT_MAX_N:  # scipy's exact method snaps d to a multiple of 1/lcm
+        lcm = (n1 // math.gcd(n1, n2)) * n2
+        d = int(np.round(d * lcm)) * 1.0 / lcm
+    return d
+
+
+KS_EXACT_MAX_N = 10_000  # ks_2samp's method="auto" is exact up to this sample size
 
 
 def _numeric_confound(column: str, groups: Mapping[str, pd.Series]) -> Confound:

@@ -17,12 +17,16 @@ embedding, so every model is judged on the same pairs.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from face_bench.core.errors import ImageError
+from face_bench.data.images import read_image_bytes
 
 MAX_DISTANCE = 8
 """Most differing pHash bits (of 64) for two images to be compared further."""
@@ -44,8 +48,12 @@ def fingerprint(path: Path) -> Fingerprint | None:
     """The image's fingerprint; None when it cannot be decoded (enrolment reports that)."""
     from scipy.fft import dctn
 
+    try:  # never open() a path: a named pipe in the manifest would block the run
+        data = read_image_bytes(path)
+    except ImageError:
+        return None
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             grey = ImageOps.exif_transpose(image).convert("L")
             small = grey.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):

@@ -45,7 +45,7 @@ class EmbedSettings:
 
     Choices are the enums of ``core.modes``; plain strings (``align="detect"``) are
     accepted and checked. ``None`` means "the usual": for ``align`` the call's own default
-    (``auto``; ``detect`` for the LFW protocol, ``core.modes.LFW_ALIGN``), for ``detector``
+    (``auto``; for the LFW protocol ``core.modes.LFW_ALIGN``, see docs/lfw.md), for ``detector``
     the config file's detector, else HOG, for ``dlib_runtime`` each dlib model's own.
     """
 
