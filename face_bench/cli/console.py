@@ -20,33 +20,37 @@ stdout = Console(highlight=False, markup=False, width=console_width())
 
 
 @contextlib.contextmanager
-def progress_factory() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Yield ``make(label, total) -> tick(n)``; a Rich progress bar per step.
+def progress_factory(
+    transfer: bool = False,
+) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Yield ``make(label, total) -> tick(n)``; a Rich progress bar per step (per file with
+    ``transfer``: bytes and speed instead of counts, an unknown size as 0).
 
     The display starts with the first step, so a fully cached run prints no bar at all.
     """
     from rich.progress import (
         BarColumn,
+        DownloadColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
+        TransferSpeedColumn,
     )
 
+    counts = (DownloadColumn(), TransferSpeedColumn()) if transfer else (
+        MofNCompleteColumn(), TimeElapsedColumn()
+    )  # fmt: skip
     progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.description}"), BarColumn(), *counts, TimeRemainingColumn(),
         console=console,
-    )
+    )  # fmt: skip
 
     def make(label: str, total: int) -> Callable[[int], None]:
         if not progress.live.is_started:
             progress.start()
-        task = progress.add_task(label, total=total)
+        task = progress.add_task(label, total=(total or None) if transfer else total)
         return lambda n: progress.advance(task, n)
 
     try:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
@@ -37,42 +35,6 @@ DeadlineOpt = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def download_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Rich byte-count progress bars on stderr, one per file, started on the first file."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    from face_bench.cli.console import console
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
-
-    def make(label: str, total: int) -> Callable[[int], None]:
-        if not progress.live.is_started:
-            progress.start()
-        task = progress.add_task(label, total=total or None)
-        return lambda n: progress.advance(task, n)
-
-    try:
-        yield make
-    finally:
-        if progress.live.is_started:
-            progress.stop()
-
-
 def fetch(
     name: NameArg,
     mirror: MirrorOpt = None,
@@ -92,7 +54,9 @@ def fetch(
     home = named.home(cache_dir or default_cache_dir())
     info(f"{named.name}: {named.title}; {named.size}")
     info(f"licence: {named.licence}")
-    with download_bars() as bars:
+    from face_bench.cli.console import progress_factory
+
+    with progress_factory(transfer=True) as bars:
         result = fetch_lfw(
             home,
             funneled=named.funneled,
