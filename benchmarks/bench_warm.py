@@ -169,7 +169,8 @@ def split_run(args: list[str], folder: Path) -> dict[str, float]:
     return {k: round(v, 3) for k, v in json.loads(spans.read_text()).items()}
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The command line, apart from ``main`` since its options outnumber its steps."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--repeat", type=int, default=5, help="timed warm runs (default 5; 0: the split only)"
@@ -197,7 +198,11 @@ def main() -> None:
     )
     add_output_options(parser, "warm")
     add_tiny_option(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = _parser().parse_args()
     if args.tiny:
         TINY[:] = ["--sample", "24"]
         args.repeat, args.bootstrap = 1, 20
@@ -210,41 +215,20 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         load_before = os.getloadavg()
         reference = reference_loop_s()
-        checkouts = {"this": (REPO, folder)}
-        if args.compare_with:
-            other = folder / "compared"
-            other.mkdir(exist_ok=True)
-            checkouts["compared"] = (args.compare_with.resolve(), other)
-        colds = {}
-        for name, (checkout, work) in checkouts.items():
-            step(f"cold run of {name} (fills the embedding cache)")
-            colds[name], _cpu = time_run(run_args(work, 0), checkout)
-        timed: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
-        for i in range(args.repeat):
-            for name, (checkout, work) in checkouts.items():
-                wall, cpu = time_run(run_args(work, args.bootstrap), checkout)
-                step(f"warm run {i + 1}/{args.repeat} of {name}: {wall:.3f} s, {cpu:.3f} s CPU")
-                timed[name].append((wall, cpu))
+        checkouts = _checkouts(args.compare_with, folder)
+        colds, timed = _timed_runs(checkouts, args.repeat, args.bootstrap)
         split = {} if args.no_split else split_run(run_args(folder, args.bootstrap), folder)
-        diff_s = split.get("evaluate.differentials_s")
         load_after = os.getloadavg()
-    walls, cpus = [w for w, _c in timed["this"]], [c for _w, c in timed["this"]]
     summary = {
         "case": f"roc {' '.join('--subset ' + n for n in SUBSETS)} on jp_faces_dev, dlib + "
         "stand-in, cached",
         "bootstrap": args.bootstrap,
         "first_run_s": round(colds["this"], 3),  # cold unless --work held a filled cache
         "warm_runs": args.repeat,
-        "warm_min_s": round(min(walls), 3) if walls else None,
-        "warm_median_s": round(statistics.median(walls), 3) if walls else None,
-        "warm_cpu_min_s": round(min(cpus), 3) if cpus else None,
-        "warm_cpu_median_s": round(statistics.median(cpus), 3) if cpus else None,
-        "warm_walls_s": [round(w, 3) for w in walls],
+        **_warm_figures(timed["this"]),
         "split_s": split,
         # The differentials' time over the rest of the same run (target: <= 0.20).
-        "differentials_over_rest": round(diff_s / (split["total_in_process_s"] - diff_s), 4)
-        if diff_s and "total_in_process_s" in split
-        else None,
+        "differentials_over_rest": _differentials_over_rest(split),
         "compared": _compared(args.compare_with, timed.get("compared", [])),
         "reference_loop_s": round(reference, 3),
         "cpu_count": os.cpu_count(),
@@ -254,6 +238,57 @@ def main() -> None:
     }
     out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, indent=2))
+
+
+def _checkouts(compare_with: Path | None, folder: Path) -> dict[str, tuple[Path, Path]]:
+    """This checkout and (``--compare-with``) the other, each with a work folder of its own,
+    since each fills and reads its own cache."""
+    checkouts = {"this": (REPO, folder)}
+    if compare_with:
+        other = folder / "compared"
+        other.mkdir(exist_ok=True)
+        checkouts["compared"] = (compare_with.resolve(), other)
+    return checkouts
+
+
+def _timed_runs(
+    checkouts: dict[str, tuple[Path, Path]], repeat: int, bootstrap: int
+) -> tuple[dict[str, float], dict[str, list[tuple[float, float]]]]:
+    """A cold run of each checkout, then ``repeat`` warm rounds taking the checkouts in
+    turn, so a drift in the shared host's speed falls on all of them alike."""
+    colds = {}
+    for name, (checkout, work) in checkouts.items():
+        step(f"cold run of {name} (fills the embedding cache)")
+        colds[name], _cpu = time_run(run_args(work, 0), checkout)
+    timed: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
+    for i in range(repeat):
+        for name, (checkout, work) in checkouts.items():
+            wall, cpu = time_run(run_args(work, bootstrap), checkout)
+            step(f"warm run {i + 1}/{repeat} of {name}: {wall:.3f} s, {cpu:.3f} s CPU")
+            timed[name].append((wall, cpu))
+    return colds, timed
+
+
+def _warm_figures(timed: list[tuple[float, float]]) -> dict:
+    """Min and median wall and CPU seconds of the warm runs (None without any, as with
+    ``--repeat 0``), with every wall time for the record."""
+    walls, cpus = [w for w, _c in timed], [c for _w, c in timed]
+    return {
+        "warm_min_s": round(min(walls), 3) if walls else None,
+        "warm_median_s": round(statistics.median(walls), 3) if walls else None,
+        "warm_cpu_min_s": round(min(cpus), 3) if cpus else None,
+        "warm_cpu_median_s": round(statistics.median(cpus), 3) if cpus else None,
+        "warm_walls_s": [round(w, 3) for w in walls],
+    }
+
+
+def _differentials_over_rest(split: dict[str, float]) -> float | None:
+    """The differentials' share of the split run over the rest of it, since their budget is
+    set relative to the run (None without a split or differentials)."""
+    diff_s = split.get("evaluate.differentials_s")
+    if diff_s and "total_in_process_s" in split:
+        return round(diff_s / (split["total_in_process_s"] - diff_s), 4)
+    return None
 
 
 def _compared(checkout: Path | None, timed: list[tuple[float, float]]) -> dict | None:

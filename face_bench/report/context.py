@@ -108,9 +108,7 @@ def _cell(info: MetricInfo, m: ModelRun) -> Cell:
     """One catalog metric of one model, formatted for the page."""
     metrics = m.metrics
     if info.name == "failure_rate":  # what the reader wants is every failure, any policy
-        rate = m.n_failures / m.n_images_attempted if m.n_images_attempted else None
-        detail = _pct(rate) if rate is not None else ""
-        return rate, f"{m.n_failures} of {m.n_images_attempted}", detail
+        return _failure_cell(m)
     target = far_target(info.name)
     if target is not None:
         point = metrics.tar(target)
@@ -121,19 +119,32 @@ def _cell(info: MetricInfo, m: ModelRun) -> Cell:
     value = metrics.value(info.name)
     text = info.text(value, percent=True)
     if info.name in ("fmr_at_default", "fnmr_at_default"):
-        d = metrics.at_default
-        errors, n = (
-            (d.fmr_errors, d.n_impostor)
-            if info.name == "fmr_at_default"
-            else (d.fnmr_errors, d.n_genuine)
-        )
-        detail = counts(errors, n) + (" · accepts every pair" if d.accepts_everything else "")
-        return value, text, detail
+        return value, text, _at_default_detail(info, m)
     details = []
     if target is not None or info.name in _AT_THRESHOLD:
         details.append(f"at {_thr(metrics.threshold(info.name))}")
     details.append(_ci(metrics.interval(info.name), info.unit == "rate"))
     return value, text, " · ".join(d for d in details if d)
+
+
+def _failure_cell(m: ModelRun) -> Cell:
+    """Every image that failed, whatever the failure policy, since that is what the reader
+    wants from this row."""
+    rate = m.n_failures / m.n_images_attempted if m.n_images_attempted else None
+    detail = _pct(rate) if rate is not None else ""
+    return rate, f"{m.n_failures} of {m.n_images_attempted}", detail
+
+
+def _at_default_detail(info: MetricInfo, m: ModelRun) -> str:
+    """The error counts behind FMR or FNMR at the default threshold, so a rate is read with
+    its evidence (and an accept-everything threshold is named)."""
+    d = m.metrics.at_default
+    errors, n = (
+        (d.fmr_errors, d.n_impostor)
+        if info.name == "fmr_at_default"
+        else (d.fnmr_errors, d.n_genuine)
+    )
+    return counts(errors, n) + (" · accepts every pair" if d.accepts_everything else "")
 
 
 def _headline(run: SubsetRun, far_targets: list[float]) -> dict[str, Any]:
@@ -438,11 +449,7 @@ def build_context(data: RunData, out: Path, files: Files, self_contained: bool, 
         "roc_all": _figure(src, figures["roc"], "ROC curves of every model and subset"),
         "rates": _figure(src, figures["rates"], "FMR and FNMR against the threshold"),
         "perfect": any(s["perfect"] for s in subsets),
-        "differentials": differentials_view.views(results.differentials),
-        "differential_notes": results.differentials.notes if results.differentials else [],
-        "differential_reference": results.differentials.reference
-        if results.differentials
-        else None,
+        **_differentials_context(results),
         "significance_rule": differentials_view.SIGNIFICANCE_RULE,
         "calibration": calibration_view.view(results.calibration),
         "matrix": _figure(src, figures["matrix"], "FMR between every two groups"),
@@ -450,17 +457,42 @@ def build_context(data: RunData, out: Path, files: Files, self_contained: bool, 
         "quality": quality_context(results.data_quality),
         "bars": _figure(src, figures["bars"], "FMR and FNMR per subset at one global threshold"),
         "umap": _figure(src, figures["umap"], "UMAP projection of each model's embeddings"),
-        "projections": [
-            {
-                "model": p.model,
-                "placed": p.n_points,
-                "excluded": p.excluded,
-                "identities": len(set(p.identities)),
-            }
-            for p in files.projections
-        ],
+        "projections": _projection_rows(files.projections),
         "top_k": top_k,
-        "files": sorted({p.relative_to(out).as_posix() for p in files.written if p.parent == out}),
+        "files": _listed_files(out, files.written),
         "thumbnails": sum(1 for p in files.thumbs.values() if isinstance(p, Path)),
         "notes": files.notes + _skipped(results) + _quality_warnings(results),
     }
+
+
+def _differentials_context(results: RunResults) -> dict[str, Any]:
+    """The differentials' tables, notes and reference (empty or None in a run without
+    differentials), together since all three read ``results.differentials``."""
+    from face_bench.report import differentials_view
+
+    return {
+        "differentials": differentials_view.views(results.differentials),
+        "differential_notes": results.differentials.notes if results.differentials else [],
+        "differential_reference": results.differentials.reference
+        if results.differentials
+        else None,
+    }
+
+
+def _projection_rows(projections: list) -> list[dict[str, Any]]:
+    """One row per UMAP projection, counting what the figure could and could not place."""
+    return [
+        {
+            "model": p.model,
+            "placed": p.n_points,
+            "excluded": p.excluded,
+            "identities": len(set(p.identities)),
+        }
+        for p in projections
+    ]
+
+
+def _listed_files(out: Path, written: list[Path]) -> list[str]:
+    """The files directly in the report folder, sorted, since the page lists those (not the
+    gallery's thumbnails)."""
+    return sorted({p.relative_to(out).as_posix() for p in written if p.parent == out})

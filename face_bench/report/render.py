@@ -139,22 +139,50 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
     t: dict[str, float] = {}
     side = pool.submit(side_figures, data, out, fmt) if pool is not None else None
     written = [out / name for name in INPUTS if (out / name).is_file()]
-    differentials_csv = write_differentials_csv(data.results, out / "differentials.csv")
-    written += [differentials_csv] if differentials_csv is not None else []
+    written += _present(write_differentials_csv(data.results, out / "differentials.csv"))
     scored = any(s.scores for s in data.subsets)
     with timed(t, "roc_det_figures_s"):
         roc_det = figures.roc_and_det(data, out, fmt) if scored else []
     written += roc_det
     with timed(t, "sweep_csv_s"):
-        sweep_csv = write_sweep_csv(data, out / "sweep.csv")
-    written += [sweep_csv] if sweep_csv is not None else []
+        written += _present(write_sweep_csv(data, out / "sweep.csv"))
     with timed(t, "sweep_rate_histogram_bar_figures_s"):
-        drawn, histograms, bars, matrix = side.result() if side else side_figures(data, out, fmt)
+        side_drawn = side.result() if side else side_figures(data, out, fmt)
+    drawn, histograms, bars, matrix = side_drawn
     written += drawn
+    found = _found_figures(data, out, fmt, bool(roc_det), side_drawn)
+    written += [*histograms.values()] + [f for f in (bars, matrix) if f]
+    written += headline.write_exports(data.results, out)
+    notes = [*data.notes, *umap_notes(data)]
+    if data.projections:
+        with timed(t, "umap_figure_s"):
+            found["umap"] = figures.umap_figure(data.projections, out, fmt)
+            written.append(found["umap"])
+    with timed(t, "gallery_thumbnails_s"):
+        galleries, thumbs, thumb_files, gallery_notes = _gallery_files(
+            data, out, top_k, self_contained
+        )
+    written += thumb_files
+    notes += gallery_notes + _font_notes(data)
+    return Files(written, found, list(data.projections), notes, galleries, thumbs, t)
+
+
+def _present(path: Path | None) -> list[Path]:
+    """A writer's file as a list to add to ``written``, since a writer with nothing to write
+    returns None."""
+    return [path] if path is not None else []
+
+
+def _found_figures(
+    data: RunData, out: Path, fmt: str, roc_det: bool, side_drawn: tuple[list, dict, Any, Any]
+) -> dict[str, Any]:
+    """The figures by role (``umap`` filled in later), since the page places figures by role,
+    not by file name."""
+    drawn, histograms, bars, matrix = side_drawn
     sweeps = {p.stem: p for p in drawn if p.name.startswith("sweep")}
     names = [s.name for s in data.subsets if s.scores]
     several = len(data.subsets) > 1
-    found = {
+    return {
         "sweeps": {
             n: sweeps.get(f"sweep-{figures.subset_slug(data, n)}" if several else "sweep")
             for n in names
@@ -167,26 +195,23 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
         "rates": next((p for p in drawn if p.name == f"rates.{fmt}"), None),
         "umap": None,
     }
-    written += [*histograms.values()] + [f for f in (bars, matrix) if f]
-    written += headline.write_exports(data.results, out)
-    notes = [*data.notes, *umap_notes(data)]
-    if data.projections:
-        with timed(t, "umap_figure_s"):
-            found["umap"] = figures.umap_figure(data.projections, out, fmt)
-            written.append(found["umap"])
-    with timed(t, "gallery_thumbnails_s"):
-        galleries = {s.name: gallery.select(s, top_k, data.calibration) for s in data.subsets}
-        images = set().union(*(g.images() for gs in galleries.values() for g in gs))
-        root = data.dataset_root
-        if images and not root.is_dir():
-            notes.append(f"dataset folder {root} not found: the gallery shows no thumbnails")
-        if self_contained:
-            thumbs: dict = gallery.thumbnail_bytes(images, root)
-        else:
-            thumbs = gallery.write_thumbnails(images, root, out / "gallery")
-            written += [p for p in thumbs.values() if p is not None]
-    notes += _font_notes(data)
-    return Files(written, found, list(data.projections), notes, galleries, thumbs, t)
+
+
+def _gallery_files(
+    data: RunData, out: Path, top_k: int, self_contained: bool
+) -> tuple[dict, dict, list[Path], list[str]]:
+    """Galleries, thumbnails, the thumbnail files written and a note, in one step, since the
+    thumbnails are those of the pairs the galleries show."""
+    galleries = {s.name: gallery.select(s, top_k, data.calibration) for s in data.subsets}
+    images = set().union(*(g.images() for gs in galleries.values() for g in gs))
+    root = data.dataset_root
+    notes: list[str] = []
+    if images and not root.is_dir():
+        notes.append(f"dataset folder {root} not found: the gallery shows no thumbnails")
+    if self_contained:
+        return galleries, gallery.thumbnail_bytes(images, root), [], notes
+    thumbs = gallery.write_thumbnails(images, root, out / "gallery")
+    return galleries, thumbs, [p for p in thumbs.values() if p is not None], notes
 
 
 def _has_cjk(text: str) -> bool:

@@ -232,9 +232,8 @@ def plot_det(
     x_lo = _det_low([np.array([log_low(limits, 1e-3)])])
     arrays = [(f[f > 0], r[f > 0]) for f, r in arrays]  # FMR = 0: beyond the axis, see 1/N
     y_lo = _det_low([f for _, f in arrays])
-    eers = [c.eer for c in curves if c.eer is not None]
-    marked = [v for c in curves for p in c.points for v in (p.fmr, p.fnmr)]
-    hi = 0.5 if all(e <= 0.4 for e in eers) and all(v <= 0.45 for v in marked) else 0.99
+    hi = _det_high(curves)
+    bounds = (x_lo, y_lo, hi)
 
     # The legend sits below the axes: high-EER curves fill every corner of a DET plot.
     legend_rows = math.ceil((len(curves) + 5) / 2)
@@ -246,53 +245,92 @@ def plot_det(
         diag = ndtri([min(x_lo, y_lo), hi])
         ax.plot(diag, diag, color="grey", linestyle="--", linewidth=0.9, label="FMR = FNMR")
         for c, (fmr, fnmr) in zip(curves, arrays, strict=True):
-            x = ndtri(np.clip(fmr, _DET_CLIP, 1 - _DET_CLIP))
-            y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
-            keep = thin_indices([x, y])
-            color = colors[c.label]
-            label = shown(c.label)
-            label += "" if c.eer is None else f" (EER {c.eer * 100:.2f}%)"
-            (line,) = ax.plot(
-                x[keep], y[keep], color=color, linestyle=colors[("style", c.label)], label=label
-            )
-            band = _draw_band(ax, c.band, color)
-            if band is not None:  # the legend shows the band behind its curve's line
-                with_band[line] = (band, line)
-            marks = list(c.points)
-            if c.eer is not None and 0 < c.eer < 1 and not any(p.kind == "EER" for p in marks):
-                marks.append(OperatingMark("EER", c.eer, c.eer))
-            for mark in marks:
-                _draw_mark(ax, mark, color, (x_lo, y_lo, hi))
-            used_marks.update(m.kind for m in marks)
-        for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
-            ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
-            axis.set_ticks(ndtri(ticks), [pct(t) for t in ticks])
-        draw_limits(ax, limits, ndtri, x_lo)
-        ax.set_xlim(ndtri(x_lo), ndtri(hi))
-        ax.set_ylim(ndtri(y_lo), ndtri(hi))
-        ax.set_xlabel("False match rate (FMR, normal deviate scale)")
-        ax.set_ylabel("False non-match rate (FNMR, normal deviate scale)")
-        ax.set_title(shown(title, TITLE_WIDTH))
-        for kind in ("default", "target", "EER"):
-            if kind in used_marks:  # one legend entry per marker shape, in grey
-                ax.plot(
-                    [],
-                    [],
-                    marker=_MARK_SHAPES[kind],
-                    color="#555555",
-                    linestyle="none",
-                    label=_MARK_NAMES[kind],
-                )
-        handles, labels = ax.get_legend_handles_labels()
-        fig.legend(
-            [with_band.get(h, h) for h in handles],
-            labels,
-            loc="outside lower center",
-            ncol=2,
-            frameon=False,
-            title=_BAND_LEGEND if with_band else None,
-        )
+            used_marks.update(_draw_det_curve(ax, c, fmr, fnmr, colors, with_band, bounds))
+        _det_axes(ax, limits, bounds, title)
+        _det_legend(fig, ax, used_marks, with_band)
     return Path(path)
+
+
+def _det_high(curves: Sequence[DetSeries]) -> float:
+    """Upper axis limit: 50% unless an EER or a marked point lies beyond it, since most
+    curves say nothing above 50% and the space is better spent on the low rates."""
+    eers = [c.eer for c in curves if c.eer is not None]
+    marked = [v for c in curves for p in c.points for v in (p.fmr, p.fnmr)]
+    return 0.5 if all(e <= 0.4 for e in eers) and all(v <= 0.45 for v in marked) else 0.99
+
+
+def _draw_det_curve(
+    ax,
+    c: DetSeries,
+    fmr: np.ndarray,
+    fnmr: np.ndarray,
+    colors: dict,
+    with_band: dict,
+    limits: tuple[float, float, float],
+) -> set[str]:
+    """One curve, its band (recorded in ``with_band`` for the legend) and its operating
+    points; the kinds of point drawn, since the legend shows one entry per kind."""
+    from scipy.special import ndtri
+
+    x = ndtri(np.clip(fmr, _DET_CLIP, 1 - _DET_CLIP))
+    y = ndtri(np.clip(fnmr, _DET_CLIP, 1 - _DET_CLIP))
+    keep = thin_indices([x, y])
+    color = colors[c.label]
+    label = shown(c.label)
+    label += "" if c.eer is None else f" (EER {c.eer * 100:.2f}%)"
+    (line,) = ax.plot(
+        x[keep], y[keep], color=color, linestyle=colors[("style", c.label)], label=label
+    )
+    band = _draw_band(ax, c.band, color)
+    if band is not None:  # the legend shows the band behind its curve's line
+        with_band[line] = (band, line)
+    marks = list(c.points)
+    if c.eer is not None and 0 < c.eer < 1 and not any(p.kind == "EER" for p in marks):
+        marks.append(OperatingMark("EER", c.eer, c.eer))
+    for mark in marks:
+        _draw_mark(ax, mark, color, limits)
+    return {m.kind for m in marks}
+
+
+def _det_axes(ax, limits, bounds: tuple[float, float, float], title: str) -> None:
+    """Percent ticks, the 1/N limits, axis ranges and labels, since normal-deviate axes need
+    their ticks placed by hand."""
+    from scipy.special import ndtri
+
+    x_lo, y_lo, hi = bounds
+    for axis, lo in ((ax.xaxis, x_lo), (ax.yaxis, y_lo)):
+        ticks = _det_ticks(lo, hi, horizontal=axis is ax.xaxis)
+        axis.set_ticks(ndtri(ticks), [pct(t) for t in ticks])
+    draw_limits(ax, limits, ndtri, x_lo)
+    ax.set_xlim(ndtri(x_lo), ndtri(hi))
+    ax.set_ylim(ndtri(y_lo), ndtri(hi))
+    ax.set_xlabel("False match rate (FMR, normal deviate scale)")
+    ax.set_ylabel("False non-match rate (FNMR, normal deviate scale)")
+    ax.set_title(shown(title, TITLE_WIDTH))
+
+
+def _det_legend(fig, ax, used_marks: set[str], with_band: dict) -> None:
+    """The legend below the axes, with one grey entry per marker shape used and each banded
+    curve's band behind its line, since colour already names the model."""
+    for kind in ("default", "target", "EER"):
+        if kind in used_marks:  # one legend entry per marker shape, in grey
+            ax.plot(
+                [],
+                [],
+                marker=_MARK_SHAPES[kind],
+                color="#555555",
+                linestyle="none",
+                label=_MARK_NAMES[kind],
+            )
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        [with_band.get(h, h) for h in handles],
+        labels,
+        loc="outside lower center",
+        ncol=2,
+        frameon=False,
+        title=_BAND_LEGEND if with_band else None,
+    )
 
 
 _BAND_LEGEND = "Shaded, in each model's colour: 95% identity-bootstrap band of FNMR"

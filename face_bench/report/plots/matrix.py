@@ -44,37 +44,50 @@ def _cell_values(panel: MatrixPanel) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_fmr_matrix(panels: Sequence[MatrixPanel], path: str | Path, title: str = "") -> Path:
     """One heatmap per model side by side, sharing one log colour scale."""
-    from matplotlib.colors import LogNorm
-
     if not panels:
         raise ValueError("plot_fmr_matrix needs at least one model")
     note_cjk([title, *(p.model for p in panels), *(g for p in panels for g in p.groups)])
     values = [_cell_values(p) for p in panels]
-    finite = np.concatenate([v[0][np.isfinite(v[0])] for v in values] or [np.array([1.0])])
-    low = float(finite.min()) if finite.size else 1e-4
-    high = float(finite.max()) if finite.size else 1.0
-    norm = LogNorm(vmin=max(low, 1e-7), vmax=max(high, low * 10, 1e-6))
+    norm = _shared_norm(values)
     n = max(len(p.groups) for p in panels)
     side = 1.1 * n + 1.6
     with new_figure(path, side * len(panels) + 1.2, side + 0.6) as fig:
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
         image = None
         for ax, panel, (rate, zero) in zip(axes, panels, values, strict=True):
-            image = ax.imshow(np.ma.masked_invalid(rate), cmap="viridis", norm=norm)
-            ax.grid(False)
-            k = len(panel.groups)
-            ax.set_xticks(range(k), labels=list(panel.groups), rotation=35, ha="right")
-            ax.set_yticks(range(k), labels=list(panel.groups))
-            ax.set_title(f"{panel.model}\nthreshold {panel.threshold}", fontsize=10)
-            for i in range(k):
-                for j in range(k):
-                    _label_cell(ax, panel, rate, zero, i, j)
+            image = _draw_panel(ax, panel, rate, zero, norm)
         if image is not None:
             bar = fig.colorbar(image, ax=list(axes), shrink=0.8)
             bar.set_label("FMR (log scale; hatched: no error, drawn at its 3/n bound)")
         if title:
             fig.suptitle(title)
     return Path(path)
+
+
+def _shared_norm(values: list[tuple[np.ndarray, np.ndarray]]):
+    """One log colour scale over every model's cells, so a colour means the same FMR in
+    every panel."""
+    from matplotlib.colors import LogNorm
+
+    finite = np.concatenate([v[0][np.isfinite(v[0])] for v in values] or [np.array([1.0])])
+    low = float(finite.min()) if finite.size else 1e-4
+    high = float(finite.max()) if finite.size else 1.0
+    return LogNorm(vmin=max(low, 1e-7), vmax=max(high, low * 10, 1e-6))
+
+
+def _draw_panel(ax, panel: MatrixPanel, rate: np.ndarray, zero: np.ndarray, norm):
+    """One model's heatmap with its groups, threshold and labelled cells; the image, for the
+    shared colour bar."""
+    image = ax.imshow(np.ma.masked_invalid(rate), cmap="viridis", norm=norm)
+    ax.grid(False)
+    k = len(panel.groups)
+    ax.set_xticks(range(k), labels=list(panel.groups), rotation=35, ha="right")
+    ax.set_yticks(range(k), labels=list(panel.groups))
+    ax.set_title(f"{panel.model}\nthreshold {panel.threshold}", fontsize=10)
+    for i in range(k):
+        for j in range(k):
+            _label_cell(ax, panel, rate, zero, i, j)
+    return image
 
 
 def _label_cell(ax, panel: MatrixPanel, rate: np.ndarray, zero: np.ndarray, i: int, j: int) -> None:

@@ -48,8 +48,6 @@ class RateCurve:
 
 def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str = "") -> Path:
     """Rows FMR and FNMR (log scale), a column per model; the default threshold dashed."""
-    from matplotlib.ticker import NullFormatter
-
     if not curves:
         raise ValueError("plot_error_rates needs at least one curve")
     models = list(dict.fromkeys(c.model for c in curves))
@@ -63,52 +61,72 @@ def plot_error_rates(curves: Sequence[RateCurve], path: str | Path, title: str =
             mine = [c for c in curves if c.model == model]
             for row, (field, name) in enumerate((("fmr", "FMR"), ("fnmr", "FNMR"))):
                 ax = axes[row][col]
-                floor = 1.0
-                for c in mine:
-                    thr = as_array(c.threshold, f"{model} threshold")
-                    rate = as_array(getattr(c, field), f"{model} {field}")
-                    check_same_length(model, thr, rate)
-                    order = np.argsort(thr, kind="stable")
-                    thr, rate = thr[order], rate[order]
-                    positive = rate[rate > 0]
-                    if positive.size:
-                        floor = min(floor, float(positive.min()))
-                    keep = thin_indices([thr, np.log10(np.clip(rate, 1e-9, None))])
-                    ax.plot(
-                        thr[keep],
-                        np.clip(rate[keep], 1e-9, None),
-                        color=colors[model],
-                        linestyle=styles[c.subset],
-                        label=shown(c.subset),
-                    )
-                ax.set_yscale("log")
-                ax.set_ylim(max(floor / 2, 1e-7), 1.2)
-                ax.yaxis.set_major_formatter(pct_formatter())
-                ax.yaxis.set_minor_formatter(NullFormatter())
-                default = mine[0].default
-                if default is not None:
-                    ax.axvline(
-                        default,
-                        color="#888888",
-                        linestyle="-",
-                        linewidth=1.2,
-                        label=f"default {default:g}",
-                    )
+                _draw_rates(ax, mine, field, colors[model], styles)
+                _mark_default(ax, mine[0].default)
                 ax.set_ylabel(f"{name} (log scale)")
                 if row == 0:
                     ax.set_title(shown(model), color=colors[model], fontweight="bold")
                 else:
-                    hint = ""
-                    if mine[0].lower_is_same is not None:
-                        hint = " (lower = same person)" if mine[0].lower_is_same else ""
-                    ax.set_xlabel(f"threshold, {shown(mine[0].units)}{hint}")
-                    ax.legend(
-                        loc="upper center",
-                        bbox_to_anchor=(0.5, -0.2),
-                        ncol=3,
-                        frameon=False,
-                        title="line style = subset",
-                    )
+                    _label_bottom(ax, mine[0])
         if title:
             fig.suptitle(shown(title, TITLE_WIDTH))
     return Path(path)
+
+
+def _draw_rates(ax, mine: list[RateCurve], field: str, color: str, styles: dict) -> None:
+    """One model's ``field`` rate per subset on a log axis reaching just below the smallest
+    non-zero rate, since a rate of 0 has no place on a log scale."""
+    from matplotlib.ticker import NullFormatter
+
+    model = mine[0].model
+    floor = 1.0
+    for c in mine:
+        thr = as_array(c.threshold, f"{model} threshold")
+        rate = as_array(getattr(c, field), f"{model} {field}")
+        check_same_length(model, thr, rate)
+        order = np.argsort(thr, kind="stable")
+        thr, rate = thr[order], rate[order]
+        positive = rate[rate > 0]
+        if positive.size:
+            floor = min(floor, float(positive.min()))
+        keep = thin_indices([thr, np.log10(np.clip(rate, 1e-9, None))])
+        ax.plot(
+            thr[keep],
+            np.clip(rate[keep], 1e-9, None),
+            color=color,
+            linestyle=styles[c.subset],
+            label=shown(c.subset),
+        )
+    ax.set_yscale("log")
+    ax.set_ylim(max(floor / 2, 1e-7), 1.2)
+    ax.yaxis.set_major_formatter(pct_formatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _mark_default(ax, default: float | None) -> None:
+    """The model's default threshold as a vertical line, so its two error rates read off
+    where the line crosses the curves."""
+    if default is not None:
+        ax.axvline(
+            default,
+            color="#888888",
+            linestyle="-",
+            linewidth=1.2,
+            label=f"default {default:g}",
+        )
+
+
+def _label_bottom(ax, first: RateCurve) -> None:
+    """The threshold's units and direction, and the subsets' legend, under the lower panel
+    only, since the two rows share their x axis."""
+    hint = ""
+    if first.lower_is_same is not None:
+        hint = " (lower = same person)" if first.lower_is_same else ""
+    ax.set_xlabel(f"threshold, {shown(first.units)}{hint}")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncol=3,
+        frameon=False,
+        title="line style = subset",
+    )
