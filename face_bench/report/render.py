@@ -148,6 +148,8 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
     with timed(t, "sweep_csv_s"):
         sweep_csv = write_sweep_csv(data, out / "sweep.csv")
     written += [sweep_csv] if sweep_csv is not None else []
+    # While the second process draws the side figures: UMAP, thumbnails (listed after them).
+    umap, galleries, thumbs, notes = _umap_and_gallery(data, out, self_contained, top_k, fmt, t)
     with timed(t, "sweep_rate_histogram_bar_figures_s"):
         drawn, histograms, bars, matrix = side.result() if side else side_figures(data, out, fmt)
     written += drawn
@@ -165,15 +167,24 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
         "roc": out / f"roc.{fmt}" if roc_det else None,
         "det": out / f"det.{fmt}" if roc_det else None,
         "rates": next((p for p in drawn if p.name == f"rates.{fmt}"), None),
-        "umap": None,
+        "umap": umap,
     }
     written += [*histograms.values()] + [f for f in (bars, matrix) if f]
     written += headline.write_exports(data.results, out)
+    written += [umap] if umap is not None else []
+    if not self_contained:
+        written += [p for p in thumbs.values() if p is not None]
+    notes += _font_notes(data)
+    return Files(written, found, list(data.projections), notes, galleries, thumbs, t)
+
+
+def _umap_and_gallery(data: RunData, out: Path, self_contained, top_k, fmt, t: dict) -> tuple:
+    """umap.<fmt>, the galleries and their thumbnails, and the notes so far."""
+    umap = None
     notes = [*data.notes, *umap_notes(data)]
     if data.projections:
         with timed(t, "umap_figure_s"):
-            found["umap"] = figures.umap_figure(data.projections, out, fmt)
-            written.append(found["umap"])
+            umap = figures.umap_figure(data.projections, out, fmt)
     with timed(t, "gallery_thumbnails_s"):
         galleries = {s.name: gallery.select(s, top_k, data.calibration) for s in data.subsets}
         images = set().union(*(g.images() for gs in galleries.values() for g in gs))
@@ -184,9 +195,7 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
             thumbs: dict = gallery.thumbnail_bytes(images, root)
         else:
             thumbs = gallery.write_thumbnails(images, root, out / "gallery")
-            written += [p for p in thumbs.values() if p is not None]
-    notes += _font_notes(data)
-    return Files(written, found, list(data.projections), notes, galleries, thumbs, t)
+    return umap, galleries, thumbs, notes
 
 
 def _has_cjk(text: str) -> bool:
