@@ -252,11 +252,13 @@ def _unquote_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """``from_spreadsheet_cell`` on every cell, asked only of the cells that start with a
     quote (the only ones it changes): a score file has hundreds of thousands of cells."""
     frame = frame.copy()
-    for i in range(frame.shape[1]):
-        cells = frame.iloc[:, i]
-        quoted = cells.str.startswith("'").to_numpy(dtype=bool)
+    for column in frame.columns:  # distinct: repeated names were refused before
+        cells = frame[column]
+        quoted = cells.str.startswith("'").fillna(False).astype(bool)
         if quoted.any():
-            frame.iloc[quoted, i] = cells[quoted].map(from_spreadsheet_cell)
+            cells = cells.copy()
+            cells[quoted] = cells[quoted].map(from_spreadsheet_cell)
+            frame[column] = cells
     return frame
 
 
