@@ -122,7 +122,7 @@ def render_run(
     return ReportOutput(html, [*files.written, html], files.projections, files.notes, files.timings)
 
 
-def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any, Any]:
+def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any]:
     """The sweep, rate, histogram and bar figures (drawn in a second process when given one:
     matplotlib holds the GIL)."""
     several = len(data.subsets) > 1
@@ -130,7 +130,6 @@ def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any, A
         sweep_and_rate_figures(data, out, fmt),
         figures.score_histograms(data, out, fmt=fmt),
         figures.subset_bars(data, out, fmt=fmt) if several else None,
-        figures.differential_matrix(data, out, fmt=fmt),
     )
 
 
@@ -150,8 +149,10 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
     written += [sweep_csv] if sweep_csv is not None else []
     # While the second process draws the side figures: UMAP, thumbnails (listed after them).
     umap, galleries, thumbs, notes = _umap_and_gallery(data, out, self_contained, top_k, fmt, t)
+    with timed(t, "fmr_matrix_figure_s"):
+        matrix = figures.differential_matrix(data, out, fmt=fmt)
     with timed(t, "sweep_rate_histogram_bar_figures_s"):
-        drawn, histograms, bars, matrix = side.result() if side else side_figures(data, out, fmt)
+        drawn, histograms, bars = side.result() if side else side_figures(data, out, fmt)
     written += drawn
     sweeps = {p.stem: p for p in drawn if p.name.startswith("sweep")}
     names = [s.name for s in data.subsets if s.scores]
