@@ -207,7 +207,7 @@ def report_command(
     from face_bench.cli.console import info, print_unbroken, warn
     from face_bench.cli.render import render_evaluation
     from face_bench.report.outputs import prepare_out, run_out_dir
-    from face_bench.report.page import write_report
+    from face_bench.report.page import figure_process, write_report
     from face_bench.report.run_folder import run_folder
 
     request = evaluation_request(
@@ -215,17 +215,19 @@ def report_command(
     )
     out = output.out
     target = prepare_out(request, out, baseline, "report")  # checked before any embedding
-    evaluation = _evaluate(request)
-    target = run_out_dir(target, out, request, "report", evaluation)
-    with run_folder(target) as folder:
-        result = write_report(
-            evaluation,
-            folder.staging,
-            self_contained=self_contained,
-            top_k=top_k,
-            say=info,
-            figure_format=output.figure_format.value,
-        )
+    with figure_process() as pool:  # loads matplotlib while the evaluation runs
+        evaluation = _evaluate(request)
+        target = run_out_dir(target, out, request, "report", evaluation)
+        with run_folder(target) as folder:
+            result = write_report(
+                evaluation,
+                folder.staging,
+                self_contained=self_contained,
+                top_k=top_k,
+                say=info,
+                figure_format=output.figure_format.value,
+                pool=pool,
+            )
     for note in result.notes:
         warn(note)
     render_evaluation(evaluation, "threshold-sweep", output.output_format.value, [])

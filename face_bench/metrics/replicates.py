@@ -67,23 +67,16 @@ class DenseReplicates:
     def figures(
         self, copies: np.ndarray, far_targets: Sequence[float]
     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """(AUC, EER, [TAR at each FAR target]) per replicate row."""
+        """(AUC, EER, [TAR at each FAR target]) per replicate row: ``weighted``'s figures, the
+        EER crossing and TAR vertices found by bisection on the monotone rows, not by scans."""
         tp, fp = self.vertices(copies)
-        tars = [weighted.tar_rows(tp, fp, t) for t in far_targets]
-        return weighted.auc_rows(tp, fp), weighted.eer_rows(tp, fp), tars
+        rows = _DenseRows(tp, fp)
+        return weighted.auc_rows(tp, fp), rows.eer(), [rows.tar(t) for t in far_targets]
 
     def fnmr_at(self, copies: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """(rows, grid) FNMR at the lowest threshold whose FMR <= each grid FMR; NaN rows
         where a replicate lacks a class."""
-        tp, fp = self.vertices(copies)
-        out = np.full((tp.shape[0], grid.size), np.nan)
-        for i in range(tp.shape[0]):
-            p, n = tp[i, -1], fp[i, -1]
-            if p <= 0 or n <= 0:
-                continue
-            idx = np.searchsorted(fp[i] / n, grid + 1e-12, side="right") - 1
-            out[i] = 1.0 - tp[i, idx] / p
-        return out
+        return _DenseRows(*self.vertices(copies)).fnmr_at(grid)
 
 
 def _first(
@@ -101,7 +94,79 @@ def _first(
     return lo
 
 
-class _Curves:
+class _Monotone:
+    """EER, TAR@FAR and DET points of replicate rows found by bisection: a subclass gives
+    ``p`` and ``n`` (each row's total genuine and impostor weight), ``last`` (the last
+    vertex) and the rows' cumulative weights ``tp(k)`` and ``fp(k)`` at vertices ``k``."""
+
+    p: np.ndarray
+    n: np.ndarray
+    last: int
+
+    def tp(self, k: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def fp(self, k: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def gap(self, k: np.ndarray) -> np.ndarray:
+        """(FNMR - FMR) * P * N at vertex k, as ``weighted.eer_crossing``: never increasing."""
+        out: np.ndarray = (self.p - self.tp(k)) * self.n - self.fp(k) * self.p
+        return out
+
+    def eer(self) -> np.ndarray:
+        """``weighted.eer_rows``: the crossing is found by bisection instead of a scan."""
+        top = self.last + 1
+        j = np.maximum(_first(lambda k: self.gap(k) <= 0, self.p.shape, top), 1)
+        d0, d1, f0, f1 = self.gap(j - 1), self.gap(j), self.fp(j - 1), self.fp(j)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: np.ndarray = (f0 + d0 / (d0 - d1) * (f1 - f0)) / self.n
+        out[(self.p == 0) | (self.n == 0)] = np.nan
+        return out
+
+    def tar(self, target: float) -> np.ndarray:
+        """``weighted.tar_rows``: the last vertex whose FP weight is allowed, by bisection."""
+        allowed = np.floor(target * self.n + 1e-9)
+        top = self.last + 1
+        idx = _first(lambda k: self.fp(k) > allowed, self.p.shape, top) - 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: np.ndarray = self.tp(idx) / self.p
+        out[(allowed < 1) | (self.p == 0)] = np.nan
+        return out
+
+    def fnmr_at(self, grid: np.ndarray) -> np.ndarray:
+        p, n = self.p[:, None], self.n[:, None]
+        limit = grid[None, :] + 1e-12
+        shape = (self.p.size, grid.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            over = _first(lambda k: self.fp(k) / n > limit, shape, self.last + 1)
+            out: np.ndarray = 1.0 - self.tp(over - 1) / p
+        out[(self.p <= 0) | (self.n <= 0)] = np.nan
+        return out
+
+
+class _DenseRows(_Monotone):
+    """Rows of cumulative weights held whole (``DenseReplicates.vertices``)."""
+
+    def __init__(self, tp: np.ndarray, fp: np.ndarray):
+        self._tp, self._fp = tp, fp
+        self.p, self.n = tp[:, -1], fp[:, -1]
+        self.last = tp.shape[1] - 1
+
+    @staticmethod
+    def _at(rows: np.ndarray, k: np.ndarray) -> np.ndarray:
+        flat = np.take_along_axis(rows, k.reshape(k.shape[0], -1), axis=1)
+        out: np.ndarray = flat.reshape(k.shape)
+        return out
+
+    def tp(self, k: np.ndarray) -> np.ndarray:
+        return self._at(self._tp, k)
+
+    def fp(self, k: np.ndarray) -> np.ndarray:
+        return self._at(self._fp, k)
+
+
+class _Curves(_Monotone):
     """The replicate rows' cumulative genuine (tp) and impostor (fp) weight at any vertex."""
 
     def __init__(self, tables: ClassReplicates, copies: np.ndarray):
@@ -111,6 +176,7 @@ class _Curves:
         self.wi = c[:, tables.i_a] * c[:, tables.i_b]
         self.p = self.wg @ tables.gen[-1].astype(np.float64)
         self.n = self.wi @ tables.imp[-1].astype(np.float64)
+        self.last = tables.last
 
     @staticmethod
     def _at(table: np.ndarray, w: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -125,45 +191,10 @@ class _Curves:
     def fp(self, k: np.ndarray) -> np.ndarray:
         return self._at(self.tables.imp, self.wi, k)
 
-    def gap(self, k: np.ndarray) -> np.ndarray:
-        """(FNMR - FMR) * P * N at vertex k, as ``weighted.eer_crossing``: never increasing."""
-        out: np.ndarray = (self.p - self.tp(k)) * self.n - self.fp(k) * self.p
-        return out
-
     def auc(self) -> np.ndarray:
         area2 = ((self.wi @ self.tables.area) * self.wg).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out: np.ndarray = area2 / (2 * self.p * self.n)
-        return out
-
-    def eer(self) -> np.ndarray:
-        """``weighted.eer_rows``: the crossing is found by bisection instead of a scan."""
-        top = self.tables.last + 1
-        j = np.maximum(_first(lambda k: self.gap(k) <= 0, self.p.shape, top), 1)
-        d0, d1, f0, f1 = self.gap(j - 1), self.gap(j), self.fp(j - 1), self.fp(j)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out: np.ndarray = (f0 + d0 / (d0 - d1) * (f1 - f0)) / self.n
-        out[(self.p == 0) | (self.n == 0)] = np.nan
-        return out
-
-    def tar(self, target: float) -> np.ndarray:
-        """``weighted.tar_rows``: the last vertex whose FP weight is allowed, by bisection."""
-        allowed = np.floor(target * self.n + 1e-9)
-        top = self.tables.last + 1
-        idx = _first(lambda k: self.fp(k) > allowed, self.p.shape, top) - 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out: np.ndarray = self.tp(idx) / self.p
-        out[(allowed < 1) | (self.p == 0)] = np.nan
-        return out
-
-    def fnmr_at(self, grid: np.ndarray) -> np.ndarray:
-        p, n = self.p[:, None], self.n[:, None]
-        limit = grid[None, :] + 1e-12
-        shape = (self.p.size, grid.size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            over = _first(lambda k: self.fp(k) / n > limit, shape, self.tables.last + 1)
-            out: np.ndarray = 1.0 - self.tp(over - 1) / p
-        out[(self.p <= 0) | (self.n <= 0)] = np.nan
         return out
 
 

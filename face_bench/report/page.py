@@ -9,14 +9,19 @@ the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from face_bench.report.render import REPORT_NAME, ReportOutput, render_report
 
-__all__ = ["REPORT_NAME", "ReportOutput", "write_report"]
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+__all__ = ["REPORT_NAME", "ReportOutput", "figure_process", "write_report"]
 
 UMAP_MESSAGE = "projecting with UMAP (first use compiles numba, 10-20 s)"
 
@@ -157,6 +162,35 @@ def write_umap(
 # ------------------------------------------------------------------ report
 
 
+def _load_figure_modules() -> None:
+    """What the figure process needs before its first figure: matplotlib's Agg canvas, the
+    plot modules, the rate intervals' scipy.special and the font list (CJK lookup)."""
+    import scipy.special  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+    from face_bench.report import plots, render  # noqa: F401
+
+    plots.cjk_font_available()
+
+
+@contextlib.contextmanager
+def figure_process() -> Iterator[Executor]:
+    """The second process ``write_report`` draws figures (and computes UMAP layouts) in.
+
+    A fresh interpreter, not a fork: the parent may hold onnxruntime's threads. It starts
+    loading matplotlib at once, so a caller that opens it before evaluating has it ready
+    when the report is drawn. Ended, not awaited, when the report fails or is interrupted:
+    no orphan UMAP process.
+    """
+    import multiprocessing
+
+    from face_bench.core.processes import stopping_pool
+
+    with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_load_figure_modules)
+        yield pool
+
+
 def write_run_folder(evaluation, out: Path, pending: list) -> list[Path]:
     """The run folder's own files: results.json, scores.csv (pairs scored one by one), then
     umap.csv from ``pending`` layouts (``project_models``; the header alone when no model
@@ -182,25 +216,25 @@ def write_report(
     top_k: int = 8,
     say: Say | None = None,
     figure_format: str = "png",
+    pool: Executor | None = None,
 ) -> ReportOutput:
     """Write the run folder of ``evaluation`` into ``out`` and render its report there.
 
     ``evaluation`` must have been run with ``sweep=True`` so the sweep markers exist.
     Thumbnails are files only for a linked page; a self-contained page embeds them.
+    ``pool``: a ``figure_process`` opened earlier (before the evaluation, say); without
+    one, one is opened here.
     """
-    import multiprocessing
     import time
 
-    from face_bench.core.processes import stopping_pool
     from face_bench.report.outputs import timed
 
     started = time.perf_counter()
     out = Path(out)
     timings: dict[str, float] = {}
-    # A fresh interpreter, not a fork: the parent may hold onnxruntime's threads.
-    # Ended, not awaited, when the report fails or is interrupted: no orphan UMAP process.
-    with stopping_pool(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending, _notes = project_models(evaluation, say, pool)  # noted again from umap.csv
+    opened = contextlib.nullcontext(pool) if pool is not None else figure_process()
+    with opened as drawing:
+        pending, _notes = project_models(evaluation, say, drawing)  # noted again from umap.csv
         with timed(timings, "run_folder_and_umap_s"):
             write_run_folder(evaluation, out, pending)
         result = render_report(
@@ -209,7 +243,7 @@ def write_report(
             self_contained=self_contained,
             top_k=top_k,
             figure_format=figure_format,
-            pool=pool,
+            pool=drawing,
         )
     result.timings.update(timings)
     result.timings["report_total_s"] = time.perf_counter() - started

@@ -122,7 +122,7 @@ def render_run(
     return ReportOutput(html, [*files.written, html], files.projections, files.notes, files.timings)
 
 
-def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any, Any]:
+def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any]:
     """The sweep, rate, histogram and bar figures (drawn in a second process when given one:
     matplotlib holds the GIL)."""
     several = len(data.subsets) > 1
@@ -130,7 +130,6 @@ def side_figures(data: RunData, out: Path, fmt: str) -> tuple[list, dict, Any, A
         sweep_and_rate_figures(data, out, fmt),
         figures.score_histograms(data, out, fmt=fmt),
         figures.subset_bars(data, out, fmt=fmt) if several else None,
-        figures.differential_matrix(data, out, fmt=fmt),
     )
 
 
@@ -146,24 +145,21 @@ def write_files(data: RunData, out: Path, self_contained, top_k, fmt, pool=None)
     written += roc_det
     with timed(t, "sweep_csv_s"):
         written += _present(write_sweep_csv(data, out / "sweep.csv"))
+    # While the second process draws the side figures: UMAP, thumbnails (listed after them).
+    umap, galleries, thumbs, thumb_files, notes = _umap_and_gallery(
+        data, out, self_contained, top_k, fmt, t
+    )
+    with timed(t, "fmr_matrix_figure_s"):
+        matrix = figures.differential_matrix(data, out, fmt=fmt)
     with timed(t, "sweep_rate_histogram_bar_figures_s"):
-        side_drawn = side.result() if side else side_figures(data, out, fmt)
-    drawn, histograms, bars, matrix = side_drawn
+        drawn, histograms, bars = side.result() if side else side_figures(data, out, fmt)
     written += drawn
-    found = _found_figures(data, out, fmt, bool(roc_det), side_drawn)
+    found = _found_figures(data, out, fmt, bool(roc_det), (drawn, histograms, bars, matrix))
+    found["umap"] = umap
     written += [*histograms.values()] + [f for f in (bars, matrix) if f]
     written += headline.write_exports(data.results, out)
-    notes = [*data.notes, *umap_notes(data)]
-    if data.projections:
-        with timed(t, "umap_figure_s"):
-            found["umap"] = figures.umap_figure(data.projections, out, fmt)
-            written.append(found["umap"])
-    with timed(t, "gallery_thumbnails_s"):
-        galleries, thumbs, thumb_files, gallery_notes = _gallery_files(
-            data, out, top_k, self_contained
-        )
-    written += thumb_files
-    notes += gallery_notes + _font_notes(data)
+    written += _present(umap) + thumb_files
+    notes += _font_notes(data)
     return Files(written, found, list(data.projections), notes, galleries, thumbs, t)
 
 
@@ -193,7 +189,7 @@ def _found_figures(
         "roc": out / f"roc.{fmt}" if roc_det else None,
         "det": out / f"det.{fmt}" if roc_det else None,
         "rates": next((p for p in drawn if p.name == f"rates.{fmt}"), None),
-        "umap": None,
+        "umap": None,  # drawn beside the side figures
     }
 
 
@@ -212,6 +208,21 @@ def _gallery_files(
         return galleries, gallery.thumbnail_bytes(images, root), [], notes
     thumbs = gallery.write_thumbnails(images, root, out / "gallery")
     return galleries, thumbs, [p for p in thumbs.values() if p is not None], notes
+
+
+def _umap_and_gallery(
+    data: RunData, out: Path, self_contained: bool, top_k: int, fmt: str, t: dict[str, float]
+) -> tuple[Path | None, dict, dict, list[Path], list[str]]:
+    """umap.<fmt>, the galleries, their thumbnails and thumbnail files, and the notes so far:
+    drawn in this process while the second one draws the side figures."""
+    umap = None
+    notes = [*data.notes, *umap_notes(data)]
+    if data.projections:
+        with timed(t, "umap_figure_s"):
+            umap = figures.umap_figure(data.projections, out, fmt)
+    with timed(t, "gallery_thumbnails_s"):
+        galleries, thumbs, files, gallery_notes = _gallery_files(data, out, top_k, self_contained)
+    return umap, galleries, thumbs, files, notes + gallery_notes
 
 
 def _has_cjk(text: str) -> bool:
