@@ -37,11 +37,11 @@ from face_bench.results.contract import (
     SubsetRun,
     Volatile,
 )
-from face_bench.run import evidence
+from face_bench.run import evidence, near_duplicates
 from face_bench.run.analysis import compare_models, model_metrics
 from face_bench.run.differentials import request_differentials
 from face_bench.run.embed import embed_models
-from face_bench.run.plan import RunPlan, SubsetPlan, plan_run
+from face_bench.run.plan import RunPlan, SubsetPlan, finish_plan, plan_run
 from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import BLOCKED_ABOVE, SubsetScores, score_pairset
 
@@ -301,13 +301,17 @@ def evaluate(
     embed = request.embed
     if embed.ray is None:
         start_worker_server(embed.workers, embed.cache_dir)  # overlaps the planning
-    plan = plan_run(request, on_message or (lambda _m: None), on_info)
+    say = on_message or (lambda _m: None)
+    plan = plan_run(request, say, on_info, near_later=True)
     calibration = None
     if request.calibration is not None:  # another model's file stops the run before embedding
         from face_bench.run.calibration_apply import match_models
 
         calibration = match_models(request.calibration, plan.chosen, request.calibration_prior)
     paths = plan.paths
+    # Near-duplicate fingerprints not cached yet come from the workers' own decode.
+    prints = near_duplicates.stored_prints(plan.hashes, plan.cache_dir)
+    asked = [digest for digest, found in prints.items() if found is None]
     embeddings, identities = embed_models(
         plan.chosen,
         paths,
@@ -318,7 +322,10 @@ def evaluate(
         progress,
         embed.ray,
         plan.aligns,
+        prints,
     )
+    near_duplicates.remember_prints(prints, asked, plan.cache_dir)
+    plan = finish_plan(plan, request, say, prints)
     specs = {spec.name: spec for spec, _ in plan.chosen}
     mapper = None
     if embed.ray is not None:
@@ -344,7 +351,7 @@ def evaluate(
         plan.near_duplicates,
         {r.name: {m.name: m.metrics.eer_threshold for m in r.models} for r in subset_runs},
     )
-    quality = assess(scored, embeddings, specs, request, context, on_message or (lambda _m: None))
+    quality = assess(scored, embeddings, specs, request, context, say)
     dataset = plan.dataset
     results = RunResults(
         face_bench_version=__version__,
