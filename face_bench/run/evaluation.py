@@ -9,8 +9,9 @@ the cache), ``subset_scores`` (one ``ScoreTable`` per model and pair set) and ``
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -290,13 +291,38 @@ def _calibration(
     return calibration_section(calibration, scored, request.bootstrap, request.seed)
 
 
+@contextlib.contextmanager
+def _alongside(work: Callable[[], None] | None) -> Iterator[None]:
+    """Run ``work`` on a daemon thread during the block, and wait for it at the block's end."""
+    if work is None:
+        yield
+        return
+    import threading
+
+    def quietly() -> None:
+        with contextlib.suppress(Exception):
+            work()
+
+    thread = threading.Thread(target=quietly, name="face-bench-alongside", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 def evaluate(
     request: EvaluationRequest,
     progress: Progress | None = None,
     on_message: Callable[[str], None] | None = None,
     on_info: Callable[[str], None] | None = None,
+    while_embedding: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
+    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback.
+
+    ``while_embedding`` runs on a thread of its own while the workers embed (the caller's
+    imports for writing the results, which would otherwise wait for the embedding); what
+    it raises is ignored, and it is done before anything after the embedding runs."""
     started = time.perf_counter()
     embed = request.embed
     if embed.ray is None:
@@ -312,18 +338,19 @@ def evaluate(
     # Near-duplicate fingerprints not cached yet come from the workers' own decode.
     prints = near_duplicates.stored_prints(plan.hashes, plan.cache_dir)
     asked = [digest for digest, found in prints.items() if found is None]
-    embeddings, identities = embed_models(
-        plan.chosen,
-        paths,
-        plan.hashes,
-        plan.faces,
-        plan.cache_dir,
-        embed.workers,
-        progress,
-        embed.ray,
-        plan.aligns,
-        prints,
-    )
+    with _alongside(while_embedding):
+        embeddings, identities = embed_models(
+            plan.chosen,
+            paths,
+            plan.hashes,
+            plan.faces,
+            plan.cache_dir,
+            embed.workers,
+            progress,
+            embed.ray,
+            plan.aligns,
+            prints,
+        )
     near_duplicates.remember_prints(prints, asked, plan.cache_dir)
     plan = finish_plan(plan, request, say, prints)
     specs = {spec.name: spec for spec, _ in plan.chosen}
