@@ -139,6 +139,30 @@ def test_keep_scores_them_and_still_reports_them(tmp_path):
     assert "--near-duplicates keep" in said[0]
 
 
+def test_fingerprints_at_hand_are_used_and_the_rest_computed(tmp_path, monkeypatch):
+    """``known`` fingerprints (found by the embedding workers) are not computed again."""
+    from face_bench.run import near_duplicates
+
+    sample = _near_sample(tmp_path)
+    digests = {p: f"d{i}" for i, p in enumerate(sample.images["path"])}
+    expected = {p: fingerprint(tmp_path / p) for p in sample.images["path"]}
+    known = {digests["p/1.png"]: expected["p/1.png"], digests["q/2.png"]: None}
+    computed: list[Path] = []
+
+    def counting(path: Path):
+        computed.append(path)
+        return fingerprint(path)
+
+    monkeypatch.setattr(near_duplicates, "fingerprint", counting)
+    (_settled,), block = settle(
+        [sample], tmp_path, "exclude", lambda _m: None, digests, tmp_path / "c", known
+    )
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in computed) == [
+        "p/2.jpg", "q/1.bmp", "q/2.png"
+    ]  # fmt: skip
+    assert (block.n_genuine, block.n_impostor, block.excluded_pairs) == (1, 2, 3)
+
+
 # ---------------------------------------------------------------- confounds
 
 

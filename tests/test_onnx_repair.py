@@ -202,3 +202,31 @@ def test_the_changes_are_remembered_by_digest_so_a_rerun_parses_nothing(tmp_path
     assert graph_changes(SFACE_SHIPPED, digest, tmp_path) == first
     with pytest.raises(AssertionError, match="parsed"):
         graph_changes(SFACE_SHIPPED, "another digest", tmp_path)
+
+
+@needs_shared
+def test_the_quick_read_answers_as_the_full_parse_or_defers_to_it(tmp_path):
+    """``runs_as_is`` (no ``onnx`` import) is True only where the parse changes nothing."""
+    leftovers = with_leftover_inputs(TINY_ONNX, tmp_path / "leftovers.onnx")
+    blocked, _weight = blocked_per_tensor(tmp_path / "blocked.onnx")
+    assert onnx_repair.runs_as_is(TINY_ONNX.read_bytes())
+    for path in (leftovers, blocked):
+        assert not onnx_repair.runs_as_is(path.read_bytes())
+        assert onnx_repair._repair_bytes(path.read_bytes()).changes
+    for raw in (b"", b"not a graph", TINY_ONNX.read_bytes()[:-7]):
+        assert not onnx_repair.runs_as_is(raw)
+    for path in sorted(MODELS.glob("*.onnx")):
+        if onnx_repair.runs_as_is(path.read_bytes()):
+            assert onnx_repair._repair_bytes(path.read_bytes()) == onnx_repair.GraphRepair(None, ())
+
+
+@needs_shared
+def test_a_clean_export_is_loaded_without_parsing_it(monkeypatch, tmp_path):
+    copy = tmp_path / "clean.onnx"
+    copy.write_bytes(TINY_ONNX.read_bytes())
+
+    def parsed(_raw):
+        raise AssertionError("a graph that needs no mending was parsed with onnx")
+
+    monkeypatch.setattr(onnx_repair, "_repair_bytes", parsed)
+    assert repair_graph(copy) == onnx_repair.GraphRepair(None, ())

@@ -130,3 +130,29 @@ def test_a_worker_dying_while_the_run_stops_is_the_stop_not_a_crash(tmp_path, mo
             list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_on_marked))
     finally:
         restore()
+
+
+@needs_shared
+def test_a_worker_fingerprints_from_its_own_decode_exactly_as_the_planning_did(tmp_path):
+    """The near-duplicate fingerprint a worker returns is bit for bit ``fingerprint(path)``;
+    an image decoded only at a reduced scale (a large JPEG) gets none (the run computes it)."""
+    import hashlib
+
+    from PIL import Image
+
+    from face_bench.data.near_duplicates import fingerprint
+
+    paths = sorted(JP_FACES.rglob("*.png"))[:3]
+    large = tmp_path / "large.jpg"
+    Image.open(paths[0]).convert("RGB").resize((4100, 4100)).save(large, quality=90)
+    tasks = [
+        workers.Task(str(p), hashlib.sha256(p.read_bytes()).hexdigest(), None, (), asked)
+        for p, asked in [(paths[0], True), (paths[1], True), (paths[2], False), (large, True)]
+    ]
+    outcomes = list(workers.run(tasks, FaceSettings(), [], 1))
+    for path, outcome in zip(paths[:2], outcomes, strict=False):
+        expected = fingerprint(path)
+        assert outcome.fingerprint is not None and expected is not None
+        assert outcome.fingerprint.phash == expected.phash
+        assert outcome.fingerprint.thumb.tobytes() == expected.thumb.tobytes()
+    assert outcomes[2].fingerprint is None and outcomes[3].fingerprint is None

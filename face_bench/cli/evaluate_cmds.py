@@ -37,6 +37,23 @@ def gate_against(baseline: Path, current: Path, config: Path | None) -> None:
     conclude(report, summary)
 
 
+def _import_writers() -> None:
+    """What writing and showing the results imports (matplotlib, the report's figures and
+    tables), loaded while the workers embed instead of after them."""
+    import importlib
+
+    for name in (
+        "matplotlib.figure",
+        "matplotlib.backends.backend_agg",
+        "face_bench.report.figures",
+        "face_bench.report.headline",
+        "face_bench.report.quality",
+        "face_bench.run.quality",
+        "face_bench.cli.quality_tables",
+    ):
+        importlib.import_module(name)
+
+
 @with_groups(sampling=SAMPLE, embed=EMBED, metrics=METRICS, output=OUTPUT, calibration=CALIBRATION)
 def evaluation_command(
     ctx: typer.Context,
@@ -64,7 +81,10 @@ def evaluation_command(
     out = output.out
     target = prepare_out(request, out, baseline, kind)  # checked before any embedding
     with progress_factory() as progress:
-        evaluation = evaluate(request, progress=progress, on_message=warn, on_info=info)
+        evaluation = evaluate(
+            request, progress=progress, on_message=warn, on_info=info,
+            while_embedding=_import_writers,
+        )  # fmt: skip
     target = run_out_dir(target, out, request, kind, evaluation)
     with run_folder(target) as folder:
         written = write_evaluation(evaluation, folder.staging, kind, output.figure_format.value)

@@ -14,6 +14,7 @@ import io
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +104,20 @@ def load_rgb(path_or_bytes: str | Path | bytes, *, max_side: int | None = None) 
     return load_rgb_bytes(data, str(path_or_bytes), max_side=max_side)
 
 
-def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np.ndarray:
+def load_rgb_bytes(
+    data: bytes,
+    name: str,
+    *,
+    max_side: int | None = None,
+    on_decoded: Callable[[Image.Image], None] | None = None,
+) -> np.ndarray:
     """Decode already-read bytes by content; ``max_side`` bounds the longer output side.
 
     With ``max_side`` a JPEG is decoded at 1/2, 1/4 or 1/8 scale before the final resize,
-    so a 12,000 x 9,000 photo never exists at full size in memory.
+    so a 12,000 x 9,000 photo never exists at full size in memory. ``on_decoded`` is shown
+    the image decoded at its full size, as ``Image.open`` gives it (before it is turned
+    upright or converted), so a caller can derive more from the one decode; it is not
+    called for an image decoded at a reduced scale, and what it raises is ignored.
     """
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
@@ -115,12 +125,15 @@ def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np
         raise ImageLoadError(name, "empty", "file has zero bytes")
     im = _open(data, name)
     try:
-        _reduce_while_decoding(im, name, max_side)
+        reduced = _reduce_while_decoding(im, name, max_side)
         try:
             im.load()
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             reason = "truncated" if "truncated" in str(exc).lower() else "decode_error"
             raise ImageLoadError(name, reason, str(exc)) from None
+        if on_decoded is not None and not reduced:
+            with contextlib.suppress(Exception):  # the caller's extra, never the decode's
+                on_decoded(im)
         _apply_exif_orientation(im)
         rgb = to_rgb_image(im, name)
         if max_side is not None and max(rgb.size) > max_side:
@@ -131,8 +144,9 @@ def load_rgb_bytes(data: bytes, name: str, *, max_side: int | None = None) -> np
         im.close()
 
 
-def _reduce_while_decoding(im: Image.Image, name: str, max_side: int | None) -> None:
+def _reduce_while_decoding(im: Image.Image, name: str, max_side: int | None) -> bool:
     """Ask the decoder for a smaller image where it can; refuse what exceeds the budget.
+    True when the decoder was asked for a smaller image.
 
     JPEG decoders reduce by 1/2, 1/4 or 1/8 and keep the result at least the requested
     size, so the request is the size after the smallest such factor that fits the budget.
@@ -148,14 +162,15 @@ def _reduce_while_decoding(im: Image.Image, name: str, max_side: int | None) -> 
     ):
         factor *= 2
     target = (min(target[0], math.ceil(width / factor)), min(target[1], math.ceil(height / factor)))
-    if target != (width, height):
-        im.draft(None, target)
+    # Pillow's draft says what it changed (None: nothing, as for every format but JPEG).
+    reduced = target != (width, height) and im.draft(None, target) is not None
     if im.width * im.height > MAX_DECODED_PIXELS:
         raise ImageLoadError(
             name,
             "too_large",
             f"{im.width}x{im.height} is over the decoding budget of {MAX_DECODED_PIXELS:,} pixels",
         )
+    return reduced
 
 
 def _open(data: bytes, name: str) -> Image.Image:

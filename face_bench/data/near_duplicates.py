@@ -46,18 +46,24 @@ class Fingerprint:
 
 def fingerprint(path: Path) -> Fingerprint | None:
     """The image's fingerprint; None when it cannot be decoded (enrolment reports that)."""
-    from scipy.fft import dctn
-
     try:  # never open() a path: a named pipe in the manifest would block the run
         data = read_image_bytes(path)
     except ImageError:
         return None
     try:
         with Image.open(io.BytesIO(data)) as image:
-            grey = ImageOps.exif_transpose(image).convert("L")
-            small = grey.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+            return fingerprint_of(image)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def fingerprint_of(image: Image.Image) -> Fingerprint:
+    """The fingerprint of an opened image at its full size (loaded or not): what
+    ``fingerprint`` computes from a file, here from an image a caller decoded anyway."""
+    from scipy.fft import dctn
+
+    grey = ImageOps.exif_transpose(image).convert("L")
+    small = grey.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
     pixels = np.asarray(small, dtype=np.float64)
     low = dctn(pixels, norm="ortho")[:HASH_SIZE, :HASH_SIZE].ravel()
     ac = low[1:]  # the DC term is the mean brightness, not the picture's structure

@@ -21,6 +21,7 @@ from face_bench.core.cpus import usable_cpus
 from face_bench.core.errors import ModelError, ModelShapeError
 from face_bench.core.io import sha256_file
 from face_bench.core.records import CacheEntry
+from face_bench.data.near_duplicates import Fingerprint
 from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.ray_engine import RayOptions
 from face_bench.embedding.workers import Outcome, Task, WorkerModel
@@ -102,13 +103,16 @@ def embed_all(
     workers: int | None = None,
     progress: Progress | None = None,
     ray: RayOptions | None = None,
+    fingerprints: dict[str, Fingerprint | None] | None = None,
 ) -> dict[str, Embeddings]:
     """Vectors of every model for ``paths``; each missing one computed once and cached.
 
     Images still missing for any model go through one worker pass (decode, face, every
     model's embedding, ONNX in small batches on each worker's own session). With ``ray``
     the pass runs on a Ray cluster's actors instead, and the vectors come back here, to
-    the same cache.
+    the same cache. ``fingerprints`` maps content hashes to near-duplicate fingerprints:
+    those still None are asked of the workers that decode the image anyway, and filled in
+    (an image no worker decodes, or decodes only at a reduced scale, stays None).
     """
     progress = progress or _no_progress
     workers = workers or default_workers()
@@ -126,7 +130,7 @@ def embed_all(
     for upsample, group in groups.items():
         settings = dataclasses.replace(faces, upsample=upsample)
         _embed_group(group, pending, paths, hashes, settings, face_cache(settings), workers,
-                     progress, results, ray)  # fmt: skip
+                     progress, results, ray, fingerprints)  # fmt: skip
     for result in results.values():
         check_not_constant(result, hashes)
         _finalise(result)
@@ -144,8 +148,10 @@ def _embed_group(
     progress: Progress,
     results: dict[str, Embeddings],
     ray: RayOptions | None = None,
+    fingerprints: dict[str, Fingerprint | None] | None = None,
 ) -> None:
     by_name = {job.spec.name: job for job in group}
+    prints: dict[str, Fingerprint | None] = {} if fingerprints is None else fingerprints
     needed = sorted(set().union(*(pending[name] for name in by_name)))
     tick = progress(f"embedding with {', '.join(by_name)}", len(needed))
 
@@ -161,14 +167,22 @@ def _embed_group(
         tick(1)
 
     tasks, order = _plan_tasks(needed, by_name, pending, paths, hashes, faces, fail_known)
+    tasks = [task._replace(fingerprint=True) if _wanted(prints, task.sha256) else task
+             for task in tasks]  # fmt: skip
     outcomes = _run_tasks(tasks, settings, [_worker_model(job) for job in group], workers, ray)
     # Closed on any exception (SIGTERM, Ctrl-C, a model error): the workers are ended now,
     # not left to finish the whole queue while the interpreter waits for them.
     with _closing(outcomes) as stream:
         for index, task, outcome in zip(order, tasks, stream, strict=True):
             decoded[index] = outcome.sha256
+            if outcome.fingerprint is not None and outcome.sha256 is not None:
+                prints[outcome.sha256] = outcome.fingerprint
             _store_outcome(index, task, outcome, faces, results, keep)
             tick(1)
+
+
+def _wanted(prints: dict[str, Fingerprint | None], digest: str) -> bool:
+    return digest in prints and prints[digest] is None
 
 
 def _plan_tasks(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 
 import onnxruntime  # noqa: F401 - imported for the workers that fork from here
+import scipy.fft  # noqa: F401 - near-duplicate fingerprints from the workers' own decode
 
 from face_bench.embedding import workers  # noqa: F401 - the workers' own module
 from face_bench.faces import yunet  # noqa: F401 - YuNet's session opens in each worker

@@ -27,6 +27,7 @@ from face_bench.core.errors import ImageError
 from face_bench.core.processes import stopping_pool
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import read_image_bytes
+from face_bench.data.near_duplicates import Fingerprint, fingerprint_of
 from face_bench.embedding.server import worker_context
 from face_bench.faces.locate import (
     Face,
@@ -47,6 +48,7 @@ class Task(NamedTuple):
     sha256: str  # the content hash the image was planned under
     face: Face | None  # its cached face record, or None: the worker locates the face
     models: tuple[str, ...]  # the models still missing its embedding
+    fingerprint: bool = False  # also its near-duplicate fingerprint, from the same decode
 
 
 class Outcome(NamedTuple):
@@ -56,6 +58,8 @@ class Outcome(NamedTuple):
     face: FaceEntry | None  # the face stage's outcome here (None when it came from the cache)
     # Per model: its entry, or (inside a worker, until its batch is embedded) its input.
     outputs: dict[str, CacheEntry | np.ndarray]
+    # The image's near-duplicate fingerprint when asked for and decoded at full size.
+    fingerprint: Fingerprint | None = None
 
 
 # How many tasks each worker has queued at once: enough to keep it busy, few enough that a
@@ -129,7 +133,7 @@ def process(task: Task) -> tuple[Outcome, Face | None]:
     """
     assert _STATE is not None
     settings, models = _STATE.settings, _STATE.models
-    path, expected, face, names = task
+    path, expected, face, names, wants_print = task
     try:
         data = read_image_bytes(path)
     except ImageError as exc:
@@ -137,24 +141,28 @@ def process(task: Task) -> tuple[Outcome, Face | None]:
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         face = None
+    prints: list[Fingerprint] = []
     try:
-        rgb = decode_bytes(data, path)
+        rgb = decode_bytes(
+            data, path, (lambda im: prints.append(fingerprint_of(im))) if wants_print else None
+        )
     except ImageError as exc:
         failure = decode_failure(exc)
         if face is None:  # the face stage's failure, for every model
             return Outcome(digest, FaceEntry.failed(failure), {}), None
         return Outcome(digest, None, dict.fromkeys(names, failure)), None
+    found = prints[0] if prints else None
     face_entry = None
     if face is None:
         face_entry = locate(rgb, settings)
         if face_entry.face is None:
-            return Outcome(digest, face_entry, {}), None
+            return Outcome(digest, face_entry, {}, found), None
         face = face_entry.face
     out: dict[str, CacheEntry | np.ndarray] = {}
     for name in names:  # embedded by ``process_batch``, with its neighbours
         model = models[name]
         out[name] = model.backend.chip(model.spec, rgb, face)
-    return Outcome(digest, face_entry, out), face
+    return Outcome(digest, face_entry, out, found), face
 
 
 def _embedded(vector: np.ndarray, face: Face) -> CacheEntry:

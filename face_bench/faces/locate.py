@@ -26,8 +26,9 @@ corners) are kept as well, after dlib's, and ArcFace-template chips are cut from
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from face_bench.core.errors import ImageError
 from face_bench.core.modes import AlignMode
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import load_rgb_bytes
+
+if TYPE_CHECKING:
+    from PIL import Image
 from face_bench.faces.alignment import (
     FaceAligner,
     FaceBox,
@@ -182,10 +186,13 @@ class FaceEntry:
         return cls(None, entry.reason, entry.detail)
 
 
-def decode_bytes(data: bytes, name: str) -> np.ndarray:
+def decode_bytes(
+    data: bytes, name: str, on_decoded: Callable[[Image.Image], None] | None = None
+) -> np.ndarray:
     """The image as the face stage and every model see it, from bytes already read (and
-    hashed) by the caller, so that pixels and hash come from the same bytes."""
-    return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE)
+    hashed) by the caller, so that pixels and hash come from the same bytes
+    (``on_decoded``: ``data.images.load_rgb_bytes``)."""
+    return load_rgb_bytes(data, name, max_side=LOAD_MAX_SIDE, on_decoded=on_decoded)
 
 
 def locate(rgb: np.ndarray, settings: FaceSettings) -> FaceEntry:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from face_bench.models.weights_files import message_fields
+
 
 @dataclass(frozen=True)
 class GraphRepair:
@@ -163,10 +165,94 @@ def _repair_bytes(raw: bytes) -> GraphRepair:
     return GraphRepair(model.SerializeToString(), tuple(changes))
 
 
+# onnx.proto field numbers read by ``runs_as_is``.
+_MODEL_GRAPH = 7
+_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT, _GRAPH_OUTPUT = 1, 5, 11, 12
+_NODE_INPUT, _NODE_OP_TYPE, _NODE_ATTRIBUTE = 1, 4, 5
+_ATTR_NAME, _ATTR_I = 1, 3
+_TENSOR_NAME = 8
+_VALUE_NAME = 1
+
+
+def runs_as_is(raw: bytes) -> bool:
+    """True when ``_repair_bytes`` surely changes nothing in this graph: every graph input
+    is read and none is an initializer, and no ``DequantizeLinear`` has a ``block_size``.
+
+    Read with the minimal protobuf reader of ``weights_files``, so that a model that needs
+    no mending (the usual case) is loaded without importing ``onnx`` (most of a second,
+    in the run and in every worker). False means "not sure": the graph is parsed.
+    """
+    try:
+        graphs = [
+            value for field, value in message_fields(memoryview(raw)) if field == _MODEL_GRAPH
+        ]
+        if len(graphs) != 1:  # several graph fields merge into one: left to onnx
+            return False
+        read: set[bytes] = set()
+        inputs: list[bytes] = []
+        initializers: set[bytes] = set()
+        for field, value in message_fields(_message(graphs[0])):
+            if field == _GRAPH_NODE:
+                node_inputs, blocked = _node_facts(_message(value))
+                if blocked:
+                    return False
+                read |= node_inputs
+            elif field == _GRAPH_INITIALIZER:
+                initializers.add(_last_name(_message(value), _TENSOR_NAME))
+            elif field == _GRAPH_INPUT:
+                inputs.append(_last_name(_message(value), _VALUE_NAME))
+            elif field == _GRAPH_OUTPUT:
+                read.add(_last_name(_message(value), _VALUE_NAME))
+    except (ValueError, IndexError, TypeError):
+        return False
+    return all(name in read and name not in initializers for name in inputs)
+
+
+def _message(value: object) -> memoryview:
+    """An embedded message's bytes (a number in its place: not a graph onnx loads)."""
+    if not isinstance(value, memoryview):
+        raise TypeError("not a message field")
+    return value
+
+
+def _last_name(message: Any, number: int) -> bytes:
+    """A message's string field ``number`` (the last one given wins, as in protobuf)."""
+    name = b""
+    for field, value in message_fields(message):
+        if field == number:
+            name = _text(value)
+    return name
+
+
+def _text(value: object) -> bytes:
+    """A string field's bytes; a number where a string belongs is no graph onnx loads."""
+    if not isinstance(value, memoryview):
+        raise TypeError("not a string field")
+    return bytes(value)
+
+
+def _node_facts(node: Any) -> tuple[set[bytes], bool]:
+    """A node's input names, and whether it is a ``DequantizeLinear`` with a block size."""
+    inputs: set[bytes] = set()
+    op_type, block = b"", False
+    for field, value in message_fields(node):
+        if field == _NODE_INPUT:
+            inputs.add(_text(value))
+        elif field == _NODE_OP_TYPE:
+            op_type = _text(value)
+        elif field == _NODE_ATTRIBUTE:
+            facts = dict(message_fields(_message(value)))
+            name = facts.get(_ATTR_NAME, memoryview(b""))
+            if _text(name) == b"block_size" and facts.get(_ATTR_I, 0):
+                block = True
+    return inputs, block and op_type == b"DequantizeLinear"
+
+
 @lru_cache(maxsize=8)
 def _repair_cached(file: tuple[str, int, int]) -> GraphRepair:
     """Memoised on (path, size, mtime): a process loads each model once or twice."""
-    return _repair_bytes(Path(file[0]).read_bytes())
+    raw = Path(file[0]).read_bytes()
+    return GraphRepair(None, ()) if runs_as_is(raw) else _repair_bytes(raw)
 
 
 def repair_graph(path: Path) -> GraphRepair:

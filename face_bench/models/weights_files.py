@@ -61,11 +61,11 @@ def external_data_files(path: Path) -> list[Path]:
         return []  # the loader reports an unreadable model with its own message
     names: set[str] = set()
     try:
-        for field, value in _fields(data):
+        for field, value in message_fields(data):
             if field == _MODEL_GRAPH:
                 names |= _graph_locations(value)
             elif field == _MODEL_FUNCTIONS:
-                for f2, node in _fields(value):
+                for f2, node in message_fields(value):
                     if f2 == _FUNCTION_NODE:
                         names |= _node_locations(node)
     except (ValueError, IndexError):
@@ -76,7 +76,7 @@ def external_data_files(path: Path) -> list[Path]:
 
 def _graph_locations(graph: memoryview) -> set[str]:
     found: set[str] = set()
-    for field, value in _fields(graph):
+    for field, value in message_fields(graph):
         if field == _GRAPH_INITIALIZER:
             found |= _tensor_location(value)
         elif field == _GRAPH_SPARSE:
@@ -88,10 +88,10 @@ def _graph_locations(graph: memoryview) -> set[str]:
 
 def _node_locations(node: memoryview) -> set[str]:
     found: set[str] = set()
-    for field, attribute in _fields(node):
+    for field, attribute in message_fields(node):
         if field != _NODE_ATTRIBUTE:
             continue
-        for f2, value in _fields(attribute):
+        for f2, value in message_fields(attribute):
             if f2 in (_ATTR_T, _ATTR_TENSORS):
                 found |= _tensor_location(value)
             elif f2 in (_ATTR_G, _ATTR_GRAPHS):
@@ -103,7 +103,7 @@ def _node_locations(node: memoryview) -> set[str]:
 
 def _sparse_locations(sparse: memoryview) -> set[str]:
     found: set[str] = set()
-    for field, value in _fields(sparse):
+    for field, value in message_fields(sparse):
         if field in (_SPARSE_VALUES, _SPARSE_INDICES):
             found |= _tensor_location(value)
     return found
@@ -111,17 +111,17 @@ def _sparse_locations(sparse: memoryview) -> set[str]:
 
 def _tensor_location(tensor: memoryview) -> set[str]:
     external, entries = False, []
-    for field, value in _fields(tensor):
+    for field, value in message_fields(tensor):
         if field == _TENSOR_LOCATION:
             external = value == _EXTERNAL
         elif field == _TENSOR_EXTERNAL:
-            entry = dict(_fields(value))
+            entry = dict(message_fields(value))
             if bytes(entry.get(_ENTRY_KEY, b"")) == b"location":
                 entries.append(bytes(entry.get(_ENTRY_VALUE, b"")).decode("utf-8", "replace"))
     return set(entries) if external or entries else set()
 
 
-def _fields(buffer: memoryview) -> Iterator[tuple[int, object]]:
+def message_fields(buffer: memoryview) -> Iterator[tuple[int, object]]:
     """(field number, value) of one protobuf message; values of unneeded types are skipped."""
     position, end = 0, len(buffer)
     while position < end:

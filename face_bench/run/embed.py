@@ -14,6 +14,7 @@ from pathlib import Path
 from face_bench.core.config import Config, load_config
 from face_bench.core.io import default_cache_dir, sha256_file
 from face_bench.core.modes import Detector, parse_choice
+from face_bench.data.near_duplicates import Fingerprint
 from face_bench.embedding.cache import EmbeddingCache, FaceCache
 from face_bench.embedding.pipeline import (
     Embeddings,
@@ -99,7 +100,8 @@ def _model_identity(spec: ModelSpec, weights: Path, faces: FaceSettings, cache_d
     return identity
 
 
-def _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers, progress, ray):
+def _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers, progress, ray,
+                    fingerprints=None):  # fmt: skip
     """Each group of images that shares an align mode embedded (and cached) under it."""
     parts: dict[str, list] = {}
     identities: dict[str, dict] = {}
@@ -108,7 +110,7 @@ def _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers, pro
         settings = dataclasses.replace(faces, align=mode)
         part, identities = embed_models(
             chosen, [paths[i] for i in index], [hashes[i] for i in index], settings,
-            cache_dir, workers, progress, ray,
+            cache_dir, workers, progress, ray, fingerprints=fingerprints,
         )  # fmt: skip
         for name, result in part.items():
             parts.setdefault(name, []).append((index, result))
@@ -126,17 +128,20 @@ def embed_models(
     progress=None,
     ray: RayOptions | None = None,
     aligns: list[str | None] | None = None,
+    fingerprints: dict[str, Fingerprint | None] | None = None,
 ) -> tuple[dict[str, Embeddings], dict[str, dict]]:
     """Embeddings of ``paths`` for every chosen model (cached), and each model's identity.
 
     The one entry point for embedding: evaluations, LFW runs and ``compare`` share it,
     so they share cache entries too. ``aligns`` overrides ``faces.align`` per image
     (None keeps it): each group of images is located and cached under its own mode.
+    ``fingerprints``: near-duplicate fingerprints asked of the workers
+    (``embedding.pipeline.embed_all``).
     """
     modes = [mode or faces.align for mode in aligns] if aligns else []
     if len(set(modes)) > 1:
         return _embed_by_align(chosen, paths, hashes, faces, modes, cache_dir, workers,
-                               progress, ray)  # fmt: skip
+                               progress, ray, fingerprints)  # fmt: skip
     if modes:
         faces = dataclasses.replace(faces, align=modes[0])
     jobs: list[ModelJob] = []
@@ -155,7 +160,9 @@ def embed_models(
         cache.sweep()
         return cache
 
-    embeddings = embed_all(jobs, paths, hashes, faces, face_cache, workers, progress, ray)
+    embeddings = embed_all(
+        jobs, paths, hashes, faces, face_cache, workers, progress, ray, fingerprints
+    )
     return embeddings, identities
 
 

@@ -9,8 +9,9 @@ the cache), ``subset_scores`` (one ``ScoreTable`` per model and pair set) and ``
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +38,11 @@ from face_bench.results.contract import (
     SubsetRun,
     Volatile,
 )
-from face_bench.run import evidence
+from face_bench.run import evidence, near_duplicates
 from face_bench.run.analysis import compare_models, model_metrics
 from face_bench.run.differentials import request_differentials
 from face_bench.run.embed import embed_models
-from face_bench.run.plan import RunPlan, SubsetPlan, plan_run
+from face_bench.run.plan import RunPlan, SubsetPlan, finish_plan, plan_run
 from face_bench.run.request import EvaluationRequest
 from face_bench.run.subset_scores import BLOCKED_ABOVE, SubsetScores, score_pairset
 
@@ -290,35 +291,68 @@ def _calibration(
     return calibration_section(calibration, scored, request.bootstrap, request.seed)
 
 
+@contextlib.contextmanager
+def _alongside(work: Callable[[], None] | None) -> Iterator[None]:
+    """Run ``work`` on a daemon thread during the block, and wait for it at the block's end."""
+    if work is None:
+        yield
+        return
+    import threading
+
+    def quietly() -> None:
+        with contextlib.suppress(Exception):
+            work()
+
+    thread = threading.Thread(target=quietly, name="face-bench-alongside", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 def evaluate(
     request: EvaluationRequest,
     progress: Progress | None = None,
     on_message: Callable[[str], None] | None = None,
     on_info: Callable[[str], None] | None = None,
+    while_embedding: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback."""
+    """Run the whole study; ``progress(label, total)`` returns a per-image tick callback.
+
+    ``while_embedding`` runs on a thread of its own while the workers embed (the caller's
+    imports for writing the results, which would otherwise wait for the embedding); what
+    it raises is ignored, and it is done before anything after the embedding runs."""
     started = time.perf_counter()
     embed = request.embed
     if embed.ray is None:
         start_worker_server(embed.workers, embed.cache_dir)  # overlaps the planning
-    plan = plan_run(request, on_message or (lambda _m: None), on_info)
+    say = on_message or (lambda _m: None)
+    plan = plan_run(request, say, on_info, near_later=True)
     calibration = None
     if request.calibration is not None:  # another model's file stops the run before embedding
         from face_bench.run.calibration_apply import match_models
 
         calibration = match_models(request.calibration, plan.chosen, request.calibration_prior)
     paths = plan.paths
-    embeddings, identities = embed_models(
-        plan.chosen,
-        paths,
-        plan.hashes,
-        plan.faces,
-        plan.cache_dir,
-        embed.workers,
-        progress,
-        embed.ray,
-        plan.aligns,
-    )
+    # Near-duplicate fingerprints not cached yet come from the workers' own decode.
+    prints = near_duplicates.stored_prints(plan.hashes, plan.cache_dir)
+    asked = [digest for digest, found in prints.items() if found is None]
+    with _alongside(while_embedding):
+        embeddings, identities = embed_models(
+            plan.chosen,
+            paths,
+            plan.hashes,
+            plan.faces,
+            plan.cache_dir,
+            embed.workers,
+            progress,
+            embed.ray,
+            plan.aligns,
+            prints,
+        )
+    near_duplicates.remember_prints(prints, asked, plan.cache_dir)
+    plan = finish_plan(plan, request, say, prints)
     specs = {spec.name: spec for spec, _ in plan.chosen}
     mapper = None
     if embed.ray is not None:
@@ -344,7 +378,7 @@ def evaluate(
         plan.near_duplicates,
         {r.name: {m.name: m.metrics.eer_threshold for m in r.models} for r in subset_runs},
     )
-    quality = assess(scored, embeddings, specs, request, context, on_message or (lambda _m: None))
+    quality = assess(scored, embeddings, specs, request, context, say)
     dataset = plan.dataset
     results = RunResults(
         face_bench_version=__version__,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +96,44 @@ class FingerprintStore:
             atomic_write_bytes(path, data)
 
 
-def _fingerprints(
-    paths: Sequence[str], root: Path, digests: Mapping[str, str | None], store: FingerprintStore
+def stored_prints(
+    digests: Iterable[str | None], cache_dir: Path | None
 ) -> dict[str, Fingerprint | None]:
-    out = {path: store.get(digests.get(path)) for path in paths}
+    """The stored fingerprint of each content hash, None where none is stored: what the
+    embedding workers are asked to fill in from the decode they do anyway."""
+    store = FingerprintStore(cache_dir)
+    return {digest: store.get(digest) for digest in dict.fromkeys(digests) if digest}
+
+
+def remember_prints(
+    prints: Mapping[str, Fingerprint | None], asked: Iterable[str], cache_dir: Path | None
+) -> None:
+    """Store the fingerprints the workers found for the hashes ``asked`` of them."""
+    store = FingerprintStore(cache_dir)
+    for digest in asked:
+        found = prints.get(digest)
+        if found is not None:
+            store.put(digest, found)
+
+
+def _fingerprints(
+    paths: Sequence[str],
+    root: Path,
+    digests: Mapping[str, str | None],
+    store: FingerprintStore,
+    known: Mapping[str, Fingerprint | None],
+) -> dict[str, Fingerprint | None]:
+    out = {path: _known(known, digests.get(path)) or store.get(digests.get(path)) for path in paths}
     missing = [path for path, known in out.items() if known is None]
     for path, found in zip(missing, _compute(root, missing), strict=True):
         if found is not None:
             store.put(digests.get(path), found)
         out[path] = found
     return out
+
+
+def _known(known: Mapping[str, Fingerprint | None], digest: str | None) -> Fingerprint | None:
+    return known.get(digest) if digest else None
 
 
 PARALLEL_FROM = 16  # fewer images than this are fingerprinted in the calling thread
@@ -133,13 +161,17 @@ def settle(
     say: Callable[[str], None],
     digests: Mapping[str, str | None] | None = None,
     cache_dir: Path | None = None,
+    known: Mapping[str, Fingerprint | None] | None = None,
 ) -> tuple[list[Any], NearDuplicates]:
     """Each sample's pairs under ``--near-duplicates`` (samples: ``plan._Sample``), and the
     block for results.json. Every pair of a large sample (no pair list) keeps its pairs.
 
     Byte-identical images (equal ``digests``, content hashes by path) are ``--duplicates``'
-    business and are left out of this check, so that each option keeps its own meaning."""
+    business and are left out of this check, so that each option keeps its own meaning.
+    ``known``: fingerprints by content hash already at hand (``stored_prints``, filled in
+    by the embedding workers); the others are read from the cache or computed here."""
     digests = digests or {}
+    known = known or {}
     if policy not in POLICIES:
         raise ValueError(f"unknown near-duplicates policy {policy!r}")
     store = FingerprintStore(cache_dir)
@@ -149,7 +181,7 @@ def settle(
     for sample in samples:
         paths = [str(p) for p in sample.images["path"]]
         identities = [str(i) for i in sample.images["identity"]]
-        cache |= _fingerprints([p for p in paths if p not in cache], root, digests, store)
+        cache |= _fingerprints([p for p in paths if p not in cache], root, digests, store, known)
         found = _not_byte_identical(near_pairs([cache[p] for p in paths]), paths, digests)
         pairs, excluded = sample.pairs, 0
         if found and policy == "exclude" and pairs is not None:

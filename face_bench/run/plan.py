@@ -39,6 +39,7 @@ from face_bench.data.datasets import (
     subset_spec,
 )
 from face_bench.data.named import require_folder
+from face_bench.data.near_duplicates import Fingerprint
 from face_bench.data.pairset import PairMode, PairSet, from_local
 from face_bench.embedding.pipeline import hash_images
 from face_bench.faces.locate import FaceSettings
@@ -84,6 +85,7 @@ class RunPlan:
     hashes: list[str | None] = field(default_factory=list)  # content hash per image (None: missing)
     aligns: list[str | None] | None = None  # the manifest's per-image --align override
     near_duplicates: NearDuplicates | None = None  # perceptual near-duplicates, what was done
+    pending: _Pending | None = None  # subsets whose near-duplicates are settled later
 
     @property
     def chosen(self) -> list[tuple[ModelSpec, Path]]:
@@ -94,6 +96,16 @@ class RunPlan:
     def paths(self) -> list[Path]:
         """Absolute paths of the image list, in its order."""
         return [self.dataset.root / p for p in self.images["path"]]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What ``finish_plan`` needs to settle near-duplicates and build the subsets."""
+
+    samples: list[_Sample]
+    position: dict[str, int]
+    duplicates: dict[str, DuplicateReport]
+    shared: dict[str, list[SubsetOverlap]]
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ def plan_run(
     say: Callable[[str], None] = lambda _m: None,
     on_info: Callable[[str], None] | None = None,
     choice: ModelChoice | None = None,
+    near_later: bool = False,
 ) -> RunPlan:
     """Choose the models, open the dataset and plan every subset's pairs.
 
@@ -248,6 +261,9 @@ def plan_run(
     read. The header (data, models) is printed once the inputs are known to be usable.
     ``choice`` is a caller's own choice of models (the probe's model, which may be a file
     the registry does not know); None chooses ``request.embed.models`` from the registry.
+    With ``near_later`` the near-duplicate check, which only decides which pairs are
+    scored, is left to ``finish_plan`` (after embedding, from fingerprints the workers
+    compute from the decode they do anyway): the plan then has no subsets yet.
     """
     config, registry, faces = open_embedding(request.embed)
     cache_dir = request.embed.cache_dir or default_cache_dir()
@@ -271,20 +287,8 @@ def plan_run(
     position = {p: i for i, p in enumerate(images["path"])}
     hashes = hash_images([dataset.root / p for p in images["path"]])
     samples, duplicates = _settle_duplicates(samples, hashes, position, request, say)
-    from face_bench.run import near_duplicates
-
-    digests = dict(zip(images["path"], hashes, strict=True))
-    samples, near = near_duplicates.settle(
-        samples, dataset.root, request.near_duplicates.value, say, digests, Path(cache_dir)
-    )
     shared = evidence.overlaps({s.spec.name: s.images for s in samples})
-    for name, rows in shared.items():
-        for line in evidence.overlap_notes(name, rows):
-            say(line)
-    aligns = manifest_alignment(images)
-    if aligns is not None:
-        say(_alignment_note(aligns, request.embed.chosen_align.value))
-    return RunPlan(
+    plan = RunPlan(
         config=config,
         dataset=dataset,
         choice=choice,
@@ -293,14 +297,45 @@ def plan_run(
         on_fail=on_fail,
         cache_dir=cache_dir,
         images=images,
-        subsets=tuple(
-            _subset_plan(s, dataset, position, request, shared[s.spec.name], duplicates)
-            for s in samples
-        ),
+        subsets=(),
         hashes=hashes,
-        aligns=aligns,
-        near_duplicates=near,
+        pending=_Pending(samples, position, duplicates, shared),
     )
+    if not near_later:
+        plan = finish_plan(plan, request, say)
+    for name, rows in shared.items():
+        for line in evidence.overlap_notes(name, rows):
+            say(line)
+    aligns = manifest_alignment(images)
+    if aligns is not None:
+        say(_alignment_note(aligns, request.embed.chosen_align.value))
+    return dataclasses.replace(plan, aligns=aligns)
+
+
+def finish_plan(
+    plan: RunPlan,
+    request: EvaluationRequest,
+    say: Callable[[str], None],
+    known: dict[str, Fingerprint | None] | None = None,
+) -> RunPlan:
+    """The plan with its near-duplicates settled and its subsets built (a plan made with
+    ``near_later``; ``known``: fingerprints by content hash already at hand)."""
+    from face_bench.run import near_duplicates
+
+    pending = plan.pending
+    if pending is None:
+        return plan
+    digests = dict(zip(plan.images["path"], plan.hashes, strict=True))
+    samples, near = near_duplicates.settle(
+        pending.samples, plan.dataset.root, request.near_duplicates.value, say, digests,
+        Path(plan.cache_dir), known,
+    )  # fmt: skip
+    shared, position = pending.shared, pending.position
+    subsets = tuple(
+        _subset_plan(s, plan.dataset, position, request, shared[s.spec.name], pending.duplicates)
+        for s in samples
+    )
+    return dataclasses.replace(plan, subsets=subsets, near_duplicates=near, pending=None)
 
 
 def _samples(
