@@ -183,9 +183,7 @@ def settle(
         identities = [str(i) for i in sample.images["identity"]]
         cache |= _fingerprints([p for p in paths if p not in cache], root, digests, store, known)
         found = _not_byte_identical(near_pairs([cache[p] for p in paths]), paths, digests)
-        pairs, excluded = sample.pairs, 0
-        if found and policy == "exclude" and pairs is not None:
-            pairs, excluded = drop_pairs(pairs, [(f.a, f.b) for f in found])
+        pairs, excluded = _without_near_pairs(sample.pairs, found, policy)
         excluded_total += excluded
         dropped = policy == "exclude" and sample.pairs is not None
         listed += _listed(sample.spec.name, found, paths, identities, dropped)
@@ -193,6 +191,14 @@ def settle(
             say(_note(sample.spec.name, found, identities, excluded, policy, sample.pairs))
         settled.append(dataclasses.replace(sample, pairs=pairs))
     return settled, _block(policy, listed, excluded_total)
+
+
+def _without_near_pairs(pairs: Pairs | None, found: list[Any], policy: str) -> tuple[Any, int]:
+    """The pairs left under ``policy`` and how many were left out (a large sample without a
+    pair list keeps all its pairs)."""
+    if found and policy == "exclude" and pairs is not None:
+        return drop_pairs(pairs, [(f.a, f.b) for f in found])
+    return pairs, 0
 
 
 def _block(policy: str, listed: list[NearDuplicatePair], excluded: int) -> NearDuplicates:
