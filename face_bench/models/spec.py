@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from face_bench.core.orientation import ScoreOrientation
 from face_bench.models.spec_bounds import (
     MAX_EMBEDDING,
     MAX_SIDE,
@@ -42,7 +43,7 @@ PREPROCESSING_KEYS = (
 )
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(ScoreOrientation, BaseModel):
     """How to load a model, prepare its input and compare its embeddings."""
 
     # NaN or infinity in any float (scale, mean, std, threshold, padding) is refused here.
@@ -109,24 +110,6 @@ class ModelSpec(BaseModel):
         if any(v <= 0 for v in value):
             raise ValueError("std values must be positive")
         return value
-
-    @property
-    def units(self) -> str:
-        """What the model's threshold is measured in."""
-        return "Euclidean distance" if self.similarity == "euclidean" else "cosine similarity"
-
-    @property
-    def distance_like(self) -> bool:
-        """True when lower raw values mean 'same person' (scores are then negated)."""
-        return self.similarity == "euclidean"
-
-    def to_score(self, value: float) -> float:
-        """Model units -> face-bench score (higher = same person)."""
-        return -value if self.distance_like else value
-
-    def from_score(self, value: float) -> float:
-        """face-bench score -> model units."""
-        return -value if self.distance_like else value
 
     def preprocessing_fields(self) -> dict[str, Any]:
         """The spec's own settings that change an embedding, with the pipeline's version."""

@@ -26,6 +26,7 @@ from face_bench.core.errors import (
     ResultsError,
     RunFolderError,
 )
+from face_bench.core.orientation import ScoreOrientation
 from face_bench.core.text import from_spreadsheet_cell
 from face_bench.report.projection import MIN_POINTS
 from face_bench.results.contract import ModelInfo, RunResults
@@ -38,7 +39,7 @@ INPUTS = (RESULTS_FILE, SCORE_FILE, UMAP_FILE)
 
 
 @dataclass(frozen=True)
-class ModelScale:
+class ModelScale(ScoreOrientation):
     """A model's threshold and units as results.json records them (``ModelInfo``)."""
 
     name: str
@@ -48,21 +49,6 @@ class ModelScale:
     @classmethod
     def of(cls, info: ModelInfo) -> ModelScale:
         return cls(info.name, info.similarity, info.default_threshold)
-
-    @property
-    def units(self) -> str:
-        return "Euclidean distance" if self.similarity == "euclidean" else "cosine similarity"
-
-    @property
-    def distance_like(self) -> bool:
-        """Lower raw values mean the same person: the score file holds them negated."""
-        return self.similarity == "euclidean"
-
-    def to_score(self, value: float) -> float:
-        return -value if self.distance_like else value
-
-    def from_score(self, value: float) -> float:
-        return -value if self.distance_like else value
 
 
 @dataclass
