@@ -10,9 +10,14 @@ import sys
 import pytest
 from conftest import JP_FACES, REPO, needs_shared
 
-# Functions a command hands down: progress bars and notes, and the check that may refuse the
-# chosen models before anything is embedded.
-CALLBACK_MODULES = {"face_bench.cli.console", "face_bench.run.embed"}
+# Functions handed down: a command's progress bars and notes, the check that may refuse the
+# chosen models before anything is embedded, and the worker's hook that fingerprints each
+# photo from the decode the face stage makes anyway.
+CALLBACK_MODULES = {
+    "face_bench.cli.console",
+    "face_bench.run.embed",
+    "face_bench.embedding.workers",
+}
 # The report's one call into the run: writing the run folder's scores.csv from the evaluation
 # handed to it (``Evaluation.scores_frame``). Rendering reads the folder alone.
 WRITES_RUN_FOLDER = {("face_bench.report.outputs", "face_bench.run.evaluation")}
