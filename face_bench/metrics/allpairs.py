@@ -231,21 +231,10 @@ def summarise_all_pairs(
         for t, p in zip(far_targets, plans, strict=True)
     ]
     st: ScoreStats = stats_from_moments(first.genuine_moments, first.impostor_moments)
-    summary = VerificationSummary(
-        roc_auc=auc_from_counts(*c.vertices(), n_pos, n_neg),
-        eer=eer.eer,
-        eer_threshold=eer.threshold,
-        tar_at_far=tuple(tars),
-        best_f1=f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
-        d_prime=st.d_prime,
-        genuine_mean=st.genuine_mean,
-        genuine_std=st.genuine_std,
-        impostor_mean=st.impostor_mean,
-        impostor_std=st.impostor_std,
-        n_genuine=n_pos,
-        n_impostor=n_neg,
-        method="search",
-    )
+    summary = VerificationSummary.of(
+        auc_from_counts(*c.vertices(), n_pos, n_neg), eer, tars,
+        f1_point(c.thresholds, c.tp, c.fp_ge, n_pos), st, (n_pos, n_neg), "search",
+    )  # fmt: skip
     at = {float(x): int(v) for x, v in zip(extra, ge_extra, strict=True)}
     return AllPairsSummary(summary, c, first.genuine, at)
 
@@ -473,22 +462,11 @@ class SortedScores:
     def summary(self, far_targets: Sequence[float] = DEFAULT_FAR_TARGETS) -> VerificationSummary:
         """``compute_all(scores, labels, far_targets, "search", chunk_bounds)``, bit for bit."""
         c, n_pos, n_neg, st = self.corners, self.n_pos, self.n_neg, self.stats
-        eer = self._eer()
-        return VerificationSummary(
-            roc_auc=auc_from_counts(*c.vertices(), n_pos, n_neg),
-            eer=eer.eer,
-            eer_threshold=eer.threshold,
-            tar_at_far=tuple(self._tar(t) for t in far_targets),
-            best_f1=f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
-            d_prime=st.d_prime,
-            genuine_mean=st.genuine_mean,
-            genuine_std=st.genuine_std,
-            impostor_mean=st.impostor_mean,
-            impostor_std=st.impostor_std,
-            n_genuine=n_pos,
-            n_impostor=n_neg,
-            method="search",
-        )
+        return VerificationSummary.of(
+            auc_from_counts(*c.vertices(), n_pos, n_neg), self._eer(),
+            [self._tar(t) for t in far_targets], f1_point(c.thresholds, c.tp, c.fp_ge, n_pos),
+            st, (n_pos, n_neg), "search",
+        )  # fmt: skip
 
     def _eer(self) -> EerPoint:
         """The crossing, re-counted on the scores between the two genuine scores around it."""

@@ -489,6 +489,35 @@ class VerificationSummary:
     n_impostor: int
     method: str  # "sort" or "search": how the exact figures were obtained
 
+    @classmethod
+    def of(
+        cls,
+        roc_auc: float,
+        eer: EerPoint,
+        tar_at_far: Sequence[TarAtFar],
+        best_f1: F1Point,
+        stats: ScoreStats,
+        counts: tuple[int, int],
+        method: str,
+    ) -> VerificationSummary:
+        """The summary from its parts, however they were counted (the array path, the
+        blocked all-pairs passes, the one sort): ``counts`` is (genuine, impostor)."""
+        return cls(
+            roc_auc=roc_auc,
+            eer=eer.eer,
+            eer_threshold=eer.threshold,
+            tar_at_far=tuple(tar_at_far),
+            best_f1=best_f1,
+            d_prime=stats.d_prime,
+            genuine_mean=stats.genuine_mean,
+            genuine_std=stats.genuine_std,
+            impostor_mean=stats.impostor_mean,
+            impostor_std=stats.impostor_std,
+            n_genuine=counts[0],
+            n_impostor=counts[1],
+            method=method,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: json_float(v) if isinstance(v, float) else v for k, v in asdict(self).items()}
         d["tar_at_far"] = [t.to_dict() for t in self.tar_at_far]
@@ -521,18 +550,4 @@ def compute_all(
         f1 = f1_point(counts.thresholds, counts.tp, counts.fp, n_pos)
         used = "sort"
     st = score_stats_checked(s, y, chunk_bounds)
-    return VerificationSummary(
-        roc_auc=auc,
-        eer=eer.eer,
-        eer_threshold=eer.threshold,
-        tar_at_far=tuple(tars),
-        best_f1=f1,
-        d_prime=st.d_prime,
-        genuine_mean=st.genuine_mean,
-        genuine_std=st.genuine_std,
-        impostor_mean=st.impostor_mean,
-        impostor_std=st.impostor_std,
-        n_genuine=n_pos,
-        n_impostor=n_neg,
-        method=used,
-    )
+    return VerificationSummary.of(auc, eer, tars, f1, st, (n_pos, n_neg), used)
