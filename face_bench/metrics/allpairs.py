@@ -49,7 +49,7 @@ from face_bench.metrics.rates import (
     score_stats_checked,
     stats_from_moments,
 )
-from face_bench.metrics.scoring import block_mask, prepare_embeddings, row_blocks, score_block
+from face_bench.metrics.scoring import prepare_embeddings, row_blocks, score_block
 from face_bench.metrics.summary import (
     DEFAULT_FAR_TARGETS,
     Corners,
@@ -79,8 +79,7 @@ class Triangle:
     ids: np.ndarray
 
     def block(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        mask = block_mask(self.e.shape[0], r0, r1)
-        vals, same = score_block(self.e, self.sq, self.ids, r0, r1, mask)
+        vals, same = score_block(self.e, self.sq, self.ids, r0, r1)
         return vals + np.float32(0), same  # -0.0 becomes 0.0: one key per value
 
 
@@ -154,8 +153,7 @@ def _pass_select(t: Triangle, r0: int, r1: int, arg: tuple[Any, ...]) -> tuple[A
 
 
 def _pass_scores(t: Triangle, r0: int, r1: int, _arg: Any) -> tuple[Any, ...]:
-    mask = block_mask(t.e.shape[0], r0, r1)
-    return score_block(t.e, t.sq, t.ids, r0, r1, mask)
+    return score_block(t.e, t.sq, t.ids, r0, r1)
 
 
 def all_pair_scores(

@@ -113,12 +113,16 @@ def _prepare_embeddings(emb: Any, similarity: str) -> np.ndarray:
     return unit
 
 
-def _row_blocks(n: int, block_elems: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Row ranges [r0, r1) and the i<j mask of the (r1-r0, n-r0) block, in pair order."""
+def _row_ranges(n: int, block_elems: int) -> Iterator[tuple[int, int]]:
+    """Row ranges [r0, r1) of about ``block_elems`` similarities each, in pair order."""
     rows = max(1, block_elems // max(n, 1))
     for r0 in range(0, n - 1, rows):
-        r1 = min(n - 1, r0 + rows)
-        yield r0, r1, block_mask(n, r0, r1)
+        yield r0, min(n - 1, r0 + rows)
+
+
+def _pairs_in_rows(n: int, r0: int, r1: int) -> int:
+    """How many pairs (i, j), i < j, have r0 <= i < r1: the sum of n - i - 1."""
+    return (r1 - r0) * (2 * n - r0 - r1 - 1) // 2
 
 
 def pair_scores_blocked(
@@ -140,11 +144,10 @@ def pair_scores_blocked(
     labels = np.empty(total, bool)
     sq = squared_norms(e, similarity)
     pos = 0
-    for r0, r1, mask in _row_blocks(n, block_elems):
-        vals, same = score_block(e, sq, ids, r0, r1, mask)
-        scores[pos : pos + vals.size] = vals
-        labels[pos : pos + vals.size] = same
-        pos += vals.size
+    for r0, r1 in _row_ranges(n, block_elems):
+        end = pos + _pairs_in_rows(n, r0, r1)
+        score_block(e, sq, ids, r0, r1, out=(scores[pos:end], labels[pos:end]))
+        pos = end
     return scores, labels
 
 
@@ -159,12 +162,14 @@ def score_block(
     ids: np.ndarray,
     r0: int,
     r1: int,
-    mask: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and labels of the pairs (i, j), r0 <= i < r1, i < j: one block of the triangle.
 
     Every engine scores a block through this one function with the same row ranges, so the
-    scores, and every statistic built on them, are identical to the last bit.
+    scores, and every statistic built on them, are identical to the last bit. The upper
+    triangle is copied out row by row (into ``out`` when given): a boolean mask of the
+    block and a full identity-equality block would cost more than the copies themselves.
     """
     block = e[r0:r1] @ e[r0:].T
     if sq is not None:
@@ -174,19 +179,30 @@ def score_block(
         np.maximum(block, 0, out=block)
         np.sqrt(block, out=block)
         np.negative(block, out=block)
-    return block[mask], (ids[r0:r1, None] == ids[None, r0:])[mask]
+    n = e.shape[0]
+    if out is None:
+        size = _pairs_in_rows(n, r0, r1)
+        out = np.empty(size, block.dtype), np.empty(size, bool)
+    vals, same = out
+    pos = 0
+    for k in range(r1 - r0):
+        i, end = r0 + k, pos + n - r0 - k - 1
+        vals[pos:end] = block[k, k + 1 :]
+        same[pos:end] = ids[i + 1 :] == ids[i]
+        pos = end
+    return vals, same
 
 
 def row_blocks(n: int, block_elems: int = 1 << 24) -> list[tuple[int, int]]:
     """The row ranges [r0, r1) that :func:`pair_scores_blocked` cuts the triangle into."""
-    return [(r0, r1) for r0, r1, _mask in _row_blocks(n, block_elems)]
+    return list(_row_ranges(n, block_elems))
 
 
 def block_bounds(n: int, block_elems: int = 1 << 24) -> list[tuple[int, int]]:
     """[start, end) of each block's pairs in the flat order of :func:`pair_scores_blocked`."""
     bounds, pos = [], 0
     for r0, r1 in row_blocks(n, block_elems):
-        size = (r1 - r0) * (2 * n - r0 - r1 - 1) // 2  # sum of n - i - 1 for r0 <= i < r1
+        size = _pairs_in_rows(n, r0, r1)
         bounds.append((pos, pos + size))
         pos += size
     return bounds
@@ -207,8 +223,8 @@ def all_pair_indices(n: int, block_elems: int = 1 << 24) -> tuple[np.ndarray, np
     total = n * (n - 1) // 2
     i_out, j_out = np.empty(total, np.int32), np.empty(total, np.int32)
     pos = 0
-    for r0, _, mask in _row_blocks(n, block_elems):
-        a, b = np.nonzero(mask)
+    for r0, r1 in _row_ranges(n, block_elems):
+        a, b = np.nonzero(block_mask(n, r0, r1))
         i_out[pos : pos + a.size] = a + r0
         j_out[pos : pos + a.size] = b + r0
         pos += a.size
