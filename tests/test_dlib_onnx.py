@@ -357,10 +357,11 @@ def test_real_chips_match_dlib(session, dlib_net) -> None:
 
 @needs_shared
 @pytest.mark.slow
-def test_every_other_chip_of_lfw_fold1_matches_dlib(session, dlib_net) -> None:
-    # Every other photo (over 400 chips) keeps CI short; benchmarks/bench_dlib_onnx.py
-    # compares every chip of lfw_fold1 and jp_faces_dev and records the largest difference.
-    chips = face_chips(LFW, every=2)
-    assert len(chips) >= 400
+def test_every_fourth_chip_of_lfw_fold1_matches_dlib(session, dlib_net) -> None:
+    # Every fourth photo (over 200 chips of as many people) keeps CI short;
+    # benchmarks/bench_dlib_onnx.py compares every chip of lfw_fold1 and jp_faces_dev and
+    # records the largest difference.
+    chips = face_chips(LFW, every=4)
+    assert len(chips) >= 200
     got = np.concatenate([run_onnx(session, chips[i : i + 32]) for i in range(0, len(chips), 32)])
     assert np.abs(got - run_dlib(dlib_net, chips)).max() <= TOLERANCE
