@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.face-bench-installed
 SHARED ?= ../shared
 DATA ?= $(SHARED)/datasets/jp_faces_dev
+# Test processes (pytest-xdist): one per core, at most 4 (each run a test starts has its own
+# embedding workers).
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 export MPLBACKEND ?= Agg
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
@@ -42,10 +45,13 @@ lint: $(STAMP)
 	$(BIN)/vulture
 
 # In CI (CI=true) Chromium and a CJK font are installed first so the browser tests run;
-# elsewhere those tests skip and say how to enable them (make browser-deps).
+# elsewhere those tests skip and say how to enable them (make browser-deps). Every test runs,
+# spread over TEST_JOBS processes; the `serial` ones (signals sent at moments of a run, killed
+# workers) run alone afterwards, where no other test's load moves those moments.
 pytest: $(STAMP)
 	@if [ "$(CI)" = "true" ]; then $(MAKE) --no-print-directory browser-deps; fi
-	$(BIN)/python -m pytest -q --with-ray -m "slow or not slow"
+	$(BIN)/python -m pytest -q --with-ray -m "(slow or not slow) and not serial" -n $(TEST_JOBS)
+	$(BIN)/python -m pytest -q --with-ray -m "serial"
 
 # Regression gate on a small real run against the committed baseline (numbers only): the
 # headline comparison (ordinary against young_women) with the default models of

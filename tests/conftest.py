@@ -18,6 +18,10 @@ LFW = DATASETS / "lfw_fold1"
 TINY_ONNX = SHARED / "models" / "tiny_512_random.onnx"
 B0_ONNX = SHARED / "models" / "efficientnetv2_b0_512_random.onnx"
 
+# The commands' output is checked as a log reads it (no terminal: 160 columns); a runner
+# that exports its own width (pytest-xdist's workers set COLUMNS=80) must not fold it.
+os.environ.pop("COLUMNS", None)
+
 SHARED_PRESENT = all(p.exists() for p in (JP_FACES, DEEPFACE, LFW, TINY_ONNX, B0_ONNX))
 SHARED_REASON = (
     f"needs the shared test data, absent at {SHARED}: put face-bench's shared/ folder beside "

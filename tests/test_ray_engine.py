@@ -28,7 +28,7 @@ from face_bench.metrics.allpairs import all_pair_scores, summarise_all_pairs  # 
 from face_bench.metrics.scoring import block_bounds, pair_scores_blocked  # noqa: E402
 from face_bench.metrics.summary import compute_all  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from face_bench.cli.app import app
 from face_bench.embedding.cache import EmbeddingCache, FaceCache, model_key
 
-pytestmark = [needs_shared, pytest.mark.slow]
+pytestmark = [needs_shared, pytest.mark.slow, pytest.mark.serial]
 INTERRUPTED = "face-bench: error: interrupted; embeddings finished so far are kept in the cache"
 
 

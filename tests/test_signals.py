@@ -20,6 +20,9 @@ from face_bench.cli.app import app, command
 from face_bench.core.errors import HangupRunError, TerminatedRunError
 from face_bench.core.signals import handle_stop_signals, received_stop, signals_deferred
 
+# Signals at moments of a run and killed workers: run alone (make test's second pass).
+pytestmark = pytest.mark.serial
+
 runner = CliRunner()
 
 

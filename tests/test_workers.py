@@ -17,6 +17,9 @@ from face_bench.embedding import workers
 from face_bench.embedding.server import start_worker_server
 from face_bench.faces.locate import FaceSettings
 
+# Signals at moments of a run and killed workers: run alone (make test's second pass).
+pytestmark = pytest.mark.serial
+
 
 def _tasks(tmp_path: Path, names: list[str]) -> list[workers.Task]:
     tasks = []
