@@ -35,6 +35,26 @@ def test_blocked_pair_scores_equal_the_full_matrix(similarity):
 
 
 @pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
+def test_a_block_is_its_rows_of_the_triangle_written_where_asked(similarity):
+    """``score_block`` copies rows r0..r1 of the upper triangle, with their labels (any
+    identity type), into the arrays it is given, the bits of a block scored on its own."""
+    rng = np.random.default_rng(9)
+    e = scoring.prepare_embeddings(rng.normal(size=(23, 5)).astype(np.float32), similarity)
+    ids = np.array([f"person {k}" for k in rng.integers(0, 5, size=23)])
+    sq = scoring.squared_norms(e, similarity)
+    vals, same = scoring.score_block(e, sq, ids, 7, 12)
+    i, j = np.triu_indices(23, 1)
+    rows = (i >= 7) & (i < 12)
+    assert vals.size == rows.sum()
+    np.testing.assert_array_equal(same, ids[i[rows]] == ids[j[rows]])
+    out = np.full(vals.size + 2, np.nan, np.float32), np.zeros(vals.size + 2, bool)
+    written = scoring.score_block(e, sq, ids, 7, 12, out=(out[0][1:-1], out[1][1:-1]))
+    assert written[0].base is out[0] and written[1].base is out[1]
+    assert out[0][1:-1].tobytes() == vals.tobytes() and np.isnan(out[0][[0, -1]]).all()
+    np.testing.assert_array_equal(out[1][1:-1], same)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "euclidean"])
 def test_chunking_never_changes_a_score(similarity):
     """Pairs are scored in cache-sized chunks; each score is computed on its own, so any chunk
     size gives the same bits as one pass over every pair."""
