@@ -395,3 +395,42 @@ def test_sweep_removes_a_killed_writers_temp_files_but_not_a_live_ones(tmp_path)
     assert not stale.exists() and live.exists()
     assert (folder / "ab" / "abc.json").read_text() == "{}"
     assert sweep_temp_files(tmp_path / "nowhere") == 0
+
+
+@pytest.mark.parametrize("where", ["creating", "writing"])
+def test_a_stop_signal_during_an_atomic_write_leaves_no_temporary_file(
+    tmp_path, monkeypatch, where
+):
+    """SIGTERM raises face-bench's stop exception at whatever line runs: arriving while the
+    temporary file is created (before its name is known) or written, the run still stops
+    and the folder holds neither the file nor a half-written target."""
+    import signal
+    import tempfile
+
+    from face_bench.core.errors import TerminatedRunError
+    from face_bench.core.signals import handle_stop_signals
+
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp_then_signal(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        if where == "creating":
+            os.kill(os.getpid(), signal.SIGTERM)  # handled before mkstemp returns
+        return made
+
+    real_fchmod = os.fchmod
+
+    def fchmod_then_signal(fd, mode):
+        real_fchmod(fd, mode)
+        os.kill(os.getpid(), signal.SIGTERM)  # the file open and named, before its bytes
+
+    monkeypatch.setattr(fio.tempfile, "mkstemp", mkstemp_then_signal)
+    if where == "writing":
+        monkeypatch.setattr(fio.os, "fchmod", fchmod_then_signal)
+    undo = handle_stop_signals()
+    try:
+        with pytest.raises(TerminatedRunError):
+            fio.atomic_write_text(tmp_path / "entry.json", "{}")
+    finally:
+        undo()
+    assert list(tmp_path.iterdir()) == []

@@ -24,8 +24,10 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from face_bench.core.errors import CacheDirError, FaceBenchError, InputFileError, OutputError
+from face_bench.core.signals import signals_deferred
 
 # Size bounds for files a user names. Results and baselines are a few hundred kB; pair
 # files of millions of pairs are tens of MB; nothing face-bench reads is near these.
@@ -168,18 +170,28 @@ def _write_replacing(target: Path, data: bytes) -> None:
     can tell a live writer's file from one a killed process left behind.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:80]}.", suffix=".tmp")
+    made: list[tuple[BinaryIO, str]] = []
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        # mkstemp creates 0600 files; results and reports are meant to be shared.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as handle:
+        # A stop signal (face-bench raises it as an exception) waits until the file is open
+        # under a known name: raised inside mkstemp, it would leave a file nobody removes.
+        with signals_deferred():
+            fd, tmp = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{target.name[:80]}.", suffix=".tmp"
+            )
+            made.append((os.fdopen(fd, "wb"), tmp))
+        handle, tmp = made[0]
+        with handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            # mkstemp creates 0600 files; results and reports are meant to be shared.
+            os.fchmod(handle.fileno(), 0o644)
             handle.write(data)
             handle.flush()
             Path(tmp).replace(target)  # still locked: renamed before the lock goes
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for handle, tmp in made:
+            handle.close()
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
