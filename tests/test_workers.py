@@ -159,3 +159,33 @@ def test_a_worker_fingerprints_from_its_own_decode_exactly_as_the_planning_did(t
         assert outcome.fingerprint.phash == expected.phash
         assert outcome.fingerprint.thumb.tobytes() == expected.thumb.tobytes()
     assert outcomes[2].fingerprint is None and outcomes[3].fingerprint is None
+
+
+def test_a_pool_found_broken_while_queueing_more_work_is_a_retry_not_a_crash(tmp_path, monkeypatch):
+    """A worker can die between two waits: the next submit then raises BrokenProcessPool
+    itself, before any future reports it. That chunk is retried like the ones in flight,
+    and every image still comes back, in order."""
+    import contextlib
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    submits: list[int] = []
+
+    class PoolThatBreaks:
+        def submit(self, func, batch):
+            submits.append(len(batch))
+            if len(submits) == 3:  # the third chunk finds the pool broken
+                raise BrokenProcessPool("a child process terminated abruptly")
+            future: Future = Future()
+            future.set_result(func(batch))
+            return future
+
+    monkeypatch.setattr(
+        workers, "_new_pool", lambda setup, n: contextlib.nullcontext(PoolThatBreaks())
+    )
+    names = [f"img{i:02d}.png" for i in range(3 * workers.CHUNK_IMAGES + 2)]
+    tasks = _tasks(tmp_path, names)
+    outcomes = list(workers.run(tasks, FaceSettings(), [], 2, crashing_worker.die_on_marked))
+    assert [o[0] for o in outcomes] == [t[1] for t in tasks]
+    assert all(o.outputs["m"].vector is not None for o in outcomes)
+    assert submits.count(1) == workers.CHUNK_IMAGES  # the refused chunk, one image at a time

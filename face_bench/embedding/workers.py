@@ -265,7 +265,15 @@ def _pool_pass(tasks, todo, setup: tuple, workers: int, func: Batch, lost: list[
                 chunk = next(chunks, None)
                 if chunk is None:
                     return
-                running[pool.submit(func, [tasks[i] for i in chunk])] = chunk
+                try:
+                    future = pool.submit(func, [tasks[i] for i in chunk])
+                except BrokenProcessPool:
+                    # A worker died since the last wait: the chunks in flight fail below,
+                    # and this one, never run, is retried with them.
+                    _raise_if_stopped()
+                    lost.extend(chunk)
+                    return
+                running[future] = chunk
 
         top_up()
         while running:
@@ -282,9 +290,9 @@ def _pool_pass(tasks, todo, setup: tuple, workers: int, func: Batch, lost: list[
             if lost:
                 for chunk in running.values():
                     lost.extend(chunk)
-                lost.sort()
-                return
+                break
             top_up()
+        lost.sort()
 
 
 def _alone(task: Task, setup: tuple, func: Batch) -> Outcome:
