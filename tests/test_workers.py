@@ -172,7 +172,7 @@ def test_a_pool_found_broken_while_queueing_more_work_is_a_retry_not_a_crash(tmp
     submits: list[int] = []
 
     class PoolThatBreaks:
-        def shutdown(self, wait=True, cancel_futures=False):
+        def shutdown(self, *_args, **_kwargs):
             pass
 
         def submit(self, func, batch):
