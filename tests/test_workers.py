@@ -172,9 +172,6 @@ def test_a_pool_found_broken_while_queueing_more_work_is_a_retry_not_a_crash(tmp
     submits: list[int] = []
 
     class PoolThatBreaks:
-        def shutdown(self, *_args, **_kwargs):
-            pass
-
         def submit(self, func, batch):
             submits.append(len(batch))
             if len(submits) == 3:  # the third chunk finds the pool broken

@@ -47,7 +47,8 @@ def start_forkserver(preload: Sequence[str]) -> None:
 
 @contextlib.contextmanager
 def stopping_pool(**kwargs: Any) -> Iterator[ProcessPoolExecutor]:
-    """A ``ProcessPoolExecutor`` whose workers are ended, not awaited, when the block fails.
+    """A ``ProcessPoolExecutor`` whose workers are ended, not awaited, when the block fails
+    or the pool broke.
 
     Workers that do not fork from this process run the main script again: a script calling
     face-bench outside ``if __name__ == "__main__":`` is refused here, with one line.
@@ -63,7 +64,12 @@ def stopping_pool(**kwargs: Any) -> Iterator[ProcessPoolExecutor]:
     except BaseException:
         stop_pool(pool)
         raise
-    pool.shutdown(wait=True)
+    if getattr(pool, "_broken", False):
+        # A worker died: the pool may have started another while breaking that is never
+        # told to stop, and a graceful shutdown would wait for it forever.
+        stop_pool(pool)
+    else:
+        pool.shutdown(wait=True)
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from face_bench.core.errors import ImageError
-from face_bench.core.processes import stop_pool, stopping_pool
+from face_bench.core.processes import stopping_pool
 from face_bench.core.records import CacheEntry
 from face_bench.data.images import read_image_bytes
 from face_bench.data.near_duplicates import Fingerprint, fingerprint_of
@@ -290,9 +290,6 @@ def _pool_pass(tasks, todo, setup: tuple, workers: int, func: Batch, lost: list[
             if lost:
                 for chunk in running.values():
                     lost.extend(chunk)
-                # A broken pool is ended, not shut down gracefully: a worker it started
-                # while it broke may never be told to stop, and awaiting it would hang.
-                stop_pool(pool)
                 break
             top_up()
         lost.sort()
@@ -305,7 +302,6 @@ def _alone(task: Task, setup: tuple, func: Batch) -> Outcome:
             return pool.submit(func, [task]).result()[0]
         except BrokenProcessPool:
             _raise_if_stopped()
-            stop_pool(pool)
             return crashed(task)
 
 
